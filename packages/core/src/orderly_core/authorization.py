@@ -1,0 +1,21 @@
+"""Who may do what. Every rule about permissions is written here, once."""
+
+from __future__ import annotations
+
+from orderly_core.context import Actor, ActorKind, Role
+from orderly_core.errors import Forbidden
+
+
+def may_manage_catalogue(actor: Actor) -> bool:
+    """Catalogue writes: staff and admins, operators at the CLI, and Orderly's own jobs.
+
+    Catalogue reads are public and need no check.
+    """
+    if actor.kind in (ActorKind.OPERATOR, ActorKind.SYSTEM):
+        return True
+    return actor.kind is ActorKind.USER and actor.role in (Role.STAFF, Role.ADMIN)
+
+
+def catalogue_write_denied(actor: Actor, action: str) -> Forbidden | None:
+    """The error to return when ``actor`` may not ``action``, else ``None``."""
+    return None if may_manage_catalogue(actor) else Forbidden(action)

@@ -1,0 +1,83 @@
+"""Products and their stock, as frozen values."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from orderly_core.money import Money
+
+SKU_PATTERN = re.compile(r"[A-Z0-9_.\-]{1,64}")
+NAME_MAX = 200
+DESCRIPTION_MAX = 5000
+ON_HAND_MAX = 10**9
+PAGE_SIZE_DEFAULT = 50
+PAGE_SIZE_MAX = 200
+
+
+def normalise_sku(raw: str) -> str | None:
+    """SKUs are case-insensitive: stored and compared upper-cased. ``None`` if malformed."""
+    sku = raw.strip().upper()
+    return sku if SKU_PATTERN.fullmatch(sku) else None
+
+
+SKU_RULE = "must be 1-64 characters of A-Z, 0-9, '-', '_' or '.'"
+
+
+@dataclass(frozen=True, slots=True)
+class Stock:
+    """``available = on_hand - reserved``; neither level is ever negative."""
+
+    on_hand: int
+    reserved: int = 0
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    sku: str
+    name: str
+    description: str
+    price: Money
+    active: bool
+    stock: Stock
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    def bumped(self, now: datetime) -> Product:
+        """This product as a new version: every change to a product goes through here."""
+        return replace(self, version=self.version + 1, updated_at=now)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductQuery:
+    limit: int = PAGE_SIZE_DEFAULT
+    cursor: str | None = None
+    active: bool | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProductPage:
+    items: tuple[Product, ...]
+    next_cursor: str | None
+
+
+def encode_cursor(sku: str) -> str:
+    """Opaque keyset cursor: clients pass it back, never build it."""
+    return base64.urlsafe_b64encode(sku.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return raw if SKU_PATTERN.fullmatch(raw) else None

@@ -1,0 +1,302 @@
+"""Catalogue use cases: one operation each, each returning ``Result[Output, Error union]``.
+
+Every write checks the actor first, validates all of its input (listing every broken field),
+then runs in one unit of work through :func:`~orderly_core.transaction.in_transaction`, so a
+``DRY_RUN`` computes the same result and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import structlog
+from returns.result import Failure, Result, Success
+
+from orderly_core.authorization import catalogue_write_denied
+from orderly_core.catalogue.errors import (
+    DuplicateSku,
+    ProductNotFound,
+    StockBelowReserved,
+    VersionConflict,
+)
+from orderly_core.catalogue.model import (
+    ON_HAND_MAX,
+    PAGE_SIZE_MAX,
+    Product,
+    ProductPage,
+    ProductQuery,
+    Stock,
+    decode_cursor,
+    encode_cursor,
+)
+from orderly_core.catalogue.validation import Fields
+from orderly_core.context import Context
+from orderly_core.errors import Forbidden, InvalidInput
+from orderly_core.money import Money
+from orderly_core.ports import Dependencies, UnitOfWork
+from orderly_core.transaction import in_transaction
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class NewProduct:
+    sku: str
+    name: str
+    unit_price: int  # minor units
+    currency: str
+    description: str = ""
+    on_hand: int = 0
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ProductChanges:
+    """A partial update: ``None`` leaves a field as it is."""
+
+    sku: str
+    expected_version: int | None = None  # None: apply to whatever version is current
+    name: str | None = None
+    description: str | None = None
+    unit_price: int | None = None
+    currency: str | None = None
+    active: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveRequest:
+    sku: str
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StockAdjustment:
+    sku: str
+    delta: int  # signed change of on-hand stock
+    reason: str
+    expected_version: int | None = None
+
+
+CreateProductError = Forbidden | InvalidInput | DuplicateSku
+GetProductError = InvalidInput | ProductNotFound
+ListProductsError = InvalidInput
+UpdateProductError = Forbidden | InvalidInput | ProductNotFound | VersionConflict
+ArchiveProductError = Forbidden | InvalidInput | ProductNotFound | VersionConflict
+AdjustStockError = Forbidden | InvalidInput | ProductNotFound | VersionConflict | StockBelowReserved
+
+
+def _invalid(fields: Fields) -> Failure[InvalidInput] | None:
+    return Failure(InvalidInput(tuple(fields.errors))) if fields.errors else None
+
+
+async def create_product(
+    deps: Dependencies, ctx: Context, new: NewProduct
+) -> Result[Product, CreateProductError]:
+    """Create a product with its opening stock.
+
+    Rules: only catalogue managers; the SKU is unique regardless of case; the price is a
+    non-negative amount of minor units of an ISO 4217 currency; opening stock is not negative.
+    """
+    if denied := catalogue_write_denied(ctx.actor, "create products"):
+        return Failure(denied)
+    fields = Fields()
+    now = deps.clock.now()
+    product = Product(
+        sku=fields.sku(new.sku),
+        name=fields.name(new.name),
+        description=fields.description(new.description),
+        price=Money(fields.unit_price(new.unit_price), fields.currency(new.currency)),
+        active=new.active,
+        stock=Stock(on_hand=fields.on_hand(new.on_hand)),
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    if invalid := _invalid(fields):
+        return invalid
+
+    async def work(uow: UnitOfWork) -> Result[Product, CreateProductError]:
+        added = await uow.products.add(product)
+        return added.map(lambda _: product)
+
+    return await in_transaction(deps, ctx, work)
+
+
+async def get_product(
+    deps: Dependencies, ctx: Context, sku: str
+) -> Result[Product, GetProductError]:
+    """Read one product with its stock levels. Public."""
+    fields = Fields()
+    wanted = fields.sku(sku)
+    if invalid := _invalid(fields):
+        return invalid
+
+    async def work(uow: UnitOfWork) -> Result[Product, GetProductError]:
+        product = await uow.products.get(wanted)
+        return Success(product) if product else Failure(ProductNotFound(wanted))
+
+    return await in_transaction(deps, ctx, work)
+
+
+async def list_products(
+    deps: Dependencies, ctx: Context, query: ProductQuery
+) -> Result[ProductPage, ListProductsError]:
+    """A page of products in SKU order (keyset pagination). Public.
+
+    Filters: ``active``; ``search`` matches a substring of the name or SKU, ignoring case.
+    At most 200 products a page.
+    """
+    fields = Fields()
+    if not 1 <= query.limit <= PAGE_SIZE_MAX:
+        fields.fail("limit", f"must be between 1 and {PAGE_SIZE_MAX}")
+    after = None
+    if query.cursor is not None and (after := decode_cursor(query.cursor)) is None:
+        fields.fail("cursor", "is not a cursor this API returned")
+    search = query.search.strip() if query.search else None
+    if search is not None and len(search) > 100:
+        fields.fail("search", "must be at most 100 characters")
+    if invalid := _invalid(fields):
+        return invalid
+
+    async def work(uow: UnitOfWork) -> Result[ProductPage, ListProductsError]:
+        found = await uow.products.list(
+            after=after, limit=query.limit + 1, active=query.active, search=search or None
+        )
+        items = tuple(found[: query.limit])
+        more = len(found) > query.limit
+        return Success(ProductPage(items, encode_cursor(items[-1].sku) if more else None))
+
+    return await in_transaction(deps, ctx, work)
+
+
+async def update_product(
+    deps: Dependencies, ctx: Context, changes: ProductChanges
+) -> Result[Product, UpdateProductError]:
+    """Change some of a product's fields.
+
+    Rules: only catalogue managers; with ``expected_version`` the change applies only to that
+    version (optimistic concurrency); a new currency needs a new price with it; a change that
+    leaves every field as it was creates no new version.
+    """
+    if denied := catalogue_write_denied(ctx.actor, "update products"):
+        return Failure(denied)
+    fields = Fields()
+    sku = fields.sku(changes.sku)
+    name = None if changes.name is None else fields.name(changes.name)
+    description = None if changes.description is None else fields.description(changes.description)
+    price = None if changes.unit_price is None else fields.unit_price(changes.unit_price)
+    currency = None if changes.currency is None else fields.currency(changes.currency)
+    if currency is not None and price is None:
+        fields.fail("unit_price", "is required when the currency changes")
+    if all(
+        value is None
+        for value in (
+            changes.name,
+            changes.description,
+            changes.unit_price,
+            currency,
+            changes.active,
+        )
+    ):
+        fields.fail("changes", "name at least one field to change")
+    if invalid := _invalid(fields):
+        return invalid
+
+    async def work(uow: UnitOfWork) -> Result[Product, UpdateProductError]:
+        current = await uow.products.get(sku, for_update=True)
+        if current is None:
+            return Failure(ProductNotFound(sku))
+        if conflict := _version_conflict(current, changes.expected_version):
+            return Failure(conflict)
+        updated = replace(
+            current,
+            name=current.name if name is None else name,
+            description=current.description if description is None else description,
+            price=Money(
+                current.price.amount if price is None else price,
+                current.price.currency if currency is None else currency,
+            ),
+            active=current.active if changes.active is None else changes.active,
+        )
+        if updated == current:
+            return Success(current)
+        updated = updated.bumped(deps.clock.now())
+        await uow.products.save(updated)
+        return Success(updated)
+
+    return await in_transaction(deps, ctx, work)
+
+
+async def archive_product(
+    deps: Dependencies, ctx: Context, request: ArchiveRequest
+) -> Result[Product, ArchiveProductError]:
+    """Take a product out of sale (``active = false``); its history and stock stay.
+
+    Archiving an archived product succeeds and changes nothing.
+    """
+    if denied := catalogue_write_denied(ctx.actor, "archive products"):
+        return Failure(denied)
+    fields = Fields()
+    sku = fields.sku(request.sku)
+    if invalid := _invalid(fields):
+        return invalid
+
+    async def work(uow: UnitOfWork) -> Result[Product, ArchiveProductError]:
+        current = await uow.products.get(sku, for_update=True)
+        if current is None:
+            return Failure(ProductNotFound(sku))
+        if conflict := _version_conflict(current, request.expected_version):
+            return Failure(conflict)
+        if not current.active:
+            return Success(current)
+        archived = replace(current, active=False).bumped(deps.clock.now())
+        await uow.products.save(archived)
+        return Success(archived)
+
+    return await in_transaction(deps, ctx, work)
+
+
+async def adjust_stock(
+    deps: Dependencies, ctx: Context, adjustment: StockAdjustment
+) -> Result[Product, AdjustStockError]:
+    """Add to or remove from a product's on-hand stock, with a reason.
+
+    Rules: only catalogue managers; the delta is non-zero; on-hand stock may not drop below
+    the quantity reserved by open orders (nor, therefore, below zero).
+    """
+    if denied := catalogue_write_denied(ctx.actor, "adjust stock"):
+        return Failure(denied)
+    fields = Fields()
+    sku = fields.sku(adjustment.sku)
+    reason = fields.reason(adjustment.reason)
+    if adjustment.delta == 0 or abs(adjustment.delta) > ON_HAND_MAX:
+        fields.fail("delta", f"must be a non-zero change of at most {ON_HAND_MAX} units")
+    if invalid := _invalid(fields):
+        return invalid
+
+    async def work(uow: UnitOfWork) -> Result[Product, AdjustStockError]:
+        current = await uow.products.get(sku, for_update=True)
+        if current is None:
+            return Failure(ProductNotFound(sku))
+        if conflict := _version_conflict(current, adjustment.expected_version):
+            return Failure(conflict)
+        on_hand = current.stock.on_hand + adjustment.delta
+        if on_hand < current.stock.reserved:
+            return Failure(
+                StockBelowReserved(sku, current.stock.on_hand, current.stock.reserved, on_hand)
+            )
+        if on_hand > ON_HAND_MAX:
+            return Failure(InvalidInput.single("delta", f"on hand would exceed {ON_HAND_MAX}"))
+        adjusted = replace(current, stock=replace(current.stock, on_hand=on_hand))
+        adjusted = adjusted.bumped(deps.clock.now())
+        await uow.products.save(adjusted)
+        log.info("stock_adjusted", sku=sku, delta=adjustment.delta, on_hand=on_hand, reason=reason)
+        return Success(adjusted)
+
+    return await in_transaction(deps, ctx, work)
+
+
+def _version_conflict(current: Product, expected: int | None) -> VersionConflict | None:
+    if expected is None or expected == current.version:
+        return None
+    return VersionConflict(current.sku, expected, current.version)

@@ -1,0 +1,66 @@
+"""Field rules of the catalogue, shared by single writes and CSV imports."""
+
+from __future__ import annotations
+
+from orderly_core.catalogue.model import (
+    DESCRIPTION_MAX,
+    NAME_MAX,
+    ON_HAND_MAX,
+    SKU_RULE,
+    normalise_sku,
+)
+from orderly_core.errors import FieldError
+from orderly_core.money import MAX_MINOR_UNITS, MoneyError, normalise_currency
+
+
+class Fields:
+    """Collects every field error of one input instead of stopping at the first."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self._prefix = prefix
+        self.errors: list[FieldError] = []
+
+    def fail(self, field: str, message: str) -> None:
+        self.errors.append(FieldError(self._prefix + field, message))
+
+    def sku(self, raw: str, field: str = "sku") -> str:
+        sku = normalise_sku(raw)
+        if sku is None:
+            self.fail(field, SKU_RULE)
+            return raw
+        return sku
+
+    def name(self, raw: str) -> str:
+        name = raw.strip()
+        if not 1 <= len(name) <= NAME_MAX:
+            self.fail("name", f"must be 1-{NAME_MAX} characters")
+        return name
+
+    def description(self, raw: str) -> str:
+        description = raw.strip()
+        if len(description) > DESCRIPTION_MAX:
+            self.fail("description", f"must be at most {DESCRIPTION_MAX} characters")
+        return description
+
+    def currency(self, raw: str) -> str:
+        try:
+            return normalise_currency(raw)
+        except MoneyError as error:
+            self.fail("currency", str(error))
+            return raw
+
+    def unit_price(self, amount: int, field: str = "unit_price") -> int:
+        if not 0 <= amount <= MAX_MINOR_UNITS:
+            self.fail(field, f"must be between 0 and {MAX_MINOR_UNITS} minor units")
+        return amount
+
+    def on_hand(self, amount: int) -> int:
+        if not 0 <= amount <= ON_HAND_MAX:
+            self.fail("on_hand", f"must be between 0 and {ON_HAND_MAX}")
+        return amount
+
+    def reason(self, raw: str) -> str:
+        reason = raw.strip()
+        if not 1 <= len(reason) <= 500:
+            self.fail("reason", "is required (1-500 characters)")
+        return reason

@@ -1,0 +1,70 @@
+"""Who is acting, under which request, with which idempotency key, in which mode.
+
+Adapters build a :class:`Context` at the edge (from an HTTP request, a CLI invocation or a
+job) and hand it to exactly one use case. The core never looks anywhere else for this.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class ActorKind(enum.StrEnum):
+    """What kind of party performs an operation."""
+
+    ANONYMOUS = "anonymous"  # an unauthenticated caller of a public read
+    USER = "user"  # an account holder, acting through the API
+    OPERATOR = "operator"  # a person at the admin CLI, named by their OS user
+    SYSTEM = "system"  # Orderly itself: background jobs and schedules
+
+
+class Role(enum.StrEnum):
+    """An account holder's role; operators and the system act with their own kind instead."""
+
+    CUSTOMER = "customer"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    kind: ActorKind
+    id: str
+    role: Role | None = None
+
+    @classmethod
+    def anonymous(cls) -> Actor:
+        return cls(ActorKind.ANONYMOUS, "anonymous")
+
+    @classmethod
+    def operator(cls, name: str) -> Actor:
+        return cls(ActorKind.OPERATOR, name)
+
+    @classmethod
+    def system(cls, component: str = "orderly") -> Actor:
+        return cls(ActorKind.SYSTEM, component)
+
+    @classmethod
+    def user(cls, user_id: str, role: Role) -> Actor:
+        return cls(ActorKind.USER, user_id, role)
+
+
+class Mode(enum.StrEnum):
+    """``EXECUTE`` applies a change; ``DRY_RUN`` runs every check and computes the result,
+    then rolls back."""
+
+    EXECUTE = "execute"
+    DRY_RUN = "dry_run"
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    actor: Actor
+    request_id: str
+    idempotency_key: str | None = None
+    mode: Mode = Mode.EXECUTE
+
+    @property
+    def applies_changes(self) -> bool:
+        return self.mode is Mode.EXECUTE

@@ -1,0 +1,55 @@
+"""Background jobs as explicit, JSON-safe payloads (never pickled objects).
+
+Whoever enqueues a job and the worker that runs it agree on its name and payload here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from orderly_core.context import Mode
+
+IMPORT_PRODUCTS = "import_products"
+
+
+class PayloadError(ValueError):
+    """A job payload that does not have the expected shape."""
+
+
+def _text(data: Mapping[str, object], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise PayloadError(f"job payload field '{key}' must be a string")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ImportProductsJob:
+    """Import a product CSV in the background, as Orderly's system actor."""
+
+    csv_text: str
+    request_id: str
+    requested_by: str  # who asked for it, for the logs
+    mode: Mode = Mode.EXECUTE
+
+    def to_payload(self) -> dict[str, str]:
+        return {
+            "csv_text": self.csv_text,
+            "request_id": self.request_id,
+            "requested_by": self.requested_by,
+            "mode": self.mode.value,
+        }
+
+    @classmethod
+    def from_payload(cls, data: Mapping[str, object]) -> ImportProductsJob:
+        try:
+            mode = Mode(_text(data, "mode"))
+        except ValueError as error:
+            raise PayloadError(str(error)) from error
+        return cls(
+            csv_text=_text(data, "csv_text"),
+            request_id=_text(data, "request_id"),
+            requested_by=_text(data, "requested_by"),
+            mode=mode,
+        )

@@ -1,0 +1,70 @@
+"""The ports every use case may need: a unit of work, a clock and an id source.
+
+Each is a ``typing.Protocol``; PostgreSQL and in-memory implementations live outside the
+use cases (``orderly_db`` and ``orderly_core.testing``), and an adapter's composition root
+chooses which to pass in :class:`Dependencies`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from orderly_core.catalogue.ports import ProductRepository
+
+
+class UnitOfWork(Protocol):
+    """One database transaction, opened on entry.
+
+    Leaving the block without :meth:`commit` rolls back, whether by return or by exception.
+    Repositories hang off the unit of work and never commit on their own.
+    """
+
+    @property
+    def products(self) -> ProductRepository: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware."""
+        ...
+
+
+class IdGenerator(Protocol):
+    def new_id(self) -> uuid.UUID: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class RandomIds:
+    def new_id(self) -> uuid.UUID:
+        return uuid.uuid4()
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    """Everything a use case may reach outside itself, assembled once per process."""
+
+    unit_of_work: Callable[[], UnitOfWork]
+    clock: Clock
+    ids: IdGenerator

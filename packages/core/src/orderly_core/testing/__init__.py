@@ -1,0 +1,20 @@
+"""In-memory fakes of the core's ports, for tests of the core and of adapters.
+
+Production code never imports this package.
+"""
+
+from orderly_core.testing.fakes import (
+    FixedClock,
+    InMemoryStore,
+    InMemoryUnitOfWork,
+    SequentialIds,
+    in_memory_dependencies,
+)
+
+__all__ = [
+    "FixedClock",
+    "InMemoryStore",
+    "InMemoryUnitOfWork",
+    "SequentialIds",
+    "in_memory_dependencies",
+]

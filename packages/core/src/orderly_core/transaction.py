@@ -1,0 +1,30 @@
+"""The one place that decides whether a use case's transaction commits."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from returns.pipeline import is_successful
+from returns.result import Result
+
+from orderly_core.context import Context
+from orderly_core.ports import Dependencies, UnitOfWork
+
+
+async def in_transaction[T, E](
+    deps: Dependencies,
+    ctx: Context,
+    work: Callable[[UnitOfWork], Awaitable[Result[T, E]]],
+) -> Result[T, E]:
+    """Run ``work`` inside one unit of work.
+
+    Commits only when the work succeeded *and* the mode is ``EXECUTE``. A failure, a dry run
+    or an exception rolls back, so a ``DRY_RUN`` computes the full result and leaves no trace.
+    """
+    async with deps.unit_of_work() as uow:
+        result = await work(uow)
+        if ctx.applies_changes and is_successful(result):
+            await uow.commit()
+        else:
+            await uow.rollback()
+        return result
