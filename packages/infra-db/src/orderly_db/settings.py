@@ -1,0 +1,60 @@
+"""Settings every Orderly process shares, read from the environment, then ``.env``.
+
+Each adapter extends :class:`InfraSettings` with its own fields; :func:`load_settings`
+validates at start-up and names the bad or missing variable in one line.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigurationError(Exception):
+    """The environment does not describe a usable configuration."""
+
+
+class InfraSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        description="SQLAlchemy URL of PostgreSQL, e.g. postgresql+asyncpg://user:pw@host/db"
+    )
+    redis_url: str = Field(description="Redis URL for the job queue, e.g. redis://host:6379/0")
+    environment: Literal["development", "production"] = "development"
+    log_format: Literal["console", "json"] = "console"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    db_pool_size: int = Field(default=5, ge=1, le=100)
+    db_max_overflow: int = Field(default=5, ge=0, le=100)
+    db_pool_timeout_s: float = Field(default=10.0, gt=0)
+    db_statement_timeout_ms: int = Field(default=15_000, ge=100)
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_url(cls, url: str) -> str:
+        if url.startswith(("postgres://", "postgresql://")):
+            url = "postgresql+asyncpg://" + url.split("://", 1)[1]
+        if not url.startswith("postgresql+asyncpg://"):
+            raise ValueError("must be a PostgreSQL URL (postgresql+asyncpg://...)")
+        return url
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, url: str) -> str:
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a Redis URL (redis://host:port/db)")
+        return url
+
+
+def load_settings[S: BaseSettings](cls: type[S], **overrides: Any) -> S:
+    """Build settings or raise :class:`ConfigurationError` naming each bad variable."""
+    try:
+        return cls(**overrides)
+    except ValidationError as error:
+        problems: list[str] = []
+        for issue in error.errors():
+            variable = "_".join(str(part) for part in issue["loc"]).upper() or "settings"
+            problems.append(f"{variable}: {issue['msg']}")
+        raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None

@@ -1,0 +1,16 @@
+"""The core's use-case tests run twice: on the in-memory fakes and on real PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from orderly_core.ports import Dependencies
+from orderly_core.testing import in_memory_dependencies
+
+
+@pytest.fixture(params=["memory", "postgres"])
+def deps(request: pytest.FixtureRequest) -> Dependencies:
+    if request.param == "memory":
+        return in_memory_dependencies()
+    pg_deps: Dependencies = request.getfixturevalue("pg_deps")
+    return pg_deps

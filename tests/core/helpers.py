@@ -1,0 +1,54 @@
+"""Small builders shared by the core's tests."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from returns.pipeline import is_successful
+from returns.result import Result
+
+from orderly_core.catalogue.model import Product, Stock
+from orderly_core.catalogue.use_cases import NewProduct, create_product
+from orderly_core.context import Actor, Context, Mode, Role
+from orderly_core.ports import Dependencies
+
+OPERATOR = Actor.operator("alice")
+
+
+def ctx(actor: Actor = OPERATOR, mode: Mode = Mode.EXECUTE) -> Context:
+    return Context(actor=actor, request_id="req-test", mode=mode)
+
+
+CUSTOMER = Actor.user("u-1", Role.CUSTOMER)
+STAFF = Actor.user("u-2", Role.STAFF)
+
+
+def ok[T](result: Result[T, Any]) -> T:
+    assert is_successful(result), f"expected success, got {result}"
+    return result.unwrap()
+
+
+def err[E](result: Result[Any, E]) -> E:
+    assert not is_successful(result), f"expected failure, got {result}"
+    return result.failure()
+
+
+async def make_product(deps: Dependencies, sku: str = "MUG-1", **fields: Any) -> Product:
+    spec: dict[str, Any] = {"name": "Mug", "unit_price": 1250, "currency": "EUR", "on_hand": 10}
+    spec |= fields
+    return ok(await create_product(deps, ctx(), NewProduct(sku=sku, **spec)))
+
+
+async def set_reserved(deps: Dependencies, sku: str, reserved: int) -> None:
+    """Reservations come from orders; here they are written straight through the port."""
+    async with deps.unit_of_work() as uow:
+        product = await uow.products.get(sku, for_update=True)
+        assert product is not None
+        await uow.products.save(replace(product, stock=Stock(product.stock.on_hand, reserved)))
+        await uow.commit()
+
+
+async def stored(deps: Dependencies, sku: str) -> Product | None:
+    async with deps.unit_of_work() as uow:
+        return await uow.products.get(sku)
