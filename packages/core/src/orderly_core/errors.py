@@ -7,8 +7,8 @@ retry policy); the words live here, once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar, Protocol, cast
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +45,19 @@ class Forbidden:
     @property
     def detail(self) -> str:
         return f"You are not allowed to {self.action}."
+
+
+class DomainError(Protocol):
+    """What every domain error offers: a stable machine code and a sentence for people."""
+
+    code: ClassVar[str]
+
+    @property
+    def detail(self) -> str: ...
+
+
+def error_members(error: DomainError) -> dict[str, Any]:
+    """The error's own fields (``errors``, ``sku``, ``rows``...) as JSON-safe data, for the
+    problem documents of the API and the ``--json`` output of the CLI."""
+    fields: dict[str, Any] = asdict(cast("Any", error))  # every domain error is a dataclass
+    return fields

@@ -1,0 +1,40 @@
+"""What every CLI command that touches data shares: settings, engine, and the operator context."""
+
+from __future__ import annotations
+
+import getpass
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from orderly_cli.config import CliSettings, cli_settings
+from orderly_core.context import Actor, Context, Mode
+from orderly_core.ports import Dependencies
+from orderly_db.engine import create_engine
+from orderly_db.unit_of_work import sql_dependencies
+
+
+def operator_context(*, dry_run: bool = False, idempotency_key: str | None = None) -> Context:
+    """The context of a CLI command: the operator is the OS user who runs it."""
+    context = Context(
+        actor=Actor.operator(getpass.getuser()),
+        request_id=f"cli-{uuid.uuid4().hex[:16]}",
+        idempotency_key=idempotency_key,
+        mode=Mode.DRY_RUN if dry_run else Mode.EXECUTE,
+    )
+    structlog.contextvars.bind_contextvars(
+        request_id=context.request_id, actor=context.actor.id, mode=context.mode.value
+    )
+    return context
+
+
+async def with_dependencies[T](
+    work: Callable[[Dependencies], Awaitable[T]], settings: CliSettings | None = None
+) -> T:
+    """Run ``work`` with PostgreSQL-backed dependencies, disposing of the engine afterwards."""
+    engine = create_engine(settings or cli_settings(), application_name="orderly-cli")
+    try:
+        return await work(sql_dependencies(engine))
+    finally:
+        await engine.dispose()
