@@ -1,0 +1,105 @@
+"""The unit of work's transaction rules and constraint mapping, on real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+from returns.result import Failure, Result, Success
+from sqlalchemy.exc import IntegrityError
+
+from orderly_core.catalogue.errors import DuplicateSku, VersionConflict
+from orderly_core.catalogue.model import Stock
+from orderly_core.catalogue.use_cases import (
+    ProductChanges,
+    StockAdjustment,
+    adjust_stock,
+    update_product,
+)
+from orderly_core.ports import Dependencies, UnitOfWork
+from orderly_core.transaction import in_transaction
+from tests.core.helpers import ctx, make_product, ok, stored
+
+
+class BoomError(Exception):
+    pass
+
+
+async def test_an_exception_inside_the_work_rolls_everything_back(pg_deps: Dependencies) -> None:
+    product = await make_product(pg_deps, on_hand=5)
+
+    async def work(uow: UnitOfWork) -> Result[None, str]:
+        await uow.products.save(replace(product, name="Changed", version=2))
+        raise BoomError
+
+    with pytest.raises(BoomError):
+        await in_transaction(pg_deps, ctx(), work)
+
+    assert await stored(pg_deps, "MUG-1") == product
+
+
+async def test_a_failure_result_rolls_back_what_the_work_wrote(pg_deps: Dependencies) -> None:
+    product = await make_product(pg_deps)
+
+    async def work(uow: UnitOfWork) -> Result[None, str]:
+        await uow.products.save(replace(product, name="Changed", version=2))
+        return Failure("refused")
+
+    assert await in_transaction(pg_deps, ctx(), work) == Failure("refused")
+    assert await stored(pg_deps, "MUG-1") == product
+
+
+async def test_a_duplicate_insert_becomes_a_domain_error_by_constraint_name(
+    pg_deps: Dependencies,
+) -> None:
+    product = await make_product(pg_deps)
+
+    async with pg_deps.unit_of_work() as uow:
+        assert await uow.products.add(product) == Failure(DuplicateSku("MUG-1"))
+
+
+async def test_a_check_constraint_violation_stays_an_exception(pg_deps: Dependencies) -> None:
+    product = await make_product(pg_deps, on_hand=1)
+    impossible = replace(product, stock=Stock(on_hand=1, reserved=2))
+
+    async with pg_deps.unit_of_work() as uow:
+        with pytest.raises(IntegrityError, match="ck_products_on_hand_covers_reserved"):
+            await uow.products.save(impossible)
+
+
+async def test_concurrent_stock_adjustments_are_all_counted(pg_deps: Dependencies) -> None:
+    await make_product(pg_deps, on_hand=0)
+
+    results = await asyncio.gather(
+        *(
+            adjust_stock(pg_deps, ctx(), StockAdjustment("MUG-1", 1, f"delivery {i}"))
+            for i in range(20)
+        )
+    )
+
+    assert all(isinstance(r, Success) for r in results)
+    final = await stored(pg_deps, "MUG-1")
+    assert final is not None
+    assert (final.stock.on_hand, final.version) == (20, 21)
+
+
+async def test_concurrent_edits_of_one_version_let_exactly_one_through(
+    pg_deps: Dependencies,
+) -> None:
+    await make_product(pg_deps)
+
+    results = await asyncio.gather(
+        *(
+            update_product(
+                pg_deps, ctx(), ProductChanges("MUG-1", expected_version=1, name=f"Name {i}")
+            )
+            for i in range(10)
+        )
+    )
+
+    winners = [ok(r) for r in results if isinstance(r, Success)]
+    losers = [r.failure() for r in results if not isinstance(r, Success)]
+    assert len(winners) == 1
+    assert losers == [VersionConflict("MUG-1", expected=1, current=2)] * 9
+    assert await stored(pg_deps, "MUG-1") == winners[0]
