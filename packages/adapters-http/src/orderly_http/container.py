@@ -1,0 +1,71 @@
+"""The API's composition root: what the process opens once and closes at shutdown.
+
+The lifespan of the app opens :class:`AppResources` and keeps them on ``app.state``; routes
+reach them only through :func:`resources`. Tests may hand in their own
+:class:`~orderly_core.ports.Dependencies` (the in-memory fakes, say) instead of PostgreSQL's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+
+from orderly_core.ports import Dependencies
+from orderly_db.engine import create_engine
+from orderly_db.unit_of_work import sql_dependencies
+from orderly_http.settings import HttpSettings
+
+
+@dataclass(frozen=True, slots=True)
+class AppResources:
+    settings: HttpSettings
+    dependencies: Dependencies  # what the use cases receive
+    engine: AsyncEngine  # PostgreSQL, for the use cases and the readiness check
+    redis: Redis  # the job queue's server
+
+
+@asynccontextmanager
+async def open_resources(
+    settings: HttpSettings, dependencies: Dependencies | None = None
+) -> AsyncIterator[AppResources]:
+    """Create the engine and the Redis client (neither connects yet) and dispose of both."""
+    engine = create_engine(settings, application_name="orderly-api")
+    redis = Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=settings.redis_timeout_s,
+        socket_timeout=settings.redis_timeout_s,
+    )
+    try:
+        yield AppResources(
+            settings=settings,
+            dependencies=dependencies if dependencies is not None else sql_dependencies(engine),
+            engine=engine,
+            redis=redis,
+        )
+    finally:
+        try:
+            await redis.aclose()
+        finally:
+            await engine.dispose()
+
+
+def app_resources(app: Starlette) -> AppResources:
+    """The resources of a running app; an error if its lifespan has not started."""
+    found: AppResources | None = getattr(app.state, "resources", None)
+    if found is None:
+        raise RuntimeError("the app's lifespan has not started: its resources are not open")
+    return found
+
+
+async def resources(request: Request) -> AppResources:
+    return app_resources(request.app)
+
+
+Resources = Annotated[AppResources, Depends(resources)]

@@ -1,0 +1,60 @@
+"""The OpenAPI document: Orderly's description, and the problem schema every route declares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from orderly_http.schemas import Problem
+
+API_DESCRIPTION = """\
+Orders and inventory for small online shops: the product catalogue with its stock levels.
+
+**Errors.** Every error is an RFC 9457 problem document (`application/problem+json`) with
+`type`, `title`, `status`, `detail`, a stable machine-readable `code` (`product_not_found`,
+`invalid_input`...) and the `request_id`, plus members particular to the problem: an
+`invalid_input` problem lists each invalid field in `errors` as `{"field", "message"}`.
+Branch on `code`, not on `detail`, which is meant for people.
+
+**Request ids.** Send `X-Request-ID` (1-128 characters of `A-Z a-z 0-9 . _ : -`) to name a
+request; otherwise the API makes one up. Every response carries it back in `X-Request-ID`, and
+problems repeat it as `request_id`: quote it when reporting a problem.
+
+**Pagination.** Lists are pages in a stable order: `{"items": [...], "next_cursor": "..."}`.
+Pass `next_cursor` as `cursor` to get the next page; it is null on the last one.
+
+**Money.** Prices are integers in the currency's minor units (`1250` EUR is 12.50 EUR) with an
+ISO 4217 `currency`; timestamps are RFC 3339 in UTC.
+"""
+
+
+def problem_schemas() -> dict[str, Any]:
+    """``Problem`` and the models it refers to, as OpenAPI component schemas."""
+    schema = Problem.model_json_schema(
+        ref_template="#/components/schemas/{model}", mode="serialization"
+    )
+    nested: dict[str, Any] = schema.pop("$defs", {})
+    return {**nested, "Problem": schema}
+
+
+def openapi_builder(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """FastAPI's document, with the ``Problem`` schema the routes' problem responses name."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+                tags=app.openapi_tags,
+            )
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            schemas.update(problem_schemas())
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    return build

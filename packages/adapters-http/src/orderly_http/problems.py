@@ -1,0 +1,204 @@
+"""Every error the API answers, as an RFC 9457 problem document (``application/problem+json``).
+
+A problem carries ``type``, ``title``, ``status``, ``detail``, a stable machine ``code``, the
+``request_id``, and the domain error's own members (``errors``, ``sku``...). Which status a
+domain error gets is decided here, in :data:`PROBLEM_KINDS`, and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from orderly_core.catalogue.errors import (
+    DuplicateSku,
+    ImportRejected,
+    ProductNotFound,
+    StockBelowReserved,
+    VersionConflict,
+)
+from orderly_core.errors import DomainError, FieldError, Forbidden, InvalidInput, error_members
+from orderly_http.context import REQUEST_ID_HEADER, request_id_of
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+STANDARD_MEMBERS = frozenset({"type", "title", "status", "detail", "code", "request_id"})
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemKind:
+    status: int
+    title: str
+    # The status when the request carried If-Match: a stale version is then a failed
+    # precondition (412), not a conflict discovered by the server (409).
+    conditional_status: int | None = None
+
+
+PROBLEM_KINDS: Mapping[type[DomainError], ProblemKind] = {
+    InvalidInput: ProblemKind(422, "Invalid input"),
+    Forbidden: ProblemKind(403, "Forbidden"),
+    ProductNotFound: ProblemKind(404, "Product not found"),
+    DuplicateSku: ProblemKind(409, "Duplicate SKU"),
+    VersionConflict: ProblemKind(409, "Version conflict", conditional_status=412),
+    StockBelowReserved: ProblemKind(409, "Stock below reserved"),
+    ImportRejected: ProblemKind(422, "Import rejected"),
+}
+
+
+class ProblemResponse(Response):
+    media_type = PROBLEM_MEDIA_TYPE
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def problem_response(
+    request_id: str,
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    type_uri: str | None = None,
+    members: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> ProblemResponse:
+    """A problem document. Orderly's own problems are typed ``/problems/<code>``.
+
+    Extension members never replace a standard member of the same name.
+    """
+    body: dict[str, Any] = {
+        "type": type_uri or f"/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "request_id": request_id,
+    }
+    body |= {name: value for name, value in (members or {}).items() if name not in STANDARD_MEMBERS}
+    return ProblemResponse(
+        body, status_code=status, headers={**(headers or {}), REQUEST_ID_HEADER: request_id}
+    )
+
+
+def domain_problem(
+    error: DomainError,
+    request_id: str,
+    *,
+    conditional: bool = False,
+    field_names: Mapping[str, str] | None = None,
+) -> ProblemResponse:
+    """The problem for a use case's failure.
+
+    ``conditional``: the request carried ``If-Match``. ``field_names`` renames the core's
+    field names to the request's own (the core's ``search`` is the ``q`` parameter).
+    """
+    kind = PROBLEM_KINDS.get(type(error))
+    if kind is None:  # a new error type without a row above is a bug, not a client error
+        raise LookupError(f"no problem type for {type(error).__name__}")
+    if field_names and isinstance(error, InvalidInput):
+        error = InvalidInput(
+            tuple(FieldError(field_names.get(e.field, e.field), e.message) for e in error.errors)
+        )
+    status = kind.conditional_status if conditional and kind.conditional_status else kind.status
+    return problem_response(
+        request_id,
+        status=status,
+        code=error.code,
+        title=kind.title,
+        detail=error.detail,
+        members=error_members(error),
+    )
+
+
+def internal_error(request_id: str) -> ProblemResponse:
+    """What a client sees of a bug or an infrastructure fault: nothing but the request id."""
+    return problem_response(
+        request_id,
+        status=500,
+        code="internal_error",
+        title="Internal server error",
+        detail="The request could not be completed. Quote the request id when reporting this.",
+    )
+
+
+def invalid_request(error: RequestValidationError) -> InvalidInput:
+    """FastAPI's validation errors in the core's shape: one field error per broken rule.
+
+    Fields are named as the client wrote them (``limit``, ``lines.2.quantity``), without the
+    part of the request they came from.
+    """
+    fields = []
+    for issue in error.errors():
+        location = [str(part) for part in issue.get("loc", ())]
+        name = ".".join(location[1:]) or ".".join(location) or "request"
+        fields.append(FieldError(name, str(issue.get("msg", "is invalid"))))
+    return InvalidInput(tuple(fields))
+
+
+def _http_problem(request: Request, error: HTTPException) -> ProblemResponse:
+    """A generic HTTP error (no route, method not allowed...): ``about:blank`` typed, coded
+    by the status's name (``not_found``, ``method_not_allowed``)."""
+    try:
+        status = HTTPStatus(error.status_code)
+        code, title = status.name.lower(), status.phrase
+    except ValueError:
+        code, title = "http_error", "HTTP error"
+    detail = str(error.detail)
+    if error.status_code == 404 and detail == title:
+        detail = f"Nothing is served at {request.url.path}."
+    elif error.status_code == 405 and detail == title:
+        detail = f"{request.method} is not allowed on {request.url.path}."
+    return problem_response(
+        request_id_of(request.scope),
+        status=error.status_code,
+        code=code,
+        title=title,
+        detail=detail,
+        type_uri="about:blank",
+        headers=error.headers,
+    )
+
+
+async def _on_http_exception(request: Request, error: Exception) -> Response:
+    if not isinstance(error, HTTPException):  # registered for HTTPException only
+        raise error
+    return _http_problem(request, error)
+
+
+async def _on_validation_error(request: Request, error: Exception) -> Response:
+    if not isinstance(error, RequestValidationError):  # registered for it only
+        raise error
+    return domain_problem(invalid_request(error), request_id_of(request.scope))
+
+
+async def _on_unhandled(request: Request, error: Exception) -> Response:
+    """Starlette's ServerErrorMiddleware calls this for an exception that escaped every
+    other layer, inside its ``except`` block, so the traceback is logged here."""
+    log.error("unhandled_exception", method=request.method, path=request.url.path, exc_info=error)
+    return internal_error(request_id_of(request.scope))
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(HTTPException, _on_http_exception)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(Exception, _on_unhandled)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` declaring problem documents for these statuses (and 500)."""
+    content = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {
+        status: {"description": HTTPStatus(status).phrase, "content": content}
+        for status in sorted({*statuses, 500})
+    }

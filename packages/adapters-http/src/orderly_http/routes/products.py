@@ -1,0 +1,110 @@
+"""``/api/v1/products``: the public catalogue reads.
+
+Each route decodes the request, calls one use case with the request's context, and answers
+the resource or the problem for its failure.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from returns.pipeline import is_successful
+from starlette.responses import Response
+
+from orderly_core.catalogue.model import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, ProductQuery
+from orderly_core.catalogue.use_cases import get_product, list_products
+from orderly_http.container import Resources
+from orderly_http.context import RequestContext
+from orderly_http.problems import domain_problem, problem_responses
+from orderly_http.schemas import ProductPageResource, ProductResource, json_response
+
+router = APIRouter(prefix="/api/v1/products", tags=["products"])
+
+# The core calls the text search ``search``; this API calls the parameter ``q``.
+_LIST_FIELD_NAMES = {"search": "q"}
+
+
+def _described(use_case: object, http_notes: str) -> str:
+    """A route's OpenAPI description: the use case's rules, then what is particular to HTTP."""
+    return f"{inspect.getdoc(use_case) or ''}\n\n{http_notes}"
+
+
+def strong_etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def none_match(if_none_match: str | None, etag: str) -> bool:
+    """True when ``If-None-Match`` names ``etag`` (weak comparison, as RFC 9110 asks) or is
+    ``*``: the client's copy is current."""
+    if if_none_match is None:
+        return False
+    offered = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in offered or etag in offered
+
+
+@router.get(
+    "",
+    summary="List products",
+    description=_described(
+        list_products,
+        "In this API the text search is the `q` parameter. Follow `next_cursor` until it is "
+        "null to read the whole catalogue.",
+    ),
+    response_model=ProductPageResource,
+    responses=problem_responses(422),
+)
+async def list_products_route(
+    *,
+    resources: Resources,
+    ctx: RequestContext,
+    limit: Annotated[
+        int, Query(ge=1, le=PAGE_SIZE_MAX, description="Products per page")
+    ] = PAGE_SIZE_DEFAULT,
+    cursor: Annotated[
+        str | None, Query(description="The `next_cursor` of the previous page")
+    ] = None,
+    active: Annotated[
+        bool | None, Query(description="Only products in sale (true) or archived (false)")
+    ] = None,
+    q: Annotated[
+        str | None, Query(description="Text in the product's name or SKU, ignoring case")
+    ] = None,
+) -> Response:
+    query = ProductQuery(limit=limit, cursor=cursor, active=active, search=q)
+    result = await list_products(resources.dependencies, ctx, query)
+    if not is_successful(result):
+        return domain_problem(result.failure(), ctx.request_id, field_names=_LIST_FIELD_NAMES)
+    return json_response(ProductPageResource.from_domain(result.unwrap()))
+
+
+@router.get(
+    "/{sku}",
+    summary="Get a product",
+    description=_described(
+        get_product,
+        "The `ETag` header carries the product's version: send it back in `If-None-Match` to "
+        "get `304 Not Modified` while the product is unchanged. SKUs are case-insensitive.",
+    ),
+    response_model=ProductResource,
+    responses={
+        304: {"description": "Not modified: the ETag in `If-None-Match` is current"},
+        **problem_responses(404, 422),
+    },
+)
+async def get_product_route(
+    *,
+    sku: str,
+    resources: Resources,
+    ctx: RequestContext,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    result = await get_product(resources.dependencies, ctx, sku)
+    if not is_successful(result):
+        return domain_problem(result.failure(), ctx.request_id)
+    product = result.unwrap()
+    etag = strong_etag(product.version)
+    if none_match(if_none_match, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    return json_response(ProductResource.from_domain(product), headers={"ETag": etag})
