@@ -1,0 +1,1 @@
+"""The jobs the worker runs, one module per domain word; each calls exactly one use case."""

@@ -1,0 +1,57 @@
+"""``import_products``: a product CSV imported in the background, as Orderly's system actor.
+
+The same use case as ``orderly products import``; the queue's job id is the operation's
+idempotency key, so every run of one job is one operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from returns.methods import unwrap_or_failure
+from returns.pipeline import is_successful
+
+from orderly_core.catalogue.imports import (
+    ImportAction,
+    ImportReport,
+    import_products,
+    parse_product_csv,
+)
+from orderly_core.context import Context
+from orderly_core.jobs import ImportProductsJob
+from orderly_worker.boundary import failed, succeeded
+from orderly_worker.runtime import WORKER_ACTOR, JobContext, JobResult, resources
+
+log = structlog.get_logger("orderly_worker")
+
+
+def _report(report: ImportReport) -> JobResult:
+    return succeeded(
+        applied=report.applied,
+        created=report.count(ImportAction.CREATED),
+        updated=report.count(ImportAction.UPDATED),
+        unchanged=report.count(ImportAction.UNCHANGED),
+        rows=[
+            {"line": row.line, "sku": row.sku, "action": row.action.value, "changed": row.changed}
+            for row in report.rows
+        ],
+    )
+
+
+async def import_products_job(ctx: JobContext, payload: Mapping[str, Any]) -> JobResult:
+    """Import a product CSV: every row validated, one bad row rejects the whole file."""
+    job = ImportProductsJob.from_payload(payload)
+    context = Context(
+        actor=WORKER_ACTOR,
+        request_id=job.request_id,
+        idempotency_key=str(ctx["job_id"]),
+        mode=job.mode,
+    )
+    log.info("import_products", requested_by=job.requested_by, mode=job.mode.value)
+    parsed = parse_product_csv(job.csv_text)
+    if not is_successful(parsed):
+        return failed(parsed.failure())
+    outcome = await import_products(resources(ctx).deps, context, parsed.unwrap())
+    return unwrap_or_failure(outcome.map(_report).alt(failed))

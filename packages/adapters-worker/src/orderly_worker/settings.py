@@ -1,0 +1,149 @@
+"""The worker process: its settings and its composition root.
+
+``arq orderly_worker.settings.WorkerSettings`` runs the worker, and
+``arq --check orderly_worker.settings.WorkerSettings`` is its health check. The queue reads
+its options as class attributes, so ``WorkerSettings`` is built from the environment when it
+is first looked up, not at import: importing this module reads nothing and opens nothing, and
+a missing or invalid variable stops the process with one line naming it. The database engine
+is created at start-up and disposed of at shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+from arq.connections import RedisSettings
+from pydantic import Field, field_validator
+
+from orderly_core import jobs
+from orderly_core.log import configure_logging
+from orderly_db.engine import create_engine
+from orderly_db.settings import ConfigurationError, InfraSettings, load_settings
+from orderly_db.unit_of_work import sql_dependencies
+from orderly_worker.boundary import guarded
+from orderly_worker.jobs.imports import import_products_job
+from orderly_worker.retry import RetryPolicy
+from orderly_worker.runtime import RESOURCES, JobContext, RedisDeadLetters, WorkerResources
+
+KEEP_RESULT_S = 86_400  # a job's result stays readable for a day
+HEALTH_CHECK_INTERVAL_S = 10
+POLL_DELAY_S = 0.1
+# The queue's own timeout only backs up the boundary's, which turns a late job into a retry.
+QUEUE_TIMEOUT_MARGIN_S = 10
+# A job cut short by a worker shutting down runs again and uses up a try: allow for a few.
+INTERRUPTED_RUNS_ALLOWED = 3
+
+log = structlog.get_logger("orderly_worker")
+
+
+class WorkerEnv(InfraSettings):
+    """The worker's variables, on top of those every Orderly process reads."""
+
+    worker_max_jobs: int = Field(default=10, ge=1, le=1000, description="Jobs run at once.")
+    worker_job_timeout_s: float = Field(
+        default=600.0, gt=0, description="A run taking longer is stopped and tried again."
+    )
+    worker_max_tries: int = Field(
+        default=5, ge=1, le=50, description="Runs of a job facing unavailable servers."
+    )
+    worker_retry_base_s: float = Field(
+        default=10.0, gt=0, description="Wait before the second try; it doubles each time."
+    )
+    worker_retry_max_s: float = Field(default=600.0, gt=0, description="Longest wait.")
+    worker_shutdown_grace_s: int = Field(
+        default=20, ge=0, description="On SIGTERM, how long running jobs may finish."
+    )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _queue_can_use(cls, url: str) -> str:
+        try:
+            RedisSettings.from_dsn(url)
+        except (ValueError, RuntimeError) as error:
+            raise ValueError(f"is not a Redis URL the job queue can use ({error})") from None
+        return url
+
+    @property
+    def redis_settings(self) -> RedisSettings:
+        return RedisSettings.from_dsn(self.redis_url)
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_tries=self.worker_max_tries,
+            base_delay_s=self.worker_retry_base_s,
+            max_delay_s=self.worker_retry_max_s,
+        )
+
+
+def _configure_process_logging(env: WorkerEnv) -> None:
+    configure_logging(env.log_format, env.log_level)
+    queue_logger = logging.getLogger("arq")
+    if queue_logger.handlers:  # the `arq` command gave it a handler: do not print lines twice
+        queue_logger.propagate = False
+
+
+def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type:
+    """The worker's settings class for ``env``: its jobs, queue options and lifecycle hooks.
+
+    ``setup_logging=False`` leaves the process's logging alone (for a worker run inside tests).
+    """
+    policy = env.retry_policy
+
+    async def on_startup(ctx: JobContext) -> None:
+        if setup_logging:
+            _configure_process_logging(env)
+        engine = create_engine(env, application_name="orderly-worker")
+        ctx[RESOURCES] = WorkerResources(
+            deps=sql_dependencies(engine),
+            retry=policy,
+            job_timeout_s=env.worker_job_timeout_s,
+            dead_letters=RedisDeadLetters(ctx["redis"]),
+            close=engine.dispose,
+        )
+        log.info("worker_started", max_jobs=env.worker_max_jobs, max_tries=policy.max_tries)
+
+    async def on_shutdown(ctx: JobContext) -> None:
+        held = ctx.pop(RESOURCES, None)
+        if isinstance(held, WorkerResources):
+            await held.close()
+        log.info("worker_stopped")
+
+    # The queue reads the options from the class's own namespace.
+    options: dict[str, Any] = {
+        "__doc__": "Options of Orderly's background worker (read by arq).",
+        "functions": [guarded(jobs.IMPORT_PRODUCTS, import_products_job)],
+        "redis_settings": env.redis_settings,
+        "job_serializer": jobs.serialize,
+        "job_deserializer": jobs.deserialize,
+        "on_startup": on_startup,
+        "on_shutdown": on_shutdown,
+        "max_jobs": env.worker_max_jobs,
+        "job_timeout": env.worker_job_timeout_s + QUEUE_TIMEOUT_MARGIN_S,
+        "max_tries": policy.max_tries + INTERRUPTED_RUNS_ALLOWED,
+        "keep_result": KEEP_RESULT_S,
+        "poll_delay": POLL_DELAY_S,
+        "health_check_interval": HEALTH_CHECK_INTERVAL_S,
+        "job_completion_wait": env.worker_shutdown_grace_s,
+    }
+    return type("WorkerSettings", (), options)
+
+
+def load_worker_env(**overrides: Any) -> WorkerEnv:
+    """The worker's settings from the environment (then ``.env``), or ``ConfigurationError``."""
+    return load_settings(WorkerEnv, **overrides)
+
+
+def __getattr__(name: str) -> type:
+    """``WorkerSettings``, built on first lookup: the ``arq`` command imports it by name."""
+    if name != "WorkerSettings":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        env = load_worker_env()
+    except ConfigurationError as error:
+        sys.stderr.write(f"orderly worker: {error}\n")
+        raise SystemExit(2) from None
+    return build_worker_settings(env)

@@ -1,0 +1,66 @@
+"""Running the worker and reading what it left behind, for the worker tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from typing import Any, cast
+
+from arq import Worker
+from arq.jobs import Job, JobResult
+from arq.worker import Function, get_kwargs
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orderly_core import jobs
+from orderly_core.context import Mode
+from orderly_db.tables import products
+from orderly_worker.runtime import DEAD_LETTERS_KEY
+from orderly_worker.settings import build_worker_settings, load_worker_env
+
+WORKER_REDIS_DB = 9
+RETRY_BASE_S = 0.05  # backoff in tests: tens of milliseconds instead of seconds
+REQUEST_ID = "req-worker-test"
+
+
+async def run_worker(functions: Sequence[Function] | None = None, **options: Any) -> Worker:
+    """Build the worker from the environment, run it until the queue is empty, shut it down."""
+    settings = build_worker_settings(load_worker_env(), setup_logging=False)
+    kwargs = cast("dict[str, Any]", get_kwargs(settings))
+    kwargs |= {"burst": True, "handle_signals": False, **options}
+    if functions is not None:
+        kwargs["functions"] = list(functions)
+    worker = Worker(**kwargs)
+    try:
+        async with asyncio.timeout(60):  # a guard against a hung worker, not an assertion
+            await worker.async_run()
+    finally:
+        await worker.close()
+    return worker
+
+
+async def outcome(job: Job | None) -> JobResult:
+    assert job is not None, "the job was not enqueued"
+    info = await job.result_info()
+    assert info is not None, "the job left no result"
+    return info
+
+
+def import_payload(csv_text: str, mode: Mode = Mode.EXECUTE) -> dict[str, str]:
+    job = jobs.ImportProductsJob(
+        csv_text=csv_text, request_id=REQUEST_ID, requested_by="alice", mode=mode
+    )
+    return job.to_payload()
+
+
+async def stored_products(engine: AsyncEngine) -> dict[str, dict[str, Any]]:
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(products))).mappings().all()
+    return {row["sku"]: dict(row) for row in rows}
+
+
+async def dead_letters(redis: Redis) -> list[dict[str, Any]]:
+    raw: list[bytes] = await redis.lrange(DEAD_LETTERS_KEY, 0, -1)  # type: ignore[misc]
+    return [json.loads(letter) for letter in raw]
