@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
+import structlog
 import typer
 
+from orderly_cli.boundary import EXIT_USAGE
 from orderly_cli.commands import db, products, runtime
+from orderly_core.log import configure_logging
+from orderly_db.settings import ConfigurationError, LogSettings, load_settings
 
 app = typer.Typer(
     name="orderly",
@@ -14,12 +20,27 @@ app = typer.Typer(
         "Redis. Commands acting on data connect with DATABASE_URL and REDIS_URL, or find a "
         "running `orderly dev` in the current directory by themselves.\n\n"
         "Exit codes: 0 success, 1 the operation was refused (the reason is printed), "
-        "2 usage or configuration error, 3 a server could not be reached."
+        "2 usage or configuration error, 3 a server could not be reached, 4 internal error."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+@app.callback()
+def _start() -> None:
+    """Configure logging once, and name the command in every log line."""
+    try:
+        settings = load_settings(LogSettings)
+    except ConfigurationError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    configure_logging(settings.log_format, settings.log_level)
+    words = [arg for arg in sys.argv[1:] if not arg.startswith("-")][:2]
+    structlog.contextvars.bind_contextvars(command=" ".join(words))
+
+
 runtime.register(app)
 app.add_typer(db.app, name="db")
 app.add_typer(products.app, name="products")

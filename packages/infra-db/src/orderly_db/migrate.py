@@ -2,28 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
-def _config(connection: Connection) -> Config:
+class MigrationError(Exception):
+    """A revision that does not exist, or a step the migration history cannot take."""
+
+
+def _config(connection: Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", "orderly_db:migrations")
     config.attributes["connection"] = connection
     return config
 
 
+def _step(move: Callable[[Config, str], None], revision: str) -> Callable[[Connection], None]:
+    def run(connection: Connection) -> None:
+        try:
+            move(_config(connection), revision)
+        except CommandError as error:
+            raise MigrationError(str(error)) from error
+
+    return run
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     async with engine.begin() as connection:
-        await connection.run_sync(lambda sync: command.upgrade(_config(sync), revision))
+        await connection.run_sync(_step(command.upgrade, revision))
 
 
 async def downgrade(engine: AsyncEngine, revision: str = "-1") -> None:
     async with engine.begin() as connection:
-        await connection.run_sync(lambda sync: command.downgrade(_config(sync), revision))
+        await connection.run_sync(_step(command.downgrade, revision))
+
+
+def head() -> str | None:
+    """The newest revision the migrations define."""
+    return ScriptDirectory.from_config(_config()).get_current_head()
 
 
 async def current(engine: AsyncEngine) -> str | None:

@@ -1,0 +1,103 @@
+"""``orderly db``: move the database schema between migration revisions and show where it is.
+
+The same migrations run in ``orderly dev`` and in the test suite; in production, ``orderly db
+upgrade`` runs once before new API and worker processes start (the ``migrate`` service of
+``compose.yaml``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orderly_cli.boundary import EXIT_USAGE, run_async
+from orderly_cli.config import cli_settings
+from orderly_cli.output import print_json
+from orderly_db import migrate
+from orderly_db.engine import create_engine
+
+app = typer.Typer(
+    help="Apply, revert and inspect the database migrations (needs DATABASE_URL).",
+    no_args_is_help=True,
+)
+
+type _Move = Callable[[AsyncEngine], Awaitable[None]]
+
+
+@app.command()
+def upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply the migrations up to REVISION (default: the newest)."""
+    before, after = run_async(_move(lambda engine: migrate.upgrade(engine, revision)))
+    if before == after:
+        typer.echo(f"database already at revision {_name(after)}; nothing to do")
+    else:
+        typer.echo(f"database upgraded from {_name(before)} to {_name(after)}")
+
+
+@app.command()
+def downgrade(
+    revision: Annotated[
+        str, typer.Argument(help="Target revision: -1 (one step back), an id, or base.")
+    ] = "-1",
+) -> None:
+    """Revert migrations down to REVISION (default: one step back). Data in the dropped
+    tables and columns is lost."""
+    before, after = run_async(_move(lambda engine: migrate.downgrade(engine, revision)))
+    if before == after:
+        typer.echo(f"database already at revision {_name(after)}; nothing to do")
+    else:
+        typer.echo(f"database downgraded from {_name(before)} to {_name(after)}")
+
+
+@app.command()
+def current(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show the database's revision and whether it is up to date."""
+    revision = run_async(_revision())
+    head = migrate.head()
+    if as_json:
+        print_json({"revision": revision, "head": head, "up_to_date": revision == head})
+        return
+    state = "up to date" if revision == head else f"behind: the newest is {_name(head)}"
+    typer.echo(f"database at revision {_name(revision)} ({state})")
+
+
+def quiet_migration_logs() -> None:
+    """Alembic narrates each step at INFO; the commands print one summary line instead. Its
+    lines still show with LOG_LEVEL=DEBUG."""
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _name(revision: str | None) -> str:
+    return revision if revision is not None else "none (empty schema)"
+
+
+async def _move(move: _Move) -> tuple[str | None, str | None]:
+    quiet_migration_logs()
+    engine = create_engine(cli_settings(), application_name="orderly-cli")
+    try:
+        before = await migrate.current(engine)
+        try:
+            await move(engine)
+        except migrate.MigrationError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+        return before, await migrate.current(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _revision() -> str | None:
+    engine = create_engine(cli_settings(), application_name="orderly-cli")
+    try:
+        return await migrate.current(engine)
+    finally:
+        await engine.dispose()

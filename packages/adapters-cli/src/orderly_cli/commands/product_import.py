@@ -1,0 +1,160 @@
+"""``orderly products import``: a CSV file of products, applied at once or by the worker.
+
+The file is read and its shape checked here; every rule about its rows belongs to the core's
+import use case, which the worker runs too. With ``--background`` the import is queued as a
+JSON job whose id is the idempotency key, so the queue itself refuses a second job with it.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from returns.pipeline import is_successful
+
+from orderly_cli import output
+from orderly_cli.boundary import EXIT_REFUSED, refuse, run_async
+from orderly_cli.config import cli_settings
+from orderly_cli.options import AsJson, DryRun, IdempotencyKey
+from orderly_cli.session import operator_context, with_dependencies
+from orderly_core import jobs
+from orderly_core.catalogue.errors import ImportRejected
+from orderly_core.catalogue.imports import import_products, parse_product_csv
+from orderly_core.context import Context
+
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
+def import_command(
+    file: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE.csv", show_default=False, help="UTF-8 CSV file, or - to read stdin."
+        ),
+    ],
+    background: Annotated[
+        bool, typer.Option("--background", help="Queue the import for the worker and return.")
+    ] = False,
+    dry_run: DryRun = False,
+    idempotency_key: IdempotencyKey = None,
+    as_json: AsJson = False,
+) -> None:
+    """Create or update products from a CSV file, matched by SKU, all or nothing.
+
+    The file (UTF-8, at most 20 MiB) has the header row
+    sku,name,description,price,currency,on_hand; price is in major units (12.50);
+    description and on_hand may be empty. An empty on_hand keeps an existing product's stock
+    (a new product starts at 0); a number sets stock on hand. Every row is checked first: one
+    bad row rejects the whole import and every bad row is listed as `line N (SKU): field:
+    message`. The summary shows what was created, updated (with the changed fields) and left
+    unchanged; with --dry-run, what would be.
+
+    With --background the worker runs the import and the command prints the job's id. The
+    job id is the --idempotency-key when given, so the same key never queues a second job
+    while the first is queued or its result is kept (a day).
+
+    \b
+    Examples:
+      orderly products import catalogue.csv --dry-run
+      orderly products import catalogue.csv --background --idempotency-key spring-2031
+    """
+    text = _read_csv(file)
+    parsed = parse_product_csv(text)
+    if not is_successful(parsed):
+        _reject_import(parsed.failure(), as_json=as_json)
+    ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
+    if background:
+        _enqueue_import(text, ctx, as_json=as_json)
+        return
+    rows = parsed.unwrap()
+    with output.progress_bar(not as_json, "Importing") as progress:
+        result = run_async(
+            with_dependencies(lambda deps: import_products(deps, ctx, rows, progress=progress))
+        )
+    if not is_successful(result):
+        failure = result.failure()
+        if isinstance(failure, ImportRejected):
+            _reject_import(failure, as_json=as_json)
+        refuse(failure, as_json=as_json)
+    report = result.unwrap()
+    if as_json:
+        output.print_json(output.import_json(report))
+    else:
+        output.show_import(report)
+
+
+def _read_csv(source: str) -> str:
+    hint = "'FILE.csv'"
+    try:
+        if source == "-":
+            data = sys.stdin.buffer.read(MAX_IMPORT_BYTES + 1)
+        else:
+            with Path(source).open("rb") as handle:
+                data = handle.read(MAX_IMPORT_BYTES + 1)
+    except OSError as error:
+        raise typer.BadParameter(
+            f"cannot read {source}: {error.strerror}", param_hint=hint
+        ) from None
+    if len(data) > MAX_IMPORT_BYTES:
+        limit = f"{MAX_IMPORT_BYTES // 2**20} MiB"
+        raise typer.BadParameter(f"is larger than {limit}: split it", param_hint=hint)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise typer.BadParameter(f"is not UTF-8 (byte {error.start})", param_hint=hint) from None
+
+
+def _reject_import(error: ImportRejected, *, as_json: bool) -> NoReturn:
+    """One line per bad row, so that every fix can be made in one pass over the file."""
+    if as_json:
+        refuse(error, as_json=True)
+    typer.echo(
+        f"error: the import was rejected, nothing was imported: {len(error.rows)} bad row(s)",
+        err=True,
+    )
+    for row in error.rows:
+        typer.echo(row.describe(), err=True)
+    raise typer.Exit(EXIT_REFUSED)
+
+
+def _enqueue_import(csv_text: str, ctx: Context, *, as_json: bool) -> None:
+    job_id = ctx.idempotency_key or uuid.uuid4().hex
+    enqueued = run_async(_enqueue(csv_text, ctx, job_id))
+    if as_json:
+        output.print_json({"job_id": job_id, "enqueued": enqueued, "mode": ctx.mode.value})
+        return
+    if not enqueued:
+        typer.echo(f"Job {job_id} is already enqueued, or ran recently: not enqueued again.")
+        return
+    if ctx.applies_changes:
+        typer.echo(f"Import enqueued as job {job_id}.")
+    else:
+        typer.echo(
+            f"Import enqueued as job {job_id}, as a dry run: the worker checks every row "
+            "and changes nothing."
+        )
+
+
+async def _enqueue(csv_text: str, ctx: Context, job_id: str) -> bool:
+    """Queue the import; ``False`` when a job with this id is queued or its result is kept."""
+    from arq import create_pool
+    from arq.connections import RedisSettings
+
+    # One attempt: an operator at a prompt is better served by exit code 3 at once than by
+    # arq's retry loop and its log lines.
+    redis = replace(RedisSettings.from_dsn(cli_settings().redis_url), conn_retries=0)
+    job = jobs.ImportProductsJob(
+        csv_text, request_id=ctx.request_id, requested_by=ctx.actor.id, mode=ctx.mode
+    )
+    pool = await create_pool(
+        redis, job_serializer=jobs.serialize, job_deserializer=jobs.deserialize
+    )
+    try:
+        queued = await pool.enqueue_job(jobs.IMPORT_PRODUCTS, job.to_payload(), _job_id=job_id)
+    finally:
+        await pool.aclose()
+    return queued is not None

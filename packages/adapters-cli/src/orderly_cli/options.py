@@ -1,0 +1,44 @@
+"""Options that mean the same on every command: ``--json``, ``--dry-run``,
+``--idempotency-key`` and ``--if-version``.
+
+Declared once so that their names, checks and help read the same everywhere in ``orderly``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from orderly_core.context import IDEMPOTENCY_KEY_RULE, is_idempotency_key
+
+
+def _idempotency_key(key: str | None) -> str | None:
+    if key is not None and not is_idempotency_key(key):
+        raise typer.BadParameter(IDEMPOTENCY_KEY_RULE)
+    return key
+
+
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
+DryRun = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Run every check and show the result, but change nothing."),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    typer.Option(
+        "--idempotency-key",
+        metavar="KEY",
+        callback=_idempotency_key,
+        help="Names this operation so that a retry is recognised (1-255 printable ASCII).",
+    ),
+]
+IfVersion = Annotated[
+    int | None,
+    typer.Option(
+        "--if-version",
+        min=1,
+        metavar="N",
+        help="Apply only if the product is still at version N; refused if it has changed.",
+    ),
+]

@@ -1,0 +1,189 @@
+"""How CLI commands show their results: rich tables for people, JSON for scripts.
+
+Human output goes to stdout through rich; ``--json`` prints exactly one JSON document on
+stdout. A product in JSON has the same members as the HTTP API's product resource, so a
+script can read either.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from orderly_core.catalogue.imports import ImportAction, ImportReport
+from orderly_core.catalogue.model import Product, ProductPage
+
+NOT_APPLIED = "dry run: nothing was changed"
+
+
+PIPE_WIDTH = 160
+
+
+def console() -> Console:
+    """A console on the current stdout (built per call, so redirected output is honoured).
+
+    Output to a pipe or file is laid out wide instead of at 80 columns, so that no column of
+    a table is cut; ``COLUMNS`` overrides the width either way.
+    """
+    out = Console(highlight=False)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = PIPE_WIDTH
+    return out
+
+
+def print_json(document: Mapping[str, Any]) -> None:
+    typer.echo(json.dumps(document, ensure_ascii=False, default=str))
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC with a ``Z`` suffix, as the HTTP API writes timestamps."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def product_json(product: Product) -> dict[str, Any]:
+    return {
+        "sku": product.sku,
+        "name": product.name,
+        "description": product.description,
+        "unit_price": product.price.amount,
+        "currency": product.price.currency,
+        "active": product.active,
+        "on_hand": product.stock.on_hand,
+        "reserved": product.stock.reserved,
+        "available": product.stock.available,
+        "version": product.version,
+        "created_at": rfc3339(product.created_at),
+        "updated_at": rfc3339(product.updated_at),
+    }
+
+
+def page_json(page: ProductPage) -> dict[str, Any]:
+    return {"items": [product_json(p) for p in page.items], "next_cursor": page.next_cursor}
+
+
+def price_text(product: Product) -> str:
+    return f"{product.price.format_major()} {product.price.currency}"
+
+
+def show_page(page: ProductPage) -> None:
+    out = console()
+    if not page.items:
+        out.print("No products.")
+    else:
+        table = Table(
+            title=f"{len(page.items)} product(s)",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            collapse_padding=True,
+        )
+        table.add_column("SKU", no_wrap=True)
+        table.add_column("Name", overflow="fold", min_width=10)
+        table.add_column("Price", justify="right", no_wrap=True)
+        for heading in ("On hand", "Reserved", "Available", "Active", "Version"):
+            table.add_column(heading, justify="right", no_wrap=True, min_width=len(heading))
+        for p in page.items:
+            table.add_row(
+                p.sku,
+                p.name,
+                price_text(p),
+                str(p.stock.on_hand),
+                str(p.stock.reserved),
+                str(p.stock.available),
+                "yes" if p.active else "no",
+                str(p.version),
+            )
+        out.print(table)
+    if page.next_cursor:
+        out.print(f"More products follow: --cursor {page.next_cursor}")
+
+
+def show_product(product: Product, *, title: str | None = None) -> None:
+    table = Table(title=title or f"Product {product.sku}", title_justify="left", show_header=False)
+    table.add_column("Field", style="bold", no_wrap=True)
+    table.add_column("Value", overflow="fold")
+    rows = (
+        ("SKU", product.sku),
+        ("Name", product.name),
+        ("Description", product.description or "-"),
+        ("Price", price_text(product)),
+        ("On hand", str(product.stock.on_hand)),
+        ("Reserved", str(product.stock.reserved)),
+        ("Available", str(product.stock.available)),
+        ("Active", "yes" if product.active else "no"),
+        ("Version", str(product.version)),
+        ("Created", rfc3339(product.created_at)),
+        ("Updated", rfc3339(product.updated_at)),
+    )
+    for field, value in rows:
+        table.add_row(field, value)
+    console().print(table)
+
+
+def show_written(product: Product, *, applied: bool, done: str, as_json: bool) -> None:
+    """The product a write produced; a dry run says plainly that nothing was changed."""
+    if as_json:
+        print_json({"applied": applied, "product": product_json(product)})
+        return
+    if applied:
+        show_product(product, title=f"Product {product.sku} {done}")
+    else:
+        console().print(f"[bold]{NOT_APPLIED}.[/bold] Product {product.sku} would be {done}:")
+        show_product(product)
+
+
+def import_json(report: ImportReport) -> dict[str, Any]:
+    return {
+        "applied": report.applied,
+        **{action.value: report.count(action) for action in ImportAction},
+        "rows": [
+            {"line": r.line, "sku": r.sku, "action": r.action.value, "changed": list(r.changed)}
+            for r in report.rows
+        ],
+    }
+
+
+def show_import(report: ImportReport) -> None:
+    out = console()
+    if not report.applied:
+        out.print(f"[bold]{NOT_APPLIED}.[/bold] This is what the import would do:")
+    counts = Table(title="Import summary", title_justify="left")
+    verb = "" if report.applied else "would be "
+    for action in ImportAction:
+        counts.add_column(f"{verb}{action.value}", justify="right")
+    counts.add_row(*(str(report.count(action)) for action in ImportAction))
+    out.print(counts)
+    rows = Table(title_justify="left")
+    for heading in ("Line", "SKU", "Action", "Changed fields"):
+        rows.add_column(heading, overflow="fold")
+    for row in report.rows:
+        rows.add_row(str(row.line), row.sku, f"{verb}{row.action.value}", ", ".join(row.changed))
+    out.print(rows)
+
+
+@contextmanager
+def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress callback ``(done, total)`` drawing a bar on a terminal, or ``None``."""
+    out = console()
+    if not enabled or not out.is_terminal:
+        yield None
+        return
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=out, transient=True) as progress:
+        task = progress.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield advance
