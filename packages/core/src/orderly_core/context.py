@@ -7,7 +7,19 @@ job) and hand it to exactly one use case. The core never looks anywhere else for
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
+
+IDEMPOTENCY_KEY_RULE = (
+    "must be 1-255 printable ASCII characters, not starting or ending with a space"
+)
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?")
+
+
+def is_idempotency_key(key: str) -> bool:
+    """Whether ``key`` may name an operation for retries: every adapter accepts the same keys
+    (an HTTP header's string, a CLI option, a job id), so a key works wherever it is reused."""
+    return _IDEMPOTENCY_KEY.fullmatch(key) is not None
 
 
 class ActorKind(enum.StrEnum):

@@ -2,7 +2,8 @@
 
 Development gets readable console lines, production one JSON object per line. Whatever the
 adapter binds with ``structlog.contextvars`` (request id, job id, command, actor) is merged
-into every line; values under secret-looking keys are masked before rendering.
+into every line; values under secret-looking keys are masked before rendering. Lines that
+libraries write through the standard library (uvicorn, arq, alembic) are rendered the same way.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 import structlog
 
@@ -27,8 +28,25 @@ def _mask_secrets(
     return event
 
 
+def _stderr_logger(*_args: object) -> structlog.WriteLogger:
+    # Looked up at each call, not bound once: test runners and tools swap sys.stderr.
+    return structlog.WriteLogger(sys.stderr)
+
+
+class _StderrHandler(logging.StreamHandler[TextIO]):
+    """A stdlib handler that always writes to the current ``sys.stderr``."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def configure_logging(log_format: LogFormat = "console", level: str = "INFO") -> None:
-    """Configure structlog (and the stdlib root logger it writes through) for this process."""
+    """Configure structlog and the stdlib root logger for this process."""
     numeric_level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -41,12 +59,23 @@ def configure_logging(log_format: LogFormat = "console", level: str = "INFO") ->
         shared.append(structlog.processors.format_exc_info)
         renderer = structlog.processors.JSONRenderer()
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        # Plain tracebacks: rich ones render local variables, which is slow and may show secrets.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
-    # Libraries (uvicorn, arq, alembic) log through the stdlib: route them to the same stream.
-    logging.basicConfig(level=numeric_level, stream=sys.stderr, format="%(message)s", force=True)
+    handler = _StderrHandler()
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric_level)

@@ -16,16 +16,21 @@ class ConfigurationError(Exception):
     """The environment does not describe a usable configuration."""
 
 
-class InfraSettings(BaseSettings):
+class LogSettings(BaseSettings):
+    """What every process needs before anything else: how to log."""
+
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
+    log_format: Literal["console", "json"] = "console"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class InfraSettings(LogSettings):
     database_url: str = Field(
         description="SQLAlchemy URL of PostgreSQL, e.g. postgresql+asyncpg://user:pw@host/db"
     )
     redis_url: str = Field(description="Redis URL for the job queue, e.g. redis://host:6379/0")
     environment: Literal["development", "production"] = "development"
-    log_format: Literal["console", "json"] = "console"
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     db_pool_size: int = Field(default=5, ge=1, le=100)
     db_max_overflow: int = Field(default=5, ge=0, le=100)
     db_pool_timeout_s: float = Field(default=10.0, gt=0)
