@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from orderly_core.catalogue.imports import ImportAction, ImportReport
-from orderly_core.catalogue.model import Product, ProductPage
+from orderly_core.catalogue.model import Product, ProductPage, product_view
 
 NOT_APPLIED = "dry run: nothing was changed"
 
@@ -52,18 +52,8 @@ def rfc3339(moment: datetime) -> str:
 
 def product_json(product: Product) -> dict[str, Any]:
     return {
-        "sku": product.sku,
-        "name": product.name,
-        "description": product.description,
-        "unit_price": product.price.amount,
-        "currency": product.price.currency,
-        "active": product.active,
-        "on_hand": product.stock.on_hand,
-        "reserved": product.stock.reserved,
-        "available": product.stock.available,
-        "version": product.version,
-        "created_at": rfc3339(product.created_at),
-        "updated_at": rfc3339(product.updated_at),
+        name: rfc3339(value) if isinstance(value, datetime) else value
+        for name, value in product_view(product).items()
     }
 
 

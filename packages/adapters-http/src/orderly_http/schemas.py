@@ -8,13 +8,13 @@ validation pass through FastAPI's ``response_model``, which stays only to docume
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from orderly_core.catalogue.model import Product, ProductPage
+from orderly_core.catalogue.model import Product, ProductPage, product_view
 
 
 class ProductResource(BaseModel):
@@ -42,20 +42,7 @@ class ProductResource(BaseModel):
 
     @classmethod
     def from_domain(cls, product: Product) -> ProductResource:
-        return cls.model_construct(
-            sku=product.sku,
-            name=product.name,
-            description=product.description,
-            unit_price=product.price.amount,
-            currency=product.price.currency,
-            active=product.active,
-            on_hand=product.stock.on_hand,
-            reserved=product.stock.reserved,
-            available=product.stock.available,
-            version=product.version,
-            created_at=product.created_at.astimezone(UTC),
-            updated_at=product.updated_at.astimezone(UTC),
-        )
+        return cls.model_construct(**product_view(product))
 
 
 class ProductPageResource(BaseModel):

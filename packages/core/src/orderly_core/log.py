@@ -16,6 +16,7 @@ from typing import Any, Literal, TextIO
 import structlog
 
 LogFormat = Literal["console", "json"]
+_LIBRARY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "arq")
 _SECRET_MARKERS = ("password", "secret", "token", "authorization", "cookie", "api_key")
 
 
@@ -79,3 +80,9 @@ def configure_logging(log_format: LogFormat = "console", level: str = "INFO") ->
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric_level)
+    # Servers and queues install handlers of their own before Orderly starts; from here on
+    # their lines go through the root handler, rendered like Orderly's own.
+    for name in _LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        library.handlers.clear()
+        library.propagate = True

@@ -6,7 +6,8 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from orderly_core.money import Money
 
@@ -81,3 +82,25 @@ def decode_cursor(cursor: str) -> str | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
     return raw if SKU_PATTERN.fullmatch(raw) else None
+
+
+def product_view(product: Product) -> dict[str, Any]:
+    """The public representation of a product, field for field, for every adapter.
+
+    Prices are minor units; times are aware UTC datetimes, for each adapter to render in
+    RFC 3339.
+    """
+    return {
+        "sku": product.sku,
+        "name": product.name,
+        "description": product.description,
+        "unit_price": product.price.amount,
+        "currency": product.price.currency,
+        "active": product.active,
+        "on_hand": product.stock.on_hand,
+        "reserved": product.stock.reserved,
+        "available": product.stock.available,
+        "version": product.version,
+        "created_at": product.created_at.astimezone(UTC),
+        "updated_at": product.updated_at.astimezone(UTC),
+    }

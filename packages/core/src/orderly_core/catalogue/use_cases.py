@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import structlog
+from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
 
 from orderly_core.authorization import catalogue_write_denied
@@ -203,11 +204,10 @@ async def update_product(
         return invalid
 
     async def work(uow: UnitOfWork) -> Result[Product, UpdateProductError]:
-        current = await uow.products.get(sku, for_update=True)
-        if current is None:
-            return Failure(ProductNotFound(sku))
-        if conflict := _version_conflict(current, changes.expected_version):
-            return Failure(conflict)
+        found = await _lock_current(uow, sku, changes.expected_version)
+        if not is_successful(found):
+            return found
+        current = found.unwrap()
         updated = replace(
             current,
             name=current.name if name is None else name,
@@ -242,11 +242,10 @@ async def archive_product(
         return invalid
 
     async def work(uow: UnitOfWork) -> Result[Product, ArchiveProductError]:
-        current = await uow.products.get(sku, for_update=True)
-        if current is None:
-            return Failure(ProductNotFound(sku))
-        if conflict := _version_conflict(current, request.expected_version):
-            return Failure(conflict)
+        found = await _lock_current(uow, sku, request.expected_version)
+        if not is_successful(found):
+            return found
+        current = found.unwrap()
         if not current.active:
             return Success(current)
         archived = replace(current, active=False).bumped(deps.clock.now())
@@ -275,11 +274,10 @@ async def adjust_stock(
         return invalid
 
     async def work(uow: UnitOfWork) -> Result[Product, AdjustStockError]:
-        current = await uow.products.get(sku, for_update=True)
-        if current is None:
-            return Failure(ProductNotFound(sku))
-        if conflict := _version_conflict(current, adjustment.expected_version):
-            return Failure(conflict)
+        found = await _lock_current(uow, sku, adjustment.expected_version)
+        if not is_successful(found):
+            return found
+        current = found.unwrap()
         on_hand = current.stock.on_hand + adjustment.delta
         if on_hand < current.stock.reserved:
             return Failure(
@@ -296,7 +294,13 @@ async def adjust_stock(
     return await in_transaction(deps, ctx, work)
 
 
-def _version_conflict(current: Product, expected: int | None) -> VersionConflict | None:
-    if expected is None or expected == current.version:
-        return None
-    return VersionConflict(current.sku, expected, current.version)
+async def _lock_current(
+    uow: UnitOfWork, sku: str, expected_version: int | None
+) -> Result[Product, ProductNotFound | VersionConflict]:
+    """The product's row, locked for this transaction, if it is at the expected version."""
+    current = await uow.products.get(sku, for_update=True)
+    if current is None:
+        return Failure(ProductNotFound(sku))
+    if expected_version is not None and expected_version != current.version:
+        return Failure(VersionConflict(sku, expected_version, current.version))
+    return Success(current)
