@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from orderly_core.ports import Dependencies
 from orderly_db.engine import create_engine
 from orderly_db.migrate import upgrade
+from orderly_db.passwords import Argon2Passwords
 from orderly_db.settings import InfraSettings
 from orderly_db.tables import metadata
 from orderly_db.unit_of_work import sql_dependencies
@@ -44,6 +45,10 @@ async def clean_engine(engine: AsyncEngine) -> AsyncEngine:
     return engine
 
 
+# Argon2id at its cheapest: the tests check behaviour, not the cost of hashing.
+FAST_PASSWORDS = Argon2Passwords(time_cost=1, memory_cost_kib=8192)
+
+
 @pytest.fixture
 def pg_deps(clean_engine: AsyncEngine) -> Dependencies:
-    return sql_dependencies(clean_engine)
+    return sql_dependencies(clean_engine, passwords=FAST_PASSWORDS)

@@ -12,7 +12,7 @@ from orderly_cli.config import CliSettings, cli_settings
 from orderly_core.context import Actor, Context, Mode
 from orderly_core.ports import Dependencies
 from orderly_db.engine import create_engine
-from orderly_db.unit_of_work import sql_dependencies
+from orderly_db.unit_of_work import dependencies_from_settings
 
 
 def operator_context(*, dry_run: bool = False, idempotency_key: str | None = None) -> Context:
@@ -33,8 +33,9 @@ async def with_dependencies[T](
     work: Callable[[Dependencies], Awaitable[T]], settings: CliSettings | None = None
 ) -> T:
     """Run ``work`` with PostgreSQL-backed dependencies, disposing of the engine afterwards."""
-    engine = create_engine(settings or cli_settings(), application_name="orderly-cli")
+    settings = settings or cli_settings()
+    engine = create_engine(settings, application_name="orderly-cli")
     try:
-        return await work(sql_dependencies(engine))
+        return await work(dependencies_from_settings(engine, settings))
     finally:
         await engine.dispose()

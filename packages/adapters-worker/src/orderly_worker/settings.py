@@ -22,7 +22,7 @@ from orderly_core import jobs
 from orderly_core.log import configure_logging
 from orderly_db.engine import create_engine
 from orderly_db.settings import ConfigurationError, InfraSettings, load_settings
-from orderly_db.unit_of_work import sql_dependencies
+from orderly_db.unit_of_work import dependencies_from_settings
 from orderly_worker.boundary import guarded
 from orderly_worker.jobs.imports import import_products_job
 from orderly_worker.retry import RetryPolicy
@@ -98,7 +98,7 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
             _configure_process_logging(env)
         engine = create_engine(env, application_name="orderly-worker")
         ctx[RESOURCES] = WorkerResources(
-            deps=sql_dependencies(engine),
+            deps=dependencies_from_settings(engine, env),
             retry=policy,
             job_timeout_s=env.worker_job_timeout_s,
             dead_letters=RedisDeadLetters(ctx["redis"]),

@@ -19,3 +19,14 @@ def may_manage_catalogue(actor: Actor) -> bool:
 def catalogue_write_denied(actor: Actor, action: str) -> Forbidden | None:
     """The error to return when ``actor`` may not ``action``, else ``None``."""
     return None if may_manage_catalogue(actor) else Forbidden(action)
+
+
+def may_manage_users(actor: Actor) -> bool:
+    """Listing users, changing roles, (de)activating, creating admins: admins and operators."""
+    if actor.kind is ActorKind.OPERATOR:
+        return True
+    return actor.kind is ActorKind.USER and actor.role is Role.ADMIN
+
+
+def user_admin_denied(actor: Actor, action: str) -> Forbidden | None:
+    return None if may_manage_users(actor) else Forbidden(action)

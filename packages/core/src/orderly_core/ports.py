@@ -10,10 +10,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
+from orderly_core.accounts.ports import PasswordHasher, RefreshTokenStore, UserRepository
 from orderly_core.catalogue.ports import ProductRepository
 
 
@@ -26,6 +27,12 @@ class UnitOfWork(Protocol):
 
     @property
     def products(self) -> ProductRepository: ...
+
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def refresh_tokens(self) -> RefreshTokenStore: ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -68,3 +75,5 @@ class Dependencies:
     unit_of_work: Callable[[], UnitOfWork]
     clock: Clock
     ids: IdGenerator
+    passwords: PasswordHasher
+    refresh_token_ttl: timedelta = timedelta(days=30)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from orderly_core.catalogue.errors import DuplicateSku
 from orderly_core.catalogue.model import Product, Stock
 from orderly_core.money import Money
-from orderly_db.errors import domain_error
+from orderly_db.errors import SKU_TAKEN, violates
 from orderly_db.tables import products
 
 
@@ -78,8 +78,8 @@ class SqlProducts:
         try:
             await self._db.execute(insert(products).values(_to_row(product)))
         except IntegrityError as error:
-            if mapped := domain_error(error, product.sku):
-                return Failure(mapped)
+            if violates(error, SKU_TAKEN):
+                return Failure(DuplicateSku(product.sku))
             raise
         return Success(None)
 

@@ -1,23 +1,17 @@
-"""Database errors that are expected outcomes become domain errors here, by constraint name.
+"""Database errors that are expected outcomes become domain errors, by constraint name.
 
-Only violations a correct core can still meet belong in this table (a unique key claimed by a
+Only violations a correct core can still meet belong here (a unique key claimed by a
 concurrent transaction). A check-constraint violation means the core let bad data through: it
 stays an exception, is logged with its traceback and answered as an internal error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlalchemy.exc import IntegrityError
 
-from orderly_core.catalogue.errors import DuplicateSku
-
-DomainErrorFactory = Callable[[str], DuplicateSku]
-
-CONSTRAINT_ERRORS: dict[str, DomainErrorFactory] = {
-    "pk_products": DuplicateSku,
-}
+# The constraints whose violation is an expected outcome, and the domain error each becomes.
+SKU_TAKEN = "pk_products"  # -> DuplicateSku
+EMAIL_TAKEN = "uq_users_email"  # -> EmailTaken
 
 
 def constraint_name(error: IntegrityError) -> str | None:
@@ -27,7 +21,5 @@ def constraint_name(error: IntegrityError) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def domain_error(error: IntegrityError, key: str) -> DuplicateSku | None:
-    """The domain error for this violation, or ``None`` if it is not an expected one."""
-    factory = CONSTRAINT_ERRORS.get(constraint_name(error) or "")
-    return factory(key) if factory else None
+def violates(error: IntegrityError, constraint: str) -> bool:
+    return constraint_name(error) == constraint

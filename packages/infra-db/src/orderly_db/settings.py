@@ -35,6 +35,10 @@ class InfraSettings(LogSettings):
     db_max_overflow: int = Field(default=5, ge=0, le=100)
     db_pool_timeout_s: float = Field(default=10.0, gt=0)
     db_statement_timeout_ms: int = Field(default=15_000, ge=100)
+    password_hash_time_cost: int = Field(default=3, ge=1, le=20)
+    password_hash_memory_kib: int = Field(default=65536, ge=8192, le=4_194_304)
+    password_hash_parallelism: int = Field(default=1, ge=1, le=16)
+    refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
 
     @field_validator("database_url")
     @classmethod

@@ -9,11 +9,15 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
+    Uuid,
 )
 
 # Constraint names are part of the contract: errors.py maps them to domain errors.
@@ -47,4 +51,34 @@ products = Table(
     CheckConstraint("reserved >= 0", name="reserved_not_negative"),
     CheckConstraint("on_hand >= reserved", name="on_hand_covers_reserved"),
     CheckConstraint("version >= 1", name="version_positive"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("email", String(254), nullable=False),
+    Column("display_name", String(100), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("active", Boolean, nullable=False, server_default="true"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("email"),
+    CheckConstraint("email = lower(email)", name="email_lower_case"),
+    CheckConstraint("role in ('customer', 'staff', 'admin')", name="role_known"),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("family_id", Uuid, nullable=False),
+    Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("rotated_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Index(None, "family_id"),
+    Index(None, "user_id"),
 )

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from orderly_core.accounts.ports import PasswordHasher
 from orderly_core.ports import Dependencies, RandomIds, SystemClock
+from orderly_db.accounts import SqlRefreshTokens, SqlUsers
 from orderly_db.catalogue import SqlProducts
+from orderly_db.passwords import Argon2Passwords
+from orderly_db.settings import InfraSettings
 
 
 class SqlUnitOfWork:
@@ -22,18 +28,34 @@ class SqlUnitOfWork:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._connection: AsyncConnection | None = None
-        self._products: SqlProducts | None = None
+        self._repositories: tuple[SqlProducts, SqlUsers, SqlRefreshTokens] | None = None
 
     @property
     def products(self) -> SqlProducts:
-        if self._products is None:
+        return self._open()[0]
+
+    @property
+    def users(self) -> SqlUsers:
+        return self._open()[1]
+
+    @property
+    def refresh_tokens(self) -> SqlRefreshTokens:
+        return self._open()[2]
+
+    def _open(self) -> tuple[SqlProducts, SqlUsers, SqlRefreshTokens]:
+        if self._repositories is None:
             raise RuntimeError("the unit of work is used outside its 'async with' block")
-        return self._products
+        return self._repositories
 
     async def __aenter__(self) -> Self:
         self._connection = await self._engine.connect()
         await self._connection.begin()
-        self._products = SqlProducts(self._connection)
+        connection = self._connection
+        self._repositories = (
+            SqlProducts(connection),
+            SqlUsers(connection),
+            SqlRefreshTokens(connection),
+        )
         return self
 
     async def __aexit__(
@@ -42,7 +64,7 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        connection, self._connection, self._products = self._connection, None, None
+        connection, self._connection, self._repositories = self._connection, None, None
         if connection is None:
             return
         try:
@@ -63,10 +85,22 @@ class SqlUnitOfWork:
         return self._connection
 
 
-def sql_dependencies(engine: AsyncEngine) -> Dependencies:
-    """The core's dependencies backed by PostgreSQL, the system clock and random ids."""
+def sql_dependencies(
+    engine: AsyncEngine, *, passwords: PasswordHasher | None = None
+) -> Dependencies:
+    """The core's dependencies backed by PostgreSQL, the system clock, random ids and
+    Argon2id (default parameters unless ``passwords`` is given)."""
     return Dependencies(
         unit_of_work=lambda: SqlUnitOfWork(engine),
         clock=SystemClock(),
         ids=RandomIds(),
+        passwords=passwords or Argon2Passwords(),
+    )
+
+
+def dependencies_from_settings(engine: AsyncEngine, settings: InfraSettings) -> Dependencies:
+    """The PostgreSQL-backed dependencies with every tunable taken from settings."""
+    return replace(
+        sql_dependencies(engine, passwords=Argon2Passwords.from_settings(settings)),
+        refresh_token_ttl=timedelta(days=settings.refresh_token_ttl_days),
     )

@@ -86,10 +86,6 @@ ArchiveProductError = Forbidden | InvalidInput | ProductNotFound | VersionConfli
 AdjustStockError = Forbidden | InvalidInput | ProductNotFound | VersionConflict | StockBelowReserved
 
 
-def _invalid(fields: Fields) -> Failure[InvalidInput] | None:
-    return Failure(InvalidInput(tuple(fields.errors))) if fields.errors else None
-
-
 async def create_product(
     deps: Dependencies, ctx: Context, new: NewProduct
 ) -> Result[Product, CreateProductError]:
@@ -113,7 +109,7 @@ async def create_product(
         created_at=now,
         updated_at=now,
     )
-    if invalid := _invalid(fields):
+    if invalid := fields.invalid():
         return invalid
 
     async def work(uow: UnitOfWork) -> Result[Product, CreateProductError]:
@@ -129,7 +125,7 @@ async def get_product(
     """Read one product with its stock levels. Public."""
     fields = Fields()
     wanted = fields.sku(sku)
-    if invalid := _invalid(fields):
+    if invalid := fields.invalid():
         return invalid
 
     async def work(uow: UnitOfWork) -> Result[Product, GetProductError]:
@@ -156,7 +152,7 @@ async def list_products(
     search = query.search.strip() if query.search else None
     if search is not None and len(search) > 100:
         fields.fail("search", "must be at most 100 characters")
-    if invalid := _invalid(fields):
+    if invalid := fields.invalid():
         return invalid
 
     async def work(uow: UnitOfWork) -> Result[ProductPage, ListProductsError]:
@@ -200,7 +196,7 @@ async def update_product(
         )
     ):
         fields.fail("changes", "name at least one field to change")
-    if invalid := _invalid(fields):
+    if invalid := fields.invalid():
         return invalid
 
     async def work(uow: UnitOfWork) -> Result[Product, UpdateProductError]:
@@ -238,7 +234,7 @@ async def archive_product(
         return Failure(denied)
     fields = Fields()
     sku = fields.sku(request.sku)
-    if invalid := _invalid(fields):
+    if invalid := fields.invalid():
         return invalid
 
     async def work(uow: UnitOfWork) -> Result[Product, ArchiveProductError]:
@@ -270,7 +266,7 @@ async def adjust_stock(
     reason = fields.reason(adjustment.reason)
     if adjustment.delta == 0 or abs(adjustment.delta) > ON_HAND_MAX:
         fields.fail("delta", f"must be a non-zero change of at most {ON_HAND_MAX} units")
-    if invalid := _invalid(fields):
+    if invalid := fields.invalid():
         return invalid
 
     async def work(uow: UnitOfWork) -> Result[Product, AdjustStockError]:

@@ -9,19 +9,12 @@ from orderly_core.catalogue.model import (
     SKU_RULE,
     normalise_sku,
 )
-from orderly_core.errors import FieldError
 from orderly_core.money import MAX_MINOR_UNITS, MoneyError, normalise_currency
+from orderly_core.validation import FieldErrors
 
 
-class Fields:
-    """Collects every field error of one input instead of stopping at the first."""
-
-    def __init__(self, prefix: str = "") -> None:
-        self._prefix = prefix
-        self.errors: list[FieldError] = []
-
-    def fail(self, field: str, message: str) -> None:
-        self.errors.append(FieldError(self._prefix + field, message))
+class Fields(FieldErrors):
+    """The catalogue's field rules, each collecting its error instead of stopping."""
 
     def sku(self, raw: str, field: str = "sku") -> str:
         sku = normalise_sku(raw)

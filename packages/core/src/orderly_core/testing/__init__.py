@@ -4,6 +4,7 @@ Production code never imports this package.
 """
 
 from orderly_core.testing.fakes import (
+    FakePasswords,
     FixedClock,
     InMemoryStore,
     InMemoryUnitOfWork,
@@ -12,6 +13,7 @@ from orderly_core.testing.fakes import (
 )
 
 __all__ = [
+    "FakePasswords",
     "FixedClock",
     "InMemoryStore",
     "InMemoryUnitOfWork",

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
 from returns.result import Failure, Result, Success
 
+from orderly_core.accounts.errors import EmailTaken
+from orderly_core.accounts.model import RefreshToken, User
 from orderly_core.catalogue.errors import DuplicateSku
 from orderly_core.catalogue.model import Product
+from orderly_core.context import Role
 from orderly_core.ports import Dependencies
 
 
@@ -21,7 +25,12 @@ class InMemoryStore:
     """The committed state that every fake unit of work starts from."""
 
     products: dict[str, Product] = field(default_factory=dict)
+    users: dict[uuid.UUID, User] = field(default_factory=dict)
+    refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
     commits: int = 0
+
+    def copy_tables(self) -> InMemoryStore:
+        return InMemoryStore(dict(self.products), dict(self.users), dict(self.refresh_tokens))
 
 
 class InMemoryProducts:
@@ -64,17 +73,94 @@ class InMemoryProducts:
         return found[:limit]
 
 
+class InMemoryUsers:
+    def __init__(self, rows: dict[uuid.UUID, User]) -> None:
+        self._rows = rows
+
+    async def get(self, user_id: uuid.UUID, *, for_update: bool = False) -> User | None:  # noqa: ARG002
+        return self._rows.get(user_id)
+
+    async def get_by_email(self, email: str) -> User | None:
+        return next((u for u in self._rows.values() if u.email == email), None)
+
+    async def add(self, user: User) -> Result[None, EmailTaken]:
+        if await self.get_by_email(user.email):
+            return Failure(EmailTaken(user.email))
+        self._rows[user.id] = user
+        return Success(None)
+
+    async def save(self, user: User) -> Result[None, EmailTaken]:
+        if user.id not in self._rows:
+            raise LookupError(f"save() of a user never added: {user.id}")
+        clash = await self.get_by_email(user.email)
+        if clash is not None and clash.id != user.id:
+            return Failure(EmailTaken(user.email))
+        self._rows[user.id] = user
+        return Success(None)
+
+    async def list(
+        self,
+        *,
+        after: str | None,
+        limit: int,
+        role: Role | None,
+        active: bool | None,
+        email_prefix: str | None,
+    ) -> list[User]:
+        found = [
+            u
+            for u in sorted(self._rows.values(), key=lambda u: u.email)
+            if (after is None or u.email > after)
+            and (role is None or u.role is role)
+            and (active is None or u.active is active)
+            and u.email.startswith(email_prefix or "")
+        ]
+        return found[:limit]
+
+    async def lock_active_admins(self) -> tuple[uuid.UUID, ...]:
+        return tuple(u.id for u in self._rows.values() if u.role is Role.ADMIN and u.active)
+
+
+class InMemoryRefreshTokens:
+    def __init__(self, rows: dict[str, RefreshToken]) -> None:
+        self._rows = rows
+
+    async def add(self, token: RefreshToken) -> None:
+        self._rows[token.token_hash] = token
+
+    async def get(self, token_hash: str, *, for_update: bool = False) -> RefreshToken | None:  # noqa: ARG002
+        return self._rows.get(token_hash)
+
+    async def mark_rotated(self, token_hash: str, at: datetime) -> None:
+        self._rows[token_hash] = replace(self._rows[token_hash], rotated_at=at)
+
+    async def revoke_family(self, family_id: uuid.UUID, at: datetime) -> None:
+        self._revoke(lambda t: t.family_id == family_id, at)
+
+    async def revoke_user(self, user_id: uuid.UUID, at: datetime) -> None:
+        self._revoke(lambda t: t.user_id == user_id, at)
+
+    def _revoke(self, which: Callable[[RefreshToken], bool], at: datetime) -> None:
+        for key, token in list(self._rows.items()):
+            if which(token) and token.revoked_at is None:
+                self._rows[key] = replace(token, revoked_at=at)
+
+
 class InMemoryUnitOfWork:
     """Works on a copy of the store; :meth:`commit` publishes the copy, anything else drops it."""
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
-        self._rows: dict[str, Product] = {}
-        self.products = InMemoryProducts(self._rows)
+        self._begin()
+
+    def _begin(self) -> None:
+        self._working = self._store.copy_tables()
+        self.products = InMemoryProducts(self._working.products)
+        self.users = InMemoryUsers(self._working.users)
+        self.refresh_tokens = InMemoryRefreshTokens(self._working.refresh_tokens)
 
     async def __aenter__(self) -> Self:
-        self._rows = dict(self._store.products)
-        self.products = InMemoryProducts(self._rows)
+        self._begin()
         return self
 
     async def __aexit__(
@@ -86,12 +172,33 @@ class InMemoryUnitOfWork:
         await self.rollback()
 
     async def commit(self) -> None:
-        self._store.products = dict(self._rows)
+        self._store.products = dict(self._working.products)
+        self._store.users = dict(self._working.users)
+        self._store.refresh_tokens = dict(self._working.refresh_tokens)
         self._store.commits += 1
 
     async def rollback(self) -> None:
-        self._rows = dict(self._store.products)
-        self.products = InMemoryProducts(self._rows)
+        self._begin()
+
+
+class FakePasswords:
+    """A transparent stand-in for Argon2: fast, and it tells which parameters made a hash."""
+
+    def __init__(self, parameters: str = "v1") -> None:
+        self.parameters = parameters
+        self.dummy_checks = 0
+
+    async def hash(self, password: str) -> str:
+        return f"fake${self.parameters}${hashlib.sha256(password.encode()).hexdigest()}"
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        return password_hash.split("$", 2)[2] == hashlib.sha256(password.encode()).hexdigest()
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return password_hash.split("$", 2)[1] != self.parameters
+
+    async def verify_dummy(self, password: str) -> None:  # noqa: ARG002
+        self.dummy_checks += 1
 
 
 class FixedClock:
@@ -117,11 +224,14 @@ class SequentialIds:
 
 
 def in_memory_dependencies(
-    store: InMemoryStore | None = None, clock: FixedClock | None = None
+    store: InMemoryStore | None = None,
+    clock: FixedClock | None = None,
+    passwords: FakePasswords | None = None,
 ) -> Dependencies:
     shared = store if store is not None else InMemoryStore()
     return Dependencies(
         unit_of_work=lambda: InMemoryUnitOfWork(shared),
         clock=clock or FixedClock(),
         ids=SequentialIds(),
+        passwords=passwords or FakePasswords(),
     )

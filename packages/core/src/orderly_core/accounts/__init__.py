@@ -1,0 +1,1 @@
+"""Accounts: who can sign in, with which role, and their sessions."""

@@ -1,0 +1,110 @@
+"""Users and their refresh-token sessions, as frozen values."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from orderly_core.context import Actor, Role
+
+EMAIL_MAX = 254
+DISPLAY_NAME_MAX = 100
+PASSWORD_MIN = 10
+PASSWORD_MAX = 256
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def normalise_email(raw: str) -> str | None:
+    """Emails are compared case-insensitively: stored trimmed and lower-cased."""
+    email = raw.strip().lower()
+    return email if len(email) <= EMAIL_MAX and _EMAIL.fullmatch(email) else None
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: uuid.UUID
+    email: str
+    display_name: str
+    password_hash: str
+    role: Role
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.user(str(self.id), self.role)
+
+
+def user_view(user: User) -> dict[str, Any]:
+    """The public representation of a user: never the password hash."""
+    return {
+        "id": str(user.id),
+        "email": user.email,
+        "display_name": user.display_name,
+        "role": user.role.value,
+        "active": user.active,
+        "created_at": user.created_at.astimezone(UTC),
+        "updated_at": user.updated_at.astimezone(UTC),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class UserQuery:
+    limit: int = 50
+    cursor: str | None = None
+    role: Role | None = None
+    active: bool | None = None
+    email_prefix: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserPage:
+    items: tuple[User, ...]
+    next_cursor: str | None
+
+
+def encode_user_cursor(email: str) -> str:
+    return base64.urlsafe_b64encode(email.encode()).decode().rstrip("=")
+
+
+def decode_user_cursor(cursor: str) -> str | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return raw if normalise_email(raw) == raw else None
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshToken:
+    """A stored refresh token: only its hash is kept. Tokens issued from one login form a
+    family; rotating marks the old token and issues the next one of the same family."""
+
+    token_hash: str
+    family_id: uuid.UUID
+    user_id: uuid.UUID
+    issued_at: datetime
+    expires_at: datetime
+    rotated_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+def hash_refresh_token(token: str) -> str:
+    """Refresh tokens are long random strings: a plain SHA-256 is enough to store them."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """What a sign-in or a refresh hands out: the user and a new refresh token (shown once)."""
+
+    user: User
+    refresh_token: str
+    refresh_expires_at: datetime

@@ -1,0 +1,450 @@
+"""Account use cases: signing up and in, sessions, profiles, and user administration.
+
+Passwords: 10-256 characters and not the account's email. A sign-in with an unknown email
+costs the same time as one with a wrong password, and both get the same answer. Refresh
+tokens rotate on every use; a token used twice revokes its whole family (someone else has a
+copy). Deactivating a user or changing their password ends all of their sessions.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, replace
+
+from returns.pipeline import is_successful
+from returns.result import Failure, Result, Success
+
+from orderly_core.accounts.errors import (
+    AccountDeactivated,
+    EmailTaken,
+    InvalidCredentials,
+    LastAdmin,
+    NotSignedIn,
+    RefreshRejected,
+    RefreshReused,
+    UserNotFound,
+    WrongPassword,
+)
+from orderly_core.accounts.model import (
+    DISPLAY_NAME_MAX,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    RefreshToken,
+    Session,
+    User,
+    UserPage,
+    UserQuery,
+    decode_user_cursor,
+    encode_user_cursor,
+    hash_refresh_token,
+    normalise_email,
+)
+from orderly_core.authorization import user_admin_denied
+from orderly_core.context import ActorKind, Context, Role
+from orderly_core.errors import Forbidden, InvalidInput
+from orderly_core.ports import Dependencies, UnitOfWork
+from orderly_core.transaction import in_transaction
+from orderly_core.validation import FieldErrors
+
+PAGE_SIZE_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    email: str
+    password: str
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    email: str
+    password: str
+    display_name: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    email: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileChanges:
+    display_name: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordChange:
+    current_password: str
+    new_password: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoleChange:
+    user: str  # a user id, or an email
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveChange:
+    user: str  # a user id, or an email
+    active: bool
+
+
+class _AccountFields(FieldErrors):
+    def email(self, raw: str) -> str:
+        email = normalise_email(raw)
+        if email is None:
+            self.fail("email", "must be an email address of at most 254 characters")
+            return raw
+        return email
+
+    def display_name(self, raw: str) -> str:
+        name = raw.strip()
+        if not 1 <= len(name) <= DISPLAY_NAME_MAX:
+            self.fail("display_name", f"must be 1-{DISPLAY_NAME_MAX} characters")
+        return name
+
+    def password(self, password: str, email: str, field: str = "password") -> str:
+        if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+            self.fail(field, f"must be {PASSWORD_MIN}-{PASSWORD_MAX} characters")
+        elif password.strip().lower() == email.strip().lower():
+            self.fail(field, "must not be the email address")
+        return password
+
+    def user_ref(self, raw: str) -> uuid.UUID | str:
+        """A user named by id, or by email (operators at the CLI know emails, not ids)."""
+        try:
+            return uuid.UUID(raw)
+        except ValueError:
+            pass
+        email = normalise_email(raw)
+        if email is None:
+            self.fail("user", "must be a user id or an email address")
+            return raw
+        return email
+
+
+async def register(
+    deps: Dependencies, ctx: Context, registration: Registration
+) -> Result[User, InvalidInput | EmailTaken]:
+    """Sign up: anyone may, and always as a customer. The email is unique, ignoring case."""
+    new = NewUser(
+        registration.email, registration.password, registration.display_name, Role.CUSTOMER
+    )
+    return await _create_user(deps, ctx, new)
+
+
+async def create_user(
+    deps: Dependencies, ctx: Context, new: NewUser
+) -> Result[User, Forbidden | InvalidInput | EmailTaken]:
+    """Create an account with any role (an admin, say). Only admins and operators may."""
+    if denied := user_admin_denied(ctx.actor, "create accounts"):
+        return Failure(denied)
+    return await _create_user(deps, ctx, new)
+
+
+async def _create_user(
+    deps: Dependencies, ctx: Context, new: NewUser
+) -> Result[User, InvalidInput | EmailTaken]:
+    fields = _AccountFields()
+    email = fields.email(new.email)
+    display_name = fields.display_name(new.display_name)
+    fields.password(new.password, new.email)
+    if invalid := fields.invalid():
+        return invalid
+    now = deps.clock.now()
+    user = User(
+        id=deps.ids.new_id(),
+        email=email,
+        display_name=display_name,
+        password_hash=await deps.passwords.hash(new.password),
+        role=new.role,
+        active=True,
+        created_at=now,
+        updated_at=now,
+    )
+
+    async def work(uow: UnitOfWork) -> Result[User, InvalidInput | EmailTaken]:
+        return (await uow.users.add(user)).map(lambda _: user)
+
+    return await in_transaction(deps, ctx, work)
+
+
+async def _open_session(
+    deps: Dependencies, uow: UnitOfWork, user: User, family_id: uuid.UUID
+) -> Session:
+    token = secrets.token_urlsafe(32)
+    now = deps.clock.now()
+    expires_at = now + deps.refresh_token_ttl
+    await uow.refresh_tokens.add(
+        RefreshToken(hash_refresh_token(token), family_id, user.id, now, expires_at)
+    )
+    return Session(user, token, expires_at)
+
+
+async def log_in(
+    deps: Dependencies, ctx: Context, credentials: Credentials
+) -> Result[Session, InvalidCredentials | AccountDeactivated]:
+    """Check an email and password and open a session (a new refresh-token family).
+
+    A hash made with older parameters is replaced by one made with today's.
+    """
+    email = normalise_email(credentials.email)
+    password = credentials.password
+
+    async def work(uow: UnitOfWork) -> Result[Session, InvalidCredentials | AccountDeactivated]:
+        user = await uow.users.get_by_email(email) if email else None
+        if user is None:
+            await deps.passwords.verify_dummy(password)
+            return Failure(InvalidCredentials())
+        if not await deps.passwords.verify(user.password_hash, password):
+            return Failure(InvalidCredentials())
+        if not user.active:
+            return Failure(AccountDeactivated())
+        if deps.passwords.needs_rehash(user.password_hash):
+            user = replace(user, password_hash=await deps.passwords.hash(password))
+            await uow.users.save(user)
+        return Success(await _open_session(deps, uow, user, deps.ids.new_id()))
+
+    return await in_transaction(deps, ctx, work)
+
+
+async def refresh_session(
+    deps: Dependencies, ctx: Context, refresh_token: str
+) -> Result[Session, RefreshRejected | RefreshReused]:
+    """Trade a refresh token for the next one of its family (rotation).
+
+    A token that was already rotated is a stolen copy or a replay: the whole family is
+    revoked, and that revocation is kept although the call fails.
+    """
+
+    async def work(uow: UnitOfWork) -> Result[Session, RefreshRejected | RefreshReused]:
+        now = deps.clock.now()
+        record = await uow.refresh_tokens.get(hash_refresh_token(refresh_token), for_update=True)
+        if record is None or record.revoked_at is not None or record.expires_at <= now:
+            return Failure(RefreshRejected())
+        if record.rotated_at is not None:
+            await uow.refresh_tokens.revoke_family(record.family_id, now)
+            return Failure(RefreshReused())
+        user = await uow.users.get(record.user_id)
+        if user is None or not user.active:
+            return Failure(RefreshRejected())
+        await uow.refresh_tokens.mark_rotated(record.token_hash, now)
+        return Success(await _open_session(deps, uow, user, record.family_id))
+
+    return await in_transaction(deps, ctx, work, keep_on_failure=(RefreshReused,))
+
+
+async def log_out(deps: Dependencies, ctx: Context, refresh_token: str) -> Result[None, None]:
+    """End the session the refresh token belongs to (its whole family). Always succeeds."""
+
+    async def work(uow: UnitOfWork) -> Result[None, None]:
+        record = await uow.refresh_tokens.get(hash_refresh_token(refresh_token), for_update=True)
+        if record is not None:
+            await uow.refresh_tokens.revoke_family(record.family_id, deps.clock.now())
+        return Success(None)
+
+    return await in_transaction(deps, ctx, work)
+
+
+async def _signed_in_user(uow: UnitOfWork, ctx: Context, *, lock: bool = False) -> User | None:
+    if ctx.actor.kind is not ActorKind.USER:
+        return None
+    try:
+        user_id = uuid.UUID(ctx.actor.id)
+    except ValueError:
+        return None
+    user = await uow.users.get(user_id, for_update=lock)
+    return user if user is not None and user.active else None
+
+
+async def current_user(deps: Dependencies, ctx: Context) -> Result[User, NotSignedIn]:
+    """The signed-in user, if their account still exists and is active.
+
+    Adapters call this on every authenticated request, so a deactivated user's tokens stop
+    working at once and a role change applies at once.
+    """
+
+    async def work(uow: UnitOfWork) -> Result[User, NotSignedIn]:
+        user = await _signed_in_user(uow, ctx)
+        return Success(user) if user else Failure(NotSignedIn())
+
+    return await in_transaction(deps, ctx, work)
+
+
+async def update_profile(
+    deps: Dependencies, ctx: Context, changes: ProfileChanges
+) -> Result[User, NotSignedIn | InvalidInput | EmailTaken]:
+    """Change one's own display name or email (unique, ignoring case)."""
+    fields = _AccountFields()
+    name = None if changes.display_name is None else fields.display_name(changes.display_name)
+    email = None if changes.email is None else fields.email(changes.email)
+    if name is None and email is None:
+        fields.fail("changes", "name at least one field to change")
+    if invalid := fields.invalid():
+        return invalid
+
+    async def work(uow: UnitOfWork) -> Result[User, NotSignedIn | InvalidInput | EmailTaken]:
+        user = await _signed_in_user(uow, ctx, lock=True)
+        if user is None:
+            return Failure(NotSignedIn())
+        updated = replace(
+            user,
+            display_name=user.display_name if name is None else name,
+            email=user.email if email is None else email,
+        )
+        if updated == user:
+            return Success(user)
+        updated = replace(updated, updated_at=deps.clock.now())
+        return (await uow.users.save(updated)).map(lambda _: updated)
+
+    return await in_transaction(deps, ctx, work)
+
+
+async def change_password(
+    deps: Dependencies, ctx: Context, change: PasswordChange
+) -> Result[None, NotSignedIn | InvalidInput | WrongPassword]:
+    """Change one's own password, proving the current one. Every session is ended."""
+
+    async def work(uow: UnitOfWork) -> Result[None, NotSignedIn | InvalidInput | WrongPassword]:
+        user = await _signed_in_user(uow, ctx, lock=True)
+        if user is None:
+            return Failure(NotSignedIn())
+        fields = _AccountFields()
+        fields.password(change.new_password, user.email, field="new_password")
+        if invalid := fields.invalid():
+            return invalid
+        if not await deps.passwords.verify(user.password_hash, change.current_password):
+            return Failure(WrongPassword())
+        now = deps.clock.now()
+        new_hash = await deps.passwords.hash(change.new_password)
+        await uow.users.save(replace(user, password_hash=new_hash, updated_at=now))
+        await uow.refresh_tokens.revoke_user(user.id, now)
+        return Success(None)
+
+    return await in_transaction(deps, ctx, work)
+
+
+async def get_user(deps: Dependencies, ctx: Context, user_id: str) -> Result[User, UserNotFound]:
+    """One user. Admins and operators see anyone; a user sees only themself, and anyone
+    else's account is 'not found', so that its existence does not leak."""
+
+    async def work(uow: UnitOfWork) -> Result[User, UserNotFound]:
+        try:
+            wanted = uuid.UUID(user_id)
+        except ValueError:
+            return Failure(UserNotFound(user_id))
+        allowed = user_admin_denied(ctx.actor, "read accounts") is None or (
+            ctx.actor.kind is ActorKind.USER and ctx.actor.id == str(wanted)
+        )
+        user = await uow.users.get(wanted) if allowed else None
+        return Success(user) if user else Failure(UserNotFound(user_id))
+
+    return await in_transaction(deps, ctx, work)
+
+
+async def list_users(
+    deps: Dependencies, ctx: Context, query: UserQuery
+) -> Result[UserPage, Forbidden | InvalidInput]:
+    """A page of users in email order (keyset pagination); admins and operators only.
+
+    Filters: role, active, and an email prefix.
+    """
+    if denied := user_admin_denied(ctx.actor, "list accounts"):
+        return Failure(denied)
+    fields = _AccountFields()
+    if not 1 <= query.limit <= PAGE_SIZE_MAX:
+        fields.fail("limit", f"must be between 1 and {PAGE_SIZE_MAX}")
+    after = None
+    if query.cursor is not None and (after := decode_user_cursor(query.cursor)) is None:
+        fields.fail("cursor", "is not a cursor this API returned")
+    prefix = (query.email_prefix or "").strip().lower() or None
+    if prefix is not None and len(prefix) > 254:
+        fields.fail("email_prefix", "must be at most 254 characters")
+    if invalid := fields.invalid():
+        return invalid
+
+    async def work(uow: UnitOfWork) -> Result[UserPage, Forbidden | InvalidInput]:
+        found = await uow.users.list(
+            after=after,
+            limit=query.limit + 1,
+            role=query.role,
+            active=query.active,
+            email_prefix=prefix,
+        )
+        items = tuple(found[: query.limit])
+        more = len(found) > query.limit
+        return Success(UserPage(items, encode_user_cursor(items[-1].email) if more else None))
+
+    return await in_transaction(deps, ctx, work)
+
+
+AdminChangeError = Forbidden | InvalidInput | UserNotFound | LastAdmin
+
+
+async def set_role(
+    deps: Dependencies, ctx: Context, change: RoleChange
+) -> Result[User, AdminChangeError]:
+    """Give a user another role; admins and operators only. The last active admin stays."""
+    return await _admin_change(deps, ctx, change.user, "change roles", role=change.role)
+
+
+async def set_active(
+    deps: Dependencies, ctx: Context, change: ActiveChange
+) -> Result[User, AdminChangeError]:
+    """Deactivate (ending every session at once) or reactivate a user; admins and operators
+    only. The last active admin cannot be deactivated."""
+    action = "reactivate accounts" if change.active else "deactivate accounts"
+    return await _admin_change(deps, ctx, change.user, action, active=change.active)
+
+
+async def _admin_change(
+    deps: Dependencies,
+    ctx: Context,
+    raw_id: str,
+    action: str,
+    *,
+    role: Role | None = None,
+    active: bool | None = None,
+) -> Result[User, AdminChangeError]:
+    if denied := user_admin_denied(ctx.actor, action):
+        return Failure(denied)
+    fields = _AccountFields()
+    ref = fields.user_ref(raw_id)
+    if invalid := fields.invalid():
+        return invalid
+
+    async def work(uow: UnitOfWork) -> Result[User, AdminChangeError]:
+        # Admin rows first, then the user's: one lock order for every such change.
+        admins = await uow.users.lock_active_admins()
+        ref_id: uuid.UUID | None = ref if isinstance(ref, uuid.UUID) else None
+        if isinstance(ref, str) and (by_email := await uow.users.get_by_email(ref)):
+            ref_id = by_email.id
+        user = await uow.users.get(ref_id, for_update=True) if ref_id else None
+        if user is None:
+            return Failure(UserNotFound(raw_id))
+        changed = replace(
+            user,
+            role=user.role if role is None else role,
+            active=user.active if active is None else active,
+        )
+        if changed == user:
+            return Success(user)
+        still_admin = changed.role is Role.ADMIN and changed.active
+        if user.id in admins and not still_admin and len(admins) <= 1:
+            return Failure(LastAdmin())
+        now = deps.clock.now()
+        changed = replace(changed, updated_at=now)
+        saved = await uow.users.save(changed)
+        if not is_successful(saved):  # the email did not change: a uniqueness clash is a bug
+            raise RuntimeError(f"saving user {user.id} failed: {saved.failure()}")
+        if not changed.active:
+            await uow.refresh_tokens.revoke_user(user.id, now)
+        return Success(changed)
+
+    return await in_transaction(deps, ctx, work)

@@ -1,0 +1,20 @@
+"""Collecting every broken rule of one input, instead of stopping at the first."""
+
+from __future__ import annotations
+
+from returns.result import Failure
+
+from orderly_core.errors import FieldError, InvalidInput
+
+
+class FieldErrors:
+    def __init__(self, prefix: str = "") -> None:
+        self._prefix = prefix
+        self.errors: list[FieldError] = []
+
+    def fail(self, field: str, message: str) -> None:
+        self.errors.append(FieldError(self._prefix + field, message))
+
+    def invalid(self) -> Failure[InvalidInput] | None:
+        """The failure to return when any rule was broken, else ``None``."""
+        return Failure(InvalidInput(tuple(self.errors))) if self.errors else None
