@@ -18,12 +18,12 @@ class EmailTaken:
 
 @dataclass(frozen=True, slots=True)
 class UserNotFound:
-    user_id: str
+    user_id: str  # the id or email asked for
     code: ClassVar[str] = "user_not_found"
 
     @property
     def detail(self) -> str:
-        return f"No user has the id '{self.user_id}'."
+        return f"No user is known as '{self.user_id}'."
 
 
 @dataclass(frozen=True, slots=True)
