@@ -5,11 +5,17 @@ Whoever enqueues a job and the worker that runs it agree on its name and payload
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar, Protocol
 
-from orderly_core.context import Mode
+from returns.result import Failure, Result, Success
+
+from orderly_core.authorization import catalogue_write_denied
+from orderly_core.context import Context, Mode
+from orderly_core.errors import Forbidden
 
 IMPORT_PRODUCTS = "import_products"
 
@@ -66,3 +72,51 @@ def deserialize(data: bytes) -> dict[str, object]:
     if not isinstance(message, dict):
         raise PayloadError("a queued job must be a JSON object")
     return message
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # a business rule refused the work: final
+    DEAD = "dead"  # could not be done (bad payload, unavailable too long, a bug): dead-lettered
+
+
+@dataclass(frozen=True, slots=True)
+class JobState:
+    id: str
+    status: JobStatus
+    result: Mapping[str, object] | None = None  # what the job reported, once it has finished
+
+
+class JobQueue(Protocol):
+    """Where background work is queued, and where its progress can be read."""
+
+    async def enqueue(self, name: str, payload: Mapping[str, object], job_id: str) -> bool:
+        """Queue a job; ``False`` when a job with this id is queued or finished recently."""
+        ...
+
+    async def state(self, job_id: str) -> JobState | None:
+        """The job's state, or ``None`` when no such job is known (or it was forgotten)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class JobNotFound:
+    job_id: str
+    code: ClassVar[str] = "job_not_found"
+
+    @property
+    def detail(self) -> str:
+        return f"No job is known as '{self.job_id}' (results are kept for a day)."
+
+
+async def get_job(
+    queue: JobQueue, ctx: Context, job_id: str
+) -> Result[JobState, Forbidden | JobNotFound]:
+    """Read a background job's state and result. Catalogue managers only: job results list
+    the rows of the files they imported."""
+    if denied := catalogue_write_denied(ctx.actor, "read background jobs"):
+        return Failure(denied)
+    state = await queue.state(job_id)
+    return Success(state) if state else Failure(JobNotFound(job_id))

@@ -8,23 +8,24 @@ JSON job whose id is the idempotency key, so the queue itself refuses a second j
 from __future__ import annotations
 
 import sys
-import uuid
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 from returns.pipeline import is_successful
+from returns.result import Result
 
 from orderly_cli import output
 from orderly_cli.boundary import EXIT_REFUSED, refuse, run_async
 from orderly_cli.config import cli_settings
 from orderly_cli.options import AsJson, DryRun, IdempotencyKey
 from orderly_cli.session import operator_context, with_dependencies
-from orderly_core import jobs
 from orderly_core.catalogue.errors import ImportRejected
+from orderly_core.catalogue.import_jobs import SubmittedJob, submit_product_import
 from orderly_core.catalogue.imports import import_products, parse_product_csv
 from orderly_core.context import Context
+from orderly_core.errors import Forbidden
+from orderly_db.job_queue import ArqJobQueue
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
@@ -122,39 +123,31 @@ def _reject_import(error: ImportRejected, *, as_json: bool) -> NoReturn:
 
 
 def _enqueue_import(csv_text: str, ctx: Context, *, as_json: bool) -> None:
-    job_id = ctx.idempotency_key or uuid.uuid4().hex
-    enqueued = run_async(_enqueue(csv_text, ctx, job_id))
+    result = run_async(_submit(csv_text, ctx))
+    if not is_successful(result):
+        failure = result.failure()
+        if isinstance(failure, ImportRejected):
+            _reject_import(failure, as_json=as_json)
+        refuse(failure, as_json=as_json)
+    job = result.unwrap()
     if as_json:
-        output.print_json({"job_id": job_id, "enqueued": enqueued, "mode": ctx.mode.value})
+        output.print_json({"job_id": job.id, "enqueued": job.enqueued, "mode": job.mode.value})
         return
-    if not enqueued:
-        typer.echo(f"Job {job_id} is already enqueued, or ran recently: not enqueued again.")
+    if not job.enqueued:
+        typer.echo(f"Job {job.id} is already enqueued, or ran recently: not enqueued again.")
         return
     if ctx.applies_changes:
-        typer.echo(f"Import enqueued as job {job_id}.")
+        typer.echo(f"Import enqueued as job {job.id}.")
     else:
         typer.echo(
-            f"Import enqueued as job {job_id}, as a dry run: the worker checks every row "
+            f"Import enqueued as job {job.id}, as a dry run: the worker checks every row "
             "and changes nothing."
         )
 
 
-async def _enqueue(csv_text: str, ctx: Context, job_id: str) -> bool:
-    """Queue the import; ``False`` when a job with this id is queued or its result is kept."""
-    from arq import create_pool
-    from arq.connections import RedisSettings
-
-    # One attempt: an operator at a prompt is better served by exit code 3 at once than by
-    # arq's retry loop and its log lines.
-    redis = replace(RedisSettings.from_dsn(cli_settings().redis_url), conn_retries=0)
-    job = jobs.ImportProductsJob(
-        csv_text, request_id=ctx.request_id, requested_by=ctx.actor.id, mode=ctx.mode
-    )
-    pool = await create_pool(
-        redis, job_serializer=jobs.serialize, job_deserializer=jobs.deserialize
-    )
+async def _submit(csv_text: str, ctx: Context) -> Result[SubmittedJob, Forbidden | ImportRejected]:
+    queue = ArqJobQueue.from_url(cli_settings().redis_url)
     try:
-        queued = await pool.enqueue_job(jobs.IMPORT_PRODUCTS, job.to_payload(), _job_id=job_id)
+        return await submit_product_import(queue, ctx, csv_text)
     finally:
-        await pool.aclose()
-    return queued is not None
+        await queue.close()

@@ -1,0 +1,56 @@
+"""The job queue on Redis (arq), shared by everything that queues work or reads its state.
+
+The API and the CLI queue jobs here; the worker runs them. Payloads and results travel as
+JSON (``orderly_core.jobs.serialize``). The client connects lazily, so a process starts even
+while Redis is down and only the calls that need the queue fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from arq.connections import ArqRedis
+from arq.jobs import Job
+from arq.jobs import JobStatus as ArqStatus
+from redis.asyncio import ConnectionPool
+
+from orderly_core.jobs import JobState, JobStatus, deserialize, serialize
+
+_FINISHED = {status.value: status for status in JobStatus}
+
+
+class ArqJobQueue:
+    def __init__(self, redis: ArqRedis) -> None:
+        self._redis = redis
+
+    @classmethod
+    def from_url(cls, redis_url: str, *, timeout_s: float = 2.0) -> ArqJobQueue:
+        pool = ConnectionPool.from_url(
+            redis_url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
+        )
+        return cls(ArqRedis(pool, job_serializer=_serialize, job_deserializer=deserialize))
+
+    async def close(self) -> None:
+        await self._redis.aclose(close_connection_pool=True)
+
+    async def enqueue(self, name: str, payload: Mapping[str, object], job_id: str) -> bool:
+        queued = await self._redis.enqueue_job(name, dict(payload), _job_id=job_id)
+        return queued is not None
+
+    async def state(self, job_id: str) -> JobState | None:
+        job = Job(job_id, self._redis, _deserializer=deserialize)
+        status = await job.status()
+        if status is ArqStatus.not_found:
+            return None
+        if status is not ArqStatus.complete:
+            running = status is ArqStatus.in_progress
+            return JobState(job_id, JobStatus.RUNNING if running else JobStatus.QUEUED)
+        info = await job.result_info()
+        result = info.result if info is not None and isinstance(info.result, dict) else {}
+        reported = _FINISHED.get(str(result.get("status")), JobStatus.DEAD)
+        return JobState(job_id, reported, result)
+
+
+def _serialize(message: dict[str, Any]) -> bytes:
+    return serialize(message)
