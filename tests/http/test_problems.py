@@ -61,6 +61,16 @@ def test_statuses_of_the_domain_errors() -> None:
         "VersionConflict": 409,
         "StockBelowReserved": 409,
         "ImportRejected": 422,
+        "EmailTaken": 409,
+        "UserNotFound": 404,
+        "InvalidCredentials": 401,
+        "AccountDeactivated": 401,
+        "NotSignedIn": 401,
+        "WrongPassword": 403,
+        "LastAdmin": 409,
+        "RefreshRejected": 401,
+        "RefreshReused": 401,
+        "JobNotFound": 404,
     }
 
 

@@ -9,20 +9,42 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
+from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from orderly_core.log import configure_logging
 from orderly_core.ports import Dependencies
+from orderly_http.auth import SIGNED_IN
 from orderly_http.container import open_resources
-from orderly_http.middleware import RequestIdMiddleware
+from orderly_http.middleware import (
+    BodyLimitMiddleware,
+    ErrorBoundaryMiddleware,
+    RequestIdMiddleware,
+    SecurityHeadersMiddleware,
+)
 from orderly_http.openapi import API_DESCRIPTION, openapi_builder
-from orderly_http.problems import install_problem_handlers
-from orderly_http.routes import health, products
+from orderly_http.problems import install_problem_handlers, problem_responses
+from orderly_http.routes import auth, health, imports, product_writes, products, users
+from orderly_http.security import AllowListCors, SecurityPolicy
 from orderly_http.settings import HttpSettings, http_settings
 
+# Product imports upload whole CSV files: they get MAX_IMPORT_BYTES instead of MAX_BODY_BYTES.
+IMPORT_PATH = "/api/v1/products/imports"
+
 OPENAPI_TAGS = [
-    {"name": "products", "description": "The catalogue and its stock levels. Public reads."},
+    {
+        "name": "products",
+        "description": "The catalogue and its stock levels. Reads are public; writes need a "
+        "staff or admin account.",
+    },
+    {
+        "name": "auth",
+        "description": "Signing in (OAuth2 password flow: use Authorize in /docs), refreshing "
+        "and signing out.",
+    },
+    {"name": "users", "description": "Signing up, your own account, and user administration."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -44,7 +66,7 @@ def create_app(
                 del app.state.resources
 
     docs = settings.docs_enabled
-    app = FastAPI(
+    app = _SecuredFastAPI(
         title="Orderly",
         version=version("orderly-http"),
         description=API_DESCRIPTION,
@@ -54,10 +76,46 @@ def create_app(
         redoc_url="/redoc" if docs else None,
         lifespan=lifespan,
     )
+    app.security_policy = SecurityPolicy(
+        docs_paths=frozenset(
+            path
+            for path in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+            if path is not None and docs
+        ),
+        hsts_max_age_s=settings.hsts_max_age_s if settings.hsts_enabled else None,
+    )
     app.openapi = openapi_builder(app)  # type: ignore[method-assign]
     install_problem_handlers(app)
     app.include_router(products.router)
+    app.include_router(imports.router, dependencies=SIGNED_IN)
+    app.include_router(
+        product_writes.router, dependencies=SIGNED_IN, responses=problem_responses(401)
+    )
+    app.include_router(auth.router)
+    app.include_router(users.router)
     app.include_router(health.router)
-    # Added last, so it is the outermost of the app's middleware and sees every response.
+    # Each one added wraps the ones before: see orderly_http.middleware for the order's reasons.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        path_limits={IMPORT_PATH: settings.max_import_bytes},
+    )
+    app.add_middleware(ErrorBoundaryMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(AllowListCors, origins=settings.cors_origins)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+class _SecuredFastAPI(FastAPI):
+    """FastAPI with the security headers outside Starlette's last-resort error middleware, so
+    that even its 500 carries them."""
+
+    security_policy: SecurityPolicy
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.security_policy = SecurityPolicy()
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeadersMiddleware(super().build_middleware_stack(), self.security_policy)

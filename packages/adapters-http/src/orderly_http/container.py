@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -17,9 +18,13 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
+from orderly_core.jobs import JobQueue
 from orderly_core.ports import Dependencies
 from orderly_db.engine import create_engine
-from orderly_db.unit_of_work import sql_dependencies
+from orderly_db.job_queue import ArqJobQueue
+from orderly_db.unit_of_work import dependencies_from_settings
+from orderly_http.auth import AccessTokens
+from orderly_http.ratelimit import LoginLimiter
 from orderly_http.settings import HttpSettings
 
 
@@ -29,6 +34,9 @@ class AppResources:
     dependencies: Dependencies  # what the use cases receive
     engine: AsyncEngine  # PostgreSQL, for the use cases and the readiness check
     redis: Redis  # the job queue's server
+    tokens: AccessTokens  # issues and verifies access tokens
+    login_limiter: LoginLimiter  # counts failed sign-ins in Redis
+    jobs: JobQueue  # where background work is queued and followed
 
 
 @asynccontextmanager
@@ -42,16 +50,31 @@ async def open_resources(
         socket_connect_timeout=settings.redis_timeout_s,
         socket_timeout=settings.redis_timeout_s,
     )
+    jobs = ArqJobQueue.from_url(settings.redis_url, timeout_s=settings.redis_timeout_s)
+    if dependencies is None:
+        dependencies = dependencies_from_settings(engine, settings)
+    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
     try:
         yield AppResources(
             settings=settings,
-            dependencies=dependencies if dependencies is not None else sql_dependencies(engine),
+            dependencies=dependencies,
             engine=engine,
             redis=redis,
+            tokens=AccessTokens.from_secret(
+                secret, timedelta(seconds=settings.access_token_ttl_s), dependencies.clock
+            ),
+            login_limiter=LoginLimiter(
+                redis,
+                per_account=settings.login_max_failures_per_account,
+                per_address=settings.login_max_failures_per_address,
+                window_s=settings.login_window_s,
+            ),
+            jobs=jobs,
         )
     finally:
         try:
             await redis.aclose()
+            await jobs.close()
         finally:
             await engine.dispose()
 

@@ -1,24 +1,31 @@
 """Who a request is and which request it is: the one place an HTTP request becomes a Context.
 
-Until accounts exist every caller is the anonymous actor; authentication will replace
-:func:`request_actor` and nothing else.
+The actor comes from the bearer access token, checked by :func:`request_actor` against the
+account on every request; without ``Authorization`` the caller is anonymous. Writes also
+read the request's :class:`Mode` from ``?mode=dry_run|execute``.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import replace
 from typing import Annotated
 
 import structlog
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
+from returns.pipeline import is_successful
 from starlette.types import Scope
 
+from orderly_core.accounts.use_cases import current_user
 from orderly_core.context import IDEMPOTENCY_KEY_RULE, Actor, Context, Mode, is_idempotency_key
+from orderly_http.auth import InvalidToken
+from orderly_http.container import Resources
 
 REQUEST_ID_HEADER = "X-Request-ID"
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+MODE_HEADER = "Orderly-Mode"  # on the answers to dry runs
 _WELL_FORMED_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -47,8 +54,25 @@ def request_id_of(scope: Scope) -> str:
     return request_id
 
 
-def request_actor(request: Request) -> Actor:  # noqa: ARG001 - accounts will read the token here
-    return Actor.anonymous()
+async def request_actor(request: Request, resources: Resources) -> Actor:
+    """Who is calling: the one FastAPI dependency every route's actor comes from.
+
+    No ``Authorization`` header: the anonymous actor. Otherwise it must be a valid bearer
+    access token of an account that still exists and is active; its role is read from the
+    account (one primary-key read), not from the token, so changes apply at once.
+    """
+    authorization = request.headers.get("Authorization")
+    if authorization is None:
+        return Actor.anonymous()
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("Send the access token as 'Authorization: Bearer <token>'.")
+    claims = resources.tokens.verify(token.strip())
+    claimed = Context(Actor.user(claims.user_id, claims.role), request_id_of(request.scope))
+    user = await current_user(resources.dependencies, claimed)
+    if not is_successful(user):
+        raise InvalidToken("The account of this access token is deactivated or no longer exists.")
+    return user.unwrap().actor
 
 
 def idempotency_key(request: Request) -> str | None:
@@ -61,10 +85,12 @@ def idempotency_key(request: Request) -> str | None:
     return key
 
 
-async def request_context(request: Request) -> Context:
+async def request_context(
+    request: Request, actor: Annotated[Actor, Depends(request_actor)]
+) -> Context:
     """The use-case context of this request; binds the actor into its log lines."""
     context = Context(
-        actor=request_actor(request),
+        actor=actor,
         request_id=request_id_of(request.scope),
         idempotency_key=idempotency_key(request),
         mode=Mode.EXECUTE,
@@ -74,3 +100,20 @@ async def request_context(request: Request) -> Context:
 
 
 RequestContext = Annotated[Context, Depends(request_context)]
+
+
+async def write_context(
+    context: RequestContext,
+    mode: Annotated[
+        Mode,
+        Query(
+            description="`dry_run`: run every check and answer what would happen, changing "
+            "nothing (the answer carries `Orderly-Mode: dry_run`); `execute`: apply the change"
+        ),
+    ] = Mode.EXECUTE,
+) -> Context:
+    """The context of a write: the request's, in the mode the client asked for."""
+    return replace(context, mode=mode)
+
+
+WriteContext = Annotated[Context, Depends(write_context)]

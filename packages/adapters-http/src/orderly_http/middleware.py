@@ -1,23 +1,64 @@
-"""The API's outer boundary for every HTTP request, as one pure ASGI middleware.
+"""The API's outer boundary for every HTTP request, as pure ASGI middleware.
 
-It gives the request its id (the client's ``X-Request-ID`` when well-formed), binds it into
-every log line, returns it on every response, writes one access line per request, and turns
-an exception that escaped the app into a 500 problem, logging the traceback: no stack trace
-ever reaches a client. Add it last in the factory so that it wraps every other middleware.
+From the outside in (see :func:`orderly_http.app.create_app`):
+
+- :class:`SecurityHeadersMiddleware` wraps even Starlette's last-resort error handler, so every
+  response leaves with the security headers;
+- :class:`RequestIdMiddleware` gives the request its id, binds it into every log line, returns
+  it on every response and writes one access line per request;
+- CORS (:mod:`orderly_http.security`), when origins are configured, so a browser can read
+  every answer below it, problems and 500s included;
+- :class:`ErrorBoundaryMiddleware` turns an exception that escaped the app into a 500 problem,
+  logging the traceback: no stack trace ever reaches a client;
+- :class:`BodyLimitMiddleware` refuses oversized request bodies while they stream in.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orderly_http.context import REQUEST_ID_HEADER, accepted_request_id, remember_request_id
-from orderly_http.problems import internal_error
+from orderly_http.context import (
+    REQUEST_ID_HEADER,
+    accepted_request_id,
+    remember_request_id,
+    request_id_of,
+)
+from orderly_http.problems import internal_error, payload_too_large
+from orderly_http.security import SecurityPolicy
 
 log = structlog.get_logger("orderly_http.access")
+
+
+class SecurityHeadersMiddleware:
+    """Adds the headers of :class:`SecurityPolicy` to every response."""
+
+    def __init__(self, app: ASGIApp, policy: SecurityPolicy) -> None:
+        self.app = app
+        self.policy = policy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        secured = self.policy.headers_for(
+            scope["path"], authorized="authorization" in Headers(scope=scope)
+        )
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                headers = MutableHeaders(scope=message)
+                for name, value in secured:
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
 
 
 class RequestIdMiddleware:
@@ -33,23 +74,17 @@ class RequestIdMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
-        status = 500
-        response_started = False
+        status = 500  # unless a response starts: an exception escaped to the server
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, response_started
+            nonlocal status
             if message["type"] == "http.response.start":
-                response_started = True
                 status = message["status"]
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
-            log.exception("unhandled_exception", method=scope["method"], path=scope["path"])
-            if not response_started:  # else the server closes the half-sent response
-                await internal_error(request_id)(scope, receive, send_with_id)
         finally:
             log.info(
                 "request",
@@ -59,3 +94,99 @@ class RequestIdMiddleware:
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )
             structlog.contextvars.clear_contextvars()
+
+
+class ErrorBoundaryMiddleware:
+    """Answers an exception that escaped the app with a 500 problem and logs its traceback.
+
+    It sits inside CORS so that a browser can read the 500; anything failing further out is
+    left to Starlette's error middleware, which answers the same problem.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        response_started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception:
+            log.exception("unhandled_exception", method=scope["method"], path=scope["path"])
+            if not response_started:  # else the server closes the half-sent response
+                await internal_error(request_id_of(scope))(scope, receive, send)
+
+
+class _BodyTooLarge(HTTPException):
+    """Raised to the app from ``receive``; an HTTPException, so FastAPI passes it through
+    instead of calling it a malformed body."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413)
+
+
+class BodyLimitMiddleware:
+    """Refuses a request body larger than its path's limit with a 413 problem.
+
+    A declared ``Content-Length`` over the limit is refused before any of the body is read;
+    a body without one (chunked) is counted as it streams and cut off at the first chunk that
+    crosses the limit, so an oversized body is never held in memory. Whatever the app made
+    of the interrupted read is replaced by the 413.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, path_limits: Mapping[str, int] | None = None
+    ) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.path_limits = dict(path_limits or {})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.path_limits.get(scope["path"], self.max_bytes)
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await payload_too_large(request_id_of(scope), limit)(scope, receive, send)
+            return
+        received = 0
+        exceeded = False
+        response_started = False
+
+        async def receive_capped() -> Message:
+            nonlocal received, exceeded
+            if exceeded:
+                raise _BodyTooLarge
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    exceeded = True
+                    raise _BodyTooLarge
+            return message
+
+        async def send_unless_refused(message: Message) -> None:
+            nonlocal response_started
+            if exceeded and not response_started:
+                return  # the app's answer to the interrupted read; the 413 replaces it
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive_capped, send_unless_refused)
+        except _BodyTooLarge:
+            if response_started:
+                raise
+        if exceeded and not response_started:
+            await payload_too_large(request_id_of(scope), limit)(scope, receive, send)

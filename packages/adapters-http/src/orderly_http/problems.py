@@ -19,6 +19,17 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from orderly_core.accounts.errors import (
+    AccountDeactivated,
+    EmailTaken,
+    InvalidCredentials,
+    LastAdmin,
+    NotSignedIn,
+    RefreshRejected,
+    RefreshReused,
+    UserNotFound,
+    WrongPassword,
+)
 from orderly_core.catalogue.errors import (
     DuplicateSku,
     ImportRejected,
@@ -26,7 +37,10 @@ from orderly_core.catalogue.errors import (
     StockBelowReserved,
     VersionConflict,
 )
+from orderly_core.context import ActorKind, Context
 from orderly_core.errors import DomainError, FieldError, Forbidden, InvalidInput, error_members
+from orderly_core.jobs import JobNotFound
+from orderly_http.auth import InvalidToken
 from orderly_http.context import REQUEST_ID_HEADER, request_id_of
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -44,6 +58,10 @@ class ProblemKind:
     conditional_status: int | None = None
 
 
+# Every 401 names the scheme to authenticate with (RFC 9110 section 11.6.1).
+BEARER_CHALLENGE = "Bearer"
+INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"'  # noqa: S105 - not a secret
+
 PROBLEM_KINDS: Mapping[type[DomainError], ProblemKind] = {
     InvalidInput: ProblemKind(422, "Invalid input"),
     Forbidden: ProblemKind(403, "Forbidden"),
@@ -52,6 +70,19 @@ PROBLEM_KINDS: Mapping[type[DomainError], ProblemKind] = {
     VersionConflict: ProblemKind(409, "Version conflict", conditional_status=412),
     StockBelowReserved: ProblemKind(409, "Stock below reserved"),
     ImportRejected: ProblemKind(422, "Import rejected"),
+    EmailTaken: ProblemKind(409, "Email taken"),
+    UserNotFound: ProblemKind(404, "User not found"),
+    InvalidCredentials: ProblemKind(401, "Invalid credentials"),
+    AccountDeactivated: ProblemKind(401, "Account deactivated"),
+    NotSignedIn: ProblemKind(401, "Not signed in"),
+    # The caller is signed in but failed to prove the current password again: refused (403),
+    # not a malformed request (422), and not a bad token (401, which clients answer by
+    # signing in again).
+    WrongPassword: ProblemKind(403, "Wrong password"),
+    LastAdmin: ProblemKind(409, "Last admin"),
+    RefreshRejected: ProblemKind(401, "Refresh token rejected"),
+    RefreshReused: ProblemKind(401, "Refresh token reused"),
+    JobNotFound: ProblemKind(404, "Job not found"),
 }
 
 
@@ -93,16 +124,23 @@ def problem_response(
 
 def domain_problem(
     error: DomainError,
-    request_id: str,
+    ctx: Context | str,
     *,
     conditional: bool = False,
     field_names: Mapping[str, str] | None = None,
 ) -> ProblemResponse:
-    """The problem for a use case's failure.
+    """The problem for a use case's failure, given the request's context (or its id alone).
 
+    The core's ``Forbidden`` is 403 for a known actor, but 401 ``not_signed_in`` (with a
+    ``WWW-Authenticate`` challenge) for an anonymous one, who may yet sign in: routes that can
+    meet ``Forbidden`` pass their context so that this rule can be applied here, once.
     ``conditional``: the request carried ``If-Match``. ``field_names`` renames the core's
     field names to the request's own (the core's ``search`` is the ``q`` parameter).
     """
+    request_id = ctx if isinstance(ctx, str) else ctx.request_id
+    anonymous = not isinstance(ctx, str) and ctx.actor.kind is ActorKind.ANONYMOUS
+    if isinstance(error, Forbidden) and anonymous:
+        error = NotSignedIn()
     kind = PROBLEM_KINDS.get(type(error))
     if kind is None:  # a new error type without a row above is a bug, not a client error
         raise LookupError(f"no problem type for {type(error).__name__}")
@@ -118,6 +156,7 @@ def domain_problem(
         title=kind.title,
         detail=error.detail,
         members=error_members(error),
+        headers={"WWW-Authenticate": BEARER_CHALLENGE} if status == 401 else None,
     )
 
 
@@ -129,6 +168,32 @@ def internal_error(request_id: str) -> ProblemResponse:
         code="internal_error",
         title="Internal server error",
         detail="The request could not be completed. Quote the request id when reporting this.",
+    )
+
+
+def payload_too_large(request_id: str, max_bytes: int) -> ProblemResponse:
+    """A request body over the size this endpoint accepts; the body is not read any further."""
+    return problem_response(
+        request_id,
+        status=413,
+        code="payload_too_large",
+        title="Payload too large",
+        detail=f"The request body is larger than the {max_bytes} bytes this endpoint accepts.",
+        members={"max_bytes": max_bytes},
+        headers={"Connection": "close"},
+    )
+
+
+def precondition_required(request_id: str, header: str = "If-Match") -> ProblemResponse:
+    """A change that must name the version it was made against (RFC 6585, status 428)."""
+    return problem_response(
+        request_id,
+        status=428,
+        code="precondition_required",
+        title="Precondition required",
+        detail=f"Send {header} with the ETag of the version you are changing; "
+        "read the resource first to get it.",
+        members={"header": header},
     )
 
 
@@ -189,7 +254,21 @@ async def _on_unhandled(request: Request, error: Exception) -> Response:
     return internal_error(request_id_of(request.scope))
 
 
+async def _on_invalid_token(request: Request, error: Exception) -> Response:
+    if not isinstance(error, InvalidToken):  # registered for it only
+        raise error
+    return problem_response(
+        request_id_of(request.scope),
+        status=401,
+        code=error.code,
+        title="Invalid token",
+        detail=error.detail,
+        headers={"WWW-Authenticate": INVALID_TOKEN_CHALLENGE},
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(InvalidToken, _on_invalid_token)
     app.add_exception_handler(HTTPException, _on_http_exception)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(Exception, _on_unhandled)

@@ -1,5 +1,9 @@
 """The API's JSON shapes. Pydantic lives here and nowhere deeper.
 
+Request bodies forbid unknown fields, so a client cannot set what it does not own
+(``version``, ``reserved``, timestamps), and take JSON types strictly (a price is an integer,
+never ``"12.50"`` or ``12.5``). They check types only: the catalogue's rules are the core's.
+
 Responses are built once from the domain values with ``model_construct`` (the core has
 already validated them) and serialised by pydantic-core straight to bytes: no second
 validation pass through FastAPI's ``response_model``, which stays only to document them.
@@ -9,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
 from orderly_core.catalogue.model import Product, ProductPage, product_view
+from orderly_core.catalogue.use_cases import NewProduct, ProductChanges, StockAdjustment
 
 
 class ProductResource(BaseModel):
@@ -59,6 +65,69 @@ class ProductPageResource(BaseModel):
     def from_domain(cls, page: ProductPage) -> ProductPageResource:
         items = [ProductResource.from_domain(product) for product in page.items]
         return cls.model_construct(items=items, next_cursor=page.next_cursor)
+
+
+class _RequestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class NewProductBody(_RequestBody):
+    """A product to add to the catalogue. Left-out optional fields take their defaults."""
+
+    model_config = ConfigDict(title="NewProduct")
+
+    sku: str = Field(description="1-64 characters of A-Z, 0-9, '-', '_', '.'; any case")
+    name: str = Field(examples=["Blue mug"])
+    description: str = ""
+    unit_price: int = Field(description="Price in minor units of the currency", examples=[1250])
+    currency: str = Field(description="ISO 4217 code", examples=["EUR"])
+    on_hand: int = Field(default=0, description="Opening stock")
+    active: bool = Field(default=True, description="False to create it out of sale")
+
+    def to_domain(self) -> NewProduct:
+        return NewProduct(**self.model_dump(exclude_unset=True))
+
+
+class ProductChangesBody(_RequestBody):
+    """The fields to change; the others stay as they are. A new currency needs a new price."""
+
+    model_config = ConfigDict(title="ProductChanges")
+
+    name: str | SkipJsonSchema[None] = None
+    description: str | SkipJsonSchema[None] = None
+    unit_price: int | SkipJsonSchema[None] = Field(
+        default=None, description="Price in minor units of the currency"
+    )
+    currency: str | SkipJsonSchema[None] = Field(default=None, description="ISO 4217 code")
+    active: bool | SkipJsonSchema[None] = Field(
+        default=None, description="False takes the product out of sale, true puts it back"
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _left_out_not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("leave the field out to keep it; null is not a value")
+        return value
+
+    def to_domain(self, sku: str, expected_version: int | None) -> ProductChanges:
+        return ProductChanges(
+            sku=sku, expected_version=expected_version, **self.model_dump(exclude_unset=True)
+        )
+
+
+class StockAdjustmentBody(_RequestBody):
+    """A change of on-hand stock: received goods, a stock count, breakage..."""
+
+    model_config = ConfigDict(title="StockAdjustment")
+
+    delta: int = Field(description="Units to add (positive) or remove (negative); not 0")
+    reason: str = Field(description="Why the stock changed", examples=["stock count"])
+
+    def to_domain(self, sku: str, expected_version: int | None) -> StockAdjustment:
+        return StockAdjustment(
+            sku=sku, delta=self.delta, reason=self.reason, expected_version=expected_version
+        )
 
 
 class ProblemField(BaseModel):

@@ -6,9 +6,19 @@ names any bad or missing variable.
 
 from __future__ import annotations
 
-from pydantic import Field
+import json
+import re
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic_settings import NoDecode
 
 from orderly_db.settings import InfraSettings, load_settings
+
+MIB = 1024 * 1024
+JWT_SECRET_MIN = 32
+# What a browser sends in ``Origin``: a scheme, a host and maybe a port; never a path.
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
 class HttpSettings(InfraSettings):
@@ -24,6 +34,77 @@ class HttpSettings(InfraSettings):
     redis_timeout_s: float = Field(
         default=2.0, gt=0, le=30, description="Connect and read timeout of the Redis client"
     )
+    # The empty default is parsed like the variable itself: no origin, so no CORS at all.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default="",
+        validate_default=True,
+        description="Browser origins allowed to call the API (CORS), comma-separated or a "
+        "JSON list; empty: none",
+    )
+    hsts_enabled: bool = Field(
+        default=False,
+        description="Send Strict-Transport-Security: only when clients reach the API over TLS",
+    )
+    hsts_max_age_s: int = Field(
+        default=31_536_000, ge=0, description="How long browsers keep to HTTPS (seconds)"
+    )
+    max_body_bytes: int = Field(
+        default=MIB, ge=1, description="Largest request body accepted; larger ones get 413"
+    )
+    max_import_bytes: int = Field(
+        default=20 * MIB, ge=1, description="Largest body accepted by a product import upload"
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origin_list(cls, raw: Any) -> Any:
+        """``a,b`` or ``["a", "b"]``; every entry an exact origin (``*`` is no allow-list)."""
+        if isinstance(raw, str):
+            text = raw.strip()
+            raw = json.loads(text) if text.startswith("[") else text.split(",")
+        if not isinstance(raw, list | tuple):
+            return raw
+        origins = tuple(str(origin).strip().rstrip("/") for origin in raw if str(origin).strip())
+        for origin in origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin such as https://shop.example.com or "
+                    "http://localhost:3000 (scheme, host and optional port only)"
+                )
+        return origins
+
+    # Authentication. The key is never shown: SecretStr renders as '**********'.
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        validate_default=True,
+        description="Key signing access tokens (HS256), at least 32 characters; required in "
+        "production. In development a random key per process is used when unset.",
+    )
+    access_token_ttl_s: int = Field(
+        default=900, ge=60, le=86_400, description="Lifetime of an access token (seconds)"
+    )
+    login_max_failures_per_account: int = Field(
+        default=5, ge=1, description="Failed sign-ins per account within a window before 429"
+    )
+    login_max_failures_per_address: int = Field(
+        default=20, ge=1, description="Failed sign-ins per client address within a window"
+    )
+    login_window_s: int = Field(
+        default=300, ge=1, le=86_400, description="Length of a sign-in rate-limit window (s)"
+    )
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _strong_secret_in_production(
+        cls, secret: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        if secret is not None and not secret.get_secret_value():
+            secret = None  # JWT_SECRET= (empty) means unset
+        if secret is not None and len(secret.get_secret_value()) < JWT_SECRET_MIN:
+            raise ValueError(f"must be at least {JWT_SECRET_MIN} characters")
+        if secret is None and info.data.get("environment") == "production":
+            raise ValueError(f"is required in production (at least {JWT_SECRET_MIN} characters)")
+        return secret
 
 
 def http_settings() -> HttpSettings:

@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api/v1/products", tags=["products"])
 _LIST_FIELD_NAMES = {"search": "q"}
 
 
-def _described(use_case: object, http_notes: str) -> str:
+def described(use_case: object, http_notes: str) -> str:
     """A route's OpenAPI description: the use case's rules, then what is particular to HTTP."""
     return f"{inspect.getdoc(use_case) or ''}\n\n{http_notes}"
 
@@ -47,7 +47,7 @@ def none_match(if_none_match: str | None, etag: str) -> bool:
 @router.get(
     "",
     summary="List products",
-    description=_described(
+    description=described(
         list_products,
         "In this API the text search is the `q` parameter. Follow `next_cursor` until it is "
         "null to read the whole catalogue.",
@@ -82,7 +82,7 @@ async def list_products_route(
 @router.get(
     "/{sku}",
     summary="Get a product",
-    description=_described(
+    description=described(
         get_product,
         "The `ETag` header carries the product's version: send it back in `If-None-Match` to "
         "get `304 Not Modified` while the product is unchanged. SKUs are case-insensitive.",

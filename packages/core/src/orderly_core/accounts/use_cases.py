@@ -95,6 +95,13 @@ class ActiveChange:
     active: bool
 
 
+@dataclass(frozen=True, slots=True)
+class UserChanges:
+    user: str  # a user id, or an email
+    role: Role | None = None
+    active: bool | None = None
+
+
 class _AccountFields(FieldErrors):
     def email(self, raw: str) -> str:
         email = normalise_email(raw)
@@ -330,11 +337,17 @@ async def change_password(
     return await in_transaction(deps, ctx, work)
 
 
-async def get_user(deps: Dependencies, ctx: Context, user_id: str) -> Result[User, UserNotFound]:
+async def get_user(
+    deps: Dependencies, ctx: Context, user_id: str
+) -> Result[User, UserNotFound | NotSignedIn]:
     """One user. Admins and operators see anyone; a user sees only themself, and anyone
-    else's account is 'not found', so that its existence does not leak."""
+    else's account is 'not found', so that its existence does not leak. Anonymous callers
+    must sign in first."""
 
-    async def work(uow: UnitOfWork) -> Result[User, UserNotFound]:
+    if ctx.actor.kind is ActorKind.ANONYMOUS:
+        return Failure(NotSignedIn())
+
+    async def work(uow: UnitOfWork) -> Result[User, UserNotFound | NotSignedIn]:
         try:
             wanted = uuid.UUID(user_id)
         except ValueError:
@@ -401,6 +414,23 @@ async def set_active(
     only. The last active admin cannot be deactivated."""
     action = "reactivate accounts" if change.active else "deactivate accounts"
     return await _admin_change(deps, ctx, change.user, action, active=change.active)
+
+
+async def update_user(
+    deps: Dependencies, ctx: Context, changes: UserChanges
+) -> Result[User, AdminChangeError]:
+    """Change a user's role and/or active flag in one step; admins and operators only.
+
+    Deactivating ends every session of the user at once; the last active admin can be neither
+    demoted nor deactivated.
+    """
+    if changes.role is None and changes.active is None:
+        if denied := user_admin_denied(ctx.actor, "change accounts"):
+            return Failure(denied)
+        return Failure(InvalidInput.single("changes", "name at least one field to change"))
+    return await _admin_change(
+        deps, ctx, changes.user, "change accounts", role=changes.role, active=changes.active
+    )
 
 
 async def _admin_change(

@@ -1,0 +1,101 @@
+"""The JSON shapes of accounts and sign-in.
+
+Request bodies forbid unknown members: a client cannot slip in ``role``, ``active``, ``id`` or
+timestamps it does not own (mass assignment); the 422 names the member. Responses never carry
+a password or its hash: a user is served from the core's public view.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orderly_core.accounts.model import User, UserPage, user_view
+from orderly_core.context import Role
+
+_REQUEST = ConfigDict(extra="forbid")
+
+
+class UserResource(BaseModel):
+    """An account, as its owner and admins see it."""
+
+    model_config = ConfigDict(title="User")
+
+    id: str = Field(examples=["6f1c2b9e-7d4a-4a53-9a57-0c3b5f0f3e21"])
+    email: str = Field(description="Unique, lower-case", examples=["ann@example.com"])
+    display_name: str = Field(examples=["Ann"])
+    role: Role
+    active: bool = Field(description="False once deactivated: the account cannot sign in")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_domain(cls, user: User) -> UserResource:
+        return cls.model_construct(**(user_view(user) | {"role": user.role}))
+
+
+class UserPageResource(BaseModel):
+    """One page of users in email order."""
+
+    model_config = ConfigDict(title="UserPage")
+
+    items: list[UserResource]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page"
+    )
+
+    @classmethod
+    def from_domain(cls, page: UserPage) -> UserPageResource:
+        items = [UserResource.from_domain(user) for user in page.items]
+        return cls.model_construct(items=items, next_cursor=page.next_cursor)
+
+
+class RegistrationBody(BaseModel):
+    model_config = _REQUEST
+
+    email: str = Field(examples=["ann@example.com"])
+    password: str = Field(description="10-256 characters, not the email", examples=["a long pass"])
+    display_name: str = Field(examples=["Ann"])
+
+
+class ProfileChangesBody(BaseModel):
+    model_config = _REQUEST
+
+    display_name: str | None = None
+    email: str | None = None
+
+
+class PasswordChangeBody(BaseModel):
+    model_config = _REQUEST
+
+    current_password: str
+    new_password: str = Field(description="10-256 characters, not the email")
+
+
+class UserChangesBody(BaseModel):
+    model_config = _REQUEST
+
+    role: Role | None = None
+    active: bool | None = Field(
+        default=None, description="false deactivates the account and ends its sessions"
+    )
+
+
+class RefreshBody(BaseModel):
+    model_config = _REQUEST
+
+    refresh_token: str = Field(description="The refresh token of the latest sign-in or refresh")
+
+
+class TokenPair(BaseModel):
+    """What a sign-in or a refresh hands out. Keep the refresh token secret: it is shown once,
+    and using it again after a refresh ends the session."""
+
+    model_config = ConfigDict(title="Tokens")
+
+    access_token: str = Field(description="Send as 'Authorization: Bearer <access_token>'")
+    token_type: str = Field(examples=["bearer"])
+    expires_in: int = Field(description="Seconds the access token stays valid", examples=[900])
+    refresh_token: str = Field(description="Trade at /api/v1/auth/refresh for a new pair")
+    refresh_expires_at: datetime

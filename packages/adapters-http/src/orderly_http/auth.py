@@ -1,0 +1,128 @@
+"""Access tokens: short-lived JWTs (HS256) naming the signed-in user.
+
+A token carries ``sub`` (the user id), ``role``, ``iat``, ``exp`` and a unique ``jti``. It is
+only a claim: every request still reads the user (see :func:`orderly_http.context.request_actor`),
+so a deactivated account or a changed role takes effect at once, whatever its tokens say.
+
+Time comes from the core's :class:`~orderly_core.ports.Clock`, not from PyJWT's own clock, so
+issuing and expiry follow the same clock as the rest of Orderly (and tests can move it).
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import jwt
+import structlog
+from fastapi import Depends
+from fastapi.params import Depends as DependsParam
+from fastapi.security import OAuth2PasswordBearer
+
+from orderly_core.accounts.model import User
+from orderly_core.context import Role
+from orderly_core.ports import Clock
+
+TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
+ALGORITHM = "HS256"
+_REQUIRED_CLAIMS = ("sub", "role", "exp", "iat", "jti")
+
+log = structlog.get_logger(__name__)
+
+# The OpenAPI security scheme: Swagger UI's "Authorize" signs in at TOKEN_URL with the
+# password flow and sends the token as "Authorization: Bearer ...". It only documents the
+# scheme; the header is read and checked once, by request_actor.
+bearer_scheme = OAuth2PasswordBearer(
+    tokenUrl=TOKEN_URL,
+    auto_error=False,
+    description="Sign in with your email as the username; the API answers a bearer token.",
+)
+# Route or router ``dependencies=`` of the operations that need a signed-in user.
+SIGNED_IN: list[DependsParam] = [Depends(bearer_scheme)]
+
+
+class InvalidToken(Exception):  # noqa: N818 - named as the problem code it becomes
+    """The request's bearer token is malformed, badly signed or expired, or its account is
+    gone or deactivated. Answered 401 ``invalid_token``."""
+
+    code = "invalid_token"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    expires_in: int  # seconds
+
+
+class AccessTokens:
+    """Issues and verifies access tokens with one key and one clock."""
+
+    def __init__(self, secret: str, ttl: timedelta, clock: Clock) -> None:
+        self._secret = secret
+        self._ttl = ttl
+        self._clock = clock
+
+    @classmethod
+    def from_secret(cls, secret: str | None, ttl: timedelta, clock: Clock) -> AccessTokens:
+        """Without a configured key (development only: settings refuse that in production)
+        a random one is made, so tokens last as long as this process."""
+        if secret is None:
+            log.warning(
+                "signing_key_generated",
+                reason="JWT_SECRET is not set: access tokens stop working when the API restarts",
+            )
+            secret = secrets.token_urlsafe(48)
+        return cls(secret, ttl, clock)
+
+    @property
+    def ttl_seconds(self) -> int:
+        return int(self._ttl.total_seconds())
+
+    def issue(self, user: User) -> IssuedToken:
+        now = int(self._clock.now().timestamp())
+        claims = {
+            "sub": str(user.id),
+            "role": user.role.value,
+            "iat": now,
+            "exp": now + self.ttl_seconds,
+            "jti": uuid.uuid4().hex,
+        }
+        return IssuedToken(jwt.encode(claims, self._secret, algorithm=ALGORITHM), self.ttl_seconds)
+
+    def verify(self, token: str) -> AccessClaims:
+        """The token's claims; :class:`InvalidToken` unless it is well-formed, signed with
+        this key by HS256 (never ``none``), and not expired by the clock."""
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                options={
+                    "require": list(_REQUIRED_CLAIMS),
+                    "verify_exp": False,  # checked below against the core's clock
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
+            )
+        except jwt.InvalidTokenError:
+            raise InvalidToken("The access token is malformed or not signed by Orderly.") from None
+        expires = claims["exp"]
+        if not isinstance(expires, int) or expires <= self._clock.now().timestamp():
+            raise InvalidToken("The access token has expired: refresh it or sign in again.")
+        try:
+            return AccessClaims(str(uuid.UUID(str(claims["sub"]))), Role(claims["role"]))
+        except ValueError:
+            raise InvalidToken("The access token is malformed or not signed by Orderly.") from None
