@@ -16,7 +16,9 @@ from typing import Any, Literal, TextIO
 import structlog
 
 LogFormat = Literal["console", "json"]
-_LIBRARY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "arq")
+# uvicorn.access is left alone: Orderly logs each request itself, and `--no-access-log`
+# silences uvicorn's copy by leaving that logger without handlers.
+_LIBRARY_LOGGERS = ("uvicorn", "uvicorn.error", "arq")
 _SECRET_MARKERS = ("password", "secret", "token", "authorization", "cookie", "api_key")
 
 
