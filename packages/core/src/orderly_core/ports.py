@@ -15,6 +15,8 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from orderly_core.accounts.ports import PasswordHasher, RefreshTokenStore, UserRepository
+from orderly_core.audit import AuditLog
+from orderly_core.catalogue.ledger import StockLedger
 from orderly_core.catalogue.ports import ProductRepository
 
 
@@ -33,6 +35,12 @@ class UnitOfWork(Protocol):
 
     @property
     def refresh_tokens(self) -> RefreshTokenStore: ...
+
+    @property
+    def stock_ledger(self) -> StockLedger: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 # Constraint names are part of the contract: errors.py maps them to domain errors.
 metadata = MetaData(
@@ -81,4 +82,40 @@ refresh_tokens = Table(
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     Index(None, "family_id"),
     Index(None, "user_id"),
+)
+
+stock_movements = Table(
+    "stock_movements",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("sku", String(64), ForeignKey("products.sku"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("on_hand_delta", BigInteger, nullable=False),
+    Column("reserved_delta", BigInteger, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("reference", String(255), nullable=True),
+    Column("actor_id", String(255), nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Index(None, "sku", "at"),
+)
+
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor_kind", String(16), nullable=False),
+    Column("actor_id", String(255), nullable=False),
+    Column("actor_role", String(16), nullable=True),
+    Column("operation", String(64), nullable=False),
+    Column("target_type", String(32), nullable=False),
+    Column("target_id", String(255), nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Column("idempotency_key", String(255), nullable=True),
+    Column("mode", String(16), nullable=False),
+    Column("changes", JSONB, nullable=False),
+    Index(None, "at"),
+    Index(None, "target_type", "target_id", "at"),
+    Index(None, "actor_id", "at"),
 )

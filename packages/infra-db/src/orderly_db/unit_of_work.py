@@ -14,7 +14,10 @@ from orderly_core.ports import Dependencies, RandomIds, SystemClock
 from orderly_db.accounts import SqlRefreshTokens, SqlUsers
 from orderly_db.catalogue import SqlProducts
 from orderly_db.passwords import Argon2Passwords
+from orderly_db.records import SqlAuditLog, SqlStockLedger
 from orderly_db.settings import InfraSettings
+
+_Repositories = tuple[SqlProducts, SqlUsers, SqlRefreshTokens, SqlStockLedger, SqlAuditLog]
 
 
 class SqlUnitOfWork:
@@ -28,7 +31,7 @@ class SqlUnitOfWork:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._connection: AsyncConnection | None = None
-        self._repositories: tuple[SqlProducts, SqlUsers, SqlRefreshTokens] | None = None
+        self._repositories: _Repositories | None = None
 
     @property
     def products(self) -> SqlProducts:
@@ -42,7 +45,15 @@ class SqlUnitOfWork:
     def refresh_tokens(self) -> SqlRefreshTokens:
         return self._open()[2]
 
-    def _open(self) -> tuple[SqlProducts, SqlUsers, SqlRefreshTokens]:
+    @property
+    def stock_ledger(self) -> SqlStockLedger:
+        return self._open()[3]
+
+    @property
+    def audit(self) -> SqlAuditLog:
+        return self._open()[4]
+
+    def _open(self) -> _Repositories:
         if self._repositories is None:
             raise RuntimeError("the unit of work is used outside its 'async with' block")
         return self._repositories
@@ -55,6 +66,8 @@ class SqlUnitOfWork:
             SqlProducts(connection),
             SqlUsers(connection),
             SqlRefreshTokens(connection),
+            SqlStockLedger(connection),
+            SqlAuditLog(connection),
         )
         return self
 

@@ -39,7 +39,9 @@ from orderly_core.accounts.model import (
     encode_user_cursor,
     hash_refresh_token,
     normalise_email,
+    user_view,
 )
+from orderly_core.audit_trail import record
 from orderly_core.authorization import user_admin_denied
 from orderly_core.context import ActorKind, Context, Role
 from orderly_core.errors import Forbidden, InvalidInput
@@ -136,6 +138,26 @@ class _AccountFields(FieldErrors):
         return email
 
 
+async def _audit(
+    deps: Dependencies,
+    uow: UnitOfWork,
+    ctx: Context,
+    operation: str,
+    *,
+    before: User | None,
+    after: User,
+) -> None:
+    await record(
+        deps,
+        uow,
+        ctx,
+        operation,
+        target=("user", str(after.id)),
+        before=user_view(before) if before else None,
+        after=user_view(after),
+    )
+
+
 async def register(
     deps: Dependencies, ctx: Context, registration: Registration
 ) -> Result[User, InvalidInput | EmailTaken]:
@@ -143,7 +165,7 @@ async def register(
     new = NewUser(
         registration.email, registration.password, registration.display_name, Role.CUSTOMER
     )
-    return await _create_user(deps, ctx, new)
+    return await _create_user(deps, ctx, new, "user.register")
 
 
 async def create_user(
@@ -152,11 +174,11 @@ async def create_user(
     """Create an account with any role (an admin, say). Only admins and operators may."""
     if denied := user_admin_denied(ctx.actor, "create accounts"):
         return Failure(denied)
-    return await _create_user(deps, ctx, new)
+    return await _create_user(deps, ctx, new, "user.create")
 
 
 async def _create_user(
-    deps: Dependencies, ctx: Context, new: NewUser
+    deps: Dependencies, ctx: Context, new: NewUser, operation: str
 ) -> Result[User, InvalidInput | EmailTaken]:
     fields = _AccountFields()
     email = fields.email(new.email)
@@ -177,7 +199,11 @@ async def _create_user(
     )
 
     async def work(uow: UnitOfWork) -> Result[User, InvalidInput | EmailTaken]:
-        return (await uow.users.add(user)).map(lambda _: user)
+        added = await uow.users.add(user)
+        if not is_successful(added):
+            return Failure(added.failure())
+        await _audit(deps, uow, ctx, operation, before=None, after=user)
+        return Success(user)
 
     return await in_transaction(deps, ctx, work)
 
@@ -308,7 +334,11 @@ async def update_profile(
         if updated == user:
             return Success(user)
         updated = replace(updated, updated_at=deps.clock.now())
-        return (await uow.users.save(updated)).map(lambda _: updated)
+        saved = await uow.users.save(updated)
+        if not is_successful(saved):
+            return Failure(saved.failure())
+        await _audit(deps, uow, ctx, "user.update_profile", before=user, after=updated)
+        return Success(updated)
 
     return await in_transaction(deps, ctx, work)
 
@@ -332,6 +362,16 @@ async def change_password(
         new_hash = await deps.passwords.hash(change.new_password)
         await uow.users.save(replace(user, password_hash=new_hash, updated_at=now))
         await uow.refresh_tokens.revoke_user(user.id, now)
+        # The entry says that the password changed; neither password nor hash is recorded.
+        await record(
+            deps,
+            uow,
+            ctx,
+            "user.change_password",
+            target=("user", str(user.id)),
+            before={"password": "(previous)"},
+            after={"password": "(changed)"},
+        )
         return Success(None)
 
     return await in_transaction(deps, ctx, work)
@@ -404,7 +444,9 @@ async def set_role(
     deps: Dependencies, ctx: Context, change: RoleChange
 ) -> Result[User, AdminChangeError]:
     """Give a user another role; admins and operators only. The last active admin stays."""
-    return await _admin_change(deps, ctx, change.user, "change roles", role=change.role)
+    return await _admin_change(
+        deps, ctx, change.user, "change roles", "user.set_role", role=change.role
+    )
 
 
 async def set_active(
@@ -413,7 +455,9 @@ async def set_active(
     """Deactivate (ending every session at once) or reactivate a user; admins and operators
     only. The last active admin cannot be deactivated."""
     action = "reactivate accounts" if change.active else "deactivate accounts"
-    return await _admin_change(deps, ctx, change.user, action, active=change.active)
+    return await _admin_change(
+        deps, ctx, change.user, action, "user.set_active", active=change.active
+    )
 
 
 async def update_user(
@@ -429,7 +473,13 @@ async def update_user(
             return Failure(denied)
         return Failure(InvalidInput.single("changes", "name at least one field to change"))
     return await _admin_change(
-        deps, ctx, changes.user, "change accounts", role=changes.role, active=changes.active
+        deps,
+        ctx,
+        changes.user,
+        "change accounts",
+        "user.update",
+        role=changes.role,
+        active=changes.active,
     )
 
 
@@ -438,6 +488,7 @@ async def _admin_change(
     ctx: Context,
     raw_id: str,
     action: str,
+    operation: str,
     *,
     role: Role | None = None,
     active: bool | None = None,
@@ -475,6 +526,7 @@ async def _admin_change(
             raise RuntimeError(f"saving user {user.id} failed: {saved.failure()}")
         if not changed.active:
             await uow.refresh_tokens.revoke_user(user.id, now)
+        await _audit(deps, uow, ctx, operation, before=user, after=changed)
         return Success(changed)
 
     return await in_transaction(deps, ctx, work)

@@ -17,9 +17,12 @@ from dataclasses import dataclass, replace
 from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
 
+from orderly_core.audit_trail import record
 from orderly_core.authorization import catalogue_write_denied
 from orderly_core.catalogue.errors import ImportRejected, RowError
-from orderly_core.catalogue.model import ON_HAND_MAX, Product, Stock
+from orderly_core.catalogue.ledger import MovementKind
+from orderly_core.catalogue.model import ON_HAND_MAX, Product, Stock, product_view
+from orderly_core.catalogue.stock import record_movement
 from orderly_core.catalogue.validation import Fields
 from orderly_core.context import Context
 from orderly_core.errors import FieldError, Forbidden
@@ -180,6 +183,32 @@ def _merge(current: Product, row: _ValidRow) -> tuple[Product, tuple[str, ...]] 
     return merged, changed
 
 
+async def _recorded(
+    deps: Dependencies, uow: UnitOfWork, ctx: Context, before: Product | None, after: Product
+) -> None:
+    """The ledger movement (if stock changed) and the audit entry of one imported product."""
+    on_hand_before = before.stock.on_hand if before else 0
+    await record_movement(
+        deps,
+        uow,
+        ctx,
+        sku=after.sku,
+        kind=MovementKind.IMPORT,
+        delta=Stock(after.stock.on_hand - on_hand_before),
+        note="set by a product import",
+        reference=ctx.idempotency_key,
+    )
+    await record(
+        deps,
+        uow,
+        ctx,
+        "product.import",
+        target=("product", after.sku),
+        before=product_view(before) if before else None,
+        after=product_view(after),
+    )
+
+
 async def import_products(
     deps: Dependencies,
     ctx: Context,
@@ -224,13 +253,16 @@ async def import_products(
                     # transaction cannot go on, so the import is rejected on this row.
                     taken = RowError(row.line, row.sku, (FieldError("sku", "was just created"),))
                     return Failure(ImportRejected((taken,)))
+                await _recorded(deps, uow, ctx, None, product)
                 outcome.append(ImportedRow(row.line, row.sku, ImportAction.CREATED))
             else:
                 merged = _merge(current, row)
                 if isinstance(merged, RowError):
                     errors.append(merged)
                 elif merged[1]:
-                    await uow.products.save(merged[0].bumped(now))
+                    saved = merged[0].bumped(now)
+                    await uow.products.save(saved)
+                    await _recorded(deps, uow, ctx, current, saved)
                     outcome.append(ImportedRow(row.line, row.sku, ImportAction.UPDATED, merged[1]))
                 else:
                     outcome.append(ImportedRow(row.line, row.sku, ImportAction.UNCHANGED))

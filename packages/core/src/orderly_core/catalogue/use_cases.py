@@ -13,6 +13,7 @@ import structlog
 from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
 
+from orderly_core.audit_trail import record
 from orderly_core.authorization import catalogue_write_denied
 from orderly_core.catalogue.errors import (
     DuplicateSku,
@@ -20,6 +21,7 @@ from orderly_core.catalogue.errors import (
     StockBelowReserved,
     VersionConflict,
 )
+from orderly_core.catalogue.ledger import MovementKind
 from orderly_core.catalogue.model import (
     ON_HAND_MAX,
     PAGE_SIZE_MAX,
@@ -29,7 +31,9 @@ from orderly_core.catalogue.model import (
     Stock,
     decode_cursor,
     encode_cursor,
+    product_view,
 )
+from orderly_core.catalogue.stock import record_movement
 from orderly_core.catalogue.validation import Fields
 from orderly_core.context import Context
 from orderly_core.errors import Forbidden, InvalidInput
@@ -114,7 +118,28 @@ async def create_product(
 
     async def work(uow: UnitOfWork) -> Result[Product, CreateProductError]:
         added = await uow.products.add(product)
-        return added.map(lambda _: product)
+        if not is_successful(added):
+            return Failure(added.failure())
+        opening = Stock(product.stock.on_hand)
+        await record_movement(
+            deps,
+            uow,
+            ctx,
+            sku=product.sku,
+            kind=MovementKind.OPENING,
+            delta=opening,
+            note="opening stock",
+        )
+        await record(
+            deps,
+            uow,
+            ctx,
+            "product.create",
+            target=("product", product.sku),
+            before=None,
+            after=product_view(product),
+        )
+        return Success(product)
 
     return await in_transaction(deps, ctx, work)
 
@@ -218,6 +243,15 @@ async def update_product(
             return Success(current)
         updated = updated.bumped(deps.clock.now())
         await uow.products.save(updated)
+        await record(
+            deps,
+            uow,
+            ctx,
+            "product.update",
+            target=("product", sku),
+            before=product_view(current),
+            after=product_view(updated),
+        )
         return Success(updated)
 
     return await in_transaction(deps, ctx, work)
@@ -246,6 +280,15 @@ async def archive_product(
             return Success(current)
         archived = replace(current, active=False).bumped(deps.clock.now())
         await uow.products.save(archived)
+        await record(
+            deps,
+            uow,
+            ctx,
+            "product.archive",
+            target=("product", sku),
+            before=product_view(current),
+            after=product_view(archived),
+        )
         return Success(archived)
 
     return await in_transaction(deps, ctx, work)
@@ -284,6 +327,24 @@ async def adjust_stock(
         adjusted = replace(current, stock=replace(current.stock, on_hand=on_hand))
         adjusted = adjusted.bumped(deps.clock.now())
         await uow.products.save(adjusted)
+        await record_movement(
+            deps,
+            uow,
+            ctx,
+            sku=sku,
+            kind=MovementKind.ADJUSTMENT,
+            delta=Stock(adjustment.delta),
+            note=reason,
+        )
+        await record(
+            deps,
+            uow,
+            ctx,
+            "product.adjust_stock",
+            target=("product", sku),
+            before=product_view(current),
+            after=product_view(adjusted),
+        )
         log.info("stock_adjusted", sku=sku, delta=adjustment.delta, on_hand=on_hand, reason=reason)
         return Success(adjusted)
 

@@ -14,7 +14,9 @@ from returns.result import Failure, Result, Success
 
 from orderly_core.accounts.errors import EmailTaken
 from orderly_core.accounts.model import RefreshToken, User
+from orderly_core.audit import AuditEntry, AuditQuery
 from orderly_core.catalogue.errors import DuplicateSku
+from orderly_core.catalogue.ledger import StockMovement
 from orderly_core.catalogue.model import Product
 from orderly_core.context import Role
 from orderly_core.ports import Dependencies
@@ -27,10 +29,18 @@ class InMemoryStore:
     products: dict[str, Product] = field(default_factory=dict)
     users: dict[uuid.UUID, User] = field(default_factory=dict)
     refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
+    movements: list[StockMovement] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
     commits: int = 0
 
     def copy_tables(self) -> InMemoryStore:
-        return InMemoryStore(dict(self.products), dict(self.users), dict(self.refresh_tokens))
+        return InMemoryStore(
+            dict(self.products),
+            dict(self.users),
+            dict(self.refresh_tokens),
+            list(self.movements),
+            list(self.audit),
+        )
 
 
 class InMemoryProducts:
@@ -146,6 +156,53 @@ class InMemoryRefreshTokens:
                 self._rows[key] = replace(token, revoked_at=at)
 
 
+class InMemoryLedger:
+    def __init__(self, rows: list[StockMovement]) -> None:
+        self._rows = rows
+
+    async def append(self, movement: StockMovement) -> None:
+        self._rows.append(movement)
+
+    async def history(
+        self, sku: str, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[StockMovement]:
+        newest_first = sorted(
+            (m for m in self._rows if m.sku == sku), key=lambda m: (m.at, m.id), reverse=True
+        )
+        return [m for m in newest_first if after is None or (m.at, m.id) < after][:limit]
+
+    async def totals(self) -> dict[str, tuple[int, int]]:
+        sums: dict[str, tuple[int, int]] = {}
+        for m in self._rows:
+            on_hand, reserved = sums.get(m.sku, (0, 0))
+            sums[m.sku] = (on_hand + m.on_hand_delta, reserved + m.reserved_delta)
+        return sums
+
+
+class InMemoryAudit:
+    def __init__(self, rows: list[AuditEntry]) -> None:
+        self._rows = rows
+
+    async def append(self, entry: AuditEntry) -> None:
+        self._rows.append(entry)
+
+    async def list(
+        self, *, after: tuple[datetime, uuid.UUID] | None, limit: int, query: AuditQuery
+    ) -> list[AuditEntry]:
+        newest_first = sorted(self._rows, key=lambda e: (e.at, e.id), reverse=True)
+        return [
+            e
+            for e in newest_first
+            if (after is None or (e.at, e.id) < after)
+            and query.target_type in (None, e.target_type)
+            and query.target_id in (None, e.target_id)
+            and query.actor_id in (None, e.actor_id)
+            and query.operation in (None, e.operation)
+            and (query.since is None or e.at >= query.since)
+            and (query.until is None or e.at < query.until)
+        ][:limit]
+
+
 class InMemoryUnitOfWork:
     """Works on a copy of the store; :meth:`commit` publishes the copy, anything else drops it."""
 
@@ -158,6 +215,8 @@ class InMemoryUnitOfWork:
         self.products = InMemoryProducts(self._working.products)
         self.users = InMemoryUsers(self._working.users)
         self.refresh_tokens = InMemoryRefreshTokens(self._working.refresh_tokens)
+        self.stock_ledger = InMemoryLedger(self._working.movements)
+        self.audit = InMemoryAudit(self._working.audit)
 
     async def __aenter__(self) -> Self:
         self._begin()
@@ -175,6 +234,8 @@ class InMemoryUnitOfWork:
         self._store.products = dict(self._working.products)
         self._store.users = dict(self._working.users)
         self._store.refresh_tokens = dict(self._working.refresh_tokens)
+        self._store.movements = list(self._working.movements)
+        self._store.audit = list(self._working.audit)
         self._store.commits += 1
 
     async def rollback(self) -> None:

@@ -1,0 +1,176 @@
+"""Reading the stock ledger, and checking stock levels against it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from returns.result import Failure, Result, Success
+
+from orderly_core.audit import decode_position, encode_position
+from orderly_core.audit_trail import record
+from orderly_core.authorization import catalogue_write_denied, user_admin_denied
+from orderly_core.catalogue.errors import ProductNotFound
+from orderly_core.catalogue.ledger import MovementKind, StockMovement
+from orderly_core.catalogue.model import Stock, product_view
+from orderly_core.catalogue.validation import Fields
+from orderly_core.context import Context
+from orderly_core.errors import Forbidden, InvalidInput
+from orderly_core.ports import Dependencies, UnitOfWork
+from orderly_core.transaction import in_transaction
+
+PAGE_SIZE_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    limit: int = 50
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MovementPage:
+    items: tuple[StockMovement, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StockDrift:
+    sku: str
+    on_hand: int
+    reserved: int
+    ledger_on_hand: int
+    ledger_reserved: int
+
+
+@dataclass(frozen=True, slots=True)
+class StockReport:
+    drifts: tuple[StockDrift, ...]
+    repaired: bool  # the levels were set to the ledger's (EXECUTE with repair)
+
+
+async def record_movement(
+    deps: Dependencies,
+    uow: UnitOfWork,
+    ctx: Context,
+    *,
+    sku: str,
+    kind: MovementKind,
+    delta: Stock,
+    note: str,
+    reference: str | None = None,
+) -> None:
+    """Append one movement (``delta`` holds the changes of on-hand and reserved stock)."""
+    if delta.on_hand == 0 and delta.reserved == 0:
+        return
+    await uow.stock_ledger.append(
+        StockMovement(
+            id=deps.ids.new_id(),
+            sku=sku,
+            at=deps.clock.now(),
+            kind=kind,
+            on_hand_delta=delta.on_hand,
+            reserved_delta=delta.reserved,
+            note=note,
+            reference=reference,
+            actor_id=ctx.actor.id,
+            request_id=ctx.request_id,
+        )
+    )
+
+
+def movement_view(movement: StockMovement) -> dict[str, Any]:
+    """The public representation of a stock movement."""
+    return {
+        "id": str(movement.id),
+        "sku": movement.sku,
+        "at": movement.at,
+        "kind": movement.kind.value,
+        "on_hand_delta": movement.on_hand_delta,
+        "reserved_delta": movement.reserved_delta,
+        "note": movement.note,
+        "reference": movement.reference,
+        "actor_id": movement.actor_id,
+        "request_id": movement.request_id,
+    }
+
+
+async def stock_history(
+    deps: Dependencies, ctx: Context, sku: str, query: HistoryQuery
+) -> Result[MovementPage, Forbidden | InvalidInput | ProductNotFound]:
+    """A product's stock movements, newest first (keyset pagination). Catalogue managers."""
+    if denied := catalogue_write_denied(ctx.actor, "read stock history"):
+        return Failure(denied)
+    fields = Fields()
+    wanted = fields.sku(sku)
+    if not 1 <= query.limit <= PAGE_SIZE_MAX:
+        fields.fail("limit", f"must be between 1 and {PAGE_SIZE_MAX}")
+    after = None
+    if query.cursor is not None and (after := decode_position(query.cursor)) is None:
+        fields.fail("cursor", "is not a cursor this API returned")
+    if invalid := fields.invalid():
+        return invalid
+
+    async def work(
+        uow: UnitOfWork,
+    ) -> Result[MovementPage, Forbidden | InvalidInput | ProductNotFound]:
+        if await uow.products.get(wanted) is None:
+            return Failure(ProductNotFound(wanted))
+        found = await uow.stock_ledger.history(wanted, after=after, limit=query.limit + 1)
+        items = tuple(found[: query.limit])
+        more = len(found) > query.limit
+        cursor = encode_position(items[-1].at, items[-1].id) if more else None
+        return Success(MovementPage(items, cursor))
+
+    return await in_transaction(deps, ctx, work)
+
+
+async def verify_stock(
+    deps: Dependencies, ctx: Context, *, repair: bool = False
+) -> Result[StockReport, Forbidden]:
+    """Recompute every product's levels from the ledger and list the ones that differ.
+
+    With ``repair`` (admins and operators), each drifting product is set to the ledger's
+    levels and the fix is audited; in ``DRY_RUN`` the report says what would be fixed.
+    """
+    if denied := user_admin_denied(ctx.actor, "verify stock levels"):
+        return Failure(denied)
+
+    async def work(uow: UnitOfWork) -> Result[StockReport, Forbidden]:
+        totals = await uow.stock_ledger.totals()
+        drifts: list[StockDrift] = []
+        after: str | None = None
+        while page := await uow.products.list(after=after, limit=500, active=None, search=None):
+            after = page[-1].sku
+            for product in page:
+                on_hand, reserved = totals.get(product.sku, (0, 0))
+                if (on_hand, reserved) != (product.stock.on_hand, product.stock.reserved):
+                    drifts.append(
+                        StockDrift(
+                            product.sku,
+                            product.stock.on_hand,
+                            product.stock.reserved,
+                            on_hand,
+                            reserved,
+                        )
+                    )
+        if repair:
+            for drift in drifts:
+                current = await uow.products.get(drift.sku, for_update=True)
+                if current is None:
+                    continue
+                stock = Stock(drift.ledger_on_hand, drift.ledger_reserved)
+                fixed = replace(current, stock=stock).bumped(deps.clock.now())
+                await uow.products.save(fixed)
+                await record(
+                    deps,
+                    uow,
+                    ctx,
+                    "stock.repair",
+                    target=("product", drift.sku),
+                    before=product_view(current),
+                    after=product_view(fixed),
+                )
+        return Success(StockReport(tuple(drifts), repaired=repair and ctx.applies_changes))
+
+    return await in_transaction(deps, ctx, work)

@@ -1,0 +1,135 @@
+"""The append-only records: the stock ledger and the audit trail."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, func, insert, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderly_core.audit import AuditEntry, AuditQuery
+from orderly_core.catalogue.ledger import MovementKind, StockMovement
+from orderly_db.tables import audit_entries, stock_movements
+
+
+def _to_movement(row: Row[Any]) -> StockMovement:
+    return StockMovement(
+        id=row.id,
+        sku=row.sku,
+        at=row.at,
+        kind=MovementKind(row.kind),
+        on_hand_delta=row.on_hand_delta,
+        reserved_delta=row.reserved_delta,
+        note=row.note,
+        reference=row.reference,
+        actor_id=row.actor_id,
+        request_id=row.request_id,
+    )
+
+
+class SqlStockLedger:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._db = connection
+
+    async def append(self, movement: StockMovement) -> None:
+        await self._db.execute(
+            insert(stock_movements).values(
+                id=movement.id,
+                sku=movement.sku,
+                at=movement.at,
+                kind=movement.kind.value,
+                on_hand_delta=movement.on_hand_delta,
+                reserved_delta=movement.reserved_delta,
+                note=movement.note,
+                reference=movement.reference,
+                actor_id=movement.actor_id,
+                request_id=movement.request_id,
+            )
+        )
+
+    async def history(
+        self, sku: str, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[StockMovement]:
+        table = stock_movements
+        query = (
+            select(table)
+            .where(table.c.sku == sku)
+            .order_by(table.c.at.desc(), table.c.id.desc())
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(tuple_(table.c.at, table.c.id) < tuple_(*after))
+        return [_to_movement(row) for row in (await self._db.execute(query)).all()]
+
+    async def totals(self) -> dict[str, tuple[int, int]]:
+        table = stock_movements
+        query = select(
+            table.c.sku, func.sum(table.c.on_hand_delta), func.sum(table.c.reserved_delta)
+        ).group_by(table.c.sku)
+        return {
+            sku: (int(on_hand), int(reserved))
+            for sku, on_hand, reserved in (await self._db.execute(query)).all()
+        }
+
+
+def _to_entry(row: Row[Any]) -> AuditEntry:
+    return AuditEntry(
+        id=row.id,
+        at=row.at,
+        actor_kind=row.actor_kind,
+        actor_id=row.actor_id,
+        actor_role=row.actor_role,
+        operation=row.operation,
+        target_type=row.target_type,
+        target_id=row.target_id,
+        request_id=row.request_id,
+        idempotency_key=row.idempotency_key,
+        mode=row.mode,
+        changes=row.changes,
+    )
+
+
+class SqlAuditLog:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._db = connection
+
+    async def append(self, entry: AuditEntry) -> None:
+        await self._db.execute(
+            insert(audit_entries).values(
+                id=entry.id,
+                at=entry.at,
+                actor_kind=entry.actor_kind,
+                actor_id=entry.actor_id,
+                actor_role=entry.actor_role,
+                operation=entry.operation,
+                target_type=entry.target_type,
+                target_id=entry.target_id,
+                request_id=entry.request_id,
+                idempotency_key=entry.idempotency_key,
+                mode=entry.mode,
+                changes=dict(entry.changes),
+            )
+        )
+
+    async def list(
+        self, *, after: tuple[datetime, uuid.UUID] | None, limit: int, query: AuditQuery
+    ) -> list[AuditEntry]:
+        table = audit_entries
+        statement = select(table).order_by(table.c.at.desc(), table.c.id.desc()).limit(limit)
+        if after is not None:
+            statement = statement.where(tuple_(table.c.at, table.c.id) < tuple_(*after))
+        for column, value in (
+            (table.c.target_type, query.target_type),
+            (table.c.target_id, query.target_id),
+            (table.c.actor_id, query.actor_id),
+            (table.c.operation, query.operation),
+        ):
+            if value is not None:
+                statement = statement.where(column == value)
+        if query.since is not None:
+            statement = statement.where(table.c.at >= query.since)
+        if query.until is not None:
+            statement = statement.where(table.c.at < query.until)
+        return [_to_entry(row) for row in (await self._db.execute(statement)).all()]
