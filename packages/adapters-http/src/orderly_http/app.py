@@ -26,7 +26,16 @@ from orderly_http.middleware import (
 )
 from orderly_http.openapi import API_DESCRIPTION, openapi_builder
 from orderly_http.problems import install_problem_handlers, problem_responses
-from orderly_http.routes import auth, health, imports, product_writes, products, users
+from orderly_http.routes import (
+    audit,
+    auth,
+    health,
+    imports,
+    product_writes,
+    products,
+    stock,
+    users,
+)
 from orderly_http.security import AllowListCors, SecurityPolicy
 from orderly_http.settings import HttpSettings, http_settings
 
@@ -45,6 +54,11 @@ OPENAPI_TAGS = [
         "and signing out.",
     },
     {"name": "users", "description": "Signing up, your own account, and user administration."},
+    {
+        "name": "audit",
+        "description": "Who changed what, when, under which request: the audit trail of "
+        "every write (admins).",
+    },
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -91,8 +105,10 @@ def create_app(
     app.include_router(
         product_writes.router, dependencies=SIGNED_IN, responses=problem_responses(401)
     )
+    app.include_router(stock.router, dependencies=SIGNED_IN)
     app.include_router(auth.router)
     app.include_router(users.router)
+    app.include_router(audit.router, dependencies=SIGNED_IN)
     app.include_router(health.router)
     # Each one added wraps the ones before: see orderly_http.middleware for the order's reasons.
     app.add_middleware(

@@ -1,0 +1,88 @@
+"""``GET /api/v1/audit``: the audit trail of every write, for admins.
+
+Each successful write of the catalogue and of accounts leaves an entry naming its actor,
+target, request id, idempotency key and mode, with the fields it changed. Who may read the
+trail is the core's decision (admins; operators at the CLI).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+from returns.pipeline import is_successful
+from starlette.responses import Response
+
+from orderly_core.audit import AuditQuery
+from orderly_core.audit_trail import PAGE_SIZE_MAX, list_audit
+from orderly_http.audit_schemas import AuditPageResource
+from orderly_http.container import Resources
+from orderly_http.context import RequestContext
+from orderly_http.problems import domain_problem, problem_responses
+from orderly_http.routes.products import described
+from orderly_http.schemas import json_response
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+PAGE_SIZE_DEFAULT = 50
+_TIME = (
+    "An RFC 3339 time with its offset, such as `2026-11-22T10:00:00Z` "
+    "(encode `+` as `%2B` in a query string)"
+)
+
+
+@router.get(
+    "",
+    summary="List audit entries (admins)",
+    description=described(
+        list_audit,
+        "Newest first. Filters combine (all must match); follow `next_cursor`, with the same "
+        "filters, until it is null. Dry runs change nothing and leave no entry.",
+    ),
+    response_model=AuditPageResource,
+    responses=problem_responses(401, 403, 422),
+)
+async def list_audit_route(
+    *,
+    resources: Resources,
+    ctx: RequestContext,
+    target_type: Annotated[
+        str | None, Query(max_length=64, description="`product`, `user`...")
+    ] = None,
+    target_id: Annotated[
+        str | None, Query(max_length=255, description="A SKU (as shown, upper-case), a user id")
+    ] = None,
+    actor_id: Annotated[
+        str | None, Query(max_length=255, description="A user id, an operator's name")
+    ] = None,
+    operation: Annotated[
+        str | None, Query(max_length=64, description="Such as `product.adjust_stock`")
+    ] = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description=f"Entries at or after this time. {_TIME}")
+    ] = None,
+    until: Annotated[
+        AwareDatetime | None, Query(description=f"Entries before this time. {_TIME}")
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=PAGE_SIZE_MAX, description="Entries per page")
+    ] = PAGE_SIZE_DEFAULT,
+    cursor: Annotated[
+        str | None, Query(description="The `next_cursor` of the previous page")
+    ] = None,
+) -> Response:
+    query = AuditQuery(
+        limit=limit,
+        cursor=cursor,
+        target_type=target_type,
+        target_id=target_id,
+        actor_id=actor_id,
+        operation=operation,
+        since=since,
+        until=until,
+    )
+    result = await list_audit(resources.dependencies, ctx, query)
+    if not is_successful(result):
+        return domain_problem(result.failure(), ctx)
+    return json_response(AuditPageResource.from_domain(result.unwrap()))

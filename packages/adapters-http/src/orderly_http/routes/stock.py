@@ -1,0 +1,57 @@
+"""``GET /api/v1/products/{sku}/stock-movements``: a product's stock ledger.
+
+Every change of a product's stock (its opening stock, adjustments, imports, and the
+reservations, releases and shipments of orders) is a movement; the levels are their sums.
+Who may read them is the core's decision (staff and admins).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from returns.pipeline import is_successful
+from starlette.responses import Response
+
+from orderly_core.catalogue.stock import PAGE_SIZE_MAX, HistoryQuery, stock_history
+from orderly_http.audit_schemas import StockMovementPageResource
+from orderly_http.container import Resources
+from orderly_http.context import RequestContext
+from orderly_http.problems import domain_problem, problem_responses
+from orderly_http.routes.products import described
+from orderly_http.schemas import json_response
+
+router = APIRouter(prefix="/api/v1/products", tags=["products"])
+
+PAGE_SIZE_DEFAULT = 50
+
+
+@router.get(
+    "/{sku}/stock-movements",
+    summary="List a product's stock movements",
+    description=described(
+        stock_history,
+        "Newest first. Follow `next_cursor` until it is null to read the whole history; the "
+        "sums of `on_hand_delta` and `reserved_delta` are the product's `on_hand` and "
+        "`reserved`.",
+    ),
+    response_model=StockMovementPageResource,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def stock_movements_route(
+    *,
+    sku: str,
+    resources: Resources,
+    ctx: RequestContext,
+    limit: Annotated[
+        int, Query(ge=1, le=PAGE_SIZE_MAX, description="Movements per page")
+    ] = PAGE_SIZE_DEFAULT,
+    cursor: Annotated[
+        str | None, Query(description="The `next_cursor` of the previous page")
+    ] = None,
+) -> Response:
+    query = HistoryQuery(limit=limit, cursor=cursor)
+    result = await stock_history(resources.dependencies, ctx, sku, query)
+    if not is_successful(result):
+        return domain_problem(result.failure(), ctx)
+    return json_response(StockMovementPageResource.from_domain(result.unwrap()))
