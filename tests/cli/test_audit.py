@@ -14,17 +14,14 @@ import subprocess
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
-from typer.testing import CliRunner, Result
 
 from orderly_cli.commands.audit import FOLLOW_LOOKBACK, Followed
-from orderly_cli.main import app
 from orderly_core.audit import AuditEntry
 from orderly_db.settings import InfraSettings
+from tests.cli.conftest import Cli
 from tests.cli.processes import ORDERLY, kill_session, wait_until
 from tests.cli.test_stock import Orderly, adjust, create, ok_json, sql
 
@@ -44,24 +41,9 @@ ENTRY_KEYS = {
 
 
 @pytest.fixture
-def orderly(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    database_url: str,
-    redis_url: str,
-    clean_engine: AsyncEngine,
-) -> Orderly:
-    """`orderly ...` on empty tables, from a directory with no `orderly dev` in it."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("COLUMNS", "250")
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(app, list(args))
-
-    return invoke
+def orderly(cli: Cli) -> Orderly:
+    """`orderly ...` (see the ``cli`` fixture)."""
+    return cli
 
 
 def listed(orderly: Orderly, *filters: str) -> list[dict[str, Any]]:

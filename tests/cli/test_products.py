@@ -19,11 +19,9 @@ import pytest
 import redis
 from returns.pipeline import is_successful
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from orderly_cli.commands.product_import import MAX_IMPORT_BYTES
-from orderly_cli.main import app
 from orderly_core.catalogue.model import Product, ProductQuery
 from orderly_core.catalogue.use_cases import get_product, list_products
 from orderly_core.context import Actor, Context
@@ -32,6 +30,7 @@ from orderly_core.ports import Dependencies
 from orderly_db.engine import create_engine
 from orderly_db.settings import InfraSettings
 from orderly_db.unit_of_work import sql_dependencies
+from tests.cli.conftest import Cli
 
 pytestmark = [pytest.mark.postgres]
 
@@ -58,22 +57,11 @@ class Orderly(Protocol):
 
 
 @pytest.fixture
-def orderly(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    database_url: str,
-    redis_url: str,
-    clean_engine: AsyncEngine,
-) -> Orderly:
-    """`orderly products ...` on empty tables, from a directory with no `orderly dev` in it."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("COLUMNS", "200")
-    runner = CliRunner()
+def orderly(cli: Cli) -> Orderly:
+    """`orderly products ...` (see the ``cli`` fixture)."""
 
     def invoke(*args: str, input: str | None = None) -> Result:
-        return runner.invoke(app, ["products", *args], input=input)
+        return cli("products", *args, input=input)
 
     return invoke
 

@@ -12,17 +12,15 @@ import getpass
 import json
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from orderly_cli.main import app
 from orderly_db.engine import create_engine
 from orderly_db.settings import InfraSettings
+from tests.cli.conftest import Cli
 
 pytestmark = [pytest.mark.postgres]
 
@@ -45,24 +43,9 @@ class Orderly(Protocol):
 
 
 @pytest.fixture
-def orderly(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    database_url: str,
-    redis_url: str,
-    clean_engine: AsyncEngine,
-) -> Orderly:
-    """`orderly ...` on empty tables, from a directory with no `orderly dev` in it."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("COLUMNS", "200")
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(app, list(args))
-
-    return invoke
+def orderly(cli: Cli) -> Orderly:
+    """`orderly ...` (see the ``cli`` fixture)."""
+    return cli
 
 
 def sql(settings: InfraSettings, statement: str, **params: Any) -> list[Any]:

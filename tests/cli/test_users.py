@@ -11,16 +11,13 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy.ext.asyncio import AsyncEngine
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from orderly_cli.main import app
 from orderly_core.accounts.model import User, UserQuery
 from orderly_core.accounts.use_cases import list_users
 from orderly_core.context import Actor, Context, Role
@@ -28,6 +25,7 @@ from orderly_core.ports import Dependencies
 from orderly_db.engine import create_engine
 from orderly_db.settings import InfraSettings
 from orderly_db.unit_of_work import sql_dependencies
+from tests.cli.conftest import Cli
 from tests.db_fixtures import FAST_PASSWORDS
 
 pytestmark = [pytest.mark.postgres]
@@ -42,24 +40,11 @@ class Orderly(Protocol):
 
 
 @pytest.fixture
-def orderly(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    database_url: str,
-    redis_url: str,
-    clean_engine: AsyncEngine,
-) -> Orderly:
-    """`orderly users ...` on empty tables, from a directory with no `orderly dev` in it."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.setenv("PASSWORD_HASH_TIME_COST", "1")
-    monkeypatch.setenv("PASSWORD_HASH_MEMORY_KIB", "8192")
-    runner = CliRunner()
+def orderly(cli: Cli) -> Orderly:
+    """`orderly users ...` (see the ``cli`` fixture)."""
 
     def invoke(*args: str, input: str | None = None) -> Result:
-        return runner.invoke(app, ["users", *args], input=input)
+        return cli("users", *args, input=input)
 
     return invoke
 
