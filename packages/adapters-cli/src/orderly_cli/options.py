@@ -1,5 +1,5 @@
 """Options that mean the same on every command: ``--json``, ``--dry-run``,
-``--idempotency-key`` and ``--if-version``.
+``--idempotency-key``, ``--if-version`` and ``--cursor``.
 
 Declared once so that their names, checks and help read the same everywhere in ``orderly``.
 """
@@ -41,4 +41,8 @@ IfVersion = Annotated[
         metavar="N",
         help="Apply only if the product is still at version N; refused if it has changed.",
     ),
+]
+Cursor = Annotated[
+    str | None,
+    typer.Option(metavar="CURSOR", help="Start after this cursor, printed with the previous page."),
 ]

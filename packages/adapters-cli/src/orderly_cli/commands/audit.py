@@ -27,7 +27,7 @@ from rich.text import Text
 
 from orderly_cli import output
 from orderly_cli.boundary import refuse, run_async
-from orderly_cli.options import AsJson
+from orderly_cli.options import AsJson, Cursor
 from orderly_cli.session import operator_context, with_dependencies
 from orderly_core.audit import AuditEntry, AuditQuery
 from orderly_core.audit_trail import PAGE_SIZE_MAX, entry_view, list_audit
@@ -181,12 +181,7 @@ def list_command(
         str | None, typer.Option(metavar="ISO", help="Only entries before this time.")
     ] = None,
     limit: Limit = 50,
-    cursor: Annotated[
-        str | None,
-        typer.Option(
-            metavar="CURSOR", help="Start after this cursor, printed with the previous page."
-        ),
-    ] = None,
+    cursor: Cursor = None,
     as_json: AsJson = False,
 ) -> None:
     """List audit entries, newest first, a page at a time.

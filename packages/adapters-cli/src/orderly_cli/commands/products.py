@@ -19,7 +19,7 @@ from returns.result import Result
 from orderly_cli import output
 from orderly_cli.boundary import refuse, run_async
 from orderly_cli.commands.product_import import import_command
-from orderly_cli.options import AsJson, DryRun, IdempotencyKey, IfVersion
+from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, IfVersion
 from orderly_cli.session import operator_context, with_dependencies
 from orderly_core.catalogue.model import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, ProductQuery
 from orderly_core.catalogue.use_cases import (
@@ -86,12 +86,7 @@ def list_command(
     limit: Annotated[
         int, typer.Option(metavar="N", help=f"Products per page (1-{PAGE_SIZE_MAX}).")
     ] = PAGE_SIZE_DEFAULT,
-    cursor: Annotated[
-        str | None,
-        typer.Option(
-            metavar="CURSOR", help="Start after this cursor, printed with the previous page."
-        ),
-    ] = None,
+    cursor: Cursor = None,
     active: Annotated[
         bool | None,
         typer.Option("--active/--archived", help="Only active, or only archived, products."),

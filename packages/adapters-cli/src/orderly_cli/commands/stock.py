@@ -22,7 +22,7 @@ from rich.text import Text
 
 from orderly_cli import output
 from orderly_cli.boundary import EXIT_REFUSED, refuse, run_async
-from orderly_cli.options import AsJson, DryRun
+from orderly_cli.options import AsJson, Cursor, DryRun
 from orderly_cli.session import operator_context, with_dependencies
 from orderly_core.catalogue.ledger import StockMovement
 from orderly_core.catalogue.stock import (
@@ -124,12 +124,7 @@ def history_command(
     limit: Annotated[
         int, typer.Option(metavar="N", help=f"Movements per page (1-{PAGE_SIZE_MAX}).")
     ] = 50,
-    cursor: Annotated[
-        str | None,
-        typer.Option(
-            metavar="CURSOR", help="Start after this cursor, printed with the previous page."
-        ),
-    ] = None,
+    cursor: Cursor = None,
     as_json: AsJson = False,
 ) -> None:
     """Show a product's stock movements, newest first, a page at a time.

@@ -23,7 +23,7 @@ from rich.table import Table
 
 from orderly_cli import output
 from orderly_cli.boundary import refuse, run_async
-from orderly_cli.options import AsJson, DryRun
+from orderly_cli.options import AsJson, Cursor, DryRun
 from orderly_cli.session import operator_context, with_dependencies
 from orderly_core.accounts.model import DISPLAY_NAME_MAX, User, UserPage, UserQuery, user_view
 from orderly_core.accounts.use_cases import (
@@ -222,12 +222,7 @@ def list_command(
     limit: Annotated[
         int, typer.Option(metavar="N", help=f"Users per page (1-{PAGE_SIZE_MAX}).")
     ] = 50,
-    cursor: Annotated[
-        str | None,
-        typer.Option(
-            metavar="CURSOR", help="Start after this cursor, printed with the previous page."
-        ),
-    ] = None,
+    cursor: Cursor = None,
     as_json: AsJson = False,
 ) -> None:
     """List users in email order, a page at a time.
