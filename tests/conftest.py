@@ -2,39 +2,47 @@
 
 Servers start lazily (only when a test asks for them), once per session, from plain sync
 fixtures: no event loop is needed to start a process. `DATABASE_URL` / `REDIS_URL` point the
-suite at servers you run yourself; otherwise embedded ones live under `<repo>/.orderly/` (git
-ignored) and are stopped at session end. Migrations are applied by a separate fixture.
+suite at servers you run yourself; otherwise embedded ones start in a temporary directory of
+this session's own (so that two sessions never share a server) and are stopped and removed at
+session end. Migrations are applied by a separate fixture.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import asyncpg
 import pytest
-import redis
 from sqlalchemy.engine import make_url
 
 from orderly_cli.embedded import EmbeddedPostgres, create_database, start_postgres, start_redis
 
 pytest_plugins = ["tests.db_fixtures"]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-STATE_DIR = REPO_ROOT / ".orderly"
 TEST_DATABASE = "orderly_test"
 
 
 @pytest.fixture(scope="session")
-def embedded_postgres() -> Iterator[EmbeddedPostgres | None]:
+def servers_dir() -> Iterator[Path]:
+    """Where this session's embedded servers keep their data; removed at the end."""
+    path = Path(tempfile.mkdtemp(prefix="orderly-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def embedded_postgres(servers_dir: Path) -> Iterator[EmbeddedPostgres | None]:
     """The embedded server, or None when `DATABASE_URL` names an external one."""
     if os.environ.get("DATABASE_URL"):
         yield None
         return
-    server = start_postgres(STATE_DIR / "test-pg")
+    server = start_postgres(servers_dir / "pg")
     yield server
     server.stop()
 
@@ -78,15 +86,12 @@ def _recreate_database(dsn: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """`REDIS_URL`, or an embedded Redis emptied at session start: its RDB would otherwise
-    bring back arq jobs and keys from the previous run."""
+def redis_url(servers_dir: Path) -> Iterator[str]:
+    """`REDIS_URL`, or an embedded Redis of this session's own."""
     external = os.environ.get("REDIS_URL")
     if external:
         yield external
         return
-    server = start_redis(STATE_DIR / "test-redis")
-    with redis.Redis.from_url(server.url) as client:
-        client.flushall()
+    server = start_redis(servers_dir / "redis")
     yield server.url
     server.stop()
