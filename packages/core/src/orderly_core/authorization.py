@@ -30,3 +30,11 @@ def may_manage_users(actor: Actor) -> bool:
 
 def user_admin_denied(actor: Actor, action: str) -> Forbidden | None:
     return None if may_manage_users(actor) else Forbidden(action)
+
+
+def may_handle_any_order(actor: Actor) -> bool:
+    """Staff and admins, operators and Orderly itself may pay, ship, deliver and cancel any
+    order; customers act on their own orders only."""
+    if actor.kind in (ActorKind.OPERATOR, ActorKind.SYSTEM):
+        return True
+    return actor.kind is ActorKind.USER and actor.role in (Role.STAFF, Role.ADMIN)

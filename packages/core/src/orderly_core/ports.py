@@ -18,6 +18,7 @@ from orderly_core.accounts.ports import PasswordHasher, RefreshTokenStore, UserR
 from orderly_core.audit import AuditLog
 from orderly_core.catalogue.ledger import StockLedger
 from orderly_core.catalogue.ports import ProductRepository
+from orderly_core.orders.ports import OrderRepository
 
 
 class UnitOfWork(Protocol):
@@ -35,6 +36,9 @@ class UnitOfWork(Protocol):
 
     @property
     def refresh_tokens(self) -> RefreshTokenStore: ...
+
+    @property
+    def orders(self) -> OrderRepository: ...
 
     @property
     def stock_ledger(self) -> StockLedger: ...
@@ -85,3 +89,4 @@ class Dependencies:
     ids: IdGenerator
     passwords: PasswordHasher
     refresh_token_ttl: timedelta = timedelta(days=30)
+    order_ttl: timedelta = timedelta(minutes=30)  # how long an unpaid order holds its stock

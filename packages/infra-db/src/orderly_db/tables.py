@@ -119,3 +119,37 @@ audit_entries = Table(
     Index(None, "target_type", "target_id", "at"),
     Index(None, "actor_id", "at"),
 )
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("customer_id", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("placed_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("cancel_reason", String(255), nullable=True),
+    CheckConstraint(
+        "status in ('placed', 'paid', 'shipped', 'delivered', 'cancelled')", name="status_known"
+    ),
+    CheckConstraint("total >= 0", name="total_not_negative"),
+    Index(None, "customer_id", "placed_at"),
+    Index(None, "placed_at"),
+    Index(None, "status", "expires_at"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("order_id", Uuid, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("sku", String(64), ForeignKey("products.sku"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    CheckConstraint("quantity between 1 and 1000", name="quantity_range"),
+)

@@ -13,11 +13,14 @@ from orderly_core.accounts.ports import PasswordHasher
 from orderly_core.ports import Dependencies, RandomIds, SystemClock
 from orderly_db.accounts import SqlRefreshTokens, SqlUsers
 from orderly_db.catalogue import SqlProducts
+from orderly_db.orders import SqlOrders
 from orderly_db.passwords import Argon2Passwords
 from orderly_db.records import SqlAuditLog, SqlStockLedger
 from orderly_db.settings import InfraSettings
 
-_Repositories = tuple[SqlProducts, SqlUsers, SqlRefreshTokens, SqlStockLedger, SqlAuditLog]
+_Repositories = tuple[
+    SqlProducts, SqlUsers, SqlRefreshTokens, SqlStockLedger, SqlAuditLog, SqlOrders
+]
 
 
 class SqlUnitOfWork:
@@ -46,6 +49,10 @@ class SqlUnitOfWork:
         return self._open()[2]
 
     @property
+    def orders(self) -> SqlOrders:
+        return self._open()[5]
+
+    @property
     def stock_ledger(self) -> SqlStockLedger:
         return self._open()[3]
 
@@ -68,6 +75,7 @@ class SqlUnitOfWork:
             SqlRefreshTokens(connection),
             SqlStockLedger(connection),
             SqlAuditLog(connection),
+            SqlOrders(connection),
         )
         return self
 

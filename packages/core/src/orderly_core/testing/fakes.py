@@ -19,6 +19,7 @@ from orderly_core.catalogue.errors import DuplicateSku
 from orderly_core.catalogue.ledger import StockMovement
 from orderly_core.catalogue.model import Product
 from orderly_core.context import Role
+from orderly_core.orders.model import Order, OrderQuery, OrderStatus
 from orderly_core.ports import Dependencies
 
 
@@ -31,6 +32,7 @@ class InMemoryStore:
     refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
     movements: list[StockMovement] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
+    orders: dict[uuid.UUID, Order] = field(default_factory=dict)
     commits: int = 0
 
     def copy_tables(self) -> InMemoryStore:
@@ -40,6 +42,7 @@ class InMemoryStore:
             dict(self.refresh_tokens),
             list(self.movements),
             list(self.audit),
+            dict(self.orders),
         )
 
 
@@ -203,6 +206,45 @@ class InMemoryAudit:
         ][:limit]
 
 
+class InMemoryOrders:
+    def __init__(self, rows: dict[uuid.UUID, Order]) -> None:
+        self._rows = rows
+
+    async def add(self, order: Order) -> None:
+        self._rows[order.id] = order
+
+    async def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None:  # noqa: ARG002
+        return self._rows.get(order_id)
+
+    async def save(self, order: Order) -> None:
+        self._rows[order.id] = order
+
+    async def list(
+        self, *, after: tuple[datetime, uuid.UUID] | None, limit: int, query: OrderQuery
+    ) -> list[Order]:
+        newest_first = sorted(self._rows.values(), key=lambda o: (o.placed_at, o.id), reverse=True)
+        return [
+            o
+            for o in newest_first
+            if (after is None or (o.placed_at, o.id) < after)
+            and query.status in (None, o.status)
+            and query.customer_id in (None, o.customer_id)
+            and (query.since is None or o.placed_at >= query.since)
+            and (query.until is None or o.placed_at < query.until)
+        ][:limit]
+
+    async def due_for_expiry(self, now: datetime, limit: int) -> tuple[uuid.UUID, ...]:
+        due = sorted(
+            (
+                o
+                for o in self._rows.values()
+                if o.status is OrderStatus.PLACED and o.expires_at <= now
+            ),
+            key=lambda o: o.expires_at,
+        )
+        return tuple(o.id for o in due[:limit])
+
+
 class InMemoryUnitOfWork:
     """Works on a copy of the store; :meth:`commit` publishes the copy, anything else drops it."""
 
@@ -217,6 +259,7 @@ class InMemoryUnitOfWork:
         self.refresh_tokens = InMemoryRefreshTokens(self._working.refresh_tokens)
         self.stock_ledger = InMemoryLedger(self._working.movements)
         self.audit = InMemoryAudit(self._working.audit)
+        self.orders = InMemoryOrders(self._working.orders)
 
     async def __aenter__(self) -> Self:
         self._begin()
@@ -236,6 +279,7 @@ class InMemoryUnitOfWork:
         self._store.refresh_tokens = dict(self._working.refresh_tokens)
         self._store.movements = list(self._working.movements)
         self._store.audit = list(self._working.audit)
+        self._store.orders = dict(self._working.orders)
         self._store.commits += 1
 
     async def rollback(self) -> None:

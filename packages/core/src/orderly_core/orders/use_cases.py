@@ -1,0 +1,378 @@
+"""Order use cases: placing (with stock reservation) and every step of the lifecycle.
+
+Stock moves with the order, in the order's transaction: placing reserves each line
+(``reserved += q``), cancelling or expiring releases it, shipping consumes it (``on_hand -= q``
+and ``reserved -= q``). Product rows are locked in SKU order, so orders sharing products never
+deadlock, and no more is ever reserved than is on hand. Each movement goes to the stock
+ledger and each change to the audit trail.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from returns.result import Failure, Result, Success
+
+from orderly_core.audit import decode_position, encode_position
+from orderly_core.audit_trail import record
+from orderly_core.authorization import may_handle_any_order
+from orderly_core.catalogue.ledger import MovementKind
+from orderly_core.catalogue.model import Product, Stock, normalise_sku
+from orderly_core.catalogue.stock import record_movement
+from orderly_core.context import Actor, ActorKind, Context
+from orderly_core.errors import Forbidden, InvalidInput
+from orderly_core.money import Money
+from orderly_core.orders.errors import (
+    IllegalTransition,
+    MixedCurrencies,
+    OrderNotFound,
+    OrderVersionConflict,
+    OutOfStock,
+    ProductsUnavailable,
+    ShortLine,
+)
+from orderly_core.orders.model import (
+    MAX_LINES,
+    MAX_QUANTITY,
+    Order,
+    OrderLine,
+    OrderPage,
+    OrderQuery,
+    OrderStatus,
+    may_move,
+    order_view,
+)
+from orderly_core.ports import Dependencies, UnitOfWork
+from orderly_core.transaction import in_transaction
+from orderly_core.validation import FieldErrors
+
+PAGE_SIZE_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class LineRequest:
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    lines: tuple[LineRequest, ...]
+    customer_id: str | None = (
+        None  # operators and jobs name the customer; users order for themselves
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderStep:
+    order_id: str
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryReport:
+    expired: tuple[uuid.UUID, ...]
+    applied: bool
+
+
+PlaceOrderError = Forbidden | InvalidInput | ProductsUnavailable | MixedCurrencies | OutOfStock
+StepError = Forbidden | OrderNotFound | IllegalTransition | OrderVersionConflict
+
+
+def _customer_of(ctx: Context, requested: str | None) -> str | Forbidden:
+    if ctx.actor.kind is ActorKind.USER:
+        return ctx.actor.id
+    if ctx.actor.kind in (ActorKind.OPERATOR, ActorKind.SYSTEM) and requested:
+        return requested
+    return Forbidden("place orders")
+
+
+def _checked_lines(new: NewOrder) -> list[LineRequest] | InvalidInput:
+    fields = FieldErrors()
+    if not 1 <= len(new.lines) <= MAX_LINES:
+        fields.fail("lines", f"must hold 1-{MAX_LINES} lines")
+    lines: list[LineRequest] = []
+    seen: set[str] = set()
+    for index, line in enumerate(new.lines):
+        sku = normalise_sku(line.sku)
+        if sku is None:
+            fields.fail(f"lines.{index}.sku", "is not a SKU")
+            continue
+        if sku in seen:
+            fields.fail(f"lines.{index}.sku", "repeats a SKU of an earlier line")
+        seen.add(sku)
+        if not 1 <= line.quantity <= MAX_QUANTITY:
+            fields.fail(f"lines.{index}.quantity", f"must be 1-{MAX_QUANTITY}")
+        lines.append(LineRequest(sku, line.quantity))
+    if fields.errors:
+        return InvalidInput(tuple(fields.errors))
+    return lines
+
+
+def _priced(
+    lines: Sequence[LineRequest], products: dict[str, Product]
+) -> tuple[OrderLine, ...] | ProductsUnavailable | MixedCurrencies | OutOfStock:
+    missing = tuple(
+        line.sku for line in lines if line.sku not in products or not products[line.sku].active
+    )
+    if missing:
+        return ProductsUnavailable(missing)
+    currencies = sorted({products[line.sku].price.currency for line in lines})
+    if len(currencies) > 1:
+        return MixedCurrencies(tuple(currencies))
+    short = tuple(
+        ShortLine(line.sku, line.quantity, products[line.sku].stock.available)
+        for line in lines
+        if products[line.sku].stock.available < line.quantity
+    )
+    if short:
+        return OutOfStock(short)
+    return tuple(OrderLine(line.sku, line.quantity, products[line.sku].price) for line in lines)
+
+
+async def _move_stock(
+    deps: Dependencies,
+    uow: UnitOfWork,
+    ctx: Context,
+    order: Order,
+    *,
+    kind: MovementKind,
+    products: dict[str, Product] | None = None,
+) -> None:
+    """Apply one stock effect to every line of ``order``, rows locked in SKU order."""
+    if products is None:
+        products = await uow.products.get_many([line.sku for line in order.lines], for_update=True)
+    now = deps.clock.now()
+    for line in sorted(order.lines, key=lambda line: line.sku):
+        delta = {
+            MovementKind.RESERVATION: Stock(0, line.quantity),
+            MovementKind.RELEASE: Stock(0, -line.quantity),
+            MovementKind.SHIPMENT: Stock(-line.quantity, -line.quantity),
+        }[kind]
+        product = products[line.sku]
+        stock = Stock(
+            product.stock.on_hand + delta.on_hand, product.stock.reserved + delta.reserved
+        )
+        await uow.products.save(replace(product, stock=stock).bumped(now))
+        await record_movement(
+            deps,
+            uow,
+            ctx,
+            sku=line.sku,
+            kind=kind,
+            delta=delta,
+            note=f"order {kind.value}",
+            reference=str(order.id),
+        )
+
+
+async def place_order(
+    deps: Dependencies, ctx: Context, new: NewOrder
+) -> Result[Order, PlaceOrderError]:
+    """Place an order and reserve its stock, all or nothing.
+
+    Rules: 1-100 lines, 1-1000 of each, no SKU twice, only active products, one currency.
+    Customers order for themselves. When any line cannot be reserved, nothing is and every
+    short line is named with the quantity asked and available. Prices are captured now; an
+    unpaid order is cancelled once it expires (30 minutes by default).
+    """
+    customer = _customer_of(ctx, new.customer_id)
+    if isinstance(customer, Forbidden):
+        return Failure(customer)
+    lines = _checked_lines(new)
+    if isinstance(lines, InvalidInput):
+        return Failure(lines)
+
+    async def work(uow: UnitOfWork) -> Result[Order, PlaceOrderError]:
+        products = await uow.products.get_many([line.sku for line in lines], for_update=True)
+        priced = _priced(lines, products)
+        if not isinstance(priced, tuple):
+            return Failure(priced)
+        now = deps.clock.now()
+        total = Money(sum(line.subtotal for line in priced), priced[0].unit_price.currency)
+        order = Order(
+            id=deps.ids.new_id(),
+            customer_id=customer,
+            status=OrderStatus.PLACED,
+            lines=priced,
+            total=total,
+            placed_at=now,
+            updated_at=now,
+            expires_at=now + deps.order_ttl,
+            version=1,
+        )
+        await uow.orders.add(order)
+        await _move_stock(deps, uow, ctx, order, kind=MovementKind.RESERVATION, products=products)
+        await record(
+            deps,
+            uow,
+            ctx,
+            "order.place",
+            target=("order", str(order.id)),
+            before=None,
+            after=order_view(order),
+        )
+        return Success(order)
+
+    return await in_transaction(deps, ctx, work)
+
+
+def _visible(actor: Actor, order: Order) -> bool:
+    return may_handle_any_order(actor) or (
+        actor.kind is ActorKind.USER and actor.id == order.customer_id
+    )
+
+
+def _order_id(raw: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None
+
+
+async def get_order(
+    deps: Dependencies, ctx: Context, order_id: str
+) -> Result[Order, OrderNotFound]:
+    """One order. Customers see only their own: anyone else's is 'not found'."""
+
+    async def work(uow: UnitOfWork) -> Result[Order, OrderNotFound]:
+        wanted = _order_id(order_id)
+        order = await uow.orders.get(wanted) if wanted else None
+        if order is None or not _visible(ctx.actor, order):
+            return Failure(OrderNotFound(order_id))
+        return Success(order)
+
+    return await in_transaction(deps, ctx, work)
+
+
+async def list_orders(
+    deps: Dependencies, ctx: Context, query: OrderQuery
+) -> Result[OrderPage, Forbidden | InvalidInput]:
+    """Orders newest first (keyset pagination). Customers see their own; staff see all and
+    may filter by status, customer and a time range [since, until)."""
+    if ctx.actor.kind is ActorKind.ANONYMOUS:
+        return Failure(Forbidden("list orders"))
+    if not may_handle_any_order(ctx.actor):
+        query = replace(query, customer_id=ctx.actor.id)
+    fields = FieldErrors()
+    if not 1 <= query.limit <= PAGE_SIZE_MAX:
+        fields.fail("limit", f"must be between 1 and {PAGE_SIZE_MAX}")
+    after = None
+    if query.cursor is not None and (after := decode_position(query.cursor)) is None:
+        fields.fail("cursor", "is not a cursor this API returned")
+    if invalid := fields.invalid():
+        return invalid
+
+    async def work(uow: UnitOfWork) -> Result[OrderPage, Forbidden | InvalidInput]:
+        found = await uow.orders.list(after=after, limit=query.limit + 1, query=query)
+        items = tuple(found[: query.limit])
+        more = len(found) > query.limit
+        cursor = encode_position(items[-1].placed_at, items[-1].id) if more else None
+        return Success(OrderPage(items, cursor))
+
+    return await in_transaction(deps, ctx, work)
+
+
+_STOCK_EFFECT = {
+    OrderStatus.SHIPPED: MovementKind.SHIPMENT,
+    OrderStatus.CANCELLED: MovementKind.RELEASE,
+}
+_STAFF_ONLY = frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED})
+
+
+async def _step(
+    deps: Dependencies,
+    ctx: Context,
+    step: OrderStep,
+    target: OrderStatus,
+    *,
+    reason: str | None = None,
+) -> Result[Order, StepError]:
+    async def work(uow: UnitOfWork) -> Result[Order, StepError]:
+        wanted = _order_id(step.order_id)
+        order = await uow.orders.get(wanted, for_update=True) if wanted else None
+        if order is None or not _visible(ctx.actor, order):
+            return Failure(OrderNotFound(step.order_id))
+        if target in _STAFF_ONLY and not may_handle_any_order(ctx.actor):
+            return Failure(Forbidden(f"mark orders {target.value}"))
+        if step.expected_version is not None and step.expected_version != order.version:
+            return Failure(
+                OrderVersionConflict(str(order.id), step.expected_version, order.version)
+            )
+        if not may_move(order.status, target):
+            return Failure(IllegalTransition(str(order.id), order.status.value, target.value))
+        moved = replace(
+            order,
+            status=target,
+            cancel_reason=reason if target is OrderStatus.CANCELLED else order.cancel_reason,
+            version=order.version + 1,
+            updated_at=deps.clock.now(),
+        )
+        await uow.orders.save(moved)
+        if (kind := _STOCK_EFFECT.get(target)) is not None:
+            await _move_stock(deps, uow, ctx, order, kind=kind)
+        operation = "order.expire" if reason == "expired" else f"order.{target.value}"
+        await record(
+            deps,
+            uow,
+            ctx,
+            operation,
+            target=("order", str(order.id)),
+            before=order_view(order),
+            after=order_view(moved),
+        )
+        return Success(moved)
+
+    return await in_transaction(deps, ctx, work)
+
+
+async def pay_order(deps: Dependencies, ctx: Context, step: OrderStep) -> Result[Order, StepError]:
+    """Mark a placed order paid (its owner, or staff)."""
+    return await _step(deps, ctx, step, OrderStatus.PAID)
+
+
+async def ship_order(deps: Dependencies, ctx: Context, step: OrderStep) -> Result[Order, StepError]:
+    """Mark a paid order shipped (staff): its reserved stock leaves the warehouse."""
+    return await _step(deps, ctx, step, OrderStatus.SHIPPED)
+
+
+async def deliver_order(
+    deps: Dependencies, ctx: Context, step: OrderStep
+) -> Result[Order, StepError]:
+    """Mark a shipped order delivered (staff)."""
+    return await _step(deps, ctx, step, OrderStatus.DELIVERED)
+
+
+async def cancel_order(
+    deps: Dependencies, ctx: Context, step: OrderStep, reason: str = "cancelled"
+) -> Result[Order, StepError]:
+    """Cancel a placed or paid order (its owner, or staff), releasing its stock. Shipped
+    orders cannot be cancelled."""
+    return await _step(deps, ctx, step, OrderStatus.CANCELLED, reason=reason.strip() or "cancelled")
+
+
+async def expire_orders(
+    deps: Dependencies, ctx: Context, *, limit: int = 500
+) -> Result[ExpiryReport, Forbidden]:
+    """Cancel unpaid orders past their expiry with reason ``expired``, releasing their stock.
+    Operators and Orderly's scheduled job run it; each order is expired in its own step."""
+    if ctx.actor.kind not in (ActorKind.OPERATOR, ActorKind.SYSTEM):
+        return Failure(Forbidden("expire orders"))
+
+    async def work(uow: UnitOfWork) -> Result[ExpiryReport, Forbidden]:
+        due = await uow.orders.due_for_expiry(deps.clock.now(), limit)
+        return Success(ExpiryReport(tuple(due), applied=False))
+
+    found = await in_transaction(deps, ctx, work)
+    if not isinstance(found, Success):
+        return found
+    expired: list[uuid.UUID] = []
+    for order_id in found.unwrap().expired:
+        result = await _step(
+            deps, ctx, OrderStep(str(order_id)), OrderStatus.CANCELLED, reason="expired"
+        )
+        if isinstance(result, Success):
+            expired.append(order_id)
+    return Success(ExpiryReport(tuple(expired), applied=ctx.applies_changes))

@@ -1,0 +1,134 @@
+"""The orders' repository: an order row and its lines."""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderly_core.money import Money
+from orderly_core.orders.model import Order, OrderLine, OrderQuery, OrderStatus
+from orderly_db.tables import order_lines, orders
+
+
+def _to_order(row: Row[Any], lines: list[OrderLine]) -> Order:
+    return Order(
+        id=row.id,
+        customer_id=row.customer_id,
+        status=OrderStatus(row.status),
+        lines=tuple(lines),
+        total=Money(row.total, row.currency),
+        placed_at=row.placed_at,
+        updated_at=row.updated_at,
+        expires_at=row.expires_at,
+        version=row.version,
+        cancel_reason=row.cancel_reason,
+    )
+
+
+class SqlOrders:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._db = connection
+
+    async def add(self, order: Order) -> None:
+        await self._db.execute(
+            insert(orders).values(
+                id=order.id,
+                customer_id=order.customer_id,
+                status=order.status.value,
+                total=order.total.amount,
+                currency=order.total.currency,
+                placed_at=order.placed_at,
+                updated_at=order.updated_at,
+                expires_at=order.expires_at,
+                version=order.version,
+                cancel_reason=order.cancel_reason,
+            )
+        )
+        await self._db.execute(
+            insert(order_lines),
+            [
+                {
+                    "order_id": order.id,
+                    "line_no": number,
+                    "sku": line.sku,
+                    "quantity": line.quantity,
+                    "unit_price": line.unit_price.amount,
+                    "currency": line.unit_price.currency,
+                }
+                for number, line in enumerate(order.lines, start=1)
+            ],
+        )
+
+    async def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None:
+        query = select(orders).where(orders.c.id == order_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._db.execute(query)).one_or_none()
+        if row is None:
+            return None
+        return _to_order(row, (await self._lines([order_id]))[order_id])
+
+    async def save(self, order: Order) -> None:
+        await self._db.execute(
+            update(orders)
+            .where(orders.c.id == order.id)
+            .values(
+                status=order.status.value,
+                updated_at=order.updated_at,
+                version=order.version,
+                cancel_reason=order.cancel_reason,
+            )
+        )
+
+    async def list(
+        self, *, after: tuple[datetime, uuid.UUID] | None, limit: int, query: OrderQuery
+    ) -> list[Order]:
+        statement = (
+            select(orders).order_by(orders.c.placed_at.desc(), orders.c.id.desc()).limit(limit)
+        )
+        if after is not None:
+            statement = statement.where(tuple_(orders.c.placed_at, orders.c.id) < tuple_(*after))
+        if query.status is not None:
+            statement = statement.where(orders.c.status == query.status.value)
+        if query.customer_id is not None:
+            statement = statement.where(orders.c.customer_id == query.customer_id)
+        if query.since is not None:
+            statement = statement.where(orders.c.placed_at >= query.since)
+        if query.until is not None:
+            statement = statement.where(orders.c.placed_at < query.until)
+        rows = (await self._db.execute(statement)).all()
+        lines = await self._lines([row.id for row in rows])
+        return [_to_order(row, lines[row.id]) for row in rows]
+
+    async def due_for_expiry(self, now: datetime, limit: int) -> tuple[uuid.UUID, ...]:
+        statement = (
+            select(orders.c.id)
+            .where(orders.c.status == OrderStatus.PLACED.value, orders.c.expires_at <= now)
+            .order_by(orders.c.expires_at)
+            .limit(limit)
+        )
+        return tuple(row.id for row in (await self._db.execute(statement)).all())
+
+    async def _lines(
+        self, order_ids: Sequence[uuid.UUID]
+    ) -> defaultdict[uuid.UUID, builtins.list[OrderLine]]:
+        found: defaultdict[uuid.UUID, builtins.list[OrderLine]] = defaultdict(builtins.list)
+        if not order_ids:
+            return found
+        statement = (
+            select(order_lines)
+            .where(order_lines.c.order_id.in_(order_ids))
+            .order_by(order_lines.c.order_id, order_lines.c.line_no)
+        )
+        for row in (await self._db.execute(statement)).all():
+            found[row.order_id].append(
+                OrderLine(row.sku, row.quantity, Money(row.unit_price, row.currency))
+            )
+        return found

@@ -1,0 +1,215 @@
+"""Orders: placement with reservation and the lifecycle, on the fakes and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from returns.result import Success
+
+from orderly_core.catalogue.stock import HistoryQuery, stock_history, verify_stock
+from orderly_core.catalogue.use_cases import ArchiveRequest, archive_product
+from orderly_core.context import Actor, Role
+from orderly_core.errors import Forbidden, InvalidInput
+from orderly_core.orders.errors import (
+    IllegalTransition,
+    MixedCurrencies,
+    OrderNotFound,
+    OutOfStock,
+    ProductsUnavailable,
+    ShortLine,
+)
+from orderly_core.orders.model import OrderQuery, OrderStatus
+from orderly_core.orders.use_cases import (
+    LineRequest,
+    NewOrder,
+    OrderStep,
+    cancel_order,
+    deliver_order,
+    expire_orders,
+    get_order,
+    list_orders,
+    pay_order,
+    place_order,
+    ship_order,
+)
+from orderly_core.ports import Dependencies
+from orderly_core.testing import FixedClock
+from tests.core.helpers import STAFF, ctx, err, make_product, ok, stored
+
+pytestmark = pytest.mark.postgres
+
+ANN = Actor.user("00000000-0000-0000-0000-0000000000a1", Role.CUSTOMER)
+BOB = Actor.user("00000000-0000-0000-0000-0000000000b2", Role.CUSTOMER)
+
+
+def order(*lines: tuple[str, int]) -> NewOrder:
+    return NewOrder(tuple(LineRequest(sku, quantity) for sku, quantity in lines))
+
+
+async def levels(deps: Dependencies, sku: str) -> tuple[int, int]:
+    product = await stored(deps, sku)
+    assert product is not None
+    return product.stock.on_hand, product.stock.reserved
+
+
+async def test_placing_reserves_every_line_and_prices_the_order(deps: Dependencies) -> None:
+    await make_product(deps, "MUG-1", on_hand=10, unit_price=1250)
+    await make_product(deps, "TEE-1", on_hand=5, unit_price=2000)
+
+    placed = ok(await place_order(deps, ctx(ANN), order(("mug-1", 2), ("TEE-1", 1))))
+
+    assert (placed.status, placed.customer_id, placed.total.amount) == (
+        OrderStatus.PLACED,
+        ANN.id,
+        4500,
+    )
+    assert placed.expires_at - placed.placed_at == timedelta(minutes=30)
+    assert await levels(deps, "MUG-1") == (10, 2)
+    assert await levels(deps, "TEE-1") == (5, 1)
+    history = ok(await stock_history(deps, ctx(), "MUG-1", HistoryQuery()))
+    assert (history.items[0].kind.value, history.items[0].reference) == (
+        "reservation",
+        str(placed.id),
+    )
+
+
+async def test_a_short_line_reserves_nothing_and_every_short_line_is_named(
+    deps: Dependencies,
+) -> None:
+    await make_product(deps, "MUG-1", on_hand=10)
+    await make_product(deps, "TEE-1", on_hand=1)
+    await make_product(deps, "CAP-1", on_hand=0)
+
+    refused = await place_order(deps, ctx(ANN), order(("MUG-1", 2), ("TEE-1", 3), ("CAP-1", 1)))
+
+    assert err(refused) == OutOfStock((ShortLine("TEE-1", 3, 1), ShortLine("CAP-1", 1, 0)))
+    assert await levels(deps, "MUG-1") == (10, 0)
+
+
+async def test_placement_rules(deps: Dependencies) -> None:
+    await make_product(deps, "MUG-1")
+    await make_product(deps, "YEN-1", unit_price=500, currency="JPY")
+    await make_product(deps, "OLD-1")
+    ok(await archive_product(deps, ctx(), ArchiveRequest("OLD-1")))
+
+    no_lines = err(await place_order(deps, ctx(ANN), order()))
+    twice = err(await place_order(deps, ctx(ANN), order(("MUG-1", 1), ("mug-1", 1))))
+    too_many = err(await place_order(deps, ctx(ANN), order(("MUG-1", 1001))))
+    mixed = err(await place_order(deps, ctx(ANN), order(("MUG-1", 1), ("YEN-1", 1))))
+    gone = err(await place_order(deps, ctx(ANN), order(("OLD-1", 1), ("NOPE-1", 1))))
+    anonymous = err(await place_order(deps, ctx(Actor.anonymous()), order(("MUG-1", 1))))
+
+    assert isinstance(no_lines, InvalidInput)
+    assert isinstance(twice, InvalidInput)
+    assert [e.field for e in too_many.errors] == ["lines.0.quantity"]  # type: ignore[union-attr]
+    assert mixed == MixedCurrencies(("EUR", "JPY"))
+    assert gone == ProductsUnavailable(("OLD-1", "NOPE-1"))
+    assert isinstance(anonymous, Forbidden)
+
+
+async def test_the_lifecycle_moves_stock_and_refuses_illegal_steps(deps: Dependencies) -> None:
+    await make_product(deps, "MUG-1", on_hand=10)
+    placed = ok(await place_order(deps, ctx(ANN), order(("MUG-1", 3))))
+    step = OrderStep(str(placed.id))
+
+    assert err(await ship_order(deps, ctx(STAFF), step)) == IllegalTransition(
+        str(placed.id), "placed", "shipped"
+    )
+    assert ok(await pay_order(deps, ctx(ANN), step)).status is OrderStatus.PAID
+    assert isinstance(err(await ship_order(deps, ctx(ANN), step)), Forbidden)
+    assert ok(await ship_order(deps, ctx(STAFF), step)).status is OrderStatus.SHIPPED
+    assert await levels(deps, "MUG-1") == (7, 0)
+    assert isinstance(err(await cancel_order(deps, ctx(ANN), step)), IllegalTransition)
+    delivered = ok(await deliver_order(deps, ctx(STAFF), step))
+    assert (delivered.status, delivered.version) == (OrderStatus.DELIVERED, 4)
+    assert ok(await verify_stock(deps, ctx())).drifts == ()
+
+
+async def test_cancelling_releases_the_reservation(deps: Dependencies) -> None:
+    await make_product(deps, "MUG-1", on_hand=10)
+    placed = ok(await place_order(deps, ctx(ANN), order(("MUG-1", 4))))
+    ok(await pay_order(deps, ctx(STAFF), OrderStep(str(placed.id))))
+
+    cancelled = ok(await cancel_order(deps, ctx(ANN), OrderStep(str(placed.id)), "changed mind"))
+
+    assert (cancelled.status, cancelled.cancel_reason) == (OrderStatus.CANCELLED, "changed mind")
+    assert await levels(deps, "MUG-1") == (10, 0)
+
+
+async def test_customers_see_and_act_on_their_own_orders_only(deps: Dependencies) -> None:
+    await make_product(deps, "MUG-1", on_hand=10)
+    anns = ok(await place_order(deps, ctx(ANN), order(("MUG-1", 1))))
+    ok(await place_order(deps, ctx(BOB), order(("MUG-1", 1))))
+
+    assert err(await get_order(deps, ctx(BOB), str(anns.id))) == OrderNotFound(str(anns.id))
+    assert err(await cancel_order(deps, ctx(BOB), OrderStep(str(anns.id)))) == OrderNotFound(
+        str(anns.id)
+    )
+    mine = ok(await list_orders(deps, ctx(ANN), OrderQuery(customer_id=BOB.id)))
+    everyone = ok(await list_orders(deps, ctx(STAFF), OrderQuery()))
+    assert [o.id for o in mine.items] == [anns.id]
+    assert len(everyone.items) == 2
+
+
+async def test_unpaid_orders_expire_and_release_their_stock(deps: Dependencies) -> None:
+    clock = FixedClock()
+    deps = replace(deps, clock=clock)
+    await make_product(deps, "MUG-1", on_hand=10)
+    unpaid = ok(await place_order(deps, ctx(ANN), order(("MUG-1", 2))))
+    paid = ok(await place_order(deps, ctx(BOB), order(("MUG-1", 3))))
+    ok(await pay_order(deps, ctx(BOB), OrderStep(str(paid.id))))
+
+    report = ok(await expire_orders(deps, ctx()))
+    assert report.expired == ()  # nothing is due yet
+    clock.advance(timedelta(minutes=31))
+
+    report = ok(await expire_orders(deps, ctx()))
+
+    assert report.expired == (unpaid.id,)
+    expired = ok(await get_order(deps, ctx(ANN), str(unpaid.id)))
+    assert (expired.status, expired.cancel_reason) == (OrderStatus.CANCELLED, "expired")
+    assert await levels(deps, "MUG-1") == (10, 3)
+    assert isinstance(err(await expire_orders(deps, ctx(ANN))), Forbidden)
+
+
+async def test_concurrent_placements_never_oversell(pg_deps: Dependencies) -> None:
+    """200 customers race for 50 mugs: exactly 50 orders, 150 typed refusals."""
+    await make_product(pg_deps, "MUG-1", on_hand=50)
+    buyers = [Actor.user(f"00000000-0000-0000-0000-{n:012d}", Role.CUSTOMER) for n in range(200)]
+
+    results = await asyncio.gather(
+        *(place_order(pg_deps, ctx(buyer), order(("MUG-1", 1))) for buyer in buyers)
+    )
+
+    placed = [r for r in results if isinstance(r, Success)]
+    refused = [r.failure() for r in results if not isinstance(r, Success)]
+    assert len(placed) == 50
+    assert len(refused) == 150
+    assert all(isinstance(error, OutOfStock) for error in refused)
+    assert await levels(pg_deps, "MUG-1") == (50, 50)
+    assert ok(await verify_stock(pg_deps, ctx())).drifts == ()
+
+
+async def test_orders_sharing_products_in_opposite_order_never_deadlock(
+    pg_deps: Dependencies,
+) -> None:
+    await make_product(pg_deps, "A-1", on_hand=1000)
+    await make_product(pg_deps, "B-1", on_hand=1000)
+
+    results = await asyncio.gather(
+        *(
+            place_order(
+                pg_deps,
+                ctx(ANN),
+                order(("A-1", 1), ("B-1", 1)) if n % 2 else order(("B-1", 1), ("A-1", 1)),
+            )
+            for n in range(60)
+        )
+    )
+
+    assert all(isinstance(r, Success) for r in results)
+    assert await levels(pg_deps, "A-1") == (1000, 60)
+    assert await levels(pg_deps, "B-1") == (1000, 60)
