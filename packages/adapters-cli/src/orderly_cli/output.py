@@ -65,19 +65,24 @@ def price_text(product: Product) -> str:
     return f"{product.price.format_major()} {product.price.currency}"
 
 
+def list_table(title: str) -> Table:
+    """The look of every listing the CLI prints: a titled table with a simple header rule."""
+    return Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+
+
 def show_page(page: ProductPage) -> None:
     out = console()
     if not page.items:
         out.print("No products.")
     else:
-        table = Table(
-            title=f"{len(page.items)} product(s)",
-            title_justify="left",
-            box=box.SIMPLE_HEAD,
-            show_edge=False,
-            pad_edge=False,
-            collapse_padding=True,
-        )
+        table = list_table(f"{len(page.items)} product(s)")
         table.add_column("SKU", no_wrap=True)
         table.add_column("Name", overflow="fold", min_width=10)
         table.add_column("Price", justify="right", no_wrap=True)

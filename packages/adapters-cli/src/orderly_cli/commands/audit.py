@@ -21,8 +21,6 @@ from typing import Annotated, Any
 import typer
 from returns.pipeline import is_successful
 from returns.result import Result, Success
-from rich import box
-from rich.table import Table
 from rich.text import Text
 
 from orderly_cli import output
@@ -126,13 +124,8 @@ def _show_page(items: tuple[AuditEntry, ...], next_cursor: str | None) -> None:
     if not items:
         out.print("No audit entries.")
     else:
-        table = Table(
-            title=f"{len(items)} audit entr{'y' if len(items) == 1 else 'ies'}, newest first",
-            title_justify="left",
-            box=box.SIMPLE_HEAD,
-            show_edge=False,
-            pad_edge=False,
-            collapse_padding=True,
+        table = output.list_table(
+            f"{len(items)} audit entr{'y' if len(items) == 1 else 'ies'}, newest first"
         )
         for heading in ("At", "Operation", "Target", "Actor", "Mode", "Request", "Key"):
             table.add_column(heading, no_wrap=True)

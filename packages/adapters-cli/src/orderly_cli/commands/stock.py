@@ -16,7 +16,6 @@ from typing import Annotated, Any
 import typer
 from returns.pipeline import is_successful
 from returns.result import Result
-from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -86,13 +85,8 @@ def _show_history(sku: str, page: MovementPage) -> None:
     if not page.items:
         out.print(f"No stock movements for {sku}.")
     else:
-        table = Table(
-            title=f"{len(page.items)} movement(s) of {page.items[0].sku}, newest first",
-            title_justify="left",
-            box=box.SIMPLE_HEAD,
-            show_edge=False,
-            pad_edge=False,
-            collapse_padding=True,
+        table = output.list_table(
+            f"{len(page.items)} movement(s) of {page.items[0].sku}, newest first"
         )
         table.add_column("At", no_wrap=True)
         table.add_column("Kind", no_wrap=True)
@@ -164,7 +158,7 @@ def drift_json(drift: StockDrift) -> dict[str, Any]:
 
 
 def _drift_table(drifts: tuple[StockDrift, ...], *, title: str) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    table = output.list_table(title)
     table.add_column("SKU", no_wrap=True)
     for heading in ("On hand", "Ledger on hand", "Reserved", "Ledger reserved"):
         table.add_column(heading, justify="right", no_wrap=True)

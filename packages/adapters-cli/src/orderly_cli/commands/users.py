@@ -18,7 +18,6 @@ from typing import Annotated, Any
 import typer
 from returns.pipeline import is_successful
 from returns.result import Result
-from rich import box
 from rich.table import Table
 
 from orderly_cli import output
@@ -119,14 +118,7 @@ def _show_page(page: UserPage) -> None:
     if not page.items:
         out.print("No users.")
     else:
-        table = Table(
-            title=f"{len(page.items)} user(s)",
-            title_justify="left",
-            box=box.SIMPLE_HEAD,
-            show_edge=False,
-            pad_edge=False,
-            collapse_padding=True,
-        )
+        table = output.list_table(f"{len(page.items)} user(s)")
         table.add_column("Email", no_wrap=True)
         table.add_column("Display name", overflow="fold", min_width=12)
         table.add_column("Role", no_wrap=True)
