@@ -39,6 +39,7 @@ class InfraSettings(LogSettings):
     password_hash_memory_kib: int = Field(default=65536, ge=8192, le=4_194_304)
     password_hash_parallelism: int = Field(default=1, ge=1, le=16)
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
+    order_ttl_minutes: int = Field(default=30, ge=1, le=10_080)
 
     @field_validator("database_url")
     @classmethod

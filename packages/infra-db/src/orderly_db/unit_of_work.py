@@ -124,4 +124,5 @@ def dependencies_from_settings(engine: AsyncEngine, settings: InfraSettings) -> 
     return replace(
         sql_dependencies(engine, passwords=Argon2Passwords.from_settings(settings)),
         refresh_token_ttl=timedelta(days=settings.refresh_token_ttl_days),
+        order_ttl=timedelta(minutes=settings.order_ttl_minutes),
     )
