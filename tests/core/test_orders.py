@@ -133,7 +133,10 @@ async def test_cancelling_releases_the_reservation(deps: Dependencies) -> None:
     placed = ok(await place_order(deps, ctx(ANN), order(("MUG-1", 4))))
     ok(await pay_order(deps, ctx(STAFF), OrderStep(str(placed.id))))
 
+    too_long = await cancel_order(deps, ctx(ANN), OrderStep(str(placed.id)), "x" * 256)
     cancelled = ok(await cancel_order(deps, ctx(ANN), OrderStep(str(placed.id)), "changed mind"))
+
+    assert isinstance(err(too_long), InvalidInput)
 
     assert (cancelled.status, cancelled.cancel_reason) == (OrderStatus.CANCELLED, "changed mind")
     assert await levels(deps, "MUG-1") == (10, 0)

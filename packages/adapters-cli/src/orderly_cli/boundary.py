@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, InterfaceError
 
 from orderly_core.errors import DomainError, error_members
+from orderly_db.faults import is_transient
 from orderly_db.settings import ConfigurationError
 
 EXIT_REFUSED = 1
@@ -47,6 +48,11 @@ def run_async[T](command: Coroutine[Any, Any, T]) -> T:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     except (OSError, DBAPIError, InterfaceError, RedisError, TimeoutError) as error:
+        if isinstance(error, DBAPIError) and not is_transient(error):
+            # PostgreSQL answered, and refused the statement: Orderly's bug, not an outage.
+            log.exception("internal_error", argv=sys.argv[1:])
+            typer.echo("error: internal error (details above)", err=True)
+            raise typer.Exit(EXIT_INTERNAL) from None
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]
         typer.echo(f"error: a server could not be reached: {reason}", err=True)
         raise typer.Exit(EXIT_UNAVAILABLE) from None

@@ -8,7 +8,7 @@ import structlog
 import typer
 
 from orderly_cli.boundary import EXIT_USAGE
-from orderly_cli.commands import audit, db, products, runtime, stock, users
+from orderly_cli.commands import audit, db, orders, products, runtime, stock, users
 from orderly_core.log import configure_logging
 from orderly_db.settings import ConfigurationError, LogSettings, load_settings
 
@@ -46,6 +46,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(products.app, name="products")
 app.add_typer(users.app, name="users")
 app.add_typer(stock.app, name="stock")
+app.add_typer(orders.app, name="orders")
 app.add_typer(audit.app, name="audit")
 
 

@@ -6,6 +6,7 @@ Declared once so that their names, checks and help read the same everywhere in `
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -46,3 +47,17 @@ Cursor = Annotated[
     str | None,
     typer.Option(metavar="CURSOR", help="Start after this cursor, printed with the previous page."),
 ]
+
+
+def moment(value: str | None, option: str) -> datetime | None:
+    """An ISO 8601 date or time given to ``option``; one without an offset is read as UTC."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO 8601 date or time (e.g. 2031-04-01T09:00:00Z)",
+            param_hint=f"'{option}'",
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -7,9 +7,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import structlog
+from returns.pipeline import is_successful
+from returns.result import Result
 
+from orderly_cli.boundary import refuse, run_async
 from orderly_cli.config import CliSettings, cli_settings
 from orderly_core.context import Actor, Context, Mode
+from orderly_core.errors import DomainError
 from orderly_core.ports import Dependencies
 from orderly_db.engine import create_engine
 from orderly_db.unit_of_work import dependencies_from_settings
@@ -39,3 +43,14 @@ async def with_dependencies[T](
         return await work(dependencies_from_settings(engine, settings))
     finally:
         await engine.dispose()
+
+
+def run_use_case[T](
+    use_case: Callable[[Dependencies], Awaitable[Result[T, DomainError]]], *, as_json: bool
+) -> T:
+    """Run one use case against PostgreSQL and return its value; a refusal exits 1 with its
+    reason (or its JSON), an unreachable server 3 (see :mod:`orderly_cli.boundary`)."""
+    result = run_async(with_dependencies(use_case))
+    if not is_successful(result):
+        refuse(result.failure(), as_json=as_json)
+    return result.unwrap()

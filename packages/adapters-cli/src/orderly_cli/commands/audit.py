@@ -13,9 +13,9 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -24,13 +24,12 @@ from returns.result import Result, Success
 from rich.text import Text
 
 from orderly_cli import output
-from orderly_cli.boundary import refuse, run_async
-from orderly_cli.options import AsJson, Cursor
-from orderly_cli.session import operator_context, with_dependencies
+from orderly_cli.options import AsJson, Cursor, moment
+from orderly_cli.session import operator_context, run_use_case
 from orderly_core.audit import AuditEntry, AuditQuery
 from orderly_core.audit_trail import PAGE_SIZE_MAX, entry_view, list_audit
 from orderly_core.context import Context
-from orderly_core.errors import DomainError, Forbidden, InvalidInput
+from orderly_core.errors import Forbidden, InvalidInput
 from orderly_core.ports import Dependencies
 
 app = typer.Typer(
@@ -52,30 +51,6 @@ app = typer.Typer(
 FOLLOW_LOOKBACK = timedelta(seconds=30)
 
 AuditError = Forbidden | InvalidInput
-
-
-def _run[T](
-    use_case: Callable[[Dependencies], Awaitable[Result[T, DomainError]]], *, as_json: bool
-) -> T:
-    """Run against PostgreSQL; a refusal exits 1 with its reason."""
-    result = run_async(with_dependencies(use_case))
-    if not is_successful(result):
-        refuse(result.failure(), as_json=as_json)
-    return result.unwrap()
-
-
-def _moment(value: str | None, option: str) -> datetime | None:
-    """An ISO 8601 date or time; one without an offset is read as UTC."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not an ISO 8601 date or time (e.g. 2031-04-01T09:00:00Z)",
-            param_hint=f"'{option}'",
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # --- presentation --------------------------------------------------------------------------
@@ -197,11 +172,11 @@ def list_command(
         target_id=target_id,
         actor_id=actor,
         operation=operation,
-        since=_moment(since, "--since"),
-        until=_moment(until, "--until"),
+        since=moment(since, "--since"),
+        until=moment(until, "--until"),
     )
     ctx = operator_context()
-    page = _run(lambda deps: list_audit(deps, ctx, query), as_json=as_json)
+    page = run_use_case(lambda deps: list_audit(deps, ctx, query), as_json=as_json)
     if as_json:
         output.print_json(
             {"items": [entry_json(e) for e in page.items], "next_cursor": page.next_cursor}
@@ -335,7 +310,7 @@ def tail_command(
 
     every = interval if follow else None
     try:
-        _run(
+        run_use_case(
             lambda deps: tail_audit(deps, ctx, count=limit, emit=emit, interval=every),
             as_json=as_json,
         )

@@ -9,18 +9,14 @@ in major units of a currency, a well-formed idempotency key. ``import`` lives in
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import typer
-from returns.pipeline import is_successful
-from returns.result import Result
 
 from orderly_cli import output
-from orderly_cli.boundary import refuse, run_async
 from orderly_cli.commands.product_import import import_command
 from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, IfVersion
-from orderly_cli.session import operator_context, with_dependencies
+from orderly_cli.session import operator_context, run_use_case
 from orderly_core.catalogue.model import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, ProductQuery
 from orderly_core.catalogue.use_cases import (
     ArchiveRequest,
@@ -34,9 +30,7 @@ from orderly_core.catalogue.use_cases import (
     list_products,
     update_product,
 )
-from orderly_core.errors import DomainError
 from orderly_core.money import Money, MoneyError, normalise_currency, parse_major
-from orderly_core.ports import Dependencies
 
 app = typer.Typer(
     help=(
@@ -54,19 +48,6 @@ app = typer.Typer(
 
 
 Sku = Annotated[str, typer.Argument(metavar="SKU", help="The product's SKU (any case).")]
-
-
-def _settle[T](result: Result[T, DomainError], *, as_json: bool) -> T:
-    if not is_successful(result):
-        refuse(result.failure(), as_json=as_json)
-    return result.unwrap()
-
-
-def _run[T](
-    use_case: Callable[[Dependencies], Awaitable[Result[T, DomainError]]], *, as_json: bool
-) -> T:
-    """Run one use case against PostgreSQL; a refusal exits 1 with its reason."""
-    return _settle(run_async(with_dependencies(use_case)), as_json=as_json)
 
 
 def _money(price: str, currency: str) -> Money:
@@ -109,7 +90,7 @@ def list_command(
     """
     ctx = operator_context()
     query = ProductQuery(limit=limit, cursor=cursor, active=active, search=search)
-    page = _run(lambda deps: list_products(deps, ctx, query), as_json=as_json)
+    page = run_use_case(lambda deps: list_products(deps, ctx, query), as_json=as_json)
     if as_json:
         output.print_json(output.page_json(page))
     else:
@@ -125,7 +106,7 @@ def show_command(sku: Sku, as_json: AsJson = False) -> None:
       orderly products show MUG-01 --json
     """
     ctx = operator_context()
-    product = _run(lambda deps: get_product(deps, ctx, sku), as_json=as_json)
+    product = run_use_case(lambda deps: get_product(deps, ctx, sku), as_json=as_json)
     if as_json:
         output.print_json(output.product_json(product))
     else:
@@ -164,7 +145,7 @@ def create_command(
     money = _money(price, currency)
     new = NewProduct(sku, name, money.amount, money.currency, description, on_hand)
     ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
-    product = _run(lambda deps: create_product(deps, ctx, new), as_json=as_json)
+    product = run_use_case(lambda deps: create_product(deps, ctx, new), as_json=as_json)
     output.show_written(product, applied=ctx.applies_changes, done="created", as_json=as_json)
 
 
@@ -220,7 +201,7 @@ def update_command(
         active=active,
     )
     ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
-    product = _run(lambda deps: update_product(deps, ctx, changes), as_json=as_json)
+    product = run_use_case(lambda deps: update_product(deps, ctx, changes), as_json=as_json)
     output.show_written(product, applied=ctx.applies_changes, done="updated", as_json=as_json)
 
 
@@ -242,7 +223,7 @@ def archive_command(
     """
     request = ArchiveRequest(sku, if_version)
     ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
-    product = _run(lambda deps: archive_product(deps, ctx, request), as_json=as_json)
+    product = run_use_case(lambda deps: archive_product(deps, ctx, request), as_json=as_json)
     output.show_written(product, applied=ctx.applies_changes, done="archived", as_json=as_json)
 
 
@@ -273,7 +254,7 @@ def adjust_stock_command(
     """
     adjustment = StockAdjustment(sku, delta, reason, if_version)
     ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
-    product = _run(lambda deps: adjust_stock(deps, ctx, adjustment), as_json=as_json)
+    product = run_use_case(lambda deps: adjust_stock(deps, ctx, adjustment), as_json=as_json)
     output.show_written(product, applied=ctx.applies_changes, done="adjusted", as_json=as_json)
 
 

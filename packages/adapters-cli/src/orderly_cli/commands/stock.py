@@ -9,20 +9,17 @@ counts as drift and how a repair is audited live in the core.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from returns.pipeline import is_successful
-from returns.result import Result
 from rich.table import Table
 from rich.text import Text
 
 from orderly_cli import output
-from orderly_cli.boundary import EXIT_REFUSED, refuse, run_async
+from orderly_cli.boundary import EXIT_REFUSED
 from orderly_cli.options import AsJson, Cursor, DryRun
-from orderly_cli.session import operator_context, with_dependencies
+from orderly_cli.session import operator_context, run_use_case
 from orderly_core.catalogue.ledger import StockMovement
 from orderly_core.catalogue.stock import (
     PAGE_SIZE_MAX,
@@ -34,8 +31,6 @@ from orderly_core.catalogue.stock import (
     stock_history,
     verify_stock,
 )
-from orderly_core.errors import DomainError
-from orderly_core.ports import Dependencies
 
 app = typer.Typer(
     help=(
@@ -53,16 +48,6 @@ app = typer.Typer(
 )
 
 Sku = Annotated[str, typer.Argument(metavar="SKU", help="The product's SKU (any case).")]
-
-
-def _run[T](
-    use_case: Callable[[Dependencies], Awaitable[Result[T, DomainError]]], *, as_json: bool
-) -> T:
-    """Run one use case against PostgreSQL; a refusal exits 1 with its reason."""
-    result = run_async(with_dependencies(use_case))
-    if not is_successful(result):
-        refuse(result.failure(), as_json=as_json)
-    return result.unwrap()
 
 
 def _signed(delta: int) -> str:
@@ -135,7 +120,7 @@ def history_command(
     """
     ctx = operator_context()
     query = HistoryQuery(limit=limit, cursor=cursor)
-    page = _run(lambda deps: stock_history(deps, ctx, sku, query), as_json=as_json)
+    page = run_use_case(lambda deps: stock_history(deps, ctx, sku, query), as_json=as_json)
     if as_json:
         output.print_json(
             {"items": [movement_json(m) for m in page.items], "next_cursor": page.next_cursor}
@@ -214,7 +199,7 @@ def verify_command(
       orderly stock verify --repair
     """
     ctx = operator_context(dry_run=dry_run)
-    report = _run(lambda deps: verify_stock(deps, ctx, repair=repair), as_json=as_json)
+    report = run_use_case(lambda deps: verify_stock(deps, ctx, repair=repair), as_json=as_json)
     if as_json:
         output.print_json(
             {

@@ -11,19 +11,15 @@ is never printed, and neither is its hash: users are shown through ``user_view``
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from returns.pipeline import is_successful
-from returns.result import Result
 from rich.table import Table
 
 from orderly_cli import output
-from orderly_cli.boundary import refuse, run_async
 from orderly_cli.options import AsJson, Cursor, DryRun
-from orderly_cli.session import operator_context, with_dependencies
+from orderly_cli.session import operator_context, run_use_case
 from orderly_core.accounts.model import DISPLAY_NAME_MAX, User, UserPage, UserQuery, user_view
 from orderly_core.accounts.use_cases import (
     PAGE_SIZE_MAX,
@@ -36,8 +32,6 @@ from orderly_core.accounts.use_cases import (
     set_role,
 )
 from orderly_core.context import Role
-from orderly_core.errors import DomainError
-from orderly_core.ports import Dependencies
 
 app = typer.Typer(
     help=(
@@ -58,16 +52,6 @@ app = typer.Typer(
 UserRef = Annotated[
     str, typer.Argument(metavar="USER", help="The user's id, or their email (any case).")
 ]
-
-
-def _run[T](
-    use_case: Callable[[Dependencies], Awaitable[Result[T, DomainError]]], *, as_json: bool
-) -> T:
-    """Run one use case against PostgreSQL; a refusal exits 1 with its reason."""
-    result = run_async(with_dependencies(use_case))
-    if not is_successful(result):
-        refuse(result.failure(), as_json=as_json)
-    return result.unwrap()
 
 
 # --- presentation --------------------------------------------------------------------------
@@ -193,7 +177,7 @@ def create_admin_command(
     name = display_name if display_name is not None else email.strip().partition("@")[0]
     new = NewUser(email, password, name[:DISPLAY_NAME_MAX], Role.ADMIN)
     ctx = operator_context(dry_run=dry_run)
-    user = _run(lambda deps: create_user(deps, ctx, new), as_json=as_json)
+    user = run_use_case(lambda deps: create_user(deps, ctx, new), as_json=as_json)
     _show_written(user, applied=ctx.applies_changes, done="created", as_json=as_json)
 
 
@@ -231,7 +215,7 @@ def list_command(
         limit=limit, cursor=cursor, role=role, active=active, email_prefix=email_prefix
     )
     ctx = operator_context()
-    page = _run(lambda deps: list_users(deps, ctx, query), as_json=as_json)
+    page = run_use_case(lambda deps: list_users(deps, ctx, query), as_json=as_json)
     if as_json:
         output.print_json(
             {"items": [user_json(u) for u in page.items], "next_cursor": page.next_cursor}
@@ -263,7 +247,7 @@ def set_role_command(
     """
     change = RoleChange(user, role)
     ctx = operator_context(dry_run=dry_run)
-    changed = _run(lambda deps: set_role(deps, ctx, change), as_json=as_json)
+    changed = run_use_case(lambda deps: set_role(deps, ctx, change), as_json=as_json)
     done = f"given the role {changed.role.value}"
     _show_written(changed, applied=ctx.applies_changes, done=done, as_json=as_json)
 
@@ -271,7 +255,7 @@ def set_role_command(
 def _set_active(user: str, *, active: bool, dry_run: bool, as_json: bool) -> None:
     change = ActiveChange(user, active)
     ctx = operator_context(dry_run=dry_run)
-    changed = _run(lambda deps: set_active(deps, ctx, change), as_json=as_json)
+    changed = run_use_case(lambda deps: set_active(deps, ctx, change), as_json=as_json)
     done = "reactivated" if active else "deactivated"
     _show_written(changed, applied=ctx.applies_changes, done=done, as_json=as_json)
 

@@ -262,6 +262,8 @@ async def list_orders(
     after = None
     if query.cursor is not None and (after := decode_position(query.cursor)) is None:
         fields.fail("cursor", "is not a cursor this API returned")
+    if query.since and query.until and query.since >= query.until:
+        fields.fail("until", "must be after since")
     if invalid := fields.invalid():
         return invalid
 
@@ -345,12 +347,18 @@ async def deliver_order(
     return await _step(deps, ctx, step, OrderStatus.DELIVERED)
 
 
+REASON_MAX = 255
+
+
 async def cancel_order(
     deps: Dependencies, ctx: Context, step: OrderStep, reason: str = "cancelled"
-) -> Result[Order, StepError]:
-    """Cancel a placed or paid order (its owner, or staff), releasing its stock. Shipped
-    orders cannot be cancelled."""
-    return await _step(deps, ctx, step, OrderStatus.CANCELLED, reason=reason.strip() or "cancelled")
+) -> Result[Order, StepError | InvalidInput]:
+    """Cancel a placed or paid order (its owner, or staff), releasing its stock, with a reason
+    of at most 255 characters. Shipped orders cannot be cancelled."""
+    reason = reason.strip() or "cancelled"
+    if len(reason) > REASON_MAX:
+        return Failure(InvalidInput.single("reason", f"must be at most {REASON_MAX} characters"))
+    return await _step(deps, ctx, step, OrderStatus.CANCELLED, reason=reason)
 
 
 async def expire_orders(

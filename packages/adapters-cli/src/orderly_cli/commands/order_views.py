@@ -1,0 +1,128 @@
+"""How ``orderly orders`` shows orders: rich tables for people, JSON for scripts.
+
+An order in JSON has the members of the HTTP API's order resource (``order_view``), with
+timestamps in RFC 3339 UTC, so a script can read either.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from orderly_cli import output
+from orderly_core.money import Money
+from orderly_core.orders.model import Order, OrderPage, OrderStatus, order_view
+from orderly_core.orders.use_cases import ExpiryReport
+
+
+def order_json(order: Order) -> dict[str, Any]:
+    """An order as the HTTP API shows one."""
+    return {
+        name: output.rfc3339(value) if isinstance(value, datetime) else value
+        for name, value in order_view(order).items()
+    }
+
+
+def money_text(money: Money) -> str:
+    return f"{money.format_major()} {money.currency}"
+
+
+def show_order(order: Order, *, title: str) -> None:
+    out = output.console()
+    fields = Table(title=title, title_justify="left", show_header=False)
+    fields.add_column("Field", style="bold", no_wrap=True)
+    fields.add_column("Value", overflow="fold")
+    rows = (
+        ("ID", str(order.id)),
+        ("Customer", Text(order.customer_id)),
+        ("Status", order.status.value),
+        ("Cancel reason", Text(order.cancel_reason or "-")),
+        ("Total", money_text(order.total)),
+        ("Version", str(order.version)),
+        ("Created", output.rfc3339(order.placed_at)),
+        ("Updated", output.rfc3339(order.updated_at)),
+        (
+            "Expires",
+            output.rfc3339(order.expires_at) if order.status is OrderStatus.PLACED else "-",
+        ),
+    )
+    for field, value in rows:
+        fields.add_row(field, value)
+    out.print(fields)
+    lines = Table(title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    lines.add_column("SKU", no_wrap=True)
+    for heading in ("Quantity", "Unit price", "Subtotal"):
+        lines.add_column(heading, justify="right", no_wrap=True)
+    for line in order.lines:
+        subtotal = Money(line.subtotal, line.unit_price.currency)
+        lines.add_row(
+            line.sku, str(line.quantity), money_text(line.unit_price), money_text(subtotal)
+        )
+    out.print(lines)
+
+
+def show_written(order: Order, *, applied: bool, done: str, as_json: bool) -> None:
+    """The order a write produced; a dry run says plainly that nothing was changed."""
+    if as_json:
+        output.print_json({"applied": applied, "order": order_json(order)})
+    elif applied:
+        show_order(order, title=f"Order {order.id} {done}")
+    else:
+        output.console().print(
+            f"[bold]{output.NOT_APPLIED}.[/bold] Order {order.id} would be {done}:"
+        )
+        show_order(order, title=f"Order {order.id}")
+
+
+def show_page(page: OrderPage) -> None:
+    out = output.console()
+    if not page.items:
+        out.print("No orders.")
+    else:
+        table = Table(
+            title=f"{len(page.items)} order(s), newest first",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            collapse_padding=True,
+        )
+        table.add_column("ID", no_wrap=True)
+        table.add_column("Status", no_wrap=True)
+        table.add_column("Customer", overflow="fold")
+        table.add_column("Lines", justify="right", no_wrap=True)
+        table.add_column("Total", justify="right", no_wrap=True)
+        table.add_column("Version", justify="right", no_wrap=True)
+        table.add_column("Created", no_wrap=True)
+        for order in page.items:
+            table.add_row(
+                str(order.id),
+                order.status.value,
+                Text(order.customer_id),
+                str(len(order.lines)),
+                money_text(order.total),
+                str(order.version),
+                output.rfc3339(order.placed_at),
+            )
+        out.print(table)
+    if page.next_cursor:
+        out.print(f"Older orders follow: --cursor {page.next_cursor}")
+
+
+def show_expiry(report: ExpiryReport) -> None:
+    out = output.console()
+    if not report.expired:
+        out.print("No unpaid order is past its expiry.")
+        return
+    if report.applied:
+        out.print(f"Expired {len(report.expired)} order(s); their stock is released:")
+    else:
+        out.print(
+            f"[bold]{output.NOT_APPLIED}.[/bold] {len(report.expired)} order(s) would be expired:"
+        )
+    for order_id in report.expired:
+        out.print(str(order_id))

@@ -1,0 +1,342 @@
+"""``orderly orders``: orders and their lifecycle, for operators.
+
+An operator may act on any order: place one on a customer's behalf, mark it paid, shipped or
+delivered, cancel it, and run the expiry that Orderly's scheduled job runs. Each command
+decodes its options, builds the operator's context, runs one order use case and prints the
+outcome. The state machine, the stock each step reserves, releases or consumes, and who may
+do what all live in the core; what is checked here is only what the command line itself must
+make sense of: a line written ``SKU:QTY``, a time in ISO 8601. How orders are shown is in
+:mod:`orderly_cli.commands.order_views`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+import typer
+from returns.result import Result
+
+from orderly_cli import output
+from orderly_cli.commands import order_views
+from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, moment
+from orderly_cli.session import operator_context, run_use_case
+from orderly_core.context import Context
+from orderly_core.errors import InvalidInput
+from orderly_core.orders.model import Order, OrderQuery, OrderStatus
+from orderly_core.orders.use_cases import (
+    PAGE_SIZE_MAX,
+    LineRequest,
+    NewOrder,
+    OrderStep,
+    StepError,
+    cancel_order,
+    deliver_order,
+    expire_orders,
+    get_order,
+    list_orders,
+    pay_order,
+    place_order,
+    ship_order,
+)
+from orderly_core.ports import Dependencies
+
+app = typer.Typer(
+    help=(
+        "Orders: place one for a customer, list and show them, move them through their "
+        "lifecycle (placed, paid, shipped, delivered; or cancelled), and expire unpaid ones.\n\n"
+        "Commands connect with DATABASE_URL and REDIS_URL, or find a running `orderly dev` "
+        "in the current directory. They act as the operator (your OS user), who may act on "
+        "any order. Writes take --dry-run (check everything, show the result, change nothing) "
+        "and --idempotency-key KEY; every command takes --json for scripts.\n\n"
+        "Exit codes: 0 success, 1 refused by a business rule (the reason is printed), "
+        "2 usage or configuration error, 3 a server could not be reached, 4 internal error."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+OrderId = Annotated[str, typer.Argument(metavar="ORDER_ID", help="The order's id.")]
+IfVersion = Annotated[
+    int | None,
+    typer.Option(
+        "--if-version",
+        min=1,
+        metavar="N",
+        help="Apply only if the order is still at version N; refused if it has changed.",
+    ),
+]
+
+
+def _line(text: str) -> LineRequest:
+    """``SKU:QTY`` as written on the command line; whether it may be ordered is the core's."""
+    sku, _, quantity = text.rpartition(":")
+    try:
+        count = int(quantity)
+    except ValueError:
+        count = None
+    if count is None or not sku.strip():
+        raise typer.BadParameter(f"{text!r} is not SKU:QTY (e.g. MUG-01:2)", param_hint="'--line'")
+    return LineRequest(sku.strip(), count)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+@app.command("list")
+def list_command(
+    *,
+    status: Annotated[
+        OrderStatus | None,
+        typer.Option(case_sensitive=False, help="Only orders with this status."),
+    ] = None,
+    customer: Annotated[
+        str | None, typer.Option(metavar="ID", help="Only this customer's orders.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(metavar="ISO", help="Only orders placed at or after this time.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(metavar="ISO", help="Only orders placed before this time.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option(metavar="N", help=f"Orders per page (1-{PAGE_SIZE_MAX}).")
+    ] = 50,
+    cursor: Cursor = None,
+    as_json: AsJson = False,
+) -> None:
+    """List orders, newest first, a page at a time.
+
+    Filters combine; times are ISO 8601 (2031-04-01, 2031-04-01T09:00:00+02:00), read as
+    UTC without an offset. When older orders follow, the next page's cursor is printed; pass
+    it back with --cursor. With --json: {"items": [...], "next_cursor": ...}.
+
+    \b
+    Examples:
+      orderly orders list --status placed
+      orderly orders list --customer 0b5e4c1e-8d2a-4f57-9c61-3f1f3b2a7d10 --since 2031-04-01
+    """
+    query = OrderQuery(
+        limit=limit,
+        cursor=cursor,
+        status=status,
+        customer_id=customer,
+        since=moment(since, "--since"),
+        until=moment(until, "--until"),
+    )
+    ctx = operator_context()
+    page = run_use_case(lambda deps: list_orders(deps, ctx, query), as_json=as_json)
+    if as_json:
+        output.print_json(
+            {
+                "items": [order_views.order_json(o) for o in page.items],
+                "next_cursor": page.next_cursor,
+            }
+        )
+    else:
+        order_views.show_page(page)
+
+
+@app.command("show")
+def show_command(order_id: OrderId, as_json: AsJson = False) -> None:
+    """Show one order: its status, lines, total, version and when it expires.
+
+    \b
+    Example:
+      orderly orders show 5a0e7c1e-3b1f-4d0a-9e53-0f5e2d1c9a77 --json
+    """
+    ctx = operator_context()
+    order = run_use_case(lambda deps: get_order(deps, ctx, order_id), as_json=as_json)
+    if as_json:
+        output.print_json(order_views.order_json(order))
+    else:
+        order_views.show_order(order, title=f"Order {order.id}")
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+@app.command("place")
+def place_command(
+    *,
+    customer: Annotated[
+        str, typer.Option(metavar="ID", help="The customer the order is placed for.")
+    ],
+    line: Annotated[
+        list[str],
+        typer.Option(metavar="SKU:QTY", help="A product and how many of it; repeat for each line."),
+    ],
+    dry_run: DryRun = False,
+    idempotency_key: IdempotencyKey = None,
+    as_json: AsJson = False,
+) -> None:
+    """Place an order on a customer's behalf, reserving its stock.
+
+    Every line is reserved, or none is: when any product lacks stock, the order is refused
+    with every short SKU and the quantities asked and available. An order has 1-100 lines
+    of 1-1000 units, each SKU once, of active products in one currency. Prices are taken
+    now; an unpaid order is cancelled, and its stock released, once it expires.
+
+    \b
+    Example:
+      orderly orders place --customer 0b5e4c1e-8d2a-4f57-9c61-3f1f3b2a7d10 --line MUG-01:2 --line TEA-1:1
+    """  # noqa: E501
+    new = NewOrder(tuple(_line(text) for text in line), customer_id=customer)
+    ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
+    order = run_use_case(lambda deps: place_order(deps, ctx, new), as_json=as_json)
+    order_views.show_written(order, applied=ctx.applies_changes, done="placed", as_json=as_json)
+
+
+StepUseCase = Callable[
+    [Dependencies, Context, OrderStep], Awaitable[Result[Order, StepError | InvalidInput]]
+]
+
+
+def _step(
+    use_case: StepUseCase,
+    order_id: str,
+    *,
+    if_version: int | None,
+    dry_run: bool,
+    idempotency_key: str | None,
+    as_json: bool,
+    done: str,
+) -> None:
+    """Run one lifecycle step of an order and show the order it leaves."""
+    step = OrderStep(order_id, if_version)
+    ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
+    order = run_use_case(lambda deps: use_case(deps, ctx, step), as_json=as_json)
+    order_views.show_written(order, applied=ctx.applies_changes, done=done, as_json=as_json)
+
+
+@app.command("pay")
+def pay_command(
+    order_id: OrderId,
+    if_version: IfVersion = None,
+    dry_run: DryRun = False,
+    idempotency_key: IdempotencyKey = None,
+    as_json: AsJson = False,
+) -> None:
+    """Mark a placed order paid; it no longer expires.
+
+    \b
+    Example:
+      orderly orders pay 5a0e7c1e-3b1f-4d0a-9e53-0f5e2d1c9a77 --if-version 1
+    """
+    _step(
+        pay_order,
+        order_id,
+        if_version=if_version,
+        dry_run=dry_run,
+        idempotency_key=idempotency_key,
+        as_json=as_json,
+        done="paid",
+    )
+
+
+@app.command("ship")
+def ship_command(
+    order_id: OrderId,
+    if_version: IfVersion = None,
+    dry_run: DryRun = False,
+    idempotency_key: IdempotencyKey = None,
+    as_json: AsJson = False,
+) -> None:
+    """Mark a paid order shipped: its reserved stock leaves the stock on hand.
+
+    \b
+    Example:
+      orderly orders ship 5a0e7c1e-3b1f-4d0a-9e53-0f5e2d1c9a77 --if-version 2
+    """
+    _step(
+        ship_order,
+        order_id,
+        if_version=if_version,
+        dry_run=dry_run,
+        idempotency_key=idempotency_key,
+        as_json=as_json,
+        done="shipped",
+    )
+
+
+@app.command("deliver")
+def deliver_command(
+    order_id: OrderId,
+    if_version: IfVersion = None,
+    dry_run: DryRun = False,
+    idempotency_key: IdempotencyKey = None,
+    as_json: AsJson = False,
+) -> None:
+    """Mark a shipped order delivered.
+
+    \b
+    Example:
+      orderly orders deliver 5a0e7c1e-3b1f-4d0a-9e53-0f5e2d1c9a77
+    """
+    _step(
+        deliver_order,
+        order_id,
+        if_version=if_version,
+        dry_run=dry_run,
+        idempotency_key=idempotency_key,
+        as_json=as_json,
+        done="delivered",
+    )
+
+
+@app.command("cancel")
+def cancel_command(
+    order_id: OrderId,
+    *,
+    reason: Annotated[
+        str, typer.Option(metavar="TEXT", help="Why the order is cancelled (kept with it).")
+    ] = "cancelled",
+    if_version: IfVersion = None,
+    dry_run: DryRun = False,
+    idempotency_key: IdempotencyKey = None,
+    as_json: AsJson = False,
+) -> None:
+    """Cancel a placed or paid order, releasing its reserved stock.
+
+    A shipped, delivered or already cancelled order cannot be cancelled.
+
+    \b
+    Example:
+      orderly orders cancel 5a0e7c1e-3b1f-4d0a-9e53-0f5e2d1c9a77 --reason "customer called"
+    """
+
+    async def cancel(
+        deps: Dependencies, ctx: Context, step: OrderStep
+    ) -> Result[Order, StepError | InvalidInput]:
+        return await cancel_order(deps, ctx, step, reason)
+
+    _step(
+        cancel,
+        order_id,
+        if_version=if_version,
+        dry_run=dry_run,
+        idempotency_key=idempotency_key,
+        as_json=as_json,
+        done="cancelled",
+    )
+
+
+@app.command("expire")
+def expire_command(dry_run: DryRun = False, as_json: AsJson = False) -> None:
+    """Cancel every unpaid order past its expiry, releasing its stock.
+
+    This is what Orderly's scheduled job runs; each order is cancelled with reason
+    "expired". Prints the orders expired (with --dry-run: those that would be). With
+    --json: {"applied": ..., "expired": ["<order id>", ...]}.
+
+    \b
+    Examples:
+      orderly orders expire --dry-run
+      orderly orders expire
+    """
+    ctx = operator_context(dry_run=dry_run)
+    report = run_use_case(lambda deps: expire_orders(deps, ctx), as_json=as_json)
+    if as_json:
+        output.print_json({"applied": report.applied, "expired": [str(i) for i in report.expired]})
+    else:
+        order_views.show_expiry(report)

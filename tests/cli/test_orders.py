@@ -1,0 +1,370 @@
+"""`orderly orders ...` through Typer's runner, on real PostgreSQL.
+
+Products are made with `orderly products create` and orders placed with `orderly orders
+place`, as an operator does for a customer; stock levels are read back with `orderly
+products show --json`. Only making an order due for expiry goes around Orderly: its
+`expires_at` is moved into the past over a connection of the test's own.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+import pytest
+from typer.testing import Result
+
+from orderly_db.settings import InfraSettings
+from tests.cli.conftest import Cli
+from tests.cli.test_stock import sql
+
+pytestmark = [pytest.mark.postgres]
+
+ORDER_KEYS = [
+    "id",
+    "status",
+    "customer_id",
+    "lines",
+    "total",
+    "currency",
+    "expires_at",
+    "cancel_reason",
+    "version",
+    "created_at",
+    "updated_at",
+]
+
+
+def ok_json(result: Result, exit_code: int = 0) -> Any:
+    assert result.exit_code == exit_code, result.output
+    return json.loads(result.stdout)
+
+
+def create(cli: Cli, sku: str, price: str, on_hand: int) -> None:
+    args = ("--name", sku, "--price", price, "--currency", "EUR", "--on-hand", str(on_hand))
+    result = cli("products", "create", "--sku", sku, *args)
+    assert result.exit_code == 0, result.output
+
+
+def stock(cli: Cli, sku: str) -> tuple[int, int]:
+    """(on hand, reserved) as `orderly products show` reports them."""
+    product = ok_json(cli("products", "show", sku, "--json"))
+    assert product["available"] == product["on_hand"] - product["reserved"]
+    return product["on_hand"], product["reserved"]
+
+
+def place(cli: Cli, *lines: str, customer: str = "cust-1", extra: tuple[str, ...] = ()) -> Any:
+    args = [arg for line in lines for arg in ("--line", line)]
+    written = ok_json(cli("orders", "place", "--customer", customer, *args, *extra, "--json"))
+    assert written["applied"] is ("--dry-run" not in extra)
+    return written["order"]
+
+
+@pytest.fixture
+def shop(cli: Cli) -> Cli:
+    """MUG-01 (12.50 EUR, 40 on hand) and TEA-1 (4.00 EUR, 9 on hand)."""
+    create(cli, "MUG-01", "12.50", 40)
+    create(cli, "TEA-1", "4.00", 9)
+    return cli
+
+
+def moment(text: str) -> datetime:
+    assert text.endswith("Z")
+    return datetime.fromisoformat(text)
+
+
+# --- place, show, list ---------------------------------------------------------------------
+
+
+def test_place_reserves_stock_and_show_and_list_return_the_order(shop: Cli) -> None:
+    order = place(shop, "mug-01:2", "TEA-1:3", customer="cust-7")
+    assert list(order) == ORDER_KEYS
+    uuid.UUID(order["id"])
+    assert {k: order[k] for k in ORDER_KEYS if k not in {"id", "expires_at", "updated_at"}} == {
+        "status": "placed",
+        "customer_id": "cust-7",
+        "lines": [
+            {"sku": "MUG-01", "quantity": 2, "unit_price": 1250, "currency": "EUR"},
+            {"sku": "TEA-1", "quantity": 3, "unit_price": 400, "currency": "EUR"},
+        ],
+        "total": 3700,
+        "currency": "EUR",
+        "cancel_reason": None,
+        "version": 1,
+        "created_at": order["updated_at"],
+    }
+    assert (moment(order["expires_at"]) - moment(order["created_at"])).total_seconds() == 1800
+    assert stock(shop, "MUG-01") == (40, 2)
+    assert stock(shop, "TEA-1") == (9, 3)
+
+    assert ok_json(shop("orders", "show", order["id"], "--json")) == order
+    human = shop("orders", "show", order["id"])
+    assert human.exit_code == 0, human.output
+    assert order["id"] in human.stdout
+    assert "cust-7" in human.stdout
+    assert "37.00 EUR" in human.stdout  # the total
+    mug = next(line for line in human.stdout.splitlines() if "MUG-01" in line)
+    assert mug.split() == ["MUG-01", "2", "12.50", "EUR", "25.00", "EUR"]
+
+    assert ok_json(shop("orders", "list", "--json")) == {"items": [order], "next_cursor": None}
+    listed = shop("orders", "list")
+    assert listed.exit_code == 0, listed.output
+    row = next(line for line in listed.stdout.splitlines() if order["id"] in line)
+    assert row.split()[:6] == [order["id"], "placed", "cust-7", "2", "37.00", "EUR"]
+
+
+def test_list_filters_and_pages(shop: Cli) -> None:
+    first = place(shop, "MUG-01:1", customer="ann")
+    second = place(shop, "MUG-01:1", customer="bob")
+    third = place(shop, "TEA-1:1", customer="ann")
+    ok_json(shop("orders", "pay", second["id"], "--json"))
+
+    def ids(*options: str) -> list[str]:
+        page = ok_json(shop("orders", "list", *options, "--json"))
+        return [item["id"] for item in page["items"]]
+
+    assert ids() == [third["id"], second["id"], first["id"]]  # newest first
+    assert ids("--customer", "ann") == [third["id"], first["id"]]
+    assert ids("--status", "paid") == [second["id"]]
+    assert ids("--status", "PLACED", "--customer", "bob") == []
+    assert ids("--since", second["created_at"]) == [third["id"], second["id"]]
+    assert ids("--until", second["created_at"]) == [first["id"]]
+    assert ids("--since", "2000-01-01", "--until", "2000-01-02") == []
+    assert "No orders." in shop("orders", "list", "--customer", "nobody").stdout
+
+    page = ok_json(shop("orders", "list", "--limit", "2", "--json"))
+    assert [item["id"] for item in page["items"]] == [third["id"], second["id"]]
+    cursor = page["next_cursor"]
+    assert isinstance(cursor, str)
+    assert f"--cursor {cursor}" in shop("orders", "list", "--limit", "2").stdout
+    assert ids("--limit", "2", "--cursor", cursor) == [first["id"]]
+
+
+def test_reading_refusals_and_usage_errors(shop: Cli) -> None:
+    missing = str(uuid.uuid4())
+    unknown = shop("orders", "show", missing)
+    assert unknown.exit_code == 1, unknown.output
+    assert unknown.stderr.strip() == f"error: No order is known as '{missing}'."
+    refused = ok_json(shop("orders", "show", "not-an-id", "--json"), exit_code=1)
+    assert refused["error"]["code"] == "order_not_found"
+    for option in (("--limit", "0"), ("--cursor", "not-a-cursor")):
+        bad = ok_json(shop("orders", "list", *option, "--json"), exit_code=1)
+        assert bad["error"]["code"] == "invalid_input"
+    assert shop("orders", "list", "--since", "yesterday").exit_code == 2
+    assert shop("orders", "list", "--status", "lost").exit_code == 2
+    for line in ("MUG-01", "MUG-01:two", ":2"):
+        usage = shop("orders", "place", "--customer", "c", "--line", line)
+        assert usage.exit_code == 2, usage.output
+        assert "SKU:QTY" in usage.stderr
+    assert shop("orders", "place", "--line", "MUG-01:1").exit_code == 2  # no customer
+    assert stock(shop, "MUG-01") == (40, 0)
+
+
+# --- placement refused ---------------------------------------------------------------------
+
+
+def test_out_of_stock_names_every_short_line_and_reserves_nothing(shop: Cli) -> None:
+    refused = shop("orders", "place", "--customer", "c", "--line", "MUG-01:41", "--line",
+                   "TEA-1:10")  # fmt: skip
+    assert refused.exit_code == 1, refused.output
+    assert refused.stdout == ""
+    assert refused.stderr.splitlines() == [
+        "error: Not enough stock: MUG-01 (41 asked, 40 available), TEA-1 (10 asked, 9 available)."
+    ]
+    as_json = ok_json(
+        shop("orders", "place", "--customer", "c", "--line", "TEA-1:10", "--json"), exit_code=1
+    )
+    assert as_json["error"]["code"] == "out_of_stock"
+    assert "TEA-1 (10 asked, 9 available)" in as_json["error"]["detail"]
+
+    partly = shop("orders", "place", "--customer", "c", "--line", "MUG-01:5", "--line", "TEA-1:10")
+    assert partly.exit_code == 1, partly.output
+    assert "MUG-01" not in partly.stderr  # only the short line is named
+    assert stock(shop, "MUG-01") == (40, 0)  # all or nothing
+    assert stock(shop, "TEA-1") == (9, 0)
+    assert ok_json(shop("orders", "list", "--json"))["items"] == []
+
+    other = ok_json(shop("orders", "place", "--customer", "c", "--line", "NOPE:1", "--json"), 1)
+    assert other["error"]["code"] == "products_unavailable"
+    invalid = ok_json(shop("orders", "place", "--customer", "c", "--line", "MUG-01:0", "--json"), 1)
+    assert invalid["error"]["code"] == "invalid_input"
+
+
+# --- lifecycle -----------------------------------------------------------------------------
+
+
+def test_pay_ship_deliver_move_stock_and_versions(shop: Cli) -> None:
+    order = place(shop, "MUG-01:2", "TEA-1:3")
+    assert stock(shop, "MUG-01") == (40, 2)
+
+    paid = ok_json(shop("orders", "pay", order["id"], "--if-version", "1", "--json"))
+    assert paid["applied"] is True
+    assert (paid["order"]["status"], paid["order"]["version"]) == ("paid", 2)
+    assert stock(shop, "MUG-01") == (40, 2)  # still reserved
+
+    shipped = shop("orders", "ship", order["id"], "--if-version", "2")
+    assert shipped.exit_code == 0, shipped.output
+    assert f"Order {order['id']} shipped" in shipped.stdout
+    assert stock(shop, "MUG-01") == (38, 0)  # consumed
+    assert stock(shop, "TEA-1") == (6, 0)
+
+    delivered = ok_json(shop("orders", "deliver", order["id"], "--json"))["order"]
+    assert (delivered["status"], delivered["version"]) == ("delivered", 4)
+    assert stock(shop, "MUG-01") == (38, 0)
+    assert ok_json(shop("orders", "show", order["id"], "--json")) == delivered
+
+    history = ok_json(shop("stock", "history", "MUG-01", "--json"))["items"]
+    assert [(m["kind"], m["reference"]) for m in history[:2]] == [
+        ("shipment", order["id"]),
+        ("reservation", order["id"]),
+    ]
+
+
+def test_an_illegal_step_is_refused_and_changes_nothing(shop: Cli) -> None:
+    order = place(shop, "MUG-01:2")
+    early = shop("orders", "ship", order["id"])  # not paid yet
+    assert early.exit_code == 1, early.output
+    assert early.stderr.strip() == (
+        f"error: Order {order['id']} is placed: it cannot become shipped."
+    )
+    ok_json(shop("orders", "pay", order["id"], "--json"))
+    ok_json(shop("orders", "ship", order["id"], "--json"))
+    late = ok_json(shop("orders", "cancel", order["id"], "--json"), exit_code=1)
+    assert late["error"] == {
+        "code": "illegal_transition",
+        "detail": f"Order {order['id']} is shipped: it cannot become cancelled.",
+        "order_id": order["id"],
+        "current": "shipped",
+        "wanted": "cancelled",
+    }
+    after = ok_json(shop("orders", "show", order["id"], "--json"))
+    assert (after["status"], after["version"]) == ("shipped", 3)
+    assert stock(shop, "MUG-01") == (38, 0)
+
+
+def test_cancel_releases_the_stock_and_keeps_the_reason(shop: Cli) -> None:
+    order = place(shop, "MUG-01:2", "TEA-1:9")
+    other = place(shop, "MUG-01:5")
+    ok_json(shop("orders", "pay", order["id"], "--json"))
+    cancelled = ok_json(
+        shop("orders", "cancel", order["id"], "--reason", "customer called", "--json")
+    )["order"]
+    assert (cancelled["status"], cancelled["cancel_reason"]) == ("cancelled", "customer called")
+    assert stock(shop, "MUG-01") == (40, 5)  # the other order keeps its reservation
+    assert stock(shop, "TEA-1") == (9, 0)
+    assert ok_json(shop("orders", "cancel", other["id"], "--json"))["order"]["cancel_reason"] == (
+        "cancelled"
+    )
+    assert stock(shop, "MUG-01") == (40, 0)
+    again = shop("orders", "cancel", order["id"])
+    assert again.exit_code == 1, again.output
+    assert "is cancelled: it cannot become cancelled" in again.stderr
+    assert stock(shop, "TEA-1") == (9, 0)  # not released twice
+
+
+def test_a_stale_if_version_is_refused(shop: Cli) -> None:
+    order = place(shop, "MUG-01:2")
+    ok_json(shop("orders", "pay", order["id"], "--if-version", "1", "--json"))
+    stale = shop("orders", "cancel", order["id"], "--if-version", "1")
+    assert stale.exit_code == 1, stale.output
+    assert stale.stderr.strip() == (
+        f"error: Order {order['id']} is at version 2, not 1: reload it and try again."
+    )
+    as_json = ok_json(shop("orders", "ship", order["id"], "--if-version", "1", "--json"), 1)
+    assert as_json["error"]["code"] == "version_conflict"
+    assert ok_json(shop("orders", "show", order["id"], "--json"))["status"] == "paid"
+    assert stock(shop, "MUG-01") == (40, 2)
+    assert shop("orders", "pay", order["id"], "--if-version", "0").exit_code == 2
+
+
+def test_dry_runs_show_the_result_and_change_nothing(shop: Cli) -> None:
+    preview = place(shop, "MUG-01:4", extra=("--dry-run",))
+    assert (preview["status"], preview["total"]) == ("placed", 5000)
+    assert stock(shop, "MUG-01") == (40, 0)
+    assert ok_json(shop("orders", "list", "--json"))["items"] == []
+    assert ok_json(shop("orders", "show", preview["id"], "--json"), 1)["error"]["code"] == (
+        "order_not_found"
+    )
+
+    order = place(shop, "MUG-01:4")
+    for step in (("pay",), ("cancel", "--reason", "test")):
+        rehearsed = ok_json(shop("orders", *step, order["id"], "--dry-run", "--json"))
+        assert rehearsed["applied"] is False
+        assert rehearsed["order"]["version"] == 2
+    human = shop("orders", "cancel", order["id"], "--dry-run")
+    assert human.exit_code == 0, human.output
+    assert "dry run: nothing was changed" in human.stdout
+    assert f"Order {order['id']} would be cancelled" in human.stdout
+    assert ok_json(shop("orders", "show", order["id"], "--json")) == order
+    assert stock(shop, "MUG-01") == (40, 4)
+    refused = shop("orders", "ship", order["id"], "--dry-run")  # a refusal is rehearsed too
+    assert refused.exit_code == 1, refused.output
+    entries = ok_json(shop("audit", "list", "--target-type", "order", "--json"))["items"]
+    assert [e["operation"] for e in entries] == ["order.place"]
+
+
+def test_writes_are_audited_with_the_operator_and_key(shop: Cli) -> None:
+    order = place(shop, "MUG-01:1", extra=("--idempotency-key", "place-2031-04"))
+    ok_json(shop("orders", "pay", order["id"], "--idempotency-key", "pay-2031-04", "--json"))
+    entries = ok_json(shop("audit", "list", "--target-id", order["id"], "--json"))["items"]
+    assert [(e["operation"], e["idempotency_key"]) for e in entries] == [
+        ("order.paid", "pay-2031-04"),
+        ("order.place", "place-2031-04"),
+    ]
+    assert {e["actor"]["id"] for e in entries} == {getpass.getuser()}
+    assert shop("orders", "pay", order["id"], "--idempotency-key", " bad").exit_code == 2
+
+
+# --- expiry --------------------------------------------------------------------------------
+
+
+def test_expire_cancels_only_due_orders_and_releases_their_stock(
+    shop: Cli, infra_settings: InfraSettings
+) -> None:
+    due = place(shop, "MUG-01:3", "TEA-1:2")
+    fresh = place(shop, "MUG-01:1")
+    paid = place(shop, "TEA-1:1")
+    ok_json(shop("orders", "pay", paid["id"], "--json"))
+
+    assert ok_json(shop("orders", "expire", "--dry-run", "--json")) == {
+        "applied": False,
+        "expired": [],
+    }
+    nothing = shop("orders", "expire", "--dry-run")
+    assert nothing.exit_code == 0, nothing.output
+    assert "No unpaid order is past its expiry." in nothing.stdout
+
+    for order_id in (due["id"], paid["id"]):  # a paid order never expires
+        sql(
+            infra_settings,
+            "UPDATE orders SET expires_at = now() - interval '1 minute' WHERE id = :id",
+            id=uuid.UUID(order_id),
+        )
+    rehearsal = shop("orders", "expire", "--dry-run")
+    assert rehearsal.exit_code == 0, rehearsal.output
+    assert "dry run: nothing was changed" in rehearsal.stdout
+    assert due["id"] in rehearsal.stdout
+    assert ok_json(shop("orders", "expire", "--dry-run", "--json")) == {
+        "applied": False,
+        "expired": [due["id"]],
+    }
+    assert ok_json(shop("orders", "show", due["id"], "--json"))["status"] == "placed"
+    assert stock(shop, "MUG-01") == (40, 4)
+
+    assert ok_json(shop("orders", "expire", "--json")) == {
+        "applied": True,
+        "expired": [due["id"]],
+    }
+    expired = ok_json(shop("orders", "show", due["id"], "--json"))
+    assert (expired["status"], expired["cancel_reason"]) == ("cancelled", "expired")
+    assert ok_json(shop("orders", "show", fresh["id"], "--json"))["status"] == "placed"
+    assert ok_json(shop("orders", "show", paid["id"], "--json"))["status"] == "paid"
+    assert stock(shop, "MUG-01") == (40, 1)  # only the fresh order's unit
+    assert stock(shop, "TEA-1") == (9, 1)  # only the paid order's unit
+
+    assert ok_json(shop("orders", "expire", "--json"))["expired"] == []
+    entries = ok_json(shop("audit", "list", "--operation", "order.expire", "--json"))["items"]
+    assert [e["target"]["id"] for e in entries] == [due["id"]]
