@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -121,3 +121,13 @@ def decode_position(cursor: str) -> tuple[datetime, uuid.UUID] | None:
         return datetime.fromisoformat(at), uuid.UUID(entry_id)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
+
+
+def newest_first_page[T](
+    found: list[T], limit: int, position: Callable[[T], tuple[datetime, uuid.UUID]]
+) -> tuple[tuple[T, ...], str | None]:
+    """One page of a newest-first listing fetched with ``limit + 1`` rows: the items, and the
+    cursor of the next page when the extra row shows that one follows."""
+    items = tuple(found[:limit])
+    more = len(found) > limit
+    return items, encode_position(*position(items[-1])) if more else None

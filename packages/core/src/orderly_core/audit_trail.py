@@ -13,8 +13,8 @@ from orderly_core.audit import (
     AuditQuery,
     changes_between,
     decode_position,
-    encode_position,
     new_entry,
+    newest_first_page,
 )
 from orderly_core.authorization import user_admin_denied
 from orderly_core.context import Context
@@ -86,9 +86,7 @@ async def list_audit(
 
     async def work(uow: UnitOfWork) -> Result[AuditPage, Forbidden | InvalidInput]:
         found = await uow.audit.list(after=after, limit=query.limit + 1, query=query)
-        items = tuple(found[: query.limit])
-        more = len(found) > query.limit
-        cursor = encode_position(items[-1].at, items[-1].id) if more else None
+        items, cursor = newest_first_page(found, query.limit, lambda e: (e.at, e.id))
         return Success(AuditPage(items, cursor))
 
     return await in_transaction(deps, ctx, work)

@@ -7,7 +7,7 @@ from typing import Any
 
 from returns.result import Failure, Result, Success
 
-from orderly_core.audit import decode_position, encode_position
+from orderly_core.audit import decode_position, newest_first_page
 from orderly_core.audit_trail import record
 from orderly_core.authorization import catalogue_write_denied, user_admin_denied
 from orderly_core.catalogue.errors import ProductNotFound
@@ -117,9 +117,7 @@ async def stock_history(
         if await uow.products.get(wanted) is None:
             return Failure(ProductNotFound(wanted))
         found = await uow.stock_ledger.history(wanted, after=after, limit=query.limit + 1)
-        items = tuple(found[: query.limit])
-        more = len(found) > query.limit
-        cursor = encode_position(items[-1].at, items[-1].id) if more else None
+        items, cursor = newest_first_page(found, query.limit, lambda m: (m.at, m.id))
         return Success(MovementPage(items, cursor))
 
     return await in_transaction(deps, ctx, work)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from returns.result import Failure, Result, Success
 
-from orderly_core.audit import decode_position, encode_position
+from orderly_core.audit import decode_position, newest_first_page
 from orderly_core.audit_trail import record
 from orderly_core.authorization import may_handle_any_order
 from orderly_core.catalogue.ledger import MovementKind
@@ -269,9 +269,7 @@ async def list_orders(
 
     async def work(uow: UnitOfWork) -> Result[OrderPage, Forbidden | InvalidInput]:
         found = await uow.orders.list(after=after, limit=query.limit + 1, query=query)
-        items = tuple(found[: query.limit])
-        more = len(found) > query.limit
-        cursor = encode_position(items[-1].placed_at, items[-1].id) if more else None
+        items, cursor = newest_first_page(found, query.limit, lambda o: (o.placed_at, o.id))
         return Success(OrderPage(items, cursor))
 
     return await in_transaction(deps, ctx, work)
