@@ -368,3 +368,34 @@ def test_expire_cancels_only_due_orders_and_releases_their_stock(
     assert ok_json(shop("orders", "expire", "--json"))["expired"] == []
     entries = ok_json(shop("audit", "list", "--operation", "order.expire", "--json"))["items"]
     assert [e["target"]["id"] for e in entries] == [due["id"]]
+
+
+# --- idempotency keys ----------------------------------------------------------------------
+
+
+def test_a_retried_command_with_its_key_places_one_order(shop: Cli) -> None:
+    key = ("--idempotency-key", "phone-order-17")
+    first = place(shop, "MUG-01:2", extra=key)
+    retried = shop("orders", "place", "--customer", "cust-1", "--line", "MUG-01:2", *key, "--json")
+    other = shop("orders", "place", "--customer", "cust-1", "--line", "MUG-01:3", *key)
+
+    assert ok_json(retried)["order"] == first
+    assert "an earlier run with this idempotency key" in retried.stderr
+    assert stock(shop, "MUG-01") == (40, 2)
+    assert other.exit_code == 1
+    assert "already used for a different order.place request" in other.stderr
+
+
+def test_a_refusal_is_replayed_to_the_retry_and_keys_are_purged(shop: Cli) -> None:
+    key = ("--idempotency-key", "phone-order-18")
+    line = ("--customer", "cust-1", "--line", "TEA-1:10", "--json")
+    refused = ok_json(shop("orders", "place", *line, *key), exit_code=1)
+    assert (
+        shop("products", "adjust-stock", "TEA-1", "--delta=5", "--reason", "found").exit_code == 0
+    )
+    retried = shop("orders", "place", *line, *key)
+
+    assert ok_json(retried, exit_code=1) == refused
+    assert refused["error"]["code"] == "out_of_stock"
+    purge = ok_json(shop("db", "purge-keys", "--dry-run", "--json"))
+    assert purge == {"applied": False, "purged": 0}  # nothing is a day old yet

@@ -11,6 +11,7 @@ from returns.result import Result
 from orderly_core.catalogue.model import Product, Stock
 from orderly_core.catalogue.use_cases import NewProduct, create_product
 from orderly_core.context import Actor, Context, Mode, Role
+from orderly_core.idempotency import Replayed
 from orderly_core.ports import Dependencies
 
 OPERATOR = Actor.operator("alice")
@@ -27,6 +28,13 @@ STAFF = Actor.user("u-2", Role.STAFF)
 def ok[T](result: Result[T, Any]) -> T:
     assert is_successful(result), f"expected success, got {result}"
     return result.unwrap()
+
+
+def fresh[T](result: Result[T | Replayed[T], Any]) -> T:
+    """The value of a success that is not the replay of an earlier request."""
+    value = ok(result)
+    assert not isinstance(value, Replayed), f"expected a fresh outcome, got {value}"
+    return value
 
 
 def err[E](result: Result[Any, E]) -> E:

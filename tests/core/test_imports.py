@@ -17,7 +17,7 @@ from orderly_core.context import Mode
 from orderly_core.errors import Forbidden
 from orderly_core.money import Money
 from orderly_core.ports import Dependencies
-from tests.core.helpers import CUSTOMER, ctx, err, make_product, ok, set_reserved, stored
+from tests.core.helpers import CUSTOMER, ctx, err, fresh, make_product, ok, set_reserved, stored
 
 pytestmark = pytest.mark.postgres
 
@@ -37,7 +37,7 @@ async def test_import_creates_updates_and_leaves_unchanged_by_sku(deps: Dependen
     await make_product(deps, sku="CAP-1", name="Old cap", unit_price=1500, currency="JPY")
     await set_reserved(deps, "CAP-1", 2)
 
-    report = ok(await import_products(deps, ctx(), rows()))
+    report = fresh(await import_products(deps, ctx(), rows()))
 
     assert [(r.sku, r.action, r.changed) for r in report.rows] == [
         ("MUG-1", ImportAction.UNCHANGED, ()),
@@ -54,7 +54,7 @@ async def test_import_creates_updates_and_leaves_unchanged_by_sku(deps: Dependen
 
 
 async def test_dry_run_import_reports_and_writes_nothing(deps: Dependencies) -> None:
-    report = ok(await import_products(deps, ctx(mode=Mode.DRY_RUN), rows()))
+    report = fresh(await import_products(deps, ctx(mode=Mode.DRY_RUN), rows()))
 
     assert report.count(ImportAction.CREATED) == 3
     assert not report.applied
@@ -103,7 +103,7 @@ async def test_an_import_may_not_set_stock_below_reservations(deps: Dependencies
 async def test_import_reports_progress_and_needs_a_catalogue_manager(deps: Dependencies) -> None:
     seen: list[tuple[int, int]] = []
 
-    ok(await import_products(deps, ctx(), rows(), progress=lambda d, t: seen.append((d, t))))
+    fresh(await import_products(deps, ctx(), rows(), progress=lambda d, t: seen.append((d, t))))
 
     assert seen == [(1, 3), (2, 3), (3, 3)]
     assert isinstance(err(await import_products(deps, ctx(CUSTOMER), rows())), Forbidden)

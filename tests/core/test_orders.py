@@ -37,7 +37,7 @@ from orderly_core.orders.use_cases import (
 )
 from orderly_core.ports import Dependencies
 from orderly_core.testing import FixedClock
-from tests.core.helpers import STAFF, ctx, err, make_product, ok, stored
+from tests.core.helpers import STAFF, ctx, err, fresh, make_product, ok, stored
 
 pytestmark = pytest.mark.postgres
 
@@ -59,7 +59,7 @@ async def test_placing_reserves_every_line_and_prices_the_order(deps: Dependenci
     await make_product(deps, "MUG-1", on_hand=10, unit_price=1250)
     await make_product(deps, "TEE-1", on_hand=5, unit_price=2000)
 
-    placed = ok(await place_order(deps, ctx(ANN), order(("mug-1", 2), ("TEE-1", 1))))
+    placed = fresh(await place_order(deps, ctx(ANN), order(("mug-1", 2), ("TEE-1", 1)))).order
 
     assert (placed.status, placed.customer_id, placed.total.amount) == (
         OrderStatus.PLACED,
@@ -112,29 +112,29 @@ async def test_placement_rules(deps: Dependencies) -> None:
 
 async def test_the_lifecycle_moves_stock_and_refuses_illegal_steps(deps: Dependencies) -> None:
     await make_product(deps, "MUG-1", on_hand=10)
-    placed = ok(await place_order(deps, ctx(ANN), order(("MUG-1", 3))))
+    placed = fresh(await place_order(deps, ctx(ANN), order(("MUG-1", 3)))).order
     step = OrderStep(str(placed.id))
 
     assert err(await ship_order(deps, ctx(STAFF), step)) == IllegalTransition(
         str(placed.id), "placed", "shipped"
     )
-    assert ok(await pay_order(deps, ctx(ANN), step)).status is OrderStatus.PAID
+    assert fresh(await pay_order(deps, ctx(ANN), step)).status is OrderStatus.PAID
     assert isinstance(err(await ship_order(deps, ctx(ANN), step)), Forbidden)
-    assert ok(await ship_order(deps, ctx(STAFF), step)).status is OrderStatus.SHIPPED
+    assert fresh(await ship_order(deps, ctx(STAFF), step)).status is OrderStatus.SHIPPED
     assert await levels(deps, "MUG-1") == (7, 0)
     assert isinstance(err(await cancel_order(deps, ctx(ANN), step)), IllegalTransition)
-    delivered = ok(await deliver_order(deps, ctx(STAFF), step))
+    delivered = fresh(await deliver_order(deps, ctx(STAFF), step))
     assert (delivered.status, delivered.version) == (OrderStatus.DELIVERED, 4)
     assert ok(await verify_stock(deps, ctx())).drifts == ()
 
 
 async def test_cancelling_releases_the_reservation(deps: Dependencies) -> None:
     await make_product(deps, "MUG-1", on_hand=10)
-    placed = ok(await place_order(deps, ctx(ANN), order(("MUG-1", 4))))
-    ok(await pay_order(deps, ctx(STAFF), OrderStep(str(placed.id))))
+    placed = fresh(await place_order(deps, ctx(ANN), order(("MUG-1", 4)))).order
+    fresh(await pay_order(deps, ctx(STAFF), OrderStep(str(placed.id))))
 
     too_long = await cancel_order(deps, ctx(ANN), OrderStep(str(placed.id)), "x" * 256)
-    cancelled = ok(await cancel_order(deps, ctx(ANN), OrderStep(str(placed.id)), "changed mind"))
+    cancelled = fresh(await cancel_order(deps, ctx(ANN), OrderStep(str(placed.id)), "changed mind"))
 
     assert isinstance(err(too_long), InvalidInput)
 
@@ -144,8 +144,8 @@ async def test_cancelling_releases_the_reservation(deps: Dependencies) -> None:
 
 async def test_customers_see_and_act_on_their_own_orders_only(deps: Dependencies) -> None:
     await make_product(deps, "MUG-1", on_hand=10)
-    anns = ok(await place_order(deps, ctx(ANN), order(("MUG-1", 1))))
-    ok(await place_order(deps, ctx(BOB), order(("MUG-1", 1))))
+    anns = fresh(await place_order(deps, ctx(ANN), order(("MUG-1", 1)))).order
+    fresh(await place_order(deps, ctx(BOB), order(("MUG-1", 1))))
 
     assert err(await get_order(deps, ctx(BOB), str(anns.id))) == OrderNotFound(str(anns.id))
     assert err(await cancel_order(deps, ctx(BOB), OrderStep(str(anns.id)))) == OrderNotFound(
@@ -161,9 +161,9 @@ async def test_unpaid_orders_expire_and_release_their_stock(deps: Dependencies) 
     clock = FixedClock()
     deps = replace(deps, clock=clock)
     await make_product(deps, "MUG-1", on_hand=10)
-    unpaid = ok(await place_order(deps, ctx(ANN), order(("MUG-1", 2))))
-    paid = ok(await place_order(deps, ctx(BOB), order(("MUG-1", 3))))
-    ok(await pay_order(deps, ctx(BOB), OrderStep(str(paid.id))))
+    unpaid = fresh(await place_order(deps, ctx(ANN), order(("MUG-1", 2)))).order
+    paid = fresh(await place_order(deps, ctx(BOB), order(("MUG-1", 3)))).order
+    fresh(await pay_order(deps, ctx(BOB), OrderStep(str(paid.id))))
 
     report = ok(await expire_orders(deps, ctx()))
     assert report.expired == ()  # nothing is due yet

@@ -51,6 +51,7 @@ from orderly_core.catalogue.use_cases import (
 )
 from orderly_core.context import Actor, Context, Mode, Role
 from orderly_core.errors import Forbidden, InvalidInput
+from orderly_core.idempotency import Idempotent
 from orderly_core.orders.errors import (
     IllegalTransition,
     OrderNotFound,
@@ -77,6 +78,7 @@ from orderly_core.testing import FixedClock, SequentialIds, in_memory_dependenci
 from orderly_db.engine import create_engine
 from orderly_db.settings import InfraSettings
 from orderly_db.unit_of_work import sql_dependencies
+from tests.core.helpers import fresh
 from tests.db_fixtures import FAST_PASSWORDS, truncate_all
 
 SKUS = ("SM-A", "SM-B", "SM-C")
@@ -96,7 +98,8 @@ NEXT = {
     OrderStatus.SHIPPED: OrderStatus.DELIVERED,
 }
 Step = Callable[
-    [Dependencies, Context, OrderStep], Coroutine[Any, Any, Result[Order, StepError | InvalidInput]]
+    [Dependencies, Context, OrderStep],
+    Coroutine[Any, Any, Idempotent[Order, StepError | InvalidInput]],
 ]
 STEPS: dict[OrderStatus, Step] = {
     OrderStatus.PAID: pay_order,
@@ -208,7 +211,7 @@ class StockMachine(RuleBasedStateMachine):
         assert self._refusal("place", result) is None
         if mode is Mode.DRY_RUN:
             return multiple()
-        placed = result.unwrap()
+        placed = fresh(result).order
         for sku, q in lines.items():
             stock[sku].reserved += q
         order = ModelOrder(str(placed.id), customer, lines, placed.expires_at)

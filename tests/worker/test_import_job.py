@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from arq import ArqRedis
 from redis.asyncio import Redis
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_core import jobs
@@ -184,3 +185,27 @@ async def test_every_log_line_of_a_job_carries_its_request_and_job(
     assert lines[-1]["status"] == "failed"
     assert lines[-1]["code"] == "import_rejected"
     assert lines[1]["requested_by"] == "alice"
+
+
+async def test_a_job_run_again_gets_its_first_outcome_and_imports_once(
+    worker_env: dict[str, str], queue: ArqRedis, clean_engine: AsyncEngine
+) -> None:
+    """As when a worker dies after the import committed but before arq recorded the result:
+    arq runs the job again under the same id, which is the import's idempotency key."""
+    csv_text = HEADER + "MUG-1,Mug,,12.50,EUR,10\n"
+    first = await queue.enqueue_job(jobs.IMPORT_PRODUCTS, import_payload(csv_text), _job_id="j-2")
+    await run_worker()
+    first_result = (await outcome(first)).result
+    await queue.delete("arq:result:j-2")  # arq forgets the run; Orderly does not
+
+    again = await queue.enqueue_job(jobs.IMPORT_PRODUCTS, import_payload(csv_text), _job_id="j-2")
+    assert again is not None
+    await run_worker()
+
+    assert first_result["created"] == 1
+    assert (await outcome(again)).result == {**first_result, "replayed": True}
+    async with clean_engine.connect() as connection:
+        audited = await connection.scalar(
+            text("select count(*) from audit_entries where operation = 'product.import'")
+        )
+    assert audited == 1

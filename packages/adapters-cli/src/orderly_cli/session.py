@@ -7,13 +7,15 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import structlog
+import typer
 from returns.pipeline import is_successful
-from returns.result import Result
+from returns.result import Failure, Result, Success
 
 from orderly_cli.boundary import refuse, run_async
 from orderly_cli.config import CliSettings, cli_settings
 from orderly_core.context import Actor, Context, Mode
 from orderly_core.errors import DomainError
+from orderly_core.idempotency import Idempotent, Replayed, without_replay
 from orderly_core.ports import Dependencies
 from orderly_db.engine import create_engine
 from orderly_db.unit_of_work import dependencies_from_settings
@@ -51,6 +53,34 @@ def run_use_case[T](
     """Run one use case against PostgreSQL and return its value; a refusal exits 1 with its
     reason (or its JSON), an unreachable server 3 (see :mod:`orderly_cli.boundary`)."""
     result = run_async(with_dependencies(use_case))
+    if not is_successful(result):
+        refuse(result.failure(), as_json=as_json)
+    return result.unwrap()
+
+
+REPLAY_NOTE = "note: an earlier run with this idempotency key did this; showing its outcome"
+
+
+def noting_replays[T](result: Idempotent[T, DomainError]) -> Result[T, DomainError]:
+    """The outcome of an idempotent use case, saying on stderr when it is the stored outcome
+    of an earlier run with the same ``--idempotency-key``."""
+    if is_successful(result):
+        value, replayed = without_replay(result.unwrap())
+        outcome: Result[T, DomainError] = Success(value)
+    else:
+        error = result.failure()
+        replayed = isinstance(error, Replayed)
+        outcome = Failure(error.original if isinstance(error, Replayed) else error)
+    if replayed:
+        typer.echo(REPLAY_NOTE, err=True)
+    return outcome
+
+
+def run_idempotent_use_case[T](
+    use_case: Callable[[Dependencies], Awaitable[Idempotent[T, DomainError]]], *, as_json: bool
+) -> T:
+    """:func:`run_use_case` for a use case that takes ``--idempotency-key``."""
+    result = noting_replays(run_async(with_dependencies(use_case)))
     if not is_successful(result):
         refuse(result.failure(), as_json=as_json)
     return result.unwrap()

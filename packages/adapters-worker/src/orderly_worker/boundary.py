@@ -25,8 +25,10 @@ import structlog
 from arq import Retry
 from arq.worker import Function, func
 from redis.exceptions import RedisError
+from returns.pipeline import is_successful
 
 from orderly_core.errors import DomainError, error_members
+from orderly_core.idempotency import Idempotent, without_replay
 from orderly_core.jobs import PayloadError
 from orderly_worker.retry import is_infrastructure_fault
 from orderly_worker.runtime import (
@@ -54,6 +56,18 @@ def failed(error: DomainError) -> JobResult:
         "status": "failed",
         "error": {"code": error.code, "detail": error.detail, **error_members(error)},
     }
+
+
+def settled[T](outcome: Idempotent[T, DomainError], report: Callable[[T], JobResult]) -> JobResult:
+    """The result of an idempotent use case: its value's report or its refusal, marked
+    ``replayed`` when the job ran before and this is the stored outcome of that run."""
+    if is_successful(outcome):
+        value, replayed = without_replay(outcome.unwrap())
+        result = report(value)
+    else:
+        error, replayed = without_replay(outcome.failure())
+        result = failed(error)
+    return {**result, "replayed": True} if replayed else result
 
 
 def _describe(error: BaseException) -> str:

@@ -18,6 +18,7 @@ from orderly_core.accounts.ports import PasswordHasher, RefreshTokenStore, UserR
 from orderly_core.audit import AuditLog
 from orderly_core.catalogue.ledger import StockLedger
 from orderly_core.catalogue.ports import ProductRepository
+from orderly_core.idempotency import IdempotencyRecords
 from orderly_core.orders.ports import OrderRepository
 
 
@@ -45,6 +46,9 @@ class UnitOfWork(Protocol):
 
     @property
     def audit(self) -> AuditLog: ...
+
+    @property
+    def idempotency(self) -> IdempotencyRecords: ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -90,3 +94,4 @@ class Dependencies:
     passwords: PasswordHasher
     refresh_token_ttl: timedelta = timedelta(days=30)
     order_ttl: timedelta = timedelta(minutes=30)  # how long an unpaid order holds its stock
+    idempotency_ttl: timedelta = timedelta(hours=24)  # how long a key's outcome is kept

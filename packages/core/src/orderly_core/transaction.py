@@ -8,6 +8,14 @@ from returns.pipeline import is_successful
 from returns.result import Result
 
 from orderly_core.context import Context
+from orderly_core.idempotency import (
+    Idempotent,
+    KeyScope,
+    Operation,
+    earlier_answer,
+    is_kept,
+    stored_outcome,
+)
 from orderly_core.ports import Dependencies, UnitOfWork
 
 
@@ -33,3 +41,45 @@ async def in_transaction[T, E](
         else:
             await uow.rollback()
         return result
+
+
+async def in_idempotent_transaction[T, E](
+    deps: Dependencies,
+    ctx: Context,
+    operation: Operation[T],
+    work: Callable[[UnitOfWork], Awaitable[Result[T, E]]],
+) -> Idempotent[T, E]:
+    """Run ``work`` like :func:`in_transaction`, at most once per idempotency key.
+
+    Without a key, or in a dry run, this is :func:`in_transaction`. With one, the key is held
+    for the transaction: an earlier outcome is answered again (see
+    :mod:`orderly_core.idempotency`), and a new success is stored in the transaction that
+    makes it, so neither exists without the other. A replayable failure changes nothing; its
+    outcome is stored in a transaction of its own.
+    """
+    key = ctx.idempotency_key
+    if key is None or not ctx.applies_changes:
+        return await in_transaction(deps, ctx, work)
+    scope = KeyScope.of(ctx.actor, operation.name, key)
+    async with deps.unit_of_work() as uow:
+        now = deps.clock.now()
+        earlier = await earlier_answer(uow.idempotency, scope, operation, now)
+        if earlier is not None:
+            await uow.rollback()
+            return earlier
+        result = await work(uow)
+        if not is_successful(result):
+            await uow.rollback()
+        else:
+            outcome = stored_outcome(ctx, operation, result, now, deps.idempotency_ttl)
+            await uow.idempotency.store(scope, outcome)
+            await uow.commit()
+            return result
+    if is_kept(operation, result):
+        async with deps.unit_of_work() as uow:
+            now = deps.clock.now()
+            if await earlier_answer(uow.idempotency, scope, operation, now) is None:
+                outcome = stored_outcome(ctx, operation, result, now, deps.idempotency_ttl)
+                await uow.idempotency.store(scope, outcome)
+                await uow.commit()
+    return result

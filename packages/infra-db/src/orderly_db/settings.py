@@ -40,6 +40,7 @@ class InfraSettings(LogSettings):
     password_hash_parallelism: int = Field(default=1, ge=1, le=16)
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
     order_ttl_minutes: int = Field(default=30, ge=1, le=10_080)
+    idempotency_key_ttl_hours: int = Field(default=24, ge=1, le=720)
 
     @field_validator("database_url")
     @classmethod

@@ -153,3 +153,19 @@ order_lines = Table(
     Column("currency", String(3), nullable=False),
     CheckConstraint("quantity between 1 and 1000", name="quantity_range"),
 )
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("actor", String(300), primary_key=True),
+    Column("operation", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("succeeded", Boolean, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("document", JSONB, nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index(None, "expires_at"),
+)

@@ -13,13 +13,20 @@ from orderly_core.accounts.ports import PasswordHasher
 from orderly_core.ports import Dependencies, RandomIds, SystemClock
 from orderly_db.accounts import SqlRefreshTokens, SqlUsers
 from orderly_db.catalogue import SqlProducts
+from orderly_db.idempotency import SqlIdempotencyRecords
 from orderly_db.orders import SqlOrders
 from orderly_db.passwords import Argon2Passwords
 from orderly_db.records import SqlAuditLog, SqlStockLedger
 from orderly_db.settings import InfraSettings
 
 _Repositories = tuple[
-    SqlProducts, SqlUsers, SqlRefreshTokens, SqlStockLedger, SqlAuditLog, SqlOrders
+    SqlProducts,
+    SqlUsers,
+    SqlRefreshTokens,
+    SqlStockLedger,
+    SqlAuditLog,
+    SqlOrders,
+    SqlIdempotencyRecords,
 ]
 
 
@@ -60,6 +67,10 @@ class SqlUnitOfWork:
     def audit(self) -> SqlAuditLog:
         return self._open()[4]
 
+    @property
+    def idempotency(self) -> SqlIdempotencyRecords:
+        return self._open()[6]
+
     def _open(self) -> _Repositories:
         if self._repositories is None:
             raise RuntimeError("the unit of work is used outside its 'async with' block")
@@ -76,6 +87,7 @@ class SqlUnitOfWork:
             SqlStockLedger(connection),
             SqlAuditLog(connection),
             SqlOrders(connection),
+            SqlIdempotencyRecords(connection),
         )
         return self
 
@@ -125,4 +137,5 @@ def dependencies_from_settings(engine: AsyncEngine, settings: InfraSettings) -> 
         sql_dependencies(engine, passwords=Argon2Passwords.from_settings(settings)),
         refresh_token_ttl=timedelta(days=settings.refresh_token_ttl_days),
         order_ttl=timedelta(minutes=settings.order_ttl_minutes),
+        idempotency_ttl=timedelta(hours=settings.idempotency_key_ttl_hours),
     )

@@ -16,12 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_cli.boundary import EXIT_USAGE, run_async
 from orderly_cli.config import cli_settings
+from orderly_cli.options import AsJson, DryRun
 from orderly_cli.output import print_json
+from orderly_cli.session import operator_context, run_use_case
+from orderly_core.retention import purge_expired_keys
 from orderly_db import migrate
 from orderly_db.engine import create_engine
 
 app = typer.Typer(
-    help="Apply, revert and inspect the database migrations (needs DATABASE_URL).",
+    help="Apply, revert and inspect the database migrations, and purge expired idempotency "
+    "keys (needs DATABASE_URL).",
     no_args_is_help=True,
 )
 
@@ -67,6 +71,23 @@ def current(
         return
     state = "up to date" if revision == head else f"behind: the newest is {_name(head)}"
     typer.echo(f"database at revision {_name(revision)} ({state})")
+
+
+@app.command("purge-keys")
+def purge_keys(dry_run: DryRun = False, as_json: AsJson = False) -> None:
+    """Delete the stored outcomes of idempotency keys older than IDEMPOTENCY_KEY_TTL_HOURS.
+
+    A key older than that names a new request when it is used again. Orderly's worker runs
+    this on a schedule; run it by hand after lowering the retention. With --dry-run, counts
+    (up to 1000) what would be deleted.
+    """
+    ctx = operator_context(dry_run=dry_run)
+    report = run_use_case(lambda deps: purge_expired_keys(deps, ctx), as_json=as_json)
+    if as_json:
+        print_json({"applied": report.applied, "purged": report.purged})
+    else:
+        verb = "purged" if report.applied else "would purge"
+        typer.echo(f"{verb} {report.purged} expired idempotency key(s)")
 
 
 def quiet_migration_logs() -> None:

@@ -15,14 +15,14 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import typer
-from returns.result import Result
 
 from orderly_cli import output
 from orderly_cli.commands import order_views
 from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, moment
-from orderly_cli.session import operator_context, run_use_case
+from orderly_cli.session import operator_context, run_idempotent_use_case, run_use_case
 from orderly_core.context import Context
 from orderly_core.errors import InvalidInput
+from orderly_core.idempotency import Idempotent
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus
 from orderly_core.orders.use_cases import (
     PAGE_SIZE_MAX,
@@ -183,12 +183,14 @@ def place_command(
     """  # noqa: E501
     new = NewOrder(tuple(_line(text) for text in line), customer_id=customer)
     ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
-    order = run_use_case(lambda deps: place_order(deps, ctx, new), as_json=as_json)
-    order_views.show_written(order, applied=ctx.applies_changes, done="placed", as_json=as_json)
+    placement = run_idempotent_use_case(lambda deps: place_order(deps, ctx, new), as_json=as_json)
+    order_views.show_written(
+        placement.order, applied=ctx.applies_changes, done="placed", as_json=as_json
+    )
 
 
 StepUseCase = Callable[
-    [Dependencies, Context, OrderStep], Awaitable[Result[Order, StepError | InvalidInput]]
+    [Dependencies, Context, OrderStep], Awaitable[Idempotent[Order, StepError | InvalidInput]]
 ]
 
 
@@ -205,7 +207,7 @@ def _step(
     """Run one lifecycle step of an order and show the order it leaves."""
     step = OrderStep(order_id, if_version)
     ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
-    order = run_use_case(lambda deps: use_case(deps, ctx, step), as_json=as_json)
+    order = run_idempotent_use_case(lambda deps: use_case(deps, ctx, step), as_json=as_json)
     order_views.show_written(order, applied=ctx.applies_changes, done=done, as_json=as_json)
 
 
@@ -307,7 +309,7 @@ def cancel_command(
 
     async def cancel(
         deps: Dependencies, ctx: Context, step: OrderStep
-    ) -> Result[Order, StepError | InvalidInput]:
+    ) -> Idempotent[Order, StepError | InvalidInput]:
         return await cancel_order(deps, ctx, step, reason)
 
     _step(

@@ -19,7 +19,7 @@ from orderly_cli import output
 from orderly_cli.boundary import EXIT_REFUSED, refuse, run_async
 from orderly_cli.config import cli_settings
 from orderly_cli.options import AsJson, DryRun, IdempotencyKey
-from orderly_cli.session import operator_context, with_dependencies
+from orderly_cli.session import noting_replays, operator_context, with_dependencies
 from orderly_core.catalogue.errors import ImportRejected
 from orderly_core.catalogue.import_jobs import SubmittedJob, submit_product_import
 from orderly_core.catalogue.imports import import_products, parse_product_csv
@@ -73,8 +73,10 @@ def import_command(
         return
     rows = parsed.unwrap()
     with output.progress_bar(not as_json, "Importing") as progress:
-        result = run_async(
-            with_dependencies(lambda deps: import_products(deps, ctx, rows, progress=progress))
+        result = noting_replays(
+            run_async(
+                with_dependencies(lambda deps: import_products(deps, ctx, rows, progress=progress))
+            )
         )
     if not is_successful(result):
         failure = result.failure()

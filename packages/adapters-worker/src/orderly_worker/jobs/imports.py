@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import structlog
-from returns.methods import unwrap_or_failure
 from returns.pipeline import is_successful
 
 from orderly_core.catalogue.imports import (
@@ -21,7 +20,7 @@ from orderly_core.catalogue.imports import (
 )
 from orderly_core.context import Context
 from orderly_core.jobs import ImportProductsJob
-from orderly_worker.boundary import failed, succeeded
+from orderly_worker.boundary import failed, settled, succeeded
 from orderly_worker.runtime import WORKER_ACTOR, JobContext, JobResult, resources
 
 log = structlog.get_logger("orderly_worker")
@@ -54,4 +53,4 @@ async def import_products_job(ctx: JobContext, payload: Mapping[str, Any]) -> Jo
     if not is_successful(parsed):
         return failed(parsed.failure())
     outcome = await import_products(resources(ctx).deps, context, parsed.unwrap())
-    return unwrap_or_failure(outcome.map(_report).alt(failed))
+    return settled(outcome, _report)

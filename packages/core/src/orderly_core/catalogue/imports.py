@@ -26,9 +26,10 @@ from orderly_core.catalogue.stock import record_movement
 from orderly_core.catalogue.validation import Fields
 from orderly_core.context import Context
 from orderly_core.errors import FieldError, Forbidden
+from orderly_core.idempotency import Idempotent, Operation
 from orderly_core.money import Money, MoneyError, parse_major
 from orderly_core.ports import Dependencies, UnitOfWork
-from orderly_core.transaction import in_transaction
+from orderly_core.transaction import in_idempotent_transaction
 
 CSV_COLUMNS = ("sku", "name", "description", "price", "currency", "on_hand")
 MAX_IMPORT_ROWS = 50_000
@@ -214,13 +215,14 @@ async def import_products(
     ctx: Context,
     rows: Sequence[ImportRow],
     progress: Progress | None = None,
-) -> Result[ImportReport, ImportProductsError]:
+) -> Idempotent[ImportReport, ImportProductsError]:
     """Create or update products by SKU from validated rows, all in one transaction.
 
     Rules: only catalogue managers; every row is validated before anything is written and one
     bad row (or a SKU repeated within the file) rejects the import, listing every bad row; a
     row may not set on-hand stock below what is reserved. In ``DRY_RUN`` the report lists
-    exactly what would be created, updated and left unchanged.
+    exactly what would be created, updated and left unchanged. A background import's job id
+    is its idempotency key, so a job that runs twice imports once.
     """
     if denied := catalogue_write_denied(ctx.actor, "import products"):
         return Failure(denied)
@@ -272,4 +274,5 @@ async def import_products(
             return Failure(ImportRejected(tuple(errors)))
         return Success(ImportReport(tuple(outcome), applied=ctx.applies_changes))
 
-    return await in_transaction(deps, ctx, work)
+    operation = Operation("products.import", tuple(checked), ImportReport, (ImportRejected,))
+    return await in_idempotent_transaction(deps, ctx, operation, work)

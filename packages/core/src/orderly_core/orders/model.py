@@ -66,6 +66,21 @@ class Order:
 
 
 @dataclass(frozen=True, slots=True)
+class LineAvailability:
+    sku: str
+    requested: int
+    available: int  # what was available before this order
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """A placed order, and how much of each line's product was available to it."""
+
+    order: Order
+    availability: tuple[LineAvailability, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class OrderQuery:
     limit: int = 50
     cursor: str | None = None

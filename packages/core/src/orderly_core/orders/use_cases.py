@@ -23,6 +23,7 @@ from orderly_core.catalogue.model import Product, Stock, normalise_sku
 from orderly_core.catalogue.stock import record_movement
 from orderly_core.context import Actor, ActorKind, Context
 from orderly_core.errors import Forbidden, InvalidInput
+from orderly_core.idempotency import Idempotent, Operation
 from orderly_core.money import Money
 from orderly_core.orders.errors import (
     IllegalTransition,
@@ -36,16 +37,18 @@ from orderly_core.orders.errors import (
 from orderly_core.orders.model import (
     MAX_LINES,
     MAX_QUANTITY,
+    LineAvailability,
     Order,
     OrderLine,
     OrderPage,
     OrderQuery,
     OrderStatus,
+    Placement,
     may_move,
     order_view,
 )
 from orderly_core.ports import Dependencies, UnitOfWork
-from orderly_core.transaction import in_transaction
+from orderly_core.transaction import in_idempotent_transaction, in_transaction
 from orderly_core.validation import FieldErrors
 
 PAGE_SIZE_MAX = 200
@@ -79,6 +82,10 @@ class ExpiryReport:
 
 PlaceOrderError = Forbidden | InvalidInput | ProductsUnavailable | MixedCurrencies | OutOfStock
 StepError = Forbidden | OrderNotFound | IllegalTransition | OrderVersionConflict
+
+# The failures that are outcomes of a request, replayed to its retries like a success.
+_PLACEMENT_OUTCOMES = (ProductsUnavailable, MixedCurrencies, OutOfStock)
+_STEP_OUTCOMES = (OrderNotFound, IllegalTransition, OrderVersionConflict)
 
 
 def _customer_of(ctx: Context, requested: str | None) -> str | Forbidden:
@@ -170,13 +177,15 @@ async def _move_stock(
 
 async def place_order(
     deps: Dependencies, ctx: Context, new: NewOrder
-) -> Result[Order, PlaceOrderError]:
+) -> Idempotent[Placement, PlaceOrderError]:
     """Place an order and reserve its stock, all or nothing.
 
     Rules: 1-100 lines, 1-1000 of each, no SKU twice, only active products, one currency.
     Customers order for themselves. When any line cannot be reserved, nothing is and every
     short line is named with the quantity asked and available. Prices are captured now; an
-    unpaid order is cancelled once it expires (30 minutes by default).
+    unpaid order is cancelled once it expires (30 minutes by default). With an idempotency
+    key, a retry gets the first outcome again, an order or a refusal (see
+    :mod:`orderly_core.idempotency`).
     """
     customer = _customer_of(ctx, new.customer_id)
     if isinstance(customer, Forbidden):
@@ -185,7 +194,7 @@ async def place_order(
     if isinstance(lines, InvalidInput):
         return Failure(lines)
 
-    async def work(uow: UnitOfWork) -> Result[Order, PlaceOrderError]:
+    async def work(uow: UnitOfWork) -> Result[Placement, PlaceOrderError]:
         products = await uow.products.get_many([line.sku for line in lines], for_update=True)
         priced = _priced(lines, products)
         if not isinstance(priced, tuple):
@@ -214,9 +223,15 @@ async def place_order(
             before=None,
             after=order_view(order),
         )
-        return Success(order)
+        availability = tuple(
+            LineAvailability(line.sku, line.quantity, products[line.sku].stock.available)
+            for line in lines
+        )
+        return Success(Placement(order, availability))
 
-    return await in_transaction(deps, ctx, work)
+    request = NewOrder(tuple(lines), customer_id=customer)
+    operation = Operation("order.place", request, Placement, _PLACEMENT_OUTCOMES)
+    return await in_idempotent_transaction(deps, ctx, operation, work)
 
 
 def _visible(actor: Actor, order: Order) -> bool:
@@ -289,7 +304,8 @@ async def _step(
     target: OrderStatus,
     *,
     reason: str | None = None,
-) -> Result[Order, StepError]:
+    expiring: bool = False,
+) -> Idempotent[Order, StepError]:
     async def work(uow: UnitOfWork) -> Result[Order, StepError]:
         wanted = _order_id(step.order_id)
         order = await uow.orders.get(wanted, for_update=True) if wanted else None
@@ -313,7 +329,7 @@ async def _step(
         await uow.orders.save(moved)
         if (kind := _STOCK_EFFECT.get(target)) is not None:
             await _move_stock(deps, uow, ctx, order, kind=kind)
-        operation = "order.expire" if reason == "expired" else f"order.{target.value}"
+        operation = "order.expire" if expiring else f"order.{target.value}"
         await record(
             deps,
             uow,
@@ -325,22 +341,30 @@ async def _step(
         )
         return Success(moved)
 
-    return await in_transaction(deps, ctx, work)
+    if expiring:  # one sweep expires many orders: its key names the sweep, not a step
+        return await in_transaction(deps, ctx, work)
+    request = {"step": step, "reason": reason}
+    operation = Operation(f"order.{target.value}", request, Order, _STEP_OUTCOMES)
+    return await in_idempotent_transaction(deps, ctx, operation, work)
 
 
-async def pay_order(deps: Dependencies, ctx: Context, step: OrderStep) -> Result[Order, StepError]:
+async def pay_order(
+    deps: Dependencies, ctx: Context, step: OrderStep
+) -> Idempotent[Order, StepError]:
     """Mark a placed order paid (its owner, or staff)."""
     return await _step(deps, ctx, step, OrderStatus.PAID)
 
 
-async def ship_order(deps: Dependencies, ctx: Context, step: OrderStep) -> Result[Order, StepError]:
+async def ship_order(
+    deps: Dependencies, ctx: Context, step: OrderStep
+) -> Idempotent[Order, StepError]:
     """Mark a paid order shipped (staff): its reserved stock leaves the warehouse."""
     return await _step(deps, ctx, step, OrderStatus.SHIPPED)
 
 
 async def deliver_order(
     deps: Dependencies, ctx: Context, step: OrderStep
-) -> Result[Order, StepError]:
+) -> Idempotent[Order, StepError]:
     """Mark a shipped order delivered (staff)."""
     return await _step(deps, ctx, step, OrderStatus.DELIVERED)
 
@@ -350,7 +374,7 @@ REASON_MAX = 255
 
 async def cancel_order(
     deps: Dependencies, ctx: Context, step: OrderStep, reason: str = "cancelled"
-) -> Result[Order, StepError | InvalidInput]:
+) -> Idempotent[Order, StepError | InvalidInput]:
     """Cancel a placed or paid order (its owner, or staff), releasing its stock, with a reason
     of at most 255 characters. Shipped orders cannot be cancelled."""
     reason = reason.strip() or "cancelled"
@@ -377,7 +401,12 @@ async def expire_orders(
     expired: list[uuid.UUID] = []
     for order_id in found.unwrap().expired:
         result = await _step(
-            deps, ctx, OrderStep(str(order_id)), OrderStatus.CANCELLED, reason="expired"
+            deps,
+            ctx,
+            OrderStep(str(order_id)),
+            OrderStatus.CANCELLED,
+            reason="expired",
+            expiring=True,
         )
         if isinstance(result, Success):
             expired.append(order_id)

@@ -19,6 +19,7 @@ from orderly_core.catalogue.errors import DuplicateSku
 from orderly_core.catalogue.ledger import StockMovement
 from orderly_core.catalogue.model import Product
 from orderly_core.context import Role
+from orderly_core.idempotency import KeyScope, StoredOutcome
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus
 from orderly_core.ports import Dependencies
 
@@ -33,7 +34,9 @@ class InMemoryStore:
     movements: list[StockMovement] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
     orders: dict[uuid.UUID, Order] = field(default_factory=dict)
+    idempotency: dict[KeyScope, StoredOutcome] = field(default_factory=dict)
     commits: int = 0
+    held_keys: set[KeyScope] = field(default_factory=set)  # claimed by an open unit of work
 
     def copy_tables(self) -> InMemoryStore:
         return InMemoryStore(
@@ -43,6 +46,7 @@ class InMemoryStore:
             list(self.movements),
             list(self.audit),
             dict(self.orders),
+            dict(self.idempotency),
         )
 
 
@@ -245,14 +249,53 @@ class InMemoryOrders:
         return tuple(o.id for o in due[:limit])
 
 
+class InMemoryIdempotency:
+    """Keys are held like PostgreSQL's transaction-level advisory locks: ``held`` are this
+    unit of work's, ``held_anywhere`` every open unit of work's."""
+
+    def __init__(
+        self,
+        rows: dict[KeyScope, StoredOutcome],
+        held: set[KeyScope],
+        held_anywhere: set[KeyScope],
+    ) -> None:
+        self._rows = rows
+        self._held = held
+        self._held_anywhere = held_anywhere
+
+    async def claim(self, scope: KeyScope) -> bool:
+        if scope in self._held:
+            return True
+        if scope in self._held_anywhere:
+            return False
+        self._held_anywhere.add(scope)
+        self._held.add(scope)
+        return True
+
+    async def find(self, scope: KeyScope, now: datetime) -> StoredOutcome | None:
+        stored = self._rows.get(scope)
+        return stored if stored is not None and stored.expires_at > now else None
+
+    async def store(self, scope: KeyScope, outcome: StoredOutcome) -> None:
+        self._rows[scope] = outcome
+
+    async def purge(self, now: datetime, limit: int) -> int:
+        expired = [scope for scope, kept in self._rows.items() if kept.expires_at <= now]
+        for scope in expired[:limit]:
+            del self._rows[scope]
+        return len(expired[:limit])
+
+
 class InMemoryUnitOfWork:
     """Works on a copy of the store; :meth:`commit` publishes the copy, anything else drops it."""
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
+        self._held: set[KeyScope] = set()
         self._begin()
 
     def _begin(self) -> None:
+        self._release_keys()
         self._working = self._store.copy_tables()
         self.products = InMemoryProducts(self._working.products)
         self.users = InMemoryUsers(self._working.users)
@@ -260,6 +303,13 @@ class InMemoryUnitOfWork:
         self.stock_ledger = InMemoryLedger(self._working.movements)
         self.audit = InMemoryAudit(self._working.audit)
         self.orders = InMemoryOrders(self._working.orders)
+        self.idempotency = InMemoryIdempotency(
+            self._working.idempotency, self._held, self._store.held_keys
+        )
+
+    def _release_keys(self) -> None:
+        self._store.held_keys.difference_update(self._held)
+        self._held.clear()
 
     async def __aenter__(self) -> Self:
         self._begin()
@@ -280,7 +330,9 @@ class InMemoryUnitOfWork:
         self._store.movements = list(self._working.movements)
         self._store.audit = list(self._working.audit)
         self._store.orders = dict(self._working.orders)
+        self._store.idempotency = dict(self._working.idempotency)
         self._store.commits += 1
+        self._release_keys()
 
     async def rollback(self) -> None:
         self._begin()
