@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import uvicorn
 from fastapi import FastAPI
 from returns.pipeline import is_successful
 
@@ -34,6 +37,33 @@ async def serving(
         httpx.AsyncClient(transport=transport, base_url="http://test") as client,
     ):
         yield client
+
+
+@asynccontextmanager
+async def listening(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Serve the app with uvicorn on a free port of 127.0.0.1 and give a client of it: real
+    sockets and real concurrency between requests, as in production."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # raises why the server could not start
+            await asyncio.sleep(0.01)
+        limits = httpx.Limits(max_connections=250, max_keepalive_connections=250)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60
+        ) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        await task
 
 
 async def seed(

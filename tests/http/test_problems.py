@@ -17,6 +17,8 @@ from structlog.typing import Processor
 from orderly_core.catalogue import imports, use_cases
 from orderly_core.catalogue.errors import ProductNotFound, VersionConflict
 from orderly_core.errors import FieldError, InvalidInput
+from orderly_core.idempotency import IdempotencyError, Replayed
+from orderly_core.orders import use_cases as order_use_cases
 from orderly_http.app import create_app
 from orderly_http.problems import PROBLEM_KINDS, domain_problem
 from orderly_http.settings import HttpSettings
@@ -36,15 +38,19 @@ ERROR_UNIONS = [
     use_cases.ArchiveProductError,
     use_cases.AdjustStockError,
     imports.ImportProductsError,
+    order_use_cases.PlaceOrderError,
+    order_use_cases.StepError,
+    IdempotencyError,
 ]
 
 
 def _members(union: Any) -> tuple[type, ...]:
+    union = getattr(union, "__value__", union)  # a `type X = ...` alias
     return typing.get_args(union) or (union,)
 
 
 @pytest.mark.parametrize("union", ERROR_UNIONS, ids=str)
-def test_every_error_a_catalogue_use_case_can_return_has_a_problem_type(union: Any) -> None:
+def test_every_error_a_use_case_can_return_has_a_problem_type(union: Any) -> None:
     missing = [error for error in _members(union) if error not in PROBLEM_KINDS]
 
     assert missing == []
@@ -71,6 +77,14 @@ def test_statuses_of_the_domain_errors() -> None:
         "RefreshRejected": 401,
         "RefreshReused": 401,
         "JobNotFound": 404,
+        "OrderNotFound": 404,
+        "OutOfStock": 409,
+        "ProductsUnavailable": 422,
+        "MixedCurrencies": 422,
+        "IllegalTransition": 409,
+        "OrderVersionConflict": 409,
+        "KeyReused": 422,
+        "RequestInFlight": 409,
     }
 
 
@@ -197,3 +211,13 @@ async def test_an_exception_outside_every_orderly_layer_is_still_a_500_problem(
     _assert_no_internals(response)
     [entry] = _error_entries(logs)
     assert f"RuntimeError: {SECRET}" in entry["exception"]
+
+
+def test_a_replayed_refusal_is_the_first_answer_naming_the_first_request() -> None:
+    conflict = VersionConflict("MUG-1", expected=1, current=2)
+    first = domain_problem(conflict, "req-first")
+
+    replayed = domain_problem(Replayed(conflict, "req-first"), "req-retry")
+
+    assert (replayed.status_code, bytes(replayed.body)) == (409, bytes(first.body))
+    assert replayed.headers["Idempotent-Replayed"] == "true"

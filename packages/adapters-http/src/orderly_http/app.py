@@ -31,6 +31,7 @@ from orderly_http.routes import (
     auth,
     health,
     imports,
+    orders,
     product_writes,
     products,
     stock,
@@ -108,6 +109,7 @@ def create_app(
     app.include_router(stock.router, dependencies=SIGNED_IN)
     app.include_router(auth.router)
     app.include_router(users.router)
+    app.include_router(orders.router, dependencies=SIGNED_IN, responses=problem_responses(401))
     app.include_router(audit.router, dependencies=SIGNED_IN)
     app.include_router(health.router)
     # Each one added wraps the ones before: see orderly_http.middleware for the order's reasons.

@@ -39,11 +39,21 @@ from orderly_core.catalogue.errors import (
 )
 from orderly_core.context import ActorKind, Context
 from orderly_core.errors import DomainError, FieldError, Forbidden, InvalidInput, error_members
+from orderly_core.idempotency import KeyReused, Replayed, RequestInFlight
 from orderly_core.jobs import JobNotFound
+from orderly_core.orders.errors import (
+    IllegalTransition,
+    MixedCurrencies,
+    OrderNotFound,
+    OrderVersionConflict,
+    OutOfStock,
+    ProductsUnavailable,
+)
 from orderly_http.auth import InvalidToken
 from orderly_http.context import REQUEST_ID_HEADER, request_id_of
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+REPLAYED_HEADER = "Idempotent-Replayed"  # on the stored answer to a retried request
 STANDARD_MEMBERS = frozenset({"type", "title", "status", "detail", "code", "request_id"})
 
 log = structlog.get_logger(__name__)
@@ -83,6 +93,14 @@ PROBLEM_KINDS: Mapping[type[DomainError], ProblemKind] = {
     RefreshRejected: ProblemKind(401, "Refresh token rejected"),
     RefreshReused: ProblemKind(401, "Refresh token reused"),
     JobNotFound: ProblemKind(404, "Job not found"),
+    OrderNotFound: ProblemKind(404, "Order not found"),
+    OutOfStock: ProblemKind(409, "Out of stock"),
+    ProductsUnavailable: ProblemKind(422, "Products unavailable"),
+    MixedCurrencies: ProblemKind(422, "Mixed currencies"),
+    IllegalTransition: ProblemKind(409, "Illegal transition"),
+    OrderVersionConflict: ProblemKind(409, "Version conflict", conditional_status=412),
+    KeyReused: ProblemKind(422, "Idempotency key reused"),
+    RequestInFlight: ProblemKind(409, "Request in flight"),
 }
 
 
@@ -123,7 +141,7 @@ def problem_response(
 
 
 def domain_problem(
-    error: DomainError,
+    error: DomainError | Replayed[DomainError],
     ctx: Context | str,
     *,
     conditional: bool = False,
@@ -134,10 +152,19 @@ def domain_problem(
     The core's ``Forbidden`` is 403 for a known actor, but 401 ``not_signed_in`` (with a
     ``WWW-Authenticate`` challenge) for an anonymous one, who may yet sign in: routes that can
     meet ``Forbidden`` pass their context so that this rule can be applied here, once.
+    A replayed failure is answered as it was the first time, body and status, with
+    ``Idempotent-Replayed: true``; a request in flight tells when to retry (``Retry-After``).
     ``conditional``: the request carried ``If-Match``. ``field_names`` renames the core's
     field names to the request's own (the core's ``search`` is the ``q`` parameter).
     """
     request_id = ctx if isinstance(ctx, str) else ctx.request_id
+    headers: dict[str, str] = {}
+    if isinstance(error, Replayed):  # the first answer again, naming the first request
+        request_id = error.request_id or request_id
+        error = error.original
+        headers[REPLAYED_HEADER] = "true"
+    if isinstance(error, RequestInFlight):
+        headers["Retry-After"] = str(error.retry_after)
     anonymous = not isinstance(ctx, str) and ctx.actor.kind is ActorKind.ANONYMOUS
     if isinstance(error, Forbidden) and anonymous:
         error = NotSignedIn()
@@ -156,7 +183,20 @@ def domain_problem(
         title=kind.title,
         detail=error.detail,
         members=error_members(error),
-        headers={"WWW-Authenticate": BEARER_CHALLENGE} if status == 401 else None,
+        headers=headers | ({"WWW-Authenticate": BEARER_CHALLENGE} if status == 401 else {}),
+    )
+
+
+def idempotency_key_required(request_id: str) -> ProblemResponse:
+    """An operation that is only safe to retry with a key, called without one."""
+    return problem_response(
+        request_id,
+        status=400,
+        code="idempotency_key_required",
+        title="Idempotency key required",
+        detail="Send an Idempotency-Key header (1-255 printable ASCII characters), unique to "
+        "this request and sent again with every retry of it.",
+        members={"header": "Idempotency-Key"},
     )
 
 

@@ -67,11 +67,11 @@ class ProductPageResource(BaseModel):
         return cls.model_construct(items=items, next_cursor=page.next_cursor)
 
 
-class _RequestBody(BaseModel):
+class RequestBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class NewProductBody(_RequestBody):
+class NewProductBody(RequestBody):
     """A product to add to the catalogue. Left-out optional fields take their defaults."""
 
     model_config = ConfigDict(title="NewProduct")
@@ -88,7 +88,7 @@ class NewProductBody(_RequestBody):
         return NewProduct(**self.model_dump(exclude_unset=True))
 
 
-class ProductChangesBody(_RequestBody):
+class ProductChangesBody(RequestBody):
     """The fields to change; the others stay as they are. A new currency needs a new price."""
 
     model_config = ConfigDict(title="ProductChanges")
@@ -116,7 +116,7 @@ class ProductChangesBody(_RequestBody):
         )
 
 
-class StockAdjustmentBody(_RequestBody):
+class StockAdjustmentBody(RequestBody):
     """A change of on-hand stock: received goods, a stock count, breakage..."""
 
     model_config = ConfigDict(title="StockAdjustment")

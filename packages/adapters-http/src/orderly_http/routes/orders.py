@@ -1,0 +1,243 @@
+"""``/api/v1/orders``: placing orders, reading them, and every step of their lifecycle.
+
+Who may do what is the core's decision: customers place, read, pay and cancel their own orders
+(another customer's order is 404, as if it did not exist); staff and admins read all and may
+pay, ship, deliver and cancel any.
+
+Placing requires an ``Idempotency-Key`` header, and every step accepts one: a retry with the
+same key and body gets the first answer again, byte for byte, with ``Idempotent-Replayed:
+true`` (see :mod:`orderly_core.idempotency` for the whole rule). Steps accept ``If-Match``
+with the order's ``ETag``: a stale copy gets 412. Every write takes ``?mode=dry_run``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from returns.pipeline import is_successful
+from starlette.responses import Response
+
+from orderly_core.context import ActorKind, Context, Mode
+from orderly_core.idempotency import Idempotent, without_replay
+from orderly_core.orders.model import Order, OrderQuery, OrderStatus
+from orderly_core.orders.use_cases import (
+    PAGE_SIZE_MAX,
+    OrderStep,
+    cancel_order,
+    deliver_order,
+    get_order,
+    list_orders,
+    pay_order,
+    place_order,
+    ship_order,
+)
+from orderly_core.ports import Dependencies
+from orderly_http.container import Resources
+from orderly_http.context import IDEMPOTENCY_KEY_HEADER, MODE_HEADER, RequestContext, WriteContext
+from orderly_http.order_schemas import (
+    CancelBody,
+    NewOrderBody,
+    OrderPageResource,
+    OrderPreviewResource,
+    OrderResource,
+)
+from orderly_http.problems import (
+    REPLAYED_HEADER,
+    domain_problem,
+    idempotency_key_required,
+    problem_responses,
+)
+from orderly_http.routes.product_writes import IfMatch, expected_version
+from orderly_http.routes.products import described, strong_etag
+from orderly_http.schemas import json_response
+
+router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
+
+PAGE_SIZE_DEFAULT = 50
+_KEY_NOTE = (
+    "A retry with the same `Idempotency-Key` and body within 24 hours (`IDEMPOTENCY_KEY_TTL_"
+    "HOURS`) gets the first answer again, success or problem, with `Idempotent-Replayed: "
+    "true`; the same key with another body is 422 `idempotency_key_reused`; a retry while "
+    "the first request is still running is 409 `request_in_flight` with `Retry-After`."
+)
+_ORDER_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {"model": OrderResource, "description": "The order after the step"}
+}
+
+
+def _order_response(
+    ctx: Context, order: Order, *, status: int = 200, replayed: bool = False
+) -> Response:
+    """The order with its ``ETag`` (and ``Location`` when it was just placed); a dry run's
+    answer carries neither, since nothing was stored."""
+    resource = OrderResource.from_domain(order)
+    if not ctx.applies_changes:
+        return json_response(resource, headers={MODE_HEADER: Mode.DRY_RUN.value})
+    headers = {"ETag": strong_etag(order.version)}
+    if status == 201:
+        headers["Location"] = f"{router.prefix}/{order.id}"
+    if replayed:
+        headers[REPLAYED_HEADER] = "true"
+    return json_response(resource, status_code=status, headers=headers)
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Place an order",
+    description=described(
+        place_order,
+        "Requires `Idempotency-Key` (1-255 printable ASCII characters; 400 without it). "
+        "Answers 201 with the order, its `Location` and `ETag`. "
+        f"{_KEY_NOTE} A dry run (no key needed) answers 200 with the priced order and the "
+        "stock available to each line, and stores nothing.",
+    ),
+    response_model=OrderResource,
+    responses={
+        200: {"model": OrderPreviewResource, "description": "Dry run: the order it would be"},
+        **problem_responses(400, 401, 403, 409, 413, 422),
+    },
+)
+async def place_order_route(
+    *,
+    body: NewOrderBody,
+    resources: Resources,
+    ctx: WriteContext,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=IDEMPOTENCY_KEY_HEADER,
+            description="A unique key for this order, reused for every retry of it",
+        ),
+    ] = None,
+) -> Response:
+    del idempotency_key  # read into the context; declared here to document it
+    dry_run = not ctx.applies_changes
+    if ctx.idempotency_key is None and not dry_run and ctx.actor.kind is not ActorKind.ANONYMOUS:
+        return idempotency_key_required(ctx.request_id)  # who is asking comes first (401)
+    result = await place_order(resources.dependencies, ctx, body.to_domain())
+    if not is_successful(result):
+        return domain_problem(result.failure(), ctx)
+    placement, replayed = without_replay(result.unwrap())
+    if dry_run:
+        preview = OrderPreviewResource.from_placement(placement)
+        return json_response(preview, headers={MODE_HEADER: Mode.DRY_RUN.value})
+    return _order_response(ctx, placement.order, status=201, replayed=replayed)
+
+
+@router.get(
+    "",
+    summary="List orders",
+    description=described(list_orders, "Follow `next_cursor` until it is null."),
+    response_model=OrderPageResource,
+    responses=problem_responses(401, 422),
+)
+async def list_orders_route(
+    *,
+    resources: Resources,
+    ctx: RequestContext,
+    status: Annotated[OrderStatus | None, Query(description="Only orders in this status")] = None,
+    customer_id: Annotated[
+        str | None, Query(description="Staff: only this customer's orders")
+    ] = None,
+    since: Annotated[
+        datetime | None, Query(description="Placed at or after this time (RFC 3339)")
+    ] = None,
+    until: Annotated[datetime | None, Query(description="Placed before this time")] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=PAGE_SIZE_MAX, description="Orders per page")
+    ] = PAGE_SIZE_DEFAULT,
+    cursor: Annotated[
+        str | None, Query(description="The `next_cursor` of the previous page")
+    ] = None,
+) -> Response:
+    query = OrderQuery(
+        limit=limit,
+        cursor=cursor,
+        status=status,
+        customer_id=customer_id,
+        since=since,
+        until=until,
+    )
+    result = await list_orders(resources.dependencies, ctx, query)
+    if not is_successful(result):
+        return domain_problem(result.failure(), ctx)
+    return json_response(OrderPageResource.from_domain(result.unwrap()))
+
+
+@router.get(
+    "/{order_id}",
+    summary="Get an order",
+    description=described(get_order, "Answers the order with its `ETag`."),
+    response_model=OrderResource,
+    responses=problem_responses(401, 404, 422),
+)
+async def get_order_route(*, order_id: str, resources: Resources, ctx: RequestContext) -> Response:
+    result = await get_order(resources.dependencies, ctx, order_id)
+    if not is_successful(result):
+        return domain_problem(result.failure(), ctx)
+    return _order_response(ctx, result.unwrap())
+
+
+def _step_answer(ctx: Context, result: Idempotent[Order, Any], *, if_match: str | None) -> Response:
+    if not is_successful(result):
+        return domain_problem(result.failure(), ctx, conditional=if_match is not None)
+    order, replayed = without_replay(result.unwrap())
+    return _order_response(ctx, order, replayed=replayed)
+
+
+def _step(order_id: str, if_match: str | None) -> OrderStep:
+    return OrderStep(order_id, expected_version(if_match) if if_match is not None else None)
+
+
+_STEP_RESPONSES = {**_ORDER_ANSWER, **problem_responses(401, 403, 404, 409, 412, 422)}
+_STEP_NOTES = (
+    "Send `If-Match` with the order's `ETag` to change only that version (412 otherwise); "
+    f"`Idempotency-Key` is optional. {_KEY_NOTE}"
+)
+
+type _StepUseCase = Callable[[Dependencies, Context, OrderStep], Awaitable[Idempotent[Order, Any]]]
+
+
+def _add_step(name: str, use_case: _StepUseCase, summary: str) -> None:
+    @router.post(
+        f"/{{order_id}}/{name}",
+        summary=summary,
+        description=described(use_case, _STEP_NOTES),
+        response_model=OrderResource,
+        responses=_STEP_RESPONSES,
+        name=f"{name}_order",
+    )
+    async def step_route(
+        *, order_id: str, resources: Resources, ctx: WriteContext, if_match: IfMatch = None
+    ) -> Response:
+        result = await use_case(resources.dependencies, ctx, _step(order_id, if_match))
+        return _step_answer(ctx, result, if_match=if_match)
+
+
+_add_step("pay", pay_order, "Mark an order paid")
+_add_step("ship", ship_order, "Mark an order shipped")
+_add_step("deliver", deliver_order, "Mark an order delivered")
+
+
+@router.post(
+    "/{order_id}/cancel",
+    summary="Cancel an order",
+    description=described(cancel_order, f"The body (a `reason`) is optional. {_STEP_NOTES}"),
+    response_model=OrderResource,
+    responses=_STEP_RESPONSES,
+)
+async def cancel_order_route(
+    *,
+    order_id: str,
+    resources: Resources,
+    ctx: WriteContext,
+    body: CancelBody | None = None,
+    if_match: IfMatch = None,
+) -> Response:
+    reason = body.reason if body is not None else "cancelled"
+    result = await cancel_order(resources.dependencies, ctx, _step(order_id, if_match), reason)
+    return _step_answer(ctx, result, if_match=if_match)
