@@ -45,7 +45,7 @@ def err[E](result: Result[Any, E]) -> E:
 async def make_product(deps: Dependencies, sku: str = "MUG-1", **fields: Any) -> Product:
     spec: dict[str, Any] = {"name": "Mug", "unit_price": 1250, "currency": "EUR", "on_hand": 10}
     spec |= fields
-    return ok(await create_product(deps, ctx(), NewProduct(sku=sku, **spec)))
+    return fresh(await create_product(deps, ctx(), NewProduct(sku=sku, **spec)))
 
 
 async def set_reserved(deps: Dependencies, sku: str, reserved: int) -> None:

@@ -31,6 +31,7 @@ from tests.core.helpers import (
     STAFF,
     ctx,
     err,
+    fresh,
     make_product,
     ok,
     set_reserved,
@@ -74,7 +75,7 @@ async def test_only_catalogue_managers_write(deps: Dependencies, actor: Actor) -
     new = NewProduct(sku="MUG-1", name="Mug", unit_price=1, currency="EUR")
 
     assert isinstance(err(await create_product(deps, ctx(actor), new)), Forbidden)
-    assert ok(await create_product(deps, ctx(STAFF), new)).sku == "MUG-1"
+    assert fresh(await create_product(deps, ctx(STAFF), new)).sku == "MUG-1"
     assert isinstance(
         err(await archive_product(deps, ctx(actor), ArchiveRequest("MUG-1"))), Forbidden
     )
@@ -84,7 +85,7 @@ async def test_only_catalogue_managers_write(deps: Dependencies, actor: Actor) -
 async def test_dry_run_create_computes_the_product_and_stores_nothing(deps: Dependencies) -> None:
     new = NewProduct(sku="MUG-1", name="Mug", unit_price=1250, currency="EUR")
 
-    preview = ok(await create_product(deps, ctx(mode=Mode.DRY_RUN), new))
+    preview = fresh(await create_product(deps, ctx(mode=Mode.DRY_RUN), new))
 
     assert preview.sku == "MUG-1"
     assert await stored(deps, "MUG-1") is None
@@ -117,7 +118,7 @@ async def test_list_filters_by_active_flag_and_text(deps: Dependencies) -> None:
     await make_product(deps, sku="MUG-1", name="Blue mug")
     await make_product(deps, sku="TEE-1", name="Shirt 100% cotton")
     await make_product(deps, sku="CAP-1", name="Cap")
-    ok(await archive_product(deps, ctx(), ArchiveRequest("CAP-1")))
+    fresh(await archive_product(deps, ctx(), ArchiveRequest("CAP-1")))
 
     active = ok(await list_products(deps, ctx(), ProductQuery(active=True)))
     archived = ok(await list_products(deps, ctx(), ProductQuery(active=False)))
@@ -154,7 +155,7 @@ async def test_update_changes_only_the_given_fields_and_bumps_the_version(
 ) -> None:
     created = await make_product(deps, description="Ceramic")
 
-    updated = ok(
+    updated = fresh(
         await update_product(
             deps, ctx(), ProductChanges(sku="mug-1", expected_version=1, name="Big mug")
         )
@@ -167,7 +168,7 @@ async def test_update_changes_only_the_given_fields_and_bumps_the_version(
 
 async def test_update_of_a_stale_version_is_a_conflict(deps: Dependencies) -> None:
     await make_product(deps)
-    ok(await update_product(deps, ctx(), ProductChanges(sku="MUG-1", name="Second")))
+    fresh(await update_product(deps, ctx(), ProductChanges(sku="MUG-1", name="Second")))
 
     stale = await update_product(
         deps, ctx(), ProductChanges(sku="MUG-1", expected_version=1, name="Third")
@@ -180,7 +181,7 @@ async def test_update_of_a_stale_version_is_a_conflict(deps: Dependencies) -> No
 async def test_an_update_that_changes_nothing_keeps_the_version(deps: Dependencies) -> None:
     await make_product(deps)
 
-    same = ok(await update_product(deps, ctx(), ProductChanges(sku="MUG-1", name="Mug")))
+    same = fresh(await update_product(deps, ctx(), ProductChanges(sku="MUG-1", name="Mug")))
 
     assert same.version == 1
 
@@ -203,8 +204,8 @@ async def test_update_rules(deps: Dependencies) -> None:
 async def test_archive_is_idempotent(deps: Dependencies) -> None:
     await make_product(deps)
 
-    first = ok(await archive_product(deps, ctx(), ArchiveRequest("MUG-1", expected_version=1)))
-    second = ok(await archive_product(deps, ctx(), ArchiveRequest("MUG-1")))
+    first = fresh(await archive_product(deps, ctx(), ArchiveRequest("MUG-1", expected_version=1)))
+    second = fresh(await archive_product(deps, ctx(), ArchiveRequest("MUG-1")))
 
     assert (first.active, first.version) == (False, 2)
     assert second == first
@@ -213,8 +214,8 @@ async def test_archive_is_idempotent(deps: Dependencies) -> None:
 async def test_adjust_stock_moves_on_hand_by_the_delta(deps: Dependencies) -> None:
     await make_product(deps, on_hand=10)
 
-    added = ok(await adjust_stock(deps, ctx(), StockAdjustment("MUG-1", 5, "delivery")))
-    removed = ok(await adjust_stock(deps, ctx(), StockAdjustment("MUG-1", -12, "breakage")))
+    added = fresh(await adjust_stock(deps, ctx(), StockAdjustment("MUG-1", 5, "delivery")))
+    removed = fresh(await adjust_stock(deps, ctx(), StockAdjustment("MUG-1", -12, "breakage")))
 
     assert (added.stock.on_hand, removed.stock.on_hand, removed.version) == (15, 3, 3)
 
@@ -224,7 +225,7 @@ async def test_stock_cannot_drop_below_what_is_reserved(deps: Dependencies) -> N
     await set_reserved(deps, "MUG-1", 8)
 
     refused = await adjust_stock(deps, ctx(), StockAdjustment("MUG-1", -3, "stocktake"))
-    allowed = ok(await adjust_stock(deps, ctx(), StockAdjustment("MUG-1", -2, "stocktake")))
+    allowed = fresh(await adjust_stock(deps, ctx(), StockAdjustment("MUG-1", -2, "stocktake")))
 
     assert err(refused) == StockBelowReserved("MUG-1", 10, 8, 7)
     assert (allowed.stock.on_hand, allowed.stock.available) == (8, 0)
@@ -244,7 +245,7 @@ async def test_dry_run_adjustment_reports_the_new_level_and_changes_nothing(
 ) -> None:
     await make_product(deps, on_hand=10)
 
-    preview = ok(
+    preview = fresh(
         await adjust_stock(deps, ctx(mode=Mode.DRY_RUN), StockAdjustment("MUG-1", 4, "count"))
     )
 

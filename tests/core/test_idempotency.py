@@ -11,6 +11,13 @@ from typing import Any, Self
 import pytest
 from returns.pipeline import is_successful
 
+from orderly_core.catalogue.errors import DuplicateSku
+from orderly_core.catalogue.use_cases import (
+    NewProduct,
+    StockAdjustment,
+    adjust_stock,
+    create_product,
+)
 from orderly_core.context import Actor, Context, Mode, Role
 from orderly_core.errors import Forbidden, InvalidInput
 from orderly_core.idempotency import (
@@ -255,3 +262,31 @@ async def test_twenty_concurrent_retries_make_one_order(deps: Dependencies) -> N
 
 def _replayed(value: object) -> bool:
     return isinstance(value, Replayed)
+
+
+async def test_a_retried_stock_adjustment_applies_once(deps: Dependencies) -> None:
+    await make_product(deps, "MUG-1", on_hand=10)
+    delivery = StockAdjustment("MUG-1", 5, "delivery 42")
+    operator = Actor.operator("alice")
+
+    first = fresh(await adjust_stock(deps, keyed(operator, "delivery-42"), delivery))
+    again = ok(await adjust_stock(deps, keyed(operator, "delivery-42"), delivery))
+
+    assert again == Replayed(first)
+    product = await stored(deps, "MUG-1")
+    assert product is not None
+    assert product.stock.on_hand == 15
+
+
+async def test_a_duplicate_sku_is_an_outcome_replayed_to_its_retry(deps: Dependencies) -> None:
+    """On PostgreSQL the refusal comes from a unique index, which ends the transaction: the
+    outcome is kept all the same."""
+    operator = Actor.operator("alice")
+    new = NewProduct(sku="MUG-1", name="Mug", unit_price=1250, currency="EUR")
+    fresh(await create_product(deps, keyed(operator, "create-1"), new))
+
+    refused = err(await create_product(deps, keyed(operator, "create-2"), new))
+    retried = err(await create_product(deps, keyed(operator, "create-2"), new))
+
+    assert refused == DuplicateSku("MUG-1")
+    assert retried == Replayed(refused)

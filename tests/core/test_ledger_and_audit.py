@@ -30,7 +30,7 @@ from orderly_core.catalogue.use_cases import (
 from orderly_core.context import Actor, Context, Mode
 from orderly_core.errors import Forbidden
 from orderly_core.ports import Dependencies
-from tests.core.helpers import STAFF, ctx, err, make_product, ok, set_reserved, stored
+from tests.core.helpers import STAFF, ctx, err, fresh, make_product, ok, set_reserved, stored
 
 pytestmark = pytest.mark.postgres
 
@@ -50,8 +50,8 @@ async def test_every_stock_change_is_a_movement_and_levels_equal_the_ledger(
     deps: Dependencies,
 ) -> None:
     await make_product(deps, on_hand=5)
-    ok(await adjust_stock(deps, keyed("k1"), StockAdjustment("MUG-1", 3, "delivery")))
-    ok(await adjust_stock(deps, ctx(), StockAdjustment("MUG-1", -2, "breakage")))
+    fresh(await adjust_stock(deps, keyed("k1"), StockAdjustment("MUG-1", 3, "delivery")))
+    fresh(await adjust_stock(deps, ctx(), StockAdjustment("MUG-1", -2, "breakage")))
     csv = (
         "sku,name,description,price,currency,on_hand\nMUG-1,Mug,,12.50,EUR,10\nNEW-1,New,,1,EUR,4\n"
     )
@@ -73,7 +73,7 @@ async def test_every_stock_change_is_a_movement_and_levels_equal_the_ledger(
 async def test_history_pages_newest_first(deps: Dependencies) -> None:
     await make_product(deps, on_hand=1)
     for delta in range(2, 6):
-        ok(await adjust_stock(deps, ctx(), StockAdjustment("MUG-1", delta, f"+{delta}")))
+        fresh(await adjust_stock(deps, ctx(), StockAdjustment("MUG-1", delta, f"+{delta}")))
 
     first = ok(await stock_history(deps, ctx(), "MUG-1", HistoryQuery(limit=3)))
     rest = ok(await stock_history(deps, ctx(), "MUG-1", HistoryQuery(cursor=first.next_cursor)))
@@ -87,8 +87,8 @@ async def test_dry_runs_and_refusals_leave_no_movement_and_no_entry(deps: Depend
     before = ok(await list_audit(deps, ctx(), AuditQuery())).items
 
     preview = ctx(mode=Mode.DRY_RUN)
-    ok(await adjust_stock(deps, preview, StockAdjustment("MUG-1", 3, "maybe")))
-    ok(await create_product(deps, preview, NewProduct("DRY-1", "Dry", 1, "EUR", on_hand=3)))
+    fresh(await adjust_stock(deps, preview, StockAdjustment("MUG-1", 3, "maybe")))
+    fresh(await create_product(deps, preview, NewProduct("DRY-1", "Dry", 1, "EUR", on_hand=3)))
     err(await adjust_stock(deps, ctx(), StockAdjustment("MUG-1", -9, "too many")))
     err(await create_product(deps, ctx(), NewProduct("MUG-1", "Again", 1, "EUR")))
 
@@ -100,8 +100,8 @@ async def test_each_write_leaves_one_entry_naming_actor_request_key_and_changes(
     deps: Dependencies,
 ) -> None:
     await make_product(deps, on_hand=5)
-    ok(await update_product(deps, keyed("k-up"), ProductChanges("MUG-1", name="Big mug")))
-    ok(await archive_product(deps, ctx(STAFF), ArchiveRequest("MUG-1")))
+    fresh(await update_product(deps, keyed("k-up"), ProductChanges("MUG-1", name="Big mug")))
+    fresh(await archive_product(deps, ctx(STAFF), ArchiveRequest("MUG-1")))
 
     entries = ok(await list_audit(deps, ctx(), AuditQuery(target_id="MUG-1"))).items
 

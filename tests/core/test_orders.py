@@ -93,7 +93,7 @@ async def test_placement_rules(deps: Dependencies) -> None:
     await make_product(deps, "MUG-1")
     await make_product(deps, "YEN-1", unit_price=500, currency="JPY")
     await make_product(deps, "OLD-1")
-    ok(await archive_product(deps, ctx(), ArchiveRequest("OLD-1")))
+    fresh(await archive_product(deps, ctx(), ArchiveRequest("OLD-1")))
 
     no_lines = err(await place_order(deps, ctx(ANN), order()))
     twice = err(await place_order(deps, ctx(ANN), order(("MUG-1", 1), ("mug-1", 1))))

@@ -11,13 +11,13 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI
-from returns.pipeline import is_successful
 
 from orderly_core.catalogue.model import Product
 from orderly_core.catalogue.use_cases import NewProduct, create_product
 from orderly_core.context import Actor, Context
 from orderly_core.ports import Dependencies
 from orderly_http.settings import HttpSettings
+from tests.core.helpers import fresh
 
 OPERATOR = Context(Actor.operator("test"), "req-seed")
 
@@ -85,9 +85,7 @@ async def seed(
         description=description,
         on_hand=on_hand,
     )
-    result = await create_product(deps, OPERATOR, new)
-    assert is_successful(result), result
-    return result.unwrap()
+    return fresh(await create_product(deps, OPERATOR, new))
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

@@ -371,3 +371,23 @@ async def test_every_write_route_declares_its_problems(client: httpx.AsyncClient
     schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["NewProductBody"]
     assert schema["additionalProperties"] is False
     assert "version" not in schema["properties"]
+
+
+@pytest.mark.usefixtures("staff")
+async def test_a_retried_stock_adjustment_with_its_key_applies_once(
+    client: httpx.AsyncClient,
+) -> None:
+    await client.post(PRODUCTS, json=NEW_MUG)
+    adjust = f"{PRODUCTS}/MUG-1/stock-adjustments"
+    key = {"Idempotency-Key": "delivery-2031-05-02"}
+
+    first = await client.post(adjust, json={"delta": 5, "reason": "delivery"}, headers=key)
+    retry = await client.post(adjust, json={"delta": 5, "reason": "delivery"}, headers=key)
+    other = await client.post(adjust, json={"delta": 6, "reason": "delivery"}, headers=key)
+
+    assert (first.status_code, retry.status_code) == (200, 200)
+    assert retry.content == first.content
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.headers["etag"] == first.headers["etag"]
+    assert_problem(other, 422, "idempotency_key_reused")
+    assert (await client.get(f"{PRODUCTS}/MUG-1")).json()["on_hand"] == 12

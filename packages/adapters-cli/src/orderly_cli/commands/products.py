@@ -16,7 +16,7 @@ import typer
 from orderly_cli import output
 from orderly_cli.commands.product_import import import_command
 from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, IfVersion
-from orderly_cli.session import operator_context, run_use_case
+from orderly_cli.session import operator_context, run_idempotent_use_case, run_use_case
 from orderly_core.catalogue.model import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, ProductQuery
 from orderly_core.catalogue.use_cases import (
     ArchiveRequest,
@@ -145,7 +145,7 @@ def create_command(
     money = _money(price, currency)
     new = NewProduct(sku, name, money.amount, money.currency, description, on_hand)
     ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
-    product = run_use_case(lambda deps: create_product(deps, ctx, new), as_json=as_json)
+    product = run_idempotent_use_case(lambda deps: create_product(deps, ctx, new), as_json=as_json)
     output.show_written(product, applied=ctx.applies_changes, done="created", as_json=as_json)
 
 
@@ -201,7 +201,9 @@ def update_command(
         active=active,
     )
     ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
-    product = run_use_case(lambda deps: update_product(deps, ctx, changes), as_json=as_json)
+    product = run_idempotent_use_case(
+        lambda deps: update_product(deps, ctx, changes), as_json=as_json
+    )
     output.show_written(product, applied=ctx.applies_changes, done="updated", as_json=as_json)
 
 
@@ -223,7 +225,9 @@ def archive_command(
     """
     request = ArchiveRequest(sku, if_version)
     ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
-    product = run_use_case(lambda deps: archive_product(deps, ctx, request), as_json=as_json)
+    product = run_idempotent_use_case(
+        lambda deps: archive_product(deps, ctx, request), as_json=as_json
+    )
     output.show_written(product, applied=ctx.applies_changes, done="archived", as_json=as_json)
 
 
@@ -254,7 +258,9 @@ def adjust_stock_command(
     """
     adjustment = StockAdjustment(sku, delta, reason, if_version)
     ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
-    product = run_use_case(lambda deps: adjust_stock(deps, ctx, adjustment), as_json=as_json)
+    product = run_idempotent_use_case(
+        lambda deps: adjust_stock(deps, ctx, adjustment), as_json=as_json
+    )
     output.show_written(product, applied=ctx.applies_changes, done="adjusted", as_json=as_json)
 
 

@@ -20,7 +20,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header
 from fastapi.exceptions import RequestValidationError
 from returns.pipeline import is_successful
-from returns.result import Result
 from starlette.responses import Response
 
 from orderly_core.catalogue.model import Product
@@ -32,10 +31,15 @@ from orderly_core.catalogue.use_cases import (
     update_product,
 )
 from orderly_core.context import Context, Mode
-from orderly_core.errors import DomainError
+from orderly_core.idempotency import Idempotent, without_replay
 from orderly_http.container import Resources
 from orderly_http.context import MODE_HEADER, WriteContext
-from orderly_http.problems import domain_problem, precondition_required, problem_responses
+from orderly_http.problems import (
+    REPLAYED_HEADER,
+    domain_problem,
+    precondition_required,
+    problem_responses,
+)
 from orderly_http.routes.products import described, strong_etag
 from orderly_http.schemas import (
     NewProductBody,
@@ -82,22 +86,25 @@ def _marked(ctx: Context, response: Response) -> Response:
 
 def _answer(
     ctx: Context,
-    result: Result[Product, Any],
+    result: Idempotent[Product, Any],
     *,
     conditional: bool,
     status: int = 200,
     location: bool = False,
 ) -> Response:
-    """The product with its ``ETag`` (and ``Location``), or the failure's problem."""
+    """The product with its ``ETag`` (and ``Location``), or the failure's problem; the stored
+    answer of an earlier request with the same key is marked ``Idempotent-Replayed``."""
     if not is_successful(result):
-        failure: DomainError = result.failure()
-        return _marked(ctx, domain_problem(failure, ctx, conditional=conditional))
-    resource = ProductResource.from_domain(result.unwrap())
+        return _marked(ctx, domain_problem(result.failure(), ctx, conditional=conditional))
+    product, replayed = without_replay(result.unwrap())
+    resource = ProductResource.from_domain(product)
     if ctx.mode is Mode.DRY_RUN:
         return _marked(ctx, json_response(resource))
     headers = {"ETag": strong_etag(resource.version)}
     if location:
         headers["Location"] = f"{router.prefix}/{resource.sku}"
+    if replayed:
+        headers[REPLAYED_HEADER] = "true"
     return json_response(resource, status_code=status, headers=headers)
 
 

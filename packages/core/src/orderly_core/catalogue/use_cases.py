@@ -2,7 +2,9 @@
 
 Every write checks the actor first, validates all of its input (listing every broken field),
 then runs in one unit of work through :func:`~orderly_core.transaction.in_transaction`, so a
-``DRY_RUN`` computes the same result and leaves nothing behind.
+``DRY_RUN`` computes the same result and leaves nothing behind. Writes made with an
+idempotency key happen once: a retry gets the first outcome again
+(:func:`~orderly_core.transaction.in_idempotent_transaction`).
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ from orderly_core.catalogue.stock import record_movement
 from orderly_core.catalogue.validation import Fields
 from orderly_core.context import Context
 from orderly_core.errors import Forbidden, InvalidInput
+from orderly_core.idempotency import Idempotent, Operation
 from orderly_core.money import Money
 from orderly_core.ports import Dependencies, UnitOfWork
-from orderly_core.transaction import in_transaction
+from orderly_core.transaction import in_idempotent_transaction, in_transaction
 
 log = structlog.get_logger(__name__)
 
@@ -92,7 +95,7 @@ AdjustStockError = Forbidden | InvalidInput | ProductNotFound | VersionConflict 
 
 async def create_product(
     deps: Dependencies, ctx: Context, new: NewProduct
-) -> Result[Product, CreateProductError]:
+) -> Idempotent[Product, CreateProductError]:
     """Create a product with its opening stock.
 
     Rules: only catalogue managers; the SKU is unique regardless of case; the price is a
@@ -141,7 +144,8 @@ async def create_product(
         )
         return Success(product)
 
-    return await in_transaction(deps, ctx, work)
+    operation = Operation("product.create", new, Product, (DuplicateSku,))
+    return await in_idempotent_transaction(deps, ctx, operation, work)
 
 
 async def get_product(
@@ -193,7 +197,7 @@ async def list_products(
 
 async def update_product(
     deps: Dependencies, ctx: Context, changes: ProductChanges
-) -> Result[Product, UpdateProductError]:
+) -> Idempotent[Product, UpdateProductError]:
     """Change some of a product's fields.
 
     Rules: only catalogue managers; with ``expected_version`` the change applies only to that
@@ -254,12 +258,13 @@ async def update_product(
         )
         return Success(updated)
 
-    return await in_transaction(deps, ctx, work)
+    operation = Operation("product.update", changes, Product, (ProductNotFound, VersionConflict))
+    return await in_idempotent_transaction(deps, ctx, operation, work)
 
 
 async def archive_product(
     deps: Dependencies, ctx: Context, request: ArchiveRequest
-) -> Result[Product, ArchiveProductError]:
+) -> Idempotent[Product, ArchiveProductError]:
     """Take a product out of sale (``active = false``); its history and stock stay.
 
     Archiving an archived product succeeds and changes nothing.
@@ -291,12 +296,13 @@ async def archive_product(
         )
         return Success(archived)
 
-    return await in_transaction(deps, ctx, work)
+    operation = Operation("product.archive", request, Product, (ProductNotFound, VersionConflict))
+    return await in_idempotent_transaction(deps, ctx, operation, work)
 
 
 async def adjust_stock(
     deps: Dependencies, ctx: Context, adjustment: StockAdjustment
-) -> Result[Product, AdjustStockError]:
+) -> Idempotent[Product, AdjustStockError]:
     """Add to or remove from a product's on-hand stock, with a reason.
 
     Rules: only catalogue managers; the delta is non-zero; on-hand stock may not drop below
@@ -348,7 +354,13 @@ async def adjust_stock(
         log.info("stock_adjusted", sku=sku, delta=adjustment.delta, on_hand=on_hand, reason=reason)
         return Success(adjusted)
 
-    return await in_transaction(deps, ctx, work)
+    operation = Operation(
+        "product.adjust_stock",
+        adjustment,
+        Product,
+        (ProductNotFound, VersionConflict, StockBelowReserved),
+    )
+    return await in_idempotent_transaction(deps, ctx, operation, work)
 
 
 async def _lock_current(
