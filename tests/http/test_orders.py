@@ -384,3 +384,18 @@ async def test_20_concurrent_requests_with_one_key_make_one_order(
                 assert_problem(answer, 409, "request_in_flight")
         assert len((await client.get(ORDERS, headers=ann)).json()["items"]) == 1
         assert await stock_of(client, "MUG-1") == (100, 1)
+
+
+async def test_a_key_sent_as_a_structured_field_string_is_the_same_key(
+    client: httpx.AsyncClient, pg_deps: Dependencies
+) -> None:
+    await seed(pg_deps, "MUG-1", on_hand=10)
+    _, ann = await signed_in(client, pg_deps, "ann@example.com")
+
+    bare = await client.post(ORDERS, json=lines(("MUG-1", 1)), headers=keyed(ann, "cart-7"))
+    quoted = await client.post(ORDERS, json=lines(("MUG-1", 1)), headers=keyed(ann, '"cart-7"'))
+
+    assert quoted.content == bare.content
+    assert quoted.headers["idempotent-replayed"] == "true"
+    empty = await client.post(ORDERS, json=lines(("MUG-1", 1)), headers=keyed(ann, '""'))
+    assert_problem(empty, 422, "invalid_input")

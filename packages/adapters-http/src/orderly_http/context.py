@@ -75,9 +75,18 @@ async def request_actor(request: Request, resources: Resources) -> Actor:
     return user.unwrap().actor
 
 
+_SF_STRING = re.compile(r'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"')
+
+
 def idempotency_key(request: Request) -> str | None:
-    """The ``Idempotency-Key`` header, held to the same rule as keys from the CLI and jobs."""
+    """The ``Idempotency-Key`` header, held to the same rule as keys from the CLI and jobs.
+
+    The IETF draft sends the key as a Structured Field string (``"8e03978e..."``, RFC 8941):
+    a quoted value is unquoted, so ``"abc"`` and ``abc`` name the same key.
+    """
     key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
+    if key is not None and (quoted := _SF_STRING.fullmatch(key)):
+        key = re.sub(r"\\(.)", r"\1", quoted[1])
     if key is not None and not is_idempotency_key(key):
         raise RequestValidationError(
             [{"loc": ("header", IDEMPOTENCY_KEY_HEADER), "msg": IDEMPOTENCY_KEY_RULE}]
