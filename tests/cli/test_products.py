@@ -44,6 +44,7 @@ PRODUCT_KEYS = {
     "on_hand",
     "reserved",
     "available",
+    "low_stock_threshold",
     "version",
     "created_at",
     "updated_at",
@@ -164,6 +165,7 @@ def test_create_then_show_and_list(orderly: Orderly, infra_settings: InfraSettin
         "on_hand": 40,
         "reserved": 0,
         "available": 40,
+        "low_stock_threshold": 0,
         "version": 1,
     }
     row = stored(infra_settings, "MUG-01")

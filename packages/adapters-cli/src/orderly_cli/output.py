@@ -116,6 +116,7 @@ def show_product(product: Product, *, title: str | None = None) -> None:
         ("On hand", str(product.stock.on_hand)),
         ("Reserved", str(product.stock.reserved)),
         ("Available", str(product.stock.available)),
+        ("Low stock below", str(product.low_stock_threshold or "-")),
         ("Active", "yes" if product.active else "no"),
         ("Version", str(product.version)),
         ("Created", rfc3339(product.created_at)),

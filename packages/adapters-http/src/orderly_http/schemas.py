@@ -42,6 +42,9 @@ class ProductResource(BaseModel):
     on_hand: int = Field(description="Units in stock")
     reserved: int = Field(description="Units held for open orders")
     available: int = Field(description="on_hand - reserved: units that can still be ordered")
+    low_stock_threshold: int = Field(
+        description="A `stock.low` event is sent when `available` falls below it; 0: never"
+    )
     version: int = Field(description="Increases with every change; the ETag carries it")
     created_at: datetime
     updated_at: datetime
@@ -83,6 +86,9 @@ class NewProductBody(RequestBody):
     currency: str = Field(description="ISO 4217 code", examples=["EUR"])
     on_hand: int = Field(default=0, description="Opening stock")
     active: bool = Field(default=True, description="False to create it out of sale")
+    low_stock_threshold: int = Field(
+        default=0, description="Send `stock.low` when `available` falls below this; 0: never"
+    )
 
     def to_domain(self) -> NewProduct:
         return NewProduct(**self.model_dump(exclude_unset=True))
@@ -101,6 +107,9 @@ class ProductChangesBody(RequestBody):
     currency: str | SkipJsonSchema[None] = Field(default=None, description="ISO 4217 code")
     active: bool | SkipJsonSchema[None] = Field(
         default=None, description="False takes the product out of sale, true puts it back"
+    )
+    low_stock_threshold: int | SkipJsonSchema[None] = Field(
+        default=None, description="Send `stock.low` when `available` falls below this; 0: never"
     )
 
     @field_validator("*", mode="before")

@@ -18,6 +18,7 @@ from orderly_core.accounts.ports import PasswordHasher, RefreshTokenStore, UserR
 from orderly_core.audit import AuditLog
 from orderly_core.catalogue.ledger import StockLedger
 from orderly_core.catalogue.ports import ProductRepository
+from orderly_core.events import Outbox
 from orderly_core.idempotency import IdempotencyRecords
 from orderly_core.orders.ports import OrderRepository
 
@@ -49,6 +50,9 @@ class UnitOfWork(Protocol):
 
     @property
     def idempotency(self) -> IdempotencyRecords: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -28,6 +28,7 @@ def _to_product(row: Row[Any]) -> Product:
         version=row.version,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        low_stock_threshold=row.low_stock_threshold,
     )
 
 
@@ -44,6 +45,7 @@ def _to_row(product: Product) -> dict[str, object]:
         "version": product.version,
         "created_at": product.created_at,
         "updated_at": product.updated_at,
+        "low_stock_threshold": product.low_stock_threshold,
     }
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -46,12 +47,14 @@ products = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("low_stock_threshold", BigInteger, nullable=False, server_default="0"),
     CheckConstraint("sku ~ '^[A-Z0-9_.-]{1,64}$'", name="sku_format"),
     CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_format"),
     CheckConstraint("unit_price >= 0", name="unit_price_not_negative"),
     CheckConstraint("reserved >= 0", name="reserved_not_negative"),
     CheckConstraint("on_hand >= reserved", name="on_hand_covers_reserved"),
     CheckConstraint("version >= 1", name="version_positive"),
+    CheckConstraint("low_stock_threshold >= 0", name="low_stock_threshold_not_negative"),
 )
 
 users = Table(
@@ -168,4 +171,23 @@ idempotency_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index(None, "expires_at"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("position", BigInteger, Identity(), primary_key=True),
+    Column("id", Uuid, nullable=False, unique=True),
+    Column("type", String(64), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("data", JSONB, nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("state", String(16), nullable=False, server_default="pending"),
+    Column("dispatched_at", DateTime(timezone=True), nullable=True),
+    Column("done_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint("state in ('pending', 'dispatched', 'done')", name="state_known"),
+    Index(None, "state", "position"),
+    Index(None, "created_at"),
 )

@@ -15,6 +15,7 @@ from orderly_db.accounts import SqlRefreshTokens, SqlUsers
 from orderly_db.catalogue import SqlProducts
 from orderly_db.idempotency import SqlIdempotencyRecords
 from orderly_db.orders import SqlOrders
+from orderly_db.outbox import SqlOutbox
 from orderly_db.passwords import Argon2Passwords
 from orderly_db.records import SqlAuditLog, SqlStockLedger
 from orderly_db.settings import InfraSettings
@@ -27,6 +28,7 @@ _Repositories = tuple[
     SqlAuditLog,
     SqlOrders,
     SqlIdempotencyRecords,
+    SqlOutbox,
 ]
 
 
@@ -71,6 +73,10 @@ class SqlUnitOfWork:
     def idempotency(self) -> SqlIdempotencyRecords:
         return self._open()[6]
 
+    @property
+    def outbox(self) -> SqlOutbox:
+        return self._open()[7]
+
     def _open(self) -> _Repositories:
         if self._repositories is None:
             raise RuntimeError("the unit of work is used outside its 'async with' block")
@@ -88,6 +94,7 @@ class SqlUnitOfWork:
             SqlAuditLog(connection),
             SqlOrders(connection),
             SqlIdempotencyRecords(connection),
+            SqlOutbox(connection),
         )
         return self
 

@@ -113,6 +113,16 @@ def show_command(sku: Sku, as_json: AsJson = False) -> None:
         output.show_product(product)
 
 
+LowStock = Annotated[
+    int,
+    typer.Option(
+        "--low-stock",
+        metavar="N",
+        help="Send a stock.low event when the available stock falls below N (0: never).",
+    ),
+]
+
+
 @app.command("create")
 def create_command(
     *,
@@ -128,6 +138,7 @@ def create_command(
     ],
     description: Annotated[str, typer.Option(metavar="TEXT", help="Up to 5000 characters.")] = "",
     on_hand: Annotated[int, typer.Option(metavar="N", help="Opening stock on hand.")] = 0,
+    low_stock: LowStock = 0,
     dry_run: DryRun = False,
     idempotency_key: IdempotencyKey = None,
     as_json: AsJson = False,
@@ -143,7 +154,9 @@ def create_command(
       orderly products create --sku MUG-01 --name "Blue mug" --price 12.50 --currency EUR --on-hand 40
     """  # noqa: E501
     money = _money(price, currency)
-    new = NewProduct(sku, name, money.amount, money.currency, description, on_hand)
+    new = NewProduct(
+        sku, name, money.amount, money.currency, description, on_hand, low_stock_threshold=low_stock
+    )
     ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
     product = run_idempotent_use_case(lambda deps: create_product(deps, ctx, new), as_json=as_json)
     output.show_written(product, applied=ctx.applies_changes, done="created", as_json=as_json)
@@ -169,6 +182,7 @@ def update_command(
         bool | None,
         typer.Option("--activate/--deactivate", help="Put on sale, or take out of sale."),
     ] = None,
+    low_stock: LowStock | None = None,
     if_version: IfVersion = None,
     dry_run: DryRun = False,
     idempotency_key: IdempotencyKey = None,
@@ -199,6 +213,7 @@ def update_command(
         unit_price=None if money is None else money.amount,
         currency=None if money is None else money.currency,
         active=active,
+        low_stock_threshold=low_stock,
     )
     ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
     product = run_idempotent_use_case(

@@ -193,7 +193,7 @@ async def _recorded(
         deps,
         uow,
         ctx,
-        sku=after.sku,
+        product=after,
         kind=MovementKind.IMPORT,
         delta=Stock(after.stock.on_hand - on_hand_before),
         note="set by a product import",

@@ -51,6 +51,7 @@ class Product:
     version: int
     created_at: datetime
     updated_at: datetime
+    low_stock_threshold: int = 0  # stock.low when available falls below it; 0: never
 
     def bumped(self, now: datetime) -> Product:
         """This product as a new version: every change to a product goes through here."""
@@ -84,6 +85,14 @@ def decode_cursor(cursor: str) -> str | None:
     return raw if SKU_PATTERN.fullmatch(raw) else None
 
 
+def fell_below_threshold(product: Product, available_before: int) -> bool:
+    """Whether a movement that left ``product`` as it is took its available stock from at
+    least its low-stock threshold to below it (each fall is told once, not every movement
+    while it stays low)."""
+    threshold = product.low_stock_threshold
+    return threshold > 0 and available_before >= threshold > product.stock.available
+
+
 def product_view(product: Product) -> dict[str, Any]:
     """The public representation of a product, field for field, for every adapter.
 
@@ -100,6 +109,7 @@ def product_view(product: Product) -> dict[str, Any]:
         "on_hand": product.stock.on_hand,
         "reserved": product.stock.reserved,
         "available": product.stock.available,
+        "low_stock_threshold": product.low_stock_threshold,
         "version": product.version,
         "created_at": product.created_at.astimezone(UTC),
         "updated_at": product.updated_at.astimezone(UTC),

@@ -12,11 +12,13 @@ from orderly_core.audit_trail import record
 from orderly_core.authorization import catalogue_write_denied, user_admin_denied
 from orderly_core.catalogue.errors import ProductNotFound
 from orderly_core.catalogue.ledger import MovementKind, StockMovement
-from orderly_core.catalogue.model import Stock, product_view
+from orderly_core.catalogue.model import Product, Stock, fell_below_threshold, product_view
 from orderly_core.catalogue.validation import Fields
 from orderly_core.context import Context
 from orderly_core.errors import Forbidden, InvalidInput
+from orderly_core.events import EventType
 from orderly_core.ports import Dependencies, UnitOfWork
+from orderly_core.publishing import publish
 from orderly_core.transaction import in_transaction
 
 PAGE_SIZE_MAX = 200
@@ -54,19 +56,21 @@ async def record_movement(
     uow: UnitOfWork,
     ctx: Context,
     *,
-    sku: str,
+    product: Product,
     kind: MovementKind,
     delta: Stock,
     note: str,
     reference: str | None = None,
 ) -> None:
-    """Append one movement (``delta`` holds the changes of on-hand and reserved stock)."""
+    """Append one movement of ``product`` (as the movement left it; ``delta`` holds the
+    changes of on-hand and reserved stock). When it takes the product's available stock
+    below its low-stock threshold, a ``stock.low`` event goes to the outbox."""
     if delta.on_hand == 0 and delta.reserved == 0:
         return
     await uow.stock_ledger.append(
         StockMovement(
             id=deps.ids.new_id(),
-            sku=sku,
+            sku=product.sku,
             at=deps.clock.now(),
             kind=kind,
             on_hand_delta=delta.on_hand,
@@ -77,6 +81,22 @@ async def record_movement(
             request_id=ctx.request_id,
         )
     )
+    if fell_below_threshold(product, product.stock.available - delta.available):
+        await publish(
+            deps,
+            uow,
+            ctx,
+            EventType.STOCK_LOW,
+            subject=f"product:{product.sku}",
+            sequence=product.version,
+            data={
+                "sku": product.sku,
+                "available": product.stock.available,
+                "low_stock_threshold": product.low_stock_threshold,
+                "on_hand": product.stock.on_hand,
+                "reserved": product.stock.reserved,
+            },
+        )
 
 
 def movement_view(movement: StockMovement) -> dict[str, Any]:

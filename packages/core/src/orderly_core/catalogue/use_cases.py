@@ -56,6 +56,7 @@ class NewProduct:
     description: str = ""
     on_hand: int = 0
     active: bool = True
+    low_stock_threshold: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,7 @@ class ProductChanges:
     unit_price: int | None = None
     currency: str | None = None
     active: bool | None = None
+    low_stock_threshold: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,7 @@ async def create_product(
         version=1,
         created_at=now,
         updated_at=now,
+        low_stock_threshold=fields.threshold(new.low_stock_threshold),
     )
     if invalid := fields.invalid():
         return invalid
@@ -128,7 +131,7 @@ async def create_product(
             deps,
             uow,
             ctx,
-            sku=product.sku,
+            product=product,
             kind=MovementKind.OPENING,
             delta=opening,
             note="opening stock",
@@ -212,6 +215,9 @@ async def update_product(
     description = None if changes.description is None else fields.description(changes.description)
     price = None if changes.unit_price is None else fields.unit_price(changes.unit_price)
     currency = None if changes.currency is None else fields.currency(changes.currency)
+    threshold = changes.low_stock_threshold
+    if threshold is not None:
+        fields.threshold(threshold)
     if currency is not None and price is None:
         fields.fail("unit_price", "is required when the currency changes")
     if all(
@@ -222,6 +228,7 @@ async def update_product(
             changes.unit_price,
             currency,
             changes.active,
+            threshold,
         )
     ):
         fields.fail("changes", "name at least one field to change")
@@ -242,6 +249,7 @@ async def update_product(
                 current.price.currency if currency is None else currency,
             ),
             active=current.active if changes.active is None else changes.active,
+            low_stock_threshold=current.low_stock_threshold if threshold is None else threshold,
         )
         if updated == current:
             return Success(current)
@@ -337,7 +345,7 @@ async def adjust_stock(
             deps,
             uow,
             ctx,
-            sku=sku,
+            product=adjusted,
             kind=MovementKind.ADJUSTMENT,
             delta=Stock(adjustment.delta),
             note=reason,

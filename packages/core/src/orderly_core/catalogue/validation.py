@@ -52,6 +52,11 @@ class Fields(FieldErrors):
             self.fail("on_hand", f"must be between 0 and {ON_HAND_MAX}")
         return amount
 
+    def threshold(self, units: int) -> int:
+        if not 0 <= units <= ON_HAND_MAX:
+            self.fail("low_stock_threshold", f"must be between 0 and {ON_HAND_MAX} (0: none)")
+        return units
+
     def reason(self, raw: str) -> str:
         reason = raw.strip()
         if not 1 <= len(reason) <= 500:

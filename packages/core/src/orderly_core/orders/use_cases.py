@@ -23,6 +23,7 @@ from orderly_core.catalogue.model import Product, Stock, normalise_sku
 from orderly_core.catalogue.stock import record_movement
 from orderly_core.context import Actor, ActorKind, Context
 from orderly_core.errors import Forbidden, InvalidInput
+from orderly_core.events import EventType
 from orderly_core.idempotency import Idempotent, Operation
 from orderly_core.money import Money
 from orderly_core.orders.errors import (
@@ -48,6 +49,7 @@ from orderly_core.orders.model import (
     order_view,
 )
 from orderly_core.ports import Dependencies, UnitOfWork
+from orderly_core.publishing import publish
 from orderly_core.transaction import in_idempotent_transaction, in_transaction
 from orderly_core.validation import FieldErrors
 
@@ -162,17 +164,41 @@ async def _move_stock(
         stock = Stock(
             product.stock.on_hand + delta.on_hand, product.stock.reserved + delta.reserved
         )
-        await uow.products.save(replace(product, stock=stock).bumped(now))
+        moved = replace(product, stock=stock).bumped(now)
+        await uow.products.save(moved)
         await record_movement(
             deps,
             uow,
             ctx,
-            sku=line.sku,
+            product=moved,
             kind=kind,
             delta=delta,
             note=f"order {kind.value}",
             reference=str(order.id),
         )
+
+
+_EVENT_OF = {
+    OrderStatus.PAID: EventType.ORDER_PAID,
+    OrderStatus.SHIPPED: EventType.ORDER_SHIPPED,
+    OrderStatus.DELIVERED: EventType.ORDER_DELIVERED,
+    OrderStatus.CANCELLED: EventType.ORDER_CANCELLED,
+}
+
+
+async def _announce(
+    deps: Dependencies, uow: UnitOfWork, ctx: Context, event_type: EventType, order: Order
+) -> None:
+    """The order's event, with the order as it now is; its version orders its events."""
+    await publish(
+        deps,
+        uow,
+        ctx,
+        event_type,
+        subject=f"order:{order.id}",
+        sequence=order.version,
+        data=order_view(order),
+    )
 
 
 async def place_order(
@@ -223,6 +249,7 @@ async def place_order(
             before=None,
             after=order_view(order),
         )
+        await _announce(deps, uow, ctx, EventType.ORDER_PLACED, order)
         availability = tuple(
             LineAvailability(line.sku, line.quantity, products[line.sku].stock.available)
             for line in lines
@@ -339,6 +366,7 @@ async def _step(
             before=order_view(order),
             after=order_view(moved),
         )
+        await _announce(deps, uow, ctx, _EVENT_OF[target], moved)
         return Success(moved)
 
     if expiring:  # one sweep expires many orders: its key names the sweep, not a step

@@ -19,6 +19,7 @@ from orderly_core.catalogue.errors import DuplicateSku
 from orderly_core.catalogue.ledger import StockMovement
 from orderly_core.catalogue.model import Product
 from orderly_core.context import Role
+from orderly_core.events import Event
 from orderly_core.idempotency import KeyScope, StoredOutcome
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus
 from orderly_core.ports import Dependencies
@@ -35,6 +36,8 @@ class InMemoryStore:
     audit: list[AuditEntry] = field(default_factory=list)
     orders: dict[uuid.UUID, Order] = field(default_factory=dict)
     idempotency: dict[KeyScope, StoredOutcome] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    dispatched: set[uuid.UUID] = field(default_factory=set)
     commits: int = 0
     held_keys: set[KeyScope] = field(default_factory=set)  # claimed by an open unit of work
 
@@ -47,6 +50,8 @@ class InMemoryStore:
             list(self.audit),
             dict(self.orders),
             dict(self.idempotency),
+            list(self.events),
+            set(self.dispatched),
         )
 
 
@@ -249,6 +254,23 @@ class InMemoryOrders:
         return tuple(o.id for o in due[:limit])
 
 
+class InMemoryOutbox:
+    """Events in the order they were added; ``dispatched`` holds the ids handed on."""
+
+    def __init__(self, rows: list[Event], dispatched: set[uuid.UUID]) -> None:
+        self._rows = rows
+        self._dispatched = dispatched
+
+    async def add(self, event: Event) -> None:
+        self._rows.append(event)
+
+    async def claim(self, limit: int) -> list[Event]:
+        return [event for event in self._rows if event.id not in self._dispatched][:limit]
+
+    async def mark_dispatched(self, event_ids: Sequence[uuid.UUID], at: datetime) -> None:  # noqa: ARG002
+        self._dispatched.update(event_ids)
+
+
 class InMemoryIdempotency:
     """Keys are held like PostgreSQL's transaction-level advisory locks: ``held`` are this
     unit of work's, ``held_anywhere`` every open unit of work's."""
@@ -303,6 +325,7 @@ class InMemoryUnitOfWork:
         self.stock_ledger = InMemoryLedger(self._working.movements)
         self.audit = InMemoryAudit(self._working.audit)
         self.orders = InMemoryOrders(self._working.orders)
+        self.outbox = InMemoryOutbox(self._working.events, self._working.dispatched)
         self.idempotency = InMemoryIdempotency(
             self._working.idempotency, self._held, self._store.held_keys
         )
@@ -331,6 +354,8 @@ class InMemoryUnitOfWork:
         self._store.audit = list(self._working.audit)
         self._store.orders = dict(self._working.orders)
         self._store.idempotency = dict(self._working.idempotency)
+        self._store.events = list(self._working.events)
+        self._store.dispatched = set(self._working.dispatched)
         self._store.commits += 1
         self._release_keys()
 

@@ -1,0 +1,68 @@
+"""The outbox: domain events waiting for delivery (see :mod:`orderly_core.events`).
+
+Adding an event also sends ``NOTIFY orderly_outbox``; PostgreSQL delivers notifications only
+when the transaction commits, so a listener wakes exactly when there is a committed event to
+relay, and never for one that was rolled back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderly_core.events import Event, EventType
+from orderly_db.tables import outbox
+
+CHANNEL = "orderly_outbox"
+
+
+class SqlOutbox:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._db = connection
+
+    async def add(self, event: Event) -> None:
+        await self._db.execute(
+            insert(outbox).values(
+                id=event.id,
+                type=event.type.value,
+                subject=event.subject,
+                sequence=event.sequence,
+                data=event.data,
+                request_id=event.request_id,
+                created_at=event.created_at,
+            )
+        )
+        await self._db.execute(select(func.pg_notify(CHANNEL, "")))
+
+    async def claim(self, limit: int) -> list[Event]:
+        query = (
+            select(outbox)
+            .where(outbox.c.state == "pending")
+            .order_by(outbox.c.position)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = (await self._db.execute(query)).all()
+        return [
+            Event(
+                id=row.id,
+                type=EventType(row.type),
+                subject=row.subject,
+                sequence=row.sequence,
+                data=row.data,
+                request_id=row.request_id,
+                created_at=row.created_at,
+            )
+            for row in rows
+        ]
+
+    async def mark_dispatched(self, event_ids: Sequence[uuid.UUID], at: datetime) -> None:
+        await self._db.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(event_ids))
+            .values(state="dispatched", dispatched_at=at)
+        )
