@@ -54,6 +54,15 @@ class Outbox(Protocol):
 
     async def mark_dispatched(self, event_ids: Sequence[uuid.UUID], at: datetime) -> None: ...
 
+    async def get(self, event_id: uuid.UUID) -> Event | None: ...
+
+    async def between(
+        self, types: Sequence[EventType], since: datetime, until: datetime, limit: int
+    ) -> list[Event]:
+        """Events of these types created in [since, until), oldest first, whatever their
+        state: what a receiver that lost data asks to be sent again."""
+        ...
+
 
 def json_ready(value: Any) -> Any:
     """``value`` with its datetimes as RFC 3339 UTC strings and its tuples as lists."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
@@ -21,6 +21,8 @@ from orderly_core.catalogue.ports import ProductRepository
 from orderly_core.events import Outbox
 from orderly_core.idempotency import IdempotencyRecords
 from orderly_core.orders.ports import OrderRepository
+from orderly_core.webhooks.policy import WebhookPolicy
+from orderly_core.webhooks.ports import DeliveryRepository, EndpointRepository
 
 
 class UnitOfWork(Protocol):
@@ -53,6 +55,12 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def endpoints(self) -> EndpointRepository: ...
+
+    @property
+    def deliveries(self) -> DeliveryRepository: ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -99,3 +107,4 @@ class Dependencies:
     refresh_token_ttl: timedelta = timedelta(days=30)
     order_ttl: timedelta = timedelta(minutes=30)  # how long an unpaid order holds its stock
     idempotency_ttl: timedelta = timedelta(hours=24)  # how long a key's outcome is kept
+    webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)

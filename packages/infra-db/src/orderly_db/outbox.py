@@ -10,14 +10,27 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_core.events import Event, EventType
 from orderly_db.tables import outbox
 
 CHANNEL = "orderly_outbox"
+
+
+def _to_event(row: Row[Any]) -> Event:
+    return Event(
+        id=row.id,
+        type=EventType(row.type),
+        subject=row.subject,
+        sequence=row.sequence,
+        data=row.data,
+        request_id=row.request_id,
+        created_at=row.created_at,
+    )
 
 
 class SqlOutbox:
@@ -38,6 +51,25 @@ class SqlOutbox:
         )
         await self._db.execute(select(func.pg_notify(CHANNEL, "")))
 
+    async def get(self, event_id: uuid.UUID) -> Event | None:
+        row = (await self._db.execute(select(outbox).where(outbox.c.id == event_id))).one_or_none()
+        return None if row is None else _to_event(row)
+
+    async def between(
+        self, types: Sequence[EventType], since: datetime, until: datetime, limit: int
+    ) -> list[Event]:
+        query = (
+            select(outbox)
+            .where(
+                outbox.c.type.in_([t.value for t in types]),
+                outbox.c.created_at >= since,
+                outbox.c.created_at < until,
+            )
+            .order_by(outbox.c.position)
+            .limit(limit)
+        )
+        return [_to_event(row) for row in await self._db.execute(query)]
+
     async def claim(self, limit: int) -> list[Event]:
         query = (
             select(outbox)
@@ -46,19 +78,7 @@ class SqlOutbox:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        rows = (await self._db.execute(query)).all()
-        return [
-            Event(
-                id=row.id,
-                type=EventType(row.type),
-                subject=row.subject,
-                sequence=row.sequence,
-                data=row.data,
-                request_id=row.request_id,
-                created_at=row.created_at,
-            )
-            for row in rows
-        ]
+        return [_to_event(row) for row in await self._db.execute(query)]
 
     async def mark_dispatched(self, event_ids: Sequence[uuid.UUID], at: datetime) -> None:
         await self._db.execute(

@@ -6,10 +6,13 @@ validates at start-up and names the bad or missing variable in one line.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from orderly_core.webhooks.policy import WebhookPolicy
 
 
 class ConfigurationError(Exception):
@@ -41,6 +44,24 @@ class InfraSettings(LogSettings):
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
     order_ttl_minutes: int = Field(default=30, ge=1, le=10_080)
     idempotency_key_ttl_hours: int = Field(default=24, ge=1, le=720)
+    webhook_allow_http: bool = False
+    webhook_allow_private_addresses: bool = False
+    webhook_retry_schedule_s: str = Field(
+        default="10,60,300,1800,7200,28800", pattern=r"^\d+(\.\d+)?(,\d+(\.\d+)?)*$"
+    )
+    webhook_disable_after_hours: float = Field(default=24, gt=0)
+    webhook_secret_overlap_hours: float = Field(default=24, ge=0)
+
+    def webhook_policy(self) -> WebhookPolicy:
+        return WebhookPolicy(
+            allow_http=self.webhook_allow_http,
+            allow_private_addresses=self.webhook_allow_private_addresses,
+            retry_schedule=tuple(
+                timedelta(seconds=float(s)) for s in self.webhook_retry_schedule_s.split(",")
+            ),
+            disable_after=timedelta(hours=self.webhook_disable_after_hours),
+            secret_overlap=timedelta(hours=self.webhook_secret_overlap_hours),
+        )
 
     @field_validator("database_url")
     @classmethod

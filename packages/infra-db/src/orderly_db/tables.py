@@ -191,3 +191,62 @@ outbox = Table(
     Index(None, "state", "position"),
     Index(None, "created_at"),
 )
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("url", String(2048), nullable=False),
+    Column("event_types", JSONB, nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("previous_secret", String(128), nullable=True),
+    Column("previous_secret_until", DateTime(timezone=True), nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("failing_since", DateTime(timezone=True), nullable=True),
+    Column("disabled_reason", String(255), nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column(
+        "endpoint_id",
+        Uuid,
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("event_id", Uuid, ForeignKey("outbox.id"), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("state in ('pending', 'delivered', 'dead')", name="state_known"),
+    Index(None, "endpoint_id", "created_at"),
+    Index(None, "state", "next_attempt_at"),
+    Index(None, "event_id"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column(
+        "delivery_id",
+        Uuid,
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("number", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("latency_ms", Integer, nullable=False),
+    Column("status", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+)

@@ -19,6 +19,7 @@ from orderly_db.outbox import SqlOutbox
 from orderly_db.passwords import Argon2Passwords
 from orderly_db.records import SqlAuditLog, SqlStockLedger
 from orderly_db.settings import InfraSettings
+from orderly_db.webhooks import SqlDeliveries, SqlEndpoints
 
 _Repositories = tuple[
     SqlProducts,
@@ -29,6 +30,8 @@ _Repositories = tuple[
     SqlOrders,
     SqlIdempotencyRecords,
     SqlOutbox,
+    SqlEndpoints,
+    SqlDeliveries,
 ]
 
 
@@ -77,6 +80,14 @@ class SqlUnitOfWork:
     def outbox(self) -> SqlOutbox:
         return self._open()[7]
 
+    @property
+    def endpoints(self) -> SqlEndpoints:
+        return self._open()[8]
+
+    @property
+    def deliveries(self) -> SqlDeliveries:
+        return self._open()[9]
+
     def _open(self) -> _Repositories:
         if self._repositories is None:
             raise RuntimeError("the unit of work is used outside its 'async with' block")
@@ -95,6 +106,8 @@ class SqlUnitOfWork:
             SqlOrders(connection),
             SqlIdempotencyRecords(connection),
             SqlOutbox(connection),
+            SqlEndpoints(connection),
+            SqlDeliveries(connection),
         )
         return self
 
@@ -145,4 +158,5 @@ def dependencies_from_settings(engine: AsyncEngine, settings: InfraSettings) -> 
         refresh_token_ttl=timedelta(days=settings.refresh_token_ttl_days),
         order_ttl=timedelta(minutes=settings.order_ttl_minutes),
         idempotency_ttl=timedelta(hours=settings.idempotency_key_ttl_hours),
+        webhooks=settings.webhook_policy(),
     )

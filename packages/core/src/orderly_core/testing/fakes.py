@@ -19,10 +19,11 @@ from orderly_core.catalogue.errors import DuplicateSku
 from orderly_core.catalogue.ledger import StockMovement
 from orderly_core.catalogue.model import Product
 from orderly_core.context import Role
-from orderly_core.events import Event
+from orderly_core.events import Event, EventType
 from orderly_core.idempotency import KeyScope, StoredOutcome
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus
 from orderly_core.ports import Dependencies
+from orderly_core.webhooks.model import Attempt, Delivery, DeliveryState, Endpoint
 
 
 @dataclass
@@ -38,6 +39,9 @@ class InMemoryStore:
     idempotency: dict[KeyScope, StoredOutcome] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     dispatched: set[uuid.UUID] = field(default_factory=set)
+    endpoints: dict[uuid.UUID, Endpoint] = field(default_factory=dict)
+    deliveries: dict[uuid.UUID, Delivery] = field(default_factory=dict)
+    attempts: list[Attempt] = field(default_factory=list)
     commits: int = 0
     held_keys: set[KeyScope] = field(default_factory=set)  # claimed by an open unit of work
 
@@ -52,6 +56,9 @@ class InMemoryStore:
             dict(self.idempotency),
             list(self.events),
             set(self.dispatched),
+            dict(self.endpoints),
+            dict(self.deliveries),
+            list(self.attempts),
         )
 
 
@@ -270,6 +277,84 @@ class InMemoryOutbox:
     async def mark_dispatched(self, event_ids: Sequence[uuid.UUID], at: datetime) -> None:  # noqa: ARG002
         self._dispatched.update(event_ids)
 
+    async def get(self, event_id: uuid.UUID) -> Event | None:
+        return next((event for event in self._rows if event.id == event_id), None)
+
+    async def between(
+        self, types: Sequence[EventType], since: datetime, until: datetime, limit: int
+    ) -> list[Event]:
+        found = [e for e in self._rows if e.type in types and since <= e.created_at < until]
+        return found[:limit]
+
+
+class InMemoryEndpoints:
+    def __init__(self, rows: dict[uuid.UUID, Endpoint]) -> None:
+        self._rows = rows
+
+    async def add(self, endpoint: Endpoint) -> None:
+        self._rows[endpoint.id] = endpoint
+
+    async def get(self, endpoint_id: uuid.UUID, *, for_update: bool = False) -> Endpoint | None:  # noqa: ARG002
+        return self._rows.get(endpoint_id)
+
+    async def save(self, endpoint: Endpoint) -> None:
+        self._rows[endpoint.id] = endpoint
+
+    async def remove(self, endpoint_id: uuid.UUID) -> None:
+        self._rows.pop(endpoint_id, None)
+
+    async def all(self) -> list[Endpoint]:
+        return sorted(self._rows.values(), key=lambda e: (e.created_at, e.id))
+
+
+class InMemoryDeliveries:
+    def __init__(self, rows: dict[uuid.UUID, Delivery], attempts: list[Attempt]) -> None:
+        self._rows = rows
+        self._attempts = attempts
+
+    async def add(self, delivery: Delivery) -> bool:
+        if delivery.id in self._rows:
+            return False
+        self._rows[delivery.id] = delivery
+        return True
+
+    async def get(self, delivery_id: uuid.UUID, *, for_update: bool = False) -> Delivery | None:  # noqa: ARG002
+        return self._rows.get(delivery_id)
+
+    async def save(self, delivery: Delivery) -> None:
+        self._rows[delivery.id] = delivery
+
+    async def add_attempt(self, attempt: Attempt) -> None:
+        self._attempts.append(attempt)
+
+    async def attempts(self, delivery_id: uuid.UUID) -> list[Attempt]:
+        return [a for a in self._attempts if a.delivery_id == delivery_id]
+
+    async def of_endpoint(
+        self, endpoint_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Delivery]:
+        found = sorted(
+            (d for d in self._rows.values() if d.endpoint_id == endpoint_id),
+            key=lambda d: (d.created_at, d.id),
+            reverse=True,
+        )
+        if after is not None:
+            found = [d for d in found if (d.created_at, d.id) < after]
+        return found[:limit]
+
+    async def overdue(self, before: datetime, limit: int) -> list[Delivery]:
+        found = sorted(
+            (
+                d
+                for d in self._rows.values()
+                if d.state is DeliveryState.PENDING
+                and d.next_attempt_at is not None
+                and d.next_attempt_at < before
+            ),
+            key=lambda d: (d.next_attempt_at or d.created_at, d.id),
+        )
+        return found[:limit]
+
 
 class InMemoryIdempotency:
     """Keys are held like PostgreSQL's transaction-level advisory locks: ``held`` are this
@@ -326,6 +411,8 @@ class InMemoryUnitOfWork:
         self.audit = InMemoryAudit(self._working.audit)
         self.orders = InMemoryOrders(self._working.orders)
         self.outbox = InMemoryOutbox(self._working.events, self._working.dispatched)
+        self.endpoints = InMemoryEndpoints(self._working.endpoints)
+        self.deliveries = InMemoryDeliveries(self._working.deliveries, self._working.attempts)
         self.idempotency = InMemoryIdempotency(
             self._working.idempotency, self._held, self._store.held_keys
         )
@@ -356,6 +443,9 @@ class InMemoryUnitOfWork:
         self._store.idempotency = dict(self._working.idempotency)
         self._store.events = list(self._working.events)
         self._store.dispatched = set(self._working.dispatched)
+        self._store.endpoints = dict(self._working.endpoints)
+        self._store.deliveries = dict(self._working.deliveries)
+        self._store.attempts = list(self._working.attempts)
         self._store.commits += 1
         self._release_keys()
 

@@ -1,0 +1,1 @@
+"""Webhooks: endpoints that hear about Orderly's events, signed deliveries and their attempts."""

@@ -1,0 +1,50 @@
+"""What webhooks need from storage."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Protocol
+
+from orderly_core.webhooks.model import Attempt, Delivery, Endpoint
+
+
+class EndpointRepository(Protocol):
+    async def add(self, endpoint: Endpoint) -> None: ...
+
+    async def get(self, endpoint_id: uuid.UUID, *, for_update: bool = False) -> Endpoint | None: ...
+
+    async def save(self, endpoint: Endpoint) -> None: ...
+
+    async def remove(self, endpoint_id: uuid.UUID) -> None: ...
+
+    async def all(self) -> list[Endpoint]:
+        """Every endpoint, oldest first (a shop has a handful)."""
+        ...
+
+
+class DeliveryRepository(Protocol):
+    async def add(self, delivery: Delivery) -> bool:
+        """Store a new delivery; ``False`` (and nothing changes) when its id exists."""
+        ...
+
+    async def get(self, delivery_id: uuid.UUID, *, for_update: bool = False) -> Delivery | None: ...
+
+    async def save(self, delivery: Delivery) -> None: ...
+
+    async def add_attempt(self, attempt: Attempt) -> None: ...
+
+    async def attempts(self, delivery_id: uuid.UUID) -> list[Attempt]:
+        """The delivery's attempts, first first."""
+        ...
+
+    async def of_endpoint(
+        self, endpoint_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Delivery]:
+        """The endpoint's deliveries newest first, after the (created_at, id) position."""
+        ...
+
+    async def overdue(self, before: datetime, limit: int) -> list[Delivery]:
+        """Pending deliveries whose next attempt was due before ``before``, oldest first:
+        their queued job was lost (Redis restarted empty, a worker died)."""
+        ...
