@@ -32,6 +32,21 @@ def user_admin_denied(actor: Actor, action: str) -> Forbidden | None:
     return None if may_manage_users(actor) else Forbidden(action)
 
 
+def may_manage_webhooks(actor: Actor) -> bool:
+    """Webhook endpoints, their deliveries, redeliveries and replays: admins and operators.
+
+    They decide where Orderly sends its events (orders with customers' data) and hold the
+    signing secrets, so neither staff nor Orderly's own jobs manage them.
+    """
+    if actor.kind is ActorKind.OPERATOR:
+        return True
+    return actor.kind is ActorKind.USER and actor.role is Role.ADMIN
+
+
+def webhook_admin_denied(actor: Actor, action: str) -> Forbidden | None:
+    return None if may_manage_webhooks(actor) else Forbidden(action)
+
+
 def may_handle_any_order(actor: Actor) -> bool:
     """Staff and admins, operators and Orderly itself may pay, ship, deliver and cancel any
     order; customers act on their own orders only."""

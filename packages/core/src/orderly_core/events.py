@@ -54,6 +54,10 @@ class Outbox(Protocol):
 
     async def mark_dispatched(self, event_ids: Sequence[uuid.UUID], at: datetime) -> None: ...
 
+    async def mark_done(self, event_ids: Sequence[uuid.UUID], at: datetime) -> None:
+        """Every delivery of these events has ended (delivered or dead), or there was none."""
+        ...
+
     async def get(self, event_id: uuid.UUID) -> Event | None: ...
 
     async def between(

@@ -9,6 +9,7 @@ import enum
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar, Protocol
 
 from returns.result import Failure, Result, Success
@@ -18,6 +19,7 @@ from orderly_core.context import Context, Mode
 from orderly_core.errors import Forbidden
 
 IMPORT_PRODUCTS = "import_products"
+DELIVER_WEBHOOK = "deliver_webhook"
 
 
 class PayloadError(ValueError):
@@ -92,8 +94,16 @@ class JobState:
 class JobQueue(Protocol):
     """Where background work is queued, and where its progress can be read."""
 
-    async def enqueue(self, name: str, payload: Mapping[str, object], job_id: str) -> bool:
-        """Queue a job; ``False`` when a job with this id is queued or finished recently."""
+    async def enqueue(
+        self,
+        name: str,
+        payload: Mapping[str, object],
+        job_id: str,
+        *,
+        defer_until: datetime | None = None,
+    ) -> bool:
+        """Queue a job (to run at ``defer_until``, or now); ``False`` when a job with this id
+        is queued or finished recently."""
         ...
 
     async def state(self, job_id: str) -> JobState | None:

@@ -8,6 +8,7 @@ while Redis is down and only the calls that need the queue fail.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from arq.connections import ArqRedis
@@ -34,8 +35,17 @@ class ArqJobQueue:
     async def close(self) -> None:
         await self._redis.aclose(close_connection_pool=True)
 
-    async def enqueue(self, name: str, payload: Mapping[str, object], job_id: str) -> bool:
-        queued = await self._redis.enqueue_job(name, dict(payload), _job_id=job_id)
+    async def enqueue(
+        self,
+        name: str,
+        payload: Mapping[str, object],
+        job_id: str,
+        *,
+        defer_until: datetime | None = None,
+    ) -> bool:
+        queued = await self._redis.enqueue_job(
+            name, dict(payload), _job_id=job_id, _defer_until=defer_until
+        )
         return queued is not None
 
     async def state(self, job_id: str) -> JobState | None:

@@ -51,6 +51,15 @@ class SqlOutbox:
         )
         await self._db.execute(select(func.pg_notify(CHANNEL, "")))
 
+    async def mark_done(self, event_ids: Sequence[uuid.UUID], at: datetime) -> None:
+        await self._db.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(event_ids))
+            .values(
+                state="done", done_at=at, dispatched_at=func.coalesce(outbox.c.dispatched_at, at)
+            )
+        )
+
     async def get(self, event_id: uuid.UUID) -> Event | None:
         row = (await self._db.execute(select(outbox).where(outbox.c.id == event_id))).one_or_none()
         return None if row is None else _to_event(row)

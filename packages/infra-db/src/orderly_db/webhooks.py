@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, tuple_, update
+from sqlalchemy import Row, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -177,6 +177,13 @@ class SqlDeliveries:
         if after is not None:
             query = query.where(tuple_(table.c.created_at, table.c.id) < after)
         return [_to_delivery(row) for row in await self._db.execute(query)]
+
+    async def pending_for_event(self, event_id: uuid.UUID) -> int:
+        table = webhook_deliveries
+        query = select(func.count()).where(
+            table.c.event_id == event_id, table.c.state == DeliveryState.PENDING.value
+        )
+        return int(await self._db.scalar(query) or 0)
 
     async def overdue(self, before: datetime, limit: int) -> list[Delivery]:
         table = webhook_deliveries

@@ -6,8 +6,10 @@ Production code never imports this package.
 from orderly_core.testing.fakes import (
     FakePasswords,
     FixedClock,
+    InMemoryJobQueue,
     InMemoryStore,
     InMemoryUnitOfWork,
+    ScriptedSender,
     SequentialIds,
     in_memory_dependencies,
 )
@@ -15,8 +17,10 @@ from orderly_core.testing.fakes import (
 __all__ = [
     "FakePasswords",
     "FixedClock",
+    "InMemoryJobQueue",
     "InMemoryStore",
     "InMemoryUnitOfWork",
+    "ScriptedSender",
     "SequentialIds",
     "in_memory_dependencies",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -21,9 +21,11 @@ from orderly_core.catalogue.model import Product
 from orderly_core.context import Role
 from orderly_core.events import Event, EventType
 from orderly_core.idempotency import KeyScope, StoredOutcome
+from orderly_core.jobs import JobState, JobStatus
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus
 from orderly_core.ports import Dependencies
 from orderly_core.webhooks.model import Attempt, Delivery, DeliveryState, Endpoint
+from orderly_core.webhooks.ports import SendOutcome
 
 
 @dataclass
@@ -39,6 +41,7 @@ class InMemoryStore:
     idempotency: dict[KeyScope, StoredOutcome] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     dispatched: set[uuid.UUID] = field(default_factory=set)
+    done: set[uuid.UUID] = field(default_factory=set)
     endpoints: dict[uuid.UUID, Endpoint] = field(default_factory=dict)
     deliveries: dict[uuid.UUID, Delivery] = field(default_factory=dict)
     attempts: list[Attempt] = field(default_factory=list)
@@ -56,6 +59,7 @@ class InMemoryStore:
             dict(self.idempotency),
             list(self.events),
             set(self.dispatched),
+            set(self.done),
             dict(self.endpoints),
             dict(self.deliveries),
             list(self.attempts),
@@ -262,11 +266,13 @@ class InMemoryOrders:
 
 
 class InMemoryOutbox:
-    """Events in the order they were added; ``dispatched`` holds the ids handed on."""
+    """Events in the order they were added; ``dispatched`` holds the ids handed on, ``done``
+    those whose every delivery has ended."""
 
-    def __init__(self, rows: list[Event], dispatched: set[uuid.UUID]) -> None:
+    def __init__(self, rows: list[Event], dispatched: set[uuid.UUID], done: set[uuid.UUID]) -> None:
         self._rows = rows
         self._dispatched = dispatched
+        self._done = done
 
     async def add(self, event: Event) -> None:
         self._rows.append(event)
@@ -276,6 +282,10 @@ class InMemoryOutbox:
 
     async def mark_dispatched(self, event_ids: Sequence[uuid.UUID], at: datetime) -> None:  # noqa: ARG002
         self._dispatched.update(event_ids)
+
+    async def mark_done(self, event_ids: Sequence[uuid.UUID], at: datetime) -> None:  # noqa: ARG002
+        self._dispatched.update(event_ids)
+        self._done.update(event_ids)
 
     async def get(self, event_id: uuid.UUID) -> Event | None:
         return next((event for event in self._rows if event.id == event_id), None)
@@ -341,6 +351,13 @@ class InMemoryDeliveries:
         if after is not None:
             found = [d for d in found if (d.created_at, d.id) < after]
         return found[:limit]
+
+    async def pending_for_event(self, event_id: uuid.UUID) -> int:
+        return sum(
+            1
+            for d in self._rows.values()
+            if d.event_id == event_id and d.state is DeliveryState.PENDING
+        )
 
     async def overdue(self, before: datetime, limit: int) -> list[Delivery]:
         found = sorted(
@@ -410,7 +427,9 @@ class InMemoryUnitOfWork:
         self.stock_ledger = InMemoryLedger(self._working.movements)
         self.audit = InMemoryAudit(self._working.audit)
         self.orders = InMemoryOrders(self._working.orders)
-        self.outbox = InMemoryOutbox(self._working.events, self._working.dispatched)
+        self.outbox = InMemoryOutbox(
+            self._working.events, self._working.dispatched, self._working.done
+        )
         self.endpoints = InMemoryEndpoints(self._working.endpoints)
         self.deliveries = InMemoryDeliveries(self._working.deliveries, self._working.attempts)
         self.idempotency = InMemoryIdempotency(
@@ -443,6 +462,7 @@ class InMemoryUnitOfWork:
         self._store.idempotency = dict(self._working.idempotency)
         self._store.events = list(self._working.events)
         self._store.dispatched = set(self._working.dispatched)
+        self._store.done = set(self._working.done)
         self._store.endpoints = dict(self._working.endpoints)
         self._store.deliveries = dict(self._working.deliveries)
         self._store.attempts = list(self._working.attempts)
@@ -507,3 +527,54 @@ def in_memory_dependencies(
         ids=SequentialIds(),
         passwords=passwords or FakePasswords(),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedJob:
+    name: str
+    payload: Mapping[str, object]
+    job_id: str
+    defer_until: datetime | None
+
+
+class InMemoryJobQueue:
+    """A job queue that keeps what it is given; ``down`` makes it fail like Redis away."""
+
+    def __init__(self) -> None:
+        self.jobs: list[QueuedJob] = []
+        self.down = False
+
+    async def enqueue(
+        self,
+        name: str,
+        payload: Mapping[str, object],
+        job_id: str,
+        *,
+        defer_until: datetime | None = None,
+    ) -> bool:
+        if self.down:
+            raise ConnectionError("the queue is unreachable")
+        if any(job.job_id == job_id for job in self.jobs):
+            return False
+        self.jobs.append(QueuedJob(name, dict(payload), job_id, defer_until))
+        return True
+
+    async def state(self, job_id: str) -> JobState | None:
+        found = any(job.job_id == job_id for job in self.jobs)
+        return JobState(job_id, JobStatus.QUEUED) if found else None
+
+
+@dataclass
+class ScriptedSender:
+    """A webhook receiver's answers, in order (then 200 for ever), and what it was sent."""
+
+    statuses: list[int | None] = field(default_factory=list)
+    sent: list[tuple[str, bytes, dict[str, str]]] = field(default_factory=list)
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendOutcome:
+        self.sent.append((url, body, dict(headers)))
+        status = self.statuses.pop(0) if self.statuses else 200
+        if status is None:
+            return SendOutcome(None, 5, "connection refused")
+        error = None if 200 <= status < 300 else f"HTTP {status}"
+        return SendOutcome(status, 5, error)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -44,7 +46,26 @@ class DeliveryRepository(Protocol):
         """The endpoint's deliveries newest first, after the (created_at, id) position."""
         ...
 
+    async def pending_for_event(self, event_id: uuid.UUID) -> int:
+        """How many deliveries of the event are still pending."""
+        ...
+
     async def overdue(self, before: datetime, limit: int) -> list[Delivery]:
         """Pending deliveries whose next attempt was due before ``before``, oldest first:
         their queued job was lost (Redis restarted empty, a worker died)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    """What came of one POST to an endpoint."""
+
+    status: int | None  # None when no answer came
+    latency_ms: int
+    error: str | None = None  # why it failed: a network error, a timeout, a refused address
+
+
+class WebhookSender(Protocol):
+    """Sends one signed delivery (an HTTP client with Orderly's limits, in the worker)."""
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendOutcome: ...
