@@ -290,3 +290,16 @@ async def test_a_duplicate_sku_is_an_outcome_replayed_to_its_retry(deps: Depende
 
     assert refused == DuplicateSku("MUG-1")
     assert retried == Replayed(refused)
+
+
+async def test_many_retries_at_once_of_a_finished_request_all_get_its_answer(
+    deps: Dependencies,
+) -> None:
+    await make_product(deps, "MUG-1", on_hand=10)
+    first = fresh(await place_order(deps, keyed(ANN), order(("MUG-1", 1))))
+
+    retries = await asyncio.gather(
+        *(place_order(deps, keyed(ANN), order(("MUG-1", 1))) for _ in range(10))
+    )
+
+    assert [ok(r) for r in retries] == [Replayed(first)] * 10

@@ -205,12 +205,15 @@ async def earlier_answer[T](
 ) -> Result[Replayed[T], Replayed[Any] | IdempotencyError] | None:
     """What to answer instead of running ``operation``: the stored outcome, or a refusal of
     a reused key or of a request in flight. ``None`` when the key is free, and now held by
-    this transaction."""
-    if not await records.claim(scope):
-        return Failure(RequestInFlight(scope.key))
+    this transaction. A finished request's outcome is read without taking the key, so any
+    number of retries of it may be answered at once."""
     stored = await records.find(scope, now)
     if stored is None:
-        return None
+        if not await records.claim(scope):
+            return Failure(RequestInFlight(scope.key))
+        stored = await records.find(scope, now)  # it may have finished in the meantime
+        if stored is None:
+            return None
     if stored.fingerprint != fingerprint(operation.payload):
         return Failure(KeyReused(scope.key, operation.name))
     return replay(operation, stored)
