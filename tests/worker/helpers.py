@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from arq import Worker
@@ -39,6 +41,23 @@ async def run_worker(functions: Sequence[Function] | None = None, **options: Any
     finally:
         await worker.close()
     return worker
+
+
+@asynccontextmanager
+async def worker_running(**options: Any) -> AsyncIterator[Worker]:
+    """A worker built from the environment, running (not in burst mode) until the block ends."""
+    settings = build_worker_settings(load_worker_env(), setup_logging=False)
+    kwargs = cast("dict[str, Any]", get_kwargs(settings))
+    kwargs |= {"handle_signals": False, **options}
+    worker = Worker(**kwargs)
+    task = asyncio.create_task(worker.async_run())
+    try:
+        yield worker
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await worker.close()
 
 
 async def outcome(job: Job | None) -> JobResult:

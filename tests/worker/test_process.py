@@ -116,7 +116,7 @@ def test_every_option_reaches_the_queue(
     kwargs = cast("dict[str, Any]", get_kwargs(settings))
     assert kwargs["job_serializer"] is jobs.serialize
     assert kwargs["job_deserializer"] is jobs.deserialize
-    assert [f.name for f in kwargs["functions"]] == [jobs.IMPORT_PRODUCTS]
+    assert [f.name for f in kwargs["functions"]] == [jobs.IMPORT_PRODUCTS, jobs.DELIVER_WEBHOOK]
     assert kwargs["redis_settings"].database == WORKER_REDIS_DB
     assert kwargs["poll_delay"] < 0.5
     assert kwargs["keep_result"] >= 86_400
@@ -127,13 +127,16 @@ def test_every_option_reaches_the_queue(
 
 @pytest.mark.postgres
 @pytest.mark.usefixtures("worker_env")
-async def test_shutdown_disposes_of_the_database_pool(queue: ArqRedis) -> None:
+async def test_shutdown_disposes_of_the_database_pool(
+    queue: ArqRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKER_RELAY", "false")  # its listening connection would stay out
     settings = build_worker_settings(load_worker_env(), setup_logging=False)
     ctx: dict[str, object] = {"redis": queue}
     hooks = cast("dict[str, Any]", get_kwargs(settings))
     await hooks["on_startup"](ctx)
     held = resources(ctx)
-    engine: AsyncEngine = held.close.__self__  # type: ignore[attr-defined]
+    engine = held.engine
     async with held.deps.unit_of_work() as uow:
         await uow.products.get("ANY")
     assert isinstance(engine.pool, QueuePool)

@@ -12,9 +12,12 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_core.context import Actor
+from orderly_core.jobs import JobQueue
 from orderly_core.ports import Dependencies
+from orderly_core.webhooks.ports import WebhookSender
 from orderly_worker.retry import RetryPolicy
 
 JobContext = dict[str, Any]
@@ -72,7 +75,10 @@ class WorkerResources:
     retry: RetryPolicy
     job_timeout_s: float
     dead_letters: DeadLetters
-    close: Callable[[], Awaitable[None]]  # releases what start-up opened (the engine's pool)
+    close: Callable[[], Awaitable[None]]  # releases what start-up opened (pool, client, relay)
+    sender: WebhookSender
+    queue: JobQueue
+    engine: AsyncEngine
 
 
 def resources(ctx: JobContext) -> WorkerResources:

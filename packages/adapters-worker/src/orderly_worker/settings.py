@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -21,12 +22,16 @@ from pydantic import Field, field_validator
 from orderly_core import jobs
 from orderly_core.log import configure_logging
 from orderly_db.engine import create_engine
+from orderly_db.job_queue import ArqJobQueue
 from orderly_db.settings import ConfigurationError, InfraSettings, load_settings
 from orderly_db.unit_of_work import dependencies_from_settings
 from orderly_worker.boundary import guarded
 from orderly_worker.jobs.imports import import_products_job
+from orderly_worker.jobs.webhooks import deliver_webhook_job
+from orderly_worker.relay import Relay, RelayOptions
 from orderly_worker.retry import RetryPolicy
 from orderly_worker.runtime import RESOURCES, JobContext, RedisDeadLetters, WorkerResources
+from orderly_worker.sender import HttpxSender
 
 KEEP_RESULT_S = 86_400  # a job's result stays readable for a day
 HEALTH_CHECK_INTERVAL_S = 10
@@ -56,6 +61,13 @@ class WorkerEnv(InfraSettings):
     worker_shutdown_grace_s: int = Field(
         default=20, ge=0, description="On SIGTERM, how long running jobs may finish."
     )
+    worker_relay: bool = Field(default=True, description="Relay outbox events to the queue.")
+    worker_relay_poll_s: float = Field(
+        default=1.0, gt=0, le=60, description="The relay's safety-net poll interval."
+    )
+    worker_sweep_grace_s: float = Field(
+        default=30.0, gt=0, description="A queued delivery this overdue was lost: requeue it."
+    )
 
     @field_validator("redis_url")
     @classmethod
@@ -69,6 +81,13 @@ class WorkerEnv(InfraSettings):
     @property
     def redis_settings(self) -> RedisSettings:
         return RedisSettings.from_dsn(self.redis_url)
+
+    @property
+    def relay_options(self) -> RelayOptions:
+        return RelayOptions(
+            poll_s=self.worker_relay_poll_s,
+            sweep_grace=timedelta(seconds=self.worker_sweep_grace_s),
+        )
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -97,13 +116,29 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
         if setup_logging:
             _configure_process_logging(env)
         engine = create_engine(env, application_name="orderly-worker")
+        deps = dependencies_from_settings(engine, env)
+        sender = HttpxSender(deps.webhooks)
+        queue = ArqJobQueue(ctx["redis"])
+        relay = Relay(deps, engine, queue, env.relay_options) if env.worker_relay else None
+
+        async def close() -> None:
+            if relay is not None:
+                await relay.stop()
+            await sender.close()
+            await engine.dispose()
+
         ctx[RESOURCES] = WorkerResources(
-            deps=dependencies_from_settings(engine, env),
+            deps=deps,
             retry=policy,
             job_timeout_s=env.worker_job_timeout_s,
             dead_letters=RedisDeadLetters(ctx["redis"]),
-            close=engine.dispose,
+            close=close,
+            sender=sender,
+            queue=queue,
+            engine=engine,
         )
+        if relay is not None:
+            relay.start()
         log.info("worker_started", max_jobs=env.worker_max_jobs, max_tries=policy.max_tries)
 
     async def on_shutdown(ctx: JobContext) -> None:
@@ -115,7 +150,10 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
     # The queue reads the options from the class's own namespace.
     options: dict[str, Any] = {
         "__doc__": "Options of Orderly's background worker (read by arq).",
-        "functions": [guarded(jobs.IMPORT_PRODUCTS, import_products_job)],
+        "functions": [
+            guarded(jobs.IMPORT_PRODUCTS, import_products_job),
+            guarded(jobs.DELIVER_WEBHOOK, deliver_webhook_job),
+        ],
         "redis_settings": env.redis_settings,
         "job_serializer": jobs.serialize,
         "job_deserializer": jobs.deserialize,

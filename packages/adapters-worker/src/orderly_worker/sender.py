@@ -1,0 +1,93 @@
+"""Sending webhook deliveries over HTTP, with Orderly's limits.
+
+One ``httpx.AsyncClient`` per worker process, opened at start-up and closed at shutdown:
+
+- connect and read timeouts (a receiver that hangs is a failed attempt, not a stuck worker);
+- redirects are never followed (a 3xx is a failed attempt: the endpoint's URL is wrong);
+- at most :data:`MAX_RESPONSE_BYTES` of an answer is read (only its status matters);
+- the guard against server-side request forgery: the endpoint's host is resolved and the
+  delivery is refused when any of its addresses is not a public one (loopback, private,
+  link-local such as the cloud metadata address 169.254.169.254, shared, reserved, multicast),
+  and plain ``http://`` is refused, unless the policy allows them (``orderly dev`` does, for a
+  receiver on the developer's machine). The client then connects by name, so a DNS answer that
+  changes between the check and the connection is not caught: run receivers' DNS you trust,
+  or an egress proxy, where that matters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+import httpx
+
+from orderly_core.webhooks.policy import WebhookPolicy
+from orderly_core.webhooks.ports import SendOutcome
+
+CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 10.0
+MAX_RESPONSE_BYTES = 64 * 1024
+
+
+class RefusedAddress(Exception):  # noqa: N818 - the reason a delivery is not sent
+    pass
+
+
+async def _check_destination(url: str, policy: WebhookPolicy) -> None:
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not (parts.scheme == "http" and policy.allow_http):
+        raise RefusedAddress(f"refused: {parts.scheme}:// is not allowed")
+    if policy.allow_private_addresses:
+        return
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as error:
+        raise RefusedAddress(f"cannot resolve {host}: {error}") from None
+    for *_, address in found:
+        ip = ipaddress.ip_address(address[0])
+        if not ip.is_global or ip.is_multicast:
+            raise RefusedAddress(f"refused: {host} resolves to the non-public address {ip}")
+
+
+class HttpxSender:
+    def __init__(self, policy: WebhookPolicy, client: httpx.AsyncClient | None = None) -> None:
+        self._policy = policy
+        self._client = client or httpx.AsyncClient(
+            follow_redirects=False,
+            timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            trust_env=False,
+        )
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendOutcome:
+        started = time.perf_counter()
+
+        def elapsed() -> int:
+            return round((time.perf_counter() - started) * 1000)
+
+        try:
+            await _check_destination(url, self._policy)
+            async with self._client.stream("POST", url, content=body, headers=dict(headers)) as r:
+                read = 0
+                async for chunk in r.aiter_raw():
+                    read += len(chunk)
+                    if read >= MAX_RESPONSE_BYTES:
+                        break
+                status = r.status_code
+        except RefusedAddress as error:
+            return SendOutcome(None, elapsed(), str(error))
+        except httpx.TimeoutException as error:
+            return SendOutcome(None, elapsed(), f"timed out ({type(error).__name__})")
+        except httpx.HTTPError as error:
+            return SendOutcome(None, elapsed(), f"{type(error).__name__}: {error}"[:500])
+        error_text = None if 200 <= status < 300 else f"HTTP {status}"
+        return SendOutcome(status, elapsed(), error_text)

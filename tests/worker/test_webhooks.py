@@ -1,0 +1,144 @@
+"""Webhooks end to end: an order committed in PostgreSQL reaches a real receiver on 127.0.0.1
+through the relay, the real queue on Redis and a real worker, signed, retried on failure, and
+recorded once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from arq import ArqRedis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orderly_core.catalogue.use_cases import NewProduct, create_product
+from orderly_core.context import Actor, Context, Role
+from orderly_core.events import EventType
+from orderly_core.orders.use_cases import LineRequest, NewOrder, place_order
+from orderly_core.ports import Dependencies
+from orderly_core.webhooks.model import DeliveryState, Endpoint
+from orderly_core.webhooks.signing import InvalidSignature, new_secret, verify
+from orderly_db.unit_of_work import sql_dependencies
+from tests.core.helpers import fresh
+from tests.worker.helpers import worker_running
+from tests.worker.receiver import Receiver, receiving
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning"),
+]
+
+ANN = Actor.user("00000000-0000-0000-0000-0000000000a1", Role.CUSTOMER)
+
+
+@pytest.fixture
+def webhook_env(worker_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A receiver on 127.0.0.1 over plain http, and retries after 0.2 s instead of minutes."""
+    extra = {
+        "WEBHOOK_ALLOW_HTTP": "true",
+        "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true",
+        "WEBHOOK_RETRY_SCHEDULE_S": "0.2,0.2",
+        "WORKER_RELAY_POLL_S": "0.5",
+    }
+    for name, value in extra.items():
+        monkeypatch.setenv(name, value)
+    return worker_env | extra
+
+
+async def shop(engine: AsyncEngine, receiver: Receiver) -> tuple[Dependencies, Endpoint]:
+    deps = sql_dependencies(engine)
+    operator = Context(Actor.operator("alice"), "req-seed")
+    new = NewProduct(sku="MUG-1", name="Mug", unit_price=1250, currency="EUR", on_hand=10)
+    fresh(await create_product(deps, operator, new))
+    now = datetime.now(UTC)
+    endpoint = Endpoint(
+        id=uuid.uuid4(),
+        url=receiver.url,
+        event_types=(EventType.ORDER_PLACED,),
+        secret=new_secret(),
+        active=True,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    async with deps.unit_of_work() as uow:
+        await uow.endpoints.add(endpoint)
+        await uow.commit()
+    return deps, endpoint
+
+
+async def place(deps: Dependencies, request_id: str) -> uuid.UUID:
+    new = NewOrder((LineRequest("MUG-1", 1),))
+    return fresh(await place_order(deps, Context(ANN, request_id), new)).order.id
+
+
+async def test_a_placed_order_reaches_the_receiver_once_signed(
+    webhook_env: dict[str, str], queue: ArqRedis, clean_engine: AsyncEngine
+) -> None:
+    with receiving() as receiver:
+        deps, endpoint = await shop(clean_engine, receiver)
+        async with worker_running():
+            order_id = await place(deps, "req-checkout-1")
+            [delivery] = await receiver.wait_for(1)
+            await asyncio.sleep(0.5)  # nothing else arrives
+
+        assert len(receiver.received) == 1
+    now = int(time.time())
+    verify(endpoint.secret, delivery.headers, delivery.body, now=now)
+    tampered = delivery.body.replace(b'"quantity":1', b'"quantity":9')
+    assert tampered != delivery.body
+    with pytest.raises(InvalidSignature):
+        verify(endpoint.secret, delivery.headers, tampered, now=now)
+    envelope = json.loads(delivery.body)
+    assert (envelope["type"], envelope["request_id"]) == ("order.placed", "req-checkout-1")
+    assert envelope["data"]["id"] == str(order_id)
+    assert delivery.headers["webhook-id"] == envelope["id"]
+    async with deps.unit_of_work() as uow:
+        recorded = await uow.deliveries.of_endpoint(endpoint.id, after=None, limit=10)
+    assert [(d.state, d.attempts) for d in recorded] == [(DeliveryState.DELIVERED, 1)]
+
+
+async def test_a_failing_receiver_gets_the_delivery_on_the_third_attempt(
+    webhook_env: dict[str, str], queue: ArqRedis, clean_engine: AsyncEngine
+) -> None:
+    with receiving(statuses=[500, 500]) as receiver:
+        deps, endpoint = await shop(clean_engine, receiver)
+        async with worker_running():
+            await place(deps, "req-checkout-2")
+            arrived = await receiver.wait_for(3)
+            await asyncio.sleep(0.5)
+
+        assert len(receiver.received) == 3
+    assert len({d.headers["webhook-id"] for d in arrived}) == 1
+    assert len({d.body for d in arrived}) == 1
+    async with deps.unit_of_work() as uow:
+        [delivery] = await uow.deliveries.of_endpoint(endpoint.id, after=None, limit=10)
+        attempts = await uow.deliveries.attempts(delivery.id)
+        saved = await uow.endpoints.get(endpoint.id)
+    assert (delivery.state, delivery.attempts) == (DeliveryState.DELIVERED, 3)
+    assert [(a.number, a.status) for a in attempts] == [(1, 500), (2, 500), (3, 200)]
+    assert all(a.latency_ms >= 0 for a in attempts)
+    assert saved == replace(endpoint, failing_since=None)
+
+
+async def test_every_line_of_a_delivery_job_names_the_request_behind_it(
+    webhook_env: dict[str, str],
+    queue: ArqRedis,
+    clean_engine: AsyncEngine,
+    job_logs: list[dict[str, object]],
+) -> None:
+    with receiving() as receiver:
+        deps, _ = await shop(clean_engine, receiver)
+        async with worker_running():
+            await place(deps, "req-checkout-3")
+            await receiver.wait_for(1)
+            await asyncio.sleep(0.3)
+
+    job_lines = [e for e in job_logs if e.get("job_name") == "deliver_webhook"]
+    assert job_lines
+    assert {e["request_id"] for e in job_lines} == {"req-checkout-3"}
