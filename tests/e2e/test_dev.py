@@ -175,6 +175,7 @@ def test_dev_runs_the_stack_that_other_commands_use_and_stops_on_ctrl_c(
     assert f"{run.url}/docs" in run.output()
     readable = f"Database   postgresql+asyncpg://postgres@/orderly?host={project_dir}/.orderly/pg"
     assert readable in run.output()
+    assert "Webhooks   receivers on http:// and local addresses allowed" in run.output()
     assert run.products() == []
 
     created = run.orderly(

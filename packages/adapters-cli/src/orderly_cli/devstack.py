@@ -172,9 +172,15 @@ async def _validated(database_url: str, redis_url: str) -> InfraSettings:
     return settings
 
 
+# Webhook receivers on the developer's own machine (http://127.0.0.1:...) are allowed in
+# development unless the environment says otherwise; production settings refuse both.
+DEVELOPMENT_WEBHOOKS = {"WEBHOOK_ALLOW_HTTP": "true", "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true"}
+
+
 def _child_environment(settings: InfraSettings) -> dict[str, str]:
     """What the API and the worker run with: the stack's servers, development behaviour."""
     return {
+        **DEVELOPMENT_WEBHOOKS,
         **os.environ,
         "DATABASE_URL": settings.database_url,
         "REDIS_URL": settings.redis_url,
@@ -182,6 +188,20 @@ def _child_environment(settings: InfraSettings) -> dict[str, str]:
         "LOG_FORMAT": "console",
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def _webhooks_line(environment: dict[str, str]) -> str:
+    allowed = [
+        what
+        for what, name in (
+            ("http://", "WEBHOOK_ALLOW_HTTP"),
+            ("local addresses", "WEBHOOK_ALLOW_PRIVATE_ADDRESSES"),
+        )
+        if environment.get(name, "").lower() in ("true", "1", "yes", "on")
+    ]
+    if not allowed:
+        return "https:// to public addresses only"
+    return f"receivers on {' and '.join(allowed)} allowed (development only)"
 
 
 def _announce(settings: InfraSettings, api_url: str, stack: _Stack, *, with_worker: bool) -> None:
@@ -194,6 +214,7 @@ def _announce(settings: InfraSettings, api_url: str, stack: _Stack, *, with_work
         f"  Database   {_without_password(settings.database_url)}",
         f"  Redis      {_without_password(settings.redis_url)}",
         f"  Worker     {'running' if with_worker else 'not started (--no-worker)'}",
+        f"  Webhooks   {_webhooks_line(_child_environment(settings))}",
         "",
         "Other orderly commands run in this directory use this stack, for example:",
         "  orderly products create --sku MUG-1 --name 'Mug' --price 12.50 --currency EUR",
