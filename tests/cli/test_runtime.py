@@ -202,7 +202,9 @@ def test_serve_becomes_a_production_uvicorn(server_env: dict[str, str], tmp_path
 
 @pytest.mark.postgres
 @pytest.mark.redis
-def test_worker_becomes_an_arq_worker(server_env: dict[str, str], tmp_path: Path) -> None:
+def test_worker_becomes_an_orderly_worker_process(
+    server_env: dict[str, str], tmp_path: Path
+) -> None:
     log_path = tmp_path / "worker.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
@@ -211,12 +213,12 @@ def test_worker_becomes_an_arq_worker(server_env: dict[str, str], tmp_path: Path
     )  # fmt: skip
     try:
         started = wait_until(
-            lambda: "Starting worker" in log_path.read_text() or process.poll() is not None, 90
+            lambda: "worker_started" in log_path.read_text() or process.poll() is not None, 90
         )
         assert process.poll() is None, log_path.read_text()
         assert started, log_path.read_text()
         [me] = running(lambda p: p.pid == process.pid)
-        assert "-m arq orderly_worker.settings.WorkerSettings" in me.cmdline
+        assert "-m orderly_worker" in me.cmdline
 
         os.kill(process.pid, signal.SIGTERM)
         assert process.wait(timeout=30) == 0, log_path.read_text()

@@ -138,7 +138,7 @@ def _assert_nothing_left(run: DevRun, stack: dict[int, ProcessInfo]) -> None:
 def _kinds(stack: dict[int, ProcessInfo]) -> set[str]:
     programs = {
         "uvicorn": "-m uvicorn",
-        "arq": "-m arq",
+        "worker": "-m orderly_worker",
         "postgres": "postgres -D",
         "redis": "redis-server",
     }
@@ -213,7 +213,7 @@ def test_dev_runs_the_stack_that_other_commands_use_and_stops_on_ctrl_c(
     assert json.loads(current.stdout)["revision"] == head()
 
     stack = _stack_pids(run)
-    assert _kinds(stack) == {"uvicorn", "arq", "postgres", "redis"}
+    assert _kinds(stack) == {"uvicorn", "worker", "postgres", "redis"}
     run.process.send_signal(signal.SIGINT)
     assert run.process.wait(timeout=STOP_DEADLINE_S) == 0, run.output()
     _assert_nothing_left(run, stack)
@@ -259,7 +259,7 @@ def test_dev_uses_the_servers_it_is_given_and_stops_on_sigterm(
 def test_dev_stops_everything_when_a_child_dies(project_dir: Path, start_dev: Any) -> None:
     run: DevRun = start_dev()
     stack = _stack_pids(run)
-    [worker] = [p for p in stack.values() if "-m arq" in p.cmdline]
+    [worker] = [p for p in stack.values() if "-m orderly_worker" in p.cmdline]
     os.kill(worker.pid, signal.SIGKILL)
     assert run.process.wait(timeout=STOP_DEADLINE_S) == 1, run.output()
     assert "error: the worker stopped unexpectedly" in run.output()

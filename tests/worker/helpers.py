@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from orderly_core import jobs
 from orderly_core.context import Mode
 from orderly_db.tables import products
+from orderly_worker.process import worker_from
 from orderly_worker.runtime import DEAD_LETTERS_KEY
 from orderly_worker.settings import build_worker_settings, load_worker_env
 
@@ -47,9 +48,7 @@ async def run_worker(functions: Sequence[Function] | None = None, **options: Any
 async def worker_running(**options: Any) -> AsyncIterator[Worker]:
     """A worker built from the environment, running (not in burst mode) until the block ends."""
     settings = build_worker_settings(load_worker_env(), setup_logging=False)
-    kwargs = cast("dict[str, Any]", get_kwargs(settings))
-    kwargs |= {"handle_signals": False, **options}
-    worker = Worker(**kwargs)
+    worker = worker_from(settings, handle_signals=False, **options)
     task = asyncio.create_task(worker.async_run())
     try:
         yield worker

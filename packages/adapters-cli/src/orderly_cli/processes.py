@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 API_FACTORY = "orderly_http.app:create_app"
-WORKER_SETTINGS = "orderly_worker.settings.WorkerSettings"
 
 
 def api_argv(
@@ -44,8 +43,8 @@ def api_argv(
 
 
 def worker_argv() -> list[str]:
-    """The arq command line running the background worker."""
-    return [sys.executable, "-m", "arq", WORKER_SETTINGS]
+    """The command line running the background worker (arq's, outlasting Redis outages)."""
+    return [sys.executable, "-m", "orderly_worker"]
 
 
 def exec_process(argv: Sequence[str]) -> None:

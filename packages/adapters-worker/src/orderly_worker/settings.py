@@ -98,7 +98,7 @@ class WorkerEnv(InfraSettings):
         )
 
 
-def _configure_process_logging(env: WorkerEnv) -> None:
+def configure_process_logging(env: WorkerEnv) -> None:
     configure_logging(env.log_format, env.log_level)
     queue_logger = logging.getLogger("arq")
     if queue_logger.handlers:  # the `arq` command gave it a handler: do not print lines twice
@@ -114,7 +114,7 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
 
     async def on_startup(ctx: JobContext) -> None:
         if setup_logging:
-            _configure_process_logging(env)
+            configure_process_logging(env)
         engine = create_engine(env, application_name="orderly-worker")
         deps = dependencies_from_settings(engine, env)
         sender = HttpxSender(deps.webhooks)
@@ -175,13 +175,18 @@ def load_worker_env(**overrides: Any) -> WorkerEnv:
     return load_settings(WorkerEnv, **overrides)
 
 
+def worker_env_or_exit() -> WorkerEnv:
+    """The worker's settings; a missing or invalid variable ends the process with one line
+    naming it (exit code 2)."""
+    try:
+        return load_worker_env()
+    except ConfigurationError as error:
+        sys.stderr.write(f"orderly worker: {error}\n")
+        raise SystemExit(2) from None
+
+
 def __getattr__(name: str) -> type:
     """``WorkerSettings``, built on first lookup: the ``arq`` command imports it by name."""
     if name != "WorkerSettings":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    try:
-        env = load_worker_env()
-    except ConfigurationError as error:
-        sys.stderr.write(f"orderly worker: {error}\n")
-        raise SystemExit(2) from None
-    return build_worker_settings(env)
+    return build_worker_settings(worker_env_or_exit())

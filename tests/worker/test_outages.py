@@ -1,0 +1,119 @@
+"""Outages: orders placed over HTTP while Redis is down all succeed, the worker waits the
+outage out, and once Redis is back every event reaches the receiver, each once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orderly_cli.embedded import EmbeddedRedis, start_redis
+from orderly_core.catalogue.use_cases import NewProduct, create_product
+from orderly_core.context import Actor, Context
+from orderly_core.events import EventType
+from orderly_core.webhooks.model import DeliveryState, Endpoint
+from orderly_core.webhooks.signing import new_secret
+from orderly_db.unit_of_work import sql_dependencies
+from orderly_http.app import create_app
+from tests.core.helpers import fresh
+from tests.db_fixtures import FAST_PASSWORDS
+from tests.http.accounts import auth_settings, signed_in
+from tests.http.helpers import serving
+from tests.worker.helpers import worker_running
+from tests.worker.receiver import receiving
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning"),
+]
+
+ORDERS = 5
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A Redis of this test's own, to stop and start again."""
+    server = start_redis(tmp_path / "redis")
+    yield server
+    server.stop()
+
+
+async def test_orders_placed_while_redis_is_down_are_all_told_once_it_is_back(
+    worker_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    own_redis: EmbeddedRedis,
+    database_url: str,
+    clean_engine: AsyncEngine,
+) -> None:
+    for name, value in {
+        "REDIS_URL": own_redis.url,
+        "WEBHOOK_ALLOW_HTTP": "true",
+        "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true",
+        "WORKER_RELAY_POLL_S": "0.2",
+        "WORKER_SWEEP_GRACE_S": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    deps = sql_dependencies(clean_engine, passwords=FAST_PASSWORDS)
+    operator = Context(Actor.operator("alice"), "req-seed")
+    new = NewProduct(sku="MUG-1", name="Mug", unit_price=1250, currency="EUR", on_hand=50)
+    fresh(await create_product(deps, operator, new))
+    app = create_app(auth_settings(database_url, own_redis.url))
+
+    with receiving() as receiver, contextlib.ExitStack() as stack:
+        now = datetime.now(UTC)
+        endpoint = Endpoint(
+            id=uuid.uuid4(),
+            url=receiver.url,
+            event_types=(EventType.ORDER_PLACED,),
+            secret=new_secret(),
+            active=True,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        async with deps.unit_of_work() as uow:
+            await uow.endpoints.add(endpoint)
+            await uow.commit()
+        async with serving(app) as client, worker_running() as worker:
+            _, customer = await signed_in(client, deps, "ann@example.com")
+            logs = stack.enter_context(structlog.testing.capture_logs())  # after the app's set-up
+            own_redis.stop()
+
+            answers = [
+                await client.post(
+                    "/api/v1/orders",
+                    json={"lines": [{"sku": "MUG-1", "quantity": 1}]},
+                    headers=customer | {"Idempotency-Key": f"outage-{n}"},
+                )
+                for n in range(ORDERS)
+            ]
+            assert [a.status_code for a in answers] == [201] * ORDERS
+            await asyncio.sleep(2)  # the worker meets the outage, and stays up
+            assert worker.main_task is not None
+            assert not worker.main_task.done()
+            start_redis(own_redis.data_dir, port=own_redis.port)
+
+            arrived = await receiver.wait_for(ORDERS)
+            await asyncio.sleep(1)
+
+    met = {str(e["event"]) for e in logs}
+    assert {"queue_unavailable", "relay_unavailable", "queue_available"} <= met
+    placed = {a.json()["id"] for a in answers}
+    told = {d.headers["webhook-id"]: json.loads(d.body) for d in arrived}
+    assert len(told) == ORDERS
+    assert {envelope["data"]["id"] for envelope in told.values()} == placed
+    async with deps.unit_of_work() as uow:
+        deliveries = await uow.deliveries.of_endpoint(endpoint.id, after=None, limit=50)
+    assert len(deliveries) == ORDERS
+    assert {d.state for d in deliveries} == {DeliveryState.DELIVERED}
+    assert {d.attempts for d in deliveries} == {1}
+    assert {str(d.event_id) for d in deliveries} == set(told)
