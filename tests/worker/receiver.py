@@ -40,7 +40,11 @@ class Receiver:
 
 
 @contextmanager
-def receiving(statuses: list[int] | None = None) -> Iterator[Receiver]:
+def receiving(
+    statuses: list[int] | None = None, hold_first: threading.Event | None = None
+) -> Iterator[Receiver]:
+    """A receiver answering ``statuses`` in turn; with ``hold_first`` it keeps the first
+    request waiting (up to :data:`WAIT_S`) until that event is set."""
     receiver = Receiver(url="", statuses=list(statuses or []))
 
     class Handler(BaseHTTPRequestHandler):
@@ -48,7 +52,10 @@ def receiving(statuses: list[int] | None = None) -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             with receiver.lock:
                 receiver.received.append(Received(dict(self.headers.items()), body))
+                first = len(receiver.received) == 1
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
+            if first and hold_first is not None:
+                hold_first.wait(WAIT_S)
             self.send_response(status)
             self.send_header("content-length", "0")
             self.end_headers()

@@ -161,7 +161,7 @@ def worker_process(
     )
     log = (tmp_path / "worker.log").open("w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "arq", SETTINGS_PATH],
+        [sys.executable, "-m", "orderly_worker"],
         env=env,
         cwd=tmp_path,
         stdout=log,

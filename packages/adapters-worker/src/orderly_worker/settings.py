@@ -68,6 +68,9 @@ class WorkerEnv(InfraSettings):
     worker_sweep_grace_s: float = Field(
         default=30.0, gt=0, description="A queued delivery this overdue was lost: requeue it."
     )
+    worker_sweep_every_s: float = Field(
+        default=10.0, gt=0, description="How often the relay looks for lost deliveries."
+    )
 
     @field_validator("redis_url")
     @classmethod
@@ -86,6 +89,7 @@ class WorkerEnv(InfraSettings):
     def relay_options(self) -> RelayOptions:
         return RelayOptions(
             poll_s=self.worker_relay_poll_s,
+            sweep_every_s=self.worker_sweep_every_s,
             sweep_grace=timedelta(seconds=self.worker_sweep_grace_s),
         )
 
