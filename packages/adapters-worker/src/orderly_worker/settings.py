@@ -27,6 +27,7 @@ from orderly_db.settings import ConfigurationError, InfraSettings, load_settings
 from orderly_db.unit_of_work import dependencies_from_settings
 from orderly_worker.boundary import guarded
 from orderly_worker.jobs.imports import import_products_job
+from orderly_worker.jobs.scheduled import SCHEDULE
 from orderly_worker.jobs.webhooks import deliver_webhook_job
 from orderly_worker.relay import Relay, RelayOptions
 from orderly_worker.retry import RetryPolicy
@@ -158,6 +159,7 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
             guarded(jobs.IMPORT_PRODUCTS, import_products_job),
             guarded(jobs.DELIVER_WEBHOOK, deliver_webhook_job),
         ],
+        "cron_jobs": SCHEDULE,
         "redis_settings": env.redis_settings,
         "job_serializer": jobs.serialize,
         "job_deserializer": jobs.deserialize,

@@ -1,0 +1,70 @@
+"""Orderly's scheduled jobs: what must happen on time whether or not anyone asks.
+
+Each runs as a queue cron job, unique across workers (one run per scheduled time however
+many workers there are), under the same boundary as every job, with a request id of its own
+(``scheduled-<job id>``) in its log lines and in what it writes.
+
+- ``expire_orders`` (every minute): cancels unpaid orders past their expiry, releasing their
+  stock (what ``orderly orders expire`` does by hand).
+- ``purge_idempotency_keys`` (every hour): deletes idempotency records past their retention
+  (what ``orderly db purge-keys`` does by hand).
+
+Lost webhook deliveries are queued again by the relay's sweep, in every worker (see
+:mod:`orderly_worker.relay`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from arq.cron import CronJob, cron
+from returns.pipeline import is_successful
+
+from orderly_core.context import Context
+from orderly_core.orders.use_cases import expire_orders
+from orderly_core.retention import purge_expired_keys
+from orderly_worker.boundary import JobHandler, failed, guarded, succeeded
+from orderly_worker.runtime import WORKER_ACTOR, JobContext, JobResult, resources
+
+EXPIRE_ORDERS = "expire_orders"
+PURGE_IDEMPOTENCY_KEYS = "purge_idempotency_keys"
+
+
+def _context(payload: Mapping[str, Any]) -> Context:
+    return Context(actor=WORKER_ACTOR, request_id=str(payload["request_id"]))
+
+
+async def expire_orders_job(ctx: JobContext, payload: Mapping[str, Any]) -> JobResult:
+    """Cancel every unpaid order past its expiry (reason ``expired``), releasing its stock."""
+    report = await expire_orders(resources(ctx).deps, _context(payload))
+    if not is_successful(report):
+        return failed(report.failure())
+    return succeeded(expired=[str(order_id) for order_id in report.unwrap().expired])
+
+
+async def purge_idempotency_keys_job(ctx: JobContext, payload: Mapping[str, Any]) -> JobResult:
+    """Delete idempotency records kept past ``IDEMPOTENCY_KEY_TTL_HOURS``."""
+    report = await purge_expired_keys(resources(ctx).deps, _context(payload))
+    if not is_successful(report):
+        return failed(report.failure())
+    return succeeded(purged=report.unwrap().purged)
+
+
+def scheduled(name: str, handler: JobHandler, **when: Any) -> CronJob:
+    """``handler`` as a cron job run at ``when`` (arq's ``cron`` fields), unique across
+    workers, under the boundary of every job."""
+    job = guarded(name, handler)
+
+    async def run(ctx: JobContext) -> JobResult:
+        result: JobResult = await job.coroutine(ctx, {"request_id": f"scheduled-{ctx['job_id']}"})
+        return result
+
+    run.__name__ = run.__qualname__ = name
+    return cron(run, name=name, unique=True, **when)
+
+
+SCHEDULE = [
+    scheduled(EXPIRE_ORDERS, expire_orders_job, second=0),
+    scheduled(PURGE_IDEMPOTENCY_KEYS, purge_idempotency_keys_job, minute=7, second=0),
+]

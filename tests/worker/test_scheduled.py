@@ -1,0 +1,102 @@
+"""The scheduled jobs, run as the worker runs them (its start-up, its boundary, real
+PostgreSQL): unpaid orders past their expiry are cancelled and their stock released, and
+idempotency records past their retention are purged."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any, cast
+
+import pytest
+import pytest_asyncio
+from arq import ArqRedis
+from arq.worker import get_kwargs
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orderly_core.catalogue.use_cases import NewProduct, create_product
+from orderly_core.context import Actor, Context, Role
+from orderly_core.orders.use_cases import LineRequest, NewOrder, place_order
+from orderly_db.unit_of_work import sql_dependencies
+from orderly_worker.jobs.scheduled import EXPIRE_ORDERS, PURGE_IDEMPOTENCY_KEYS
+from orderly_worker.runtime import JobContext
+from orderly_worker.settings import build_worker_settings, load_worker_env
+from tests.core.helpers import fresh
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def started(
+    worker_env: dict[str, str], queue: ArqRedis, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[JobContext, dict[str, Any]]]:
+    """The worker's per-process context after its start-up, and its options."""
+    monkeypatch.setenv("WORKER_RELAY", "false")
+    options = cast(
+        "dict[str, Any]",
+        get_kwargs(build_worker_settings(load_worker_env(), setup_logging=False)),
+    )
+    ctx: JobContext = {"redis": queue}
+    await options["on_startup"](ctx)
+    yield ctx, options
+    await options["on_shutdown"](ctx)
+
+
+async def run_scheduled(started: tuple[JobContext, dict[str, Any]], name: str) -> Any:
+    ctx, options = started
+    [job] = [job for job in options["cron_jobs"] if job.name == name]
+    assert job.unique  # one run per scheduled time, however many workers
+    return await job.coroutine(ctx | {"job_id": f"cron:{name}:1", "job_try": 1})
+
+
+async def test_expiry_cancels_unpaid_orders_past_their_time(
+    started: tuple[JobContext, dict[str, Any]], clean_engine: AsyncEngine
+) -> None:
+    deps = sql_dependencies(clean_engine)
+    operator = Context(Actor.operator("alice"), "req-seed")
+    new = NewProduct(sku="MUG-1", name="Mug", unit_price=1250, currency="EUR", on_hand=10)
+    fresh(await create_product(deps, operator, new))
+    customer = Context(Actor.user("u-1", Role.CUSTOMER), "req-place")
+    due = fresh(await place_order(deps, customer, NewOrder((LineRequest("MUG-1", 3),))))
+    fresh(await place_order(deps, customer, NewOrder((LineRequest("MUG-1", 1),))))
+    async with clean_engine.begin() as connection:
+        await connection.execute(
+            text("update orders set expires_at = now() - interval '1 minute' where id = :id"),
+            {"id": due.order.id},
+        )
+
+    result = await run_scheduled(started, EXPIRE_ORDERS)
+
+    assert result == {"status": "succeeded", "expired": [str(due.order.id)]}
+    async with clean_engine.connect() as connection:
+        reserved = await connection.scalar(text("select reserved from products"))
+        cancelled = (
+            await connection.execute(
+                text("select type, request_id from outbox where type = 'order.cancelled'")
+            )
+        ).all()
+    assert reserved == 1
+    assert [tuple(row) for row in cancelled] == [
+        ("order.cancelled", f"scheduled-cron:{EXPIRE_ORDERS}:1")
+    ]
+
+
+async def test_the_purge_deletes_records_past_their_retention(
+    started: tuple[JobContext, dict[str, Any]], clean_engine: AsyncEngine
+) -> None:
+    deps = sql_dependencies(clean_engine)
+    operator = Context(Actor.operator("alice"), "req-seed", idempotency_key="k-1")
+    new = NewProduct(sku="MUG-1", name="Mug", unit_price=1250, currency="EUR", on_hand=10)
+    fresh(await create_product(deps, operator, new))
+    async with clean_engine.begin() as connection:
+        await connection.execute(
+            text("update idempotency_keys set expires_at = :past"),
+            {"past": deps.clock.now() - timedelta(seconds=1)},
+        )
+
+    result = await run_scheduled(started, PURGE_IDEMPOTENCY_KEYS)
+
+    assert result == {"status": "succeeded", "purged": 1}
+    async with clean_engine.connect() as connection:
+        assert await connection.scalar(text("select count(*) from idempotency_keys")) == 0
