@@ -26,6 +26,7 @@ from orderly_core.webhooks.delivery import (
 from orderly_core.webhooks.model import Delivery, DeliveryState, Endpoint
 from orderly_core.webhooks.policy import WebhookPolicy
 from orderly_core.webhooks.signing import InvalidSignature, new_secret, verify
+from orderly_core.webhooks.use_cases import redeliver
 from tests.core.helpers import fresh, make_product, ok
 
 pytestmark = pytest.mark.postgres
@@ -239,14 +240,16 @@ async def test_the_sweep_queues_again_what_the_queue_lost(
     ok(await relay_events(shop, SYSTEM, lost))  # queued, then Redis restarts empty
     queue, receiver = InMemoryJobQueue(), ScriptedSender()
 
-    assert ok(await sweep_deliveries(shop, SYSTEM, queue)) == 0  # not overdue yet
+    grace = timedelta(seconds=30)
+    assert ok(await sweep_deliveries(shop, SYSTEM, queue, grace=grace)) == 0  # not overdue yet
     clock.advance(timedelta(minutes=1))
-    assert ok(await sweep_deliveries(shop, SYSTEM, queue)) == 1
+    assert ok(await sweep_deliveries(shop, SYSTEM, queue)) == 0  # only due, never-queued ones
+    assert ok(await sweep_deliveries(shop, SYSTEM, queue, grace=grace)) == 1
     [job] = queue.jobs
     assert job.job_id != lost.jobs[0].job_id
     ok(await attempt_delivery(shop, SYSTEM, delivery_id_of(queue), receiver, queue, attempt=1))
     assert (await delivery(shop, delivery_id_of(queue))).state is DeliveryState.DELIVERED
-    assert ok(await sweep_deliveries(shop, SYSTEM, queue)) == 0
+    assert ok(await sweep_deliveries(shop, SYSTEM, queue, grace=grace)) == 0
 
 
 async def test_a_rotated_secret_signs_beside_the_new_one_during_the_overlap(
@@ -302,3 +305,27 @@ async def test_two_relays_at_once_never_hand_on_the_same_event(shop: Dependencie
     handed = [ok(report).events for report in reports]
     assert sorted(handed) == [10, 20]
     assert len({job.job_id for job in queue.jobs}) == len(queue.jobs) == 30
+
+
+async def test_a_redelivery_is_queued_at_the_next_wake_up_and_sent_again(
+    shop: Dependencies,
+) -> None:
+    await make_product(shop, "MUG-1", on_hand=10)
+    await add_endpoint(shop)
+    await place(shop)
+    queue, receiver = InMemoryJobQueue(), ScriptedSender()
+    ok(await relay_events(shop, SYSTEM, queue))
+    first = delivery_id_of(queue)
+    ok(await attempt_delivery(shop, SYSTEM, first, receiver, queue, attempt=1))
+
+    again = fresh(await redeliver(shop, Context(Actor.operator("alice"), "req-again"), str(first)))
+    queued = ok(await sweep_deliveries(shop, SYSTEM, queue))
+    ok(await attempt_delivery(shop, SYSTEM, delivery_id_of(queue), receiver, queue, attempt=1))
+
+    assert queued == 1
+    assert delivery_id_of(queue) == again.id
+    assert (await delivery(shop, again.id)).state is DeliveryState.DELIVERED
+    assert ok(await sweep_deliveries(shop, SYSTEM, queue)) == 0
+    [(_, body_1, headers_1), (_, body_2, headers_2)] = receiver.sent
+    assert headers_1["webhook-id"] == headers_2["webhook-id"]
+    assert body_1 == body_2

@@ -19,6 +19,7 @@ from orderly_core.catalogue.errors import ProductNotFound, VersionConflict
 from orderly_core.errors import FieldError, InvalidInput
 from orderly_core.idempotency import IdempotencyError, Replayed
 from orderly_core.orders import use_cases as order_use_cases
+from orderly_core.webhooks import use_cases as webhook_use_cases
 from orderly_http.app import create_app
 from orderly_http.problems import PROBLEM_KINDS, domain_problem
 from orderly_http.settings import HttpSettings
@@ -40,6 +41,15 @@ ERROR_UNIONS = [
     imports.ImportProductsError,
     order_use_cases.PlaceOrderError,
     order_use_cases.StepError,
+    webhook_use_cases.RegisterEndpointError,
+    webhook_use_cases.ReadEndpointError,
+    webhook_use_cases.UpdateEndpointError,
+    webhook_use_cases.RemoveEndpointError,
+    webhook_use_cases.RotateSecretError,
+    webhook_use_cases.ListDeliveriesError,
+    webhook_use_cases.GetDeliveryError,
+    webhook_use_cases.RedeliverError,
+    webhook_use_cases.ReplayError,
     IdempotencyError,
 ]
 
@@ -85,6 +95,10 @@ def test_statuses_of_the_domain_errors() -> None:
         "OrderVersionConflict": 409,
         "KeyReused": 422,
         "RequestInFlight": 409,
+        "EndpointNotFound": 404,
+        "EndpointVersionConflict": 409,
+        "DeliveryNotFound": 404,
+        "EndpointDisabled": 409,
     }
 
 

@@ -36,6 +36,7 @@ from orderly_http.routes import (
     products,
     stock,
     users,
+    webhooks,
 )
 from orderly_http.security import AllowListCors, SecurityPolicy
 from orderly_http.settings import HttpSettings, http_settings
@@ -59,6 +60,11 @@ OPENAPI_TAGS = [
         "name": "audit",
         "description": "Who changed what, when, under which request: the audit trail of "
         "every write (admins).",
+    },
+    {
+        "name": "webhooks",
+        "description": "Endpoints that receive Orderly's events, signed, their secrets, "
+        "deliveries, redeliveries and replays (admins).",
     },
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
@@ -111,6 +117,7 @@ def create_app(
     app.include_router(users.router)
     app.include_router(orders.router, dependencies=SIGNED_IN, responses=problem_responses(401))
     app.include_router(audit.router, dependencies=SIGNED_IN)
+    app.include_router(webhooks.router, dependencies=SIGNED_IN, responses=problem_responses(401))
     app.include_router(health.router)
     # Each one added wraps the ones before: see orderly_http.middleware for the order's reasons.
     app.add_middleware(

@@ -49,6 +49,12 @@ from orderly_core.orders.errors import (
     OutOfStock,
     ProductsUnavailable,
 )
+from orderly_core.webhooks.errors import (
+    DeliveryNotFound,
+    EndpointDisabled,
+    EndpointNotFound,
+    EndpointVersionConflict,
+)
 from orderly_http.auth import InvalidToken
 from orderly_http.context import REQUEST_ID_HEADER, request_id_of
 
@@ -101,6 +107,10 @@ PROBLEM_KINDS: Mapping[type[DomainError], ProblemKind] = {
     OrderVersionConflict: ProblemKind(409, "Version conflict", conditional_status=412),
     KeyReused: ProblemKind(422, "Idempotency key reused"),
     RequestInFlight: ProblemKind(409, "Request in flight"),
+    EndpointNotFound: ProblemKind(404, "Webhook endpoint not found"),
+    EndpointVersionConflict: ProblemKind(409, "Version conflict", conditional_status=412),
+    DeliveryNotFound: ProblemKind(404, "Webhook delivery not found"),
+    EndpointDisabled: ProblemKind(409, "Webhook endpoint disabled"),
 }
 
 

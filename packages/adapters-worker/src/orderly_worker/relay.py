@@ -4,8 +4,9 @@ It wakes when PostgreSQL notifies ``orderly_outbox`` (sent by the commit that ad
 and, as a safety net, every ``poll_s`` seconds, so an event leaves within milliseconds of its
 commit without busy polling. Each wake-up relays batches until the outbox is empty (see
 :func:`orderly_core.webhooks.delivery.relay_events`: several workers relay at once without
-handing on the same event twice), and every ``sweep_every_s`` seconds queues again the
-deliveries whose jobs were lost.
+handing on the same event twice) and queues the deliveries asked for again (redeliveries,
+replays); every ``sweep_every_s`` seconds it also queues again the deliveries whose jobs were
+lost.
 
 When Redis or PostgreSQL is unreachable the relay logs it, waits (doubling up to
 :data:`MAX_BACKOFF_S`) and tries again: the events wait in PostgreSQL meanwhile, and the
@@ -108,12 +109,13 @@ class Relay:
                 log.info("events_relayed", events=report.events, deliveries=report.deliveries)
             if report.events < RELAY_BATCH:
                 break
+        grace = None  # each wake-up: what was asked for again (redeliveries, replays)
         if time.monotonic() - self._last_sweep >= self._options.sweep_every_s:
             self._last_sweep = time.monotonic()
-            grace = self._options.sweep_grace
-            swept = (await sweep_deliveries(self._deps, ctx, self._queue, grace=grace)).unwrap()
-            if swept:
-                log.warning("deliveries_requeued", deliveries=swept)
+            grace = self._options.sweep_grace  # now and then: what the queue lost
+        swept = (await sweep_deliveries(self._deps, ctx, self._queue, grace=grace)).unwrap()
+        if swept:
+            log.info("deliveries_queued", deliveries=swept, lost_ones_included=grace is not None)
 
 
 async def _close(connection: AsyncConnection | None) -> None:

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from orderly_core.webhooks.policy import WebhookPolicy
+from orderly_core.webhooks.policy import WebhookPolicy, is_public_address
 from orderly_core.webhooks.ports import SendOutcome
 
 CONNECT_TIMEOUT_S = 5.0
@@ -51,7 +51,7 @@ async def _check_destination(url: str, policy: WebhookPolicy) -> None:
         raise RefusedAddress(f"cannot resolve {host}: {error}") from None
     for *_, address in found:
         ip = ipaddress.ip_address(address[0])
-        if not ip.is_global or ip.is_multicast:
+        if not is_public_address(ip):
             raise RefusedAddress(f"refused: {host} resolves to the non-public address {ip}")
 
 

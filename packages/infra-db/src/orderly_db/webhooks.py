@@ -95,6 +95,7 @@ def _to_delivery(row: Row[Any]) -> Delivery:
         last_status=row.last_status,
         last_error=row.last_error,
         delivered_at=row.delivered_at,
+        queued_at=row.queued_at,
     )
 
 
@@ -110,6 +111,7 @@ def _delivery_row(delivery: Delivery) -> dict[str, object]:
         "last_status": delivery.last_status,
         "last_error": delivery.last_error,
         "delivered_at": delivery.delivered_at,
+        "queued_at": delivery.queued_at,
         "created_at": delivery.created_at,
         "updated_at": delivery.updated_at,
     }
@@ -184,6 +186,20 @@ class SqlDeliveries:
             table.c.event_id == event_id, table.c.state == DeliveryState.PENDING.value
         )
         return int(await self._db.scalar(query) or 0)
+
+    async def unqueued(self, now: datetime, limit: int) -> list[Delivery]:
+        table = webhook_deliveries
+        query = (
+            select(table)
+            .where(
+                table.c.state == DeliveryState.PENDING.value,
+                table.c.queued_at.is_(None),
+                func.coalesce(table.c.next_attempt_at, table.c.created_at) <= now,
+            )
+            .order_by(table.c.created_at, table.c.id)
+            .limit(limit)
+        )
+        return [_to_delivery(row) for row in await self._db.execute(query)]
 
     async def overdue(self, before: datetime, limit: int) -> list[Delivery]:
         table = webhook_deliveries

@@ -359,6 +359,19 @@ class InMemoryDeliveries:
             if d.event_id == event_id and d.state is DeliveryState.PENDING
         )
 
+    async def unqueued(self, now: datetime, limit: int) -> list[Delivery]:
+        found = sorted(
+            (
+                d
+                for d in self._rows.values()
+                if d.state is DeliveryState.PENDING
+                and d.queued_at is None
+                and (d.next_attempt_at or d.created_at) <= now
+            ),
+            key=lambda d: (d.created_at, d.id),
+        )
+        return found[:limit]
+
     async def overdue(self, before: datetime, limit: int) -> list[Delivery]:
         found = sorted(
             (

@@ -15,7 +15,8 @@ is found again by the sweep.
   policy's ``disable_after`` is disabled, with the reason recorded. Running the same attempt
   twice (a worker killed mid-job) may send twice; the receiver drops the duplicate by its
   ``webhook-id``, and the delivery is recorded delivered once.
-- :func:`sweep_deliveries` queues again every pending delivery whose attempt is overdue.
+- :func:`sweep_deliveries` queues what is due and was never queued (redeliveries, replays),
+  and again every pending delivery whose queued attempt is overdue.
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ async def relay_events(
                     next_attempt_at=now,
                     created_at=now,
                     updated_at=now,
+                    queued_at=now,
                 )
                 await uow.deliveries.add(delivery)  # already there after an earlier try
                 created.append((delivery, event))
@@ -253,8 +255,8 @@ async def _record(
             )
         elif (delay := retry_delay(deps, tried)) is None:
             done = replace(tried, state=DeliveryState.DEAD, next_attempt_at=None)
-        else:
-            done = replace(tried, next_attempt_at=now + delay)
+        else:  # queued right after this commits
+            done = replace(tried, next_attempt_at=now + delay, queued_at=now)
         await uow.deliveries.save(done)
         await _note_endpoint_health(deps, uow, done, attempt.succeeded, now)
         await _settle_event(uow, done, now)
@@ -302,20 +304,24 @@ async def sweep_deliveries(
     ctx: Context,
     queue: JobQueue,
     *,
-    grace: timedelta = timedelta(seconds=30),
+    grace: timedelta | None = None,
     batch: int = SWEEP_BATCH,
 ) -> Result[int, Forbidden]:
-    """Queue again each pending delivery whose attempt was due more than ``grace`` ago (its
-    job was lost: Redis restarted empty, or its worker gave up on it); the number queued. The
-    attempt is rescheduled for now, under a job id of its own."""
+    """Queue the pending deliveries that are due and were never queued (redeliveries and
+    replays) and, with ``grace``, again each one whose queued attempt is more than ``grace``
+    overdue (its job was lost: Redis restarted empty, or its worker gave up on it); the
+    number queued. Each is scheduled for now, under a job id of its own."""
     if denied := _system_only(ctx, "sweep webhook deliveries"):
         return Failure(denied)
 
     async def work(uow: UnitOfWork) -> Result[list[tuple[Delivery, str]], Forbidden]:
         now = deps.clock.now()
+        due = await uow.deliveries.unqueued(now, batch)
+        if grace is not None:
+            due += await uow.deliveries.overdue(now - grace, batch)
         found = []
-        for delivery in await uow.deliveries.overdue(now - grace, batch):
-            rescheduled = replace(delivery, next_attempt_at=now, updated_at=now)
+        for delivery in due:
+            rescheduled = replace(delivery, next_attempt_at=now, updated_at=now, queued_at=now)
             await uow.deliveries.save(rescheduled)
             event = await uow.outbox.get(delivery.event_id)
             found.append((rescheduled, event.request_id if event else ctx.request_id))

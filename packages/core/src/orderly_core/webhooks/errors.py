@@ -24,3 +24,35 @@ class DeliveryNotFound:
     @property
     def detail(self) -> str:
         return f"No webhook delivery is known as '{self.delivery_id}'."
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointVersionConflict:
+    """The caller changed a version of the endpoint that is no longer the current one."""
+
+    endpoint_id: str
+    expected: int
+    current: int
+    code: ClassVar[str] = "version_conflict"
+
+    @property
+    def detail(self) -> str:
+        return (
+            f"Webhook endpoint {self.endpoint_id} is at version {self.current}, not "
+            f"{self.expected}: reload it and apply the change again."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointDisabled:
+    """Events cannot be sent again to an endpoint that is not active."""
+
+    endpoint_id: str
+    code: ClassVar[str] = "endpoint_disabled"
+
+    @property
+    def detail(self) -> str:
+        return (
+            f"Webhook endpoint {self.endpoint_id} is disabled: enable it before sending it "
+            "events again."
+        )

@@ -6,6 +6,7 @@ addresses, ``orderly dev`` allows both so that a receiver on the developer's mac
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -23,3 +24,22 @@ class WebhookPolicy:
     @property
     def max_attempts(self) -> int:
         return len(self.retry_schedule) + 1
+
+
+def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether deliveries may go to ``address`` without ``allow_private_addresses``: not
+    loopback, private, shared, link-local (the cloud metadata address 169.254.169.254 among
+    them), reserved, multicast or unspecified, also when written as an IPv4-mapped IPv6
+    address. Checked on URLs when endpoints are registered and on resolved addresses when
+    deliveries are sent."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    special = (
+        address.is_loopback,
+        address.is_private,
+        address.is_link_local,
+        address.is_reserved,
+        address.is_multicast,
+        address.is_unspecified,
+    )
+    return address.is_global and not any(special)

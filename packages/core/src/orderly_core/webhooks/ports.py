@@ -50,6 +50,11 @@ class DeliveryRepository(Protocol):
         """How many deliveries of the event are still pending."""
         ...
 
+    async def unqueued(self, now: datetime, limit: int) -> list[Delivery]:
+        """Pending deliveries due by ``now`` that were never handed to the queue (made by a
+        redelivery or a replay), oldest first."""
+        ...
+
     async def overdue(self, before: datetime, limit: int) -> list[Delivery]:
         """Pending deliveries whose next attempt was due before ``before``, oldest first:
         their queued job was lost (Redis restarted empty, a worker died)."""
