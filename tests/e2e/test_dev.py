@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ import pytest
 import redis
 
 from orderly_cli.embedded import EmbeddedPostgres, EmbeddedRedis, create_database
+from orderly_core.webhooks.signing import verify
 from orderly_db.migrate import head
 from tests.cli.processes import (
     ORDERLY,
@@ -36,6 +38,7 @@ from tests.cli.processes import (
     wait_gone,
     wait_until,
 )
+from tests.worker.receiver import receiving
 
 HEALTH_DEADLINE_S = 30.0
 STOP_DEADLINE_S = 20.0
@@ -207,6 +210,23 @@ def test_dev_runs_the_stack_that_other_commands_use_and_stops_on_ctrl_c(
     assert set(by_sku) == {"E2E-MUG", "E2E-TEE"}
     assert (by_sku["E2E-MUG"]["unit_price"], by_sku["E2E-MUG"]["on_hand"]) == (1400, 5)
     assert (by_sku["E2E-TEE"]["unit_price"], by_sku["E2E-TEE"]["on_hand"]) == (2000, 7)
+
+    # A receiver on this machine hears of an order placed at the CLI, signed, through the
+    # stack's relay and worker (orderly dev allows http:// and loopback receivers).
+    with receiving() as receiver:
+        added = run.orderly(
+            "webhooks", "add", "--url", receiver.url, "--event", "order.placed", "--json"
+        )
+        assert added.returncode == 0, added.stderr
+        secret = json.loads(added.stdout)["secret"]
+        placed = run.orderly(
+            "orders", "place", "--customer", "c-1", "--line", "E2E-MUG:1", "--json"
+        )
+        assert placed.returncode == 0, placed.stderr
+        assert wait_until(lambda: len(receiver.received) >= 1, 30), run.output()
+        [delivery] = receiver.received
+    verify(secret, delivery.headers, delivery.body, now=int(time.time()))
+    assert json.loads(delivery.body)["data"]["id"] == json.loads(placed.stdout)["order"]["id"]
 
     current = run.orderly("db", "current", "--json")
     assert current.returncode == 0, current.stderr

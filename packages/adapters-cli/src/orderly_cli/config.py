@@ -15,6 +15,13 @@ from typing import Any
 from orderly_db.settings import ConfigurationError, InfraSettings, load_settings
 
 STATE_DIR = Path(".orderly")
+# What a running `orderly dev` tells other commands: its servers, and its webhook rules.
+STACK_SETTINGS = (
+    "database_url",
+    "redis_url",
+    "webhook_allow_http",
+    "webhook_allow_private_addresses",
+)
 DEV_STATE_FILE = STATE_DIR / "dev.json"
 
 
@@ -48,7 +55,7 @@ def cli_settings() -> CliSettings:
     overrides: dict[str, Any] = {}
     stack = running_dev_stack()
     if stack is not None:
-        for key in ("database_url", "redis_url"):
+        for key in STACK_SETTINGS:
             if not os.environ.get(key.upper()) and key in stack:
                 overrides[key] = stack[key]
     try:

@@ -242,11 +242,14 @@ def _fail(code: int, reason: str) -> int:
 
 def _publish(settings: InfraSettings, api_url: str) -> None:
     """Write ``dev.json`` atomically: readers never see half a file."""
+    children = _child_environment(settings)
     state = {
         "pid": os.getpid(),
         "database_url": settings.database_url,
         "redis_url": settings.redis_url,
         "api_url": api_url,
+        # CLI commands register webhook endpoints by the rules the stack's worker delivers by
+        **{name.lower(): children[name] for name in DEVELOPMENT_WEBHOOKS},
     }
     partial = DEV_STATE_FILE.with_suffix(".tmp")
     partial.write_text(json.dumps(state, indent=2) + "\n")
