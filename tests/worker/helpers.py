@@ -32,7 +32,8 @@ async def run_worker(functions: Sequence[Function] | None = None, **options: Any
     """Build the worker from the environment, run it until the queue is empty, shut it down."""
     settings = build_worker_settings(load_worker_env(), setup_logging=False)
     kwargs = cast("dict[str, Any]", get_kwargs(settings))
-    kwargs |= {"burst": True, "handle_signals": False, **options}
+    # No scheduled jobs unless a test asks: one falling due mid-test would be counted too.
+    kwargs |= {"burst": True, "handle_signals": False, "cron_jobs": [], **options}
     if functions is not None:
         kwargs["functions"] = list(functions)
     worker = Worker(**kwargs)
@@ -48,7 +49,7 @@ async def run_worker(functions: Sequence[Function] | None = None, **options: Any
 async def worker_running(**options: Any) -> AsyncIterator[Worker]:
     """A worker built from the environment, running (not in burst mode) until the block ends."""
     settings = build_worker_settings(load_worker_env(), setup_logging=False)
-    worker = worker_from(settings, handle_signals=False, **options)
+    worker = worker_from(settings, **({"handle_signals": False, "cron_jobs": []} | options))
     task = asyncio.create_task(worker.async_run())
     try:
         yield worker
