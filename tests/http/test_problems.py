@@ -14,7 +14,8 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 from structlog.typing import Processor
 
-from orderly_core.catalogue import imports, use_cases
+from orderly_core import job_workflow
+from orderly_core.catalogue import import_jobs, imports, use_cases
 from orderly_core.catalogue.errors import ProductNotFound, VersionConflict
 from orderly_core.errors import FieldError, InvalidInput
 from orderly_core.idempotency import IdempotencyError, Replayed
@@ -39,6 +40,10 @@ ERROR_UNIONS = [
     use_cases.ArchiveProductError,
     use_cases.AdjustStockError,
     imports.ImportProductsError,
+    import_jobs.SubmitImportError,
+    job_workflow.GetJobError,
+    job_workflow.ListJobsError,
+    job_workflow.RetryJobError,
     order_use_cases.PlaceOrderError,
     order_use_cases.StepError,
     webhook_use_cases.RegisterEndpointError,
@@ -87,6 +92,7 @@ def test_statuses_of_the_domain_errors() -> None:
         "RefreshRejected": 401,
         "RefreshReused": 401,
         "JobNotFound": 404,
+        "JobNotRetryable": 409,
         "OrderNotFound": 404,
         "OutOfStock": 409,
         "ProductsUnavailable": 422,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -12,20 +11,20 @@ from typing import Any, cast
 from arq import Worker
 from arq.jobs import Job, JobResult
 from arq.worker import Function, get_kwargs
-from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_core import jobs
 from orderly_core.context import Mode
+from orderly_db.tables import jobs as job_records
 from orderly_db.tables import products
 from orderly_worker.process import worker_from
-from orderly_worker.runtime import DEAD_LETTERS_KEY
 from orderly_worker.settings import build_worker_settings, load_worker_env
 
 WORKER_REDIS_DB = 9
 RETRY_BASE_S = 0.05  # backoff in tests: tens of milliseconds instead of seconds
 REQUEST_ID = "req-worker-test"
+UNREACHABLE_POSTGRES = "postgresql+asyncpg://orderly@127.0.0.1:1/orderly"
 
 
 async def run_worker(functions: Sequence[Function] | None = None, **options: Any) -> Worker:
@@ -80,6 +79,18 @@ async def stored_products(engine: AsyncEngine) -> dict[str, dict[str, Any]]:
     return {row["sku"]: dict(row) for row in rows}
 
 
-async def dead_letters(redis: Redis) -> list[dict[str, Any]]:
-    raw: list[bytes] = await redis.lrange(DEAD_LETTERS_KEY, 0, -1)  # type: ignore[misc]
-    return [json.loads(letter) for letter in raw]
+async def stored_jobs(engine: AsyncEngine, *, status: str | None = None) -> list[dict[str, Any]]:
+    """The jobs table's rows (optionally of one status), newest first, as they are stored."""
+    query = select(job_records).order_by(job_records.c.created_at.desc(), job_records.c.id.desc())
+    if status is not None:
+        query = query.where(job_records.c.status == status)
+    async with engine.connect() as connection:
+        rows = (await connection.execute(query)).mappings().all()
+    return [dict(row) for row in rows]
+
+
+async def stored_job(engine: AsyncEngine, job_id: str) -> dict[str, Any]:
+    """The row of one job, which must exist."""
+    found = [row for row in await stored_jobs(engine) if row["id"] == job_id]
+    assert found, f"no record of job {job_id}"
+    return found[0]

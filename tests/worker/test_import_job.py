@@ -19,10 +19,11 @@ from orderly_db.unit_of_work import sql_dependencies
 from tests.core.helpers import fresh
 from tests.worker.helpers import (
     REQUEST_ID,
-    dead_letters,
     import_payload,
     outcome,
     run_worker,
+    stored_job,
+    stored_jobs,
     stored_products,
 )
 
@@ -96,10 +97,10 @@ async def test_a_dry_run_changes_nothing_and_reports_what_it_would_do(
 
 
 async def test_one_bad_row_fails_the_whole_import_for_good(
-    worker_env: dict[str, str], queue: ArqRedis, redis: Redis, clean_engine: AsyncEngine
+    worker_env: dict[str, str], queue: ArqRedis, clean_engine: AsyncEngine
 ) -> None:
     csv_text = HEADER + "GOOD-1,Good,,1.00,EUR,1\nBAD-1,Bad,,12.345,EUR,1\nb@d,Worse,,1,EUR,x\n"
-    job = await queue.enqueue_job(jobs.IMPORT_PRODUCTS, import_payload(csv_text))
+    job = await queue.enqueue_job(jobs.IMPORT_PRODUCTS, import_payload(csv_text), _job_id="bad-1")
 
     worker = await run_worker()
 
@@ -113,7 +114,10 @@ async def test_one_bad_row_fails_the_whole_import_for_good(
     assert {e["field"] for e in error["rows"][1]["errors"]} == {"sku", "on_hand"}
     assert "line 3 (BAD-1)" in error["detail"]
     assert await stored_products(clean_engine) == {}
-    assert await dead_letters(redis) == []  # a refusal is an outcome, not a dead letter
+    record = await stored_job(clean_engine, "bad-1")
+    assert (record["status"], record["attempts"], record["result"]) == ("failed", 1, info.result)
+    assert record["last_error"].startswith("import_rejected: ")
+    assert await stored_jobs(clean_engine, status="dead") == []  # a refusal is no dead letter
 
 
 @pytest.mark.parametrize(
@@ -128,7 +132,7 @@ async def test_one_bad_row_fails_the_whole_import_for_good(
 )
 @pytest.mark.usefixtures("worker_env")
 async def test_a_malformed_payload_is_dead_lettered_without_a_retry(
-    queue: ArqRedis, redis: Redis, clean_engine: AsyncEngine, args: tuple[Any, ...], problem: str
+    queue: ArqRedis, clean_engine: AsyncEngine, args: tuple[Any, ...], problem: str
 ) -> None:
     job = await queue.enqueue_job(jobs.IMPORT_PRODUCTS, *args, _job_id="bad-payload")
 
@@ -140,12 +144,15 @@ async def test_a_malformed_payload_is_dead_lettered_without_a_retry(
     assert info.result["status"] == "dead"
     assert info.result["error"]["code"] == "invalid_payload"
     assert problem in info.result["error"]["detail"]
-    [letter] = await dead_letters(redis)
-    assert (letter["job_id"], letter["job_name"], letter["code"]) == (
+    [letter] = await stored_jobs(clean_engine, status="dead")
+    assert (letter["id"], letter["name"], letter["attempts"]) == (
         "bad-payload",
         jobs.IMPORT_PRODUCTS,
-        "invalid_payload",
+        1,
     )
+    assert letter["last_error"].startswith("invalid_payload: ")
+    assert problem in letter["last_error"]
+    assert letter["payload"] == (args[0] if len(args) == 1 and isinstance(args[0], dict) else {})
     assert await stored_products(clean_engine) == {}
 
 

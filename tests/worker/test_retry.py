@@ -24,16 +24,16 @@ from orderly_worker.runtime import JobContext, JobResult
 from tests.worker.helpers import (
     REQUEST_ID,
     RETRY_BASE_S,
-    dead_letters,
+    UNREACHABLE_POSTGRES,
     import_payload,
     outcome,
     run_worker,
+    stored_job,
+    stored_jobs,
     stored_products,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
-
-UNREACHABLE_POSTGRES = "postgresql+asyncpg://orderly@127.0.0.1:1/orderly"
 
 
 @given(
@@ -129,7 +129,7 @@ async def _buggy(ctx: JobContext, payload: Mapping[str, Any]) -> JobResult:
 
 @pytest.mark.usefixtures("worker_env")
 async def test_an_infrastructure_fault_is_retried_after_a_backoff(
-    queue: ArqRedis, redis: Redis, job_logs: list[MutableMapping[str, Any]]
+    queue: ArqRedis, clean_engine: AsyncEngine, job_logs: list[MutableMapping[str, Any]]
 ) -> None:
     job = await queue.enqueue_job("flaky", {"request_id": REQUEST_ID}, _job_id="flaky-1")
 
@@ -147,7 +147,14 @@ async def test_an_infrastructure_fault_is_retried_after_a_backoff(
         REQUEST_ID,
     )
     assert "ConnectionResetError" in retry["error"]
-    assert await dead_letters(redis) == []
+    record = await stored_job(clean_engine, "flaky-1")
+    assert (record["name"], record["status"], record["attempts"]) == ("flaky", "succeeded", 2)
+    assert record["last_error"] == "ConnectionResetError: connection reset by peer"
+    assert record["result"] == info.result
+    assert record["request_id"] == REQUEST_ID
+    assert record["payload"] == {"request_id": REQUEST_ID}
+    assert record["created_at"] <= record["started_at"] <= record["finished_at"]
+    assert await stored_jobs(clean_engine, status="dead") == []
 
 
 async def test_a_job_past_its_deadline_is_stopped_and_retried(
@@ -166,7 +173,7 @@ async def test_a_job_past_its_deadline_is_stopped_and_retried(
 
 @pytest.mark.usefixtures("worker_env")
 async def test_a_bug_is_logged_with_its_traceback_and_dead_lettered_at_once(
-    queue: ArqRedis, redis: Redis, job_logs: list[MutableMapping[str, Any]]
+    queue: ArqRedis, clean_engine: AsyncEngine, job_logs: list[MutableMapping[str, Any]]
 ) -> None:
     job = await queue.enqueue_job("buggy", {"request_id": REQUEST_ID}, _job_id="bug-1")
 
@@ -181,12 +188,16 @@ async def test_a_bug_is_logged_with_its_traceback_and_dead_lettered_at_once(
     [dead] = [entry for entry in job_logs if entry["event"] == "job_dead"]
     assert dead["reason"] == "internal_error"
     assert isinstance(dead["exc_info"], KeyError)
-    [letter] = await dead_letters(redis)
-    assert (letter["job_id"], letter["code"], letter["request_id"]) == (
+    [letter] = await stored_jobs(clean_engine, status="dead")
+    assert (letter["id"], letter["name"], letter["attempts"], letter["request_id"]) == (
         "bug-1",
-        "internal_error",
+        "buggy",
+        1,
         REQUEST_ID,
     )
+    assert letter["last_error"] == f"internal_error: {info.result['error']['detail']}"
+    assert letter["result"] == info.result
+    assert letter["finished_at"] is not None
 
 
 @pytest.mark.postgres
@@ -194,7 +205,6 @@ async def test_a_bug_is_logged_with_its_traceback_and_dead_lettered_at_once(
 async def test_an_import_gives_up_when_postgres_stays_unreachable(
     monkeypatch: pytest.MonkeyPatch,
     queue: ArqRedis,
-    redis: Redis,
     clean_engine: AsyncEngine,
     job_logs: list[MutableMapping[str, Any]],
 ) -> None:
@@ -214,10 +224,7 @@ async def test_an_import_gives_up_when_postgres_stays_unreachable(
     events = [(e["event"], e["job_try"]) for e in job_logs if e.get("job_id") == "no-db"]
     assert ("job_retry", 1) in events
     assert ("job_dead", 2) in events
-    [letter] = await dead_letters(redis)
-    assert (letter["code"], letter["job_try"], letter["request_id"]) == (
-        "unavailable",
-        2,
-        REQUEST_ID,
-    )
+    # Each of the four writes of its record met the same outage: logged, never fatal.
+    assert [e["job_try"] for e in job_logs if e["event"] == "job_not_recorded"] == [1, 1, 2, 2]
+    assert await stored_jobs(clean_engine) == []
     assert await stored_products(clean_engine) == {}

@@ -23,6 +23,7 @@ from orderly_worker.jobs.scheduled import EXPIRE_ORDERS, PURGE_IDEMPOTENCY_KEYS
 from orderly_worker.runtime import JobContext
 from orderly_worker.settings import build_worker_settings, load_worker_env
 from tests.core.helpers import fresh
+from tests.worker.helpers import stored_job
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -80,6 +81,27 @@ async def test_expiry_cancels_unpaid_orders_past_their_time(
     assert [tuple(row) for row in cancelled] == [
         ("order.cancelled", f"scheduled-cron:{EXPIRE_ORDERS}:1")
     ]
+    record = await stored_job(clean_engine, f"cron:{EXPIRE_ORDERS}:1")
+    assert (record["name"], record["status"], record["attempts"]) == (EXPIRE_ORDERS, "succeeded", 1)
+    assert record["request_id"] == f"scheduled-cron:{EXPIRE_ORDERS}:1"
+    assert record["payload"] == {"request_id": f"scheduled-cron:{EXPIRE_ORDERS}:1"}
+    assert record["result"] == result
+
+
+async def test_a_scheduled_job_queued_with_a_payload_runs_with_it(
+    started: tuple[JobContext, dict[str, Any]], clean_engine: AsyncEngine
+) -> None:
+    """As a retry of a failed or dead scheduled run is queued: with the payload of that run."""
+    ctx, options = started
+    [job] = [job for job in options["cron_jobs"] if job.name == PURGE_IDEMPOTENCY_KEYS]
+    context = ctx | {"job_id": f"cron:{PURGE_IDEMPOTENCY_KEYS}:1:retry-1", "job_try": 1}
+
+    result = await job.coroutine(context, {"request_id": "scheduled-cron:first"})
+
+    assert result == {"status": "succeeded", "purged": 0}
+    record = await stored_job(clean_engine, f"cron:{PURGE_IDEMPOTENCY_KEYS}:1:retry-1")
+    assert (record["request_id"], record["status"]) == ("scheduled-cron:first", "succeeded")
+    assert job.max_tries is None  # the worker's number of tries, not a single one
 
 
 async def test_the_purge_deletes_records_past_their_retention(

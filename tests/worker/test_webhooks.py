@@ -24,7 +24,7 @@ from orderly_core.webhooks.model import DeliveryState, Endpoint
 from orderly_core.webhooks.signing import InvalidSignature, new_secret, verify
 from orderly_db.unit_of_work import sql_dependencies
 from tests.core.helpers import fresh
-from tests.worker.helpers import worker_running
+from tests.worker.helpers import stored_jobs, worker_running
 from tests.worker.receiver import Receiver, receiving
 
 pytestmark = [
@@ -112,6 +112,10 @@ async def test_a_failing_receiver_gets_the_delivery_on_the_third_attempt(
             await place(deps, "req-checkout-2")
             arrived = await receiver.wait_for(3)
             await asyncio.sleep(0.5)
+            for _ in range(50):  # the last job records its end just after its delivery
+                if len(await stored_jobs(clean_engine, status="succeeded")) == 3:
+                    break
+                await asyncio.sleep(0.1)
 
         assert len(receiver.received) == 3
     assert len({d.headers["webhook-id"] for d in arrived}) == 1
@@ -124,6 +128,14 @@ async def test_a_failing_receiver_gets_the_delivery_on_the_third_attempt(
     assert [(a.number, a.status) for a in attempts] == [(1, 500), (2, 500), (3, 200)]
     assert all(a.latency_ms >= 0 for a in attempts)
     assert saved == replace(endpoint, failing_since=None)
+    # One job per attempt, queued by the relay and then by each failed attempt, each recorded.
+    records = await stored_jobs(clean_engine)
+    assert [(r["name"], r["status"], r["attempts"]) for r in records] == [
+        ("deliver_webhook", "succeeded", 1)
+    ] * 3
+    assert {r["request_id"] for r in records} == {"req-checkout-2"}
+    assert sorted(r["payload"]["attempt"] for r in records) == [1, 2, 3]
+    assert [r["result"]["sent"] for r in records] == [True] * 3
 
 
 async def test_every_line_of_a_delivery_job_names_the_request_behind_it(

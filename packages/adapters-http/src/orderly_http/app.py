@@ -31,6 +31,7 @@ from orderly_http.routes import (
     auth,
     health,
     imports,
+    jobs,
     orders,
     product_writes,
     products,
@@ -65,6 +66,12 @@ OPENAPI_TAGS = [
         "name": "webhooks",
         "description": "Endpoints that receive Orderly's events, signed, their secrets, "
         "deliveries, redeliveries and replays (admins).",
+    },
+    {
+        "name": "jobs",
+        "description": "Background work: product imports, and the record of every job Orderly "
+        "runs (imports, webhook deliveries, scheduled runs), with retries of the failed and "
+        "the dead (staff and admins).",
     },
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
@@ -109,6 +116,7 @@ def create_app(
     install_problem_handlers(app)
     app.include_router(products.router)
     app.include_router(imports.router, dependencies=SIGNED_IN)
+    app.include_router(jobs.router, dependencies=SIGNED_IN)
     app.include_router(
         product_writes.router, dependencies=SIGNED_IN, responses=problem_responses(401)
     )

@@ -40,7 +40,7 @@ from orderly_core.catalogue.errors import (
 from orderly_core.context import ActorKind, Context
 from orderly_core.errors import DomainError, FieldError, Forbidden, InvalidInput, error_members
 from orderly_core.idempotency import KeyReused, Replayed, RequestInFlight
-from orderly_core.jobs import JobNotFound
+from orderly_core.job_records import JobNotFound, JobNotRetryable
 from orderly_core.orders.errors import (
     IllegalTransition,
     MixedCurrencies,
@@ -99,6 +99,7 @@ PROBLEM_KINDS: Mapping[type[DomainError], ProblemKind] = {
     RefreshRejected: ProblemKind(401, "Refresh token rejected"),
     RefreshReused: ProblemKind(401, "Refresh token reused"),
     JobNotFound: ProblemKind(404, "Job not found"),
+    JobNotRetryable: ProblemKind(409, "Job not retryable"),
     OrderNotFound: ProblemKind(404, "Order not found"),
     OutOfStock: ProblemKind(409, "Out of stock"),
     ProductsUnavailable: ProblemKind(422, "Products unavailable"),

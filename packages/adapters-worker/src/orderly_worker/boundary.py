@@ -1,16 +1,25 @@
-"""The worker's outer boundary, written once for every job: where exceptions stop.
+"""The worker's outer boundary, written once for every job: where exceptions stop, and
+where each job's record in PostgreSQL is kept up to date.
 
 Each job returns a JSON result, kept with the job for a day, whose ``status`` says how it
 ended:
 
 - ``succeeded``: the use case succeeded (in ``DRY_RUN``, what would have happened).
 - ``failed``: a business rule refused the work. Final: the same input would be refused again.
-- ``dead``: Orderly gave up and recorded a dead letter. The payload was malformed
-  (``invalid_payload``), a server stayed unavailable through every try (``unavailable``), or
-  the job hit a bug (``internal_error``, logged with its traceback).
+- ``dead``: Orderly gave up: a dead letter. The payload was malformed (``invalid_payload``),
+  a server stayed unavailable through every try (``unavailable``), or the job hit a bug
+  (``internal_error``, logged with its traceback).
 
 Infrastructure faults before the last try are not results: the job is put back on the queue
 to run again after a backoff (:mod:`orderly_worker.retry`).
+
+Every job's record (:mod:`orderly_core.job_records`) follows it here, whoever queued it: it
+is ``running`` when a run starts (recorded then if nobody recorded it when queueing it, as
+for the relay's deliveries and the scheduled runs), ``queued`` again with the error when a
+run is retried, then ``succeeded``, ``failed`` or ``dead`` with the result. Each write is a
+short transaction of its own; one that fails (PostgreSQL unavailable, say) is logged as
+``job_not_recorded`` and the job goes on, since what the job does matters more than its
+record.
 """
 
 from __future__ import annotations
@@ -18,22 +27,30 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 import structlog
 from arq import Retry
 from arq.worker import Function, func
-from redis.exceptions import RedisError
 from returns.pipeline import is_successful
+from returns.result import Result
 
+from orderly_core.context import Context
 from orderly_core.errors import DomainError, error_members
 from orderly_core.idempotency import Idempotent, without_replay
-from orderly_core.jobs import PayloadError
+from orderly_core.job_workflow import (
+    JobOutcome,
+    JobRun,
+    record_run_ended,
+    record_run_retrying,
+    record_run_started,
+)
+from orderly_core.jobs import JobStatus, PayloadError
+from orderly_core.ports import Dependencies
 from orderly_worker.retry import is_infrastructure_fault
 from orderly_worker.runtime import (
     WORKER_ACTOR,
-    DeadLetter,
     JobContext,
     JobResult,
     WorkerResources,
@@ -44,6 +61,8 @@ JobHandler = Callable[[JobContext, Mapping[str, Any]], Awaitable[JobResult]]
 """A job: decodes its payload (raising ``PayloadError`` if malformed), calls one use case."""
 
 log = structlog.get_logger("orderly_worker")
+
+RECORD_TIMEOUT_S = 10.0  # longest a write of a job's record may hold up the job
 
 
 def succeeded(**outcome: Any) -> JobResult:
@@ -98,41 +117,72 @@ def _log_fields(name: str, ctx: JobContext, args: tuple[Any, ...]) -> dict[str, 
     return fields
 
 
-async def _give_up(
-    held: WorkerResources, fields: dict[str, Any], code: str, detail: str
-) -> JobResult:
-    """Record a dead letter and answer the ``dead`` result."""
-    letter = DeadLetter(
-        job_id=fields["job_id"],
-        job_name=fields["job_name"],
-        job_try=fields["job_try"],
-        code=code,
-        detail=detail,
-        request_id=fields.get("request_id"),
-        failed_at=datetime.now(UTC).isoformat(),
+def _job_run(name: str, ctx: JobContext, args: tuple[Any, ...]) -> JobRun:
+    """This run of the job, for its record: the payload as queued (``{}`` when it is not one
+    JSON object), and when the queue received it."""
+    payload = args[0] if len(args) == 1 and isinstance(args[0], Mapping) else {}
+    queued_at = ctx.get("enqueue_time")
+    return JobRun(
+        job_id=str(ctx["job_id"]),
+        name=name,
+        payload=dict(payload),
+        attempt=int(ctx["job_try"]),
+        queued_at=queued_at if isinstance(queued_at, datetime) and queued_at.tzinfo else None,
     )
+
+
+RecordStep = Callable[[Dependencies, Context], Awaitable[Result[Any, DomainError]]]
+
+
+async def _record(held: WorkerResources, fields: dict[str, Any], step: RecordStep) -> None:
+    """Write the job's record, in a transaction of its own; never fails the job."""
+    context = Context(WORKER_ACTOR, fields.get("request_id") or f"job-{fields['job_id']}")
     try:
-        await held.dead_letters.record(letter)
-    except (RedisError, OSError) as error:
-        log.warning("dead_letter_not_recorded", error=_describe(error))
-    return {"status": "dead", "error": {"code": code, "detail": detail}}
+        async with asyncio.timeout(RECORD_TIMEOUT_S):
+            written = await step(held.deps, context)
+    except Exception as error:
+        if isinstance(error, TimeoutError) or is_infrastructure_fault(error):
+            log.warning("job_not_recorded", error=_describe(error))
+        else:
+            log.exception("job_not_recorded")
+        return
+    if not is_successful(written):
+        log.error("job_not_recorded", error=written.failure().detail)
+
+
+def _ending(result: JobResult) -> JobOutcome:
+    """How a result ends the job, with the refusal's or the dead letter's reason."""
+    error = result.get("error")
+    reason = f"{error.get('code')}: {error.get('detail')}" if isinstance(error, dict) else None
+    return JobOutcome(JobStatus(result["status"]), result, reason)
+
+
+async def _give_up(
+    held: WorkerResources, fields: dict[str, Any], run: JobRun, code: str, detail: str
+) -> JobResult:
+    """Record the job as dead (a dead letter) and answer the ``dead`` result."""
+    result: JobResult = {"status": "dead", "error": {"code": code, "detail": detail}}
+    await _record(held, fields, lambda deps, ctx: record_run_ended(deps, ctx, run, _ending(result)))
+    return result
 
 
 async def _after_exception(
-    error: Exception, held: WorkerResources, fields: dict[str, Any]
+    error: Exception, held: WorkerResources, fields: dict[str, Any], run: JobRun
 ) -> JobResult:
     """Retry an infrastructure fault with backoff until the last try; dead-letter the rest."""
     job_try: int = fields["job_try"]
     if not is_infrastructure_fault(error):
         log.error("job_dead", reason="internal_error", exc_info=error)
         detail = "the job failed on an internal error (logged)"
-        return await _give_up(held, fields, "internal_error", detail)
+        return await _give_up(held, fields, run, "internal_error", detail)
     if held.retry.gives_up_after(job_try):
         log.error("job_dead", reason="unavailable", error=_describe(error))
         detail = f"gave up after {job_try} tries: {_describe(error)}"
-        return await _give_up(held, fields, "unavailable", detail)
+        return await _give_up(held, fields, run, "unavailable", detail)
     delay = held.retry.backoff(job_try)
     log.warning("job_retry", error=_describe(error), retry_in_s=round(delay, 3))
+    reason = _describe(error)
+    await _record(held, fields, lambda deps, ctx: record_run_retrying(deps, ctx, run, reason))
     raise Retry(defer=delay) from error
 
 
@@ -142,20 +192,26 @@ def guarded(name: str, handler: JobHandler) -> Function:
     async def run(ctx: JobContext, *args: Any, **kwargs: Any) -> JobResult:
         held = resources(ctx)
         fields = _log_fields(name, ctx, args)
+        run = _job_run(name, ctx, args)
         with structlog.contextvars.bound_contextvars(**fields):
             log.info("job_started")
+            await _record(held, fields, lambda deps, c: record_run_started(deps, c, run))
             try:
                 async with asyncio.timeout(held.job_timeout_s):
                     result = await handler(ctx, _payload(args, kwargs))
             except PayloadError as error:
                 log.error("job_dead", reason="invalid_payload", error=str(error))  # noqa: TRY400
-                return await _give_up(held, fields, "invalid_payload", str(error))
+                return await _give_up(held, fields, run, "invalid_payload", str(error))
             except Exception as error:
-                return await _after_exception(error, held, fields)
+                return await _after_exception(error, held, fields, run)
             log.info(
                 "job_finished", status=result["status"], code=result.get("error", {}).get("code")
             )
-            return _json_safe(result)
+            result = _json_safe(result)
+            await _record(
+                held, fields, lambda deps, c: record_run_ended(deps, c, run, _ending(result))
+            )
+            return result
 
     run.__name__ = run.__qualname__ = name
     run.__doc__ = handler.__doc__

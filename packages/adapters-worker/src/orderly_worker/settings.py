@@ -31,7 +31,7 @@ from orderly_worker.jobs.scheduled import SCHEDULE
 from orderly_worker.jobs.webhooks import deliver_webhook_job
 from orderly_worker.relay import Relay, RelayOptions
 from orderly_worker.retry import RetryPolicy
-from orderly_worker.runtime import RESOURCES, JobContext, RedisDeadLetters, WorkerResources
+from orderly_worker.runtime import RESOURCES, JobContext, WorkerResources
 from orderly_worker.sender import HttpxSender
 
 KEEP_RESULT_S = 86_400  # a job's result stays readable for a day
@@ -136,7 +136,6 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
             deps=deps,
             retry=policy,
             job_timeout_s=env.worker_job_timeout_s,
-            dead_letters=RedisDeadLetters(ctx["redis"]),
             close=close,
             sender=sender,
             queue=queue,

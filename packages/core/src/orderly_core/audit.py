@@ -109,22 +109,38 @@ def new_entry(
     )
 
 
-def encode_position(at: datetime, entry_id: uuid.UUID) -> str:
-    raw = f"{at.isoformat()}|{entry_id}"
+def encode_position(at: datetime, key: uuid.UUID | str) -> str:
+    """The cursor of the position (time, key) in a newest-first listing."""
+    raw = f"{at.isoformat()}|{key}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_position(cursor: str) -> tuple[datetime, uuid.UUID] | None:
+def decode_text_position(cursor: str) -> tuple[datetime, str] | None:
+    """The (time, key) position a cursor names, the key as text; ``None`` for anything that
+    is not a cursor :func:`encode_position` made."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, entry_id = raw.split("|")
-        return datetime.fromisoformat(at), uuid.UUID(entry_id)
+        at, separator, key = raw.partition("|")
+        if not separator or not key:
+            return None
+        return datetime.fromisoformat(at), key
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
 
 
+def decode_position(cursor: str) -> tuple[datetime, uuid.UUID] | None:
+    """The (time, id) position a cursor names, for listings keyed by UUIDs."""
+    position = decode_text_position(cursor)
+    if position is None:
+        return None
+    try:
+        return position[0], uuid.UUID(position[1])
+    except ValueError:
+        return None
+
+
 def newest_first_page[T](
-    found: list[T], limit: int, position: Callable[[T], tuple[datetime, uuid.UUID]]
+    found: list[T], limit: int, position: Callable[[T], tuple[datetime, uuid.UUID | str]]
 ) -> tuple[tuple[T, ...], str | None]:
     """One page of a newest-first listing fetched with ``limit + 1`` rows: the items, and the
     cursor of the next page when the extra row shows that one follows."""

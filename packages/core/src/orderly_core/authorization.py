@@ -53,3 +53,25 @@ def may_handle_any_order(actor: Actor) -> bool:
     if actor.kind in (ActorKind.OPERATOR, ActorKind.SYSTEM):
         return True
     return actor.kind is ActorKind.USER and actor.role in (Role.STAFF, Role.ADMIN)
+
+
+def may_manage_jobs(actor: Actor) -> bool:
+    """Reading background jobs and retrying failed or dead ones: staff and admins, operators
+    at the CLI, and Orderly itself. A job's payload and result hold imported rows and who
+    asked for the work, so customers may not."""
+    if actor.kind in (ActorKind.OPERATOR, ActorKind.SYSTEM):
+        return True
+    return actor.kind is ActorKind.USER and actor.role in (Role.STAFF, Role.ADMIN)
+
+
+def job_admin_denied(actor: Actor, action: str) -> Forbidden | None:
+    return None if may_manage_jobs(actor) else Forbidden(action)
+
+
+def may_record_jobs(actor: Actor) -> bool:
+    """Recording a job's runs and outcome: Orderly itself (its worker), nobody else."""
+    return actor.kind is ActorKind.SYSTEM
+
+
+def job_recording_denied(actor: Actor) -> Forbidden | None:
+    return None if may_record_jobs(actor) else Forbidden("record the progress of jobs")

@@ -1,6 +1,8 @@
 """Background jobs as explicit, JSON-safe payloads (never pickled objects).
 
-Whoever enqueues a job and the worker that runs it agree on its name and payload here.
+Whoever enqueues a job and the worker that runs it agree on its name and payload here. What
+becomes of each job is recorded in PostgreSQL (:mod:`orderly_core.job_records`), not read
+back from the queue.
 """
 
 from __future__ import annotations
@@ -10,13 +12,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Protocol
+from typing import Protocol
 
-from returns.result import Failure, Result, Success
-
-from orderly_core.authorization import catalogue_write_denied
-from orderly_core.context import Context, Mode
-from orderly_core.errors import Forbidden
+from orderly_core.context import Mode
 
 IMPORT_PRODUCTS = "import_products"
 DELIVER_WEBHOOK = "deliver_webhook"
@@ -77,22 +75,18 @@ def deserialize(data: bytes) -> dict[str, object]:
 
 
 class JobStatus(enum.StrEnum):
-    QUEUED = "queued"
+    """Where a job stands. ``succeeded``, ``failed`` and ``dead`` are ends; only ``failed`` and
+    ``dead`` jobs may be retried, as new jobs."""
+
+    QUEUED = "queued"  # waiting for a worker (again, after a retry's backoff)
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"  # a business rule refused the work: final
-    DEAD = "dead"  # could not be done (bad payload, unavailable too long, a bug): dead-lettered
-
-
-@dataclass(frozen=True, slots=True)
-class JobState:
-    id: str
-    status: JobStatus
-    result: Mapping[str, object] | None = None  # what the job reported, once it has finished
+    DEAD = "dead"  # could not be done (bad payload, unavailable too long, a bug): a dead letter
 
 
 class JobQueue(Protocol):
-    """Where background work is queued, and where its progress can be read."""
+    """Where background work is queued for the worker."""
 
     async def enqueue(
         self,
@@ -105,28 +99,3 @@ class JobQueue(Protocol):
         """Queue a job (to run at ``defer_until``, or now); ``False`` when a job with this id
         is queued or finished recently."""
         ...
-
-    async def state(self, job_id: str) -> JobState | None:
-        """The job's state, or ``None`` when no such job is known (or it was forgotten)."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class JobNotFound:
-    job_id: str
-    code: ClassVar[str] = "job_not_found"
-
-    @property
-    def detail(self) -> str:
-        return f"No job is known as '{self.job_id}' (results are kept for a day)."
-
-
-async def get_job(
-    queue: JobQueue, ctx: Context, job_id: str
-) -> Result[JobState, Forbidden | JobNotFound]:
-    """Read a background job's state and result. Catalogue managers only: job results list
-    the rows of the files they imported."""
-    if denied := catalogue_write_denied(ctx.actor, "read background jobs"):
-        return Failure(denied)
-    state = await queue.state(job_id)
-    return Success(state) if state else Failure(JobNotFound(job_id))

@@ -1,8 +1,10 @@
-"""The job queue on Redis (arq), shared by everything that queues work or reads its state.
+"""The job queue on Redis (arq), shared by everything that queues work.
 
-The API and the CLI queue jobs here; the worker runs them. Payloads and results travel as
-JSON (``orderly_core.jobs.serialize``). The client connects lazily, so a process starts even
-while Redis is down and only the calls that need the queue fail.
+The API, the CLI and the worker queue jobs here; the worker runs them. Payloads and results
+travel as JSON (``orderly_core.jobs.serialize``). What became of a job is recorded in
+PostgreSQL (``orderly_core.job_records``), not read from the queue. The client connects
+lazily, so a process starts even while Redis is down and only the calls that need the queue
+fail.
 """
 
 from __future__ import annotations
@@ -12,13 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from arq.connections import ArqRedis
-from arq.jobs import Job
-from arq.jobs import JobStatus as ArqStatus
 from redis.asyncio import ConnectionPool
 
-from orderly_core.jobs import JobState, JobStatus, deserialize, serialize
-
-_FINISHED = {status.value: status for status in JobStatus}
+from orderly_core.jobs import deserialize, serialize
 
 
 class ArqJobQueue:
@@ -47,19 +45,6 @@ class ArqJobQueue:
             name, dict(payload), _job_id=job_id, _defer_until=defer_until
         )
         return queued is not None
-
-    async def state(self, job_id: str) -> JobState | None:
-        job = Job(job_id, self._redis, _deserializer=deserialize)
-        status = await job.status()
-        if status is ArqStatus.not_found:
-            return None
-        if status is not ArqStatus.complete:
-            running = status is ArqStatus.in_progress
-            return JobState(job_id, JobStatus.RUNNING if running else JobStatus.QUEUED)
-        info = await job.result_info()
-        result = info.result if info is not None and isinstance(info.result, dict) else {}
-        reported = _FINISHED.get(str(result.get("status")), JobStatus.DEAD)
-        return JobState(job_id, reported, result)
 
 
 def _serialize(message: dict[str, Any]) -> bytes:

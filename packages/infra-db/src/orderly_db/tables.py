@@ -251,3 +251,28 @@ webhook_attempts = Table(
     Column("status", Integer, nullable=True),
     Column("error", Text, nullable=True),
 )
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("result", JSONB, nullable=True),
+    Column("request_id", String(128), nullable=True),
+    Column("retry_of", String(255), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(
+        "status in ('queued', 'running', 'succeeded', 'failed', 'dead')", name="status_known"
+    ),
+    CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+    Index(None, "created_at", "id"),
+    Index(None, "status", "created_at"),
+    Index(None, "name", "created_at"),
+)

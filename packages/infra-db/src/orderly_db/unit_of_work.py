@@ -14,6 +14,7 @@ from orderly_core.ports import Dependencies, RandomIds, SystemClock
 from orderly_db.accounts import SqlRefreshTokens, SqlUsers
 from orderly_db.catalogue import SqlProducts
 from orderly_db.idempotency import SqlIdempotencyRecords
+from orderly_db.jobs import SqlJobRecords
 from orderly_db.orders import SqlOrders
 from orderly_db.outbox import SqlOutbox
 from orderly_db.passwords import Argon2Passwords
@@ -32,6 +33,7 @@ _Repositories = tuple[
     SqlOutbox,
     SqlEndpoints,
     SqlDeliveries,
+    SqlJobRecords,
 ]
 
 
@@ -88,6 +90,10 @@ class SqlUnitOfWork:
     def deliveries(self) -> SqlDeliveries:
         return self._open()[9]
 
+    @property
+    def jobs(self) -> SqlJobRecords:
+        return self._open()[10]
+
     def _open(self) -> _Repositories:
         if self._repositories is None:
             raise RuntimeError("the unit of work is used outside its 'async with' block")
@@ -108,6 +114,7 @@ class SqlUnitOfWork:
             SqlOutbox(connection),
             SqlEndpoints(connection),
             SqlDeliveries(connection),
+            SqlJobRecords(connection),
         )
         return self
 

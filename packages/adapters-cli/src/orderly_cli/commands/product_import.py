@@ -21,10 +21,13 @@ from orderly_cli.config import cli_settings
 from orderly_cli.options import AsJson, DryRun, IdempotencyKey
 from orderly_cli.session import noting_replays, operator_context, with_dependencies
 from orderly_core.catalogue.errors import ImportRejected
-from orderly_core.catalogue.import_jobs import SubmittedJob, submit_product_import
+from orderly_core.catalogue.import_jobs import (
+    SubmitImportError,
+    SubmittedJob,
+    submit_product_import,
+)
 from orderly_core.catalogue.imports import import_products, parse_product_csv
 from orderly_core.context import Context
-from orderly_core.errors import Forbidden
 from orderly_db.job_queue import ArqJobQueue
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
@@ -54,9 +57,10 @@ def import_command(
     message`. The summary shows what was created, updated (with the changed fields) and left
     unchanged; with --dry-run, what would be.
 
-    With --background the worker runs the import and the command prints the job's id. The
-    job id is the --idempotency-key when given, so the same key never queues a second job
-    while the first is queued or its result is kept (a day).
+    With --background the worker runs the import and the command prints the job's id, to
+    follow with `orderly jobs show ID`. The job id is the --idempotency-key when given, so
+    the same key never queues a second job while the first is queued or its result is kept
+    (a day).
 
     \b
     Examples:
@@ -145,11 +149,14 @@ def _enqueue_import(csv_text: str, ctx: Context, *, as_json: bool) -> None:
             f"Import enqueued as job {job.id}, as a dry run: the worker checks every row "
             "and changes nothing."
         )
+    typer.echo(f"Follow it with: orderly jobs show {job.id}")
 
 
-async def _submit(csv_text: str, ctx: Context) -> Result[SubmittedJob, Forbidden | ImportRejected]:
+async def _submit(csv_text: str, ctx: Context) -> Result[SubmittedJob, SubmitImportError]:
     queue = ArqJobQueue.from_url(cli_settings().redis_url)
     try:
-        return await submit_product_import(queue, ctx, csv_text)
+        return await with_dependencies(
+            lambda deps: submit_product_import(deps, ctx, csv_text, queue)
+        )
     finally:
         await queue.close()

@@ -1,14 +1,12 @@
-"""Product imports in the background, and the state of background jobs.
+"""Product imports in the background.
 
 ``POST /api/v1/products/imports`` takes a CSV upload, checks its shape, queues it for the
-worker and answers 202 with the job's id and where to follow it. ``GET /api/v1/jobs/{id}``
-shows whether the job is queued, running or finished, and its result. An ``Idempotency-Key``
-becomes the job's id, so a retried upload does not queue a second job.
+worker and answers 202 with the job's id and where to follow it (``GET /api/v1/jobs/{id}``,
+see :mod:`orderly_http.routes.jobs`). An ``Idempotency-Key`` becomes the job's id, so a
+retried upload does not queue a second job.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from fastapi import APIRouter, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -17,10 +15,10 @@ from returns.pipeline import is_successful
 from starlette.responses import Response
 
 from orderly_core.catalogue.import_jobs import submit_product_import
-from orderly_core.jobs import JobStatus, get_job
 from orderly_http.container import Resources
-from orderly_http.context import MODE_HEADER, RequestContext, WriteContext
+from orderly_http.context import MODE_HEADER, WriteContext
 from orderly_http.problems import domain_problem, problem_responses
+from orderly_http.routes.jobs import job_url
 from orderly_http.routes.products import described
 from orderly_http.schemas import json_response
 
@@ -35,16 +33,6 @@ class SubmittedJobResource(BaseModel):
     )
     mode: str = Field(description="execute, or dry_run: the worker checks and changes nothing")
     status_url: str
-
-
-class JobResource(BaseModel):
-    id: str
-    status: JobStatus
-    result: dict[str, Any] | None = Field(
-        default=None,
-        description="What the job reported once finished: for an import, the counts and rows "
-        "created, updated and unchanged, or the error",
-    )
 
 
 @router.post(
@@ -69,33 +57,13 @@ async def submit_import_route(
         raise RequestValidationError(
             [{"loc": ("body", "file"), "msg": "must be a UTF-8 CSV file"}]
         ) from None
-    result = await submit_product_import(resources.jobs, ctx, text)
+    result = await submit_product_import(resources.dependencies, ctx, text, resources.jobs)
     if not is_successful(result):
         return domain_problem(result.failure(), ctx)
     job = result.unwrap()
-    status_url = f"/api/v1/jobs/{job.id}"
+    status_url = job_url(job.id)
     body = SubmittedJobResource(
         job_id=job.id, enqueued=job.enqueued, mode=job.mode.value, status_url=status_url
     )
     headers = {"Location": status_url, MODE_HEADER: job.mode.value}
     return json_response(body, status_code=202, headers=headers)
-
-
-@router.get(
-    "/api/v1/jobs/{job_id}",
-    summary="Follow a background job",
-    description=described(get_job, "Results are kept for a day after a job finishes."),
-    response_model=JobResource,
-    responses=problem_responses(401, 403, 404, 422),
-)
-async def get_job_route(job_id: str, resources: Resources, ctx: RequestContext) -> Response:
-    result = await get_job(resources.jobs, ctx, job_id)
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx)
-    state = result.unwrap()
-    resource = JobResource(
-        id=state.id,
-        status=state.status,
-        result=dict(state.result) if state.result is not None else None,
-    )
-    return json_response(resource)

@@ -1,8 +1,11 @@
 """Orderly's scheduled jobs: what must happen on time whether or not anyone asks.
 
 Each runs as a queue cron job, unique across workers (one run per scheduled time however
-many workers there are), under the same boundary as every job, with a request id of its own
-(``scheduled-<job id>``) in its log lines and in what it writes.
+many workers there are), under the same boundary as every job (retried after an
+infrastructure fault, recorded in the jobs table), with a request id of its own
+(``scheduled-<job id>``) in its log lines and in what it writes. A retry of a failed or
+dead run (``orderly jobs retry``) is queued with the payload of the run it repeats, and so
+keeps its request id.
 
 - ``expire_orders`` (every minute): cancels unpaid orders past their expiry, releasing their
   stock (what ``orderly orders expire`` does by hand).
@@ -53,15 +56,19 @@ async def purge_idempotency_keys_job(ctx: JobContext, payload: Mapping[str, Any]
 
 def scheduled(name: str, handler: JobHandler, **when: Any) -> CronJob:
     """``handler`` as a cron job run at ``when`` (arq's ``cron`` fields), unique across
-    workers, under the boundary of every job."""
+    workers, under the boundary of every job and its retry policy (the worker's number of
+    tries, not the queue's single try for cron jobs). The scheduler queues it without a
+    payload, so it makes one; a retry queued with a payload runs with that one."""
     job = guarded(name, handler)
 
-    async def run(ctx: JobContext) -> JobResult:
-        result: JobResult = await job.coroutine(ctx, {"request_id": f"scheduled-{ctx['job_id']}"})
+    async def run(ctx: JobContext, *args: Any, **kwargs: Any) -> JobResult:
+        if not args and not kwargs:
+            args = ({"request_id": f"scheduled-{ctx['job_id']}"},)
+        result: JobResult = await job.coroutine(ctx, *args, **kwargs)
         return result
 
     run.__name__ = run.__qualname__ = name
-    return cron(run, name=name, unique=True, **when)
+    return cron(run, name=name, unique=True, max_tries=None, **when)
 
 
 SCHEDULE = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
@@ -13,7 +13,13 @@ from orderly_core.catalogue.errors import ImportRejected
 from orderly_core.catalogue.imports import parse_product_csv
 from orderly_core.context import Context, Mode
 from orderly_core.errors import Forbidden
+from orderly_core.job_records import new_record
+from orderly_core.job_workflow import queue_recorded
 from orderly_core.jobs import IMPORT_PRODUCTS, ImportProductsJob, JobQueue
+from orderly_core.ports import Dependencies, UnitOfWork
+from orderly_core.transaction import in_transaction
+
+SubmitImportError = Forbidden | ImportRejected
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,14 +30,17 @@ class SubmittedJob:
 
 
 async def submit_product_import(
-    queue: JobQueue, ctx: Context, csv_text: str
-) -> Result[SubmittedJob, Forbidden | ImportRejected]:
+    deps: Dependencies, ctx: Context, csv_text: str, queue: JobQueue
+) -> Result[SubmittedJob, SubmitImportError]:
     """Queue a CSV import for the worker, which runs the same import as the foreground one.
 
     Rules: only catalogue managers; the file's shape (header, row lengths, size) is checked at
     once so that a malformed file is refused before it is queued, while the cells are checked
     by the import itself. The job id is the idempotency key when one is given, so a retried
-    submission does not queue a second job.
+    submission does not queue a second job. The job is recorded as queued, with its payload
+    and the request id, in the step that queues it: a queue that cannot be reached leaves no
+    record. A dry run is queued and recorded too: the mode travels in the payload, and the
+    worker checks every row and changes nothing.
     """
     if denied := catalogue_write_denied(ctx.actor, "import products"):
         return Failure(denied)
@@ -39,6 +48,11 @@ async def submit_product_import(
     if not is_successful(parsed):
         return Failure(parsed.failure())
     job_id = ctx.idempotency_key or uuid.uuid4().hex
-    job = ImportProductsJob(csv_text, ctx.request_id, ctx.actor.id, ctx.mode)
-    enqueued = await queue.enqueue(IMPORT_PRODUCTS, job.to_payload(), job_id)
-    return Success(SubmittedJob(job_id, enqueued, ctx.mode))
+    payload = ImportProductsJob(csv_text, ctx.request_id, ctx.actor.id, ctx.mode).to_payload()
+
+    async def work(uow: UnitOfWork) -> Result[SubmittedJob, SubmitImportError]:
+        job = new_record(job_id, IMPORT_PRODUCTS, payload, at=deps.clock.now())
+        enqueued = await queue_recorded(uow, queue, job)
+        return Success(SubmittedJob(job_id, enqueued, ctx.mode))
+
+    return await in_transaction(deps, replace(ctx, mode=Mode.EXECUTE), work)

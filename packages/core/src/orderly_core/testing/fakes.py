@@ -21,7 +21,8 @@ from orderly_core.catalogue.model import Product
 from orderly_core.context import Role
 from orderly_core.events import Event, EventType
 from orderly_core.idempotency import KeyScope, StoredOutcome
-from orderly_core.jobs import JobState, JobStatus
+from orderly_core.job_records import JobRecord, JobSummary
+from orderly_core.jobs import JobStatus
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus
 from orderly_core.ports import Dependencies
 from orderly_core.webhooks.model import Attempt, Delivery, DeliveryState, Endpoint
@@ -45,6 +46,7 @@ class InMemoryStore:
     endpoints: dict[uuid.UUID, Endpoint] = field(default_factory=dict)
     deliveries: dict[uuid.UUID, Delivery] = field(default_factory=dict)
     attempts: list[Attempt] = field(default_factory=list)
+    jobs: dict[str, JobRecord] = field(default_factory=dict)
     commits: int = 0
     held_keys: set[KeyScope] = field(default_factory=set)  # claimed by an open unit of work
 
@@ -63,6 +65,7 @@ class InMemoryStore:
             dict(self.endpoints),
             dict(self.deliveries),
             list(self.attempts),
+            dict(self.jobs),
         )
 
 
@@ -386,6 +389,50 @@ class InMemoryDeliveries:
         return found[:limit]
 
 
+class InMemoryJobRecords:
+    def __init__(self, rows: dict[str, JobRecord]) -> None:
+        self._rows = rows
+
+    async def add(self, record: JobRecord) -> bool:
+        if record.id in self._rows:
+            return False
+        self._rows[record.id] = record
+        return True
+
+    async def get(self, job_id: str, *, for_update: bool = False) -> JobRecord | None:  # noqa: ARG002
+        return self._rows.get(job_id)
+
+    async def save(self, record: JobRecord) -> None:
+        stored = self._rows.get(record.id)
+        if stored is None:
+            raise LookupError(f"save() of a job never added: {record.id}")
+        self._rows[record.id] = replace(
+            record,
+            name=stored.name,
+            payload=stored.payload,
+            request_id=stored.request_id,
+            retry_of=stored.retry_of,
+            created_at=stored.created_at,
+        )
+
+    async def list(
+        self,
+        *,
+        after: tuple[datetime, str] | None,
+        limit: int,
+        status: JobStatus | None,
+        name: str | None,
+    ) -> list[JobSummary]:
+        newest_first = sorted(self._rows.values(), key=lambda j: (j.created_at, j.id), reverse=True)
+        return [
+            j.summary()
+            for j in newest_first
+            if (after is None or (j.created_at, j.id) < after)
+            and status in (None, j.status)
+            and name in (None, j.name)
+        ][:limit]
+
+
 class InMemoryIdempotency:
     """Keys are held like PostgreSQL's transaction-level advisory locks: ``held`` are this
     unit of work's, ``held_anywhere`` every open unit of work's."""
@@ -445,6 +492,7 @@ class InMemoryUnitOfWork:
         )
         self.endpoints = InMemoryEndpoints(self._working.endpoints)
         self.deliveries = InMemoryDeliveries(self._working.deliveries, self._working.attempts)
+        self.jobs = InMemoryJobRecords(self._working.jobs)
         self.idempotency = InMemoryIdempotency(
             self._working.idempotency, self._held, self._store.held_keys
         )
@@ -479,6 +527,7 @@ class InMemoryUnitOfWork:
         self._store.endpoints = dict(self._working.endpoints)
         self._store.deliveries = dict(self._working.deliveries)
         self._store.attempts = list(self._working.attempts)
+        self._store.jobs = dict(self._working.jobs)
         self._store.commits += 1
         self._release_keys()
 
@@ -571,10 +620,6 @@ class InMemoryJobQueue:
             return False
         self.jobs.append(QueuedJob(name, dict(payload), job_id, defer_until))
         return True
-
-    async def state(self, job_id: str) -> JobState | None:
-        found = any(job.job_id == job_id for job in self.jobs)
-        return JobState(job_id, JobStatus.QUEUED) if found else None
 
 
 @dataclass

@@ -1,0 +1,120 @@
+"""How ``orderly jobs`` shows background jobs: rich tables for people, JSON for scripts.
+
+A job in JSON has the members of the HTTP API's resource (``summary_view`` in listings,
+``job_view`` for one job), with timestamps in RFC 3339 UTC.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from orderly_cli import output
+from orderly_core.job_records import JobPage, JobRecord, JobSummary, job_view, summary_view
+
+
+def _json(view: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: output.rfc3339(value) if isinstance(value, datetime) else value
+        for name, value in view.items()
+    }
+
+
+def summary_json(summary: JobSummary) -> dict[str, Any]:
+    return _json(summary_view(summary))
+
+
+def job_json(record: JobRecord) -> dict[str, Any]:
+    """A job as ``GET /api/v1/jobs/{id}`` answers it: the payload without its large fields."""
+    return _json(job_view(record))
+
+
+def page_json(page: JobPage) -> dict[str, Any]:
+    return {"items": [summary_json(j) for j in page.items], "next_cursor": page.next_cursor}
+
+
+def _moment(value: datetime | None) -> str:
+    return "-" if value is None else output.rfc3339(value)
+
+
+def show_page(page: JobPage, *, title: str, empty: str) -> None:
+    """A page of jobs, newest first, with the cursor of the next page when one follows."""
+    out = output.console()
+    if not page.items:
+        out.print(empty)
+    else:
+        table = output.list_table(f"{len(page.items)} {title}, newest first")
+        table.add_column("ID", overflow="fold", min_width=12)
+        table.add_column("Name", no_wrap=True)
+        table.add_column("Status", no_wrap=True)
+        table.add_column("Attempts", justify="right", no_wrap=True)
+        table.add_column("Queued", no_wrap=True)
+        table.add_column("Finished", no_wrap=True)
+        table.add_column("Request", overflow="fold")
+        table.add_column("Last error", overflow="fold", min_width=12)
+        for job in page.items:
+            table.add_row(
+                Text(job.id),
+                job.name,
+                job.status.value,
+                str(job.attempts),
+                output.rfc3339(job.created_at),
+                _moment(job.finished_at),
+                Text(job.request_id or "-"),
+                Text(job.last_error or "-"),
+            )
+        out.print(table)
+    if page.next_cursor:
+        out.print(f"Older jobs follow: --cursor {page.next_cursor}")
+
+
+def show_job(record: JobRecord) -> None:
+    view = job_view(record)
+    out = output.console()
+    table = Table(title=f"Job {record.id}", title_justify="left", show_header=False)
+    table.add_column("Field", style="bold", no_wrap=True)
+    table.add_column("Value", overflow="fold")
+    omitted = ", ".join(view["payload_omitted"])
+    rows = (
+        ("ID", Text(record.id)),
+        ("Name", record.name),
+        ("Status", record.status.value),
+        ("Attempts", str(record.attempts)),
+        ("Last error", Text(record.last_error or "-")),
+        ("Request", Text(record.request_id or "-")),
+        ("Retry of", Text(record.retry_of or "-")),
+        ("Queued", output.rfc3339(record.created_at)),
+        ("Started", _moment(record.started_at)),
+        ("Finished", _moment(record.finished_at)),
+        ("Updated", output.rfc3339(record.updated_at)),
+        ("Payload", Text(json.dumps(view["payload"], ensure_ascii=False, default=str))),
+        ("Left out for size", Text(omitted or "-")),
+        (
+            "Result",
+            Text("-" if record.result is None else json.dumps(record.result, default=str)),
+        ),
+    )
+    for field, value in rows:
+        table.add_row(field, value)
+    out.print(table)
+
+
+def show_retry(job: JobSummary, *, applied: bool, as_json: bool) -> None:
+    if as_json:
+        output.print_json({"applied": applied, "job": summary_json(job)})
+        return
+    out = output.console()
+    if applied:
+        out.print(
+            Text(
+                f"Job {job.retry_of} will run again as job {job.id}; Orderly's worker runs it. "
+                f"Follow it with `orderly jobs show {job.id}`."
+            )
+        )
+    else:
+        out.print(f"[bold]{output.NOT_APPLIED}.[/bold] ", end="")
+        out.print(Text(f"Job {job.retry_of} would run again as job {job.id}."))

@@ -1,0 +1,121 @@
+"""``/api/v1/jobs``: the record of every background job, and retries of the failed and dead.
+
+Every job Orderly runs (imports, webhook deliveries, scheduled runs) has a record, kept in
+PostgreSQL: its status, runs, last error, result, request id and timestamps. Who may read and
+retry them is the core's decision (staff and admins; operators at the CLI). A retry takes
+``?mode=dry_run`` and ``Idempotency-Key``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query
+from returns.pipeline import is_successful
+from starlette.responses import Response
+
+from orderly_core.idempotency import without_replay
+from orderly_core.job_records import JobQuery
+from orderly_core.job_workflow import NAME_MAX, PAGE_SIZE_MAX, get_job, list_jobs, retry_job
+from orderly_core.jobs import JobStatus
+from orderly_http.container import Resources
+from orderly_http.context import MODE_HEADER, RequestContext, WriteContext
+from orderly_http.job_schemas import JobPageResource, JobResource, JobSummaryResource
+from orderly_http.problems import REPLAYED_HEADER, domain_problem, problem_responses
+from orderly_http.routes.products import described
+from orderly_http.schemas import json_response
+
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+
+PAGE_SIZE_DEFAULT = 50
+_PATH_SAFE = ":@!$&'()*+,;="  # characters a path segment may hold as they are (RFC 3986)
+
+
+def job_url(job_id: str) -> str:
+    """Where a job's record is read, its id escaped as one path segment."""
+    return f"{router.prefix}/{quote(job_id, safe=_PATH_SAFE)}"
+
+
+@router.get(
+    "",
+    summary="List background jobs",
+    description=described(
+        list_jobs,
+        "Newest first; `status=dead` lists the dead letters. Follow `next_cursor`, with the "
+        "same filters, until it is null.",
+    ),
+    response_model=JobPageResource,
+    responses=problem_responses(401, 403, 422),
+)
+async def list_jobs_route(
+    *,
+    resources: Resources,
+    ctx: RequestContext,
+    status: Annotated[JobStatus | None, Query(description="Jobs in this status only")] = None,
+    name: Annotated[
+        str | None,
+        Query(max_length=NAME_MAX, description="Jobs of this name only, such as `import_products`"),
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=PAGE_SIZE_MAX, description="Jobs per page")
+    ] = PAGE_SIZE_DEFAULT,
+    cursor: Annotated[
+        str | None, Query(description="The `next_cursor` of the previous page")
+    ] = None,
+) -> Response:
+    query = JobQuery(limit=limit, cursor=cursor, status=status, name=name)
+    result = await list_jobs(resources.dependencies, ctx, query)
+    if not is_successful(result):
+        return domain_problem(result.failure(), ctx)
+    return json_response(JobPageResource.from_domain(result.unwrap()))
+
+
+@router.get(
+    "/{job_id}",
+    summary="Follow a background job",
+    description=described(
+        get_job,
+        "The payload is shown without its large fields (an import's `csv_text`), named in "
+        "`payload_omitted`.",
+    ),
+    response_model=JobResource,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_job_route(job_id: str, resources: Resources, ctx: RequestContext) -> Response:
+    result = await get_job(resources.dependencies, ctx, job_id)
+    if not is_successful(result):
+        return domain_problem(result.failure(), ctx)
+    return json_response(JobResource.from_record(result.unwrap()))
+
+
+@router.post(
+    "/{job_id}/retry",
+    status_code=202,
+    summary="Retry a failed or dead job",
+    description=described(
+        retry_job,
+        "Answers 202 with the new job and its `Location`; Orderly's worker runs it. A dry run "
+        "answers 200 with the job it would queue, marked `Orderly-Mode: dry_run`. "
+        "`Idempotency-Key` is optional: a retry with the same key within 24 hours gets the "
+        "first answer again with `Idempotent-Replayed: true`.",
+    ),
+    response_model=JobSummaryResource,
+    responses={
+        200: {"model": JobSummaryResource, "description": "Dry run: the job it would queue"},
+        **problem_responses(401, 403, 404, 409, 422),
+    },
+)
+async def retry_job_route(*, job_id: str, resources: Resources, ctx: WriteContext) -> Response:
+    result = await retry_job(resources.dependencies, ctx, job_id, resources.jobs)
+    dry_run = {} if ctx.applies_changes else {MODE_HEADER: ctx.mode.value}
+    if not is_successful(result):
+        response = domain_problem(result.failure(), ctx)
+        response.headers.update(dry_run)
+        return response
+    job, replayed = without_replay(result.unwrap())
+    body = JobSummaryResource.from_domain(job)
+    if not ctx.applies_changes:
+        return json_response(body, headers=dry_run)
+    headers = {"Location": job_url(job.id)} | ({REPLAYED_HEADER: "true"} if replayed else {})
+    return json_response(body, status_code=202, headers=headers)

@@ -1,0 +1,116 @@
+"""The records of background jobs in PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderly_core.job_records import JobRecord, JobSummary
+from orderly_core.jobs import JobStatus
+from orderly_db.tables import jobs
+
+_SUMMARY_COLUMNS = [column for column in jobs.c if column.name not in ("payload", "result")]
+
+
+def _to_summary(row: Row[Any]) -> JobSummary:
+    return JobSummary(
+        id=row.id,
+        name=row.name,
+        status=JobStatus(row.status),
+        attempts=row.attempts,
+        last_error=row.last_error,
+        request_id=row.request_id,
+        retry_of=row.retry_of,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _to_record(row: Row[Any]) -> JobRecord:
+    return JobRecord(
+        id=row.id,
+        name=row.name,
+        payload=row.payload,
+        status=JobStatus(row.status),
+        attempts=row.attempts,
+        last_error=row.last_error,
+        result=row.result,
+        request_id=row.request_id,
+        retry_of=row.retry_of,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _progress(record: JobRecord) -> dict[str, object]:
+    """The columns that change as the job runs."""
+    return {
+        "status": record.status.value,
+        "attempts": record.attempts,
+        "last_error": record.last_error,
+        "result": None if record.result is None else dict(record.result),
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "updated_at": record.updated_at,
+    }
+
+
+class SqlJobRecords:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._db = connection
+
+    async def add(self, record: JobRecord) -> bool:
+        values = _progress(record) | {
+            "id": record.id,
+            "name": record.name,
+            "payload": dict(record.payload),
+            "request_id": record.request_id,
+            "retry_of": record.retry_of,
+            "created_at": record.created_at,
+        }
+        statement = (
+            pg_insert(jobs)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=[jobs.c.id])
+            .returning(jobs.c.id)
+        )
+        return (await self._db.execute(statement)).first() is not None
+
+    async def get(self, job_id: str, *, for_update: bool = False) -> JobRecord | None:
+        query = select(jobs).where(jobs.c.id == job_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._db.execute(query)).one_or_none()
+        return None if row is None else _to_record(row)
+
+    async def save(self, record: JobRecord) -> None:
+        await self._db.execute(update(jobs).where(jobs.c.id == record.id).values(_progress(record)))
+
+    async def list(
+        self,
+        *,
+        after: tuple[datetime, str] | None,
+        limit: int,
+        status: JobStatus | None,
+        name: str | None,
+    ) -> list[JobSummary]:
+        query = (
+            select(*_SUMMARY_COLUMNS)
+            .order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(tuple_(jobs.c.created_at, jobs.c.id) < tuple_(*after))
+        if status is not None:
+            query = query.where(jobs.c.status == status.value)
+        if name is not None:
+            query = query.where(jobs.c.name == name)
+        return [_to_summary(row) for row in (await self._db.execute(query)).all()]

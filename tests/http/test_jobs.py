@@ -1,0 +1,259 @@
+"""Background jobs over HTTP: a job followed from queued to its result, listings by status and
+name in keyset pages, and retries of failed jobs, with the real worker, Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import pytest_asyncio
+from redis.asyncio import Redis
+from returns.pipeline import is_successful
+
+from orderly_core.context import Actor, Context, Role
+from orderly_core.job_workflow import JobOutcome, JobRun, record_run_ended, record_run_started
+from orderly_core.jobs import JobStatus
+from orderly_core.ports import Dependencies
+from orderly_http.app import create_app
+from tests.http.accounts import auth_settings, forget_login_failures, signed_in
+from tests.http.helpers import serving
+from tests.worker.helpers import run_worker
+
+pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
+
+JOBS_DB = 7  # a Redis database of their own: the queue is emptied before each test
+HEADER = b"sku,name,description,price,currency,on_hand\n"
+CSV = HEADER + b"mug-1,Mug,,12.50,EUR,4\nTEE-1,Shirt,,20,EUR,\n"
+BIG_CSV = HEADER + b"".join(b"SKU-%d,Item %d,,1.00,EUR,1\n" % (n, n) for n in range(60))
+WORKER = Context(Actor.system("worker"), "req-worker")
+
+
+@pytest.fixture
+def queue_url(redis_url: str) -> str:
+    return urlsplit(redis_url)._replace(path=f"/{JOBS_DB}").geturl()
+
+
+@pytest.fixture
+def worker_env(database_url: str, queue_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("REDIS_URL", queue_url)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client(
+    database_url: str, queue_url: str, pg_deps: Dependencies
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with Redis.from_url(queue_url) as redis:
+        await redis.flushdb()
+    forget_login_failures(queue_url)
+    async with serving(create_app(auth_settings(database_url, queue_url))) as client:
+        yield client
+
+
+def upload(content: bytes = CSV) -> dict[str, tuple[str, bytes, str]]:
+    return {"file": ("products.csv", content, "text/csv")}
+
+
+async def recorded(deps: Dependencies, job_id: str, name: str, status: JobStatus) -> None:
+    """A job that ran once and ended ``status``, as the worker records it."""
+    run = JobRun(job_id, name, {"request_id": f"req-{job_id}"}, 1, datetime.now(UTC))
+    assert is_successful(await record_run_started(deps, WORKER, run))
+    error = None if status is JobStatus.SUCCEEDED else "internal_error: boom"
+    outcome = JobOutcome(status, {"status": status.value}, error)
+    assert is_successful(await record_run_ended(deps, WORKER, run, outcome))
+
+
+@pytest.mark.usefixtures("worker_env")
+async def test_a_job_is_followed_from_queued_to_its_result_without_its_csv(
+    client: httpx.AsyncClient, pg_deps: Dependencies
+) -> None:
+    _, staff = await signed_in(client, pg_deps, "staff@example.com", Role.STAFF)
+    headers = staff | {"Idempotency-Key": "spring-7", "X-Request-ID": "req-upload-7"}
+    submitted = await client.post(
+        "/api/v1/products/imports", files=upload(BIG_CSV), headers=headers
+    )
+    assert submitted.status_code == 202, submitted.text
+    assert submitted.headers["Location"] == "/api/v1/jobs/spring-7"
+
+    queued = await client.get("/api/v1/jobs/spring-7", headers=staff)
+
+    assert queued.status_code == 200, queued.text
+    body = queued.json()
+    assert body | {"created_at": "t", "updated_at": "t"} == {
+        "id": "spring-7",
+        "name": "import_products",
+        "status": "queued",
+        "attempts": 0,
+        "last_error": None,
+        "request_id": "req-upload-7",
+        "retry_of": None,
+        "created_at": "t",
+        "started_at": None,
+        "finished_at": None,
+        "updated_at": "t",
+        "payload": {"request_id": "req-upload-7", "requested_by": body["payload"]["requested_by"],
+                    "mode": "execute"},
+        "payload_omitted": ["csv_text"],
+        "result": None,
+    }  # fmt: skip
+    assert body["created_at"].endswith("Z")
+
+    await run_worker()
+
+    done = (await client.get("/api/v1/jobs/spring-7", headers=staff)).json()
+    assert (done["status"], done["attempts"], done["last_error"]) == ("succeeded", 1, None)
+    assert (done["result"]["status"], done["result"]["created"]) == ("succeeded", 60)
+    assert done["started_at"] is not None
+    assert done["finished_at"] is not None
+
+
+async def test_jobs_are_listed_newest_first_by_status_and_name_in_pages(
+    client: httpx.AsyncClient, pg_deps: Dependencies
+) -> None:
+    _, admin = await signed_in(client, pg_deps, "admin@example.com", Role.ADMIN)
+    await recorded(pg_deps, "job-a", "import_products", JobStatus.SUCCEEDED)
+    await recorded(pg_deps, "job-b", "deliver_webhook", JobStatus.DEAD)
+    await recorded(pg_deps, "job-c", "import_products", JobStatus.DEAD)
+
+    first = await client.get("/api/v1/jobs", params={"limit": 2}, headers=admin)
+    assert first.status_code == 200, first.text
+    cursor = first.json()["next_cursor"]
+    second = await client.get("/api/v1/jobs", params={"limit": 2, "cursor": cursor}, headers=admin)
+    dead = await client.get("/api/v1/jobs", params={"status": "dead"}, headers=admin)
+    dead_imports = await client.get(
+        "/api/v1/jobs", params={"status": "dead", "name": "import_products"}, headers=admin
+    )
+
+    assert [j["id"] for j in first.json()["items"]] == ["job-c", "job-b"]
+    assert [j["id"] for j in second.json()["items"]] == ["job-a"]
+    assert second.json()["next_cursor"] is None
+    assert [j["id"] for j in dead.json()["items"]] == ["job-c", "job-b"]
+    assert [j["id"] for j in dead_imports.json()["items"]] == ["job-c"]
+    item = dead_imports.json()["items"][0]
+    assert "payload" not in item
+    assert "result" not in item
+    assert (item["status"], item["last_error"], item["request_id"]) == (
+        "dead",
+        "internal_error: boom",
+        "req-job-c",
+    )
+
+
+async def test_a_listing_refuses_what_it_cannot_read_and_whom_it_does_not_serve(
+    client: httpx.AsyncClient, pg_deps: Dependencies
+) -> None:
+    _, staff = await signed_in(client, pg_deps, "staff@example.com", Role.STAFF)
+    _, customer = await signed_in(client, pg_deps, "ann@example.com", Role.CUSTOMER)
+
+    unknown_status = await client.get("/api/v1/jobs?status=lost", headers=staff)
+    bad_cursor = await client.get("/api/v1/jobs?cursor=nonsense", headers=staff)
+    anonymous = await client.get("/api/v1/jobs")
+    peeking = await client.get("/api/v1/jobs", headers=customer)
+    retrying = await client.post("/api/v1/jobs/x/retry", headers=customer)
+
+    assert (unknown_status.status_code, unknown_status.json()["code"]) == (422, "invalid_input")
+    assert unknown_status.json()["errors"][0]["field"] == "status"
+    assert (bad_cursor.status_code, bad_cursor.json()["errors"][0]["field"]) == (422, "cursor")
+    assert (anonymous.status_code, anonymous.headers["WWW-Authenticate"]) == (401, "Bearer")
+    assert (peeking.status_code, retrying.status_code) == (403, 403)
+
+
+@pytest.mark.usefixtures("worker_env")
+async def test_a_failed_job_is_retried_as_a_new_job_that_the_worker_runs(
+    client: httpx.AsyncClient, pg_deps: Dependencies
+) -> None:
+    _, staff = await signed_in(client, pg_deps, "staff@example.com", Role.STAFF)
+    bad = HEADER + b"BAD-1,Bad,,12.345,EUR,1\n"
+    keyed = staff | {"Idempotency-Key": "bad-7"}
+    await client.post("/api/v1/products/imports", files=upload(bad), headers=keyed)
+    await run_worker()
+    failed = (await client.get("/api/v1/jobs/bad-7", headers=staff)).json()
+    assert (failed["status"], failed["result"]["error"]["code"]) == ("failed", "import_rejected")
+
+    dry = await client.post("/api/v1/jobs/bad-7/retry?mode=dry_run", headers=staff)
+    assert dry.status_code == 200, dry.text
+    assert dry.headers["Orderly-Mode"] == "dry_run"
+    assert "Location" not in dry.headers
+    assert (dry.json()["id"], dry.json()["retry_of"]) == ("bad-7:retry-1", "bad-7")
+    assert (await client.get("/api/v1/jobs/bad-7:retry-1", headers=staff)).status_code == 404
+
+    retried = await client.post("/api/v1/jobs/bad-7/retry", headers=staff)
+
+    assert retried.status_code == 202, retried.text
+    assert retried.headers["Location"] == "/api/v1/jobs/bad-7:retry-1"
+    assert retried.json() | {"created_at": "t", "updated_at": "t"} == {
+        "id": "bad-7:retry-1",
+        "name": "import_products",
+        "status": "queued",
+        "attempts": 0,
+        "last_error": None,
+        "request_id": failed["request_id"],
+        "retry_of": "bad-7",
+        "created_at": "t",
+        "started_at": None,
+        "finished_at": None,
+        "updated_at": "t",
+    }
+    await run_worker()
+    again = (await client.get(retried.headers["Location"], headers=staff)).json()
+    assert (again["status"], again["attempts"]) == ("failed", 1)  # the same file, refused again
+    assert again["payload"] == failed["payload"]
+    assert (await client.get("/api/v1/jobs/bad-7", headers=staff)).json() == failed
+
+
+async def test_only_failed_and_dead_jobs_can_be_retried(
+    client: httpx.AsyncClient, pg_deps: Dependencies
+) -> None:
+    _, staff = await signed_in(client, pg_deps, "staff@example.com", Role.STAFF)
+    await recorded(pg_deps, "fine-1", "import_products", JobStatus.SUCCEEDED)
+
+    refused = await client.post("/api/v1/jobs/fine-1/retry", headers=staff)
+    refused_dry = await client.post("/api/v1/jobs/fine-1/retry?mode=dry_run", headers=staff)
+    unknown = await client.post("/api/v1/jobs/nope/retry", headers=staff)
+
+    assert (refused.status_code, refused.json()["code"]) == (409, "job_not_retryable")
+    assert (refused.json()["job_id"], refused.json()["current"]) == ("fine-1", "succeeded")
+    assert refused_dry.headers["Orderly-Mode"] == "dry_run"
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "job_not_found")
+
+
+async def test_a_retry_sent_again_with_its_key_queues_one_job(
+    client: httpx.AsyncClient, pg_deps: Dependencies
+) -> None:
+    _, staff = await signed_in(client, pg_deps, "staff@example.com", Role.STAFF)
+    await recorded(pg_deps, "dead-1", "deliver_webhook", JobStatus.DEAD)
+    keyed = staff | {"Idempotency-Key": "retry-dead-1"}
+
+    first = await client.post("/api/v1/jobs/dead-1/retry", headers=keyed)
+    again = await client.post("/api/v1/jobs/dead-1/retry", headers=keyed)
+
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    listed = (await client.get("/api/v1/jobs", headers=staff)).json()["items"]
+    assert [j["id"] for j in listed] == ["dead-1:retry-1", "dead-1"]
+
+
+async def test_the_job_routes_are_documented_signed_in_with_their_problems(
+    client: httpx.AsyncClient,
+) -> None:
+    document = (await client.get("/openapi.json")).json()
+    paths = document["paths"]
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+    routes = {
+        ("/api/v1/jobs", "get"): {"status", "name", "limit", "cursor"},
+        ("/api/v1/jobs/{job_id}", "get"): {"job_id"},
+        ("/api/v1/jobs/{job_id}/retry", "post"): {"job_id", "mode"},
+    }
+    for (path, method), parameters in routes.items():
+        route = paths[path][method]
+        assert route["security"], path
+        assert {p["name"] for p in route["parameters"]} == parameters, path
+        for status in ("401", "403", "422", "500"):
+            assert route["responses"][status]["content"] == problem, (path, status)
+    assert paths["/api/v1/jobs/{job_id}/retry"]["post"]["responses"]["409"]["content"] == problem
+    assert "HTTPValidationError" not in str(document)
