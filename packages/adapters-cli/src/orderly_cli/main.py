@@ -8,7 +8,17 @@ import structlog
 import typer
 
 from orderly_cli.boundary import EXIT_USAGE
-from orderly_cli.commands import audit, db, orders, products, runtime, stock, users, webhooks
+from orderly_cli.commands import (
+    audit,
+    db,
+    orders,
+    products,
+    reports,
+    runtime,
+    stock,
+    users,
+    webhooks,
+)
 from orderly_core.log import configure_logging
 from orderly_db.settings import ConfigurationError, LogSettings, load_settings
 
@@ -49,6 +59,7 @@ app.add_typer(stock.app, name="stock")
 app.add_typer(orders.app, name="orders")
 app.add_typer(audit.app, name="audit")
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(reports.app, name="reports")
 
 
 def run() -> None:

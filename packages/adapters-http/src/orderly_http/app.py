@@ -34,6 +34,7 @@ from orderly_http.routes import (
     orders,
     product_writes,
     products,
+    reports,
     stock,
     users,
     webhooks,
@@ -65,6 +66,16 @@ OPENAPI_TAGS = [
         "name": "webhooks",
         "description": "Endpoints that receive Orderly's events, signed, their secrets, "
         "deliveries, redeliveries and replays (admins).",
+    },
+    {
+        "name": "orders",
+        "description": "Placing orders (with an Idempotency-Key), reading them, and paying, "
+        "shipping, delivering and cancelling them.",
+    },
+    {
+        "name": "reports",
+        "description": "Daily sales summaries: orders, revenue per currency, top SKUs "
+        "(staff and admins).",
     },
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
@@ -117,6 +128,7 @@ def create_app(
     app.include_router(users.router)
     app.include_router(orders.router, dependencies=SIGNED_IN, responses=problem_responses(401))
     app.include_router(audit.router, dependencies=SIGNED_IN)
+    app.include_router(reports.router, dependencies=SIGNED_IN)
     app.include_router(webhooks.router, dependencies=SIGNED_IN, responses=problem_responses(401))
     app.include_router(health.router)
     # Each one added wraps the ones before: see orderly_http.middleware for the order's reasons.

@@ -21,6 +21,7 @@ from orderly_core.catalogue.ports import ProductRepository
 from orderly_core.events import Outbox
 from orderly_core.idempotency import IdempotencyRecords
 from orderly_core.orders.ports import OrderRepository
+from orderly_core.sales.model import SalesRepository
 from orderly_core.webhooks.policy import WebhookPolicy
 from orderly_core.webhooks.ports import DeliveryRepository, EndpointRepository
 
@@ -61,6 +62,9 @@ class UnitOfWork(Protocol):
 
     @property
     def deliveries(self) -> DeliveryRepository: ...
+
+    @property
+    def sales(self) -> SalesRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
@@ -250,4 +251,14 @@ webhook_attempts = Table(
     Column("latency_ms", Integer, nullable=False),
     Column("status", Integer, nullable=True),
     Column("error", Text, nullable=True),
+)
+
+sales_summaries = Table(
+    "sales_summaries",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("orders", Integer, nullable=False),
+    Column("revenue", JSONB, nullable=False),
+    Column("top_skus", JSONB, nullable=False),
+    Column("computed_at", DateTime(timezone=True), nullable=False),
 )

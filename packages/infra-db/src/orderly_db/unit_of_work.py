@@ -18,6 +18,7 @@ from orderly_db.orders import SqlOrders
 from orderly_db.outbox import SqlOutbox
 from orderly_db.passwords import Argon2Passwords
 from orderly_db.records import SqlAuditLog, SqlStockLedger
+from orderly_db.sales import SqlSales
 from orderly_db.settings import InfraSettings
 from orderly_db.webhooks import SqlDeliveries, SqlEndpoints
 
@@ -32,6 +33,7 @@ _Repositories = tuple[
     SqlOutbox,
     SqlEndpoints,
     SqlDeliveries,
+    SqlSales,
 ]
 
 
@@ -88,6 +90,10 @@ class SqlUnitOfWork:
     def deliveries(self) -> SqlDeliveries:
         return self._open()[9]
 
+    @property
+    def sales(self) -> SqlSales:
+        return self._open()[10]
+
     def _open(self) -> _Repositories:
         if self._repositories is None:
             raise RuntimeError("the unit of work is used outside its 'async with' block")
@@ -108,6 +114,7 @@ class SqlUnitOfWork:
             SqlOutbox(connection),
             SqlEndpoints(connection),
             SqlDeliveries(connection),
+            SqlSales(connection),
         )
         return self
 
