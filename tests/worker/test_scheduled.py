@@ -5,7 +5,7 @@ idempotency records past their retention are purged."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
@@ -19,7 +19,7 @@ from orderly_core.catalogue.use_cases import NewProduct, create_product
 from orderly_core.context import Actor, Context, Role
 from orderly_core.orders.use_cases import LineRequest, NewOrder, place_order
 from orderly_db.unit_of_work import sql_dependencies
-from orderly_worker.jobs.scheduled import EXPIRE_ORDERS, PURGE_IDEMPOTENCY_KEYS
+from orderly_worker.jobs.scheduled import EXPIRE_ORDERS, PURGE_IDEMPOTENCY_KEYS, SUMMARISE_SALES
 from orderly_worker.runtime import JobContext
 from orderly_worker.settings import build_worker_settings, load_worker_env
 from tests.core.helpers import fresh
@@ -122,3 +122,15 @@ async def test_the_purge_deletes_records_past_their_retention(
     assert result == {"status": "succeeded", "purged": 1}
     async with clean_engine.connect() as connection:
         assert await connection.scalar(text("select count(*) from idempotency_keys")) == 0
+
+
+async def test_the_daily_summary_is_made_for_yesterday(
+    started: tuple[JobContext, dict[str, Any]], clean_engine: AsyncEngine
+) -> None:
+    result = await run_scheduled(started, SUMMARISE_SALES)
+
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
+    assert result == {"status": "succeeded", "day": yesterday.isoformat(), "orders": 0}
+    async with clean_engine.connect() as connection:
+        days = (await connection.execute(text("select day from sales_summaries"))).scalars()
+        assert list(days) == [yesterday]

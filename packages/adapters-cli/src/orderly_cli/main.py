@@ -14,6 +14,7 @@ from orderly_cli.commands import (
     jobs,
     orders,
     products,
+    reports,
     runtime,
     stock,
     users,
@@ -60,6 +61,7 @@ app.add_typer(orders.app, name="orders")
 app.add_typer(audit.app, name="audit")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(reports.app, name="reports")
 
 
 def run() -> None:

@@ -35,6 +35,7 @@ from orderly_http.routes import (
     orders,
     product_writes,
     products,
+    reports,
     stock,
     users,
     webhooks,
@@ -72,6 +73,16 @@ OPENAPI_TAGS = [
         "description": "Background work: product imports, and the record of every job Orderly "
         "runs (imports, webhook deliveries, scheduled runs), with retries of the failed and "
         "the dead (staff and admins).",
+    },
+    {
+        "name": "orders",
+        "description": "Placing orders (with an Idempotency-Key), reading them, and paying, "
+        "shipping, delivering and cancelling them.",
+    },
+    {
+        "name": "reports",
+        "description": "Daily sales summaries: orders, revenue per currency, top SKUs "
+        "(staff and admins).",
     },
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
@@ -125,6 +136,7 @@ def create_app(
     app.include_router(users.router)
     app.include_router(orders.router, dependencies=SIGNED_IN, responses=problem_responses(401))
     app.include_router(audit.router, dependencies=SIGNED_IN)
+    app.include_router(reports.router, dependencies=SIGNED_IN)
     app.include_router(webhooks.router, dependencies=SIGNED_IN, responses=problem_responses(401))
     app.include_router(health.router)
     # Each one added wraps the ones before: see orderly_http.middleware for the order's reasons.

@@ -22,6 +22,7 @@ from orderly_core.events import Outbox
 from orderly_core.idempotency import IdempotencyRecords
 from orderly_core.job_records import JobRecords
 from orderly_core.orders.ports import OrderRepository
+from orderly_core.sales.model import SalesRepository
 from orderly_core.webhooks.policy import WebhookPolicy
 from orderly_core.webhooks.ports import DeliveryRepository, EndpointRepository
 
@@ -65,6 +66,9 @@ class UnitOfWork(Protocol):
 
     @property
     def jobs(self) -> JobRecords: ...
+
+    @property
+    def sales(self) -> SalesRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

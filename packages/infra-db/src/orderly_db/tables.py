@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
@@ -275,4 +276,14 @@ jobs = Table(
     Index(None, "created_at", "id"),
     Index(None, "status", "created_at"),
     Index(None, "name", "created_at"),
+)
+
+sales_summaries = Table(
+    "sales_summaries",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("orders", Integer, nullable=False),
+    Column("revenue", JSONB, nullable=False),
+    Column("top_skus", JSONB, nullable=False),
+    Column("computed_at", DateTime(timezone=True), nullable=False),
 )

@@ -19,6 +19,7 @@ from orderly_db.orders import SqlOrders
 from orderly_db.outbox import SqlOutbox
 from orderly_db.passwords import Argon2Passwords
 from orderly_db.records import SqlAuditLog, SqlStockLedger
+from orderly_db.sales import SqlSales
 from orderly_db.settings import InfraSettings
 from orderly_db.webhooks import SqlDeliveries, SqlEndpoints
 
@@ -34,6 +35,7 @@ _Repositories = tuple[
     SqlEndpoints,
     SqlDeliveries,
     SqlJobRecords,
+    SqlSales,
 ]
 
 
@@ -94,6 +96,10 @@ class SqlUnitOfWork:
     def jobs(self) -> SqlJobRecords:
         return self._open()[10]
 
+    @property
+    def sales(self) -> SqlSales:
+        return self._open()[11]
+
     def _open(self) -> _Repositories:
         if self._repositories is None:
             raise RuntimeError("the unit of work is used outside its 'async with' block")
@@ -115,6 +121,7 @@ class SqlUnitOfWork:
             SqlEndpoints(connection),
             SqlDeliveries(connection),
             SqlJobRecords(connection),
+            SqlSales(connection),
         )
         return self
 

@@ -11,6 +11,8 @@ keeps its request id.
   stock (what ``orderly orders expire`` does by hand).
 - ``purge_idempotency_keys`` (every hour): deletes idempotency records past their retention
   (what ``orderly db purge-keys`` does by hand).
+- ``summarise_sales`` (daily, 00:05 UTC): makes yesterday's sales summary (what ``orderly
+  reports summarise`` does by hand).
 
 Lost webhook deliveries are queued again by the relay's sweep, in every worker (see
 :mod:`orderly_worker.relay`).
@@ -27,11 +29,13 @@ from returns.pipeline import is_successful
 from orderly_core.context import Context
 from orderly_core.orders.use_cases import expire_orders
 from orderly_core.retention import purge_expired_keys
+from orderly_core.sales.use_cases import summarise_sales
 from orderly_worker.boundary import JobHandler, failed, guarded, succeeded
 from orderly_worker.runtime import WORKER_ACTOR, JobContext, JobResult, resources
 
 EXPIRE_ORDERS = "expire_orders"
 PURGE_IDEMPOTENCY_KEYS = "purge_idempotency_keys"
+SUMMARISE_SALES = "summarise_sales"
 
 
 def _context(payload: Mapping[str, Any]) -> Context:
@@ -54,6 +58,15 @@ async def purge_idempotency_keys_job(ctx: JobContext, payload: Mapping[str, Any]
     return succeeded(purged=report.unwrap().purged)
 
 
+async def summarise_sales_job(ctx: JobContext, payload: Mapping[str, Any]) -> JobResult:
+    """Make yesterday's (UTC) sales summary, replacing any made before."""
+    summary = await summarise_sales(resources(ctx).deps, _context(payload))
+    if not is_successful(summary):
+        return failed(summary.failure())
+    made = summary.unwrap()
+    return succeeded(day=made.day.isoformat(), orders=made.tally.orders)
+
+
 def scheduled(name: str, handler: JobHandler, **when: Any) -> CronJob:
     """``handler`` as a cron job run at ``when`` (arq's ``cron`` fields), unique across
     workers, under the boundary of every job and its retry policy (the worker's number of
@@ -74,4 +87,5 @@ def scheduled(name: str, handler: JobHandler, **when: Any) -> CronJob:
 SCHEDULE = [
     scheduled(EXPIRE_ORDERS, expire_orders_job, second=0),
     scheduled(PURGE_IDEMPOTENCY_KEYS, purge_idempotency_keys_job, minute=7, second=0),
+    scheduled(SUMMARISE_SALES, summarise_sales_job, hour=0, minute=5, second=0),
 ]

@@ -6,7 +6,7 @@ import hashlib
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
@@ -25,6 +25,7 @@ from orderly_core.job_records import JobRecord, JobSummary
 from orderly_core.jobs import JobStatus
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus
 from orderly_core.ports import Dependencies
+from orderly_core.sales.model import DayTally, Revenue, SalesSummary, SkuSales
 from orderly_core.webhooks.model import Attempt, Delivery, DeliveryState, Endpoint
 from orderly_core.webhooks.ports import SendOutcome
 
@@ -47,6 +48,7 @@ class InMemoryStore:
     deliveries: dict[uuid.UUID, Delivery] = field(default_factory=dict)
     attempts: list[Attempt] = field(default_factory=list)
     jobs: dict[str, JobRecord] = field(default_factory=dict)
+    sales: dict[date, SalesSummary] = field(default_factory=dict)
     commits: int = 0
     held_keys: set[KeyScope] = field(default_factory=set)  # claimed by an open unit of work
 
@@ -66,6 +68,7 @@ class InMemoryStore:
             dict(self.deliveries),
             list(self.attempts),
             dict(self.jobs),
+            dict(self.sales),
         )
 
 
@@ -470,6 +473,40 @@ class InMemoryIdempotency:
         return len(expired[:limit])
 
 
+_PAID = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+
+
+class InMemorySales:
+    def __init__(self, orders: dict[uuid.UUID, Order], rows: dict[date, SalesSummary]) -> None:
+        self._orders = orders
+        self._rows = rows
+
+    async def tally(self, start: datetime, end: datetime, top: int) -> DayTally:
+        sold = [
+            o for o in self._orders.values() if o.status in _PAID and start <= o.placed_at < end
+        ]
+        revenue: dict[str, int] = {}
+        units: dict[str, int] = {}
+        for order in sold:
+            revenue[order.total.currency] = (
+                revenue.get(order.total.currency, 0) + order.total.amount
+            )
+            for line in order.lines:
+                units[line.sku] = units.get(line.sku, 0) + line.quantity
+        ranked = sorted(units.items(), key=lambda item: (-item[1], item[0]))[:top]
+        return DayTally(
+            len(sold),
+            tuple(Revenue(c, a) for c, a in sorted(revenue.items())),
+            tuple(SkuSales(sku, n) for sku, n in ranked),
+        )
+
+    async def save(self, summary: SalesSummary) -> None:
+        self._rows[summary.day] = summary
+
+    async def between(self, first: date, last: date) -> list[SalesSummary]:
+        return [self._rows[day] for day in sorted(self._rows) if first <= day <= last]
+
+
 class InMemoryUnitOfWork:
     """Works on a copy of the store; :meth:`commit` publishes the copy, anything else drops it."""
 
@@ -493,6 +530,7 @@ class InMemoryUnitOfWork:
         self.endpoints = InMemoryEndpoints(self._working.endpoints)
         self.deliveries = InMemoryDeliveries(self._working.deliveries, self._working.attempts)
         self.jobs = InMemoryJobRecords(self._working.jobs)
+        self.sales = InMemorySales(self._working.orders, self._working.sales)
         self.idempotency = InMemoryIdempotency(
             self._working.idempotency, self._held, self._store.held_keys
         )
@@ -528,6 +566,7 @@ class InMemoryUnitOfWork:
         self._store.deliveries = dict(self._working.deliveries)
         self._store.attempts = list(self._working.attempts)
         self._store.jobs = dict(self._working.jobs)
+        self._store.sales = dict(self._working.sales)
         self._store.commits += 1
         self._release_keys()
 

@@ -1,0 +1,1 @@
+"""Sales reports: the daily sales summary."""

@@ -1,0 +1,77 @@
+"""Making and reading the daily sales summaries.
+
+Orderly's worker makes yesterday's summary a few minutes after midnight UTC; making a day's
+summary again replaces it, so a day can be brought up to date after late payments or
+cancellations (``orderly reports summarise --day``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from returns.result import Failure, Result, Success
+
+from orderly_core.authorization import may_handle_any_order
+from orderly_core.context import ActorKind, Context
+from orderly_core.errors import Forbidden, InvalidInput
+from orderly_core.ports import Dependencies, UnitOfWork
+from orderly_core.sales.model import TOP_SKUS, SalesSummary, day_bounds
+from orderly_core.transaction import in_transaction
+from orderly_core.validation import FieldErrors
+
+REPORT_DAYS_MAX = 366
+
+
+@dataclass(frozen=True, slots=True)
+class SalesQuery:
+    first: date
+    last: date  # inclusive
+
+
+@dataclass(frozen=True, slots=True)
+class SalesReport:
+    first: date
+    last: date
+    days: tuple[SalesSummary, ...]  # the days summarised so far, oldest first
+
+
+async def summarise_sales(
+    deps: Dependencies, ctx: Context, day: date | None = None
+) -> Result[SalesSummary, Forbidden]:
+    """Make (or make again) the summary of ``day``, yesterday (UTC) by default. Orderly's
+    schedule and operators make summaries; a dry run computes it and keeps nothing."""
+    if ctx.actor.kind not in (ActorKind.SYSTEM, ActorKind.OPERATOR):
+        return Failure(Forbidden("make sales summaries"))
+    now = deps.clock.now()
+    wanted = day or (now.date() - timedelta(days=1))
+
+    async def work(uow: UnitOfWork) -> Result[SalesSummary, Forbidden]:
+        start, end = day_bounds(wanted)
+        summary = SalesSummary(wanted, await uow.sales.tally(start, end, TOP_SKUS), now)
+        await uow.sales.save(summary)
+        return Success(summary)
+
+    return await in_transaction(deps, ctx, work)
+
+
+async def sales_report(
+    deps: Dependencies, ctx: Context, query: SalesQuery
+) -> Result[SalesReport, Forbidden | InvalidInput]:
+    """The stored daily summaries of [first, last] (at most 366 days), for staff, admins and
+    operators. Days not summarised yet (today, or before Orderly summarised) are absent."""
+    if not may_handle_any_order(ctx.actor):
+        return Failure(Forbidden("read sales reports"))
+    fields = FieldErrors()
+    if query.last < query.first:
+        fields.fail("to", "must not be before from")
+    elif (query.last - query.first).days + 1 > REPORT_DAYS_MAX:
+        fields.fail("to", f"a report covers at most {REPORT_DAYS_MAX} days")
+    if invalid := fields.invalid():
+        return invalid
+
+    async def work(uow: UnitOfWork) -> Result[SalesReport, Forbidden | InvalidInput]:
+        days = await uow.sales.between(query.first, query.last)
+        return Success(SalesReport(query.first, query.last, tuple(days)))
+
+    return await in_transaction(deps, ctx, work)
