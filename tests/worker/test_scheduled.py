@@ -19,7 +19,12 @@ from orderly_core.catalogue.use_cases import NewProduct, create_product
 from orderly_core.context import Actor, Context, Role
 from orderly_core.orders.use_cases import LineRequest, NewOrder, place_order
 from orderly_db.unit_of_work import sql_dependencies
-from orderly_worker.jobs.scheduled import EXPIRE_ORDERS, PURGE_IDEMPOTENCY_KEYS, SUMMARISE_SALES
+from orderly_worker.jobs.scheduled import (
+    EXPIRE_ORDERS,
+    PURGE_IDEMPOTENCY_KEYS,
+    PURGE_JOB_RECORDS,
+    SUMMARISE_SALES,
+)
 from orderly_worker.runtime import JobContext
 from orderly_worker.settings import build_worker_settings, load_worker_env
 from tests.core.helpers import fresh
@@ -134,3 +139,32 @@ async def test_the_daily_summary_is_made_for_yesterday(
     async with clean_engine.connect() as connection:
         days = (await connection.execute(text("select day from sales_summaries"))).scalars()
         assert list(days) == [yesterday]
+
+
+async def test_records_of_jobs_that_succeeded_long_ago_are_purged(
+    started: tuple[JobContext, dict[str, Any]], clean_engine: AsyncEngine
+) -> None:
+    async with clean_engine.begin() as connection:
+        for job_id, status, days_ago in (
+            ("old-ok", "succeeded", 31),
+            ("new-ok", "succeeded", 1),
+            ("old-dead", "dead", 90),
+        ):
+            await connection.execute(
+                text(
+                    "insert into jobs (id, name, payload, status, attempts, created_at, "
+                    "finished_at, updated_at) values (:id, 'import_products', '{}', :status, 1, "
+                    "now() - make_interval(days => :days), now() - make_interval(days => :days), "
+                    "now())"
+                ),
+                {"id": job_id, "status": status, "days": days_ago},
+            )
+
+    result = await run_scheduled(started, PURGE_JOB_RECORDS)
+
+    assert result == {"status": "succeeded", "purged": 1}
+    async with clean_engine.connect() as connection:
+        kept = (await connection.execute(text("select id from jobs order by id"))).scalars()
+        assert set(kept) >= {"new-ok", "old-dead"}
+        gone = await connection.scalar(text("select count(*) from jobs where id = 'old-ok'"))
+        assert gone == 0

@@ -115,6 +115,11 @@ class JobRecords(Protocol):
 
     async def get(self, job_id: str, *, for_update: bool = False) -> JobRecord | None: ...
 
+    async def purge_succeeded(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` records of jobs that succeeded before ``before``; the number
+        deleted. Failed and dead jobs are kept: they are what someone may still act on."""
+        ...
+
     async def save(self, record: JobRecord) -> None:
         """Store the record's progress: everything but its id, name, payload, request,
         ``retry_of`` and creation time, which never change."""

@@ -115,4 +115,5 @@ class Dependencies:
     refresh_token_ttl: timedelta = timedelta(days=30)
     order_ttl: timedelta = timedelta(minutes=30)  # how long an unpaid order holds its stock
     idempotency_ttl: timedelta = timedelta(hours=24)  # how long a key's outcome is kept
+    job_record_ttl: timedelta = timedelta(days=30)  # how long a succeeded job's record is kept
     webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)

@@ -41,3 +41,24 @@ async def purge_expired_keys(
         purged += deleted
         if deleted < batch or not ctx.applies_changes:
             return Success(PurgeReport(purged, applied=ctx.applies_changes))
+
+
+async def purge_old_jobs(
+    deps: Dependencies, ctx: Context, *, batch: int = PURGE_BATCH
+) -> Result[PurgeReport, Forbidden]:
+    """Delete the records of jobs that succeeded more than ``Dependencies.job_record_ttl``
+    ago (30 days by default); failed and dead jobs are kept until someone retries or removes
+    them. Operators and Orderly's scheduled job run it, in batches like the key purge."""
+    if ctx.actor.kind not in (ActorKind.OPERATOR, ActorKind.SYSTEM):
+        return Failure(Forbidden("purge job records"))
+
+    async def work(uow: UnitOfWork) -> Result[int, Forbidden]:
+        before = deps.clock.now() - deps.job_record_ttl
+        return Success(await uow.jobs.purge_succeeded(before, batch))
+
+    purged = 0
+    while True:
+        deleted = (await in_transaction(deps, ctx, work)).unwrap()
+        purged += deleted
+        if deleted < batch or not ctx.applies_changes:
+            return Success(PurgeReport(purged, applied=ctx.applies_changes))

@@ -67,6 +67,18 @@ class SqlJobRecords:
     def __init__(self, connection: AsyncConnection) -> None:
         self._db = connection
 
+    async def purge_succeeded(self, before: datetime, limit: int) -> int:
+        old = (
+            select(jobs.c.id)
+            .where(jobs.c.status == JobStatus.SUCCEEDED.value, jobs.c.finished_at < before)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        deleted = await self._db.execute(
+            jobs.delete().where(jobs.c.id.in_(old)).returning(jobs.c.id)
+        )
+        return len(deleted.all())
+
     async def add(self, record: JobRecord) -> bool:
         values = _progress(record) | {
             "id": record.id,

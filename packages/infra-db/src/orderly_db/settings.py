@@ -44,6 +44,7 @@ class InfraSettings(LogSettings):
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
     order_ttl_minutes: int = Field(default=30, ge=1, le=10_080)
     idempotency_key_ttl_hours: int = Field(default=24, ge=1, le=720)
+    job_record_retention_days: int = Field(default=30, ge=1, le=3650)
     webhook_allow_http: bool = False
     webhook_allow_private_addresses: bool = False
     webhook_retry_schedule_s: str = Field(

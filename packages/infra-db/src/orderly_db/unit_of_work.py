@@ -172,5 +172,6 @@ def dependencies_from_settings(engine: AsyncEngine, settings: InfraSettings) -> 
         refresh_token_ttl=timedelta(days=settings.refresh_token_ttl_days),
         order_ttl=timedelta(minutes=settings.order_ttl_minutes),
         idempotency_ttl=timedelta(hours=settings.idempotency_key_ttl_hours),
+        job_record_ttl=timedelta(days=settings.job_record_retention_days),
         webhooks=settings.webhook_policy(),
     )

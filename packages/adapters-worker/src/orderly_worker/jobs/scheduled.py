@@ -13,6 +13,8 @@ keeps its request id.
   (what ``orderly db purge-keys`` does by hand).
 - ``summarise_sales`` (daily, 00:05 UTC): makes yesterday's sales summary (what ``orderly
   reports summarise`` does by hand).
+- ``purge_job_records`` (every hour): deletes the records of jobs that succeeded more than
+  ``JOB_RECORD_RETENTION_DAYS`` ago.
 
 Lost webhook deliveries are queued again by the relay's sweep, in every worker (see
 :mod:`orderly_worker.relay`).
@@ -28,7 +30,7 @@ from returns.pipeline import is_successful
 
 from orderly_core.context import Context
 from orderly_core.orders.use_cases import expire_orders
-from orderly_core.retention import purge_expired_keys
+from orderly_core.retention import purge_expired_keys, purge_old_jobs
 from orderly_core.sales.use_cases import summarise_sales
 from orderly_worker.boundary import JobHandler, failed, guarded, succeeded
 from orderly_worker.runtime import WORKER_ACTOR, JobContext, JobResult, resources
@@ -36,6 +38,7 @@ from orderly_worker.runtime import WORKER_ACTOR, JobContext, JobResult, resource
 EXPIRE_ORDERS = "expire_orders"
 PURGE_IDEMPOTENCY_KEYS = "purge_idempotency_keys"
 SUMMARISE_SALES = "summarise_sales"
+PURGE_JOB_RECORDS = "purge_job_records"
 
 
 def _context(payload: Mapping[str, Any]) -> Context:
@@ -53,6 +56,14 @@ async def expire_orders_job(ctx: JobContext, payload: Mapping[str, Any]) -> JobR
 async def purge_idempotency_keys_job(ctx: JobContext, payload: Mapping[str, Any]) -> JobResult:
     """Delete idempotency records kept past ``IDEMPOTENCY_KEY_TTL_HOURS``."""
     report = await purge_expired_keys(resources(ctx).deps, _context(payload))
+    if not is_successful(report):
+        return failed(report.failure())
+    return succeeded(purged=report.unwrap().purged)
+
+
+async def purge_job_records_job(ctx: JobContext, payload: Mapping[str, Any]) -> JobResult:
+    """Delete the records of jobs that succeeded longer ago than ``JOB_RECORD_RETENTION_DAYS``."""
+    report = await purge_old_jobs(resources(ctx).deps, _context(payload))
     if not is_successful(report):
         return failed(report.failure())
     return succeeded(purged=report.unwrap().purged)
@@ -88,4 +99,5 @@ SCHEDULE = [
     scheduled(EXPIRE_ORDERS, expire_orders_job, second=0),
     scheduled(PURGE_IDEMPOTENCY_KEYS, purge_idempotency_keys_job, minute=7, second=0),
     scheduled(SUMMARISE_SALES, summarise_sales_job, hour=0, minute=5, second=0),
+    scheduled(PURGE_JOB_RECORDS, purge_job_records_job, minute=17, second=0),
 ]

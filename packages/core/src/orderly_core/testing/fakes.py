@@ -396,6 +396,16 @@ class InMemoryJobRecords:
     def __init__(self, rows: dict[str, JobRecord]) -> None:
         self._rows = rows
 
+    async def purge_succeeded(self, before: datetime, limit: int) -> int:
+        old = [
+            r.id
+            for r in self._rows.values()
+            if r.status is JobStatus.SUCCEEDED and r.finished_at and r.finished_at < before
+        ][:limit]
+        for job_id in old:
+            del self._rows[job_id]
+        return len(old)
+
     async def add(self, record: JobRecord) -> bool:
         if record.id in self._rows:
             return False
