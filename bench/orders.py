@@ -85,7 +85,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -298,7 +298,7 @@ async def _read_reply(reader: asyncio.StreamReader) -> tuple[Reply, bool]:
             headers[name.strip().lower()] = value.strip()
     reusable = headers.get("connection", "").lower() != "close"
     if headers.get("transfer-encoding", "").lower() == "chunked":
-        body = await _read_chunked(reader)
+        body = await read_chunked(reader)
     elif "content-length" in headers:
         body = await reader.readexactly(int(headers["content-length"]))
     else:
@@ -306,7 +306,7 @@ async def _read_reply(reader: asyncio.StreamReader) -> tuple[Reply, bool]:
     return Reply(status, headers, body), reusable
 
 
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+async def read_chunked(reader: asyncio.StreamReader) -> bytes:
     parts: list[bytes] = []
     while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
         parts.append(await reader.readexactly(size))
@@ -565,16 +565,22 @@ def percentile(ordered: Sequence[float], fraction: float) -> float | None:
     return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
 
 
-def summarise(
-    name: str, expected: str, tally: Tally, elapsed: float, cpu: dict[str, float | None]
-) -> ScenarioResult:
-    ordered = sorted(tally.latencies_s)
+def latency_marks(seconds: Sequence[float]) -> dict[str, float | None]:
+    """p50, p90, p99, max and mean of durations in seconds, in milliseconds (0.01 ms)."""
+    ordered = sorted(seconds)
     marks = {"p50": 0.5, "p90": 0.9, "p99": 0.99, "max": 1.0}
     latency = {
         mark: None if (value := percentile(ordered, fraction)) is None else value * 1000
         for mark, fraction in marks.items()
     }
     latency["mean"] = 1000 * sum(ordered) / len(ordered) if ordered else None
+    return {mark: None if v is None else round(v, 2) for mark, v in latency.items()}
+
+
+def summarise(
+    name: str, expected: str, tally: Tally, elapsed: float, cpu: dict[str, float | None]
+) -> ScenarioResult:
+    ordered = tally.latencies_s
     errors = sum(tally.failures.values())
     return ScenarioResult(
         name=name,
@@ -584,7 +590,7 @@ def summarise(
         error_kinds=dict(tally.failures.most_common()),
         elapsed_s=round(elapsed, 3),
         throughput_rps=round(len(ordered) / elapsed, 1),
-        latency_ms={mark: None if v is None else round(v, 2) for mark, v in latency.items()},
+        latency_ms=latency_marks(ordered),
         cpu_percent_of_one_core=cpu,
     )
 
@@ -717,8 +723,14 @@ def _remove_workdir(workdir: Path) -> None:
         TMP_ROOT.rmdir()
 
 
-def start_servers(config: Config, workdir: Path, stack: contextlib.ExitStack) -> Servers:
-    database_url, postgres_pid = config.database_url, None
+def start_servers(
+    workdir: Path,
+    stack: contextlib.ExitStack,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+) -> Servers:
+    """Embedded PostgreSQL and Redis in ``workdir``, stopped by ``stack``, unless given."""
+    postgres_pid = None
     if database_url is None:
         postgres_dir = workdir / "pg"
         stack.callback(embedded.EmbeddedPostgres(postgres_dir, postgres_dir, 0).stop)
@@ -727,7 +739,7 @@ def start_servers(config: Config, workdir: Path, stack: contextlib.ExitStack) ->
         stack.callback(postgres.stop)
         embedded.create_database(postgres, DATABASE_NAME)
         database_url, postgres_pid = postgres.url(DATABASE_NAME), _postmaster_pid(postgres_dir)
-    redis_url, redis_pid = config.redis_url, None
+    redis_pid = None
     if redis_url is None:
         redis_dir = workdir / "redis"
         stack.callback(embedded.EmbeddedRedis(redis_dir, 0, None).stop)
@@ -738,13 +750,27 @@ def start_servers(config: Config, workdir: Path, stack: contextlib.ExitStack) ->
     return Servers(database_url, redis_url, postgres_pid, redis_pid)
 
 
+def infra_settings(servers: Servers) -> InfraSettings:
+    """The settings of the benchmark's own connections (and of the API): these servers, and
+    Argon2id at its cheapest."""
+    try:
+        return load_settings(
+            InfraSettings,
+            database_url=servers.database_url,
+            redis_url=servers.redis_url,
+            **HASH_SETTINGS,
+        )
+    except ConfigurationError as error:
+        raise BenchError(str(error)) from None
+
+
 def _postmaster_pid(data_dir: Path) -> int | None:
     with contextlib.suppress(OSError, ValueError, IndexError):
         return int((data_dir / "postmaster.pid").read_text().split()[0])
     return None
 
 
-async def prepare_database(settings: InfraSettings, config: Config) -> Seeded:
+async def prepare_database(settings: InfraSettings, products: int, customers: int) -> Seeded:
     """Migrate to head and seed products and customers through the core."""
     logging.getLogger("alembic").setLevel(logging.WARNING)
     engine = create_engine(settings, application_name="orderly-bench")
@@ -753,9 +779,9 @@ async def prepare_database(settings: InfraSettings, config: Config) -> Seeded:
         await migrate.upgrade(engine, "head")
         deps = dependencies_from_settings(engine, settings)
         run = secrets.token_hex(3).upper()  # unique names: a given database may be reused
-        progress(f"seeding {config.products} products and {config.customers} customers")
-        skus = await seed_products(deps, config.products, run)
-        emails = await seed_customers(deps, config.customers, run)
+        progress(f"seeding {products} products and {customers} customers")
+        skus = await seed_products(deps, products, run)
+        emails = await seed_customers(deps, customers, run)
         return Seeded(skus, emails, await _postgres_version(engine))
     finally:
         await engine.dispose()
@@ -794,27 +820,43 @@ async def _postgres_version(engine: AsyncEngine) -> str:
 
 
 def start_api(
-    config: Config, settings: InfraSettings, workdir: Path, stack: contextlib.ExitStack
+    settings: InfraSettings,
+    workdir: Path,
+    stack: contextlib.ExitStack,
+    *,
+    workers: int,
+    pin: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> Api:
-    """uvicorn as ``orderly serve`` runs it, in its own process group (a Ctrl-C reaches only
-    this process, which then stops the API)."""
+    """uvicorn as ``orderly serve`` runs it, with ``env`` (by default
+    :func:`api_environment`), in its own process group (a Ctrl-C reaches only this process,
+    which then stops the API)."""
     port = _free_port()
-    argv = api_argv(HOST, port, production=True, workers=config.workers, log_level="warning")
+    argv = api_argv(HOST, port, production=True, workers=workers, log_level="warning")
     log = workdir / "api.log"
-    progress(f"starting the API ({config.workers} worker(s)) on {HOST}:{port}")
-    if config.pin:
+    progress(f"starting the API ({workers} worker(s)) on {HOST}:{port}")
+    if pin:
         os.sched_setaffinity(0, {USABLE_CORES[0]})  # inherited by the API and its workers
     try:
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                argv, env=api_environment(settings), stdin=subprocess.DEVNULL, stdout=output,
-                stderr=subprocess.STDOUT, process_group=0,
-            )  # fmt: skip
+        process = spawn(argv, api_environment(settings) if env is None else env, log, stack)
     finally:
-        if config.pin:
+        if pin:
             os.sched_setaffinity(0, {USABLE_CORES[1]})
-    stack.callback(stop_api, process)
     return Api(process, port, log)
+
+
+def spawn(
+    argv: Sequence[str], env: Mapping[str, str], log: Path, stack: contextlib.ExitStack
+) -> subprocess.Popen[bytes]:
+    """``argv`` in a process group of its own, its output in ``log``; ``stack`` stops it
+    (see :func:`stop_process`)."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            argv, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+            process_group=0,
+        )  # fmt: skip
+    stack.callback(stop_process, process)
+    return process
 
 
 def api_environment(settings: InfraSettings) -> dict[str, str]:
@@ -850,8 +892,8 @@ def wait_until_ready(api: Api) -> None:
         time.sleep(0.1)
 
 
-def stop_api(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the API's process group, SIGKILL to whatever is left after the grace."""
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the process's group, SIGKILL to whatever is left after the grace."""
     _signal_group(process.pid, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(STOP_GRACE_S)
@@ -878,18 +920,10 @@ def tail(log: Path, lines: int = 20) -> str:
 def bench(config: Config, stack: contextlib.ExitStack) -> dict[str, Any]:
     started = datetime.now(UTC)
     workdir = make_workdir(stack)
-    servers = start_servers(config, workdir, stack)
-    try:
-        settings = load_settings(
-            InfraSettings,
-            database_url=servers.database_url,
-            redis_url=servers.redis_url,
-            **HASH_SETTINGS,
-        )
-    except ConfigurationError as error:
-        raise BenchError(str(error)) from None
-    seeded = asyncio.run(prepare_database(settings, config))
-    api = start_api(config, settings, workdir, stack)
+    servers = start_servers(workdir, stack, config.database_url, config.redis_url)
+    settings = infra_settings(servers)
+    seeded = asyncio.run(prepare_database(settings, config.products, config.customers))
+    api = start_api(settings, workdir, stack, workers=config.workers, pin=config.pin)
     wait_until_ready(api)
     roots = {
         "API": api.process.pid,
@@ -986,9 +1020,7 @@ def render(report: dict[str, Any]) -> str:
     scenarios: list[dict[str, Any]] = report["scenarios"]
     lines = [
         f"Orderly order placement over HTTP ({report['started_at']})",
-        f"  machine   {machine['cpu_model']}, {machine['cores']} cores "
-        f"({machine['usable_cores']} usable), {machine['ram_gib']} GiB RAM, "
-        f"Linux {machine['kernel']}",
+        machine_line(machine),
         f"  software  Orderly {software['orderly']}, Python {software['python']}, "
         f"uvicorn {software['uvicorn']} (uvloop, httptools), httpx {software['httpx']}",
         f"  database  {software['postgresql']}",
@@ -1009,25 +1041,33 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def machine_line(machine: dict[str, Any]) -> str:
+    return (
+        f"  machine   {machine['cpu_model']}, {machine['cores']} cores "
+        f"({machine['usable_cores']} usable), {machine['ram_gib']} GiB RAM, "
+        f"Linux {machine['kernel']}"
+    )
+
+
 def _latency_table(scenarios: list[dict[str, Any]]) -> str:
     header = ["scenario", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms"]
     rows = [
         [
             s["name"], str(s["requests"]), str(s["errors"]), f"{s['throughput_rps']:.1f}",
-            *(_number(s["latency_ms"][mark]) for mark in ("p50", "p90", "p99", "max")),
+            *(number(s["latency_ms"][mark]) for mark in ("p50", "p90", "p99", "max")),
         ]
         for s in scenarios
     ]  # fmt: skip
-    return _table(header, rows)
+    return table(header, rows)
 
 
 def _cpu_table(scenarios: list[dict[str, Any]]) -> str:
     parties = list(scenarios[0]["cpu_percent_of_one_core"]) if scenarios else []
     rows = [
-        [s["name"], *(_number(s["cpu_percent_of_one_core"][p], "%") for p in parties)]
+        [s["name"], *(number(s["cpu_percent_of_one_core"][p], "%") for p in parties)]
         for s in scenarios
     ]
-    return _table(["scenario", *parties], rows)
+    return table(["scenario", *parties], rows)
 
 
 def _error_lines(scenarios: list[dict[str, Any]]) -> list[str]:
@@ -1039,11 +1079,11 @@ def _error_lines(scenarios: list[dict[str, Any]]) -> list[str]:
     return ["", "Errors (answers other than the expected one):", *lines] if lines else []
 
 
-def _number(value: float | None, unit: str = "") -> str:
+def number(value: float | None, unit: str = "") -> str:
     return "n/a" if value is None else f"{value:.1f}{unit}"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
