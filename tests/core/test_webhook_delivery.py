@@ -115,7 +115,7 @@ async def test_relay_makes_one_delivery_per_subscribed_endpoint_and_queues_it(
     )
 
 
-async def test_an_unreachable_queue_leaves_the_events_for_the_next_relay(
+async def test_an_unreachable_queue_leaves_the_deliveries_for_the_sweep(
     shop: Dependencies,
 ) -> None:
     await make_product(shop, "MUG-1", on_hand=10)
@@ -127,9 +127,35 @@ async def test_an_unreachable_queue_leaves_the_events_for_the_next_relay(
     with pytest.raises(ConnectionError):
         await relay_events(shop, SYSTEM, queue)
     queue.down = False
-    report = ok(await relay_events(shop, SYSTEM, queue))
+    again = ok(await relay_events(shop, SYSTEM, queue))
+    swept = ok(await sweep_deliveries(shop, SYSTEM, queue))
 
-    assert (report.events, report.deliveries, len(queue.jobs)) == (1, 1, 1)
+    assert (again.events, again.deliveries) == (0, 0)  # handed on once, by the first relay
+    assert (swept, len(queue.jobs)) == (1, 1)
+    assert ok(await sweep_deliveries(shop, SYSTEM, queue)) == 0  # now noted queued
+
+
+async def test_a_job_is_queued_only_once_its_delivery_is_committed(shop: Dependencies) -> None:
+    await make_product(shop, "MUG-1", on_hand=10)
+    await add_endpoint(shop)
+    await place(shop)
+    seen: list[Delivery | None] = []
+
+    class LookingQueue(InMemoryJobQueue):
+        async def enqueue(self, name: str, payload: Any, job_id: str, **kwargs: Any) -> bool:
+            found = await delivery_or_none(shop, uuid.UUID(str(payload["delivery_id"])))
+            seen.append(found)
+            return await super().enqueue(name, payload, job_id, **kwargs)
+
+    ok(await relay_events(shop, SYSTEM, LookingQueue()))
+
+    assert len(seen) == 1
+    assert seen[0] is not None
+
+
+async def delivery_or_none(deps: Dependencies, delivery_id: uuid.UUID) -> Delivery | None:
+    async with deps.unit_of_work() as uow:
+        return await uow.deliveries.get(delivery_id)
 
 
 async def test_a_delivery_is_signed_and_recorded_delivered_once(shop: Dependencies) -> None:

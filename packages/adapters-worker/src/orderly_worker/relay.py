@@ -69,25 +69,25 @@ class Relay:
     async def _run(self) -> None:
         backoff = self._options.poll_s
         listener: AsyncConnection | None = None
-        while True:
-            try:
-                if listener is None or listener.closed:
-                    listener = await self._listen()
-                await self._relay_all()
-                backoff = self._options.poll_s
-            except asyncio.CancelledError:
-                await _close(listener)
-                raise
-            except Exception as error:
-                log.warning("relay_unavailable", error=f"{type(error).__name__}: {error}")
-                await _close(listener)
-                listener = None
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._options.poll_s)
-            self._wake.clear()
+        try:
+            while True:
+                try:
+                    if listener is None or listener.closed:
+                        listener = await self._listen()
+                    await self._relay_all()
+                    backoff = self._options.poll_s
+                except Exception as error:  # an outage: logged, then waited out
+                    log.warning("relay_unavailable", error=f"{type(error).__name__}: {error}")
+                    await _close(listener)
+                    listener = None
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_S)
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._options.poll_s)
+                self._wake.clear()
+        finally:  # stopped (cancelled) wherever it was waiting: its connection goes back
+            await _close(listener)
 
     async def _listen(self) -> AsyncConnection:
         """A connection of its own that hears ``NOTIFY orderly_outbox``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -58,8 +59,8 @@ class SqlEndpoints:
 
     async def get(self, endpoint_id: uuid.UUID, *, for_update: bool = False) -> Endpoint | None:
         query = select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
-        if for_update:
-            query = query.with_for_update()
+        if for_update:  # FOR NO KEY UPDATE: deliveries' foreign-key checks do not wait on it
+            query = query.with_for_update(key_share=True)
         row = (await self._db.execute(query)).one_or_none()
         return None if row is None else _to_endpoint(row)
 
@@ -186,6 +187,14 @@ class SqlDeliveries:
             table.c.event_id == event_id, table.c.state == DeliveryState.PENDING.value
         )
         return int(await self._db.scalar(query) or 0)
+
+    async def mark_queued(self, delivery_ids: Sequence[uuid.UUID], at: datetime) -> None:
+        table = webhook_deliveries
+        await self._db.execute(
+            update(table)
+            .where(table.c.id.in_(delivery_ids), table.c.state == DeliveryState.PENDING.value)
+            .values(queued_at=at)
+        )
 
     async def unqueued(self, now: datetime, limit: int) -> list[Delivery]:
         table = webhook_deliveries

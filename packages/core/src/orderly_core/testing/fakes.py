@@ -365,6 +365,12 @@ class InMemoryDeliveries:
             if d.event_id == event_id and d.state is DeliveryState.PENDING
         )
 
+    async def mark_queued(self, delivery_ids: Sequence[uuid.UUID], at: datetime) -> None:
+        for delivery_id in delivery_ids:
+            found = self._rows.get(delivery_id)
+            if found is not None and found.state is DeliveryState.PENDING:
+                self._rows[delivery_id] = replace(found, queued_at=at)
+
     async def unqueued(self, now: datetime, limit: int) -> list[Delivery]:
         found = sorted(
             (

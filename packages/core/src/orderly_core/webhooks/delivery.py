@@ -4,10 +4,11 @@ PostgreSQL holds the truth; the job queue only says *when* to act, and anything 
 is found again by the sweep.
 
 - :func:`relay_events` claims committed events from the outbox (rows another relay holds are
-  skipped, so several workers may relay at once without sending a row twice), creates one
-  delivery per subscribed endpoint, queues a job per delivery, and only then marks the events
-  dispatched, all in one transaction: if the queue is unreachable nothing is marked and the
-  events wait for the next try.
+  skipped, so several workers may relay at once without handing on a row twice), creates one
+  delivery per subscribed endpoint and marks the events dispatched, in one transaction; then
+  it queues one job per delivery, so that no job can run before its delivery is committed. If
+  the queue is unreachable, the deliveries wait, unqueued, in PostgreSQL until the sweep
+  queues them.
 - :func:`attempt_delivery` sends one delivery (signed, see :mod:`.signing`) outside any
   transaction, then records the attempt. A 2xx delivers it; anything else schedules the next
   attempt by the policy's retry schedule, with jitter, until the last one fails and the
@@ -54,6 +55,12 @@ class RelayReport:
 
 
 @dataclass(frozen=True, slots=True)
+class Relayed:
+    events: int
+    deliveries: list[tuple[Delivery, str]]  # each with the request id of its event
+
+
+@dataclass(frozen=True, slots=True)
 class AttemptReport:
     delivery: Delivery
     sent: bool  # False when the delivery had already ended, or its endpoint is gone
@@ -84,6 +91,26 @@ async def _queue_attempt(queue: JobQueue, delivery: Delivery, request_id: str) -
     )
 
 
+async def _queue(
+    deps: Dependencies, ctx: Context, queue: JobQueue, waiting: list[tuple[Delivery, str]]
+) -> None:
+    """Queue each committed delivery's next attempt, then note them queued. A job is only
+    ever queued for a delivery already committed, so it never runs before its delivery
+    exists; when the queue cannot be reached the deliveries stay unqueued, and the next
+    wake-up's sweep queues them (under the same job ids, so nothing is queued twice)."""
+    for delivery, request_id in waiting:
+        await _queue_attempt(queue, delivery, request_id)
+    if not waiting:
+        return
+    ids = [delivery.id for delivery, _ in waiting]
+
+    async def mark(uow: UnitOfWork) -> Result[None, Forbidden]:
+        await uow.deliveries.mark_queued(ids, deps.clock.now())
+        return Success(None)
+
+    await in_transaction(deps, ctx, mark)
+
+
 async def relay_events(
     deps: Dependencies, ctx: Context, queue: JobQueue, *, batch: int = RELAY_BATCH
 ) -> Result[RelayReport, Forbidden]:
@@ -91,13 +118,13 @@ async def relay_events(
     if denied := _system_only(ctx, "relay events"):
         return Failure(denied)
 
-    async def work(uow: UnitOfWork) -> Result[RelayReport, Forbidden]:
+    async def work(uow: UnitOfWork) -> Result[Relayed, Forbidden]:
         events = await uow.outbox.claim(batch)
         if not events:
-            return Success(RelayReport(0, 0))
+            return Success(Relayed(0, []))
         now = deps.clock.now()
         endpoints = await uow.endpoints.all()
-        created: list[tuple[Delivery, Event]] = []
+        created: list[tuple[Delivery, str]] = []
         unheard: list[uuid.UUID] = []
         for event in events:
             wanted = [endpoint for endpoint in endpoints if endpoint.wants(event.type)]
@@ -114,19 +141,21 @@ async def relay_events(
                     next_attempt_at=now,
                     created_at=now,
                     updated_at=now,
-                    queued_at=now,
                 )
-                await uow.deliveries.add(delivery)  # already there after an earlier try
-                created.append((delivery, event))
-        for delivery, event in created:
-            await _queue_attempt(queue, delivery, event.request_id)
+                await uow.deliveries.add(delivery)
+                created.append((delivery, event.request_id))
         if heard := [e.id for e in events if e.id not in unheard]:
             await uow.outbox.mark_dispatched(heard, now)
         if unheard:
             await uow.outbox.mark_done(unheard, now)
-        return Success(RelayReport(len(events), len(created)))
+        return Success(Relayed(len(events), created))
 
-    return await in_transaction(deps, ctx, work)
+    relayed = await in_transaction(deps, ctx, work)
+    if not isinstance(relayed, Success):
+        return Failure(relayed.failure())
+    done = relayed.unwrap()
+    await _queue(deps, ctx, queue, done.deliveries)
+    return Success(RelayReport(done.events, len(done.deliveries)))
 
 
 def envelope(event: Event) -> bytes:
@@ -134,7 +163,7 @@ def envelope(event: Event) -> bytes:
     document = {
         "id": str(event.id),
         "type": event.type.value,
-        "created_at": event.created_at.isoformat().replace("+00:00", "Z"),
+        "created_at": event.created_at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
         "subject": event.subject,
         "sequence": event.sequence,
         "request_id": event.request_id,
@@ -210,7 +239,7 @@ async def attempt_delivery(
     if isinstance(recorded, Success):
         after = recorded.unwrap().delivery
         if after.state is DeliveryState.PENDING and after.next_attempt_at is not None:
-            await _queue_attempt(queue, after, event.request_id)
+            await _queue(deps, ctx, queue, [(after, event.request_id)])
     return recorded
 
 
@@ -256,7 +285,7 @@ async def _record(
         elif (delay := retry_delay(deps, tried)) is None:
             done = replace(tried, state=DeliveryState.DEAD, next_attempt_at=None)
         else:  # queued right after this commits
-            done = replace(tried, next_attempt_at=now + delay, queued_at=now)
+            done = replace(tried, next_attempt_at=now + delay, queued_at=None)
         await uow.deliveries.save(done)
         await _note_endpoint_health(deps, uow, done, attempt.succeeded, now)
         await _settle_event(uow, done, now)
@@ -269,27 +298,36 @@ async def _note_endpoint_health(
     deps: Dependencies, uow: UnitOfWork, delivery: Delivery, succeeded: bool, now: datetime
 ) -> None:
     """A success clears the endpoint's failing streak; a failure starts one, and one that has
-    lasted the policy's ``disable_after`` disables the endpoint with the reason."""
+    lasted the policy's ``disable_after`` disables the endpoint with the reason. The endpoint
+    is locked only when it changes, so deliveries to one endpoint do not queue on its row."""
+    seen = await uow.endpoints.get(delivery.endpoint_id)
+    if seen is None or _health_after(deps, seen, delivery, succeeded, now) == seen:
+        return
     endpoint = await uow.endpoints.get(delivery.endpoint_id, for_update=True)
-    if endpoint is None:
-        return
+    if endpoint is not None:
+        changed = _health_after(deps, endpoint, delivery, succeeded, now)
+        if changed != endpoint:
+            await uow.endpoints.save(changed)
+
+
+def _health_after(
+    deps: Dependencies, endpoint: Endpoint, delivery: Delivery, succeeded: bool, now: datetime
+) -> Endpoint:
     if succeeded:
-        if endpoint.failing_since is not None:
-            await uow.endpoints.save(replace(endpoint, failing_since=None))
-        return
+        return replace(endpoint, failing_since=None)
     if endpoint.failing_since is None:
-        await uow.endpoints.save(replace(endpoint, failing_since=now))
-    elif endpoint.active and now - endpoint.failing_since >= deps.webhooks.disable_after:
+        return replace(endpoint, failing_since=now)
+    if endpoint.active and now - endpoint.failing_since >= deps.webhooks.disable_after:
         since = endpoint.failing_since.isoformat(timespec="seconds")
-        disabled = replace(
+        last = delivery.last_error or f"HTTP {delivery.last_status}"
+        return replace(
             endpoint,
             active=False,
-            disabled_reason=f"every delivery failed since {since}; last: "
-            f"{delivery.last_error or f'HTTP {delivery.last_status}'}"[:255],
+            disabled_reason=f"every delivery failed since {since}; last: {last}"[:255],
             version=endpoint.version + 1,
             updated_at=now,
         )
-        await uow.endpoints.save(disabled)
+    return endpoint
 
 
 async def _settle_event(uow: UnitOfWork, delivery: Delivery, now: datetime) -> None:
@@ -318,18 +356,18 @@ async def sweep_deliveries(
         now = deps.clock.now()
         due = await uow.deliveries.unqueued(now, batch)
         if grace is not None:
-            due += await uow.deliveries.overdue(now - grace, batch)
+            for lost in await uow.deliveries.overdue(now - grace, batch):
+                rescheduled = replace(lost, next_attempt_at=now, updated_at=now, queued_at=None)
+                await uow.deliveries.save(rescheduled)
+                due.append(rescheduled)
         found = []
         for delivery in due:
-            rescheduled = replace(delivery, next_attempt_at=now, updated_at=now, queued_at=now)
-            await uow.deliveries.save(rescheduled)
             event = await uow.outbox.get(delivery.event_id)
-            found.append((rescheduled, event.request_id if event else ctx.request_id))
+            found.append((delivery, event.request_id if event else ctx.request_id))
         return Success(found)
 
     found = await in_transaction(deps, ctx, work)
     if not isinstance(found, Success):
         return Failure(found.failure())
-    for delivery, request_id in found.unwrap():
-        await _queue_attempt(queue, delivery, request_id)
+    await _queue(deps, ctx, queue, found.unwrap())
     return Success(len(found.unwrap()))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -48,6 +48,10 @@ class DeliveryRepository(Protocol):
 
     async def pending_for_event(self, event_id: uuid.UUID) -> int:
         """How many deliveries of the event are still pending."""
+        ...
+
+    async def mark_queued(self, delivery_ids: Sequence[uuid.UUID], at: datetime) -> None:
+        """Note that the next attempts of these (pending) deliveries were queued at ``at``."""
         ...
 
     async def unqueued(self, now: datetime, limit: int) -> list[Delivery]:
