@@ -29,7 +29,7 @@ from orderly_http.context import (
     remember_request_id,
     request_id_of,
 )
-from orderly_http.problems import internal_error, payload_too_large
+from orderly_http.problems import payload_too_large, unexpected
 from orderly_http.security import SecurityPolicy
 
 log = structlog.get_logger("orderly_http.access")
@@ -97,7 +97,8 @@ class RequestIdMiddleware:
 
 
 class ErrorBoundaryMiddleware:
-    """Answers an exception that escaped the app with a 500 problem and logs its traceback.
+    """Answers an exception that escaped the app with a problem (503 when a server is
+    unavailable for now, 500 otherwise; see :func:`orderly_http.problems.unexpected`).
 
     It sits inside CORS so that a browser can read the 500; anything failing further out is
     left to Starlette's error middleware, which answers the same problem.
@@ -120,10 +121,12 @@ class ErrorBoundaryMiddleware:
 
         try:
             await self.app(scope, receive, send_tracked)
-        except Exception:
-            log.exception("unhandled_exception", method=scope["method"], path=scope["path"])
+        except Exception as error:
+            answer = unexpected(
+                error, request_id_of(scope), method=scope["method"], path=scope["path"]
+            )
             if not response_started:  # else the server closes the half-sent response
-                await internal_error(request_id_of(scope))(scope, receive, send)
+                await answer(scope, receive, send)
 
 
 class _BodyTooLarge(HTTPException):

@@ -16,6 +16,7 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -55,6 +56,7 @@ from orderly_core.webhooks.errors import (
     EndpointNotFound,
     EndpointVersionConflict,
 )
+from orderly_db.faults import is_transient
 from orderly_http.auth import InvalidToken
 from orderly_http.context import REQUEST_ID_HEADER, request_id_of
 
@@ -298,11 +300,37 @@ async def _on_validation_error(request: Request, error: Exception) -> Response:
     return domain_problem(invalid_request(error), request_id_of(request.scope))
 
 
+UNAVAILABLE_RETRY_AFTER_S = 2
+
+
+def unexpected(error: BaseException, request_id: str, *, method: str, path: str) -> Response:
+    """The answer to an exception no layer handled, logged once here.
+
+    PostgreSQL or Redis unavailable for now (refused or dropped connections, a pool with no
+    free connection, a server shutting down): ``503 service_unavailable`` with
+    ``Retry-After``, and a warning. Anything else is a bug: ``500 internal_error``, with the
+    traceback in the log and nothing of it in the answer.
+    """
+    if is_transient(error) or isinstance(error, RedisError):
+        log.warning("service_unavailable", method=method, path=path, error=repr(error)[:500])
+        return problem_response(
+            request_id,
+            status=503,
+            code="service_unavailable",
+            title="Service unavailable",
+            detail="A server Orderly depends on is unavailable for now; retry shortly.",
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)},
+        )
+    log.error("unhandled_exception", method=method, path=path, exc_info=error)
+    return internal_error(request_id)
+
+
 async def _on_unhandled(request: Request, error: Exception) -> Response:
     """Starlette's ServerErrorMiddleware calls this for an exception that escaped every
-    other layer, inside its ``except`` block, so the traceback is logged here."""
-    log.error("unhandled_exception", method=request.method, path=request.url.path, exc_info=error)
-    return internal_error(request_id_of(request.scope))
+    other layer, inside its ``except`` block."""
+    return unexpected(
+        error, request_id_of(request.scope), method=request.method, path=request.url.path
+    )
 
 
 async def _on_invalid_token(request: Request, error: Exception) -> Response:
