@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from returns.result import Failure, Result, Success
 
-from orderly_core.context import ActorKind, Context
+from orderly_core.authorization import operations_denied
+from orderly_core.context import Context
 from orderly_core.errors import Forbidden
 from orderly_core.ports import Dependencies, UnitOfWork
 from orderly_core.transaction import in_transaction
@@ -29,8 +30,8 @@ async def purge_expired_keys(
     in its own transaction, so a large backlog never holds locks for long; a dry run counts
     the first batch only.
     """
-    if ctx.actor.kind not in (ActorKind.OPERATOR, ActorKind.SYSTEM):
-        return Failure(Forbidden("purge idempotency keys"))
+    if denied := operations_denied(ctx.actor, "purge idempotency keys"):
+        return Failure(denied)
 
     async def work(uow: UnitOfWork) -> Result[int, Forbidden]:
         return Success(await uow.idempotency.purge(deps.clock.now(), batch))
@@ -49,8 +50,8 @@ async def purge_old_jobs(
     """Delete the records of jobs that succeeded more than ``Dependencies.job_record_ttl``
     ago (30 days by default); failed and dead jobs are kept until someone retries or removes
     them. Operators and Orderly's scheduled job run it, in batches like the key purge."""
-    if ctx.actor.kind not in (ActorKind.OPERATOR, ActorKind.SYSTEM):
-        return Failure(Forbidden("purge job records"))
+    if denied := operations_denied(ctx.actor, "purge job records"):
+        return Failure(denied)
 
     async def work(uow: UnitOfWork) -> Result[int, Forbidden]:
         before = deps.clock.now() - deps.job_record_ttl

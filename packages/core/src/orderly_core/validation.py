@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+
 from returns.result import Failure
 
 from orderly_core.errors import FieldError, InvalidInput
+
+
+def parse_id(raw: str) -> uuid.UUID | None:
+    """The UUID ``raw`` spells, or ``None``: an id that cannot exist is simply not found."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None
 
 
 class FieldErrors:

@@ -17,7 +17,7 @@ from returns.result import Failure, Result, Success
 
 from orderly_core.audit import decode_position, newest_first_page
 from orderly_core.audit_trail import record
-from orderly_core.authorization import may_handle_any_order
+from orderly_core.authorization import may_handle_any_order, operations_denied
 from orderly_core.catalogue.ledger import MovementKind
 from orderly_core.catalogue.model import Product, Stock, normalise_sku
 from orderly_core.catalogue.stock import record_movement
@@ -51,7 +51,7 @@ from orderly_core.orders.model import (
 from orderly_core.ports import Dependencies, UnitOfWork
 from orderly_core.publishing import publish
 from orderly_core.transaction import in_idempotent_transaction, in_transaction
-from orderly_core.validation import FieldErrors
+from orderly_core.validation import FieldErrors, parse_id
 
 PAGE_SIZE_MAX = 200
 
@@ -267,20 +267,13 @@ def _visible(actor: Actor, order: Order) -> bool:
     )
 
 
-def _order_id(raw: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        return None
-
-
 async def get_order(
     deps: Dependencies, ctx: Context, order_id: str
 ) -> Result[Order, OrderNotFound]:
     """One order. Customers see only their own: anyone else's is 'not found'."""
 
     async def work(uow: UnitOfWork) -> Result[Order, OrderNotFound]:
-        wanted = _order_id(order_id)
+        wanted = parse_id(order_id)
         order = await uow.orders.get(wanted) if wanted else None
         if order is None or not _visible(ctx.actor, order):
             return Failure(OrderNotFound(order_id))
@@ -334,7 +327,7 @@ async def _step(
     expiring: bool = False,
 ) -> Idempotent[Order, StepError]:
     async def work(uow: UnitOfWork) -> Result[Order, StepError]:
-        wanted = _order_id(step.order_id)
+        wanted = parse_id(step.order_id)
         order = await uow.orders.get(wanted, for_update=True) if wanted else None
         if order is None or not _visible(ctx.actor, order):
             return Failure(OrderNotFound(step.order_id))
@@ -416,8 +409,8 @@ async def expire_orders(
 ) -> Result[ExpiryReport, Forbidden]:
     """Cancel unpaid orders past their expiry with reason ``expired``, releasing their stock.
     Operators and Orderly's scheduled job run it; each order is expired in its own step."""
-    if ctx.actor.kind not in (ActorKind.OPERATOR, ActorKind.SYSTEM):
-        return Failure(Forbidden("expire orders"))
+    if denied := operations_denied(ctx.actor, "expire orders"):
+        return Failure(denied)
 
     async def work(uow: UnitOfWork) -> Result[ExpiryReport, Forbidden]:
         due = await uow.orders.due_for_expiry(deps.clock.now(), limit)

@@ -12,8 +12,8 @@ from datetime import date, timedelta
 
 from returns.result import Failure, Result, Success
 
-from orderly_core.authorization import may_handle_any_order
-from orderly_core.context import ActorKind, Context
+from orderly_core.authorization import may_handle_any_order, operations_denied
+from orderly_core.context import Context
 from orderly_core.errors import Forbidden, InvalidInput
 from orderly_core.ports import Dependencies, UnitOfWork
 from orderly_core.sales.model import TOP_SKUS, SalesSummary, day_bounds
@@ -41,8 +41,8 @@ async def summarise_sales(
 ) -> Result[SalesSummary, Forbidden]:
     """Make (or make again) the summary of ``day``, yesterday (UTC) by default. Orderly's
     schedule and operators make summaries; a dry run computes it and keeps nothing."""
-    if ctx.actor.kind not in (ActorKind.SYSTEM, ActorKind.OPERATOR):
-        return Failure(Forbidden("make sales summaries"))
+    if denied := operations_denied(ctx.actor, "make sales summaries"):
+        return Failure(denied)
     now = deps.clock.now()
     wanted = day or (now.date() - timedelta(days=1))
 

@@ -30,7 +30,8 @@ from datetime import datetime, timedelta
 
 from returns.result import Failure, Result, Success
 
-from orderly_core.context import ActorKind, Context
+from orderly_core.authorization import operations_denied
+from orderly_core.context import Context
 from orderly_core.errors import Forbidden
 from orderly_core.events import Event
 from orderly_core.jobs import DELIVER_WEBHOOK, JobQueue
@@ -64,12 +65,6 @@ class Relayed:
 class AttemptReport:
     delivery: Delivery
     sent: bool  # False when the delivery had already ended, or its endpoint is gone
-
-
-def _system_only(ctx: Context, action: str) -> Forbidden | None:
-    if ctx.actor.kind in (ActorKind.SYSTEM, ActorKind.OPERATOR):
-        return None
-    return Forbidden(action)
 
 
 def job_id(delivery: Delivery) -> str:
@@ -115,7 +110,7 @@ async def relay_events(
     deps: Dependencies, ctx: Context, queue: JobQueue, *, batch: int = RELAY_BATCH
 ) -> Result[RelayReport, Forbidden]:
     """Hand committed events on to their endpoints (see the module's description)."""
-    if denied := _system_only(ctx, "relay events"):
+    if denied := operations_denied(ctx.actor, "relay events"):
         return Failure(denied)
 
     async def work(uow: UnitOfWork) -> Result[Relayed, Forbidden]:
@@ -210,7 +205,7 @@ async def attempt_delivery(
     ``attempt`` is the number the job was queued for: a job left over from an attempt that
     has been made since (queued twice, or run again after its worker died) sends nothing.
     """
-    if denied := _system_only(ctx, "send webhook deliveries"):
+    if denied := operations_denied(ctx.actor, "send webhook deliveries"):
         return Failure(denied)
 
     async def load(
@@ -349,7 +344,7 @@ async def sweep_deliveries(
     replays) and, with ``grace``, again each one whose queued attempt is more than ``grace``
     overdue (its job was lost: Redis restarted empty, or its worker gave up on it); the
     number queued. Each is scheduled for now, under a job id of its own."""
-    if denied := _system_only(ctx, "sweep webhook deliveries"):
+    if denied := operations_denied(ctx.actor, "sweep webhook deliveries"):
         return Failure(denied)
 
     async def work(uow: UnitOfWork) -> Result[list[tuple[Delivery, str]], Forbidden]:

@@ -39,7 +39,7 @@ from orderly_core.events import EventType
 from orderly_core.idempotency import Idempotent, Operation
 from orderly_core.ports import Dependencies, UnitOfWork
 from orderly_core.transaction import in_idempotent_transaction, in_transaction
-from orderly_core.validation import FieldErrors
+from orderly_core.validation import FieldErrors, parse_id
 from orderly_core.webhooks.errors import (
     DeliveryNotFound,
     EndpointDisabled,
@@ -238,18 +238,11 @@ def _checked_types(
     return tuple(types)
 
 
-def _id(raw: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        return None
-
-
 async def _lock_current(
     uow: UnitOfWork, endpoint_id: str, expected_version: int | None
 ) -> Result[Endpoint, EndpointNotFound | EndpointVersionConflict]:
     """The endpoint's row, locked for this transaction, if it is at the expected version."""
-    wanted = _id(endpoint_id)
+    wanted = parse_id(endpoint_id)
     current = await uow.endpoints.get(wanted, for_update=True) if wanted else None
     if current is None:
         return Failure(EndpointNotFound(endpoint_id))
@@ -352,7 +345,7 @@ async def get_endpoint(
         return Failure(denied)
 
     async def work(uow: UnitOfWork) -> Result[Endpoint, ReadEndpointError]:
-        wanted = _id(endpoint_id)
+        wanted = parse_id(endpoint_id)
         endpoint = await uow.endpoints.get(wanted) if wanted else None
         return Success(endpoint) if endpoint else Failure(EndpointNotFound(endpoint_id))
 
@@ -465,7 +458,7 @@ async def rotate_secret(
         return Failure(denied)
 
     async def work(uow: UnitOfWork) -> Result[RegisteredEndpoint, RotateSecretError]:
-        wanted = _id(endpoint_id)
+        wanted = parse_id(endpoint_id)
         current = await uow.endpoints.get(wanted, for_update=True) if wanted else None
         if current is None:
             return Failure(EndpointNotFound(endpoint_id))
@@ -520,7 +513,7 @@ async def list_deliveries(
         return invalid
 
     async def work(uow: UnitOfWork) -> Result[DeliveryPage, ListDeliveriesError]:
-        wanted = _id(endpoint_id)
+        wanted = parse_id(endpoint_id)
         endpoint = await uow.endpoints.get(wanted) if wanted else None
         if endpoint is None:
             return Failure(EndpointNotFound(endpoint_id))
@@ -539,7 +532,7 @@ async def get_delivery(
         return Failure(denied)
 
     async def work(uow: UnitOfWork) -> Result[DeliveryDetail, GetDeliveryError]:
-        wanted = _id(delivery_id)
+        wanted = parse_id(delivery_id)
         delivery = await uow.deliveries.get(wanted) if wanted else None
         if delivery is None:
             return Failure(DeliveryNotFound(delivery_id))
@@ -563,7 +556,7 @@ async def redeliver(
         return Failure(denied)
 
     async def work(uow: UnitOfWork) -> Result[Delivery, RedeliverError]:
-        wanted = _id(delivery_id)
+        wanted = parse_id(delivery_id)
         original = await uow.deliveries.get(wanted) if wanted else None
         endpoint = (
             await uow.endpoints.get(original.endpoint_id, for_update=True) if original else None
@@ -629,7 +622,7 @@ async def replay_events(
         return invalid
 
     async def work(uow: UnitOfWork) -> Result[ReplayReport, ReplayError]:
-        wanted = _id(endpoint_id)
+        wanted = parse_id(endpoint_id)
         endpoint = await uow.endpoints.get(wanted, for_update=True) if wanted else None
         if endpoint is None:
             return Failure(EndpointNotFound(endpoint_id))
