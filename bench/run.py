@@ -1,0 +1,1116 @@
+"""Orderly side by side with a bare FastAPI + asyncpg handler: the table and the chart.
+
+Run from the repository root (it is not a test)::
+
+    uv run python bench/run.py              # every scenario, 20 s each (about 9 minutes)
+    uv run python bench/run.py --quick      # every scenario, 4 s each (under 3 minutes)
+    uv run python bench/run.py --json out.json --scenarios order_place,hot_sku
+
+What runs
+    Embedded PostgreSQL and Redis in a fresh directory under ``.bench-tmp/`` (or the servers
+    of ``--database-url`` / ``--redis-url``), migrated to head and seeded in bulk with
+    ``--products`` products (ample stock), ``--customers`` customer accounts and three "hot"
+    products (one each for Orderly, the baseline and pgbench). Then, all at once:
+
+    - the Orderly API in its production configuration (``orderly serve``'s uvicorn command
+      line: uvloop, httptools, no access log, ``ENVIRONMENT=production``,
+      ``LOG_LEVEL=WARNING``; ``--server granian`` runs it under granian instead), with
+      ``--api-workers`` worker processes;
+    - the baseline, ``bench/baseline.py``, under the same server settings;
+    - one background worker (``orderly worker``), which relays the outbox as in production.
+
+    With two or more usable cores the split is fixed: both APIs on the first core; the load
+    generator, PostgreSQL, Redis and the worker on the last. The results name it.
+
+What is measured, per scenario, Orderly then the baseline (each after an uncounted warm-up)
+    ``product_get``   ``GET /api/v1/products/{sku}``, a random SKU of the catalogue;
+    ``product_list``  ``GET /api/v1/products?limit=50``;
+    ``order_place``   ``POST /api/v1/orders`` signed in as a random customer, one line of a
+                      random SKU, a new ``Idempotency-Key`` each time;
+    ``order_replay``  the same POST resent with a used key and body (orders placed just
+                      before, not measured): every answer must be a replay, and the number
+                      of orders must not change;
+    ``hot_sku``       ``order_place`` on one SKU at ``--hot-connections`` connections; then
+                      the hot product's reserved stock must equal the quantity of its order
+                      lines, and pgbench runs the same reservation transaction (the SQL of
+                      ``bench/pgbench/reserve.sql``) with as many clients, for comparison;
+    ``webhook_latency`` orders placed over HTTP at ``--webhook-rate`` per second (open loop)
+                      with a receiver on 127.0.0.1 registered for ``order.placed``: the
+                      latency from the event's commit to its arrival (Orderly only).
+
+    The load comes from wrk (Debian's package), one thread, ``--connections`` keep-alive
+    connections, with ``bench/wrk/scenario.lua`` making the requests. ``rps`` counts the
+    expected answers per second; ``errors`` counts everything else (wrong status, socket
+    errors, timeouts); p50/p99 are wrk's, in milliseconds. ``ratio`` is Orderly's rps over the
+    baseline's (for ``hot_sku``, over pgbench's transactions per second). ``peak_rss_mb`` is
+    the largest peak resident set (``VmHWM``) of any process of that API. CPU shares are of
+    one core, over the measured run.
+
+Output
+    A table on stdout, the results as JSON (``--json PATH``, and always
+    ``bench/results/latest.json``, or ``quick.json`` for ``--quick``) and a PNG chart beside
+    it. Ctrl-C stops everything it started and removes its data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import resource
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jwt
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orderly_cli.processes import api_argv
+from orderly_db import migrate
+from orderly_db.engine import create_engine
+from orderly_db.passwords import Argon2Passwords
+from orderly_db.settings import InfraSettings
+from orderly_db.tables import order_lines, products, stock_movements, users
+
+if TYPE_CHECKING:  # mypy, run from the repository root, knows bench/orders.py as bench.orders
+    from bench import orders, webhooks
+else:  # run as a script, bench/ comes first on sys.path
+    import orders
+    import webhooks
+
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results"
+LUA = BENCH / "wrk" / "scenario.lua"
+PGBENCH_SQL = BENCH / "pgbench" / "reserve.sql"
+HOST = orders.HOST
+THROUGHPUT_SCENARIOS = ("product_get", "product_list", "order_place", "order_replay", "hot_sku")
+SCENARIOS = (*THROUGHPUT_SCENARIOS, "webhook_latency")
+APPS = ("orderly", "baseline")
+REPLAY_ORDERS = 256
+STOCK = 1_000_000
+HOT_STOCK = 1_000_000_000
+TOKEN_TTL = timedelta(hours=6)
+WRK_RESULT = "WRK_RESULT "
+SETTLE_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    quick: bool
+    duration_s: int
+    warmup_s: int
+    connections: int
+    hot_connections: int
+    products: int
+    customers: int
+    api_workers: int
+    pool_size: int
+    server: str
+    webhook_rate: float
+    scenarios: tuple[str, ...]
+    json_path: Path | None
+    database_url: str | None
+    redis_url: str | None
+    profile_dir: Path | None = None
+
+
+def parse_args(argv: Sequence[str] | None) -> Config:
+    parser = argparse.ArgumentParser(
+        description="Orderly against a bare FastAPI + asyncpg baseline (see the module doc)."
+    )
+    add = parser.add_argument
+    add("--quick", action="store_true", help="4 s per run instead of 20 (under 3 minutes)")
+    add("--duration", type=int, help="measured seconds per run (20; quick: 4)")
+    add("--warmup", type=int, help="uncounted seconds before each run (3; quick: 1)")
+    add("--connections", type=int, default=16, help="wrk connections (16)")
+    add("--hot-connections", type=int, default=32, help="connections on the hot SKU (32)")
+    add("--products", type=int, default=10_000, help="products to seed (10000)")
+    add("--customers", type=int, default=1_000, help="customers to seed (1000)")
+    add("--api-workers", type=int, default=1, help="server worker processes per API (1)")
+    add("--pool-size", type=int, default=5, help="database connections per API process (5)")
+    add("--server", choices=("uvicorn", "granian"), default="uvicorn", help="Orderly's server")
+    add("--webhook-rate", type=float, default=100.0, help="orders/s for webhook_latency (100)")
+    add("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset, in order")
+    add("--json", type=Path, dest="json_path", help="also write the results here")
+    add("--database-url", help="an existing PostgreSQL (SQLAlchemy URL) instead of embedded")
+    add("--redis-url", help="an existing Redis instead of embedded")
+    add("--profile", type=Path, dest="profile_dir", help="py-spy Orderly's API into this dir")
+    args = parser.parse_args(argv)
+    wanted = tuple(name.strip() for name in args.scenarios.split(",") if name.strip())
+    if unknown := [name for name in wanted if name not in SCENARIOS]:
+        parser.error(f"unknown scenarios: {', '.join(unknown)} (known: {', '.join(SCENARIOS)})")
+    for name in ("connections", "hot_connections", "products", "customers", "api_workers"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    return Config(
+        quick=args.quick,
+        duration_s=args.duration or (4 if args.quick else 20),
+        warmup_s=args.warmup if args.warmup is not None else (1 if args.quick else 3),
+        connections=args.connections,
+        hot_connections=args.hot_connections,
+        products=args.products,
+        customers=args.customers,
+        api_workers=args.api_workers,
+        pool_size=args.pool_size,
+        server=args.server,
+        webhook_rate=args.webhook_rate,
+        scenarios=wanted,
+        json_path=args.json_path,
+        database_url=args.database_url,
+        redis_url=args.redis_url,
+        profile_dir=args.profile_dir,
+    )
+
+
+# --- CPU placement ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    server: int | None  # the APIs' core; None: not pinned (a single usable core)
+    client: int | None  # wrk, pgbench, PostgreSQL, Redis, the worker, this process
+
+    @classmethod
+    def of_machine(cls) -> Placement:
+        cores = orders.USABLE_CORES
+        return cls(cores[0], cores[-1]) if len(cores) > 1 else cls(None, None)
+
+    def describe(self) -> str:
+        if self.server is None:
+            return "not pinned (one usable core)"
+        return (
+            f"APIs on core {self.server}; wrk, pgbench, PostgreSQL, Redis, the worker and "
+            f"the harness on core {self.client}"
+        )
+
+
+def on_core(core: int | None, argv: Sequence[str]) -> list[str]:
+    return list(argv) if core is None else ["taskset", "-c", str(core), *argv]
+
+
+def pin_tree(root: int | None, core: int | None) -> None:
+    """Move every thread of the process tree under ``root`` to ``core``; processes it starts
+    later inherit the placement."""
+    if root is None or core is None:
+        return
+    table = orders._process_table()
+    pending, tree = [root], []
+    while pending:
+        pid = pending.pop()
+        tree.append(pid)
+        pending.extend(child for child, (parent, _) in table.items() if parent == pid)
+    for pid in tree:
+        subprocess.run(
+            ["taskset", "-a", "-p", "-c", str(core), str(pid)], capture_output=True, check=False
+        )
+
+
+# --- Data ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    skus: list[str]
+    hot: dict[str, str]  # orderly / baseline / pgbench: its hot SKU
+    customers: list[tuple[str, str]]  # (id, email)
+    run: str
+    postgres_version: str
+
+
+async def seed(settings: InfraSettings, config: Config) -> Dataset:
+    """Migrate to head, then insert the products (with their opening stock movements) and
+    the customers (one password, hashed once) in bulk."""
+    engine = create_engine(settings, application_name="orderly-bench")
+    try:
+        orders.progress("migrating the schema to head")
+        await migrate.upgrade(engine, "head")
+        run = secrets.token_hex(3).upper()
+        now = datetime.now(UTC)
+        skus = [f"B{run}-{index:05d}" for index in range(config.products)]
+        hot = {name: f"HOT-{run}-{name.upper()}" for name in (*APPS, "pgbench")}
+        stock = dict.fromkeys(skus, STOCK) | dict.fromkeys(hot.values(), HOT_STOCK)
+        password = await Argon2Passwords.from_settings(settings).hash(orders.PASSWORD)
+        customers = [
+            (str(uuid.uuid4()), f"bench-{run.lower()}-{index:04d}@example.com")
+            for index in range(config.customers)
+        ]
+        orders.progress(f"seeding {len(stock)} products and {len(customers)} customers")
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(products),
+                [
+                    {
+                        "sku": sku,
+                        "name": f"Bench product {sku}",
+                        "description": "",
+                        "unit_price": 1250,
+                        "currency": "EUR",
+                        "active": True,
+                        "on_hand": units,
+                        "reserved": 0,
+                        "version": 1,
+                        "created_at": now,
+                        "updated_at": now,
+                        "low_stock_threshold": 0,
+                    }
+                    for sku, units in stock.items()
+                ],
+            )
+            await connection.execute(
+                insert(stock_movements),
+                [
+                    {
+                        "id": uuid.uuid4(),
+                        "sku": sku,
+                        "at": now,
+                        "kind": "opening",
+                        "on_hand_delta": units,
+                        "reserved_delta": 0,
+                        "note": "bench seed",
+                        "reference": None,
+                        "actor_id": "bench",
+                        "request_id": "bench",
+                    }
+                    for sku, units in stock.items()
+                ],
+            )
+            await connection.execute(
+                insert(users),
+                [
+                    {
+                        "id": uuid.UUID(user_id),
+                        "email": email,
+                        "display_name": "Bench customer",
+                        "password_hash": password,
+                        "role": "customer",
+                        "active": True,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for user_id, email in customers
+                ],
+            )
+            await connection.execute(text("analyze"))
+        async with engine.connect() as connection:
+            postgres = str(await connection.scalar(text("select version()")))
+        return Dataset(skus, hot, customers, run, postgres)
+    finally:
+        await engine.dispose()
+
+
+def access_tokens(secret: str, customers: Sequence[tuple[str, str]]) -> list[str]:
+    """Access tokens as Orderly issues them (HS256, sub/role/iat/exp/jti), signed with the
+    APIs' key: the customers need not sign in one by one."""
+    now = int(time.time())
+    expires = now + int(TOKEN_TTL.total_seconds())
+    return [
+        jwt.encode(
+            {
+                "sub": user_id,
+                "role": "customer",
+                "iat": now,
+                "exp": expires,
+                "jti": uuid.uuid4().hex,
+            },
+            secret,
+            algorithm="HS256",
+        )
+        for user_id, _ in customers
+    ]
+
+
+# --- Servers ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+    ready_path: str
+
+
+def start_server(
+    name: str,
+    config: Config,
+    *,
+    env: dict[str, str],
+    workdir: Path,
+    stack: contextlib.ExitStack,
+    placement: Placement,
+) -> Server:
+    port = orders._free_port()
+    if name == "orderly":
+        argv, ready = orderly_argv(config, port), "/ready"
+    else:
+        argv, ready = baseline_argv(config, port), "/api/v1/products?limit=1"
+    log = workdir / f"{name}.log"
+    orders.progress(f"starting {name} ({config.api_workers} worker(s)) on {HOST}:{port}")
+    process = orders.spawn(on_core(placement.server, argv), env, log, stack)
+    return Server(name, process, port, log, ready)
+
+
+def orderly_argv(config: Config, port: int) -> list[str]:
+    if config.server == "uvicorn":
+        return api_argv(
+            HOST, port, production=True, workers=config.api_workers, log_level="warning"
+        )
+    return [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--factory",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(config.api_workers),
+        "--loop",
+        "uvloop",
+        "--no-ws",
+        "--log-level",
+        "warning",
+        "orderly_http.app:create_app",
+    ]
+
+
+def baseline_argv(config: Config, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "baseline:create_app",
+        "--factory",
+        "--app-dir",
+        str(BENCH),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--workers",
+        str(config.api_workers),
+    ]
+
+
+def wait_ready(server: Server) -> None:
+    deadline = time.monotonic() + orders.READY_TIMEOUT_S
+    url = f"http://{HOST}:{server.port}{server.ready_path}"
+    while True:
+        if server.process.poll() is not None:
+            raise orders.BenchError(f"{server.name} exited\n{orders.tail(server.log)}")
+        with (
+            contextlib.suppress(OSError, urllib.error.URLError),
+            urllib.request.urlopen(url, timeout=2) as answer,
+        ):
+            if answer.status == 200:
+                return
+        if time.monotonic() > deadline:
+            raise orders.BenchError(
+                f"{server.name} did not answer {url}\n{orders.tail(server.log)}"
+            )
+        time.sleep(0.2)
+
+
+def peak_rss_mb(root: int) -> float:
+    """The largest ``VmHWM`` (peak resident set) of any process in the tree under ``root``."""
+    table = orders._process_table()
+    pending, peak = [root], 0
+    while pending:
+        pid = pending.pop()
+        pending.extend(child for child, (parent, _) in table.items() if parent == pid)
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+    return round(peak / 1024, 1)
+
+
+# --- Load ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    rps: float
+    p50_ms: float | None
+    p99_ms: float | None
+    errors: int
+    requests: int
+    cpu_ms_per_request: float | None
+    cpu_percent_of_one_core: dict[str, float | None]
+    peak_rss_mb: float | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "rps": self.rps,
+            "p50_ms": self.p50_ms,
+            "p99_ms": self.p99_ms,
+            "errors": self.errors,
+            "requests": self.requests,
+            "server_cpu_ms_per_request": self.cpu_ms_per_request,
+            "peak_rss_mb": self.peak_rss_mb,
+            "cpu_percent_of_one_core": self.cpu_percent_of_one_core,
+        }
+
+
+class Load:
+    """wrk runs against one server, with the CPU each party used meanwhile."""
+
+    def __init__(
+        self, config: Config, placement: Placement, probe_roots: dict[str, int | None], data: Path
+    ) -> None:
+        self._config, self._placement, self._roots, self._data = (
+            config,
+            placement,
+            probe_roots,
+            data,
+        )
+
+    def run(
+        self,
+        server: Server,
+        scenario: str,
+        data: Path | None = None,
+        connections: int | None = None,
+    ) -> Measured:
+        connections = connections or self._config.connections
+        data = data or self._data
+        if self._config.warmup_s:
+            self._wrk(server, scenario, data, connections, self._config.warmup_s)
+        probe = orders.CpuProbe({"server": server.process.pid, **self._roots})
+        profiler = self._profile(server, scenario)
+        before, children_before = probe.snapshot(), _children_cpu_s()
+        result = self._wrk(server, scenario, data, connections, self._config.duration_s)
+        if profiler is not None:
+            profiler.wait(timeout=60)
+        after, children_after = probe.snapshot(), _children_cpu_s()
+        cpu = probe.split(before, after)
+        wall = after.at - before.at
+        wrk_share = round(100 * (children_after - children_before) / wall, 1)
+        cpu["wrk"] = wrk_share  # with py-spy's when profiling
+        cpu["other"] = max(0.0, round((cpu["other"] or 0.0) - wrk_share, 1))
+        errors = sum(result["errors"].values())
+        good = result["requests"] - result["errors"]["status"]
+        seconds = result["duration_us"] / 1e6
+        server_share = cpu.get("server")
+        return Measured(
+            rps=round(max(0, good) / seconds, 1),
+            p50_ms=round(result["p50_us"] / 1000, 2),
+            p99_ms=round(result["p99_us"] / 1000, 2),
+            errors=errors,
+            requests=result["requests"],
+            cpu_ms_per_request=(
+                round(server_share * 10 * wall / result["requests"], 2)
+                if server_share is not None and result["requests"]
+                else None
+            ),
+            cpu_percent_of_one_core=cpu,
+            peak_rss_mb=peak_rss_mb(server.process.pid),
+        )
+
+    def _profile(self, server: Server, scenario: str) -> subprocess.Popen[bytes] | None:
+        """py-spy sampling Orderly's API for the measured run (--profile): collapsed stacks
+        in ``<dir>/<scenario>.txt``, for flame graph tools or a quick ``sort``."""
+        directory = self._config.profile_dir
+        if directory is None or server.name != "orderly":
+            return None
+        directory.mkdir(parents=True, exist_ok=True)
+        argv = [
+            "py-spy",
+            "record",
+            "--pid",
+            str(server.process.pid),
+            "--duration",
+            str(self._config.duration_s),
+            "--rate",
+            "250",
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--output",
+            str(directory / f"{scenario}.txt"),
+        ]
+        return subprocess.Popen(
+            on_core(self._placement.client, argv),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def _wrk(
+        self, server: Server, scenario: str, data: Path, connections: int, seconds: int
+    ) -> dict[str, Any]:
+        url = f"http://{HOST}:{server.port}/"
+        argv = on_core(
+            self._placement.client,
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(LUA),
+                url,
+                "--",
+                scenario,
+                str(data),
+                f"{server.name}-{uuid.uuid4().hex[:8]}",
+            ],
+        )
+        run = subprocess.run(
+            argv, capture_output=True, text=True, check=False, timeout=seconds + 60
+        )
+        for line in run.stdout.splitlines():
+            if line.startswith(WRK_RESULT):
+                parsed: dict[str, Any] = json.loads(line.removeprefix(WRK_RESULT))
+                return parsed
+        raise orders.BenchError(f"wrk gave no result ({run.returncode}):\n{run.stdout}{run.stderr}")
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def write_data(
+    path: Path,
+    *,
+    skus: Sequence[str] = (),
+    tokens: Sequence[str] = (),
+    replays: Sequence[tuple[str, str, str]] = (),
+) -> Path:
+    lines = [f"S {sku}" for sku in skus] + [f"T {token}" for token in tokens]
+    lines += [f"R {token} {key} {sku}" for token, key, sku in replays]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# --- Scenario checks ----------------------------------------------------------------------
+
+
+async def prime_replays(
+    server: Server, dataset: Dataset, tokens: Sequence[str]
+) -> list[tuple[str, str, str]]:
+    """Place REPLAY_ORDERS orders (one line each) and return them as (token, key, sku)."""
+    placed: list[tuple[str, str, str]] = []
+    async with orders.open_client("raw", server.port, 8) as client:
+
+        async def place(index: int) -> None:
+            token = tokens[index % len(tokens)]
+            sku = dataset.skus[(index * 7919) % len(dataset.skus)]
+            key = f"replay-{server.name}-{dataset.run}-{index}"
+            body = json.dumps({"lines": [{"sku": sku, "quantity": 1}]}).encode()
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "Idempotency-Key": key,
+                "Content-Type": "application/json",
+            }
+            reply = await client.send("POST", "/api/v1/orders", headers, body)
+            if reply.status != 201:
+                raise orders.BenchError(f"priming a replay got {orders.problem_of(reply)}")
+            placed.append((token, key, sku))
+
+        jobs = [lambda i=i: place(i) for i in range(REPLAY_ORDERS)]
+        await orders.gather_bounded(jobs, 8)
+    return placed
+
+
+async def count_orders(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return int(await connection.scalar(select(func.count()).select_from(text("orders"))) or 0)
+
+
+async def oversold(engine: AsyncEngine, sku: str) -> str | None:
+    """None when the product's reserved stock is exactly its order lines' quantity and
+    within its stock on hand; else what is wrong. One statement: one snapshot."""
+    ordered = (
+        select(func.coalesce(func.sum(order_lines.c.quantity), 0))
+        .where(order_lines.c.sku == sku)
+        .scalar_subquery()
+    )
+    query = select(products.c.on_hand, products.c.reserved, ordered.label("ordered")).where(
+        products.c.sku == sku
+    )
+    await asyncio.sleep(SETTLE_S)  # requests wrk cut off at the end may still be committing
+    async with engine.connect() as connection:
+        row = (await connection.execute(query)).one()
+    if row.reserved != row.ordered or row.reserved > row.on_hand:
+        return f"{sku}: reserved {row.reserved}, ordered {row.ordered}, on hand {row.on_hand}"
+    return None
+
+
+def run_pgbench(
+    settings: InfraSettings,
+    *,
+    sku: str,
+    customer: str,
+    clients: int,
+    seconds: int,
+    placement: Placement,
+    workdir: Path,
+) -> Measured:
+    """pgbench running bench/pgbench/reserve.sql on ``sku`` with ``clients`` connections."""
+    url = settings.database_url.replace("postgresql+asyncpg://", "postgresql://")
+    logs = workdir / "pgbench"
+    logs.mkdir(exist_ok=True)
+    argv = on_core(
+        placement.client,
+        [
+            "pgbench",
+            "-n",
+            "-M",
+            "prepared",
+            "-c",
+            str(clients),
+            "-j",
+            "1",
+            "-T",
+            str(seconds),
+            "-D",
+            f"sku={sku}",
+            "-D",
+            f"customer={customer}",
+            "-f",
+            str(PGBENCH_SQL),
+            "-l",
+            "--log-prefix",
+            str(logs / "tx"),
+            url,
+        ],
+    )
+    run = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=seconds + 60)
+    if run.returncode != 0:
+        raise orders.BenchError(f"pgbench failed ({run.returncode}):\n{run.stdout}{run.stderr}")
+    latencies: list[float] = []
+    failed = 0
+    for log in logs.glob("tx*"):
+        for line in log.read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 3 and fields[2].isdigit():
+                latencies.append(int(fields[2]) / 1000)
+            else:
+                failed += 1
+        log.unlink()
+    tps = re.search(r"tps = ([\d.]+)", run.stdout)
+    latencies.sort()
+    return Measured(
+        rps=round(float(tps[1]), 1) if tps else 0.0,
+        p50_ms=_rounded(orders.percentile(latencies, 0.5)),
+        p99_ms=_rounded(orders.percentile(latencies, 0.99)),
+        errors=failed,
+        requests=len(latencies),
+        cpu_ms_per_request=None,
+        cpu_percent_of_one_core={},
+    )
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+# --- Scenarios ----------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    config: Config
+    placement: Placement
+    settings: InfraSettings
+    dataset: Dataset
+    tokens: list[str]
+    servers: dict[str, Server]
+    load: Load
+    workdir: Path
+    worker: webhooks.Worker
+    env: dict[str, str]
+
+    def scenario(self, name: str) -> dict[str, Any]:
+        orders.progress(f"scenario {name}")
+        if name == "webhook_latency":
+            return self.webhook_latency()
+        entry: dict[str, Any] = {}
+        notes: list[str] = []
+        for app in APPS:
+            measured, note = self.measure(name, self.servers[app])
+            entry[app] = measured.public()
+            if note:
+                notes.append(f"{app}: {note}")
+                entry[app]["errors"] += 1
+        if name == "hot_sku":
+            pgbench = run_pgbench(
+                self.settings,
+                sku=self.dataset.hot["pgbench"],
+                customer=self.dataset.customers[0][0],
+                clients=self.config.hot_connections,
+                seconds=self.config.duration_s,
+                placement=self.placement,
+                workdir=self.workdir,
+            )
+            entry["pgbench"] = pgbench.public()
+            if note := asyncio.run(self.check_hot("pgbench")):
+                notes.append(f"pgbench: {note}")
+            entry["ratio"] = _ratio(entry["orderly"]["rps"], pgbench.rps)
+            entry["ratio_to_baseline"] = _ratio(entry["orderly"]["rps"], entry["baseline"]["rps"])
+        else:
+            entry["ratio"] = _ratio(entry["orderly"]["rps"], entry["baseline"]["rps"])
+        if notes:
+            entry["problems"] = notes
+        return entry
+
+    def measure(self, name: str, server: Server) -> tuple[Measured, str | None]:
+        tokens = self.tokens
+        if name == "product_get":
+            return self.load.run(server, name), None
+        if name == "product_list":
+            return self.load.run(server, name), None
+        if name == "order_place":
+            data = write_data(self.workdir / "place.txt", skus=self.dataset.skus, tokens=tokens)
+            return self.load.run(server, name, data), None
+        if name == "order_replay":
+            replays = asyncio.run(prime_replays(server, self.dataset, tokens))
+            data = write_data(self.workdir / f"replay-{server.name}.txt", replays=replays)
+            before = asyncio.run(self.orders_now())
+            measured = self.load.run(server, name, data)
+            after = asyncio.run(self.orders_now())
+            note = None if after == before else f"{after - before} orders placed by replays"
+            return measured, note
+        if name == "hot_sku":
+            data = write_data(
+                self.workdir / f"hot-{server.name}.txt",
+                skus=[self.dataset.hot[server.name]],
+                tokens=tokens,
+            )
+            measured = self.load.run(server, name, data, self.config.hot_connections)
+            return measured, asyncio.run(self.check_hot(server.name))
+        raise AssertionError(name)
+
+    async def orders_now(self) -> int:
+        engine = create_engine(self.settings, application_name="orderly-bench")
+        try:
+            return await count_orders(engine)
+        finally:
+            await engine.dispose()
+
+    async def check_hot(self, owner: str) -> str | None:
+        engine = create_engine(self.settings, application_name="orderly-bench")
+        try:
+            return await oversold(engine, self.dataset.hot[owner])
+        finally:
+            await engine.dispose()
+
+    def webhook_latency(self) -> dict[str, Any]:
+        """bench/webhooks.py's measurement, on this stack, at --webhook-rate orders/s."""
+        listener = webhooks.listening_socket(contextlib.ExitStack())
+        url = f"http://{HOST}:{listener.getsockname()[1]}{webhooks.RECEIVER_PATH}"
+        secret = asyncio.run(webhooks.register_receiver(self.settings, url, [webhooks.PLACED]))
+        customers = self.dataset.customers[:50]
+        seeded = orders.Seeded(self.dataset.skus, [email for _, email in customers], "")
+        orderly = self.servers["orderly"]
+        api = orders.Api(orderly.process, orderly.port, orderly.log)
+        running = webhooks.Running(self.settings, api, [self.worker], seeded, listener, secret)
+        config = webhooks.Config(
+            rate=self.config.webhook_rate,
+            duration_s=float(self.config.duration_s),
+            warmup_s=float(self.config.warmup_s),
+            workers=1,
+            api_workers=self.config.api_workers,
+            pay=False,
+            products=0,
+            customers=0,
+            max_in_flight=256,
+            drain_timeout_s=60.0,
+            quick=self.config.quick,
+            json_path=None,
+        )
+        roots = {"server": orderly.process.pid, **self.load._roots}
+        run = asyncio.run(webhooks.measure(config, running, orders.CpuProbe(roots)))
+        listener.close()
+        deliveries = webhooks.delivery_results(run, [webhooks.PLACED])
+        placed = deliveries["by_type"][webhooks.PLACED]
+        latency = placed["latency_ms"]
+        requests = webhooks.request_results(run.measured.place)
+        errors = placed["missing"] + placed["duplicates"] + deliveries["invalid"]
+        errors += requests["errors"] + run.measured.unsent
+        return {
+            "orderly": {
+                "rps": placed["per_s"],
+                "p50_ms": latency["p50"],
+                "p99_ms": latency["p99"],
+                "errors": errors,
+                "requests": placed["expected"],
+                "orders_per_s": requests["ok_per_s"],
+                "stages_ms": deliveries["stages_ms"],
+                "peak_rss_mb": peak_rss_mb(orderly.process.pid),
+                "cpu_percent_of_one_core": run.cpu,
+            },
+        }
+
+
+def _ratio(orderly: float | None, other: float | None) -> float | None:
+    return round(orderly / other, 3) if orderly and other else None
+
+
+# --- Orchestration ------------------------------------------------------------------------
+
+
+def bench(config: Config, stack: contextlib.ExitStack) -> dict[str, Any]:
+    started = datetime.now(UTC)
+    placement = Placement.of_machine()
+    workdir = orders.make_workdir(stack)
+    servers = orders.start_servers(workdir, stack, config.database_url, config.redis_url)
+    pin_tree(servers.postgres_pid, placement.client)
+    pin_tree(servers.redis_pid, placement.client)
+    if placement.client is not None:
+        os.sched_setaffinity(0, {placement.client})
+    settings = orders.infra_settings(servers)
+    dataset = asyncio.run(seed(settings, config))
+    secret = secrets.token_urlsafe(48)
+    env = {
+        **webhooks.stack_environment(settings),
+        "JWT_SECRET": secret,
+        "DB_POOL_SIZE": str(config.pool_size),
+    }
+    apps = {
+        name: start_server(name, config, env=env, workdir=workdir, stack=stack, placement=placement)
+        for name in APPS
+    }
+    worker = webhooks.start_workers(1, env, workdir, stack)[0]
+    pin_tree(worker.process.pid, placement.client)
+    for server in apps.values():
+        wait_ready(server)
+    tokens = access_tokens(secret, dataset.customers)
+    roots = {
+        "PostgreSQL": servers.postgres_pid,
+        "Redis": servers.redis_pid,
+        "worker": worker.process.pid,
+    }
+    load = Load(config, placement, roots, write_data(workdir / "skus.txt", skus=dataset.skus))
+    run = Bench(config, placement, settings, dataset, tokens, apps, load, workdir, worker, env)
+    results: dict[str, Any] = {}
+    for name in config.scenarios:
+        results[name] = run.scenario(name)
+        print(scenario_line(name, results[name]), flush=True)
+    for server in apps.values():
+        if server.process.poll() is not None:
+            raise orders.BenchError(
+                f"{server.name} exited during the run\n{orders.tail(server.log)}"
+            )
+    return {
+        "benchmark": "side-by-side",
+        "started_at": started.isoformat(timespec="seconds"),
+        "machine": orders.machine_info(),
+        "settings": {
+            "quick": config.quick,
+            "duration_s": config.duration_s,
+            "warmup_s": config.warmup_s,
+            "connections": config.connections,
+            "hot_connections": config.hot_connections,
+            "products": config.products,
+            "customers": config.customers,
+            "server": config.server,
+            "api_workers": config.api_workers,
+            "db_pool_size": config.pool_size,
+            "webhook_rate": config.webhook_rate,
+            "cpu_placement": placement.describe(),
+            "load_generator": _first_line(["wrk", "--version"]),
+            "orderly_revision": orders._revision(),
+            "python": sys.version.split()[0],
+            "postgresql": dataset.postgres_version,
+            "uvicorn": version("uvicorn"),
+            "granian": version("granian"),
+            "fastapi": version("fastapi"),
+            "sqlalchemy": version("sqlalchemy"),
+            "asyncpg": version("asyncpg"),
+        },
+        "scenarios": results,
+    }
+
+
+def _first_line(argv: list[str]) -> str:
+    run = subprocess.run(argv, capture_output=True, text=True, check=False)
+    return (run.stdout or run.stderr).splitlines()[0].strip() if (run.stdout or run.stderr) else ""
+
+
+# --- Report -------------------------------------------------------------------------------
+
+
+def scenario_line(name: str, entry: dict[str, Any]) -> str:
+    orderly = entry["orderly"]
+    line = f"  {name}: orderly {orderly['rps']} rps, p50 {orderly['p50_ms']} ms"
+    line += f", p99 {orderly['p99_ms']} ms"
+    if "baseline" in entry:
+        base = entry["baseline"]
+        line += f"; baseline {base['rps']} rps, p50 {base['p50_ms']} ms"
+    if "pgbench" in entry:
+        line += f"; pgbench {entry['pgbench']['rps']} tps"
+    if entry.get("ratio") is not None:
+        line += f"; ratio {entry['ratio']}"
+    return line
+
+
+def render(report: dict[str, Any]) -> str:
+    header = [
+        "scenario",
+        "Orderly rps",
+        "p50",
+        "p99",
+        "errors",
+        "baseline rps",
+        "p50",
+        "p99",
+        "errors",
+        "ratio",
+        "Orderly CPU/req",
+        "baseline CPU/req",
+        "peak RSS",
+    ]
+    rows = []
+    for name, entry in report["scenarios"].items():
+        orderly = entry["orderly"]
+        base = entry.get("pgbench") or entry.get("baseline") or {}
+        label = f"{name} (vs pgbench)" if "pgbench" in entry else name
+        rows.append(
+            [
+                label,
+                orders.number(orderly["rps"]),
+                orders.number(orderly["p50_ms"], " ms"),
+                orders.number(orderly["p99_ms"], " ms"),
+                str(orderly["errors"]),
+                orders.number(base.get("rps")),
+                orders.number(base.get("p50_ms"), " ms"),
+                orders.number(base.get("p99_ms"), " ms"),
+                str(base.get("errors", "")),
+                orders.number(entry.get("ratio")),
+                orders.number(orderly.get("server_cpu_ms_per_request"), " ms"),
+                orders.number(entry.get("baseline", {}).get("server_cpu_ms_per_request"), " ms"),
+                orders.number(orderly.get("peak_rss_mb"), " MB"),
+            ]
+        )
+    settings, machine = report["settings"], report["machine"]
+    lines = [
+        orders.table(header, rows),
+        "",
+        orders.machine_line(machine),
+        f"CPU placement: {settings['cpu_placement']}",
+        f"Orderly on {settings['server']} ({settings['api_workers']} worker process(es), pool "
+        f"{settings['db_pool_size']}); wrk: {settings['connections']} connections "
+        f"({settings['hot_connections']} on the hot SKU), {settings['duration_s']} s per run "
+        f"after {settings['warmup_s']} s of warm-up",
+    ]
+    for name, entry in report["scenarios"].items():
+        lines.extend(f"PROBLEM in {name}: {problem}" for problem in entry.get("problems", []))
+    return "\n".join(lines)
+
+
+def chart(report: dict[str, Any], path: Path) -> None:
+    """Bars of throughput, Orderly against its reference, per scenario."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names, ours, theirs, labels = [], [], [], []
+    for name, entry in report["scenarios"].items():
+        reference = entry.get("pgbench") or entry.get("baseline")
+        if reference is None:
+            continue
+        names.append(name + ("\n(vs pgbench)" if "pgbench" in entry else ""))
+        ours.append(entry["orderly"]["rps"])
+        theirs.append(reference["rps"])
+        labels.append(entry.get("ratio"))
+    figure, axes = plt.subplots(figsize=(10, 4.8), dpi=110)
+    positions = range(len(names))
+    width = 0.38
+    axes.bar(
+        [p - width / 2 for p in positions],
+        theirs,
+        width,
+        label="bare FastAPI + asyncpg (hot_sku: pgbench)",
+        color="#9aa5b1",
+    )
+    bars = axes.bar(
+        [p + width / 2 for p in positions], ours, width, label="Orderly", color="#1f6feb"
+    )
+    for bar, ratio in zip(bars, labels, strict=True):
+        if ratio is not None:
+            axes.annotate(
+                f"{ratio:.2f}x",
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize=9,
+            )
+    axes.set_xticks(list(positions), names, fontsize=9)
+    axes.set_ylabel("requests per second")
+    machine = report["machine"]
+    axes.set_title(
+        f"Orderly vs a bare handler, same SQL ({machine['cpu_model']}, {machine['cores']} cores)",
+        fontsize=10,
+    )
+    axes.legend(fontsize=9)
+    axes.grid(axis="y", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config = parse_args(argv)
+    for tool in ("wrk", "pgbench", "taskset"):
+        if shutil.which(tool) is None:
+            print(
+                f"error: {tool} is not installed (Debian: apt-get install wrk postgresql-client "
+                "util-linux)",
+                file=sys.stderr,
+            )
+            return 2
+    with orders.signals_interrupt(), contextlib.ExitStack() as stack:
+        try:
+            report = bench(config, stack)
+        except orders.BenchError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("interrupted: stopping what was started", file=sys.stderr)
+            return 130
+    RESULTS.mkdir(exist_ok=True)
+    stem = "quick" if config.quick else "latest"
+    paths = [RESULTS / f"{stem}.json"] + ([config.json_path] if config.json_path else [])
+    for path in paths:
+        path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    chart(report, RESULTS / f"{stem}.png")
+    print(render(report))
+    print(f"\nresults: {', '.join(str(p) for p in paths)}; chart: {RESULTS / f'{stem}.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    sys.exit(main())
