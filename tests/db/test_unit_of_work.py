@@ -7,7 +7,9 @@ from dataclasses import replace
 
 import pytest
 from returns.result import Failure, Result, Success
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_core.catalogue.errors import DuplicateSku, VersionConflict
 from orderly_core.catalogue.model import Stock
@@ -19,6 +21,7 @@ from orderly_core.catalogue.use_cases import (
 )
 from orderly_core.ports import Dependencies, UnitOfWork
 from orderly_core.transaction import in_transaction
+from orderly_db.faults import is_transient
 from tests.core.helpers import ctx, make_product, ok, stored
 
 
@@ -103,3 +106,60 @@ async def test_concurrent_edits_of_one_version_let_exactly_one_through(
     assert len(winners) == 1
     assert losers == [VersionConflict("MUG-1", expected=1, current=2)] * 9
     assert await stored(pg_deps, "MUG-1") == winners[0]
+
+
+async def test_sqlalchemy_and_driver_statements_roll_back_together(pg_deps: Dependencies) -> None:
+    """Hot statements run on the asyncpg connection, the rest through SQLAlchemy: both must
+    be inside the unit of work's one transaction, never in autocommit."""
+    product = await make_product(pg_deps)
+    other = replace(product, sku="MUG-2")
+
+    async with pg_deps.unit_of_work() as uow:
+        assert await uow.products.add(other) == Success(None)  # through SQLAlchemy
+        await uow.products.save(replace(product, name="Changed", version=2))  # on the driver
+        assert await uow.products.get("MUG-2") == other  # each sees the other's write
+        await uow.rollback()
+
+    assert await stored(pg_deps, "MUG-1") == product
+    assert await stored(pg_deps, "MUG-2") is None
+
+
+async def test_sqlalchemy_and_driver_statements_commit_together(pg_deps: Dependencies) -> None:
+    product = await make_product(pg_deps)
+    changed, other = replace(product, name="Changed", version=2), replace(product, sku="MUG-2")
+
+    async with pg_deps.unit_of_work() as uow:
+        await uow.products.save(changed)
+        assert await uow.products.add(other) == Success(None)
+        await uow.commit()
+
+    assert await stored(pg_deps, "MUG-1") == changed
+    assert await stored(pg_deps, "MUG-2") == other
+
+
+async def test_a_unit_of_work_refuses_work_after_it_ended(pg_deps: Dependencies) -> None:
+    async with pg_deps.unit_of_work() as uow:
+        await uow.commit()
+        with pytest.raises(RuntimeError, match="after its commit or rollback"):
+            await uow.products.get("MUG-1")
+
+
+async def test_a_connection_lost_mid_transaction_is_transient_and_is_not_reused(
+    pg_deps: Dependencies, clean_engine: AsyncEngine
+) -> None:
+    await make_product(pg_deps)
+    terminate_idle_in_transaction = text(
+        "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+        "where datname = current_database() and state = 'idle in transaction'"
+    )
+
+    with pytest.raises(DBAPIError) as raised:
+        async with pg_deps.unit_of_work() as uow:
+            await uow.products.get("MUG-1")  # the transaction is open, the backend idle in it
+            async with clean_engine.connect() as admin:
+                assert await admin.scalar(terminate_idle_in_transaction) == 1
+            await uow.products.get("MUG-1")
+
+    assert raised.value.connection_invalidated
+    assert is_transient(raised.value)
+    assert await stored(pg_deps, "MUG-1") is not None  # the pool hands out a live connection

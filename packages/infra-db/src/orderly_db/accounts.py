@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from returns.result import Failure, Result, Success
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,19 +15,20 @@ from orderly_core.accounts.errors import EmailTaken
 from orderly_core.accounts.model import RefreshToken, User
 from orderly_core.context import Role
 from orderly_db.errors import EMAIL_TAKEN, violates
+from orderly_db.statements import Columns, DriverConnection, Statement
 from orderly_db.tables import refresh_tokens, users
 
 
-def _to_user(row: Row[Any]) -> User:
+def _to_user(row: Columns) -> User:
     return User(
-        id=row.id,
-        email=row.email,
-        display_name=row.display_name,
-        password_hash=row.password_hash,
-        role=Role(row.role),
-        active=row.active,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        id=row["id"],
+        email=row["email"],
+        display_name=row["display_name"],
+        password_hash=row["password_hash"],
+        role=Role(row["role"]),
+        active=row["active"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
 
 
@@ -56,20 +57,24 @@ def _to_token(row: Row[Any]) -> RefreshToken:
     )
 
 
+_BY_ID = select(users).where(users.c.id == bindparam("id"))
+_GET = Statement.compiled(_BY_ID)
+_GET_FOR_UPDATE = Statement.compiled(_BY_ID.with_for_update())
+
+
 class SqlUsers:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, driver: DriverConnection) -> None:
         self._db = connection
+        self._driver = driver
 
     async def get(self, user_id: uuid.UUID, *, for_update: bool = False) -> User | None:
-        query = select(users).where(users.c.id == user_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._db.execute(query)).one_or_none()
+        statement = _GET_FOR_UPDATE if for_update else _GET
+        row = await statement.fetch_one(self._driver, {"id": user_id})
         return _to_user(row) if row else None
 
     async def get_by_email(self, email: str) -> User | None:
         row = (await self._db.execute(select(users).where(users.c.email == email))).one_or_none()
-        return _to_user(row) if row else None
+        return _to_user(row._mapping) if row else None
 
     async def add(self, user: User) -> Result[None, EmailTaken]:
         try:
@@ -113,7 +118,7 @@ class SqlUsers:
             query = query.where(users.c.active.is_(active))
         if email_prefix:
             query = query.where(users.c.email.startswith(email_prefix, autoescape=True))
-        return [_to_user(row) for row in (await self._db.execute(query)).all()]
+        return [_to_user(row._mapping) for row in (await self._db.execute(query)).all()]
 
     async def lock_active_admins(self) -> tuple[uuid.UUID, ...]:
         query = (

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from functools import cache
 
 from returns.result import Failure, Result, Success
-from sqlalchemy import Row, insert, or_, select, update
+from sqlalchemy import ARRAY, String, any_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -14,21 +14,22 @@ from orderly_core.catalogue.errors import DuplicateSku
 from orderly_core.catalogue.model import Product, Stock
 from orderly_core.money import Money
 from orderly_db.errors import SKU_TAKEN, violates
+from orderly_db.statements import Columns, DriverConnection, Statement, updated_rows
 from orderly_db.tables import products
 
 
-def _to_product(row: Row[Any]) -> Product:
+def _to_product(row: Columns) -> Product:
     return Product(
-        sku=row.sku,
-        name=row.name,
-        description=row.description,
-        price=Money(row.unit_price, row.currency),
-        active=row.active,
-        stock=Stock(on_hand=row.on_hand, reserved=row.reserved),
-        version=row.version,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        low_stock_threshold=row.low_stock_threshold,
+        sku=row["sku"],
+        name=row["name"],
+        description=row["description"],
+        price=Money(row["unit_price"], row["currency"]),
+        active=row["active"],
+        stock=Stock(on_hand=row["on_hand"], reserved=row["reserved"]),
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        low_stock_threshold=row["low_stock_threshold"],
     )
 
 
@@ -53,15 +54,55 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+_BY_SKU = select(products).where(products.c.sku == bindparam("sku"))
+_GET = Statement.compiled(_BY_SKU)
+_GET_FOR_UPDATE = Statement.compiled(_BY_SKU.with_for_update())
+# Locks are taken in SKU order so that two writers never wait on each other in a cycle.
+_MANY = (
+    select(products)
+    .where(products.c.sku == any_(bindparam("skus", type_=ARRAY(String))))
+    .order_by(products.c.sku)
+)
+_GET_MANY = Statement.compiled(_MANY)
+_GET_MANY_FOR_UPDATE = Statement.compiled(_MANY.with_for_update())
+_SAVE = Statement.compiled(
+    update(products)
+    .where(products.c.sku == bindparam("key_sku"))
+    .values({
+        column.name: bindparam(column.name)
+        for column in products.c
+        if column.name not in ("sku", "created_at")
+    })
+)  # fmt: skip
+
+
+@cache
+def _page(*, after: bool, active: bool, search: bool) -> Statement:
+    """The page query of one combination of filters, compiled on first use."""
+    query = select(products).order_by(products.c.sku).limit(bindparam("limit"))
+    if after:
+        query = query.where(products.c.sku > bindparam("after"))
+    if active:
+        query = query.where(products.c.active == bindparam("active"))
+    if search:
+        pattern = bindparam("pattern", type_=String)
+        query = query.where(
+            or_(
+                products.c.name.ilike(pattern, escape="\\"),
+                products.c.sku.ilike(pattern, escape="\\"),
+            )
+        )
+    return Statement.compiled(query)
+
+
 class SqlProducts:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, driver: DriverConnection) -> None:
         self._db = connection
+        self._driver = driver
 
     async def get(self, sku: str, *, for_update: bool = False) -> Product | None:
-        query = select(products).where(products.c.sku == sku)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._db.execute(query)).one_or_none()
+        statement = _GET_FOR_UPDATE if for_update else _GET
+        row = await statement.fetch_one(self._driver, {"sku": sku})
         return _to_product(row) if row else None
 
     async def get_many(
@@ -69,12 +110,9 @@ class SqlProducts:
     ) -> dict[str, Product]:
         if not skus:
             return {}
-        # Locks are taken in SKU order so that two writers never wait on each other in a cycle.
-        query = select(products).where(products.c.sku.in_(sorted(set(skus)))).order_by("sku")
-        if for_update:
-            query = query.with_for_update()
-        rows = (await self._db.execute(query)).all()
-        return {row.sku: _to_product(row) for row in rows}
+        statement = _GET_MANY_FOR_UPDATE if for_update else _GET_MANY
+        rows = await statement.fetch(self._driver, {"skus": sorted(set(skus))})
+        return {row["sku"]: _to_product(row) for row in rows}
 
     async def add(self, product: Product) -> Result[None, DuplicateSku]:
         try:
@@ -87,28 +125,18 @@ class SqlProducts:
 
     async def save(self, product: Product) -> None:
         values = _to_row(product)
-        del values["sku"], values["created_at"]
-        result = await self._db.execute(
-            update(products).where(products.c.sku == product.sku).values(values)
-        )
-        if result.rowcount != 1:
+        values["key_sku"] = values.pop("sku")
+        if updated_rows(await _SAVE.execute(self._driver, values)) != 1:
             raise LookupError(f"save() of a product that does not exist: {product.sku}")
 
     async def list(
         self, *, after: str | None, limit: int, active: bool | None, search: str | None
     ) -> list[Product]:
-        conditions = []
-        if after is not None:
-            conditions.append(products.c.sku > after)
-        if active is not None:
-            conditions.append(products.c.active.is_(active))
-        if search:
-            pattern = f"%{_escape_like(search)}%"
-            conditions.append(
-                or_(
-                    products.c.name.ilike(pattern, escape="\\"),
-                    products.c.sku.ilike(pattern, escape="\\"),
-                )
-            )
-        query = select(products).where(*conditions).order_by("sku").limit(limit)
-        return [_to_product(row) for row in (await self._db.execute(query)).all()]
+        statement = _page(after=after is not None, active=active is not None, search=bool(search))
+        values = {
+            "limit": limit,
+            "after": after,
+            "active": active,
+            "pattern": f"%{_escape_like(search)}%" if search else None,
+        }
+        return [_to_product(row) for row in await statement.fetch(self._driver, values)]

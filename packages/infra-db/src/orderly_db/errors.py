@@ -15,10 +15,14 @@ EMAIL_TAKEN = "uq_users_email"  # -> EmailTaken
 
 
 def constraint_name(error: IntegrityError) -> str | None:
-    """The name of the violated constraint, from the asyncpg exception SQLAlchemy wraps."""
-    driver_error = getattr(error.orig, "__cause__", None)
-    name = getattr(driver_error, "constraint_name", None)
-    return name if isinstance(name, str) else None
+    """The name of the violated constraint, from the asyncpg exception SQLAlchemy wraps
+    (directly for the statements of :mod:`orderly_db.statements`, else under SQLAlchemy's
+    DBAPI adapter)."""
+    for driver_error in (error.orig, getattr(error.orig, "__cause__", None)):
+        name = getattr(driver_error, "constraint_name", None)
+        if isinstance(name, str):
+            return name
+    return None
 
 
 def violates(error: IntegrityError, constraint: str) -> bool:

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, select, tuple_
+from sqlalchemy import BindParameter, ColumnElement, String, and_, bindparam, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_core.idempotency import KeyScope, StoredOutcome
+from orderly_db.statements import DriverConnection, Statement, json_text
 from orderly_db.tables import idempotency_keys
 
 _SCOPE_SEPARATOR = "\x1f"  # cannot occur in a key, an operation or an actor id
+
+
+def _scope_values(scope: KeyScope) -> dict[str, str]:
+    return {"actor": scope.actor, "operation": scope.operation, "key": scope.key}
 
 
 def _is(scope: KeyScope) -> ColumnElement[bool]:
@@ -29,50 +34,75 @@ def _is(scope: KeyScope) -> ColumnElement[bool]:
     )
 
 
+_TABLE = idempotency_keys
+_SCOPE: dict[str, BindParameter[str]] = {
+    name: bindparam(name, type_=String) for name in ("actor", "operation", "key")
+}
+_CLAIM = Statement.compiled(
+    select(func.pg_try_advisory_xact_lock(func.hashtextextended(bindparam("name"), 0)))
+)
+_FIND = Statement.compiled(
+    select(
+        _TABLE.c.fingerprint,
+        _TABLE.c.succeeded,
+        _TABLE.c.kind,
+        _TABLE.c.document,
+        _TABLE.c.request_id,
+        _TABLE.c.created_at,
+        _TABLE.c.expires_at,
+    ).where(
+        *(_TABLE.c[name] == value for name, value in _SCOPE.items()),
+        _TABLE.c.expires_at > bindparam("now"),
+    )
+)
+_STORED_COLUMNS = (
+    "fingerprint", "succeeded", "kind", "document", "request_id", "created_at", "expires_at",
+)  # fmt: skip
+
+
+def _store_statement() -> Statement:
+    """Insert the outcome, or replace an expired one (a key may be used again once its
+    record has expired, before the purge removes it)."""
+    statement = insert(_TABLE).values({
+        **_SCOPE, **{name: bindparam(name) for name in _STORED_COLUMNS}
+    })  # fmt: skip
+    return Statement.compiled(
+        statement.on_conflict_do_update(
+            index_elements=[_TABLE.c.actor, _TABLE.c.operation, _TABLE.c.key],
+            set_={name: statement.excluded[name] for name in _STORED_COLUMNS},
+            where=_TABLE.c.expires_at <= statement.excluded.created_at,
+        )
+    )
+
+
+_STORE = _store_statement()
+
+
 class SqlIdempotencyRecords:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, driver: DriverConnection) -> None:
         self._db = connection
+        self._driver = driver
 
     async def claim(self, scope: KeyScope) -> bool:
         name = _SCOPE_SEPARATOR.join((scope.actor, scope.operation, scope.key))
-        lock = func.pg_try_advisory_xact_lock(func.hashtextextended(name, 0))
-        return bool(await self._db.scalar(select(lock)))
+        return bool(await _CLAIM.fetch_value(self._driver, {"name": name}))
 
     async def find(self, scope: KeyScope, now: datetime) -> StoredOutcome | None:
-        table = idempotency_keys
-        query = select(
-            table.c.fingerprint,
-            table.c.succeeded,
-            table.c.kind,
-            table.c.document,
-            table.c.request_id,
-            table.c.created_at,
-            table.c.expires_at,
-        ).where(_is(scope), table.c.expires_at > now)
-        row = (await self._db.execute(query)).one_or_none()
-        return None if row is None else StoredOutcome(**row._mapping)
+        row = await _FIND.fetch_one(self._driver, {**_scope_values(scope), "now": now})
+        return None if row is None else StoredOutcome(**dict(row.items()))
 
     async def store(self, scope: KeyScope, outcome: StoredOutcome) -> None:
-        table = idempotency_keys
         values = {
-            "actor": scope.actor,
-            "operation": scope.operation,
-            "key": scope.key,
+            **_scope_values(scope),
             "fingerprint": outcome.fingerprint,
             "succeeded": outcome.succeeded,
             "kind": outcome.kind,
-            "document": outcome.document,
+            "document": json_text(outcome.document),
             "request_id": outcome.request_id,
             "created_at": outcome.created_at,
             "expires_at": outcome.expires_at,
         }
-        statement = insert(table).values(values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[table.c.actor, table.c.operation, table.c.key],
-            set_={name: statement.excluded[name] for name in values},
-            where=table.c.expires_at <= statement.excluded.created_at,
-        )
-        await self._db.execute(statement)
+        await _STORE.execute(self._driver, values)
 
     async def purge(self, now: datetime, limit: int) -> int:
         table = idempotency_keys

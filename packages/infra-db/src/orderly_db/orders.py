@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, tuple_, update
+from sqlalchemy import Row, bindparam, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_core.money import Money
 from orderly_core.orders.model import Order, OrderLine, OrderQuery, OrderStatus
+from orderly_db.statements import DriverConnection, Statement
 from orderly_db.tables import order_lines, orders
 
 
@@ -32,39 +33,43 @@ def _to_order(row: Row[Any], lines: list[OrderLine]) -> Order:
     )
 
 
+_ADD = Statement.compiled(insert(orders).values({c.name: bindparam(c.name) for c in orders.c}))
+_ADD_LINE = Statement.compiled(
+    insert(order_lines).values({c.name: bindparam(c.name) for c in order_lines.c})
+)
+
+
 class SqlOrders:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, driver: DriverConnection) -> None:
         self._db = connection
+        self._driver = driver
 
     async def add(self, order: Order) -> None:
-        await self._db.execute(
-            insert(orders).values(
-                id=order.id,
-                customer_id=order.customer_id,
-                status=order.status.value,
-                total=order.total.amount,
-                currency=order.total.currency,
-                placed_at=order.placed_at,
-                updated_at=order.updated_at,
-                expires_at=order.expires_at,
-                version=order.version,
-                cancel_reason=order.cancel_reason,
-            )
-        )
-        await self._db.execute(
-            insert(order_lines),
-            [
-                {
-                    "order_id": order.id,
-                    "line_no": number,
-                    "sku": line.sku,
-                    "quantity": line.quantity,
-                    "unit_price": line.unit_price.amount,
-                    "currency": line.unit_price.currency,
-                }
-                for number, line in enumerate(order.lines, start=1)
-            ],
-        )
+        values = {
+            "id": order.id,
+            "customer_id": order.customer_id,
+            "status": order.status.value,
+            "total": order.total.amount,
+            "currency": order.total.currency,
+            "placed_at": order.placed_at,
+            "updated_at": order.updated_at,
+            "expires_at": order.expires_at,
+            "version": order.version,
+            "cancel_reason": order.cancel_reason,
+        }
+        await _ADD.execute(self._driver, values)
+        lines = [
+            {
+                "order_id": order.id,
+                "line_no": number,
+                "sku": line.sku,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price.amount,
+                "currency": line.unit_price.currency,
+            }
+            for number, line in enumerate(order.lines, start=1)
+        ]
+        await _ADD_LINE.execute_many(self._driver, lines)
 
     async def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None:
         query = select(orders).where(orders.c.id == order_id)

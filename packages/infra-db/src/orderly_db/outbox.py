@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_core.events import Event, EventType
+from orderly_db.statements import DriverConnection, Statement, json_text
 from orderly_db.tables import outbox
 
 CHANNEL = "orderly_outbox"
@@ -33,23 +34,34 @@ def _to_event(row: Row[Any]) -> Event:
     )
 
 
+_EVENT_COLUMNS = ("id", "type", "subject", "sequence", "data", "request_id", "created_at")
+# The insert and its NOTIFY in one round trip.
+_ADD = Statement.compiled(
+    select(func.pg_notify(CHANNEL, "")).select_from(
+        insert(outbox)
+        .values({name: bindparam(name) for name in _EVENT_COLUMNS})
+        .returning(outbox.c.position)
+        .cte("added")
+    )
+)
+
+
 class SqlOutbox:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, driver: DriverConnection) -> None:
         self._db = connection
+        self._driver = driver
 
     async def add(self, event: Event) -> None:
-        await self._db.execute(
-            insert(outbox).values(
-                id=event.id,
-                type=event.type.value,
-                subject=event.subject,
-                sequence=event.sequence,
-                data=event.data,
-                request_id=event.request_id,
-                created_at=event.created_at,
-            )
-        )
-        await self._db.execute(select(func.pg_notify(CHANNEL, "")))
+        values = {
+            "id": event.id,
+            "type": event.type.value,
+            "subject": event.subject,
+            "sequence": event.sequence,
+            "data": json_text(event.data),
+            "request_id": event.request_id,
+            "created_at": event.created_at,
+        }
+        await _ADD.execute(self._driver, values)
 
     async def mark_done(self, event_ids: Sequence[uuid.UUID], at: datetime) -> None:
         await self._db.execute(

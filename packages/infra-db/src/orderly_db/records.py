@@ -6,11 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, tuple_
+from sqlalchemy import Row, bindparam, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_core.audit import AuditEntry, AuditQuery
 from orderly_core.catalogue.ledger import MovementKind, StockMovement
+from orderly_db.statements import DriverConnection, Statement, json_text
 from orderly_db.tables import audit_entries, stock_movements
 
 
@@ -29,25 +30,33 @@ def _to_movement(row: Row[Any]) -> StockMovement:
     )
 
 
+_APPEND_MOVEMENT = Statement.compiled(
+    insert(stock_movements).values({c.name: bindparam(c.name) for c in stock_movements.c})
+)
+_APPEND_ENTRY = Statement.compiled(
+    insert(audit_entries).values({c.name: bindparam(c.name) for c in audit_entries.c})
+)
+
+
 class SqlStockLedger:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, driver: DriverConnection) -> None:
         self._db = connection
+        self._driver = driver
 
     async def append(self, movement: StockMovement) -> None:
-        await self._db.execute(
-            insert(stock_movements).values(
-                id=movement.id,
-                sku=movement.sku,
-                at=movement.at,
-                kind=movement.kind.value,
-                on_hand_delta=movement.on_hand_delta,
-                reserved_delta=movement.reserved_delta,
-                note=movement.note,
-                reference=movement.reference,
-                actor_id=movement.actor_id,
-                request_id=movement.request_id,
-            )
-        )
+        values = {
+            "id": movement.id,
+            "sku": movement.sku,
+            "at": movement.at,
+            "kind": movement.kind.value,
+            "on_hand_delta": movement.on_hand_delta,
+            "reserved_delta": movement.reserved_delta,
+            "note": movement.note,
+            "reference": movement.reference,
+            "actor_id": movement.actor_id,
+            "request_id": movement.request_id,
+        }
+        await _APPEND_MOVEMENT.execute(self._driver, values)
 
     async def history(
         self, sku: str, *, after: tuple[datetime, uuid.UUID] | None, limit: int
@@ -92,26 +101,26 @@ def _to_entry(row: Row[Any]) -> AuditEntry:
 
 
 class SqlAuditLog:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, driver: DriverConnection) -> None:
         self._db = connection
+        self._driver = driver
 
     async def append(self, entry: AuditEntry) -> None:
-        await self._db.execute(
-            insert(audit_entries).values(
-                id=entry.id,
-                at=entry.at,
-                actor_kind=entry.actor_kind,
-                actor_id=entry.actor_id,
-                actor_role=entry.actor_role,
-                operation=entry.operation,
-                target_type=entry.target_type,
-                target_id=entry.target_id,
-                request_id=entry.request_id,
-                idempotency_key=entry.idempotency_key,
-                mode=entry.mode,
-                changes=dict(entry.changes),
-            )
-        )
+        values = {
+            "id": entry.id,
+            "at": entry.at,
+            "actor_kind": entry.actor_kind,
+            "actor_id": entry.actor_id,
+            "actor_role": entry.actor_role,
+            "operation": entry.operation,
+            "target_type": entry.target_type,
+            "target_id": entry.target_id,
+            "request_id": entry.request_id,
+            "idempotency_key": entry.idempotency_key,
+            "mode": entry.mode,
+            "changes": json_text(dict(entry.changes)),
+        }
+        await _APPEND_ENTRY.execute(self._driver, values)
 
     async def list(
         self, *, after: tuple[datetime, uuid.UUID] | None, limit: int, query: AuditQuery

@@ -7,6 +7,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Self
 
+from asyncpg.transaction import Transaction
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orderly_core.accounts.ports import PasswordHasher
@@ -21,6 +22,7 @@ from orderly_db.passwords import Argon2Passwords
 from orderly_db.records import SqlAuditLog, SqlStockLedger
 from orderly_db.sales import SqlSales
 from orderly_db.settings import InfraSettings
+from orderly_db.statements import DriverConnection
 from orderly_db.webhooks import SqlDeliveries, SqlEndpoints
 
 _Repositories = tuple[
@@ -42,14 +44,19 @@ _Repositories = tuple[
 class SqlUnitOfWork:
     """Checks a connection out of the pool and begins a transaction on entry.
 
-    Leaving the block rolls back anything not committed, on success, on failure and on
-    exceptions alike, then returns the connection to the pool. Repositories share the
-    connection and never commit.
+    The transaction is the asyncpg connection's own: repositories run their hot statements
+    on that driver connection (see :mod:`orderly_db.statements`) and the rest through
+    SQLAlchemy, whose connection is switched to autocommit so that it never begins or ends a
+    transaction of its own; both run inside this one. ``commit`` or ``rollback`` ends the
+    unit of work. Leaving the block rolls back anything not committed, on success, on failure
+    and on exceptions alike, then returns the connection to the pool (or discards it when
+    the rollback itself failed: the connection is then broken). Repositories never commit.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._connection: AsyncConnection | None = None
+        self._transaction: Transaction | None = None
         self._repositories: _Repositories | None = None
 
     @property
@@ -103,21 +110,30 @@ class SqlUnitOfWork:
     def _open(self) -> _Repositories:
         if self._repositories is None:
             raise RuntimeError("the unit of work is used outside its 'async with' block")
+        if self._transaction is None:
+            raise RuntimeError("the unit of work is used after its commit or rollback")
         return self._repositories
 
     async def __aenter__(self) -> Self:
-        self._connection = await self._engine.connect()
-        await self._connection.begin()
-        connection = self._connection
+        connection = await self._engine.connect()
+        try:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            driver: DriverConnection = (await connection.get_raw_connection()).driver_connection  # type: ignore[assignment]
+            transaction = driver.transaction()
+            await transaction.start()
+        except BaseException:
+            await connection.close()
+            raise
+        self._connection, self._transaction = connection, transaction
         self._repositories = (
-            SqlProducts(connection),
-            SqlUsers(connection),
+            SqlProducts(connection, driver),
+            SqlUsers(connection, driver),
             SqlRefreshTokens(connection),
-            SqlStockLedger(connection),
-            SqlAuditLog(connection),
-            SqlOrders(connection),
-            SqlIdempotencyRecords(connection),
-            SqlOutbox(connection),
+            SqlStockLedger(connection, driver),
+            SqlAuditLog(connection, driver),
+            SqlOrders(connection, driver),
+            SqlIdempotencyRecords(connection, driver),
+            SqlOutbox(connection, driver),
             SqlEndpoints(connection),
             SqlDeliveries(connection),
             SqlJobRecords(connection),
@@ -135,21 +151,28 @@ class SqlUnitOfWork:
         if connection is None:
             return
         try:
-            if connection.in_transaction():
-                await connection.rollback()
+            await self._end(commit=False)
+        except BaseException:
+            await connection.invalidate()  # the connection is in an unknown state: discard it
+            if exc is None:
+                raise
         finally:
             await connection.close()
 
     async def commit(self) -> None:
-        await self._live().commit()
+        await self._end(commit=True)
 
     async def rollback(self) -> None:
-        await self._live().rollback()
+        await self._end(commit=False)
 
-    def _live(self) -> AsyncConnection:
-        if self._connection is None:
-            raise RuntimeError("the unit of work is used outside its 'async with' block")
-        return self._connection
+    async def _end(self, *, commit: bool) -> None:
+        transaction, self._transaction = self._transaction, None
+        if transaction is None:
+            return
+        if commit:
+            await transaction.commit()
+        else:
+            await transaction.rollback()
 
 
 def sql_dependencies(
