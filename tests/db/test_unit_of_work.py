@@ -153,13 +153,36 @@ async def test_a_connection_lost_mid_transaction_is_transient_and_is_not_reused(
         "where datname = current_database() and state = 'idle in transaction'"
     )
 
-    with pytest.raises(DBAPIError) as raised:
+    async def read_across_the_loss() -> None:
         async with pg_deps.unit_of_work() as uow:
             await uow.products.get("MUG-1")  # the transaction is open, the backend idle in it
             async with clean_engine.connect() as admin:
                 assert await admin.scalar(terminate_idle_in_transaction) == 1
             await uow.products.get("MUG-1")
 
+    with pytest.raises(DBAPIError) as raised:
+        await read_across_the_loss()
+
     assert raised.value.connection_invalidated
     assert is_transient(raised.value)
     assert await stored(pg_deps, "MUG-1") is not None  # the pool hands out a live connection
+
+
+async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(
+    pg_deps: Dependencies, clean_engine: AsyncEngine
+) -> None:
+    await make_product(pg_deps)
+    async with clean_engine.connect() as admin:
+        terminated = await admin.scalar(
+            text(
+                "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                "where datname = current_database() and state = 'idle' "
+                "and pid <> pg_backend_pid()"
+            )
+        )
+    assert terminated >= 1  # the pool's idle connections, the one the product came through
+    await asyncio.sleep(0.2)  # asyncpg reads the closed sockets while they wait in the pool
+
+    assert await stored(pg_deps, "MUG-1") is not None
+    async with clean_engine.connect() as admin:
+        assert await admin.scalar(text("select 1")) == 1

@@ -125,6 +125,10 @@ def create_app(
     )
     app.openapi = openapi_builder(app)  # type: ignore[method-assign]
     install_problem_handlers(app)
+    # A request is matched against the routes one by one, in this order, which costs a few
+    # microseconds per route passed. No two routers serve the same path, so the order only
+    # decides how soon a request finds its route: the busiest come first.
+    app.include_router(orders.router, dependencies=SIGNED_IN, responses=problem_responses(401))
     app.include_router(products.router)
     app.include_router(imports.router, dependencies=SIGNED_IN)
     app.include_router(jobs.router, dependencies=SIGNED_IN)
@@ -134,7 +138,6 @@ def create_app(
     app.include_router(stock.router, dependencies=SIGNED_IN)
     app.include_router(auth.router)
     app.include_router(users.router)
-    app.include_router(orders.router, dependencies=SIGNED_IN, responses=problem_responses(401))
     app.include_router(audit.router, dependencies=SIGNED_IN)
     app.include_router(reports.router, dependencies=SIGNED_IN)
     app.include_router(webhooks.router, dependencies=SIGNED_IN, responses=problem_responses(401))

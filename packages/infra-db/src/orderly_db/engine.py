@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine.interfaces import AdaptedConnection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from orderly_db.settings import InfraSettings
 
 
 def create_engine(settings: InfraSettings, *, application_name: str = "orderly") -> AsyncEngine:
-    """An asyncpg engine with a sized pool, liveness checks and a statement timeout."""
-    return create_async_engine(
+    """An asyncpg engine with a sized pool, liveness checks and a statement timeout.
+
+    The liveness check costs no round trip: asyncpg reads every pooled connection's socket
+    while it waits in the pool, so a connection the server closed (a restart, a terminated
+    backend, an idle timeout) is already marked closed when it is checked out, and the pool
+    replaces it with a new one (:func:`_replace_closed`). SQLAlchemy's ``pool_pre_ping``
+    would instead send three statements on every checkout (``BEGIN``, an empty query,
+    ``ROLLBACK``), a third of the round trips of a catalogue read. A connection that breaks
+    while in use fails its statement as a transient fault and is discarded (see
+    :class:`orderly_db.unit_of_work.SqlUnitOfWork`).
+    """
+    engine = create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_s,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={
             "server_settings": {
@@ -23,3 +37,12 @@ def create_engine(settings: InfraSettings, *, application_name: str = "orderly")
             },
         },
     )
+    event.listen(engine.sync_engine, "checkout", _replace_closed)
+    return engine
+
+
+def _replace_closed(dbapi_connection: AdaptedConnection, _record: Any, _proxy: Any) -> None:
+    """A pool ``checkout`` hook: a connection already closed is discarded and replaced (the
+    pool retries the checkout when a hook raises ``DisconnectionError``)."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")

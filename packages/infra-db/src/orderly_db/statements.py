@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import orjson
 from asyncpg import Connection, InterfaceError, PostgresConnectionError, PostgresError, Record
-from asyncpg.exceptions import DataError, IntegrityConstraintViolationError
+from asyncpg.exceptions import DataError, IntegrityConstraintViolationError, InternalClientError
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.exc import DataError as SqlDataError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -99,7 +99,7 @@ class Statement:
         :mod:`orderly_db.errors` and :mod:`orderly_db.faults`)."""
         try:
             yield
-        except (PostgresError, InterfaceError, OSError) as error:
+        except (PostgresError, InterfaceError, InternalClientError, OSError) as error:
             lost = isinstance(error, PostgresConnectionError | OSError) or driver.is_closed()
             kind = next(
                 (wrapper for driver_error, wrapper in _WRAPPERS if isinstance(error, driver_error)),
