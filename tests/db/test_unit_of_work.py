@@ -21,6 +21,7 @@ from orderly_core.catalogue.use_cases import (
 )
 from orderly_core.ports import Dependencies, UnitOfWork
 from orderly_core.transaction import in_transaction
+from orderly_db.engine import transaction
 from orderly_db.faults import is_transient
 from tests.core.helpers import ctx, make_product, ok, stored
 
@@ -186,3 +187,20 @@ async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(
     assert await stored(pg_deps, "MUG-1") is not None
     async with clean_engine.connect() as admin:
         assert await admin.scalar(text("select 1")) == 1
+
+
+async def test_work_outside_a_unit_of_work_gets_a_real_transaction(
+    pg_deps: Dependencies, clean_engine: AsyncEngine
+) -> None:
+    """The engine's connections autocommit; ``transaction`` (migrations use it) does not."""
+    product = await make_product(pg_deps, on_hand=5)
+
+    async def change_then_fail() -> None:
+        async with transaction(clean_engine) as connection:
+            await connection.execute(text("update products set on_hand = 6"))
+            raise BoomError
+
+    with pytest.raises(BoomError):
+        await change_then_fail()
+
+    assert await stored(pg_deps, "MUG-1") == product

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from orderly_core import jobs
+from orderly_db.engine import transaction
 from orderly_worker.boundary import guarded, succeeded
 from orderly_worker.retry import RetryPolicy, is_infrastructure_fault
 from orderly_worker.runtime import JobContext, JobResult
@@ -64,7 +65,7 @@ def test_the_last_try_is_the_one_numbered_max_tries() -> None:
 async def _raised(engine: AsyncEngine, sql: str) -> Exception:
     """The error running ``sql`` raises (statements time out after 100 ms)."""
     try:
-        async with engine.begin() as connection:
+        async with transaction(engine) as connection:
             await connection.execute(text("SET LOCAL statement_timeout = 100"))
             await connection.execute(text(sql))
     except Exception as error:

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine.interfaces import AdaptedConnection
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from orderly_db.settings import InfraSettings
 
 
 def create_engine(settings: InfraSettings, *, application_name: str = "orderly") -> AsyncEngine:
     """An asyncpg engine with a sized pool, liveness checks and a statement timeout.
+
+    Its connections are in autocommit mode: SQLAlchemy never begins a transaction on them.
+    Every use case's transaction is begun and ended on the asyncpg connection by its unit of
+    work (:class:`orderly_db.unit_of_work.SqlUnitOfWork`); switching the level on every
+    checkout instead would cost two calls into the driver per unit of work. Anything else
+    that needs a transaction (migrations, tests) takes its connection from
+    :func:`transaction`: ``engine.begin()`` would run each statement on its own.
 
     The liveness check costs no round trip: asyncpg reads every pooled connection's socket
     while it waits in the pool, so a connection the server closed (a restart, a terminated
@@ -30,6 +39,7 @@ def create_engine(settings: InfraSettings, *, application_name: str = "orderly")
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_s,
         pool_recycle=1800,
+        isolation_level="AUTOCOMMIT",
         connect_args={
             "server_settings": {
                 "statement_timeout": str(settings.db_statement_timeout_ms),
@@ -39,6 +49,16 @@ def create_engine(settings: InfraSettings, *, application_name: str = "orderly")
     )
     event.listen(engine.sync_engine, "checkout", _replace_closed)
     return engine
+
+
+@asynccontextmanager
+async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection in a ``READ COMMITTED`` transaction, committed when the block ends
+    normally and rolled back otherwise: for work outside a unit of work."""
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="READ COMMITTED")
+        async with connection.begin():
+            yield connection
 
 
 def _replace_closed(dbapi_connection: AdaptedConnection, _record: Any, _proxy: Any) -> None:

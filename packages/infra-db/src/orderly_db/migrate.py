@@ -12,6 +12,8 @@ from alembic.util import CommandError
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from orderly_db.engine import transaction
+
 
 class MigrationError(Exception):
     """A revision that does not exist, or a step the migration history cannot take."""
@@ -35,13 +37,17 @@ def _step(move: Callable[[Config, str], None], revision: str) -> Callable[[Conne
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    async with engine.begin() as connection:
-        await connection.run_sync(_step(command.upgrade, revision))
+    await _in_one_transaction(engine, _step(command.upgrade, revision))
 
 
 async def downgrade(engine: AsyncEngine, revision: str = "-1") -> None:
-    async with engine.begin() as connection:
-        await connection.run_sync(_step(command.downgrade, revision))
+    await _in_one_transaction(engine, _step(command.downgrade, revision))
+
+
+async def _in_one_transaction(engine: AsyncEngine, step: Callable[[Connection], None]) -> None:
+    """Every migration of ``step`` in one transaction: all of them or none."""
+    async with transaction(engine) as connection:
+        await connection.run_sync(step)
 
 
 def head() -> str | None:

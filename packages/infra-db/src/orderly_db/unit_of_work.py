@@ -46,8 +46,9 @@ class SqlUnitOfWork:
 
     The transaction is the asyncpg connection's own: repositories run their hot statements
     on that driver connection (see :mod:`orderly_db.statements`) and the rest through
-    SQLAlchemy, whose connection is switched to autocommit so that it never begins or ends a
-    transaction of its own; both run inside this one. ``commit`` or ``rollback`` ends the
+    SQLAlchemy, whose connections are in autocommit mode (see
+    :func:`orderly_db.engine.create_engine`) so that it never begins or ends a transaction of
+    its own; both run inside this one. ``commit`` or ``rollback`` ends the
     unit of work. Leaving the block rolls back anything not committed, on success, on failure
     and on exceptions alike, then returns the connection to the pool (or discards it when
     the rollback itself failed: the connection is then broken). Repositories never commit.
@@ -115,10 +116,10 @@ class SqlUnitOfWork:
         return self._repositories
 
     async def __aenter__(self) -> Self:
-        connection = await self._engine.connect()
+        connection = await AsyncConnection(self._engine).start()
         try:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            driver: DriverConnection = (await connection.get_raw_connection()).driver_connection  # type: ignore[assignment]
+            pooled = connection.sync_connection.connection  # type: ignore[union-attr]
+            driver: DriverConnection = pooled.driver_connection  # type: ignore[assignment]
             transaction = driver.transaction()
             await transaction.start()
         except BaseException:
