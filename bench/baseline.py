@@ -331,10 +331,14 @@ def create_app() -> FastAPI:
             schema="pg_catalog",
         )
 
+    async def keep_session(_connection: asyncpg.Connection) -> None:
+        """No reset statements when a connection goes back to the pool (asyncpg's default
+        runs four): Orderly's pool runs none, its transactions having ended already."""
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         pool = await asyncpg.create_pool(
-            database_url, min_size=pool_size, max_size=pool_size, init=jsonb
+            database_url, min_size=pool_size, max_size=pool_size, init=jsonb, reset=keep_session
         )
         holder["app"] = Baseline(pool, secret)
         try:
