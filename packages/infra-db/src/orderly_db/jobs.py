@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, tuple_, update
+from sqlalchemy import Row, bindparam, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_core.job_records import JobRecord, JobSummary
 from orderly_core.jobs import JobStatus
+from orderly_db.statements import Columns, DriverConnection, Statement, json_text
 from orderly_db.tables import jobs
 
 _SUMMARY_COLUMNS = [column for column in jobs.c if column.name not in ("payload", "result")]
@@ -32,21 +33,21 @@ def _to_summary(row: Row[Any]) -> JobSummary:
     )
 
 
-def _to_record(row: Row[Any]) -> JobRecord:
+def _to_record(row: Columns) -> JobRecord:
     return JobRecord(
-        id=row.id,
-        name=row.name,
-        payload=row.payload,
-        status=JobStatus(row.status),
-        attempts=row.attempts,
-        last_error=row.last_error,
-        result=row.result,
-        request_id=row.request_id,
-        retry_of=row.retry_of,
-        created_at=row.created_at,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        updated_at=row.updated_at,
+        id=row["id"],
+        name=row["name"],
+        payload=row["payload"],
+        status=JobStatus(row["status"]),
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        result=row["result"],
+        request_id=row["request_id"],
+        retry_of=row["retry_of"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        updated_at=row["updated_at"],
     )
 
 
@@ -63,9 +64,23 @@ def _progress(record: JobRecord) -> dict[str, object]:
     }
 
 
+_RECORD = select(jobs).where(jobs.c.id == bindparam("id"))
+_GET = Statement.compiled(_RECORD)
+_GET_FOR_UPDATE = Statement.compiled(_RECORD.with_for_update())
+_PROGRESS_COLUMNS = (
+    "status", "attempts", "last_error", "result", "started_at", "finished_at", "updated_at",
+)  # fmt: skip
+_SAVE = Statement.compiled(
+    update(jobs)
+    .where(jobs.c.id == bindparam("key_id"))
+    .values({name: bindparam(name) for name in _PROGRESS_COLUMNS})
+)
+
+
 class SqlJobRecords:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, driver: DriverConnection) -> None:
         self._db = connection
+        self._driver = driver
 
     async def purge_succeeded(self, before: datetime, limit: int) -> int:
         old = (
@@ -97,14 +112,15 @@ class SqlJobRecords:
         return (await self._db.execute(statement)).first() is not None
 
     async def get(self, job_id: str, *, for_update: bool = False) -> JobRecord | None:
-        query = select(jobs).where(jobs.c.id == job_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._db.execute(query)).one_or_none()
+        statement = _GET_FOR_UPDATE if for_update else _GET
+        row = await statement.fetch_one(self._driver, {"id": job_id})
         return None if row is None else _to_record(row)
 
     async def save(self, record: JobRecord) -> None:
-        await self._db.execute(update(jobs).where(jobs.c.id == record.id).values(_progress(record)))
+        values = _progress(record)
+        if values["result"] is not None:
+            values["result"] = json_text(values["result"])
+        await _SAVE.execute(self._driver, {**values, "key_id": record.id})
 
     async def list(
         self,

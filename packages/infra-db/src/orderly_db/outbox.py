@@ -10,27 +10,26 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_core.events import Event, EventType
-from orderly_db.statements import DriverConnection, Statement, json_text
+from orderly_db.statements import Columns, DriverConnection, Statement, json_text
 from orderly_db.tables import outbox
 
 CHANNEL = "orderly_outbox"
 
 
-def _to_event(row: Row[Any]) -> Event:
+def _to_event(row: Columns) -> Event:
     return Event(
-        id=row.id,
-        type=EventType(row.type),
-        subject=row.subject,
-        sequence=row.sequence,
-        data=row.data,
-        request_id=row.request_id,
-        created_at=row.created_at,
+        id=row["id"],
+        type=EventType(row["type"]),
+        subject=row["subject"],
+        sequence=row["sequence"],
+        data=row["data"],
+        request_id=row["request_id"],
+        created_at=row["created_at"],
     )
 
 
@@ -44,6 +43,9 @@ _ADD = Statement.compiled(
         .cte("added")
     )
 )
+
+
+_GET = Statement.compiled(select(outbox).where(outbox.c.id == bindparam("id")))
 
 
 class SqlOutbox:
@@ -73,7 +75,7 @@ class SqlOutbox:
         )
 
     async def get(self, event_id: uuid.UUID) -> Event | None:
-        row = (await self._db.execute(select(outbox).where(outbox.c.id == event_id))).one_or_none()
+        row = await _GET.fetch_one(self._driver, {"id": event_id})
         return None if row is None else _to_event(row)
 
     async def between(
@@ -89,7 +91,7 @@ class SqlOutbox:
             .order_by(outbox.c.position)
             .limit(limit)
         )
-        return [_to_event(row) for row in await self._db.execute(query)]
+        return [_to_event(row._mapping) for row in await self._db.execute(query)]
 
     async def claim(self, limit: int) -> list[Event]:
         query = (
@@ -99,7 +101,7 @@ class SqlOutbox:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return [_to_event(row) for row in await self._db.execute(query)]
+        return [_to_event(row._mapping) for row in await self._db.execute(query)]
 
     async def mark_dispatched(self, event_ids: Sequence[uuid.UUID], at: datetime) -> None:
         await self._db.execute(

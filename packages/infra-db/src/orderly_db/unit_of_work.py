@@ -135,9 +135,9 @@ class SqlUnitOfWork:
             SqlOrders(connection, driver),
             SqlIdempotencyRecords(connection, driver),
             SqlOutbox(connection, driver),
-            SqlEndpoints(connection),
-            SqlDeliveries(connection),
-            SqlJobRecords(connection),
+            SqlEndpoints(connection, driver),
+            SqlDeliveries(connection, driver),
+            SqlJobRecords(connection, driver),
             SqlSales(connection),
         )
         return self
