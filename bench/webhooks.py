@@ -600,6 +600,7 @@ class Running:
     seeded: orders.Seeded
     listener: socket.socket  # the receiver's, bound already
     secret: str  # the receiver's endpoint's signing secret
+    tokens: Sequence[str] = ()  # the customers' access tokens; none: sign them in first
 
 
 async def measure(config: Config, running: Running, probe: orders.CpuProbe) -> Run:
@@ -609,7 +610,9 @@ async def measure(config: Config, running: Running, probe: orders.CpuProbe) -> R
     engine = create_engine(running.settings, application_name="orderly-bench")
     try:
         async with orders.open_client("raw", running.api.port, config.max_in_flight) as client:
-            tokens = await orders.sign_in_all(client, seeded.emails, SIGN_IN_CONCURRENCY)
+            tokens = list(running.tokens) or await orders.sign_in_all(
+                client, seeded.emails, SIGN_IN_CONCURRENCY
+            )
             await wait_for_workers(engine, workers)
             load = Load(client, config, seeded.skus, tokens)
             warmup = await warm_up(config, load, receiver, workers)
