@@ -82,7 +82,7 @@ import jwt
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_cli.processes import api_argv
+from orderly_cli.processes import API_FACTORY, api_argv
 from orderly_db import migrate
 from orderly_db.engine import create_engine
 from orderly_db.passwords import Argon2Passwords
@@ -363,55 +363,30 @@ def start_server(
 
 
 def orderly_argv(config: Config, port: int) -> list[str]:
-    if config.server == "uvicorn":
-        return api_argv(
-            HOST, port, production=True, workers=config.api_workers, log_level="warning"
-        )
-    return [
-        sys.executable,
-        "-m",
-        "granian",
-        "--interface",
-        "asgi",
-        "--factory",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--workers",
-        str(config.api_workers),
-        "--loop",
-        "uvloop",
-        "--no-ws",
-        "--log-level",
-        "warning",
-        "orderly_http.app:create_app",
-    ]
+    return server_argv(config, port, API_FACTORY)
 
 
 def baseline_argv(config: Config, port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "baseline:create_app",
-        "--factory",
-        "--app-dir",
-        str(BENCH),
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--workers",
-        str(config.api_workers),
-    ]
+    """The baseline under exactly the server command line Orderly runs under."""
+    return server_argv(config, port, "baseline:create_app", app_dir=BENCH)
+
+
+def server_argv(config: Config, port: int, factory: str, app_dir: Path | None = None) -> list[str]:
+    """``orderly serve``'s production command line (or granian's equivalent) for ``factory``."""
+    if config.server == "uvicorn":
+        argv = api_argv(HOST, port, production=True, workers=config.api_workers)
+        argv[argv.index(API_FACTORY)] = factory
+        argv[argv.index("--log-level") + 1] = "warning"
+    else:
+        argv = [
+            sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
+            "--host", HOST, "--port", str(port), "--workers", str(config.api_workers),
+            "--loop", "uvloop", "--no-ws", "--log-level", "warning", factory,
+        ]  # fmt: skip
+    if app_dir is not None:
+        option = "--app-dir" if config.server == "uvicorn" else "--working-dir"
+        argv[argv.index(factory) : argv.index(factory)] = [option, str(app_dir)]
+    return argv
 
 
 def wait_ready(server: Server) -> None:
