@@ -450,6 +450,7 @@ class Measured:
     cpu_ms_per_request: float | None
     cpu_percent_of_one_core: dict[str, float | None]
     peak_rss_mb: float | None = None
+    error_kinds: dict[str, int] | None = None
 
     def public(self) -> dict[str, Any]:
         return {
@@ -457,6 +458,7 @@ class Measured:
             "p50_ms": self.p50_ms,
             "p99_ms": self.p99_ms,
             "errors": self.errors,
+            "error_kinds": self.error_kinds,
             "requests": self.requests,
             "server_cpu_ms_per_request": self.cpu_ms_per_request,
             "peak_rss_mb": self.peak_rss_mb,
@@ -518,6 +520,7 @@ class Load:
             ),
             cpu_percent_of_one_core=cpu,
             peak_rss_mb=peak_rss_mb(server.process.pid),
+            error_kinds={kind: n for kind, n in result["errors"].items() if n},
         )
 
     def _profile(self, server: Server, scenario: str) -> subprocess.Popen[bytes] | None:
@@ -821,7 +824,13 @@ class Bench:
         orderly = self.servers["orderly"]
         api = orders.Api(orderly.process, orderly.port, orderly.log)
         running = webhooks.Running(
-            self.settings, api, [self.worker], seeded, listener, secret, self.tokens[:50]
+            self.settings,
+            api,
+            [self.worker],
+            seeded,
+            listener,
+            secret,
+            [f"Bearer {token}" for token in self.tokens[:50]],
         )
         reset_peak_rss(orderly.process.pid)
         config = webhooks.Config(

@@ -53,6 +53,11 @@ class OrderResource(BaseModel):
         lines = [OrderLineResource.model_construct(**line) for line in view.pop("lines")]
         return cls.model_construct(lines=lines, **view)
 
+    @staticmethod
+    def document(order: Order) -> dict[str, Any]:
+        """The resource as plain values, for :func:`~orderly_http.schemas.document_response`."""
+        return order_view(order)
+
 
 class LineAvailabilityResource(BaseModel):
     model_config = ConfigDict(title="LineAvailability")
@@ -94,6 +99,14 @@ class OrderPageResource(BaseModel):
     def from_domain(cls, page: OrderPage) -> OrderPageResource:
         items = [OrderResource.from_domain(order) for order in page.items]
         return cls.model_construct(items=items, next_cursor=page.next_cursor)
+
+    @staticmethod
+    def document(page: OrderPage) -> dict[str, Any]:
+        """The resource as plain values, for :func:`~orderly_http.schemas.document_response`."""
+        return {
+            "items": [OrderResource.document(order) for order in page.items],
+            "next_cursor": page.next_cursor,
+        }
 
 
 class OrderLineBody(RequestBody):

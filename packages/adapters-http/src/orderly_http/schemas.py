@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
@@ -51,7 +52,12 @@ class ProductResource(BaseModel):
 
     @classmethod
     def from_domain(cls, product: Product) -> ProductResource:
-        return cls.model_construct(**product_view(product))
+        return cls.model_construct(**cls.document(product))
+
+    @staticmethod
+    def document(product: Product) -> dict[str, Any]:
+        """The resource as plain values, for :func:`document_response`."""
+        return product_view(product)
 
 
 class ProductPageResource(BaseModel):
@@ -68,6 +74,14 @@ class ProductPageResource(BaseModel):
     def from_domain(cls, page: ProductPage) -> ProductPageResource:
         items = [ProductResource.from_domain(product) for product in page.items]
         return cls.model_construct(items=items, next_cursor=page.next_cursor)
+
+    @staticmethod
+    def document(page: ProductPage) -> dict[str, Any]:
+        """The resource as plain values, for :func:`document_response`."""
+        return {
+            "items": [ProductResource.document(product) for product in page.items],
+            "next_cursor": page.next_cursor,
+        }
 
 
 class RequestBody(BaseModel):
@@ -177,6 +191,25 @@ def json_response(
 ) -> Response:
     return Response(
         model.__pydantic_serializer__.to_json(model),
+        status_code=status_code,
+        headers=headers,
+        media_type="application/json",
+    )
+
+
+def document_response(
+    document: Mapping[str, Any], *, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    """An answer rendered by orjson from a resource's ``document()`` (the core's views).
+
+    The busiest answers (a product, a page of products, an order) take this path: building
+    the resource model first (``model_construct``, field by field) cost ten times the
+    rendering itself, 0.9 ms for a page of 50 products. The route's ``response_model`` still
+    declares the shape, and the tests render each of these resources both ways and require
+    the same bytes.
+    """
+    return Response(
+        orjson.dumps(document, option=orjson.OPT_UTC_Z),
         status_code=status_code,
         headers=headers,
         media_type="application/json",

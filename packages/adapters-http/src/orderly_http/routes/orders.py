@@ -52,7 +52,7 @@ from orderly_http.problems import (
 )
 from orderly_http.routes.product_writes import IfMatch, expected_version
 from orderly_http.routes.products import described, strong_etag
-from orderly_http.schemas import json_response
+from orderly_http.schemas import document_response, json_response
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
@@ -73,15 +73,15 @@ def _order_response(
 ) -> Response:
     """The order with its ``ETag`` (and ``Location`` when it was just placed); a dry run's
     answer carries neither, since nothing was stored."""
-    resource = OrderResource.from_domain(order)
+    resource = OrderResource.document(order)
     if not ctx.applies_changes:
-        return json_response(resource, headers={MODE_HEADER: Mode.DRY_RUN.value})
+        return document_response(resource, headers={MODE_HEADER: Mode.DRY_RUN.value})
     headers = {"ETag": strong_etag(order.version)}
     if status == 201:
         headers["Location"] = f"{router.prefix}/{order.id}"
     if replayed:
         headers[REPLAYED_HEADER] = "true"
-    return json_response(resource, status_code=status, headers=headers)
+    return document_response(resource, status_code=status, headers=headers)
 
 
 @router.post(
@@ -165,7 +165,7 @@ async def list_orders_route(
     result = await list_orders(resources.dependencies, ctx, query)
     if not is_successful(result):
         return domain_problem(result.failure(), ctx)
-    return json_response(OrderPageResource.from_domain(result.unwrap()))
+    return document_response(OrderPageResource.document(result.unwrap()))
 
 
 @router.get(

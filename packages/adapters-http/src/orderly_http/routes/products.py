@@ -18,7 +18,7 @@ from orderly_core.catalogue.use_cases import get_product, list_products
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext
 from orderly_http.problems import domain_problem, problem_responses
-from orderly_http.schemas import ProductPageResource, ProductResource, json_response
+from orderly_http.schemas import ProductPageResource, ProductResource, document_response
 
 router = APIRouter(prefix="/api/v1/products", tags=["products"])
 
@@ -76,7 +76,7 @@ async def list_products_route(
     result = await list_products(resources.dependencies, ctx, query)
     if not is_successful(result):
         return domain_problem(result.failure(), ctx.request_id, field_names=_LIST_FIELD_NAMES)
-    return json_response(ProductPageResource.from_domain(result.unwrap()))
+    return document_response(ProductPageResource.document(result.unwrap()))
 
 
 @router.get(
@@ -107,4 +107,4 @@ async def get_product_route(
     etag = strong_etag(product.version)
     if none_match(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag})
-    return json_response(ProductResource.from_domain(product), headers={"ETag": etag})
+    return document_response(ProductResource.document(product), headers={"ETag": etag})

@@ -1,0 +1,84 @@
+"""The busiest answers are rendered from plain documents by orjson: the same bytes as their
+declared resource models would give."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from orderly_core.catalogue.model import Product, ProductPage, Stock
+from orderly_core.money import Money
+from orderly_core.orders.model import Order, OrderLine, OrderPage, OrderStatus
+from orderly_http.order_schemas import OrderPageResource, OrderResource
+from orderly_http.schemas import (
+    ProductPageResource,
+    ProductResource,
+    document_response,
+    json_response,
+)
+
+WITH_MICROSECONDS = datetime(2026, 11, 30, 9, 15, 42, 123456, tzinfo=UTC)
+ON_THE_SECOND = datetime(2026, 11, 30, 9, 15, 42, tzinfo=UTC)
+ELSEWHERE = datetime(2026, 11, 30, 11, 15, 42, 5, tzinfo=timezone(timedelta(hours=2)))
+
+
+def product(sku: str, at: datetime) -> Product:
+    return Product(
+        sku=sku,
+        name='Mug "Blue" \u2013 330 ml',  # quotes and a non-ASCII dash
+        description="Line one\nline two",
+        price=Money(1250, "EUR"),
+        active=sku != "OLD-1",
+        stock=Stock(on_hand=7, reserved=2),
+        version=3,
+        created_at=at,
+        updated_at=ELSEWHERE,
+        low_stock_threshold=5,
+    )
+
+
+def order(reason: str | None) -> Order:
+    return Order(
+        id=uuid.UUID("8e03978e-40d5-43e8-bc93-6894a57f9324"),
+        customer_id="5f0c1d2e-customer",
+        status=OrderStatus.CANCELLED if reason else OrderStatus.PLACED,
+        lines=(
+            OrderLine("MUG-1", 2, Money(1250, "EUR")),
+            OrderLine("CUP-2", 1, Money(0, "EUR")),
+        ),
+        total=Money(2500, "EUR"),
+        placed_at=WITH_MICROSECONDS,
+        updated_at=ON_THE_SECOND,
+        expires_at=ELSEWHERE,
+        version=2,
+        cancel_reason=reason,
+    )
+
+
+CASES: list[tuple[type[BaseModel], Any]] = [
+    (ProductResource, product("MUG-1", WITH_MICROSECONDS)),
+    (ProductResource, product("OLD-1", ON_THE_SECOND)),
+    (
+        ProductPageResource,
+        ProductPage((product("A-1", ON_THE_SECOND), product("B-2", ELSEWHERE)), "B-2"),
+    ),
+    (ProductPageResource, ProductPage((), None)),
+    (OrderResource, order(None)),
+    (OrderResource, order("expired")),
+    (OrderPageResource, OrderPage((order(None), order("changed my mind")), "cursor==")),
+]
+
+
+@pytest.mark.parametrize(("resource", "value"), CASES)
+def test_a_document_renders_byte_for_byte_as_its_resource_model(
+    resource: Any, value: object
+) -> None:
+    from_model = json_response(resource.from_domain(value)).body
+    from_document = document_response(resource.document(value)).body
+
+    assert from_document == from_model
+    resource.model_validate_json(from_document)  # and it is what the API declares
