@@ -35,7 +35,10 @@ class InfraSettings(LogSettings):
     redis_url: str = Field(description="Redis URL for the job queue, e.g. redis://host:6379/0")
     environment: Literal["development", "production"] = "development"
     db_pool_size: int = Field(default=5, ge=1, le=100)
-    db_max_overflow: int = Field(default=5, ge=0, le=100)
+    # Overflow connections are closed as soon as they are returned, so under steady load they
+    # are opened again and again (a new server process, statements prepared anew): a fixed
+    # pool, whose callers wait their turn, serves more and with a shorter tail.
+    db_max_overflow: int = Field(default=0, ge=0, le=100)
     db_pool_timeout_s: float = Field(default=10.0, gt=0)
     db_statement_timeout_ms: int = Field(default=15_000, ge=100)
     password_hash_time_cost: int = Field(default=3, ge=1, le=20)
