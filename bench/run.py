@@ -22,7 +22,8 @@ What runs
     With two or more usable cores the split is fixed: both APIs on the first core; the load
     generator, PostgreSQL, Redis and the worker on the last. The results name it.
 
-What is measured, per scenario, Orderly then the baseline (each after an uncounted warm-up)
+What is measured, per scenario, Orderly then the baseline (each after ``VACUUM ANALYZE`` and
+an uncounted warm-up)
     ``product_get``   ``GET /api/v1/products/{sku}``, a random SKU of the catalogue;
     ``product_list``  ``GET /api/v1/products?limit=50``;
     ``order_place``   ``POST /api/v1/orders`` signed in as a random customer, one line of a
@@ -470,7 +471,12 @@ class Load:
     """wrk runs against one server, with the CPU each party used meanwhile."""
 
     def __init__(
-        self, config: Config, placement: Placement, probe_roots: dict[str, int | None], data: Path
+        self,
+        config: Config,
+        placement: Placement,
+        probe_roots: dict[str, int | None],
+        data: Path,
+        settings: InfraSettings,
     ) -> None:
         self._config, self._placement, self._roots, self._data = (
             config,
@@ -478,6 +484,7 @@ class Load:
             probe_roots,
             data,
         )
+        self._settings = settings
 
     def run(
         self,
@@ -488,6 +495,7 @@ class Load:
     ) -> Measured:
         connections = connections or self._config.connections
         data = data or self._data
+        asyncio.run(vacuum(self._settings))
         if self._config.warmup_s:
             self._wrk(server, scenario, data, connections, self._config.warmup_s)
         probe = orders.CpuProbe({"server": server.process.pid, **self._roots})
@@ -631,6 +639,17 @@ async def prime_replays(
     return placed
 
 
+async def vacuum(settings: InfraSettings) -> None:
+    """``VACUUM ANALYZE`` before each run, so that no run inherits the dead rows of the one
+    before it or meets autovacuum halfway."""
+    engine = create_engine(settings, application_name="orderly-bench")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("vacuum analyze"))
+    finally:
+        await engine.dispose()
+
+
 async def count_orders(engine: AsyncEngine) -> int:
     async with engine.connect() as connection:
         return int(await connection.scalar(select(func.count()).select_from(text("orders"))) or 0)
@@ -753,6 +772,7 @@ class Bench:
                 notes.append(f"{app}: {note}")
                 entry[app]["errors"] += 1
         if name == "hot_sku":
+            asyncio.run(vacuum(self.settings))
             pgbench = run_pgbench(
                 self.settings,
                 sku=self.dataset.hot["pgbench"],
@@ -816,6 +836,7 @@ class Bench:
 
     def webhook_latency(self) -> dict[str, Any]:
         """bench/webhooks.py's measurement, on this stack, at --webhook-rate orders/s."""
+        asyncio.run(vacuum(self.settings))
         listener = webhooks.listening_socket(contextlib.ExitStack())
         url = f"http://{HOST}:{listener.getsockname()[1]}{webhooks.RECEIVER_PATH}"
         secret = asyncio.run(webhooks.register_receiver(self.settings, url, [webhooks.PLACED]))
@@ -909,7 +930,8 @@ def bench(config: Config, stack: contextlib.ExitStack) -> dict[str, Any]:
         "Redis": servers.redis_pid,
         "worker": worker.process.pid,
     }
-    load = Load(config, placement, roots, write_data(workdir / "skus.txt", skus=dataset.skus))
+    skus = write_data(workdir / "skus.txt", skus=dataset.skus)
+    load = Load(config, placement, roots, skus, settings)
     run = Bench(config, placement, settings, dataset, tokens, apps, load, workdir, worker, env)
     results: dict[str, Any] = {}
     for name in config.scenarios:
