@@ -1027,7 +1027,7 @@ def render(report: dict[str, Any]) -> str:
                 orders.number(base.get("p50_ms"), " ms"),
                 orders.number(base.get("p99_ms"), " ms"),
                 str(base.get("errors", "")),
-                orders.number(entry.get("ratio")),
+                "n/a" if entry.get("ratio") is None else f"{entry['ratio']:.2f}",
                 orders.number(orderly.get("server_cpu_ms_per_request"), " ms"),
                 orders.number(entry.get("baseline", {}).get("server_cpu_ms_per_request"), " ms"),
                 orders.number(orderly.get("peak_rss_mb"), " MB"),
