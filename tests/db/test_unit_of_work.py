@@ -9,6 +9,7 @@ import pytest
 from returns.result import Failure, Result, Success
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_core.catalogue.errors import DuplicateSku, VersionConflict
@@ -23,6 +24,7 @@ from orderly_core.ports import Dependencies, UnitOfWork
 from orderly_core.transaction import in_transaction
 from orderly_db.engine import transaction
 from orderly_db.faults import is_transient
+from orderly_db.unit_of_work import SqlUnitOfWork, Turns
 from tests.core.helpers import ctx, make_product, ok, stored
 
 
@@ -204,3 +206,44 @@ async def test_work_outside_a_unit_of_work_gets_a_real_transaction(
         await change_then_fail()
 
     assert await stored(pg_deps, "MUG-1") == product
+
+
+async def test_units_of_work_get_connections_in_the_order_they_asked(
+    clean_engine: AsyncEngine,
+) -> None:
+    turns = Turns(1, wait_s=5.0)
+    order: list[str] = []
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with SqlUnitOfWork(clean_engine, turns):
+            holding.set()
+            await release.wait()
+
+    async def use(name: str) -> None:
+        async with SqlUnitOfWork(clean_engine, turns) as uow:
+            order.append(name)
+            await uow.products.get("MUG-1")
+
+    holder = asyncio.create_task(hold())
+    await holding.wait()
+    waiting = [asyncio.create_task(use(name)) for name in ("b", "c", "d")]
+    await asyncio.sleep(0.05)  # all three are in line
+    release.set()
+    late = asyncio.create_task(use("e"))  # asks just as the connection comes back
+    await asyncio.gather(holder, *waiting, late)
+
+    assert order == ["b", "c", "d", "e"]
+
+
+async def test_waiting_longer_than_the_pool_timeout_is_a_transient_fault(
+    clean_engine: AsyncEngine,
+) -> None:
+    turns = Turns(1, wait_s=0.2)
+    async with SqlUnitOfWork(clean_engine, turns):
+        with pytest.raises(PoolTimeout) as raised:
+            await SqlUnitOfWork(clean_engine, turns).__aenter__()
+
+    assert is_transient(raised.value)
+    async with SqlUnitOfWork(clean_engine, turns) as uow:  # the turn was given back
+        assert await uow.products.get("MUG-1") is None

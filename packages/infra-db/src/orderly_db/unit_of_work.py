@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
 from types import TracebackType
 from typing import Self
 
 from asyncpg.transaction import Transaction
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 from orderly_core.accounts.ports import PasswordHasher
 from orderly_core.ports import Dependencies, RandomIds, SystemClock
@@ -54,8 +57,9 @@ class SqlUnitOfWork:
     the rollback itself failed: the connection is then broken). Repositories never commit.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, turns: Turns | None = None) -> None:
         self._engine = engine
+        self._turns = turns
         self._connection: AsyncConnection | None = None
         self._transaction: Transaction | None = None
         self._repositories: _Repositories | None = None
@@ -116,14 +120,23 @@ class SqlUnitOfWork:
         return self._repositories
 
     async def __aenter__(self) -> Self:
-        connection = await AsyncConnection(self._engine).start()
+        if self._turns is not None:
+            await self._turns.take()
+        try:
+            connection = await AsyncConnection(self._engine).start()
+        except BaseException:
+            self._release_turn()
+            raise
         try:
             pooled = connection.sync_connection.connection  # type: ignore[union-attr]
             driver: DriverConnection = pooled.driver_connection  # type: ignore[assignment]
             transaction = driver.transaction()
             await transaction.start()
         except BaseException:
-            await connection.close()
+            try:
+                await connection.close()
+            finally:
+                self._release_turn()
             raise
         self._connection, self._transaction = connection, transaction
         self._repositories = (
@@ -158,7 +171,14 @@ class SqlUnitOfWork:
             if exc is None:
                 raise
         finally:
-            await connection.close()
+            try:
+                await connection.close()
+            finally:
+                self._release_turn()
+
+    def _release_turn(self) -> None:
+        if self._turns is not None:
+            self._turns.give_back()
 
     async def commit(self) -> None:
         await self._end(commit=True)
@@ -176,13 +196,49 @@ class SqlUnitOfWork:
             await transaction.rollback()
 
 
+class Turns:
+    """Connections handed out in the order they were asked for.
+
+    SQLAlchemy's pool lets a unit of work that asks just as a connection comes back take it
+    ahead of those already waiting; under load some requests then waited for seconds while
+    others went through. ``asyncio.Semaphore`` is first come, first served, so with as many
+    turns as the pool has connections nobody waits in the pool, only here, in line. Waiting
+    longer than the pool's timeout fails as the pool would (``sqlalchemy.exc.TimeoutError``,
+    a transient fault).
+    """
+
+    def __init__(self, connections: int, wait_s: float) -> None:
+        self._free = asyncio.Semaphore(connections)
+        self._wait_s = wait_s
+
+    async def take(self) -> None:
+        try:
+            async with asyncio.timeout(self._wait_s):
+                await self._free.acquire()
+        except TimeoutError:
+            raise PoolTimeout(f"no database connection free within {self._wait_s:g} s") from None
+
+    def give_back(self) -> None:
+        self._free.release()
+
+
 def sql_dependencies(
-    engine: AsyncEngine, *, passwords: PasswordHasher | None = None
+    engine: AsyncEngine,
+    *,
+    passwords: PasswordHasher | None = None,
+    connections: int | None = None,
 ) -> Dependencies:
     """The core's dependencies backed by PostgreSQL, the system clock, random ids and
-    Argon2id (default parameters unless ``passwords`` is given)."""
+    Argon2id (default parameters unless ``passwords`` is given). Units of work take their
+    connections in turn (:class:`Turns`): at most ``connections`` at once, by default the
+    size of the engine's pool."""
+    pool = engine.pool
+    if connections is None and isinstance(pool, QueuePool):
+        connections = pool.size()
+    wait_s = pool.timeout() if isinstance(pool, QueuePool) else 30.0
+    turns = Turns(connections, wait_s) if connections else None
     return Dependencies(
-        unit_of_work=lambda: SqlUnitOfWork(engine),
+        unit_of_work=lambda: SqlUnitOfWork(engine, turns),
         clock=SystemClock(),
         ids=RandomIds(),
         passwords=passwords or Argon2Passwords(),
@@ -192,7 +248,11 @@ def sql_dependencies(
 def dependencies_from_settings(engine: AsyncEngine, settings: InfraSettings) -> Dependencies:
     """The PostgreSQL-backed dependencies with every tunable taken from settings."""
     return replace(
-        sql_dependencies(engine, passwords=Argon2Passwords.from_settings(settings)),
+        sql_dependencies(
+            engine,
+            passwords=Argon2Passwords.from_settings(settings),
+            connections=settings.db_pool_size + settings.db_max_overflow,
+        ),
         refresh_token_ttl=timedelta(days=settings.refresh_token_ttl_days),
         order_ttl=timedelta(minutes=settings.order_ttl_minutes),
         idempotency_ttl=timedelta(hours=settings.idempotency_key_ttl_hours),
