@@ -103,8 +103,8 @@ from orderly_cli import embedded
 from orderly_cli.processes import answers_health, api_argv
 from orderly_core.accounts.use_cases import NewUser, create_user
 from orderly_core.catalogue.use_cases import NewProduct, create_product
-from orderly_core.context import Actor, Context, Role
-from orderly_core.ports import Dependencies
+from orderly_core.shared.context import Actor, Context, Role
+from orderly_core.unit_of_work import Dependencies
 from orderly_db import migrate
 from orderly_db.engine import create_engine
 from orderly_db.settings import ConfigurationError, InfraSettings, load_settings

@@ -9,7 +9,7 @@ import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core.ports import Dependencies
+from orderly_core.unit_of_work import Dependencies
 from orderly_db.engine import create_engine
 from orderly_db.migrate import upgrade
 from orderly_db.passwords import Argon2Passwords

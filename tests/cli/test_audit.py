@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from orderly_cli.commands.audit import FOLLOW_LOOKBACK, Followed
-from orderly_core.audit import AuditEntry
+from orderly_core.platform.audit import AuditEntry
 from orderly_db.settings import InfraSettings
 from tests.cli.conftest import Cli
 from tests.cli.processes import ORDERLY, kill_session, wait_until

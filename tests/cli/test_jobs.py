@@ -16,9 +16,10 @@ import redis
 from returns.pipeline import is_successful
 from typer.testing import Result
 
-from orderly_core.context import Actor, Context
-from orderly_core.job_workflow import JobOutcome, JobRun, record_run_ended, record_run_started
-from orderly_core.jobs import IMPORT_PRODUCTS, JobStatus
+from orderly_core.jobs.model import JobStatus
+from orderly_core.jobs.payloads import IMPORT_PRODUCTS
+from orderly_core.jobs.use_cases import JobOutcome, JobRun, record_run_ended, record_run_started
+from orderly_core.shared.context import Actor, Context
 from orderly_db.engine import create_engine
 from orderly_db.settings import InfraSettings
 from orderly_db.unit_of_work import sql_dependencies

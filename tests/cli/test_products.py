@@ -24,9 +24,9 @@ from typer.testing import Result
 from orderly_cli.commands.product_import import MAX_IMPORT_BYTES
 from orderly_core.catalogue.model import Product, ProductQuery
 from orderly_core.catalogue.use_cases import get_product, list_products
-from orderly_core.context import Actor, Context
-from orderly_core.jobs import IMPORT_PRODUCTS
-from orderly_core.ports import Dependencies
+from orderly_core.jobs.payloads import IMPORT_PRODUCTS
+from orderly_core.shared.context import Actor, Context
+from orderly_core.unit_of_work import Dependencies
 from orderly_db.engine import create_engine
 from orderly_db.settings import InfraSettings
 from orderly_db.unit_of_work import sql_dependencies

@@ -20,8 +20,8 @@ from typer.testing import Result
 
 from orderly_core.accounts.model import User, UserQuery
 from orderly_core.accounts.use_cases import list_users
-from orderly_core.context import Actor, Context, Role
-from orderly_core.ports import Dependencies
+from orderly_core.shared.context import Actor, Context, Role
+from orderly_core.unit_of_work import Dependencies
 from orderly_db.engine import create_engine
 from orderly_db.settings import InfraSettings
 from orderly_db.unit_of_work import sql_dependencies

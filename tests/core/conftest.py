@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from orderly_core.ports import Dependencies
 from orderly_core.testing import in_memory_dependencies
+from orderly_core.unit_of_work import Dependencies
 
 
 @pytest.fixture(params=["memory", "postgres"])

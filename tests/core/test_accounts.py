@@ -43,10 +43,10 @@ from orderly_core.accounts.use_cases import (
     set_role,
     update_profile,
 )
-from orderly_core.context import Actor, Context, Mode, Role
-from orderly_core.errors import Forbidden, InvalidInput
-from orderly_core.ports import Dependencies
+from orderly_core.shared.context import Actor, Context, Mode, Role
+from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.testing import FakePasswords
+from orderly_core.unit_of_work import Dependencies
 from orderly_db.passwords import Argon2Passwords
 from tests.core.helpers import CUSTOMER, ctx, err, ok
 

@@ -23,9 +23,9 @@ from orderly_core.catalogue.use_cases import (
     list_products,
     update_product,
 )
-from orderly_core.context import Actor, Mode
-from orderly_core.errors import Forbidden, InvalidInput
-from orderly_core.ports import Dependencies
+from orderly_core.shared.context import Actor, Mode
+from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import (
     CUSTOMER,
     STAFF,

@@ -16,9 +16,6 @@ from orderly_core.catalogue.use_cases import (
     adjust_stock,
     update_product,
 )
-from orderly_core.context import Actor, Context, Mode, Role
-from orderly_core.errors import InvalidInput
-from orderly_core.events import Event, EventType, json_ready
 from orderly_core.orders.model import order_view
 from orderly_core.orders.use_cases import (
     LineRequest,
@@ -29,8 +26,11 @@ from orderly_core.orders.use_cases import (
     pay_order,
     place_order,
 )
-from orderly_core.ports import Dependencies
+from orderly_core.platform.outbox import Event, EventType, json_ready
+from orderly_core.shared.context import Actor, Context, Mode, Role
+from orderly_core.shared.errors import InvalidInput
 from orderly_core.testing import FixedClock
+from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import STAFF, ctx, err, fresh, make_product
 
 pytestmark = pytest.mark.postgres

@@ -18,16 +18,6 @@ from orderly_core.catalogue.use_cases import (
     adjust_stock,
     create_product,
 )
-from orderly_core.context import Actor, Context, Mode, Role
-from orderly_core.errors import Forbidden, InvalidInput
-from orderly_core.idempotency import (
-    IdempotencyRecords,
-    KeyReused,
-    KeyScope,
-    Replayed,
-    RequestInFlight,
-    StoredOutcome,
-)
 from orderly_core.orders.errors import IllegalTransition, OutOfStock, ShortLine
 from orderly_core.orders.model import OrderQuery
 from orderly_core.orders.use_cases import (
@@ -39,9 +29,19 @@ from orderly_core.orders.use_cases import (
     pay_order,
     place_order,
 )
-from orderly_core.ports import Dependencies, UnitOfWork
-from orderly_core.retention import purge_expired_keys
+from orderly_core.platform.idempotency import (
+    IdempotencyRecords,
+    KeyReused,
+    KeyScope,
+    Replayed,
+    RequestInFlight,
+    StoredOutcome,
+)
+from orderly_core.platform.retention import purge_expired_keys
+from orderly_core.shared.context import Actor, Context, Mode, Role
+from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.testing import FixedClock
+from orderly_core.unit_of_work import Dependencies, UnitOfWork
 from tests.core.helpers import STAFF, err, fresh, make_product, ok, stored
 
 pytestmark = pytest.mark.postgres

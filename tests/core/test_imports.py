@@ -13,10 +13,10 @@ from orderly_core.catalogue.imports import (
 )
 from orderly_core.catalogue.model import ProductQuery
 from orderly_core.catalogue.use_cases import list_products
-from orderly_core.context import Mode
-from orderly_core.errors import Forbidden
-from orderly_core.money import Money
-from orderly_core.ports import Dependencies
+from orderly_core.shared.context import Mode
+from orderly_core.shared.errors import Forbidden
+from orderly_core.shared.money import Money
+from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import CUSTOMER, ctx, err, fresh, make_product, ok, set_reserved, stored
 
 pytestmark = pytest.mark.postgres

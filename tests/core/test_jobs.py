@@ -9,23 +9,21 @@ from typing import Any
 
 import pytest
 
-from orderly_core.audit import AuditQuery
-from orderly_core.audit_trail import list_audit
+from orderly_core.audit.use_cases import list_audit
 from orderly_core.catalogue.errors import ImportRejected
-from orderly_core.catalogue.import_jobs import submit_product_import
-from orderly_core.context import Actor, Context, Mode, Role
-from orderly_core.errors import Forbidden, InvalidInput
-from orderly_core.idempotency import Replayed
-from orderly_core.job_records import (
+from orderly_core.jobs.imports import submit_product_import
+from orderly_core.jobs.model import (
     JOB_ID_MAX,
     JobNotFound,
     JobNotRetryable,
     JobQuery,
     JobRecord,
+    JobStatus,
     job_view,
     retry_id,
 )
-from orderly_core.job_workflow import (
+from orderly_core.jobs.payloads import IMPORT_PRODUCTS
+from orderly_core.jobs.use_cases import (
     JobOutcome,
     JobRun,
     get_job,
@@ -35,9 +33,12 @@ from orderly_core.job_workflow import (
     record_run_started,
     retry_job,
 )
-from orderly_core.jobs import IMPORT_PRODUCTS, JobStatus
-from orderly_core.ports import Dependencies
+from orderly_core.platform.audit import AuditQuery
+from orderly_core.platform.idempotency import Replayed
+from orderly_core.shared.context import Actor, Context, Mode, Role
+from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.testing import InMemoryJobQueue
+from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import CUSTOMER, OPERATOR, STAFF, ctx, err, fresh, ok
 
 HEADER = "sku,name,description,price,currency,on_hand\n"

@@ -12,8 +12,7 @@ from orderly_core.accounts.use_cases import (
     change_password,
     register,
 )
-from orderly_core.audit import AuditQuery
-from orderly_core.audit_trail import list_audit
+from orderly_core.audit.use_cases import list_audit
 from orderly_core.catalogue.imports import import_products, parse_product_csv
 from orderly_core.catalogue.ledger import MovementKind
 from orderly_core.catalogue.stock import HistoryQuery, stock_history, verify_stock
@@ -27,9 +26,10 @@ from orderly_core.catalogue.use_cases import (
     create_product,
     update_product,
 )
-from orderly_core.context import Actor, Context, Mode
-from orderly_core.errors import Forbidden
-from orderly_core.ports import Dependencies
+from orderly_core.platform.audit import AuditQuery
+from orderly_core.shared.context import Actor, Context, Mode
+from orderly_core.shared.errors import Forbidden
+from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import STAFF, ctx, err, fresh, make_product, ok, set_reserved, stored
 
 pytestmark = pytest.mark.postgres

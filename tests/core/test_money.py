@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from orderly_core.money import Money, MoneyError, parse_major
+from orderly_core.shared.money import Money, MoneyError, parse_major
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,6 @@ from returns.result import Success
 
 from orderly_core.catalogue.stock import HistoryQuery, stock_history, verify_stock
 from orderly_core.catalogue.use_cases import ArchiveRequest, archive_product
-from orderly_core.context import Actor, Role
-from orderly_core.errors import Forbidden, InvalidInput
 from orderly_core.orders.errors import (
     IllegalTransition,
     MixedCurrencies,
@@ -35,8 +33,10 @@ from orderly_core.orders.use_cases import (
     place_order,
     ship_order,
 )
-from orderly_core.ports import Dependencies
+from orderly_core.shared.context import Actor, Role
+from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.testing import FixedClock
+from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import STAFF, ctx, err, fresh, make_product, ok, stored
 
 pytestmark = pytest.mark.postgres

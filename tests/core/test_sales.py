@@ -8,8 +8,6 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from orderly_core.context import Actor, Context, Mode, Role
-from orderly_core.errors import Forbidden, InvalidInput
 from orderly_core.orders.use_cases import (
     LineRequest,
     NewOrder,
@@ -18,10 +16,12 @@ from orderly_core.orders.use_cases import (
     pay_order,
     place_order,
 )
-from orderly_core.ports import Dependencies
 from orderly_core.sales.model import Revenue, SkuSales
 from orderly_core.sales.use_cases import SalesQuery, sales_report, summarise_sales
+from orderly_core.shared.context import Actor, Context, Mode, Role
+from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.testing import FixedClock
+from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import STAFF, err, fresh, make_product, ok
 
 pytestmark = pytest.mark.postgres

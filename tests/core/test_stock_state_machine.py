@@ -49,9 +49,6 @@ from orderly_core.catalogue.use_cases import (
     adjust_stock,
     create_product,
 )
-from orderly_core.context import Actor, Context, Mode, Role
-from orderly_core.errors import Forbidden, InvalidInput
-from orderly_core.idempotency import Idempotent
 from orderly_core.orders.errors import (
     IllegalTransition,
     OrderNotFound,
@@ -73,8 +70,11 @@ from orderly_core.orders.use_cases import (
     place_order,
     ship_order,
 )
-from orderly_core.ports import Dependencies
+from orderly_core.platform.idempotency import Idempotent
+from orderly_core.shared.context import Actor, Context, Mode, Role
+from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.testing import FixedClock, SequentialIds, in_memory_dependencies
+from orderly_core.unit_of_work import Dependencies
 from orderly_db.engine import create_engine
 from orderly_db.settings import InfraSettings
 from orderly_db.unit_of_work import sql_dependencies

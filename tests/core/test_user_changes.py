@@ -14,9 +14,9 @@ from orderly_core.accounts.use_cases import (
     get_user,
     update_user,
 )
-from orderly_core.context import Actor, Role
-from orderly_core.errors import Forbidden, InvalidInput
-from orderly_core.ports import Dependencies
+from orderly_core.shared.context import Actor, Role
+from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import ctx, err, ok
 
 pytestmark = pytest.mark.postgres

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from returns.pipeline import is_successful
 
-from orderly_core.context import Actor, Context, Role
-from orderly_core.events import EventType
 from orderly_core.orders.use_cases import LineRequest, NewOrder, OrderStep, pay_order, place_order
-from orderly_core.ports import Dependencies
+from orderly_core.platform.outbox import EventType
+from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.testing import FixedClock, InMemoryJobQueue, ScriptedSender
+from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.delivery import (
     attempt_delivery,
     relay_events,
@@ -329,7 +329,10 @@ async def test_two_relays_at_once_never_hand_on_the_same_event(shop: Dependencie
     )
 
     handed = [ok(report).events for report in reports]
-    assert sorted(handed) == [10, 20]
+    # How the 30 events split depends on which rows each claim locked first; together they
+    # hand on every event exactly once.
+    assert sum(handed) == 30
+    assert all(count <= 20 for count in handed)
     assert len({job.job_id for job in queue.jobs}) == len(queue.jobs) == 30
 
 

@@ -14,12 +14,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core.audit import AuditEntry, AuditQuery
-from orderly_core.audit_trail import list_audit
-from orderly_core.context import Actor, Context, Mode, Role
-from orderly_core.errors import Forbidden, InvalidInput
-from orderly_core.events import Event, EventType, new_event
-from orderly_core.idempotency import Replayed
+from orderly_core.audit.use_cases import list_audit
 from orderly_core.orders.use_cases import (
     LineRequest,
     NewOrder,
@@ -27,8 +22,13 @@ from orderly_core.orders.use_cases import (
     pay_order,
     place_order,
 )
-from orderly_core.ports import Dependencies
+from orderly_core.platform.audit import AuditEntry, AuditQuery
+from orderly_core.platform.idempotency import Replayed
+from orderly_core.platform.outbox import Event, EventType, new_event
+from orderly_core.shared.context import Actor, Context, Mode, Role
+from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.testing import FixedClock, in_memory_dependencies
+from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.errors import (
     DeliveryNotFound,
     EndpointDisabled,

@@ -20,8 +20,8 @@ from orderly_core.catalogue.use_cases import (
     adjust_stock,
     update_product,
 )
-from orderly_core.ports import Dependencies, UnitOfWork
-from orderly_core.transaction import in_transaction
+from orderly_core.platform.transaction import in_transaction
+from orderly_core.unit_of_work import Dependencies, UnitOfWork
 from orderly_db.engine import transaction
 from orderly_db.faults import is_transient
 from orderly_db.unit_of_work import SqlUnitOfWork, Turns

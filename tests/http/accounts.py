@@ -10,8 +10,8 @@ from returns.pipeline import is_successful
 
 from orderly_core.accounts.model import User
 from orderly_core.accounts.use_cases import NewUser, create_user
-from orderly_core.context import Role
-from orderly_core.ports import Dependencies
+from orderly_core.shared.context import Role
+from orderly_core.unit_of_work import Dependencies
 from orderly_http.ratelimit import KEY_PREFIX
 from orderly_http.settings import HttpSettings
 from tests.http.helpers import OPERATOR

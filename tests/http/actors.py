@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 
-from orderly_core.context import Actor, Context, Role
+from orderly_core.shared.context import Actor, Context, Role
 from orderly_http.context import context_of, request_context
 
 STAFF = Actor.user("5f0c1d2e-staff", Role.STAFF)

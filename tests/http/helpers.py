@@ -14,8 +14,8 @@ from fastapi import FastAPI
 
 from orderly_core.catalogue.model import Product
 from orderly_core.catalogue.use_cases import NewProduct, create_product
-from orderly_core.context import Actor, Context
-from orderly_core.ports import Dependencies
+from orderly_core.shared.context import Actor, Context
+from orderly_core.unit_of_work import Dependencies
 from orderly_http.settings import HttpSettings
 from tests.core.helpers import fresh
 

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core.context import Role
-from orderly_core.ports import Dependencies
+from orderly_core.shared.context import Role
+from orderly_core.unit_of_work import Dependencies
 from orderly_db.tables import users
 from orderly_http.settings import HttpSettings
 from tests.http.accounts import (

@@ -16,9 +16,9 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core.context import Role
-from orderly_core.ports import Dependencies
+from orderly_core.shared.context import Role
 from orderly_core.testing import FixedClock
+from orderly_core.unit_of_work import Dependencies
 from orderly_db.settings import ConfigurationError, load_settings
 from orderly_db.unit_of_work import dependencies_from_settings
 from orderly_http.app import create_app

@@ -11,8 +11,8 @@ import pytest
 from pydantic import BaseModel
 
 from orderly_core.catalogue.model import Product, ProductPage, Stock
-from orderly_core.money import Money
 from orderly_core.orders.model import Order, OrderLine, OrderPage, OrderStatus
+from orderly_core.shared.money import Money
 from orderly_http.order_schemas import OrderPageResource, OrderResource
 from orderly_http.schemas import (
     ProductPageResource,

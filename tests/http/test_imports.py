@@ -10,8 +10,8 @@ import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 
-from orderly_core.context import Role
-from orderly_core.ports import Dependencies
+from orderly_core.shared.context import Role
+from orderly_core.unit_of_work import Dependencies
 from orderly_http.app import create_app
 from tests.http.accounts import auth_settings, forget_login_failures, signed_in
 from tests.http.helpers import serving

@@ -13,10 +13,10 @@ import pytest_asyncio
 from redis.asyncio import Redis
 from returns.pipeline import is_successful
 
-from orderly_core.context import Actor, Context, Role
-from orderly_core.job_workflow import JobOutcome, JobRun, record_run_ended, record_run_started
-from orderly_core.jobs import JobStatus
-from orderly_core.ports import Dependencies
+from orderly_core.jobs.model import JobStatus
+from orderly_core.jobs.use_cases import JobOutcome, JobRun, record_run_ended, record_run_started
+from orderly_core.shared.context import Actor, Context, Role
+from orderly_core.unit_of_work import Dependencies
 from orderly_http.app import create_app
 from tests.http.accounts import auth_settings, forget_login_failures, signed_in
 from tests.http.helpers import serving

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
 
-from orderly_core.ports import Dependencies
+from orderly_core.unit_of_work import Dependencies
 from orderly_http.app import create_app
 from orderly_http.settings import HttpSettings
 from tests.http.accounts import PASSWORD, TOKEN_URL, auth_settings, forget_login_failures, make_user

@@ -8,8 +8,8 @@ import httpx
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
-from orderly_core.ports import Dependencies
 from orderly_core.testing import in_memory_dependencies
+from orderly_core.unit_of_work import Dependencies
 from orderly_http.app import create_app
 from orderly_http.settings import HttpSettings
 from tests.http.helpers import seed, serving

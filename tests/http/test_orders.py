@@ -14,9 +14,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core.context import Actor, Role
-from orderly_core.idempotency import KeyScope
-from orderly_core.ports import Dependencies
+from orderly_core.platform.idempotency import KeyScope
+from orderly_core.shared.context import Actor, Role
+from orderly_core.unit_of_work import Dependencies
 from orderly_http.settings import HttpSettings
 from tests.http.accounts import auth_settings, forget_login_failures, signed_in
 from tests.http.helpers import assert_problem, listening, seed

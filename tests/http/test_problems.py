@@ -14,12 +14,13 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 from structlog.typing import Processor
 
-from orderly_core import job_workflow
-from orderly_core.catalogue import import_jobs, imports, use_cases
+from orderly_core.catalogue import imports, use_cases
 from orderly_core.catalogue.errors import ProductNotFound, VersionConflict
-from orderly_core.errors import FieldError, InvalidInput
-from orderly_core.idempotency import IdempotencyError, Replayed
+from orderly_core.jobs import imports as import_jobs
+from orderly_core.jobs import use_cases as job_workflow
 from orderly_core.orders import use_cases as order_use_cases
+from orderly_core.platform.idempotency import IdempotencyError, Replayed
+from orderly_core.shared.errors import FieldError, InvalidInput
 from orderly_core.webhooks import use_cases as webhook_use_cases
 from orderly_http.app import create_app
 from orderly_http.problems import PROBLEM_KINDS, domain_problem

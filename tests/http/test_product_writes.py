@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core.context import Actor
-from orderly_core.ports import Dependencies
+from orderly_core.shared.context import Actor
+from orderly_core.unit_of_work import Dependencies
 from tests.http.actors import ADMIN, ANONYMOUS, CUSTOMER, STAFF, act_as
 from tests.http.helpers import assert_problem, seed
 

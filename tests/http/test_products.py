@@ -16,8 +16,8 @@ from orderly_core.catalogue.use_cases import (
     archive_product,
     update_product,
 )
-from orderly_core.money import Money
-from orderly_core.ports import Dependencies
+from orderly_core.shared.money import Money
+from orderly_core.unit_of_work import Dependencies
 from orderly_http.schemas import ProductResource
 from tests.http.helpers import OPERATOR, assert_problem, seed
 

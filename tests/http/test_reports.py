@@ -9,9 +9,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core.context import Role
-from orderly_core.ports import Dependencies
 from orderly_core.sales.model import DayTally, Revenue, SalesSummary, SkuSales
+from orderly_core.shared.context import Role
+from orderly_core.unit_of_work import Dependencies
 from orderly_http.settings import HttpSettings
 from tests.http.accounts import auth_settings, forget_login_failures, signed_in
 from tests.http.helpers import assert_problem

@@ -9,7 +9,7 @@ import pytest
 import structlog
 from fastapi import FastAPI
 
-from orderly_core.context import IDEMPOTENCY_KEY_RULE, Context
+from orderly_core.shared.context import IDEMPOTENCY_KEY_RULE, Context
 from orderly_http.context import RequestContext
 from tests.http.helpers import assert_problem
 

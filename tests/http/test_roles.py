@@ -14,9 +14,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core.context import Actor, Context, Role
-from orderly_core.errors import Forbidden
-from orderly_core.ports import Dependencies
+from orderly_core.shared.context import Actor, Context, Role
+from orderly_core.shared.errors import Forbidden
+from orderly_core.unit_of_work import Dependencies
 from orderly_http.problems import domain_problem
 from orderly_http.settings import HttpSettings
 from tests.http.accounts import auth_settings, forget_login_failures, make_user, signed_in

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
 
-from orderly_core.ports import Dependencies
+from orderly_core.unit_of_work import Dependencies
 from orderly_http.settings import HttpSettings
 from tests.http.accounts import (
     JWT_SECRET,

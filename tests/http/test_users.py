@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core.context import Role
-from orderly_core.ports import Dependencies
+from orderly_core.shared.context import Role
+from orderly_core.unit_of_work import Dependencies
 from orderly_http.settings import HttpSettings
 from tests.http.accounts import (
     PASSWORD,

@@ -13,10 +13,10 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core.context import Actor, Context, Role
-from orderly_core.events import EventType
 from orderly_core.orders.use_cases import LineRequest, NewOrder, OrderStep, pay_order, place_order
-from orderly_core.ports import Dependencies
+from orderly_core.platform.outbox import EventType
+from orderly_core.shared.context import Actor, Context, Role
+from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.model import Attempt, DeliveryState
 from orderly_http.app import create_app
 from orderly_http.settings import HttpSettings

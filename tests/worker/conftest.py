@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import LogCapture
 
-from orderly_core import jobs
+from orderly_core.jobs import payloads as jobs
 from tests.worker.helpers import RETRY_BASE_S, WORKER_REDIS_DB
 
 

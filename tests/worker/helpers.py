@@ -14,8 +14,8 @@ from arq.worker import Function, get_kwargs
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core import jobs
-from orderly_core.context import Mode
+from orderly_core.jobs import payloads as jobs
+from orderly_core.shared.context import Mode
 from orderly_db.tables import jobs as job_records
 from orderly_db.tables import products
 from orderly_worker.process import worker_from

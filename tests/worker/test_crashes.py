@@ -21,10 +21,10 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_core.catalogue.use_cases import NewProduct, create_product
-from orderly_core.context import Actor, Context, Role
-from orderly_core.events import EventType
 from orderly_core.orders.use_cases import LineRequest, NewOrder, place_order
-from orderly_core.ports import UnitOfWork
+from orderly_core.platform.outbox import EventType
+from orderly_core.shared.context import Actor, Context, Role
+from orderly_core.unit_of_work import UnitOfWork
 from orderly_core.webhooks.model import Delivery, DeliveryState, Endpoint
 from orderly_core.webhooks.signing import new_secret
 from orderly_db.unit_of_work import sql_dependencies

@@ -12,9 +12,9 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core import jobs
 from orderly_core.catalogue.use_cases import NewProduct, create_product
-from orderly_core.context import Actor, Context, Mode
+from orderly_core.jobs import payloads as jobs
+from orderly_core.shared.context import Actor, Context, Mode
 from orderly_db.unit_of_work import sql_dependencies
 from tests.core.helpers import fresh
 from tests.worker.helpers import (

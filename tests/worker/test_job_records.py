@@ -12,12 +12,12 @@ from arq import ArqRedis
 from returns.pipeline import is_successful
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core import jobs
-from orderly_core.catalogue.import_jobs import submit_product_import
 from orderly_core.catalogue.use_cases import NewProduct, create_product, get_product
-from orderly_core.context import Actor, Context, Mode
-from orderly_core.job_records import JobQuery
-from orderly_core.job_workflow import get_job, list_jobs, retry_job
+from orderly_core.jobs import payloads as jobs
+from orderly_core.jobs.imports import submit_product_import
+from orderly_core.jobs.model import JobQuery, JobStatus
+from orderly_core.jobs.use_cases import get_job, list_jobs, retry_job
+from orderly_core.shared.context import Actor, Context, Mode
 from orderly_db.job_queue import ArqJobQueue
 from orderly_db.unit_of_work import sql_dependencies
 from orderly_worker.boundary import guarded, succeeded
@@ -123,7 +123,7 @@ async def test_a_dead_job_is_retried_as_a_new_job_once_its_cause_is_fixed(
     [dead] = await stored_jobs(clean_engine, status="dead")
     assert (dead["id"], dead["attempts"], dead["retry_of"]) == ("mug-job", 1, None)
     assert dead["last_error"].startswith("internal_error: ")
-    listed = ok(await list_jobs(deps, OPERATOR, JobQuery(status=jobs.JobStatus.DEAD)))
+    listed = ok(await list_jobs(deps, OPERATOR, JobQuery(status=JobStatus.DEAD)))
     assert [j.id for j in listed.items] == ["mug-job"]
 
     new = NewProduct(sku="MUG-1", name="Mug", unit_price=1250, currency="EUR", on_hand=1)

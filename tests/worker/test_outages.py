@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_cli.embedded import EmbeddedRedis, start_redis
 from orderly_core.catalogue.use_cases import NewProduct, create_product
-from orderly_core.context import Actor, Context
-from orderly_core.events import EventType
+from orderly_core.platform.outbox import EventType
+from orderly_core.shared.context import Actor, Context
 from orderly_core.webhooks.model import DeliveryState, Endpoint
 from orderly_core.webhooks.signing import new_secret
 from orderly_db.unit_of_work import sql_dependencies

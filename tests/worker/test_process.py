@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
-from orderly_core import jobs
+from orderly_core.jobs import payloads as jobs
 from orderly_worker import settings as worker_settings_module
 from orderly_worker.runtime import RESOURCES, resources
 from orderly_worker.settings import build_worker_settings, load_worker_env

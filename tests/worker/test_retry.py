@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from orderly_core import jobs
+from orderly_core.jobs import payloads as jobs
 from orderly_db.engine import transaction
 from orderly_worker.boundary import guarded, succeeded
 from orderly_worker.retry import RetryPolicy, is_infrastructure_fault

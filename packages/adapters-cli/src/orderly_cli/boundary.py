@@ -18,7 +18,7 @@ import typer
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, InterfaceError
 
-from orderly_core.errors import DomainError, error_members
+from orderly_core.shared.errors import DomainError, error_members
 from orderly_db.faults import is_transient
 from orderly_db.settings import ConfigurationError
 

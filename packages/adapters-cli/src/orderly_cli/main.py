@@ -20,7 +20,7 @@ from orderly_cli.commands import (
     users,
     webhooks,
 )
-from orderly_core.log import configure_logging
+from orderly_db.log import configure_logging
 from orderly_db.settings import ConfigurationError, LogSettings, load_settings
 
 app = typer.Typer(

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from orderly_core.context import IDEMPOTENCY_KEY_RULE, is_idempotency_key
+from orderly_core.shared.context import IDEMPOTENCY_KEY_RULE, is_idempotency_key
 
 
 def _idempotency_key(key: str | None) -> str | None:

@@ -13,10 +13,10 @@ from returns.result import Failure, Result, Success
 
 from orderly_cli.boundary import refuse, run_async
 from orderly_cli.config import CliSettings, cli_settings
-from orderly_core.context import Actor, Context, Mode
-from orderly_core.errors import DomainError
-from orderly_core.idempotency import Idempotent, Replayed, without_replay
-from orderly_core.ports import Dependencies
+from orderly_core.platform.idempotency import Idempotent, Replayed, without_replay
+from orderly_core.shared.context import Actor, Context, Mode
+from orderly_core.shared.errors import DomainError
+from orderly_core.unit_of_work import Dependencies
 from orderly_db.engine import create_engine
 from orderly_db.unit_of_work import dependencies_from_settings
 

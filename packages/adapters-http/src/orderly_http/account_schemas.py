@@ -12,7 +12,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from orderly_core.accounts.model import User, UserPage, user_view
-from orderly_core.context import Role
+from orderly_core.shared.context import Role
 
 _REQUEST = ConfigDict(extra="forbid")
 

@@ -15,8 +15,8 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from orderly_core.log import configure_logging
-from orderly_core.ports import Dependencies
+from orderly_core.unit_of_work import Dependencies
+from orderly_db.log import configure_logging
 from orderly_http.auth import SIGNED_IN
 from orderly_http.container import open_resources
 from orderly_http.middleware import (

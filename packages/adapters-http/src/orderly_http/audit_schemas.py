@@ -12,10 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orderly_core.audit import AuditEntry, AuditPage
-from orderly_core.audit_trail import entry_view
+from orderly_core.audit.use_cases import entry_view
 from orderly_core.catalogue.ledger import StockMovement
 from orderly_core.catalogue.stock import MovementPage, movement_view
+from orderly_core.platform.audit import AuditEntry, AuditPage
 
 _NEXT_CURSOR = "Pass as `cursor` to get the next page; null on the last page"
 

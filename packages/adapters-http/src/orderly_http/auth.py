@@ -4,8 +4,8 @@ A token carries ``sub`` (the user id), ``role``, ``iat``, ``exp`` and a unique `
 only a claim: every request still reads the user (see :func:`orderly_http.context.request_actor`),
 so a deactivated account or a changed role takes effect at once, whatever its tokens say.
 
-Time comes from the core's :class:`~orderly_core.ports.Clock`, not from PyJWT's own clock, so
-issuing and expiry follow the same clock as the rest of Orderly (and tests can move it).
+Time comes from the core's :class:`~orderly_core.platform.ports.Clock`, not from PyJWT's own
+clock, so issuing and expiry follow the same clock as the rest of Orderly (and tests can move it).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from fastapi.params import Depends as DependsParam
 from fastapi.security import OAuth2PasswordBearer
 
 from orderly_core.accounts.model import User
-from orderly_core.context import Role
-from orderly_core.ports import Clock
+from orderly_core.platform.ports import Clock
+from orderly_core.shared.context import Role
 
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
 ALGORITHM = "HS256"

@@ -2,7 +2,7 @@
 
 The lifespan of the app opens :class:`AppResources` and keeps them on ``app.state``; routes
 reach them only through :func:`resources`. Tests may hand in their own
-:class:`~orderly_core.ports.Dependencies` (the in-memory fakes, say) instead of PostgreSQL's.
+:class:`~orderly_core.unit_of_work.Dependencies` (the in-memory fakes, say) instead of PostgreSQL's.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from orderly_core.jobs import JobQueue
-from orderly_core.ports import Dependencies
+from orderly_core.jobs.ports import JobQueue
+from orderly_core.unit_of_work import Dependencies
 from orderly_db.engine import create_engine
 from orderly_db.job_queue import ArqJobQueue
 from orderly_db.unit_of_work import dependencies_from_settings

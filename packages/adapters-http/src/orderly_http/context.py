@@ -19,7 +19,13 @@ from returns.pipeline import is_successful
 from starlette.types import Scope
 
 from orderly_core.accounts.use_cases import current_user
-from orderly_core.context import IDEMPOTENCY_KEY_RULE, Actor, Context, Mode, is_idempotency_key
+from orderly_core.shared.context import (
+    IDEMPOTENCY_KEY_RULE,
+    Actor,
+    Context,
+    Mode,
+    is_idempotency_key,
+)
 from orderly_http.auth import InvalidToken
 from orderly_http.container import AppResources, app_resources
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orderly_core.job_records import (
+from orderly_core.jobs.model import (
     SHOWN_FIELD_MAX,
     JobPage,
     JobRecord,

@@ -38,10 +38,7 @@ from orderly_core.catalogue.errors import (
     StockBelowReserved,
     VersionConflict,
 )
-from orderly_core.context import ActorKind, Context
-from orderly_core.errors import DomainError, FieldError, Forbidden, InvalidInput, error_members
-from orderly_core.idempotency import KeyReused, Replayed, RequestInFlight
-from orderly_core.job_records import JobNotFound, JobNotRetryable
+from orderly_core.jobs.model import JobNotFound, JobNotRetryable
 from orderly_core.orders.errors import (
     IllegalTransition,
     MixedCurrencies,
@@ -49,6 +46,15 @@ from orderly_core.orders.errors import (
     OrderVersionConflict,
     OutOfStock,
     ProductsUnavailable,
+)
+from orderly_core.platform.idempotency import KeyReused, Replayed, RequestInFlight
+from orderly_core.shared.context import ActorKind, Context
+from orderly_core.shared.errors import (
+    DomainError,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    error_members,
 )
 from orderly_core.webhooks.errors import (
     DeliveryNotFound,

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from orderly_core.events import EventType
+from orderly_core.platform.outbox import EventType
 from orderly_core.webhooks.model import Attempt, Delivery, Endpoint, delivery_view, endpoint_view
 from orderly_core.webhooks.use_cases import (
     DeliveryDetail,

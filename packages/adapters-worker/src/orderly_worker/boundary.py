@@ -13,7 +13,7 @@ ended:
 Infrastructure faults before the last try are not results: the job is put back on the queue
 to run again after a backoff (:mod:`orderly_worker.retry`).
 
-Every job's record (:mod:`orderly_core.job_records`) follows it here, whoever queued it: it
+Every job's record (:mod:`orderly_core.jobs.model`) follows it here, whoever queued it: it
 is ``running`` when a run starts (recorded then if nobody recorded it when queueing it, as
 for the relay's deliveries and the scheduled runs), ``queued`` again with the error when a
 run is retried, then ``succeeded``, ``failed`` or ``dead`` with the result. Each write is a
@@ -36,18 +36,19 @@ from arq.worker import Function, func
 from returns.pipeline import is_successful
 from returns.result import Result
 
-from orderly_core.context import Context
-from orderly_core.errors import DomainError, error_members
-from orderly_core.idempotency import Idempotent, without_replay
-from orderly_core.job_workflow import (
+from orderly_core.jobs.model import JobStatus
+from orderly_core.jobs.payloads import PayloadError
+from orderly_core.jobs.use_cases import (
     JobOutcome,
     JobRun,
     record_run_ended,
     record_run_retrying,
     record_run_started,
 )
-from orderly_core.jobs import JobStatus, PayloadError
-from orderly_core.ports import Dependencies
+from orderly_core.platform.idempotency import Idempotent, without_replay
+from orderly_core.shared.context import Context
+from orderly_core.shared.errors import DomainError, error_members
+from orderly_core.unit_of_work import Dependencies
 from orderly_worker.retry import is_infrastructure_fault
 from orderly_worker.runtime import (
     WORKER_ACTOR,

@@ -26,9 +26,9 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from orderly_core.context import Actor, Context
-from orderly_core.jobs import JobQueue
-from orderly_core.ports import Dependencies
+from orderly_core.jobs.ports import JobQueue
+from orderly_core.shared.context import Actor, Context
+from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.delivery import RELAY_BATCH, relay_events, sweep_deliveries
 from orderly_db.outbox import CHANNEL
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core.context import Actor
-from orderly_core.jobs import JobQueue
-from orderly_core.ports import Dependencies
+from orderly_core.jobs.ports import JobQueue
+from orderly_core.shared.context import Actor
+from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.ports import WebhookSender
 from orderly_worker.retry import RetryPolicy
 

@@ -19,10 +19,10 @@ import structlog
 from arq.connections import RedisSettings
 from pydantic import Field, field_validator
 
-from orderly_core import jobs
-from orderly_core.log import configure_logging
+from orderly_core.jobs import payloads as jobs
 from orderly_db.engine import create_engine
 from orderly_db.job_queue import ArqJobQueue
+from orderly_db.log import configure_logging
 from orderly_db.settings import ConfigurationError, InfraSettings, load_settings
 from orderly_db.unit_of_work import dependencies_from_settings
 from orderly_worker.boundary import guarded

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_core.accounts.errors import EmailTaken
 from orderly_core.accounts.model import RefreshToken, User
-from orderly_core.context import Role
+from orderly_core.shared.context import Role
 from orderly_db.errors import EMAIL_TAKEN, violates
 from orderly_db.statements import Columns, DriverConnection, Statement
 from orderly_db.tables import refresh_tokens, users

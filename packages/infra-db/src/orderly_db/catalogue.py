@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_core.catalogue.errors import DuplicateSku
 from orderly_core.catalogue.model import Product, Stock
-from orderly_core.money import Money
+from orderly_core.shared.money import Money
 from orderly_db.errors import SKU_TAKEN, violates
 from orderly_db.statements import Columns, DriverConnection, Statement, updated_rows
 from orderly_db.tables import products

@@ -1,4 +1,4 @@
-"""The stored outcomes of idempotent requests (see :mod:`orderly_core.idempotency`).
+"""The stored outcomes of idempotent requests (see :mod:`orderly_core.platform.idempotency`).
 
 A key is held for a transaction with a transaction-level advisory lock on a 64-bit hash of
 its scope: ``pg_try_advisory_xact_lock`` never waits, so a retry that arrives while the first
@@ -14,7 +14,7 @@ from sqlalchemy import BindParameter, ColumnElement, String, and_, bindparam, fu
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderly_core.idempotency import KeyScope, StoredOutcome
+from orderly_core.platform.idempotency import KeyScope, StoredOutcome
 from orderly_db.statements import DriverConnection, Statement, json_text
 from orderly_db.tables import idempotency_keys
 

@@ -1,8 +1,8 @@
 """The job queue on Redis (arq), shared by everything that queues work.
 
 The API, the CLI and the worker queue jobs here; the worker runs them. Payloads and results
-travel as JSON (``orderly_core.jobs.serialize``). What became of a job is recorded in
-PostgreSQL (``orderly_core.job_records``), not read from the queue. The client connects
+travel as JSON (``orderly_core.jobs.payloads.serialize``). What became of a job is recorded in
+PostgreSQL (``orderly_core.jobs.model``), not read from the queue. The client connects
 lazily, so a process starts even while Redis is down and only the calls that need the queue
 fail.
 """
@@ -16,7 +16,7 @@ from typing import Any
 from arq.connections import ArqRedis
 from redis.asyncio import ConnectionPool
 
-from orderly_core.jobs import deserialize, serialize
+from orderly_core.jobs.payloads import deserialize, serialize
 
 
 class ArqJobQueue:

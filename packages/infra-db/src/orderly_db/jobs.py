@@ -9,8 +9,7 @@ from sqlalchemy import Row, bindparam, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderly_core.job_records import JobRecord, JobSummary
-from orderly_core.jobs import JobStatus
+from orderly_core.jobs.model import JobRecord, JobStatus, JobSummary
 from orderly_db.statements import Columns, DriverConnection, Statement, json_text
 from orderly_db.tables import jobs
 

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import Row, bindparam, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderly_core.money import Money
 from orderly_core.orders.model import Order, OrderLine, OrderQuery, OrderStatus
+from orderly_core.shared.money import Money
 from orderly_db.statements import DriverConnection, Statement
 from orderly_db.tables import order_lines, orders
 

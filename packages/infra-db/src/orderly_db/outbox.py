@@ -1,4 +1,4 @@
-"""The outbox: domain events waiting for delivery (see :mod:`orderly_core.events`).
+"""The outbox: domain events waiting for delivery (see :mod:`orderly_core.platform.outbox`).
 
 Adding an event also sends ``NOTIFY orderly_outbox``; PostgreSQL delivers notifications only
 when the transaction commits, so a listener wakes exactly when there is a committed event to
@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderly_core.events import Event, EventType
+from orderly_core.platform.outbox import Event, EventType
 from orderly_db.statements import Columns, DriverConnection, Statement, json_text
 from orderly_db.tables import outbox
 

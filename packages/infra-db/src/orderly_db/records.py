@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Row, bindparam, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderly_core.audit import AuditEntry, AuditQuery
 from orderly_core.catalogue.ledger import MovementKind, StockMovement
+from orderly_core.platform.audit import AuditEntry, AuditQuery
 from orderly_db.statements import DriverConnection, Statement, json_text
 from orderly_db.tables import audit_entries, stock_movements
 

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import QueuePool
 
 from orderly_core.accounts.ports import PasswordHasher
-from orderly_core.ports import Dependencies, RandomIds, SystemClock
+from orderly_core.platform.ports import RandomIds, SystemClock
+from orderly_core.unit_of_work import Dependencies
 from orderly_db.accounts import SqlRefreshTokens, SqlUsers
 from orderly_db.catalogue import SqlProducts
 from orderly_db.idempotency import SqlIdempotencyRecords

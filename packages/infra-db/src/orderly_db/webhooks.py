@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderly_core.events import EventType
+from orderly_core.platform.outbox import EventType
 from orderly_core.webhooks.model import Attempt, Delivery, DeliveryState, Endpoint
 from orderly_db.statements import Columns, DriverConnection, Statement
 from orderly_db.tables import webhook_attempts, webhook_deliveries, webhook_endpoints

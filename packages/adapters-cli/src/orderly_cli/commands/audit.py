@@ -26,11 +26,11 @@ from rich.text import Text
 from orderly_cli import output
 from orderly_cli.options import AsJson, Cursor, moment
 from orderly_cli.session import operator_context, run_use_case
-from orderly_core.audit import AuditEntry, AuditQuery
-from orderly_core.audit_trail import PAGE_SIZE_MAX, entry_view, list_audit
-from orderly_core.context import Context
-from orderly_core.errors import Forbidden, InvalidInput
-from orderly_core.ports import Dependencies
+from orderly_core.audit.use_cases import PAGE_SIZE_MAX, entry_view, list_audit
+from orderly_core.platform.audit import AuditEntry, AuditQuery
+from orderly_core.shared.context import Context
+from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.unit_of_work import Dependencies
 
 app = typer.Typer(
     help=(

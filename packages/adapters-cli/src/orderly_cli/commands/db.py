@@ -19,7 +19,7 @@ from orderly_cli.config import cli_settings
 from orderly_cli.options import AsJson, DryRun
 from orderly_cli.output import print_json
 from orderly_cli.session import operator_context, run_use_case
-from orderly_core.retention import purge_expired_keys
+from orderly_core.platform.retention import purge_expired_keys
 from orderly_db import migrate
 from orderly_db.engine import create_engine
 

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from orderly_cli import output
-from orderly_core.job_records import JobPage, JobRecord, JobSummary, job_view, summary_view
+from orderly_core.jobs.model import JobPage, JobRecord, JobSummary, job_view, summary_view
 
 
 def _json(view: dict[str, Any]) -> dict[str, Any]:

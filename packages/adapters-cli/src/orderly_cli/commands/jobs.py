@@ -16,12 +16,11 @@ from orderly_cli.commands import job_views
 from orderly_cli.config import cli_settings
 from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey
 from orderly_cli.session import operator_context, run_idempotent_use_case, run_use_case
-from orderly_core.context import Context
-from orderly_core.idempotency import Idempotent
-from orderly_core.job_records import JobQuery, JobSummary
-from orderly_core.job_workflow import PAGE_SIZE_MAX, RetryJobError, get_job, list_jobs, retry_job
-from orderly_core.jobs import JobStatus
-from orderly_core.ports import Dependencies
+from orderly_core.jobs.model import JobQuery, JobStatus, JobSummary
+from orderly_core.jobs.use_cases import PAGE_SIZE_MAX, RetryJobError, get_job, list_jobs, retry_job
+from orderly_core.platform.idempotency import Idempotent
+from orderly_core.shared.context import Context
+from orderly_core.unit_of_work import Dependencies
 from orderly_db.job_queue import ArqJobQueue
 
 app = typer.Typer(

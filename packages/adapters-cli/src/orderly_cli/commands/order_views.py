@@ -14,9 +14,9 @@ from rich.table import Table
 from rich.text import Text
 
 from orderly_cli import output
-from orderly_core.money import Money
 from orderly_core.orders.model import Order, OrderPage, OrderStatus, order_view
 from orderly_core.orders.use_cases import ExpiryReport
+from orderly_core.shared.money import Money
 
 
 def order_json(order: Order) -> dict[str, Any]:

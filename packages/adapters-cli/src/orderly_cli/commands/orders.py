@@ -20,9 +20,6 @@ from orderly_cli import output
 from orderly_cli.commands import order_views
 from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, moment
 from orderly_cli.session import operator_context, run_idempotent_use_case, run_use_case
-from orderly_core.context import Context
-from orderly_core.errors import InvalidInput
-from orderly_core.idempotency import Idempotent
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus
 from orderly_core.orders.use_cases import (
     PAGE_SIZE_MAX,
@@ -39,7 +36,10 @@ from orderly_core.orders.use_cases import (
     place_order,
     ship_order,
 )
-from orderly_core.ports import Dependencies
+from orderly_core.platform.idempotency import Idempotent
+from orderly_core.shared.context import Context
+from orderly_core.shared.errors import InvalidInput
+from orderly_core.unit_of_work import Dependencies
 
 app = typer.Typer(
     help=(

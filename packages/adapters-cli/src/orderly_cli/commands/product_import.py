@@ -21,13 +21,9 @@ from orderly_cli.config import cli_settings
 from orderly_cli.options import AsJson, DryRun, IdempotencyKey
 from orderly_cli.session import noting_replays, operator_context, with_dependencies
 from orderly_core.catalogue.errors import ImportRejected
-from orderly_core.catalogue.import_jobs import (
-    SubmitImportError,
-    SubmittedJob,
-    submit_product_import,
-)
 from orderly_core.catalogue.imports import import_products, parse_product_csv
-from orderly_core.context import Context
+from orderly_core.jobs.imports import SubmitImportError, SubmittedJob, submit_product_import
+from orderly_core.shared.context import Context
 from orderly_db.job_queue import ArqJobQueue
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024

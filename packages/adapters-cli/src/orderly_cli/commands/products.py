@@ -30,7 +30,7 @@ from orderly_core.catalogue.use_cases import (
     list_products,
     update_product,
 )
-from orderly_core.money import Money, MoneyError, normalise_currency, parse_major
+from orderly_core.shared.money import Money, MoneyError, normalise_currency, parse_major
 
 app = typer.Typer(
     help=(

@@ -15,9 +15,9 @@ import typer
 from orderly_cli import output
 from orderly_cli.options import AsJson, DryRun
 from orderly_cli.session import operator_context, run_use_case
-from orderly_core.money import Money
 from orderly_core.sales.model import SalesSummary, summary_view
 from orderly_core.sales.use_cases import SalesQuery, sales_report, summarise_sales
+from orderly_core.shared.money import Money
 
 app = typer.Typer(
     help=(

@@ -31,7 +31,7 @@ from orderly_core.accounts.use_cases import (
     set_active,
     set_role,
 )
-from orderly_core.context import Role
+from orderly_core.shared.context import Role
 
 app = typer.Typer(
     help=(

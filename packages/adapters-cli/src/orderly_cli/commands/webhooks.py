@@ -18,7 +18,7 @@ from orderly_cli import output
 from orderly_cli.commands import webhook_views
 from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, moment
 from orderly_cli.session import operator_context, run_idempotent_use_case, run_use_case
-from orderly_core.events import EventType
+from orderly_core.platform.outbox import EventType
 from orderly_core.webhooks.use_cases import (
     PAGE_SIZE_MAX,
     DeliveryQuery,

@@ -14,8 +14,8 @@ from pydantic import AwareDatetime
 from returns.pipeline import is_successful
 from starlette.responses import Response
 
-from orderly_core.audit import AuditQuery
-from orderly_core.audit_trail import PAGE_SIZE_MAX, list_audit
+from orderly_core.audit.use_cases import PAGE_SIZE_MAX, list_audit
+from orderly_core.platform.audit import AuditQuery
 from orderly_http.audit_schemas import AuditPageResource
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext

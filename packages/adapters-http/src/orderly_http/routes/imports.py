@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from returns.pipeline import is_successful
 from starlette.responses import Response
 
-from orderly_core.catalogue.import_jobs import submit_product_import
+from orderly_core.jobs.imports import submit_product_import
 from orderly_http.container import Resources
 from orderly_http.context import MODE_HEADER, WriteContext
 from orderly_http.problems import domain_problem, problem_responses

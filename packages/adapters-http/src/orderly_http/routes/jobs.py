@@ -15,10 +15,9 @@ from fastapi import APIRouter, Query
 from returns.pipeline import is_successful
 from starlette.responses import Response
 
-from orderly_core.idempotency import without_replay
-from orderly_core.job_records import JobQuery
-from orderly_core.job_workflow import NAME_MAX, PAGE_SIZE_MAX, get_job, list_jobs, retry_job
-from orderly_core.jobs import JobStatus
+from orderly_core.jobs.model import JobQuery, JobStatus
+from orderly_core.jobs.use_cases import NAME_MAX, PAGE_SIZE_MAX, get_job, list_jobs, retry_job
+from orderly_core.platform.idempotency import without_replay
 from orderly_http.container import Resources
 from orderly_http.context import MODE_HEADER, RequestContext, WriteContext
 from orderly_http.job_schemas import JobPageResource, JobResource, JobSummaryResource

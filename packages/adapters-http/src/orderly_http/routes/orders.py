@@ -6,7 +6,7 @@ pay, ship, deliver and cancel any.
 
 Placing requires an ``Idempotency-Key`` header, and every step accepts one: a retry with the
 same key and body gets the first answer again, byte for byte, with ``Idempotent-Replayed:
-true`` (see :mod:`orderly_core.idempotency` for the whole rule). Steps accept ``If-Match``
+true`` (see :mod:`orderly_core.platform.idempotency` for the whole rule). Steps accept ``If-Match``
 with the order's ``ETag``: a stale copy gets 412. Every write takes ``?mode=dry_run``.
 """
 
@@ -20,8 +20,6 @@ from fastapi import APIRouter, Header, Query
 from returns.pipeline import is_successful
 from starlette.responses import Response
 
-from orderly_core.context import ActorKind, Context, Mode
-from orderly_core.idempotency import Idempotent, without_replay
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus
 from orderly_core.orders.use_cases import (
     PAGE_SIZE_MAX,
@@ -34,7 +32,9 @@ from orderly_core.orders.use_cases import (
     place_order,
     ship_order,
 )
-from orderly_core.ports import Dependencies
+from orderly_core.platform.idempotency import Idempotent, without_replay
+from orderly_core.shared.context import ActorKind, Context, Mode
+from orderly_core.unit_of_work import Dependencies
 from orderly_http.container import Resources
 from orderly_http.context import IDEMPOTENCY_KEY_HEADER, MODE_HEADER, RequestContext, WriteContext
 from orderly_http.order_schemas import (

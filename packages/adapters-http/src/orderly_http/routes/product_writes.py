@@ -30,8 +30,8 @@ from orderly_core.catalogue.use_cases import (
     create_product,
     update_product,
 )
-from orderly_core.context import Context, Mode
-from orderly_core.idempotency import Idempotent, without_replay
+from orderly_core.platform.idempotency import Idempotent, without_replay
+from orderly_core.shared.context import Context, Mode
 from orderly_http.container import Resources
 from orderly_http.context import MODE_HEADER, WriteContext
 from orderly_http.problems import (

@@ -29,8 +29,8 @@ from orderly_core.accounts.use_cases import (
     update_profile,
     update_user,
 )
-from orderly_core.context import Context, Role
-from orderly_core.errors import DomainError
+from orderly_core.shared.context import Context, Role
+from orderly_core.shared.errors import DomainError
 from orderly_http.account_schemas import (
     PasswordChangeBody,
     ProfileChangesBody,

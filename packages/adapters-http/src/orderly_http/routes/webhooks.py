@@ -19,8 +19,8 @@ from fastapi import APIRouter, Header, Query
 from returns.pipeline import is_successful
 from starlette.responses import Response
 
-from orderly_core.context import Context, Mode
-from orderly_core.idempotency import Idempotent, without_replay
+from orderly_core.platform.idempotency import Idempotent, without_replay
+from orderly_core.shared.context import Context, Mode
 from orderly_core.webhooks.model import Endpoint
 from orderly_core.webhooks.use_cases import (
     PAGE_SIZE_MAX,

@@ -18,8 +18,8 @@ from orderly_core.catalogue.imports import (
     import_products,
     parse_product_csv,
 )
-from orderly_core.context import Context
-from orderly_core.jobs import ImportProductsJob
+from orderly_core.jobs.payloads import ImportProductsJob
+from orderly_core.shared.context import Context
 from orderly_worker.boundary import failed, settled, succeeded
 from orderly_worker.runtime import WORKER_ACTOR, JobContext, JobResult, resources
 

@@ -28,10 +28,11 @@ from typing import Any
 from arq.cron import CronJob, cron
 from returns.pipeline import is_successful
 
-from orderly_core.context import Context
+from orderly_core.jobs.retention import purge_old_jobs
 from orderly_core.orders.use_cases import expire_orders
-from orderly_core.retention import purge_expired_keys, purge_old_jobs
+from orderly_core.platform.retention import purge_expired_keys
 from orderly_core.sales.use_cases import summarise_sales
+from orderly_core.shared.context import Context
 from orderly_worker.boundary import JobHandler, failed, guarded, succeeded
 from orderly_worker.runtime import WORKER_ACTOR, JobContext, JobResult, resources
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from returns.pipeline import is_successful
 
-from orderly_core.context import Context
-from orderly_core.jobs import PayloadError
+from orderly_core.jobs.payloads import PayloadError
+from orderly_core.shared.context import Context
 from orderly_core.webhooks.delivery import AttemptReport, attempt_delivery
 from orderly_worker.boundary import failed, succeeded
 from orderly_worker.runtime import WORKER_ACTOR, JobContext, JobResult, resources

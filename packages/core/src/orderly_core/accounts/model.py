@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from orderly_core.context import Actor, Role
+from orderly_core.shared.context import Actor, Role
 
 EMAIL_MAX = 254
 DISPLAY_NAME_MAX = 100

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from returns.result import Result
 
 from orderly_core.accounts.errors import EmailTaken
 from orderly_core.accounts.model import RefreshToken, User
-from orderly_core.context import Role
+from orderly_core.platform.ports import Services
+from orderly_core.platform.unit import PlatformUnit
+from orderly_core.shared.context import Role
 
 
 class UserRepository(Protocol):
@@ -68,3 +70,19 @@ class PasswordHasher(Protocol):
     async def verify_dummy(self, password: str) -> None:
         """Spend the time of one verification, for unknown emails (no timing oracle)."""
         ...
+
+
+class AccountsUnit(PlatformUnit, Protocol):
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def refresh_tokens(self) -> RefreshTokenStore: ...
+
+
+class AccountsServices(Services[AccountsUnit], Protocol):
+    @property
+    def passwords(self) -> PasswordHasher: ...
+
+    @property
+    def refresh_token_ttl(self) -> timedelta: ...

@@ -41,13 +41,13 @@ from orderly_core.accounts.model import (
     normalise_email,
     user_view,
 )
-from orderly_core.audit_trail import record
-from orderly_core.authorization import user_admin_denied
-from orderly_core.context import ActorKind, Context, Role
-from orderly_core.errors import Forbidden, InvalidInput
-from orderly_core.ports import Dependencies, UnitOfWork
-from orderly_core.transaction import in_transaction
-from orderly_core.validation import FieldErrors
+from orderly_core.accounts.ports import AccountsServices, AccountsUnit
+from orderly_core.platform.audit import record
+from orderly_core.platform.transaction import in_transaction
+from orderly_core.shared.authorization import user_admin_denied
+from orderly_core.shared.context import ActorKind, Context, Role
+from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.shared.validation import FieldErrors
 
 PAGE_SIZE_MAX = 200
 
@@ -139,8 +139,8 @@ class _AccountFields(FieldErrors):
 
 
 async def _audit(
-    deps: Dependencies,
-    uow: UnitOfWork,
+    deps: AccountsServices,
+    uow: AccountsUnit,
     ctx: Context,
     operation: str,
     *,
@@ -159,7 +159,7 @@ async def _audit(
 
 
 async def register(
-    deps: Dependencies, ctx: Context, registration: Registration
+    deps: AccountsServices, ctx: Context, registration: Registration
 ) -> Result[User, InvalidInput | EmailTaken]:
     """Sign up: anyone may, and always as a customer. The email is unique, ignoring case."""
     new = NewUser(
@@ -169,7 +169,7 @@ async def register(
 
 
 async def create_user(
-    deps: Dependencies, ctx: Context, new: NewUser
+    deps: AccountsServices, ctx: Context, new: NewUser
 ) -> Result[User, Forbidden | InvalidInput | EmailTaken]:
     """Create an account with any role (an admin, say). Only admins and operators may."""
     if denied := user_admin_denied(ctx.actor, "create accounts"):
@@ -178,7 +178,7 @@ async def create_user(
 
 
 async def _create_user(
-    deps: Dependencies, ctx: Context, new: NewUser, operation: str
+    deps: AccountsServices, ctx: Context, new: NewUser, operation: str
 ) -> Result[User, InvalidInput | EmailTaken]:
     fields = _AccountFields()
     email = fields.email(new.email)
@@ -198,7 +198,7 @@ async def _create_user(
         updated_at=now,
     )
 
-    async def work(uow: UnitOfWork) -> Result[User, InvalidInput | EmailTaken]:
+    async def work(uow: AccountsUnit) -> Result[User, InvalidInput | EmailTaken]:
         added = await uow.users.add(user)
         if not is_successful(added):
             return Failure(added.failure())
@@ -209,7 +209,7 @@ async def _create_user(
 
 
 async def _open_session(
-    deps: Dependencies, uow: UnitOfWork, user: User, family_id: uuid.UUID
+    deps: AccountsServices, uow: AccountsUnit, user: User, family_id: uuid.UUID
 ) -> Session:
     token = secrets.token_urlsafe(32)
     now = deps.clock.now()
@@ -221,7 +221,7 @@ async def _open_session(
 
 
 async def log_in(
-    deps: Dependencies, ctx: Context, credentials: Credentials
+    deps: AccountsServices, ctx: Context, credentials: Credentials
 ) -> Result[Session, InvalidCredentials | AccountDeactivated]:
     """Check an email and password and open a session (a new refresh-token family).
 
@@ -230,7 +230,7 @@ async def log_in(
     email = normalise_email(credentials.email)
     password = credentials.password
 
-    async def work(uow: UnitOfWork) -> Result[Session, InvalidCredentials | AccountDeactivated]:
+    async def work(uow: AccountsUnit) -> Result[Session, InvalidCredentials | AccountDeactivated]:
         user = await uow.users.get_by_email(email) if email else None
         if user is None:
             await deps.passwords.verify_dummy(password)
@@ -248,7 +248,7 @@ async def log_in(
 
 
 async def refresh_session(
-    deps: Dependencies, ctx: Context, refresh_token: str
+    deps: AccountsServices, ctx: Context, refresh_token: str
 ) -> Result[Session, RefreshRejected | RefreshReused]:
     """Trade a refresh token for the next one of its family (rotation).
 
@@ -256,7 +256,7 @@ async def refresh_session(
     revoked, and that revocation is kept although the call fails.
     """
 
-    async def work(uow: UnitOfWork) -> Result[Session, RefreshRejected | RefreshReused]:
+    async def work(uow: AccountsUnit) -> Result[Session, RefreshRejected | RefreshReused]:
         now = deps.clock.now()
         record = await uow.refresh_tokens.get(hash_refresh_token(refresh_token), for_update=True)
         if record is None or record.revoked_at is not None or record.expires_at <= now:
@@ -273,10 +273,10 @@ async def refresh_session(
     return await in_transaction(deps, ctx, work, keep_on_failure=(RefreshReused,))
 
 
-async def log_out(deps: Dependencies, ctx: Context, refresh_token: str) -> Result[None, None]:
+async def log_out(deps: AccountsServices, ctx: Context, refresh_token: str) -> Result[None, None]:
     """End the session the refresh token belongs to (its whole family). Always succeeds."""
 
-    async def work(uow: UnitOfWork) -> Result[None, None]:
+    async def work(uow: AccountsUnit) -> Result[None, None]:
         record = await uow.refresh_tokens.get(hash_refresh_token(refresh_token), for_update=True)
         if record is not None:
             await uow.refresh_tokens.revoke_family(record.family_id, deps.clock.now())
@@ -285,7 +285,7 @@ async def log_out(deps: Dependencies, ctx: Context, refresh_token: str) -> Resul
     return await in_transaction(deps, ctx, work)
 
 
-async def _signed_in_user(uow: UnitOfWork, ctx: Context, *, lock: bool = False) -> User | None:
+async def _signed_in_user(uow: AccountsUnit, ctx: Context, *, lock: bool = False) -> User | None:
     if ctx.actor.kind is not ActorKind.USER:
         return None
     try:
@@ -296,14 +296,14 @@ async def _signed_in_user(uow: UnitOfWork, ctx: Context, *, lock: bool = False) 
     return user if user is not None and user.active else None
 
 
-async def current_user(deps: Dependencies, ctx: Context) -> Result[User, NotSignedIn]:
+async def current_user(deps: AccountsServices, ctx: Context) -> Result[User, NotSignedIn]:
     """The signed-in user, if their account still exists and is active.
 
     Adapters call this on every authenticated request, so a deactivated user's tokens stop
     working at once and a role change applies at once.
     """
 
-    async def work(uow: UnitOfWork) -> Result[User, NotSignedIn]:
+    async def work(uow: AccountsUnit) -> Result[User, NotSignedIn]:
         user = await _signed_in_user(uow, ctx)
         return Success(user) if user else Failure(NotSignedIn())
 
@@ -311,7 +311,7 @@ async def current_user(deps: Dependencies, ctx: Context) -> Result[User, NotSign
 
 
 async def update_profile(
-    deps: Dependencies, ctx: Context, changes: ProfileChanges
+    deps: AccountsServices, ctx: Context, changes: ProfileChanges
 ) -> Result[User, NotSignedIn | InvalidInput | EmailTaken]:
     """Change one's own display name or email (unique, ignoring case)."""
     fields = _AccountFields()
@@ -322,7 +322,7 @@ async def update_profile(
     if invalid := fields.invalid():
         return invalid
 
-    async def work(uow: UnitOfWork) -> Result[User, NotSignedIn | InvalidInput | EmailTaken]:
+    async def work(uow: AccountsUnit) -> Result[User, NotSignedIn | InvalidInput | EmailTaken]:
         user = await _signed_in_user(uow, ctx, lock=True)
         if user is None:
             return Failure(NotSignedIn())
@@ -344,11 +344,11 @@ async def update_profile(
 
 
 async def change_password(
-    deps: Dependencies, ctx: Context, change: PasswordChange
+    deps: AccountsServices, ctx: Context, change: PasswordChange
 ) -> Result[None, NotSignedIn | InvalidInput | WrongPassword]:
     """Change one's own password, proving the current one. Every session is ended."""
 
-    async def work(uow: UnitOfWork) -> Result[None, NotSignedIn | InvalidInput | WrongPassword]:
+    async def work(uow: AccountsUnit) -> Result[None, NotSignedIn | InvalidInput | WrongPassword]:
         user = await _signed_in_user(uow, ctx, lock=True)
         if user is None:
             return Failure(NotSignedIn())
@@ -378,7 +378,7 @@ async def change_password(
 
 
 async def get_user(
-    deps: Dependencies, ctx: Context, user_id: str
+    deps: AccountsServices, ctx: Context, user_id: str
 ) -> Result[User, UserNotFound | NotSignedIn]:
     """One user. Admins and operators see anyone; a user sees only themself, and anyone
     else's account is 'not found', so that its existence does not leak. Anonymous callers
@@ -387,7 +387,7 @@ async def get_user(
     if ctx.actor.kind is ActorKind.ANONYMOUS:
         return Failure(NotSignedIn())
 
-    async def work(uow: UnitOfWork) -> Result[User, UserNotFound | NotSignedIn]:
+    async def work(uow: AccountsUnit) -> Result[User, UserNotFound | NotSignedIn]:
         try:
             wanted = uuid.UUID(user_id)
         except ValueError:
@@ -402,7 +402,7 @@ async def get_user(
 
 
 async def list_users(
-    deps: Dependencies, ctx: Context, query: UserQuery
+    deps: AccountsServices, ctx: Context, query: UserQuery
 ) -> Result[UserPage, Forbidden | InvalidInput]:
     """A page of users in email order (keyset pagination); admins and operators only.
 
@@ -422,7 +422,7 @@ async def list_users(
     if invalid := fields.invalid():
         return invalid
 
-    async def work(uow: UnitOfWork) -> Result[UserPage, Forbidden | InvalidInput]:
+    async def work(uow: AccountsUnit) -> Result[UserPage, Forbidden | InvalidInput]:
         found = await uow.users.list(
             after=after,
             limit=query.limit + 1,
@@ -441,7 +441,7 @@ AdminChangeError = Forbidden | InvalidInput | UserNotFound | LastAdmin
 
 
 async def set_role(
-    deps: Dependencies, ctx: Context, change: RoleChange
+    deps: AccountsServices, ctx: Context, change: RoleChange
 ) -> Result[User, AdminChangeError]:
     """Give a user another role; admins and operators only. The last active admin stays."""
     return await _admin_change(
@@ -450,7 +450,7 @@ async def set_role(
 
 
 async def set_active(
-    deps: Dependencies, ctx: Context, change: ActiveChange
+    deps: AccountsServices, ctx: Context, change: ActiveChange
 ) -> Result[User, AdminChangeError]:
     """Deactivate (ending every session at once) or reactivate a user; admins and operators
     only. The last active admin cannot be deactivated."""
@@ -461,7 +461,7 @@ async def set_active(
 
 
 async def update_user(
-    deps: Dependencies, ctx: Context, changes: UserChanges
+    deps: AccountsServices, ctx: Context, changes: UserChanges
 ) -> Result[User, AdminChangeError]:
     """Change a user's role and/or active flag in one step; admins and operators only.
 
@@ -484,7 +484,7 @@ async def update_user(
 
 
 async def _admin_change(
-    deps: Dependencies,
+    deps: AccountsServices,
     ctx: Context,
     raw_id: str,
     action: str,
@@ -500,7 +500,7 @@ async def _admin_change(
     if invalid := fields.invalid():
         return invalid
 
-    async def work(uow: UnitOfWork) -> Result[User, AdminChangeError]:
+    async def work(uow: AccountsUnit) -> Result[User, AdminChangeError]:
         # Admin rows first, then the user's: one lock order for every such change.
         admins = await uow.users.lock_active_admins()
         ref_id: uuid.UUID | None = ref if isinstance(ref, uuid.UUID) else None

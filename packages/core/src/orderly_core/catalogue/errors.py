@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from orderly_core.errors import FieldError
+from orderly_core.shared.errors import FieldError
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,19 +17,19 @@ from dataclasses import dataclass, replace
 from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
 
-from orderly_core.audit_trail import record
-from orderly_core.authorization import catalogue_write_denied
 from orderly_core.catalogue.errors import ImportRejected, RowError
 from orderly_core.catalogue.ledger import MovementKind
 from orderly_core.catalogue.model import ON_HAND_MAX, Product, Stock, product_view
+from orderly_core.catalogue.ports import CatalogueServices, CatalogueUnit
 from orderly_core.catalogue.stock import record_movement
 from orderly_core.catalogue.validation import Fields
-from orderly_core.context import Context
-from orderly_core.errors import FieldError, Forbidden
-from orderly_core.idempotency import Idempotent, Operation
-from orderly_core.money import Money, MoneyError, parse_major
-from orderly_core.ports import Dependencies, UnitOfWork
-from orderly_core.transaction import in_idempotent_transaction
+from orderly_core.platform.audit import record
+from orderly_core.platform.idempotency import Idempotent, Operation
+from orderly_core.platform.transaction import in_idempotent_transaction
+from orderly_core.shared.authorization import catalogue_write_denied
+from orderly_core.shared.context import Context
+from orderly_core.shared.errors import FieldError, Forbidden
+from orderly_core.shared.money import Money, MoneyError, parse_major
 
 CSV_COLUMNS = ("sku", "name", "description", "price", "currency", "on_hand")
 MAX_IMPORT_ROWS = 50_000
@@ -185,7 +185,11 @@ def _merge(current: Product, row: _ValidRow) -> tuple[Product, tuple[str, ...]] 
 
 
 async def _recorded(
-    deps: Dependencies, uow: UnitOfWork, ctx: Context, before: Product | None, after: Product
+    deps: CatalogueServices,
+    uow: CatalogueUnit,
+    ctx: Context,
+    before: Product | None,
+    after: Product,
 ) -> None:
     """The ledger movement (if stock changed) and the audit entry of one imported product."""
     on_hand_before = before.stock.on_hand if before else 0
@@ -211,7 +215,7 @@ async def _recorded(
 
 
 async def import_products(
-    deps: Dependencies,
+    deps: CatalogueServices,
     ctx: Context,
     rows: Sequence[ImportRow],
     progress: Progress | None = None,
@@ -230,7 +234,7 @@ async def import_products(
     if isinstance(checked, ImportRejected):
         return Failure(checked)
 
-    async def work(uow: UnitOfWork) -> Result[ImportReport, ImportProductsError]:
+    async def work(uow: CatalogueUnit) -> Result[ImportReport, ImportProductsError]:
         existing = await uow.products.get_many([row.sku for row in checked], for_update=True)
         now = deps.clock.now()
         outcome: list[ImportedRow] = []

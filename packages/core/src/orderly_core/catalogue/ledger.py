@@ -10,7 +10,6 @@ import enum
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 
 class MovementKind(enum.StrEnum):
@@ -34,17 +33,3 @@ class StockMovement:
     reference: str | None  # an order id, an import job id...
     actor_id: str
     request_id: str
-
-
-class StockLedger(Protocol):
-    async def append(self, movement: StockMovement) -> None: ...
-
-    async def history(
-        self, sku: str, *, after: tuple[datetime, uuid.UUID] | None, limit: int
-    ) -> list[StockMovement]:
-        """A product's movements, newest first, after the (at, id) position ``after``."""
-        ...
-
-    async def totals(self) -> dict[str, tuple[int, int]]:
-        """Per SKU, the sums of (on-hand, reserved) deltas of every movement."""
-        ...

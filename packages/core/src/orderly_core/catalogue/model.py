@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from orderly_core.money import Money
+from orderly_core.shared.money import Money
 
 SKU_PATTERN = re.compile(r"[A-Z0-9_.\-]{1,64}")
 NAME_MAX = 200

@@ -7,19 +7,17 @@ from typing import Any
 
 from returns.result import Failure, Result, Success
 
-from orderly_core.audit import decode_position, newest_first_page
-from orderly_core.audit_trail import record
-from orderly_core.authorization import catalogue_write_denied, user_admin_denied
 from orderly_core.catalogue.errors import ProductNotFound
 from orderly_core.catalogue.ledger import MovementKind, StockMovement
 from orderly_core.catalogue.model import Product, Stock, fell_below_threshold, product_view
+from orderly_core.catalogue.ports import CatalogueServices, CatalogueUnit
 from orderly_core.catalogue.validation import Fields
-from orderly_core.context import Context
-from orderly_core.errors import Forbidden, InvalidInput
-from orderly_core.events import EventType
-from orderly_core.ports import Dependencies, UnitOfWork
-from orderly_core.publishing import publish
-from orderly_core.transaction import in_transaction
+from orderly_core.platform.audit import decode_position, newest_first_page, record
+from orderly_core.platform.outbox import EventType, publish
+from orderly_core.platform.transaction import in_transaction
+from orderly_core.shared.authorization import catalogue_write_denied, user_admin_denied
+from orderly_core.shared.context import Context
+from orderly_core.shared.errors import Forbidden, InvalidInput
 
 PAGE_SIZE_MAX = 200
 
@@ -52,8 +50,8 @@ class StockReport:
 
 
 async def record_movement(
-    deps: Dependencies,
-    uow: UnitOfWork,
+    deps: CatalogueServices,
+    uow: CatalogueUnit,
     ctx: Context,
     *,
     product: Product,
@@ -116,7 +114,7 @@ def movement_view(movement: StockMovement) -> dict[str, Any]:
 
 
 async def stock_history(
-    deps: Dependencies, ctx: Context, sku: str, query: HistoryQuery
+    deps: CatalogueServices, ctx: Context, sku: str, query: HistoryQuery
 ) -> Result[MovementPage, Forbidden | InvalidInput | ProductNotFound]:
     """A product's stock movements, newest first (keyset pagination). Catalogue managers."""
     if denied := catalogue_write_denied(ctx.actor, "read stock history"):
@@ -132,7 +130,7 @@ async def stock_history(
         return invalid
 
     async def work(
-        uow: UnitOfWork,
+        uow: CatalogueUnit,
     ) -> Result[MovementPage, Forbidden | InvalidInput | ProductNotFound]:
         if await uow.products.get(wanted) is None:
             return Failure(ProductNotFound(wanted))
@@ -144,7 +142,7 @@ async def stock_history(
 
 
 async def verify_stock(
-    deps: Dependencies, ctx: Context, *, repair: bool = False
+    deps: CatalogueServices, ctx: Context, *, repair: bool = False
 ) -> Result[StockReport, Forbidden]:
     """Recompute every product's levels from the ledger and list the ones that differ.
 
@@ -154,7 +152,7 @@ async def verify_stock(
     if denied := user_admin_denied(ctx.actor, "verify stock levels"):
         return Failure(denied)
 
-    async def work(uow: UnitOfWork) -> Result[StockReport, Forbidden]:
+    async def work(uow: CatalogueUnit) -> Result[StockReport, Forbidden]:
         totals = await uow.stock_ledger.totals()
         drifts: list[StockDrift] = []
         after: str | None = None

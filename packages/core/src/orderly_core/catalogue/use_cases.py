@@ -1,10 +1,11 @@
 """Catalogue use cases: one operation each, each returning ``Result[Output, Error union]``.
 
 Every write checks the actor first, validates all of its input (listing every broken field),
-then runs in one unit of work through :func:`~orderly_core.transaction.in_transaction`, so a
+then runs in one unit of work through
+:func:`~orderly_core.platform.transaction.in_transaction`, so a
 ``DRY_RUN`` computes the same result and leaves nothing behind. Writes made with an
 idempotency key happen once: a retry gets the first outcome again
-(:func:`~orderly_core.transaction.in_idempotent_transaction`).
+(:func:`~orderly_core.platform.transaction.in_idempotent_transaction`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import structlog
 from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
 
-from orderly_core.audit_trail import record
-from orderly_core.authorization import catalogue_write_denied
 from orderly_core.catalogue.errors import (
     DuplicateSku,
     ProductNotFound,
@@ -35,14 +34,16 @@ from orderly_core.catalogue.model import (
     encode_cursor,
     product_view,
 )
+from orderly_core.catalogue.ports import CatalogueServices, CatalogueUnit
 from orderly_core.catalogue.stock import record_movement
 from orderly_core.catalogue.validation import Fields
-from orderly_core.context import Context
-from orderly_core.errors import Forbidden, InvalidInput
-from orderly_core.idempotency import Idempotent, Operation
-from orderly_core.money import Money
-from orderly_core.ports import Dependencies, UnitOfWork
-from orderly_core.transaction import in_idempotent_transaction, in_transaction
+from orderly_core.platform.audit import record
+from orderly_core.platform.idempotency import Idempotent, Operation
+from orderly_core.platform.transaction import in_idempotent_transaction, in_transaction
+from orderly_core.shared.authorization import catalogue_write_denied
+from orderly_core.shared.context import Context
+from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.shared.money import Money
 
 log = structlog.get_logger(__name__)
 
@@ -96,7 +97,7 @@ AdjustStockError = Forbidden | InvalidInput | ProductNotFound | VersionConflict 
 
 
 async def create_product(
-    deps: Dependencies, ctx: Context, new: NewProduct
+    deps: CatalogueServices, ctx: Context, new: NewProduct
 ) -> Idempotent[Product, CreateProductError]:
     """Create a product with its opening stock.
 
@@ -122,7 +123,7 @@ async def create_product(
     if invalid := fields.invalid():
         return invalid
 
-    async def work(uow: UnitOfWork) -> Result[Product, CreateProductError]:
+    async def work(uow: CatalogueUnit) -> Result[Product, CreateProductError]:
         added = await uow.products.add(product)
         if not is_successful(added):
             return Failure(added.failure())
@@ -152,7 +153,7 @@ async def create_product(
 
 
 async def get_product(
-    deps: Dependencies, ctx: Context, sku: str
+    deps: CatalogueServices, ctx: Context, sku: str
 ) -> Result[Product, GetProductError]:
     """Read one product with its stock levels. Public."""
     fields = Fields()
@@ -160,7 +161,7 @@ async def get_product(
     if invalid := fields.invalid():
         return invalid
 
-    async def work(uow: UnitOfWork) -> Result[Product, GetProductError]:
+    async def work(uow: CatalogueUnit) -> Result[Product, GetProductError]:
         product = await uow.products.get(wanted)
         return Success(product) if product else Failure(ProductNotFound(wanted))
 
@@ -168,7 +169,7 @@ async def get_product(
 
 
 async def list_products(
-    deps: Dependencies, ctx: Context, query: ProductQuery
+    deps: CatalogueServices, ctx: Context, query: ProductQuery
 ) -> Result[ProductPage, ListProductsError]:
     """A page of products in SKU order (keyset pagination). Public.
 
@@ -187,7 +188,7 @@ async def list_products(
     if invalid := fields.invalid():
         return invalid
 
-    async def work(uow: UnitOfWork) -> Result[ProductPage, ListProductsError]:
+    async def work(uow: CatalogueUnit) -> Result[ProductPage, ListProductsError]:
         found = await uow.products.list(
             after=after, limit=query.limit + 1, active=query.active, search=search or None
         )
@@ -199,7 +200,7 @@ async def list_products(
 
 
 async def update_product(
-    deps: Dependencies, ctx: Context, changes: ProductChanges
+    deps: CatalogueServices, ctx: Context, changes: ProductChanges
 ) -> Idempotent[Product, UpdateProductError]:
     """Change some of a product's fields.
 
@@ -235,7 +236,7 @@ async def update_product(
     if invalid := fields.invalid():
         return invalid
 
-    async def work(uow: UnitOfWork) -> Result[Product, UpdateProductError]:
+    async def work(uow: CatalogueUnit) -> Result[Product, UpdateProductError]:
         found = await _lock_current(uow, sku, changes.expected_version)
         if not is_successful(found):
             return found
@@ -271,7 +272,7 @@ async def update_product(
 
 
 async def archive_product(
-    deps: Dependencies, ctx: Context, request: ArchiveRequest
+    deps: CatalogueServices, ctx: Context, request: ArchiveRequest
 ) -> Idempotent[Product, ArchiveProductError]:
     """Take a product out of sale (``active = false``); its history and stock stay.
 
@@ -284,7 +285,7 @@ async def archive_product(
     if invalid := fields.invalid():
         return invalid
 
-    async def work(uow: UnitOfWork) -> Result[Product, ArchiveProductError]:
+    async def work(uow: CatalogueUnit) -> Result[Product, ArchiveProductError]:
         found = await _lock_current(uow, sku, request.expected_version)
         if not is_successful(found):
             return found
@@ -309,7 +310,7 @@ async def archive_product(
 
 
 async def adjust_stock(
-    deps: Dependencies, ctx: Context, adjustment: StockAdjustment
+    deps: CatalogueServices, ctx: Context, adjustment: StockAdjustment
 ) -> Idempotent[Product, AdjustStockError]:
     """Add to or remove from a product's on-hand stock, with a reason.
 
@@ -326,7 +327,7 @@ async def adjust_stock(
     if invalid := fields.invalid():
         return invalid
 
-    async def work(uow: UnitOfWork) -> Result[Product, AdjustStockError]:
+    async def work(uow: CatalogueUnit) -> Result[Product, AdjustStockError]:
         found = await _lock_current(uow, sku, adjustment.expected_version)
         if not is_successful(found):
             return found
@@ -372,7 +373,7 @@ async def adjust_stock(
 
 
 async def _lock_current(
-    uow: UnitOfWork, sku: str, expected_version: int | None
+    uow: CatalogueUnit, sku: str, expected_version: int | None
 ) -> Result[Product, ProductNotFound | VersionConflict]:
     """The product's row, locked for this transaction, if it is at the expected version."""
     current = await uow.products.get(sku, for_update=True)

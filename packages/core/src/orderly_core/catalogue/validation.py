@@ -9,8 +9,8 @@ from orderly_core.catalogue.model import (
     SKU_RULE,
     normalise_sku,
 )
-from orderly_core.money import MAX_MINOR_UNITS, MoneyError, normalise_currency
-from orderly_core.validation import FieldErrors
+from orderly_core.shared.money import MAX_MINOR_UNITS, MoneyError, normalise_currency
+from orderly_core.shared.validation import FieldErrors
 
 
 class Fields(FieldErrors):

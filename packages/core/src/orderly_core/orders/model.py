@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from orderly_core.money import Money
+from orderly_core.shared.money import Money
 
 MAX_LINES = 100
 MAX_QUANTITY = 1000

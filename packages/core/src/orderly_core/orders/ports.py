@@ -1,12 +1,14 @@
-"""What orders need from storage."""
+"""What orders need from storage, and the services they use."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from orderly_core.catalogue.ports import CatalogueUnit
 from orderly_core.orders.model import Order, OrderQuery
+from orderly_core.platform.ports import Services
 
 
 class OrderRepository(Protocol):
@@ -26,4 +28,18 @@ class OrderRepository(Protocol):
 
     async def due_for_expiry(self, now: datetime, limit: int) -> tuple[uuid.UUID, ...]:
         """Unpaid (placed) orders whose ``expires_at`` has passed, oldest first."""
+        ...
+
+
+class OrdersUnit(CatalogueUnit, Protocol):
+    """Orders move stock, so their unit of work holds the catalogue's repositories too."""
+
+    @property
+    def orders(self) -> OrderRepository: ...
+
+
+class OrdersServices(Services[OrdersUnit], Protocol):
+    @property
+    def order_ttl(self) -> timedelta:
+        """How long an unpaid order holds its stock."""
         ...

@@ -15,17 +15,9 @@ from dataclasses import dataclass, replace
 
 from returns.result import Failure, Result, Success
 
-from orderly_core.audit import decode_position, newest_first_page
-from orderly_core.audit_trail import record
-from orderly_core.authorization import may_handle_any_order, operations_denied
 from orderly_core.catalogue.ledger import MovementKind
 from orderly_core.catalogue.model import Product, Stock, normalise_sku
 from orderly_core.catalogue.stock import record_movement
-from orderly_core.context import Actor, ActorKind, Context
-from orderly_core.errors import Forbidden, InvalidInput
-from orderly_core.events import EventType
-from orderly_core.idempotency import Idempotent, Operation
-from orderly_core.money import Money
 from orderly_core.orders.errors import (
     IllegalTransition,
     MixedCurrencies,
@@ -48,10 +40,16 @@ from orderly_core.orders.model import (
     may_move,
     order_view,
 )
-from orderly_core.ports import Dependencies, UnitOfWork
-from orderly_core.publishing import publish
-from orderly_core.transaction import in_idempotent_transaction, in_transaction
-from orderly_core.validation import FieldErrors, parse_id
+from orderly_core.orders.ports import OrdersServices, OrdersUnit
+from orderly_core.platform.audit import decode_position, newest_first_page, record
+from orderly_core.platform.idempotency import Idempotent, Operation
+from orderly_core.platform.outbox import EventType, publish
+from orderly_core.platform.transaction import in_idempotent_transaction, in_transaction
+from orderly_core.shared.authorization import may_handle_any_order, operations_denied
+from orderly_core.shared.context import Actor, ActorKind, Context
+from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.shared.money import Money
+from orderly_core.shared.validation import FieldErrors, parse_id
 
 PAGE_SIZE_MAX = 200
 
@@ -142,8 +140,8 @@ def _priced(
 
 
 async def _move_stock(
-    deps: Dependencies,
-    uow: UnitOfWork,
+    deps: OrdersServices,
+    uow: OrdersUnit,
     ctx: Context,
     order: Order,
     *,
@@ -187,7 +185,7 @@ _EVENT_OF = {
 
 
 async def _announce(
-    deps: Dependencies, uow: UnitOfWork, ctx: Context, event_type: EventType, order: Order
+    deps: OrdersServices, uow: OrdersUnit, ctx: Context, event_type: EventType, order: Order
 ) -> None:
     """The order's event, with the order as it now is; its version orders its events."""
     await publish(
@@ -202,7 +200,7 @@ async def _announce(
 
 
 async def place_order(
-    deps: Dependencies, ctx: Context, new: NewOrder
+    deps: OrdersServices, ctx: Context, new: NewOrder
 ) -> Idempotent[Placement, PlaceOrderError]:
     """Place an order and reserve its stock, all or nothing.
 
@@ -211,7 +209,7 @@ async def place_order(
     short line is named with the quantity asked and available. Prices are captured now; an
     unpaid order is cancelled once it expires (30 minutes by default). With an idempotency
     key, a retry gets the first outcome again, an order or a refusal (see
-    :mod:`orderly_core.idempotency`).
+    :mod:`orderly_core.platform.idempotency`).
     """
     customer = _customer_of(ctx, new.customer_id)
     if isinstance(customer, Forbidden):
@@ -220,7 +218,7 @@ async def place_order(
     if isinstance(lines, InvalidInput):
         return Failure(lines)
 
-    async def work(uow: UnitOfWork) -> Result[Placement, PlaceOrderError]:
+    async def work(uow: OrdersUnit) -> Result[Placement, PlaceOrderError]:
         products = await uow.products.get_many([line.sku for line in lines], for_update=True)
         priced = _priced(lines, products)
         if not isinstance(priced, tuple):
@@ -268,11 +266,11 @@ def _visible(actor: Actor, order: Order) -> bool:
 
 
 async def get_order(
-    deps: Dependencies, ctx: Context, order_id: str
+    deps: OrdersServices, ctx: Context, order_id: str
 ) -> Result[Order, OrderNotFound]:
     """One order. Customers see only their own: anyone else's is 'not found'."""
 
-    async def work(uow: UnitOfWork) -> Result[Order, OrderNotFound]:
+    async def work(uow: OrdersUnit) -> Result[Order, OrderNotFound]:
         wanted = parse_id(order_id)
         order = await uow.orders.get(wanted) if wanted else None
         if order is None or not _visible(ctx.actor, order):
@@ -283,7 +281,7 @@ async def get_order(
 
 
 async def list_orders(
-    deps: Dependencies, ctx: Context, query: OrderQuery
+    deps: OrdersServices, ctx: Context, query: OrderQuery
 ) -> Result[OrderPage, Forbidden | InvalidInput]:
     """Orders newest first (keyset pagination). Customers see their own; staff see all and
     may filter by status, customer and a time range [since, until)."""
@@ -302,7 +300,7 @@ async def list_orders(
     if invalid := fields.invalid():
         return invalid
 
-    async def work(uow: UnitOfWork) -> Result[OrderPage, Forbidden | InvalidInput]:
+    async def work(uow: OrdersUnit) -> Result[OrderPage, Forbidden | InvalidInput]:
         found = await uow.orders.list(after=after, limit=query.limit + 1, query=query)
         items, cursor = newest_first_page(found, query.limit, lambda o: (o.placed_at, o.id))
         return Success(OrderPage(items, cursor))
@@ -318,7 +316,7 @@ _STAFF_ONLY = frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED})
 
 
 async def _step(
-    deps: Dependencies,
+    deps: OrdersServices,
     ctx: Context,
     step: OrderStep,
     target: OrderStatus,
@@ -326,7 +324,7 @@ async def _step(
     reason: str | None = None,
     expiring: bool = False,
 ) -> Idempotent[Order, StepError]:
-    async def work(uow: UnitOfWork) -> Result[Order, StepError]:
+    async def work(uow: OrdersUnit) -> Result[Order, StepError]:
         wanted = parse_id(step.order_id)
         order = await uow.orders.get(wanted, for_update=True) if wanted else None
         if order is None or not _visible(ctx.actor, order):
@@ -370,21 +368,21 @@ async def _step(
 
 
 async def pay_order(
-    deps: Dependencies, ctx: Context, step: OrderStep
+    deps: OrdersServices, ctx: Context, step: OrderStep
 ) -> Idempotent[Order, StepError]:
     """Mark a placed order paid (its owner, or staff)."""
     return await _step(deps, ctx, step, OrderStatus.PAID)
 
 
 async def ship_order(
-    deps: Dependencies, ctx: Context, step: OrderStep
+    deps: OrdersServices, ctx: Context, step: OrderStep
 ) -> Idempotent[Order, StepError]:
     """Mark a paid order shipped (staff): its reserved stock leaves the warehouse."""
     return await _step(deps, ctx, step, OrderStatus.SHIPPED)
 
 
 async def deliver_order(
-    deps: Dependencies, ctx: Context, step: OrderStep
+    deps: OrdersServices, ctx: Context, step: OrderStep
 ) -> Idempotent[Order, StepError]:
     """Mark a shipped order delivered (staff)."""
     return await _step(deps, ctx, step, OrderStatus.DELIVERED)
@@ -394,7 +392,7 @@ REASON_MAX = 255
 
 
 async def cancel_order(
-    deps: Dependencies, ctx: Context, step: OrderStep, reason: str = "cancelled"
+    deps: OrdersServices, ctx: Context, step: OrderStep, reason: str = "cancelled"
 ) -> Idempotent[Order, StepError | InvalidInput]:
     """Cancel a placed or paid order (its owner, or staff), releasing its stock, with a reason
     of at most 255 characters. Shipped orders cannot be cancelled."""
@@ -405,14 +403,14 @@ async def cancel_order(
 
 
 async def expire_orders(
-    deps: Dependencies, ctx: Context, *, limit: int = 500
+    deps: OrdersServices, ctx: Context, *, limit: int = 500
 ) -> Result[ExpiryReport, Forbidden]:
     """Cancel unpaid orders past their expiry with reason ``expired``, releasing their stock.
     Operators and Orderly's scheduled job run it; each order is expired in its own step."""
     if denied := operations_denied(ctx.actor, "expire orders"):
         return Failure(denied)
 
-    async def work(uow: UnitOfWork) -> Result[ExpiryReport, Forbidden]:
+    async def work(uow: OrdersUnit) -> Result[ExpiryReport, Forbidden]:
         due = await uow.orders.due_for_expiry(deps.clock.now(), limit)
         return Success(ExpiryReport(tuple(due), applied=False))
 

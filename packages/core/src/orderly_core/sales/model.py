@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 TOP_SKUS = 10
 
@@ -38,20 +38,6 @@ class SalesSummary:
     day: date
     tally: DayTally
     computed_at: datetime
-
-
-class SalesRepository(Protocol):
-    async def tally(self, start: datetime, end: datetime, top: int) -> DayTally:
-        """The paid orders placed in [start, end): count, revenue per currency, top SKUs."""
-        ...
-
-    async def save(self, summary: SalesSummary) -> None:
-        """Keep ``summary``, replacing any earlier one of its day."""
-        ...
-
-    async def between(self, first: date, last: date) -> list[SalesSummary]:
-        """The stored summaries of [first, last], oldest first."""
-        ...
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:

@@ -12,13 +12,13 @@ from datetime import date, timedelta
 
 from returns.result import Failure, Result, Success
 
-from orderly_core.authorization import may_handle_any_order, operations_denied
-from orderly_core.context import Context
-from orderly_core.errors import Forbidden, InvalidInput
-from orderly_core.ports import Dependencies, UnitOfWork
+from orderly_core.platform.transaction import in_transaction
 from orderly_core.sales.model import TOP_SKUS, SalesSummary, day_bounds
-from orderly_core.transaction import in_transaction
-from orderly_core.validation import FieldErrors
+from orderly_core.sales.ports import SalesServices, SalesUnit
+from orderly_core.shared.authorization import may_handle_any_order, operations_denied
+from orderly_core.shared.context import Context
+from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.shared.validation import FieldErrors
 
 REPORT_DAYS_MAX = 366
 
@@ -37,7 +37,7 @@ class SalesReport:
 
 
 async def summarise_sales(
-    deps: Dependencies, ctx: Context, day: date | None = None
+    deps: SalesServices, ctx: Context, day: date | None = None
 ) -> Result[SalesSummary, Forbidden]:
     """Make (or make again) the summary of ``day``, yesterday (UTC) by default. Orderly's
     schedule and operators make summaries; a dry run computes it and keeps nothing."""
@@ -46,7 +46,7 @@ async def summarise_sales(
     now = deps.clock.now()
     wanted = day or (now.date() - timedelta(days=1))
 
-    async def work(uow: UnitOfWork) -> Result[SalesSummary, Forbidden]:
+    async def work(uow: SalesUnit) -> Result[SalesSummary, Forbidden]:
         start, end = day_bounds(wanted)
         summary = SalesSummary(wanted, await uow.sales.tally(start, end, TOP_SKUS), now)
         await uow.sales.save(summary)
@@ -56,7 +56,7 @@ async def summarise_sales(
 
 
 async def sales_report(
-    deps: Dependencies, ctx: Context, query: SalesQuery
+    deps: SalesServices, ctx: Context, query: SalesQuery
 ) -> Result[SalesReport, Forbidden | InvalidInput]:
     """The stored daily summaries of [first, last] (at most 366 days), for staff, admins and
     operators. Days not summarised yet (today, or before Orderly summarised) are absent."""
@@ -70,7 +70,7 @@ async def sales_report(
     if invalid := fields.invalid():
         return invalid
 
-    async def work(uow: UnitOfWork) -> Result[SalesReport, Forbidden | InvalidInput]:
+    async def work(uow: SalesUnit) -> Result[SalesReport, Forbidden | InvalidInput]:
         days = await uow.sales.between(query.first, query.last)
         return Success(SalesReport(query.first, query.last, tuple(days)))
 

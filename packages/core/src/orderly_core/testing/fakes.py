@@ -14,18 +14,17 @@ from returns.result import Failure, Result, Success
 
 from orderly_core.accounts.errors import EmailTaken
 from orderly_core.accounts.model import RefreshToken, User
-from orderly_core.audit import AuditEntry, AuditQuery
 from orderly_core.catalogue.errors import DuplicateSku
 from orderly_core.catalogue.ledger import StockMovement
 from orderly_core.catalogue.model import Product
-from orderly_core.context import Role
-from orderly_core.events import Event, EventType
-from orderly_core.idempotency import KeyScope, StoredOutcome
-from orderly_core.job_records import JobRecord, JobSummary
-from orderly_core.jobs import JobStatus
+from orderly_core.jobs.model import JobRecord, JobStatus, JobSummary
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus
-from orderly_core.ports import Dependencies
+from orderly_core.platform.audit import AuditEntry, AuditQuery
+from orderly_core.platform.idempotency import KeyScope, StoredOutcome
+from orderly_core.platform.outbox import Event, EventType
 from orderly_core.sales.model import DayTally, Revenue, SalesSummary, SkuSales
+from orderly_core.shared.context import Role
+from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.model import Attempt, Delivery, DeliveryState, Endpoint
 from orderly_core.webhooks.ports import SendOutcome
 

@@ -30,16 +30,16 @@ from datetime import datetime, timedelta
 
 from returns.result import Failure, Result, Success
 
-from orderly_core.authorization import operations_denied
-from orderly_core.context import Context
-from orderly_core.errors import Forbidden
-from orderly_core.events import Event
-from orderly_core.jobs import DELIVER_WEBHOOK, JobQueue
-from orderly_core.ports import Dependencies, UnitOfWork
-from orderly_core.transaction import in_transaction
+from orderly_core.jobs.payloads import DELIVER_WEBHOOK
+from orderly_core.jobs.ports import JobQueue
+from orderly_core.platform.outbox import Event
+from orderly_core.platform.transaction import in_transaction
+from orderly_core.shared.authorization import operations_denied
+from orderly_core.shared.context import Context
+from orderly_core.shared.errors import Forbidden
 from orderly_core.webhooks.errors import DeliveryNotFound
 from orderly_core.webhooks.model import Attempt, Delivery, DeliveryState, Endpoint
-from orderly_core.webhooks.ports import SendOutcome, WebhookSender
+from orderly_core.webhooks.ports import SendOutcome, WebhookSender, WebhooksServices, WebhooksUnit
 from orderly_core.webhooks.signing import signature_header
 
 RELAY_BATCH = 100
@@ -87,7 +87,7 @@ async def _queue_attempt(queue: JobQueue, delivery: Delivery, request_id: str) -
 
 
 async def _queue(
-    deps: Dependencies, ctx: Context, queue: JobQueue, waiting: list[tuple[Delivery, str]]
+    deps: WebhooksServices, ctx: Context, queue: JobQueue, waiting: list[tuple[Delivery, str]]
 ) -> None:
     """Queue each committed delivery's next attempt, then note them queued. A job is only
     ever queued for a delivery already committed, so it never runs before its delivery
@@ -99,7 +99,7 @@ async def _queue(
         return
     ids = [delivery.id for delivery, _ in waiting]
 
-    async def mark(uow: UnitOfWork) -> Result[None, Forbidden]:
+    async def mark(uow: WebhooksUnit) -> Result[None, Forbidden]:
         await uow.deliveries.mark_queued(ids, deps.clock.now())
         return Success(None)
 
@@ -107,13 +107,13 @@ async def _queue(
 
 
 async def relay_events(
-    deps: Dependencies, ctx: Context, queue: JobQueue, *, batch: int = RELAY_BATCH
+    deps: WebhooksServices, ctx: Context, queue: JobQueue, *, batch: int = RELAY_BATCH
 ) -> Result[RelayReport, Forbidden]:
     """Hand committed events on to their endpoints (see the module's description)."""
     if denied := operations_denied(ctx.actor, "relay events"):
         return Failure(denied)
 
-    async def work(uow: UnitOfWork) -> Result[Relayed, Forbidden]:
+    async def work(uow: WebhooksUnit) -> Result[Relayed, Forbidden]:
         events = await uow.outbox.claim(batch)
         if not events:
             return Success(Relayed(0, []))
@@ -179,7 +179,7 @@ def signed_headers(endpoint: Endpoint, event: Event, body: bytes, now: datetime)
     }
 
 
-def retry_delay(deps: Dependencies, delivery: Delivery) -> timedelta | None:
+def retry_delay(deps: WebhooksServices, delivery: Delivery) -> timedelta | None:
     """How long after its failed attempt number ``delivery.attempts`` the next one waits, or
     ``None`` when that was the last. The jitter is fixed per delivery and attempt, so that
     deliveries failing together do not all come back at once."""
@@ -192,7 +192,7 @@ def retry_delay(deps: Dependencies, delivery: Delivery) -> timedelta | None:
 
 
 async def attempt_delivery(
-    deps: Dependencies,
+    deps: WebhooksServices,
     ctx: Context,
     delivery_id: uuid.UUID,
     sender: WebhookSender,
@@ -209,7 +209,7 @@ async def attempt_delivery(
         return Failure(denied)
 
     async def load(
-        uow: UnitOfWork,
+        uow: WebhooksUnit,
     ) -> Result[tuple[Delivery, Endpoint | None, Event | None], DeliveryNotFound]:
         delivery = await uow.deliveries.get(delivery_id)
         if delivery is None:
@@ -239,7 +239,7 @@ async def attempt_delivery(
 
 
 async def _record(
-    deps: Dependencies,
+    deps: WebhooksServices,
     ctx: Context,
     delivery_id: uuid.UUID,
     outcome: SendOutcome | None,
@@ -249,7 +249,7 @@ async def _record(
 ) -> Result[AttemptReport, Forbidden | DeliveryNotFound]:
     """Record an attempt's outcome (``None``: nothing could be sent, for ``reason``)."""
 
-    async def work(uow: UnitOfWork) -> Result[AttemptReport, Forbidden | DeliveryNotFound]:
+    async def work(uow: WebhooksUnit) -> Result[AttemptReport, Forbidden | DeliveryNotFound]:
         delivery = await uow.deliveries.get(delivery_id, for_update=True)
         if delivery is None:
             return Failure(DeliveryNotFound(str(delivery_id)))
@@ -290,7 +290,7 @@ async def _record(
 
 
 async def _note_endpoint_health(
-    deps: Dependencies, uow: UnitOfWork, delivery: Delivery, succeeded: bool, now: datetime
+    deps: WebhooksServices, uow: WebhooksUnit, delivery: Delivery, succeeded: bool, now: datetime
 ) -> None:
     """A success clears the endpoint's failing streak; a failure starts one, and one that has
     lasted the policy's ``disable_after`` disables the endpoint with the reason. The endpoint
@@ -306,7 +306,7 @@ async def _note_endpoint_health(
 
 
 def _health_after(
-    deps: Dependencies, endpoint: Endpoint, delivery: Delivery, succeeded: bool, now: datetime
+    deps: WebhooksServices, endpoint: Endpoint, delivery: Delivery, succeeded: bool, now: datetime
 ) -> Endpoint:
     if succeeded:
         return replace(endpoint, failing_since=None)
@@ -325,7 +325,7 @@ def _health_after(
     return endpoint
 
 
-async def _settle_event(uow: UnitOfWork, delivery: Delivery, now: datetime) -> None:
+async def _settle_event(uow: WebhooksUnit, delivery: Delivery, now: datetime) -> None:
     """An event whose every delivery has ended is done."""
     ended = delivery.state is not DeliveryState.PENDING
     if ended and await uow.deliveries.pending_for_event(delivery.event_id) == 0:
@@ -333,7 +333,7 @@ async def _settle_event(uow: UnitOfWork, delivery: Delivery, now: datetime) -> N
 
 
 async def sweep_deliveries(
-    deps: Dependencies,
+    deps: WebhooksServices,
     ctx: Context,
     queue: JobQueue,
     *,
@@ -347,7 +347,7 @@ async def sweep_deliveries(
     if denied := operations_denied(ctx.actor, "sweep webhook deliveries"):
         return Failure(denied)
 
-    async def work(uow: UnitOfWork) -> Result[list[tuple[Delivery, str]], Forbidden]:
+    async def work(uow: WebhooksUnit) -> Result[list[tuple[Delivery, str]], Forbidden]:
         now = deps.clock.now()
         due = await uow.deliveries.unqueued(now, batch)
         if grace is not None:

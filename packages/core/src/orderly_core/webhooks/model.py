@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from orderly_core.events import EventType
+from orderly_core.platform.outbox import EventType
 
 # When to try again after each failed attempt; after the last, the delivery is dead.
 DEFAULT_RETRY_SCHEDULE: tuple[timedelta, ...] = (

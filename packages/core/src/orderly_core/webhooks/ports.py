@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from orderly_core.platform.ports import Services
+from orderly_core.platform.unit import PlatformUnit
 from orderly_core.webhooks.model import Attempt, Delivery, Endpoint
+from orderly_core.webhooks.policy import WebhookPolicy
 
 
 class EndpointRepository(Protocol):
@@ -78,3 +81,18 @@ class WebhookSender(Protocol):
     """Sends one signed delivery (an HTTP client with Orderly's limits, in the worker)."""
 
     async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendOutcome: ...
+
+
+class WebhooksUnit(PlatformUnit, Protocol):
+    @property
+    def endpoints(self) -> EndpointRepository: ...
+
+    @property
+    def deliveries(self) -> DeliveryRepository: ...
+
+
+class WebhooksServices(Services[WebhooksUnit], Protocol):
+    @property
+    def webhooks(self) -> WebhookPolicy:
+        """Where webhooks may be sent, and their retry schedule."""
+        ...

@@ -1,6 +1,6 @@
 """Managing webhooks: endpoints, their signing secrets, and their deliveries.
 
-Only admins and operators manage webhooks (:func:`~orderly_core.authorization.
+Only admins and operators manage webhooks (:func:`~orderly_core.shared.authorization.
 may_manage_webhooks`). Every write checks the actor, validates all of its input (listing
 every broken field), then runs in one unit of work, so a ``DRY_RUN`` computes the same
 answer and stores nothing; each successful write leaves an audit entry built from the public
@@ -30,16 +30,14 @@ from urllib.parse import SplitResult, urlsplit
 from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
 
-from orderly_core.audit import decode_position, newest_first_page
-from orderly_core.audit_trail import record
-from orderly_core.authorization import webhook_admin_denied
-from orderly_core.context import Context
-from orderly_core.errors import Forbidden, InvalidInput
-from orderly_core.events import EventType
-from orderly_core.idempotency import Idempotent, Operation
-from orderly_core.ports import Dependencies, UnitOfWork
-from orderly_core.transaction import in_idempotent_transaction, in_transaction
-from orderly_core.validation import FieldErrors, parse_id
+from orderly_core.platform.audit import decode_position, newest_first_page, record
+from orderly_core.platform.idempotency import Idempotent, Operation
+from orderly_core.platform.outbox import EventType
+from orderly_core.platform.transaction import in_idempotent_transaction, in_transaction
+from orderly_core.shared.authorization import webhook_admin_denied
+from orderly_core.shared.context import Context
+from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.shared.validation import FieldErrors, parse_id
 from orderly_core.webhooks.errors import (
     DeliveryNotFound,
     EndpointDisabled,
@@ -55,6 +53,7 @@ from orderly_core.webhooks.model import (
     endpoint_view,
 )
 from orderly_core.webhooks.policy import WebhookPolicy, is_public_address
+from orderly_core.webhooks.ports import WebhooksServices, WebhooksUnit
 from orderly_core.webhooks.signing import new_secret
 
 URL_MAX = 2048
@@ -239,7 +238,7 @@ def _checked_types(
 
 
 async def _lock_current(
-    uow: UnitOfWork, endpoint_id: str, expected_version: int | None
+    uow: WebhooksUnit, endpoint_id: str, expected_version: int | None
 ) -> Result[Endpoint, EndpointNotFound | EndpointVersionConflict]:
     """The endpoint's row, locked for this transaction, if it is at the expected version."""
     wanted = parse_id(endpoint_id)
@@ -252,7 +251,7 @@ async def _lock_current(
 
 
 def _pending(
-    deps: Dependencies, endpoint_id: uuid.UUID, event_id: uuid.UUID, event_type: EventType
+    deps: WebhooksServices, endpoint_id: uuid.UUID, event_id: uuid.UUID, event_type: EventType
 ) -> Delivery:
     now = deps.clock.now()
     return Delivery(
@@ -272,7 +271,7 @@ def _pending(
 
 
 async def register_endpoint(
-    deps: Dependencies, ctx: Context, new: NewEndpoint
+    deps: WebhooksServices, ctx: Context, new: NewEndpoint
 ) -> Idempotent[RegisteredEndpoint, RegisterEndpointError]:
     """Register an endpoint to receive the events of the types it names, signed with a new
     secret that is shown in this answer only.
@@ -294,7 +293,7 @@ async def register_endpoint(
     if invalid := fields.invalid():
         return invalid
 
-    async def work(uow: UnitOfWork) -> Result[RegisteredEndpoint, RegisterEndpointError]:
+    async def work(uow: WebhooksUnit) -> Result[RegisteredEndpoint, RegisterEndpointError]:
         now = deps.clock.now()
         endpoint = Endpoint(
             id=deps.ids.new_id(),
@@ -325,26 +324,26 @@ async def register_endpoint(
 
 
 async def list_endpoints(
-    deps: Dependencies, ctx: Context
+    deps: WebhooksServices, ctx: Context
 ) -> Result[tuple[Endpoint, ...], Forbidden]:
     """Every endpoint, oldest first (a shop has a handful). Admins and operators only."""
     if denied := webhook_admin_denied(ctx.actor, "list webhook endpoints"):
         return Failure(denied)
 
-    async def work(uow: UnitOfWork) -> Result[tuple[Endpoint, ...], Forbidden]:
+    async def work(uow: WebhooksUnit) -> Result[tuple[Endpoint, ...], Forbidden]:
         return Success(tuple(await uow.endpoints.all()))
 
     return await in_transaction(deps, ctx, work)
 
 
 async def get_endpoint(
-    deps: Dependencies, ctx: Context, endpoint_id: str
+    deps: WebhooksServices, ctx: Context, endpoint_id: str
 ) -> Result[Endpoint, ReadEndpointError]:
     """One endpoint. Admins and operators only."""
     if denied := webhook_admin_denied(ctx.actor, "read webhook endpoints"):
         return Failure(denied)
 
-    async def work(uow: UnitOfWork) -> Result[Endpoint, ReadEndpointError]:
+    async def work(uow: WebhooksUnit) -> Result[Endpoint, ReadEndpointError]:
         wanted = parse_id(endpoint_id)
         endpoint = await uow.endpoints.get(wanted) if wanted else None
         return Success(endpoint) if endpoint else Failure(EndpointNotFound(endpoint_id))
@@ -353,7 +352,7 @@ async def get_endpoint(
 
 
 async def update_endpoint(
-    deps: Dependencies, ctx: Context, changes: EndpointChanges
+    deps: WebhooksServices, ctx: Context, changes: EndpointChanges
 ) -> Idempotent[Endpoint, UpdateEndpointError]:
     """Change an endpoint's URL, event types or active flag.
 
@@ -372,7 +371,7 @@ async def update_endpoint(
     if invalid := fields.invalid():
         return invalid
 
-    async def work(uow: UnitOfWork) -> Result[Endpoint, UpdateEndpointError]:
+    async def work(uow: WebhooksUnit) -> Result[Endpoint, UpdateEndpointError]:
         found = await _lock_current(uow, changes.endpoint_id, changes.expected_version)
         if not is_successful(found):
             return found
@@ -410,7 +409,7 @@ async def update_endpoint(
 
 
 async def remove_endpoint(
-    deps: Dependencies, ctx: Context, removal: EndpointRemoval
+    deps: WebhooksServices, ctx: Context, removal: EndpointRemoval
 ) -> Idempotent[Endpoint, RemoveEndpointError]:
     """Remove an endpoint, and with it every one of its deliveries and their attempts.
 
@@ -420,7 +419,7 @@ async def remove_endpoint(
     if denied := webhook_admin_denied(ctx.actor, "remove webhook endpoints"):
         return Failure(denied)
 
-    async def work(uow: UnitOfWork) -> Result[Endpoint, RemoveEndpointError]:
+    async def work(uow: WebhooksUnit) -> Result[Endpoint, RemoveEndpointError]:
         found = await _lock_current(uow, removal.endpoint_id, removal.expected_version)
         if not is_successful(found):
             return found
@@ -445,7 +444,7 @@ async def remove_endpoint(
 
 
 async def rotate_secret(
-    deps: Dependencies, ctx: Context, endpoint_id: str
+    deps: WebhooksServices, ctx: Context, endpoint_id: str
 ) -> Idempotent[RegisteredEndpoint, RotateSecretError]:
     """Give an endpoint a new signing secret, shown in this answer only.
 
@@ -457,7 +456,7 @@ async def rotate_secret(
     if denied := webhook_admin_denied(ctx.actor, "rotate webhook secrets"):
         return Failure(denied)
 
-    async def work(uow: UnitOfWork) -> Result[RegisteredEndpoint, RotateSecretError]:
+    async def work(uow: WebhooksUnit) -> Result[RegisteredEndpoint, RotateSecretError]:
         wanted = parse_id(endpoint_id)
         current = await uow.endpoints.get(wanted, for_update=True) if wanted else None
         if current is None:
@@ -497,7 +496,7 @@ async def rotate_secret(
 
 
 async def list_deliveries(
-    deps: Dependencies, ctx: Context, endpoint_id: str, query: DeliveryQuery
+    deps: WebhooksServices, ctx: Context, endpoint_id: str, query: DeliveryQuery
 ) -> Result[DeliveryPage, ListDeliveriesError]:
     """An endpoint's deliveries, newest first (keyset pagination), at most 200 a page.
     Admins and operators only."""
@@ -512,7 +511,7 @@ async def list_deliveries(
     if invalid := fields.invalid():
         return invalid
 
-    async def work(uow: UnitOfWork) -> Result[DeliveryPage, ListDeliveriesError]:
+    async def work(uow: WebhooksUnit) -> Result[DeliveryPage, ListDeliveriesError]:
         wanted = parse_id(endpoint_id)
         endpoint = await uow.endpoints.get(wanted) if wanted else None
         if endpoint is None:
@@ -525,13 +524,13 @@ async def list_deliveries(
 
 
 async def get_delivery(
-    deps: Dependencies, ctx: Context, delivery_id: str
+    deps: WebhooksServices, ctx: Context, delivery_id: str
 ) -> Result[DeliveryDetail, GetDeliveryError]:
     """One delivery with every attempt made of it, first first. Admins and operators only."""
     if denied := webhook_admin_denied(ctx.actor, "read webhook deliveries"):
         return Failure(denied)
 
-    async def work(uow: UnitOfWork) -> Result[DeliveryDetail, GetDeliveryError]:
+    async def work(uow: WebhooksUnit) -> Result[DeliveryDetail, GetDeliveryError]:
         wanted = parse_id(delivery_id)
         delivery = await uow.deliveries.get(wanted) if wanted else None
         if delivery is None:
@@ -543,7 +542,7 @@ async def get_delivery(
 
 
 async def redeliver(
-    deps: Dependencies, ctx: Context, delivery_id: str
+    deps: WebhooksServices, ctx: Context, delivery_id: str
 ) -> Idempotent[Delivery, RedeliverError]:
     """Send a delivery's event to its endpoint again, whatever became of the delivery
     (delivered, dead or still pending).
@@ -555,7 +554,7 @@ async def redeliver(
     if denied := webhook_admin_denied(ctx.actor, "redeliver webhooks"):
         return Failure(denied)
 
-    async def work(uow: UnitOfWork) -> Result[Delivery, RedeliverError]:
+    async def work(uow: WebhooksUnit) -> Result[Delivery, RedeliverError]:
         wanted = parse_id(delivery_id)
         original = await uow.deliveries.get(wanted) if wanted else None
         endpoint = (
@@ -602,7 +601,7 @@ def _checked_replay(fields: FieldErrors, request: ReplayRequest) -> tuple[EventT
 
 
 async def replay_events(
-    deps: Dependencies, ctx: Context, endpoint_id: str, request: ReplayRequest
+    deps: WebhooksServices, ctx: Context, endpoint_id: str, request: ReplayRequest
 ) -> Idempotent[ReplayReport, ReplayError]:
     """Send an endpoint every event of the given types created in [since, until) again, for
     a receiver that lost data: delivered events too.
@@ -621,7 +620,7 @@ async def replay_events(
     if invalid := fields.invalid():
         return invalid
 
-    async def work(uow: UnitOfWork) -> Result[ReplayReport, ReplayError]:
+    async def work(uow: WebhooksUnit) -> Result[ReplayReport, ReplayError]:
         wanted = parse_id(endpoint_id)
         endpoint = await uow.endpoints.get(wanted, for_update=True) if wanted else None
         if endpoint is None:

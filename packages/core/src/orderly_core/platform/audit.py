@@ -14,12 +14,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from orderly_core.context import Context
-
-if TYPE_CHECKING:  # ports.py names AuditLog in the unit of work
-    from orderly_core.ports import Dependencies
+from orderly_core.platform.ports import Services
+from orderly_core.shared.context import Context
 
 Changes = Mapping[str, Mapping[str, Any]]  # field -> {"before": ..., "after": ...}
 
@@ -68,6 +66,38 @@ class AuditLog(Protocol):
         ...
 
 
+class HasAuditLog(Protocol):
+    """A unit of work with an audit trail."""
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+
+_NOT_AUDITED = ("created_at", "updated_at")  # every change moves them; the entry has its time
+
+
+def _audited(view: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if view is None:
+        return None
+    return {field: value for field, value in view.items() if field not in _NOT_AUDITED}
+
+
+async def record(
+    deps: Services[object],
+    uow: HasAuditLog,
+    ctx: Context,
+    operation: str,
+    *,
+    target: tuple[str, str],
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any],
+) -> None:
+    """Append the entry of a write, in the write's own transaction. ``before``/``after`` are
+    public views (never secrets); only the fields that changed are kept."""
+    changes = changes_between(_audited(before), _audited(after) or {})
+    await uow.audit.append(new_entry(deps, ctx, operation, target, changes))
+
+
 def changes_between(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> Changes:
     """The fields whose values differ, each as {"before", "after"} (``before`` is None for a
     creation). Values are kept JSON-safe: times as ISO strings."""
@@ -86,7 +116,7 @@ def _safe(value: Any) -> Any:
 
 
 def new_entry(
-    deps: Dependencies,
+    deps: Services[object],
     ctx: Context,
     operation: str,
     target: tuple[str, str],

@@ -31,7 +31,7 @@ from cattrs.preconf.json import make_converter
 from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
 
-from orderly_core.context import Actor, Context
+from orderly_core.shared.context import Actor, Context
 
 RETRY_AFTER_SECONDS = 1  # how soon a client should retry a request that is still in flight
 

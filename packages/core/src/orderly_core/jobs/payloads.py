@@ -1,20 +1,17 @@
 """Background jobs as explicit, JSON-safe payloads (never pickled objects).
 
 Whoever enqueues a job and the worker that runs it agree on its name and payload here. What
-becomes of each job is recorded in PostgreSQL (:mod:`orderly_core.job_records`), not read
+becomes of each job is recorded in PostgreSQL (:mod:`orderly_core.jobs.model`), not read
 back from the queue.
 """
 
 from __future__ import annotations
 
-import enum
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
 
-from orderly_core.context import Mode
+from orderly_core.shared.context import Mode
 
 IMPORT_PRODUCTS = "import_products"
 DELIVER_WEBHOOK = "deliver_webhook"
@@ -72,30 +69,3 @@ def deserialize(data: bytes) -> dict[str, object]:
     if not isinstance(message, dict):
         raise PayloadError("a queued job must be a JSON object")
     return message
-
-
-class JobStatus(enum.StrEnum):
-    """Where a job stands. ``succeeded``, ``failed`` and ``dead`` are ends; only ``failed`` and
-    ``dead`` jobs may be retried, as new jobs."""
-
-    QUEUED = "queued"  # waiting for a worker (again, after a retry's backoff)
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"  # a business rule refused the work: final
-    DEAD = "dead"  # could not be done (bad payload, unavailable too long, a bug): a dead letter
-
-
-class JobQueue(Protocol):
-    """Where background work is queued for the worker."""
-
-    async def enqueue(
-        self,
-        name: str,
-        payload: Mapping[str, object],
-        job_id: str,
-        *,
-        defer_until: datetime | None = None,
-    ) -> bool:
-        """Queue a job (to run at ``defer_until``, or now); ``False`` when a job with this id
-        is queued or finished recently."""
-        ...

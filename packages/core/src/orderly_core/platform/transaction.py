@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from returns.pipeline import is_successful
 from returns.result import Result
 
-from orderly_core.context import Context
-from orderly_core.idempotency import (
+from orderly_core.platform.idempotency import (
+    IdempotencyRecords,
     Idempotent,
     KeyScope,
     Operation,
@@ -16,13 +17,21 @@ from orderly_core.idempotency import (
     is_kept,
     stored_outcome,
 )
-from orderly_core.ports import Dependencies, UnitOfWork
+from orderly_core.platform.ports import Services, Transactional
+from orderly_core.shared.context import Context
 
 
-async def in_transaction[T, E](
-    deps: Dependencies,
+class IdempotentUnit(Transactional, Protocol):
+    """A unit of work that keeps the outcomes of idempotent requests."""
+
+    @property
+    def idempotency(self) -> IdempotencyRecords: ...
+
+
+async def in_transaction[U: Transactional, T, E](
+    deps: Services[U],
     ctx: Context,
-    work: Callable[[UnitOfWork], Awaitable[Result[T, E]]],
+    work: Callable[[U], Awaitable[Result[T, E]]],
     *,
     keep_on_failure: tuple[type, ...] = (),
 ) -> Result[T, E]:
@@ -43,17 +52,17 @@ async def in_transaction[T, E](
         return result
 
 
-async def in_idempotent_transaction[T, E](
-    deps: Dependencies,
+async def in_idempotent_transaction[U: IdempotentUnit, T, E](
+    deps: Services[U],
     ctx: Context,
     operation: Operation[T],
-    work: Callable[[UnitOfWork], Awaitable[Result[T, E]]],
+    work: Callable[[U], Awaitable[Result[T, E]]],
 ) -> Idempotent[T, E]:
     """Run ``work`` like :func:`in_transaction`, at most once per idempotency key.
 
     Without a key, or in a dry run, this is :func:`in_transaction`. With one, the key is held
     for the transaction: an earlier outcome is answered again (see
-    :mod:`orderly_core.idempotency`), and a new success is stored in the transaction that
+    :mod:`orderly_core.platform.idempotency`), and a new success is stored in the transaction that
     makes it, so neither exists without the other. A replayable failure changes nothing; its
     outcome is stored in a transaction of its own.
     """

@@ -1,4 +1,4 @@
-"""Domain events: what happened, told to the outside world only once it is committed.
+"""The outbox of domain events: what happened, told to the outside world only once it is committed.
 
 A use case appends its events to the outbox of its own unit of work, so an event exists if
 and only if the change it describes was committed: a failure, an exception or a dry run
@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from orderly_core.context import Context
+from orderly_core.platform.ports import Services
+from orderly_core.shared.context import Context
 
 
 class EventType(enum.StrEnum):
@@ -98,3 +99,33 @@ def new_event(
         request_id=ctx.request_id,
         created_at=now,
     )
+
+
+class HasOutbox(Protocol):
+    """A unit of work with an outbox."""
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+
+async def publish(
+    deps: Services[object],
+    uow: HasOutbox,
+    ctx: Context,
+    event_type: EventType,
+    *,
+    subject: str,
+    sequence: int,
+    data: Mapping[str, Any],
+) -> None:
+    """Append the event to the outbox, in the transaction of the change it tells of."""
+    event = new_event(
+        deps.ids.new_id(),
+        ctx,
+        deps.clock.now(),
+        event_type,
+        subject=subject,
+        sequence=sequence,
+        data=data,
+    )
+    await uow.outbox.add(event)

@@ -1,8 +1,8 @@
 """Background jobs as a workflow: reading their records, retrying the failed and the dead,
-and the worker's record of every run (see :mod:`orderly_core.job_records`).
+and the worker's record of every run (see :mod:`orderly_core.jobs.model`).
 
 Staff and admins, operators and Orderly itself read and retry jobs
-(:func:`~orderly_core.authorization.may_manage_jobs`); only Orderly's worker records runs.
+(:func:`~orderly_core.shared.authorization.may_manage_jobs`); only Orderly's worker records runs.
 Whoever queues a job records it in the unit of work that queues it (:func:`queue_recorded`),
 so a job is never queued unrecorded by Orderly's use cases; a job queued by the relay or the
 scheduler is recorded by the worker when it first runs it.
@@ -16,13 +16,7 @@ from datetime import datetime
 
 from returns.result import Failure, Result, Success
 
-from orderly_core.audit import decode_text_position, newest_first_page
-from orderly_core.audit_trail import record
-from orderly_core.authorization import job_admin_denied, job_recording_denied
-from orderly_core.context import Context
-from orderly_core.errors import Forbidden, InvalidInput
-from orderly_core.idempotency import Idempotent, Operation
-from orderly_core.job_records import (
+from orderly_core.jobs.model import (
     RETRYABLE,
     JobData,
     JobNotFound,
@@ -30,6 +24,7 @@ from orderly_core.job_records import (
     JobPage,
     JobQuery,
     JobRecord,
+    JobStatus,
     JobSummary,
     ended,
     new_record,
@@ -38,10 +33,14 @@ from orderly_core.job_records import (
     running,
     summary_view,
 )
-from orderly_core.jobs import JobQueue, JobStatus
-from orderly_core.ports import Dependencies, UnitOfWork
-from orderly_core.transaction import in_idempotent_transaction, in_transaction
-from orderly_core.validation import FieldErrors
+from orderly_core.jobs.ports import JobQueue, JobsServices, JobsUnit
+from orderly_core.platform.audit import decode_text_position, newest_first_page, record
+from orderly_core.platform.idempotency import Idempotent, Operation
+from orderly_core.platform.transaction import in_idempotent_transaction, in_transaction
+from orderly_core.shared.authorization import job_admin_denied, job_recording_denied
+from orderly_core.shared.context import Context
+from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.shared.validation import FieldErrors
 
 PAGE_SIZE_MAX = 200
 NAME_MAX = 64
@@ -73,7 +72,7 @@ class JobOutcome:
     error: str | None = None  # for a refusal or a dead letter: why
 
 
-async def queue_recorded(uow: UnitOfWork, queue: JobQueue, job: JobRecord) -> bool:
+async def queue_recorded(uow: JobsUnit, queue: JobQueue, job: JobRecord) -> bool:
     """Record ``job`` as queued and queue it, inside the caller's unit of work; whether the
     queue took it (``False``: a job with its id is queued or finished recently).
 
@@ -101,7 +100,7 @@ async def queue_recorded(uow: UnitOfWork, queue: JobQueue, job: JobRecord) -> bo
 # --- reading and retrying ------------------------------------------------------------------
 
 
-async def get_job(deps: Dependencies, ctx: Context, job_id: str) -> Result[JobRecord, GetJobError]:
+async def get_job(deps: JobsServices, ctx: Context, job_id: str) -> Result[JobRecord, GetJobError]:
     """One background job: its status, runs, last error, result, request and timestamps.
 
     Rules: staff and admins, operators and Orderly itself only (a job's payload and result
@@ -110,7 +109,7 @@ async def get_job(deps: Dependencies, ctx: Context, job_id: str) -> Result[JobRe
     if denied := job_admin_denied(ctx.actor, "read background jobs"):
         return Failure(denied)
 
-    async def work(uow: UnitOfWork) -> Result[JobRecord, GetJobError]:
+    async def work(uow: JobsUnit) -> Result[JobRecord, GetJobError]:
         found = await uow.jobs.get(job_id)
         return Success(found) if found is not None else Failure(JobNotFound(job_id))
 
@@ -118,7 +117,7 @@ async def get_job(deps: Dependencies, ctx: Context, job_id: str) -> Result[JobRe
 
 
 async def list_jobs(
-    deps: Dependencies, ctx: Context, query: JobQuery
+    deps: JobsServices, ctx: Context, query: JobQuery
 ) -> Result[JobPage, ListJobsError]:
     """Background jobs, newest first (keyset pagination), at most 200 a page, optionally of
     one status (``dead``: the dead letters) and one name.
@@ -139,7 +138,7 @@ async def list_jobs(
     if invalid := fields.invalid():
         return invalid
 
-    async def work(uow: UnitOfWork) -> Result[JobPage, ListJobsError]:
+    async def work(uow: JobsUnit) -> Result[JobPage, ListJobsError]:
         found = await uow.jobs.list(
             after=after, limit=query.limit + 1, status=query.status, name=query.name
         )
@@ -149,7 +148,7 @@ async def list_jobs(
     return await in_transaction(deps, ctx, work)
 
 
-async def _free_retry_id(uow: UnitOfWork, job_id: str) -> str:
+async def _free_retry_id(uow: JobsUnit, job_id: str) -> str:
     number = 1
     while await uow.jobs.get(candidate := retry_id(job_id, number)) is not None:
         number += 1
@@ -157,7 +156,7 @@ async def _free_retry_id(uow: UnitOfWork, job_id: str) -> str:
 
 
 async def retry_job(
-    deps: Dependencies, ctx: Context, job_id: str, queue: JobQueue
+    deps: JobsServices, ctx: Context, job_id: str, queue: JobQueue
 ) -> Idempotent[JobSummary, RetryJobError]:
     """Run a failed or dead job again, as a new job with the same name and payload.
 
@@ -174,7 +173,7 @@ async def retry_job(
     if denied := job_admin_denied(ctx.actor, "retry background jobs"):
         return Failure(denied)
 
-    async def work(uow: UnitOfWork) -> Result[JobSummary, RetryJobError]:
+    async def work(uow: JobsUnit) -> Result[JobSummary, RetryJobError]:
         original = await uow.jobs.get(job_id, for_update=True)
         if original is None:
             return Failure(JobNotFound(job_id))
@@ -213,7 +212,7 @@ async def retry_job(
 
 
 async def _record_run(
-    deps: Dependencies,
+    deps: JobsServices,
     ctx: Context,
     run: JobRun,
     change: Callable[[JobRecord, datetime], JobRecord],
@@ -223,7 +222,7 @@ async def _record_run(
     if denied := job_recording_denied(ctx.actor):
         return Failure(denied)
 
-    async def work(uow: UnitOfWork) -> Result[JobRecord, RecordRunError]:
+    async def work(uow: JobsUnit) -> Result[JobRecord, RecordRunError]:
         now = deps.clock.now()
         current = await uow.jobs.get(run.job_id, for_update=True)
         if current is None:
@@ -242,7 +241,7 @@ async def _record_run(
 
 
 async def record_run_started(
-    deps: Dependencies, ctx: Context, run: JobRun
+    deps: JobsServices, ctx: Context, run: JobRun
 ) -> Result[JobRecord, RecordRunError]:
     """A worker started running the job: ``running``, ``attempts`` being this run's number.
     Orderly's worker only."""
@@ -250,7 +249,7 @@ async def record_run_started(
 
 
 async def record_run_retrying(
-    deps: Dependencies, ctx: Context, run: JobRun, error: str
+    deps: JobsServices, ctx: Context, run: JobRun, error: str
 ) -> Result[JobRecord, RecordRunError]:
     """The run met an infrastructure fault and the job will run again after a backoff:
     ``queued`` again, with the error as ``last_error``. Orderly's worker only."""
@@ -260,7 +259,7 @@ async def record_run_retrying(
 
 
 async def record_run_ended(
-    deps: Dependencies, ctx: Context, run: JobRun, outcome: JobOutcome
+    deps: JobsServices, ctx: Context, run: JobRun, outcome: JobOutcome
 ) -> Result[JobRecord, RecordRunError]:
     """The run ended the job: ``succeeded``, ``failed`` (refused by a business rule) or
     ``dead`` (given up: a dead letter), with its result and, for the last two, why.

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from orderly_core.context import Actor, ActorKind, Role
-from orderly_core.errors import Forbidden
+from orderly_core.shared.context import Actor, ActorKind, Role
+from orderly_core.shared.errors import Forbidden
 
 
 def _operations(actor: Actor) -> bool:

@@ -8,16 +8,16 @@ from dataclasses import dataclass, replace
 from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
 
-from orderly_core.authorization import catalogue_write_denied
 from orderly_core.catalogue.errors import ImportRejected
 from orderly_core.catalogue.imports import parse_product_csv
-from orderly_core.context import Context, Mode
-from orderly_core.errors import Forbidden
-from orderly_core.job_records import new_record
-from orderly_core.job_workflow import queue_recorded
-from orderly_core.jobs import IMPORT_PRODUCTS, ImportProductsJob, JobQueue
-from orderly_core.ports import Dependencies, UnitOfWork
-from orderly_core.transaction import in_transaction
+from orderly_core.jobs.model import new_record
+from orderly_core.jobs.payloads import IMPORT_PRODUCTS, ImportProductsJob
+from orderly_core.jobs.ports import JobQueue, JobsServices, JobsUnit
+from orderly_core.jobs.use_cases import queue_recorded
+from orderly_core.platform.transaction import in_transaction
+from orderly_core.shared.authorization import catalogue_write_denied
+from orderly_core.shared.context import Context, Mode
+from orderly_core.shared.errors import Forbidden
 
 SubmitImportError = Forbidden | ImportRejected
 
@@ -30,7 +30,7 @@ class SubmittedJob:
 
 
 async def submit_product_import(
-    deps: Dependencies, ctx: Context, csv_text: str, queue: JobQueue
+    deps: JobsServices, ctx: Context, csv_text: str, queue: JobQueue
 ) -> Result[SubmittedJob, SubmitImportError]:
     """Queue a CSV import for the worker, which runs the same import as the foreground one.
 
@@ -50,7 +50,7 @@ async def submit_product_import(
     job_id = ctx.idempotency_key or uuid.uuid4().hex
     payload = ImportProductsJob(csv_text, ctx.request_id, ctx.actor.id, ctx.mode).to_payload()
 
-    async def work(uow: UnitOfWork) -> Result[SubmittedJob, SubmitImportError]:
+    async def work(uow: JobsUnit) -> Result[SubmittedJob, SubmitImportError]:
         job = new_record(job_id, IMPORT_PRODUCTS, payload, at=deps.clock.now())
         enqueued = await queue_recorded(uow, queue, job)
         return Success(SubmittedJob(job_id, enqueued, ctx.mode))

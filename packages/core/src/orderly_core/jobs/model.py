@@ -6,7 +6,7 @@ its payload, its status, how many runs it took, the last error it met, its resul
 request that caused it and its timestamps. The queue in Redis only carries the work; what
 became of a job is read here, for as long as the record is kept.
 
-A record moves through the statuses of :class:`~orderly_core.jobs.JobStatus`:
+A record moves through the statuses of :class:`~orderly_core.jobs.model.JobStatus`:
 
 - ``queued`` when it is queued, and again while it waits for another run after an
   infrastructure fault (``last_error`` says which);
@@ -21,13 +21,12 @@ job it retries (``retry_of``); the old record stays as it was.
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
-
-from orderly_core.jobs import JobStatus
+from typing import Any, ClassVar
 
 JobData = Mapping[str, Any]
 """A payload or a result: a JSON object."""
@@ -36,8 +35,21 @@ JOB_ID_MAX = 255  # a job id is also the idempotency key of the work it does
 REQUEST_ID_MAX = 128
 ERROR_MAX = 2000  # characters of an error kept in ``last_error``
 SHOWN_FIELD_MAX = 1024  # a payload field whose JSON is longer is left out of the job's view
-RETRYABLE = frozenset({JobStatus.FAILED, JobStatus.DEAD})
 RETRY_MARK = ":retry-"
+
+
+class JobStatus(enum.StrEnum):
+    """Where a job stands. ``succeeded``, ``failed`` and ``dead`` are ends; only ``failed`` and
+    ``dead`` jobs may be retried, as new jobs."""
+
+    QUEUED = "queued"  # waiting for a worker (again, after a retry's backoff)
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # a business rule refused the work: final
+    DEAD = "dead"  # could not be done (bad payload, unavailable too long, a bug): a dead letter
+
+
+RETRYABLE = frozenset({JobStatus.FAILED, JobStatus.DEAD})
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,37 +116,6 @@ class JobQuery:
 class JobPage:
     items: tuple[JobSummary, ...]
     next_cursor: str | None
-
-
-class JobRecords(Protocol):
-    """The records of background jobs, inside a unit of work (one PostgreSQL table)."""
-
-    async def add(self, record: JobRecord) -> bool:
-        """Insert ``record``; ``False``, changing nothing, when a record has its id."""
-        ...
-
-    async def get(self, job_id: str, *, for_update: bool = False) -> JobRecord | None: ...
-
-    async def purge_succeeded(self, before: datetime, limit: int) -> int:
-        """Delete up to ``limit`` records of jobs that succeeded before ``before``; the number
-        deleted. Failed and dead jobs are kept: they are what someone may still act on."""
-        ...
-
-    async def save(self, record: JobRecord) -> None:
-        """Store the record's progress: everything but its id, name, payload, request,
-        ``retry_of`` and creation time, which never change."""
-        ...
-
-    async def list(
-        self,
-        *,
-        after: tuple[datetime, str] | None,
-        limit: int,
-        status: JobStatus | None,
-        name: str | None,
-    ) -> list[JobSummary]:
-        """Summaries newest first, by (created_at, id), after the position ``after``."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import uuid
 
 from returns.result import Failure
 
-from orderly_core.errors import FieldError, InvalidInput
+from orderly_core.shared.errors import FieldError, InvalidInput
 
 
 def parse_id(raw: str) -> uuid.UUID | None:

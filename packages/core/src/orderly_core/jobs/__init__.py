@@ -1,0 +1,1 @@
+"""Background jobs: their payloads, their records in PostgreSQL, and retrying them."""
