@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from orderly_core.catalogue.model import Product, ProductPage, Stock
-from orderly_core.orders.model import Order, OrderLine, OrderPage, OrderStatus
+from orderly_core.catalogue.model import Product, Stock
+from orderly_core.orders.model import Order, OrderLine, OrderStatus
 from orderly_core.shared.money import Money
+from orderly_core.shared.paging import Page
 from orderly_http.order_schemas import OrderPageResource, OrderResource
 from orderly_http.schemas import (
     ProductPageResource,
@@ -64,12 +65,12 @@ CASES: list[tuple[type[BaseModel], Any]] = [
     (ProductResource, product("OLD-1", ON_THE_SECOND)),
     (
         ProductPageResource,
-        ProductPage((product("A-1", ON_THE_SECOND), product("B-2", ELSEWHERE)), "B-2"),
+        Page((product("A-1", ON_THE_SECOND), product("B-2", ELSEWHERE)), "B-2"),
     ),
-    (ProductPageResource, ProductPage((), None)),
+    (ProductPageResource, Page((), None)),
     (OrderResource, order(None)),
     (OrderResource, order("expired")),
-    (OrderPageResource, OrderPage((order(None), order("changed my mind")), "cursor==")),
+    (OrderPageResource, Page((order(None), order("changed my mind")), "cursor==")),
 ]
 
 

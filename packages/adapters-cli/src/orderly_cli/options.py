@@ -1,7 +1,8 @@
 """Options that mean the same on every command: ``--json``, ``--dry-run``,
-``--idempotency-key``, ``--if-version`` and ``--cursor``.
+``--idempotency-key``, ``--if-version``, and the ``--limit`` and ``--cursor`` of listings.
 
-Declared once so that their names, checks and help read the same everywhere in ``orderly``.
+Declared once so that their names, checks and help read the same everywhere in ``orderly``;
+a listing's ``--limit`` defaults to the core's ``PAGE_SIZE_DEFAULT``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Annotated
 import typer
 
 from orderly_core.shared.context import IDEMPOTENCY_KEY_RULE, is_idempotency_key
+from orderly_core.shared.paging import PAGE_SIZE_MAX
 
 
 def _idempotency_key(key: str | None) -> str | None:
@@ -43,6 +45,7 @@ IfVersion = Annotated[
         help="Apply only if the product is still at version N; refused if it has changed.",
     ),
 ]
+Limit = Annotated[int, typer.Option(metavar="N", help=f"Items per page (1-{PAGE_SIZE_MAX}).")]
 Cursor = Annotated[
     str | None,
     typer.Option(metavar="CURSOR", help="Start after this cursor, printed with the previous page."),

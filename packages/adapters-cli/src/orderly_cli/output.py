@@ -21,7 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from orderly_core.catalogue.imports import ImportAction, ImportReport
-from orderly_core.catalogue.model import Product, ProductPage, product_view
+from orderly_core.catalogue.model import Product, product_view
+from orderly_core.shared.paging import Page
 
 NOT_APPLIED = "dry run: nothing was changed"
 
@@ -57,7 +58,7 @@ def product_json(product: Product) -> dict[str, Any]:
     }
 
 
-def page_json(page: ProductPage) -> dict[str, Any]:
+def page_json(page: Page[Product]) -> dict[str, Any]:
     return {"items": [product_json(p) for p in page.items], "next_cursor": page.next_cursor}
 
 
@@ -77,7 +78,7 @@ def list_table(title: str) -> Table:
     )
 
 
-def show_page(page: ProductPage) -> None:
+def show_page(page: Page[Product]) -> None:
     out = console()
     if not page.items:
         out.print("No products.")

@@ -11,8 +11,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orderly_core.accounts.model import User, UserPage, user_view
+from orderly_core.accounts.model import User, user_view
 from orderly_core.shared.context import Role
+from orderly_core.shared.paging import Page
 
 _REQUEST = ConfigDict(extra="forbid")
 
@@ -46,7 +47,7 @@ class UserPageResource(BaseModel):
     )
 
     @classmethod
-    def from_domain(cls, page: UserPage) -> UserPageResource:
+    def from_domain(cls, page: Page[User]) -> UserPageResource:
         items = [UserResource.from_domain(user) for user in page.items]
         return cls.model_construct(items=items, next_cursor=page.next_cursor)
 

@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orderly_core.audit.use_cases import entry_view
 from orderly_core.catalogue.ledger import StockMovement
-from orderly_core.catalogue.stock import MovementPage, movement_view
-from orderly_core.platform.audit import AuditEntry, AuditPage
+from orderly_core.catalogue.stock import movement_view
+from orderly_core.platform.audit import AuditEntry
+from orderly_core.shared.paging import Page
 
 _NEXT_CURSOR = "Pass as `cursor` to get the next page; null on the last page"
 
@@ -55,7 +56,7 @@ class StockMovementPageResource(BaseModel):
     next_cursor: str | None = Field(description=_NEXT_CURSOR)
 
     @classmethod
-    def from_domain(cls, page: MovementPage) -> StockMovementPageResource:
+    def from_domain(cls, page: Page[StockMovement]) -> StockMovementPageResource:
         items = [StockMovementResource.from_domain(movement) for movement in page.items]
         return cls.model_construct(items=items, next_cursor=page.next_cursor)
 
@@ -120,6 +121,6 @@ class AuditPageResource(BaseModel):
     next_cursor: str | None = Field(description=_NEXT_CURSOR)
 
     @classmethod
-    def from_domain(cls, page: AuditPage) -> AuditPageResource:
+    def from_domain(cls, page: Page[AuditEntry]) -> AuditPageResource:
         items = [AuditEntryResource.from_domain(entry) for entry in page.items]
         return cls.model_construct(items=items, next_cursor=page.next_cursor)

@@ -14,12 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orderly_core.jobs.model import (
     SHOWN_FIELD_MAX,
-    JobPage,
     JobRecord,
     JobSummary,
     job_view,
     summary_view,
 )
+from orderly_core.shared.paging import Page
 
 _STATUS = (
     "`queued` (waiting for a worker, or for another run after an infrastructure fault), "
@@ -89,7 +89,7 @@ class JobPageResource(BaseModel):
     )
 
     @classmethod
-    def from_domain(cls, page: JobPage) -> JobPageResource:
+    def from_domain(cls, page: Page[JobSummary]) -> JobPageResource:
         return cls.model_construct(
             items=[JobSummaryResource.from_domain(j) for j in page.items],
             next_cursor=page.next_cursor,

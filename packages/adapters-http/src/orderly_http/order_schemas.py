@@ -7,8 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orderly_core.orders.model import Order, OrderPage, Placement, order_view
+from orderly_core.orders.model import Order, Placement, order_view
 from orderly_core.orders.use_cases import LineRequest, NewOrder
+from orderly_core.shared.paging import Page
 from orderly_http.schemas import RequestBody
 
 _NEXT_CURSOR = "Pass as `cursor` to get the next page; null on the last page"
@@ -96,12 +97,12 @@ class OrderPageResource(BaseModel):
     next_cursor: str | None = Field(description=_NEXT_CURSOR)
 
     @classmethod
-    def from_domain(cls, page: OrderPage) -> OrderPageResource:
+    def from_domain(cls, page: Page[Order]) -> OrderPageResource:
         items = [OrderResource.from_domain(order) for order in page.items]
         return cls.model_construct(items=items, next_cursor=page.next_cursor)
 
     @staticmethod
-    def document(page: OrderPage) -> dict[str, Any]:
+    def document(page: Page[Order]) -> dict[str, Any]:
         """The resource as plain values, for :func:`~orderly_http.schemas.document_response`."""
         return {
             "items": [OrderResource.document(order) for order in page.items],

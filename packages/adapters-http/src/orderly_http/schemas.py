@@ -20,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
-from orderly_core.catalogue.model import Product, ProductPage, product_view
+from orderly_core.catalogue.model import Product, product_view
 from orderly_core.catalogue.use_cases import NewProduct, ProductChanges, StockAdjustment
+from orderly_core.shared.paging import Page
 
 
 class ProductResource(BaseModel):
@@ -71,12 +72,12 @@ class ProductPageResource(BaseModel):
     )
 
     @classmethod
-    def from_domain(cls, page: ProductPage) -> ProductPageResource:
+    def from_domain(cls, page: Page[Product]) -> ProductPageResource:
         items = [ProductResource.from_domain(product) for product in page.items]
         return cls.model_construct(items=items, next_cursor=page.next_cursor)
 
     @staticmethod
-    def document(page: ProductPage) -> dict[str, Any]:
+    def document(page: Page[Product]) -> dict[str, Any]:
         """The resource as plain values, for :func:`document_response`."""
         return {
             "items": [ProductResource.document(product) for product in page.items],

@@ -14,10 +14,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from pydantic.json_schema import SkipJsonSchema
 
 from orderly_core.platform.outbox import EventType
+from orderly_core.shared.paging import Page
 from orderly_core.webhooks.model import Attempt, Delivery, Endpoint, delivery_view, endpoint_view
 from orderly_core.webhooks.use_cases import (
     DeliveryDetail,
-    DeliveryPage,
     EndpointChanges,
     NewEndpoint,
     RegisteredEndpoint,
@@ -160,7 +160,7 @@ class DeliveryPageResource(BaseModel):
     next_cursor: str | None = Field(description=_NEXT_CURSOR)
 
     @classmethod
-    def from_domain(cls, page: DeliveryPage) -> DeliveryPageResource:
+    def from_domain(cls, page: Page[Delivery]) -> DeliveryPageResource:
         items = [DeliveryResource.from_domain(d) for d in page.items]
         return cls.model_construct(items=items, next_cursor=page.next_cursor)
 

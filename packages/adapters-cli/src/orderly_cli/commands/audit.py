@@ -24,12 +24,13 @@ from returns.result import Result, Success
 from rich.text import Text
 
 from orderly_cli import output
-from orderly_cli.options import AsJson, Cursor, moment
+from orderly_cli.options import AsJson, Cursor, Limit, moment
 from orderly_cli.session import operator_context, run_use_case
-from orderly_core.audit.use_cases import PAGE_SIZE_MAX, entry_view, list_audit
+from orderly_core.audit.use_cases import entry_view, list_audit
 from orderly_core.platform.audit import AuditEntry, AuditQuery
 from orderly_core.shared.context import Context
 from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.shared.paging import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from orderly_core.unit_of_work import Dependencies
 
 app = typer.Typer(
@@ -124,9 +125,6 @@ def _show_page(items: tuple[AuditEntry, ...], next_cursor: str | None) -> None:
 # --- list ----------------------------------------------------------------------------------
 
 
-Limit = Annotated[int, typer.Option(metavar="N", help=f"Entries per page (1-{PAGE_SIZE_MAX}).")]
-
-
 @app.command("list")
 def list_command(
     *,
@@ -148,7 +146,7 @@ def list_command(
     until: Annotated[
         str | None, typer.Option(metavar="ISO", help="Only entries before this time.")
     ] = None,
-    limit: Limit = 50,
+    limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
     as_json: AsJson = False,
 ) -> None:

@@ -14,7 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from orderly_cli import output
-from orderly_core.jobs.model import JobPage, JobRecord, JobSummary, job_view, summary_view
+from orderly_core.jobs.model import JobRecord, JobSummary, job_view, summary_view
+from orderly_core.shared.paging import Page
 
 
 def _json(view: dict[str, Any]) -> dict[str, Any]:
@@ -33,7 +34,7 @@ def job_json(record: JobRecord) -> dict[str, Any]:
     return _json(job_view(record))
 
 
-def page_json(page: JobPage) -> dict[str, Any]:
+def page_json(page: Page[JobSummary]) -> dict[str, Any]:
     return {"items": [summary_json(j) for j in page.items], "next_cursor": page.next_cursor}
 
 
@@ -41,7 +42,7 @@ def _moment(value: datetime | None) -> str:
     return "-" if value is None else output.rfc3339(value)
 
 
-def show_page(page: JobPage, *, title: str, empty: str) -> None:
+def show_page(page: Page[JobSummary], *, title: str, empty: str) -> None:
     """A page of jobs, newest first, with the cursor of the next page when one follows."""
     out = output.console()
     if not page.items:

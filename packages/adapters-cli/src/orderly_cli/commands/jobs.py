@@ -14,12 +14,13 @@ import typer
 from orderly_cli import output
 from orderly_cli.commands import job_views
 from orderly_cli.config import cli_settings
-from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey
+from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, Limit
 from orderly_cli.session import operator_context, run_idempotent_use_case, run_use_case
 from orderly_core.jobs.model import JobQuery, JobStatus, JobSummary
-from orderly_core.jobs.use_cases import PAGE_SIZE_MAX, RetryJobError, get_job, list_jobs, retry_job
+from orderly_core.jobs.use_cases import RetryJobError, get_job, list_jobs, retry_job
 from orderly_core.platform.idempotency import Idempotent
 from orderly_core.shared.context import Context
+from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_core.unit_of_work import Dependencies
 from orderly_db.job_queue import ArqJobQueue
 
@@ -46,7 +47,6 @@ Name = Annotated[
     str | None,
     typer.Option(metavar="NAME", help="Only jobs of this name, such as import_products."),
 ]
-Limit = Annotated[int, typer.Option(metavar="N", help=f"Jobs per page (1-{PAGE_SIZE_MAX}).")]
 
 
 def _page(
@@ -76,7 +76,7 @@ def list_command(
         typer.Option(case_sensitive=False, help="Only jobs with this status."),
     ] = None,
     name: Name = None,
-    limit: Limit = 50,
+    limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
     as_json: AsJson = False,
 ) -> None:
@@ -106,7 +106,7 @@ def list_command(
 def dead_command(
     *,
     name: Name = None,
-    limit: Limit = 50,
+    limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
     as_json: AsJson = False,
 ) -> None:

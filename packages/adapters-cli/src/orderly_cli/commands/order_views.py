@@ -14,9 +14,10 @@ from rich.table import Table
 from rich.text import Text
 
 from orderly_cli import output
-from orderly_core.orders.model import Order, OrderPage, OrderStatus, order_view
+from orderly_core.orders.model import Order, OrderStatus, order_view
 from orderly_core.orders.use_cases import ExpiryReport
 from orderly_core.shared.money import Money
+from orderly_core.shared.paging import Page
 
 
 def order_json(order: Order) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def show_written(order: Order, *, applied: bool, done: str, as_json: bool) -> No
         show_order(order, title=f"Order {order.id}")
 
 
-def show_page(page: OrderPage) -> None:
+def show_page(page: Page[Order]) -> None:
     out = output.console()
     if not page.items:
         out.print("No orders.")

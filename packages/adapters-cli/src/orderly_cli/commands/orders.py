@@ -18,11 +18,10 @@ import typer
 
 from orderly_cli import output
 from orderly_cli.commands import order_views
-from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, moment
+from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, Limit, moment
 from orderly_cli.session import operator_context, run_idempotent_use_case, run_use_case
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus
 from orderly_core.orders.use_cases import (
-    PAGE_SIZE_MAX,
     LineRequest,
     NewOrder,
     OrderStep,
@@ -39,6 +38,7 @@ from orderly_core.orders.use_cases import (
 from orderly_core.platform.idempotency import Idempotent
 from orderly_core.shared.context import Context
 from orderly_core.shared.errors import InvalidInput
+from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_core.unit_of_work import Dependencies
 
 app = typer.Typer(
@@ -99,9 +99,7 @@ def list_command(
     until: Annotated[
         str | None, typer.Option(metavar="ISO", help="Only orders placed before this time.")
     ] = None,
-    limit: Annotated[
-        int, typer.Option(metavar="N", help=f"Orders per page (1-{PAGE_SIZE_MAX}).")
-    ] = 50,
+    limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
     as_json: AsJson = False,
 ) -> None:

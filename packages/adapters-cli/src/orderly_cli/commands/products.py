@@ -15,9 +15,9 @@ import typer
 
 from orderly_cli import output
 from orderly_cli.commands.product_import import import_command
-from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, IfVersion
+from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, IfVersion, Limit
 from orderly_cli.session import operator_context, run_idempotent_use_case, run_use_case
-from orderly_core.catalogue.model import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, ProductQuery
+from orderly_core.catalogue.model import ProductQuery
 from orderly_core.catalogue.use_cases import (
     ArchiveRequest,
     NewProduct,
@@ -31,6 +31,7 @@ from orderly_core.catalogue.use_cases import (
     update_product,
 )
 from orderly_core.shared.money import Money, MoneyError, normalise_currency, parse_major
+from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 
 app = typer.Typer(
     help=(
@@ -64,9 +65,7 @@ def _money(price: str, currency: str) -> Money:
 
 @app.command("list")
 def list_command(
-    limit: Annotated[
-        int, typer.Option(metavar="N", help=f"Products per page (1-{PAGE_SIZE_MAX}).")
-    ] = PAGE_SIZE_DEFAULT,
+    limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
     active: Annotated[
         bool | None,

@@ -18,19 +18,18 @@ from rich.text import Text
 
 from orderly_cli import output
 from orderly_cli.boundary import EXIT_REFUSED
-from orderly_cli.options import AsJson, Cursor, DryRun
+from orderly_cli.options import AsJson, Cursor, DryRun, Limit
 from orderly_cli.session import operator_context, run_use_case
 from orderly_core.catalogue.ledger import StockMovement
 from orderly_core.catalogue.stock import (
-    PAGE_SIZE_MAX,
     HistoryQuery,
-    MovementPage,
     StockDrift,
     StockReport,
     movement_view,
     stock_history,
     verify_stock,
 )
+from orderly_core.shared.paging import PAGE_SIZE_DEFAULT, Page
 
 app = typer.Typer(
     help=(
@@ -65,7 +64,7 @@ def movement_json(movement: StockMovement) -> dict[str, Any]:
     }
 
 
-def _show_history(sku: str, page: MovementPage) -> None:
+def _show_history(sku: str, page: Page[StockMovement]) -> None:
     out = output.console()
     if not page.items:
         out.print(f"No stock movements for {sku}.")
@@ -100,9 +99,7 @@ def _show_history(sku: str, page: MovementPage) -> None:
 @app.command("history")
 def history_command(
     sku: Sku,
-    limit: Annotated[
-        int, typer.Option(metavar="N", help=f"Movements per page (1-{PAGE_SIZE_MAX}).")
-    ] = 50,
+    limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
     as_json: AsJson = False,
 ) -> None:

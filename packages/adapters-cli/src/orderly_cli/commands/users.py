@@ -18,11 +18,10 @@ import typer
 from rich.table import Table
 
 from orderly_cli import output
-from orderly_cli.options import AsJson, Cursor, DryRun
+from orderly_cli.options import AsJson, Cursor, DryRun, Limit
 from orderly_cli.session import operator_context, run_use_case
-from orderly_core.accounts.model import DISPLAY_NAME_MAX, User, UserPage, UserQuery, user_view
+from orderly_core.accounts.model import DISPLAY_NAME_MAX, User, UserQuery, user_view
 from orderly_core.accounts.use_cases import (
-    PAGE_SIZE_MAX,
     ActiveChange,
     NewUser,
     RoleChange,
@@ -32,6 +31,7 @@ from orderly_core.accounts.use_cases import (
     set_role,
 )
 from orderly_core.shared.context import Role
+from orderly_core.shared.paging import PAGE_SIZE_DEFAULT, Page
 
 app = typer.Typer(
     help=(
@@ -97,7 +97,7 @@ def _show_written(user: User, *, applied: bool, done: str, as_json: bool) -> Non
         _show_user(user, title=f"User {user.email}")
 
 
-def _show_page(page: UserPage) -> None:
+def _show_page(page: Page[User]) -> None:
     out = output.console()
     if not page.items:
         out.print("No users.")
@@ -195,9 +195,7 @@ def list_command(
         str | None,
         typer.Option(metavar="PREFIX", help="Only users whose email starts with PREFIX."),
     ] = None,
-    limit: Annotated[
-        int, typer.Option(metavar="N", help=f"Users per page (1-{PAGE_SIZE_MAX}).")
-    ] = 50,
+    limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
     as_json: AsJson = False,
 ) -> None:

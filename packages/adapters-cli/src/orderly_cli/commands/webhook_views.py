@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from orderly_cli import output
+from orderly_core.shared.paging import Page
 from orderly_core.webhooks.model import (
     Attempt,
     Delivery,
@@ -26,7 +27,6 @@ from orderly_core.webhooks.model import (
 )
 from orderly_core.webhooks.use_cases import (
     DeliveryDetail,
-    DeliveryPage,
     RegisteredEndpoint,
     ReplayReport,
 )
@@ -191,7 +191,7 @@ def _delivery_row(table: Table, delivery: Delivery) -> None:
     )
 
 
-def show_deliveries(page: DeliveryPage) -> None:
+def show_deliveries(page: Page[Delivery]) -> None:
     out = output.console()
     if not page.items:
         out.print("No deliveries.")

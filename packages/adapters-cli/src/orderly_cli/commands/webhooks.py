@@ -16,11 +16,11 @@ import typer
 
 from orderly_cli import output
 from orderly_cli.commands import webhook_views
-from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, moment
+from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, Limit, moment
 from orderly_cli.session import operator_context, run_idempotent_use_case, run_use_case
 from orderly_core.platform.outbox import EventType
+from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_core.webhooks.use_cases import (
-    PAGE_SIZE_MAX,
     DeliveryQuery,
     EndpointChanges,
     EndpointRemoval,
@@ -261,9 +261,7 @@ def rotate_secret_command(
 def deliveries_command(
     endpoint_id: EndpointId,
     *,
-    limit: Annotated[
-        int, typer.Option(metavar="N", help=f"Deliveries per page (1-{PAGE_SIZE_MAX}).")
-    ] = 50,
+    limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
     as_json: AsJson = False,
 ) -> None:

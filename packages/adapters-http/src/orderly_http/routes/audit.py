@@ -14,18 +14,19 @@ from pydantic import AwareDatetime
 from returns.pipeline import is_successful
 from starlette.responses import Response
 
-from orderly_core.audit.use_cases import PAGE_SIZE_MAX, list_audit
+from orderly_core.audit.use_cases import list_audit
 from orderly_core.platform.audit import AuditQuery
+from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_http.audit_schemas import AuditPageResource
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext
+from orderly_http.paging import Cursor, Limit
 from orderly_http.problems import domain_problem, problem_responses
 from orderly_http.routes.products import described
 from orderly_http.schemas import json_response
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
-PAGE_SIZE_DEFAULT = 50
 _TIME = (
     "An RFC 3339 time with its offset, such as `2026-11-22T10:00:00Z` "
     "(encode `+` as `%2B` in a query string)"
@@ -65,12 +66,8 @@ async def list_audit_route(
     until: Annotated[
         AwareDatetime | None, Query(description=f"Entries before this time. {_TIME}")
     ] = None,
-    limit: Annotated[
-        int, Query(ge=1, le=PAGE_SIZE_MAX, description="Entries per page")
-    ] = PAGE_SIZE_DEFAULT,
-    cursor: Annotated[
-        str | None, Query(description="The `next_cursor` of the previous page")
-    ] = None,
+    limit: Limit = PAGE_SIZE_DEFAULT,
+    cursor: Cursor = None,
 ) -> Response:
     query = AuditQuery(
         limit=limit,

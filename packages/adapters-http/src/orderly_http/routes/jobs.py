@@ -16,18 +16,19 @@ from returns.pipeline import is_successful
 from starlette.responses import Response
 
 from orderly_core.jobs.model import JobQuery, JobStatus
-from orderly_core.jobs.use_cases import NAME_MAX, PAGE_SIZE_MAX, get_job, list_jobs, retry_job
+from orderly_core.jobs.use_cases import NAME_MAX, get_job, list_jobs, retry_job
 from orderly_core.platform.idempotency import without_replay
+from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_http.container import Resources
 from orderly_http.context import MODE_HEADER, RequestContext, WriteContext
 from orderly_http.job_schemas import JobPageResource, JobResource, JobSummaryResource
+from orderly_http.paging import Cursor, Limit
 from orderly_http.problems import REPLAYED_HEADER, domain_problem, problem_responses
 from orderly_http.routes.products import described
 from orderly_http.schemas import json_response
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
-PAGE_SIZE_DEFAULT = 50
 _PATH_SAFE = ":@!$&'()*+,;="  # characters a path segment may hold as they are (RFC 3986)
 
 
@@ -56,12 +57,8 @@ async def list_jobs_route(
         str | None,
         Query(max_length=NAME_MAX, description="Jobs of this name only, such as `import_products`"),
     ] = None,
-    limit: Annotated[
-        int, Query(ge=1, le=PAGE_SIZE_MAX, description="Jobs per page")
-    ] = PAGE_SIZE_DEFAULT,
-    cursor: Annotated[
-        str | None, Query(description="The `next_cursor` of the previous page")
-    ] = None,
+    limit: Limit = PAGE_SIZE_DEFAULT,
+    cursor: Cursor = None,
 ) -> Response:
     query = JobQuery(limit=limit, cursor=cursor, status=status, name=name)
     result = await list_jobs(resources.dependencies, ctx, query)

@@ -22,7 +22,6 @@ from starlette.responses import Response
 
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus
 from orderly_core.orders.use_cases import (
-    PAGE_SIZE_MAX,
     OrderStep,
     cancel_order,
     deliver_order,
@@ -34,6 +33,7 @@ from orderly_core.orders.use_cases import (
 )
 from orderly_core.platform.idempotency import Idempotent, without_replay
 from orderly_core.shared.context import ActorKind, Context, Mode
+from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_core.unit_of_work import Dependencies
 from orderly_http.container import Resources
 from orderly_http.context import IDEMPOTENCY_KEY_HEADER, MODE_HEADER, RequestContext, WriteContext
@@ -44,6 +44,7 @@ from orderly_http.order_schemas import (
     OrderPreviewResource,
     OrderResource,
 )
+from orderly_http.paging import Cursor, Limit
 from orderly_http.problems import (
     REPLAYED_HEADER,
     domain_problem,
@@ -56,7 +57,6 @@ from orderly_http.schemas import document_response, json_response
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
-PAGE_SIZE_DEFAULT = 50
 _KEY_NOTE = (
     "A retry with the same `Idempotency-Key` and body within 24 hours (`IDEMPOTENCY_KEY_TTL_"
     "HOURS`) gets the first answer again, success or problem, with `Idempotent-Replayed: "
@@ -147,12 +147,8 @@ async def list_orders_route(
         datetime | None, Query(description="Placed at or after this time (RFC 3339)")
     ] = None,
     until: Annotated[datetime | None, Query(description="Placed before this time")] = None,
-    limit: Annotated[
-        int, Query(ge=1, le=PAGE_SIZE_MAX, description="Orders per page")
-    ] = PAGE_SIZE_DEFAULT,
-    cursor: Annotated[
-        str | None, Query(description="The `next_cursor` of the previous page")
-    ] = None,
+    limit: Limit = PAGE_SIZE_DEFAULT,
+    cursor: Cursor = None,
 ) -> Response:
     query = OrderQuery(
         limit=limit,

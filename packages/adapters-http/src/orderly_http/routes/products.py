@@ -13,10 +13,12 @@ from fastapi import APIRouter, Header, Query
 from returns.pipeline import is_successful
 from starlette.responses import Response
 
-from orderly_core.catalogue.model import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, ProductQuery
+from orderly_core.catalogue.model import ProductQuery
 from orderly_core.catalogue.use_cases import get_product, list_products
+from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext
+from orderly_http.paging import Cursor, Limit
 from orderly_http.problems import domain_problem, problem_responses
 from orderly_http.schemas import ProductPageResource, ProductResource, document_response
 
@@ -59,12 +61,8 @@ async def list_products_route(
     *,
     resources: Resources,
     ctx: RequestContext,
-    limit: Annotated[
-        int, Query(ge=1, le=PAGE_SIZE_MAX, description="Products per page")
-    ] = PAGE_SIZE_DEFAULT,
-    cursor: Annotated[
-        str | None, Query(description="The `next_cursor` of the previous page")
-    ] = None,
+    limit: Limit = PAGE_SIZE_DEFAULT,
+    cursor: Cursor = None,
     active: Annotated[
         bool | None, Query(description="Only products in sale (true) or archived (false)")
     ] = None,

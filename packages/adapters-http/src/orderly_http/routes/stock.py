@@ -7,23 +7,21 @@ Who may read them is the core's decision (staff and admins).
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from returns.pipeline import is_successful
 from starlette.responses import Response
 
-from orderly_core.catalogue.stock import PAGE_SIZE_MAX, HistoryQuery, stock_history
+from orderly_core.catalogue.stock import HistoryQuery, stock_history
+from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_http.audit_schemas import StockMovementPageResource
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext
+from orderly_http.paging import Cursor, Limit
 from orderly_http.problems import domain_problem, problem_responses
 from orderly_http.routes.products import described
 from orderly_http.schemas import json_response
 
 router = APIRouter(prefix="/api/v1/products", tags=["products"])
-
-PAGE_SIZE_DEFAULT = 50
 
 
 @router.get(
@@ -43,12 +41,8 @@ async def stock_movements_route(
     sku: str,
     resources: Resources,
     ctx: RequestContext,
-    limit: Annotated[
-        int, Query(ge=1, le=PAGE_SIZE_MAX, description="Movements per page")
-    ] = PAGE_SIZE_DEFAULT,
-    cursor: Annotated[
-        str | None, Query(description="The `next_cursor` of the previous page")
-    ] = None,
+    limit: Limit = PAGE_SIZE_DEFAULT,
+    cursor: Cursor = None,
 ) -> Response:
     query = HistoryQuery(limit=limit, cursor=cursor)
     result = await stock_history(resources.dependencies, ctx, sku, query)

@@ -16,7 +16,6 @@ from starlette.responses import Response
 
 from orderly_core.accounts.model import User, UserQuery
 from orderly_core.accounts.use_cases import (
-    PAGE_SIZE_MAX,
     PasswordChange,
     ProfileChanges,
     Registration,
@@ -31,6 +30,7 @@ from orderly_core.accounts.use_cases import (
 )
 from orderly_core.shared.context import Context, Role
 from orderly_core.shared.errors import DomainError
+from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_http.account_schemas import (
     PasswordChangeBody,
     ProfileChangesBody,
@@ -42,11 +42,11 @@ from orderly_http.account_schemas import (
 from orderly_http.auth import SIGNED_IN
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext
+from orderly_http.paging import Cursor, Limit
 from orderly_http.problems import domain_problem, problem_responses
 from orderly_http.schemas import json_response
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
-PAGE_SIZE_DEFAULT = 50
 
 
 def _user_answer(
@@ -133,12 +133,8 @@ async def list_users_route(
     *,
     resources: Resources,
     ctx: RequestContext,
-    limit: Annotated[
-        int, Query(ge=1, le=PAGE_SIZE_MAX, description="Users per page")
-    ] = PAGE_SIZE_DEFAULT,
-    cursor: Annotated[
-        str | None, Query(description="The `next_cursor` of the previous page")
-    ] = None,
+    limit: Limit = PAGE_SIZE_DEFAULT,
+    cursor: Cursor = None,
     role: Annotated[Role | None, Query(description="Only users with this role")] = None,
     active: Annotated[bool | None, Query(description="Only active or deactivated users")] = None,
     email_prefix: Annotated[

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header
 from returns.pipeline import is_successful
 from starlette.responses import Response
 
 from orderly_core.platform.idempotency import Idempotent, without_replay
 from orderly_core.shared.context import Context, Mode
+from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_core.webhooks.model import Endpoint
 from orderly_core.webhooks.use_cases import (
-    PAGE_SIZE_MAX,
     DeliveryQuery,
     EndpointRemoval,
     RegisteredEndpoint,
@@ -40,6 +40,7 @@ from orderly_core.webhooks.use_cases import (
 )
 from orderly_http.container import Resources
 from orderly_http.context import MODE_HEADER, RequestContext, WriteContext
+from orderly_http.paging import Cursor, Limit
 from orderly_http.problems import REPLAYED_HEADER, domain_problem, problem_responses
 from orderly_http.routes.product_writes import expected_version
 from orderly_http.routes.products import described, strong_etag
@@ -59,7 +60,6 @@ from orderly_http.webhook_schemas import (
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
-PAGE_SIZE_DEFAULT = 50
 _KEY_NOTE = (
     "`Idempotency-Key` is optional: a retry with the same key and body within 24 hours gets "
     "the first answer again with `Idempotent-Replayed: true`."
@@ -295,12 +295,8 @@ async def list_deliveries_route(
     endpoint_id: str,
     resources: Resources,
     ctx: RequestContext,
-    limit: Annotated[
-        int, Query(ge=1, le=PAGE_SIZE_MAX, description="Deliveries per page")
-    ] = PAGE_SIZE_DEFAULT,
-    cursor: Annotated[
-        str | None, Query(description="The `next_cursor` of the previous page")
-    ] = None,
+    limit: Limit = PAGE_SIZE_DEFAULT,
+    cursor: Cursor = None,
 ) -> Response:
     query = DeliveryQuery(limit=limit, cursor=cursor)
     result = await list_deliveries(resources.dependencies, ctx, endpoint_id, query)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import re
 import uuid
@@ -12,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orderly_core.shared.context import Actor, Role
+from orderly_core.shared.paging import PageQuery
 
 EMAIL_MAX = 254
 DISPLAY_NAME_MAX = 100
@@ -56,30 +55,10 @@ def user_view(user: User) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
-class UserQuery:
-    limit: int = 50
-    cursor: str | None = None
+class UserQuery(PageQuery):
     role: Role | None = None
     active: bool | None = None
     email_prefix: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class UserPage:
-    items: tuple[User, ...]
-    next_cursor: str | None
-
-
-def encode_user_cursor(email: str) -> str:
-    return base64.urlsafe_b64encode(email.encode()).decode().rstrip("=")
-
-
-def decode_user_cursor(cursor: str) -> str | None:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    return raw if normalise_email(raw) == raw else None
 
 
 @dataclass(frozen=True, slots=True)

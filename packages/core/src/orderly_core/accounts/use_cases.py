@@ -33,10 +33,7 @@ from orderly_core.accounts.model import (
     RefreshToken,
     Session,
     User,
-    UserPage,
     UserQuery,
-    decode_user_cursor,
-    encode_user_cursor,
     hash_refresh_token,
     normalise_email,
     user_view,
@@ -47,9 +44,10 @@ from orderly_core.platform.transaction import in_transaction
 from orderly_core.shared.authorization import user_admin_denied
 from orderly_core.shared.context import ActorKind, Context, Role
 from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.shared.paging import Page, by_key, checked_page
 from orderly_core.shared.validation import FieldErrors
 
-PAGE_SIZE_MAX = 200
+_BY_EMAIL = by_key(normalise_email)
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,7 +401,7 @@ async def get_user(
 
 async def list_users(
     deps: AccountsServices, ctx: Context, query: UserQuery
-) -> Result[UserPage, Forbidden | InvalidInput]:
+) -> Result[Page[User], Forbidden | InvalidInput]:
     """A page of users in email order (keyset pagination); admins and operators only.
 
     Filters: role, active, and an email prefix.
@@ -411,28 +409,22 @@ async def list_users(
     if denied := user_admin_denied(ctx.actor, "list accounts"):
         return Failure(denied)
     fields = _AccountFields()
-    if not 1 <= query.limit <= PAGE_SIZE_MAX:
-        fields.fail("limit", f"must be between 1 and {PAGE_SIZE_MAX}")
-    after = None
-    if query.cursor is not None and (after := decode_user_cursor(query.cursor)) is None:
-        fields.fail("cursor", "is not a cursor this API returned")
+    page = checked_page(fields, query, _BY_EMAIL)
     prefix = (query.email_prefix or "").strip().lower() or None
     if prefix is not None and len(prefix) > 254:
         fields.fail("email_prefix", "must be at most 254 characters")
     if invalid := fields.invalid():
         return invalid
 
-    async def work(uow: AccountsUnit) -> Result[UserPage, Forbidden | InvalidInput]:
+    async def work(uow: AccountsUnit) -> Result[Page[User], Forbidden | InvalidInput]:
         found = await uow.users.list(
-            after=after,
-            limit=query.limit + 1,
+            after=page.after,
+            limit=page.fetch_limit,
             role=query.role,
             active=query.active,
             email_prefix=prefix,
         )
-        items = tuple(found[: query.limit])
-        more = len(found) > query.limit
-        return Success(UserPage(items, encode_user_cursor(items[-1].email) if more else None))
+        return Success(page.cut(found, lambda user: user.email))
 
     return await in_transaction(deps, ctx, work)
 

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from orderly_core.shared.money import Money
+from orderly_core.shared.paging import PageQuery
 
 SKU_PATTERN = re.compile(r"[A-Z0-9_.\-]{1,64}")
 NAME_MAX = 200
 DESCRIPTION_MAX = 5000
 ON_HAND_MAX = 10**9
-PAGE_SIZE_DEFAULT = 50
-PAGE_SIZE_MAX = 200
 
 
 def normalise_sku(raw: str) -> str | None:
@@ -59,30 +56,9 @@ class Product:
 
 
 @dataclass(frozen=True, slots=True)
-class ProductQuery:
-    limit: int = PAGE_SIZE_DEFAULT
-    cursor: str | None = None
+class ProductQuery(PageQuery):
     active: bool | None = None
     search: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ProductPage:
-    items: tuple[Product, ...]
-    next_cursor: str | None
-
-
-def encode_cursor(sku: str) -> str:
-    """Opaque keyset cursor: clients pass it back, never build it."""
-    return base64.urlsafe_b64encode(sku.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str | None:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    return raw if SKU_PATTERN.fullmatch(raw) else None
 
 
 def fell_below_threshold(product: Product, available_before: int) -> bool:

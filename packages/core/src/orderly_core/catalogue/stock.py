@@ -12,26 +12,18 @@ from orderly_core.catalogue.ledger import MovementKind, StockMovement
 from orderly_core.catalogue.model import Product, Stock, fell_below_threshold, product_view
 from orderly_core.catalogue.ports import CatalogueServices, CatalogueUnit
 from orderly_core.catalogue.validation import Fields
-from orderly_core.platform.audit import decode_position, newest_first_page, record
+from orderly_core.platform.audit import record
 from orderly_core.platform.outbox import EventType, publish
 from orderly_core.platform.transaction import in_transaction
 from orderly_core.shared.authorization import catalogue_write_denied, user_admin_denied
 from orderly_core.shared.context import Context
 from orderly_core.shared.errors import Forbidden, InvalidInput
-
-PAGE_SIZE_MAX = 200
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryQuery:
-    limit: int = 50
-    cursor: str | None = None
+from orderly_core.shared.paging import NEWEST_FIRST, Page, PageQuery, checked_page
 
 
 @dataclass(frozen=True, slots=True)
-class MovementPage:
-    items: tuple[StockMovement, ...]
-    next_cursor: str | None
+class HistoryQuery(PageQuery):
+    """A page of one product's stock history."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,28 +107,23 @@ def movement_view(movement: StockMovement) -> dict[str, Any]:
 
 async def stock_history(
     deps: CatalogueServices, ctx: Context, sku: str, query: HistoryQuery
-) -> Result[MovementPage, Forbidden | InvalidInput | ProductNotFound]:
+) -> Result[Page[StockMovement], Forbidden | InvalidInput | ProductNotFound]:
     """A product's stock movements, newest first (keyset pagination). Catalogue managers."""
     if denied := catalogue_write_denied(ctx.actor, "read stock history"):
         return Failure(denied)
     fields = Fields()
     wanted = fields.sku(sku)
-    if not 1 <= query.limit <= PAGE_SIZE_MAX:
-        fields.fail("limit", f"must be between 1 and {PAGE_SIZE_MAX}")
-    after = None
-    if query.cursor is not None and (after := decode_position(query.cursor)) is None:
-        fields.fail("cursor", "is not a cursor this API returned")
+    page = checked_page(fields, query, NEWEST_FIRST)
     if invalid := fields.invalid():
         return invalid
 
     async def work(
         uow: CatalogueUnit,
-    ) -> Result[MovementPage, Forbidden | InvalidInput | ProductNotFound]:
+    ) -> Result[Page[StockMovement], Forbidden | InvalidInput | ProductNotFound]:
         if await uow.products.get(wanted) is None:
             return Failure(ProductNotFound(wanted))
-        found = await uow.stock_ledger.history(wanted, after=after, limit=query.limit + 1)
-        items, cursor = newest_first_page(found, query.limit, lambda m: (m.at, m.id))
-        return Success(MovementPage(items, cursor))
+        found = await uow.stock_ledger.history(wanted, after=page.after, limit=page.fetch_limit)
+        return Success(page.cut(found, lambda m: (m.at, m.id)))
 
     return await in_transaction(deps, ctx, work)
 

@@ -25,13 +25,10 @@ from orderly_core.catalogue.errors import (
 from orderly_core.catalogue.ledger import MovementKind
 from orderly_core.catalogue.model import (
     ON_HAND_MAX,
-    PAGE_SIZE_MAX,
     Product,
-    ProductPage,
     ProductQuery,
     Stock,
-    decode_cursor,
-    encode_cursor,
+    normalise_sku,
     product_view,
 )
 from orderly_core.catalogue.ports import CatalogueServices, CatalogueUnit
@@ -44,8 +41,11 @@ from orderly_core.shared.authorization import catalogue_write_denied
 from orderly_core.shared.context import Context
 from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.shared.money import Money
+from orderly_core.shared.paging import Page, by_key, checked_page
 
 log = structlog.get_logger(__name__)
+
+_BY_SKU = by_key(normalise_sku)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,31 +170,25 @@ async def get_product(
 
 async def list_products(
     deps: CatalogueServices, ctx: Context, query: ProductQuery
-) -> Result[ProductPage, ListProductsError]:
+) -> Result[Page[Product], ListProductsError]:
     """A page of products in SKU order (keyset pagination). Public.
 
     Filters: ``active``; ``search`` matches a substring of the name or SKU, ignoring case.
     At most 200 products a page.
     """
     fields = Fields()
-    if not 1 <= query.limit <= PAGE_SIZE_MAX:
-        fields.fail("limit", f"must be between 1 and {PAGE_SIZE_MAX}")
-    after = None
-    if query.cursor is not None and (after := decode_cursor(query.cursor)) is None:
-        fields.fail("cursor", "is not a cursor this API returned")
+    page = checked_page(fields, query, _BY_SKU)
     search = query.search.strip() if query.search else None
     if search is not None and len(search) > 100:
         fields.fail("search", "must be at most 100 characters")
     if invalid := fields.invalid():
         return invalid
 
-    async def work(uow: CatalogueUnit) -> Result[ProductPage, ListProductsError]:
+    async def work(uow: CatalogueUnit) -> Result[Page[Product], ListProductsError]:
         found = await uow.products.list(
-            after=after, limit=query.limit + 1, active=query.active, search=search or None
+            after=page.after, limit=page.fetch_limit, active=query.active, search=search or None
         )
-        items = tuple(found[: query.limit])
-        more = len(found) > query.limit
-        return Success(ProductPage(items, encode_cursor(items[-1].sku) if more else None))
+        return Success(page.cut(found, lambda product: product.sku))
 
     return await in_transaction(deps, ctx, work)
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from orderly_core.shared.paging import PageQuery
+
 JobData = Mapping[str, Any]
 """A payload or a result: a JSON object."""
 
@@ -105,17 +107,9 @@ class JobRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class JobQuery:
-    limit: int = 50
-    cursor: str | None = None
+class JobQuery(PageQuery):
     status: JobStatus | None = None
     name: str | None = None  # such as "import_products"
-
-
-@dataclass(frozen=True, slots=True)
-class JobPage:
-    items: tuple[JobSummary, ...]
-    next_cursor: str | None
 
 
 @dataclass(frozen=True, slots=True)

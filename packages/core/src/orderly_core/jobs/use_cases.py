@@ -21,7 +21,6 @@ from orderly_core.jobs.model import (
     JobData,
     JobNotFound,
     JobNotRetryable,
-    JobPage,
     JobQuery,
     JobRecord,
     JobStatus,
@@ -34,17 +33,19 @@ from orderly_core.jobs.model import (
     summary_view,
 )
 from orderly_core.jobs.ports import JobQueue, JobsServices, JobsUnit
-from orderly_core.platform.audit import decode_text_position, newest_first_page, record
+from orderly_core.platform.audit import record
 from orderly_core.platform.idempotency import Idempotent, Operation
 from orderly_core.platform.transaction import in_idempotent_transaction, in_transaction
 from orderly_core.shared.authorization import job_admin_denied, job_recording_denied
 from orderly_core.shared.context import Context
 from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.shared.paging import Page, checked_page, newest_first
 from orderly_core.shared.validation import FieldErrors
 
-PAGE_SIZE_MAX = 200
 NAME_MAX = 64
 TARGET = "job"  # the audit trail's target type of a job
+# Jobs newest first; their ids are the queue's, any text.
+_NEWEST_FIRST = newest_first(lambda job_id: job_id)
 
 GetJobError = Forbidden | JobNotFound
 ListJobsError = Forbidden | InvalidInput
@@ -118,7 +119,7 @@ async def get_job(deps: JobsServices, ctx: Context, job_id: str) -> Result[JobRe
 
 async def list_jobs(
     deps: JobsServices, ctx: Context, query: JobQuery
-) -> Result[JobPage, ListJobsError]:
+) -> Result[Page[JobSummary], ListJobsError]:
     """Background jobs, newest first (keyset pagination), at most 200 a page, optionally of
     one status (``dead``: the dead letters) and one name.
 
@@ -128,22 +129,17 @@ async def list_jobs(
     if denied := job_admin_denied(ctx.actor, "list background jobs"):
         return Failure(denied)
     fields = FieldErrors()
-    if not 1 <= query.limit <= PAGE_SIZE_MAX:
-        fields.fail("limit", f"must be between 1 and {PAGE_SIZE_MAX}")
-    after = None
-    if query.cursor is not None and (after := decode_text_position(query.cursor)) is None:
-        fields.fail("cursor", "is not a cursor this API returned")
+    page = checked_page(fields, query, _NEWEST_FIRST)
     if query.name is not None and not 1 <= len(query.name) <= NAME_MAX:
         fields.fail("name", f"must be 1-{NAME_MAX} characters")
     if invalid := fields.invalid():
         return invalid
 
-    async def work(uow: JobsUnit) -> Result[JobPage, ListJobsError]:
+    async def work(uow: JobsUnit) -> Result[Page[JobSummary], ListJobsError]:
         found = await uow.jobs.list(
-            after=after, limit=query.limit + 1, status=query.status, name=query.name
+            after=page.after, limit=page.fetch_limit, status=query.status, name=query.name
         )
-        items, cursor = newest_first_page(found, query.limit, lambda j: (j.created_at, j.id))
-        return Success(JobPage(items, cursor))
+        return Success(page.cut(found, lambda j: (j.created_at, j.id)))
 
     return await in_transaction(deps, ctx, work)
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orderly_core.shared.money import Money
+from orderly_core.shared.paging import PageQuery
 
 MAX_LINES = 100
 MAX_QUANTITY = 1000
@@ -81,19 +82,11 @@ class Placement:
 
 
 @dataclass(frozen=True, slots=True)
-class OrderQuery:
-    limit: int = 50
-    cursor: str | None = None
+class OrderQuery(PageQuery):
     status: OrderStatus | None = None
     customer_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OrderPage:
-    items: tuple[Order, ...]
-    next_cursor: str | None
 
 
 def order_view(order: Order) -> dict[str, Any]:

@@ -33,7 +33,6 @@ from orderly_core.orders.model import (
     LineAvailability,
     Order,
     OrderLine,
-    OrderPage,
     OrderQuery,
     OrderStatus,
     Placement,
@@ -41,7 +40,7 @@ from orderly_core.orders.model import (
     order_view,
 )
 from orderly_core.orders.ports import OrdersServices, OrdersUnit
-from orderly_core.platform.audit import decode_position, newest_first_page, record
+from orderly_core.platform.audit import record
 from orderly_core.platform.idempotency import Idempotent, Operation
 from orderly_core.platform.outbox import EventType, publish
 from orderly_core.platform.transaction import in_idempotent_transaction, in_transaction
@@ -49,9 +48,8 @@ from orderly_core.shared.authorization import may_handle_any_order, operations_d
 from orderly_core.shared.context import Actor, ActorKind, Context
 from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.shared.money import Money
+from orderly_core.shared.paging import NEWEST_FIRST, Page, checked_page
 from orderly_core.shared.validation import FieldErrors, parse_id
-
-PAGE_SIZE_MAX = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +280,7 @@ async def get_order(
 
 async def list_orders(
     deps: OrdersServices, ctx: Context, query: OrderQuery
-) -> Result[OrderPage, Forbidden | InvalidInput]:
+) -> Result[Page[Order], Forbidden | InvalidInput]:
     """Orders newest first (keyset pagination). Customers see their own; staff see all and
     may filter by status, customer and a time range [since, until)."""
     if ctx.actor.kind is ActorKind.ANONYMOUS:
@@ -290,20 +288,15 @@ async def list_orders(
     if not may_handle_any_order(ctx.actor):
         query = replace(query, customer_id=ctx.actor.id)
     fields = FieldErrors()
-    if not 1 <= query.limit <= PAGE_SIZE_MAX:
-        fields.fail("limit", f"must be between 1 and {PAGE_SIZE_MAX}")
-    after = None
-    if query.cursor is not None and (after := decode_position(query.cursor)) is None:
-        fields.fail("cursor", "is not a cursor this API returned")
+    page = checked_page(fields, query, NEWEST_FIRST)
     if query.since and query.until and query.since >= query.until:
         fields.fail("until", "must be after since")
     if invalid := fields.invalid():
         return invalid
 
-    async def work(uow: OrdersUnit) -> Result[OrderPage, Forbidden | InvalidInput]:
-        found = await uow.orders.list(after=after, limit=query.limit + 1, query=query)
-        items, cursor = newest_first_page(found, query.limit, lambda o: (o.placed_at, o.id))
-        return Success(OrderPage(items, cursor))
+    async def work(uow: OrdersUnit) -> Result[Page[Order], Forbidden | InvalidInput]:
+        found = await uow.orders.list(after=page.after, limit=page.fetch_limit, query=query)
+        return Success(page.cut(found, lambda o: (o.placed_at, o.id)))
 
     return await in_transaction(deps, ctx, work)
 

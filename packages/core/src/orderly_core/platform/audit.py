@@ -8,16 +8,15 @@ records that the password changed, not the hash.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from orderly_core.platform.ports import Services
 from orderly_core.shared.context import Context
+from orderly_core.shared.paging import PageQuery
 
 Changes = Mapping[str, Mapping[str, Any]]  # field -> {"before": ..., "after": ...}
 
@@ -39,21 +38,13 @@ class AuditEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class AuditQuery:
-    limit: int = 50
-    cursor: str | None = None
+class AuditQuery(PageQuery):
     target_type: str | None = None
     target_id: str | None = None
     actor_id: str | None = None
     operation: str | None = None
     since: datetime | None = None
     until: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AuditPage:
-    items: tuple[AuditEntry, ...]
-    next_cursor: str | None
 
 
 class AuditLog(Protocol):
@@ -137,43 +128,3 @@ def new_entry(
         mode=ctx.mode.value,
         changes=changes,
     )
-
-
-def encode_position(at: datetime, key: uuid.UUID | str) -> str:
-    """The cursor of the position (time, key) in a newest-first listing."""
-    raw = f"{at.isoformat()}|{key}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_text_position(cursor: str) -> tuple[datetime, str] | None:
-    """The (time, key) position a cursor names, the key as text; ``None`` for anything that
-    is not a cursor :func:`encode_position` made."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, separator, key = raw.partition("|")
-        if not separator or not key:
-            return None
-        return datetime.fromisoformat(at), key
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-
-
-def decode_position(cursor: str) -> tuple[datetime, uuid.UUID] | None:
-    """The (time, id) position a cursor names, for listings keyed by UUIDs."""
-    position = decode_text_position(cursor)
-    if position is None:
-        return None
-    try:
-        return position[0], uuid.UUID(position[1])
-    except ValueError:
-        return None
-
-
-def newest_first_page[T](
-    found: list[T], limit: int, position: Callable[[T], tuple[datetime, uuid.UUID | str]]
-) -> tuple[tuple[T, ...], str | None]:
-    """One page of a newest-first listing fetched with ``limit + 1`` rows: the items, and the
-    cursor of the next page when the extra row shows that one follows."""
-    items = tuple(found[:limit])
-    more = len(found) > limit
-    return items, encode_position(*position(items[-1])) if more else None

@@ -30,13 +30,14 @@ from urllib.parse import SplitResult, urlsplit
 from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
 
-from orderly_core.platform.audit import decode_position, newest_first_page, record
+from orderly_core.platform.audit import record
 from orderly_core.platform.idempotency import Idempotent, Operation
 from orderly_core.platform.outbox import EventType
 from orderly_core.platform.transaction import in_idempotent_transaction, in_transaction
 from orderly_core.shared.authorization import webhook_admin_denied
 from orderly_core.shared.context import Context
 from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.shared.paging import NEWEST_FIRST, Page, PageQuery, checked_page
 from orderly_core.shared.validation import FieldErrors, parse_id
 from orderly_core.webhooks.errors import (
     DeliveryNotFound,
@@ -57,7 +58,6 @@ from orderly_core.webhooks.ports import WebhooksServices, WebhooksUnit
 from orderly_core.webhooks.signing import new_secret
 
 URL_MAX = 2048
-PAGE_SIZE_MAX = 200
 REPLAY_MAX = 10_000  # events one replay may send again
 TARGET = "webhook"  # the audit trail's target type of an endpoint
 DELIVERY_TARGET = "webhook_delivery"
@@ -100,15 +100,8 @@ class EndpointRemoval:
 
 
 @dataclass(frozen=True, slots=True)
-class DeliveryQuery:
-    limit: int = 50
-    cursor: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryPage:
-    items: tuple[Delivery, ...]
-    next_cursor: str | None
+class DeliveryQuery(PageQuery):
+    """A page of one endpoint's deliveries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,28 +490,25 @@ async def rotate_secret(
 
 async def list_deliveries(
     deps: WebhooksServices, ctx: Context, endpoint_id: str, query: DeliveryQuery
-) -> Result[DeliveryPage, ListDeliveriesError]:
+) -> Result[Page[Delivery], ListDeliveriesError]:
     """An endpoint's deliveries, newest first (keyset pagination), at most 200 a page.
     Admins and operators only."""
     if denied := webhook_admin_denied(ctx.actor, "read webhook deliveries"):
         return Failure(denied)
     fields = FieldErrors()
-    if not 1 <= query.limit <= PAGE_SIZE_MAX:
-        fields.fail("limit", f"must be between 1 and {PAGE_SIZE_MAX}")
-    after = None
-    if query.cursor is not None and (after := decode_position(query.cursor)) is None:
-        fields.fail("cursor", "is not a cursor this API returned")
+    page = checked_page(fields, query, NEWEST_FIRST)
     if invalid := fields.invalid():
         return invalid
 
-    async def work(uow: WebhooksUnit) -> Result[DeliveryPage, ListDeliveriesError]:
+    async def work(uow: WebhooksUnit) -> Result[Page[Delivery], ListDeliveriesError]:
         wanted = parse_id(endpoint_id)
         endpoint = await uow.endpoints.get(wanted) if wanted else None
         if endpoint is None:
             return Failure(EndpointNotFound(endpoint_id))
-        found = await uow.deliveries.of_endpoint(endpoint.id, after=after, limit=query.limit + 1)
-        items, cursor = newest_first_page(found, query.limit, lambda d: (d.created_at, d.id))
-        return Success(DeliveryPage(items, cursor))
+        found = await uow.deliveries.of_endpoint(
+            endpoint.id, after=page.after, limit=page.fetch_limit
+        )
+        return Success(page.cut(found, lambda d: (d.created_at, d.id)))
 
     return await in_transaction(deps, ctx, work)
 
