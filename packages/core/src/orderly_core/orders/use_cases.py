@@ -45,8 +45,14 @@ from orderly_core.platform.audit import decode_position, newest_first_page, reco
 from orderly_core.platform.idempotency import Idempotent, Operation
 from orderly_core.platform.outbox import EventType, publish
 from orderly_core.platform.transaction import in_idempotent_transaction, in_transaction
-from orderly_core.shared.authorization import may_handle_any_order, operations_denied
-from orderly_core.shared.context import Actor, ActorKind, Context
+from orderly_core.shared.authorization import (
+    customer_filter_for_listing,
+    customer_for_placement,
+    may_see_order,
+    operations_denied,
+    order_move_denied,
+)
+from orderly_core.shared.context import Context
 from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.shared.money import Money
 from orderly_core.shared.validation import FieldErrors, parse_id
@@ -86,14 +92,6 @@ StepError = Forbidden | OrderNotFound | IllegalTransition | OrderVersionConflict
 # The failures that are outcomes of a request, replayed to its retries like a success.
 _PLACEMENT_OUTCOMES = (ProductsUnavailable, MixedCurrencies, OutOfStock)
 _STEP_OUTCOMES = (OrderNotFound, IllegalTransition, OrderVersionConflict)
-
-
-def _customer_of(ctx: Context, requested: str | None) -> str | Forbidden:
-    if ctx.actor.kind is ActorKind.USER:
-        return ctx.actor.id
-    if ctx.actor.kind in (ActorKind.OPERATOR, ActorKind.SYSTEM) and requested:
-        return requested
-    return Forbidden("place orders")
 
 
 def _checked_lines(new: NewOrder) -> list[LineRequest] | InvalidInput:
@@ -211,7 +209,7 @@ async def place_order(
     key, a retry gets the first outcome again, an order or a refusal (see
     :mod:`orderly_core.platform.idempotency`).
     """
-    customer = _customer_of(ctx, new.customer_id)
+    customer = customer_for_placement(ctx.actor, new.customer_id)
     if isinstance(customer, Forbidden):
         return Failure(customer)
     lines = _checked_lines(new)
@@ -259,12 +257,6 @@ async def place_order(
     return await in_idempotent_transaction(deps, ctx, operation, work)
 
 
-def _visible(actor: Actor, order: Order) -> bool:
-    return may_handle_any_order(actor) or (
-        actor.kind is ActorKind.USER and actor.id == order.customer_id
-    )
-
-
 async def get_order(
     deps: OrdersServices, ctx: Context, order_id: str
 ) -> Result[Order, OrderNotFound]:
@@ -273,7 +265,7 @@ async def get_order(
     async def work(uow: OrdersUnit) -> Result[Order, OrderNotFound]:
         wanted = parse_id(order_id)
         order = await uow.orders.get(wanted) if wanted else None
-        if order is None or not _visible(ctx.actor, order):
+        if order is None or not may_see_order(ctx.actor, order.customer_id):
             return Failure(OrderNotFound(order_id))
         return Success(order)
 
@@ -285,10 +277,10 @@ async def list_orders(
 ) -> Result[OrderPage, Forbidden | InvalidInput]:
     """Orders newest first (keyset pagination). Customers see their own; staff see all and
     may filter by status, customer and a time range [since, until)."""
-    if ctx.actor.kind is ActorKind.ANONYMOUS:
-        return Failure(Forbidden("list orders"))
-    if not may_handle_any_order(ctx.actor):
-        query = replace(query, customer_id=ctx.actor.id)
+    customer = customer_filter_for_listing(ctx.actor, query.customer_id)
+    if isinstance(customer, Forbidden):
+        return Failure(customer)
+    query = replace(query, customer_id=customer)
     fields = FieldErrors()
     if not 1 <= query.limit <= PAGE_SIZE_MAX:
         fields.fail("limit", f"must be between 1 and {PAGE_SIZE_MAX}")
@@ -312,7 +304,6 @@ _STOCK_EFFECT = {
     OrderStatus.SHIPPED: MovementKind.SHIPMENT,
     OrderStatus.CANCELLED: MovementKind.RELEASE,
 }
-_STAFF_ONLY = frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED})
 
 
 async def _step(
@@ -327,10 +318,10 @@ async def _step(
     async def work(uow: OrdersUnit) -> Result[Order, StepError]:
         wanted = parse_id(step.order_id)
         order = await uow.orders.get(wanted, for_update=True) if wanted else None
-        if order is None or not _visible(ctx.actor, order):
+        if order is None or not may_see_order(ctx.actor, order.customer_id):
             return Failure(OrderNotFound(step.order_id))
-        if target in _STAFF_ONLY and not may_handle_any_order(ctx.actor):
-            return Failure(Forbidden(f"mark orders {target.value}"))
+        if denied := order_move_denied(ctx.actor, target):
+            return Failure(denied)
         if step.expected_version is not None and step.expected_version != order.version:
             return Failure(
                 OrderVersionConflict(str(order.id), step.expected_version, order.version)

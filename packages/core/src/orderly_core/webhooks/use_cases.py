@@ -1,7 +1,7 @@
 """Managing webhooks: endpoints, their signing secrets, and their deliveries.
 
 Only admins and operators manage webhooks (:func:`~orderly_core.shared.authorization.
-may_manage_webhooks`). Every write checks the actor, validates all of its input (listing
+webhook_admin_denied`). Every write checks the actor, validates all of its input (listing
 every broken field), then runs in one unit of work, so a ``DRY_RUN`` computes the same
 answer and stores nothing; each successful write leaves an audit entry built from the public
 views, which never hold a secret.
