@@ -22,7 +22,6 @@ from orderly_core.orders.errors import (
     IllegalTransition,
     MixedCurrencies,
     OrderNotFound,
-    OrderVersionConflict,
     OutOfStock,
     ProductsUnavailable,
     ShortLine,
@@ -53,7 +52,7 @@ from orderly_core.shared.authorization import (
     order_move_denied,
 )
 from orderly_core.shared.context import Context
-from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict, version_conflict
 from orderly_core.shared.money import Money
 from orderly_core.shared.validation import FieldErrors, parse_id
 
@@ -87,11 +86,11 @@ class ExpiryReport:
 
 
 PlaceOrderError = Forbidden | InvalidInput | ProductsUnavailable | MixedCurrencies | OutOfStock
-StepError = Forbidden | OrderNotFound | IllegalTransition | OrderVersionConflict
+StepError = Forbidden | OrderNotFound | IllegalTransition | VersionConflict
 
 # The failures that are outcomes of a request, replayed to its retries like a success.
 _PLACEMENT_OUTCOMES = (ProductsUnavailable, MixedCurrencies, OutOfStock)
-_STEP_OUTCOMES = (OrderNotFound, IllegalTransition, OrderVersionConflict)
+_STEP_OUTCOMES = (OrderNotFound, IllegalTransition, VersionConflict)
 
 
 def _checked_lines(new: NewOrder) -> list[LineRequest] | InvalidInput:
@@ -322,10 +321,9 @@ async def _step(
             return Failure(OrderNotFound(step.order_id))
         if denied := order_move_denied(ctx.actor, target):
             return Failure(denied)
-        if step.expected_version is not None and step.expected_version != order.version:
-            return Failure(
-                OrderVersionConflict(str(order.id), step.expected_version, order.version)
-            )
+        subject = ("order", str(order.id))
+        if conflict := version_conflict(subject, step.expected_version, order.version):
+            return Failure(conflict)
         if not may_move(order.status, target):
             return Failure(IllegalTransition(str(order.id), order.status.value, target.value))
         moved = replace(
@@ -344,7 +342,7 @@ async def _step(
             uow,
             ctx,
             operation,
-            target=("order", str(order.id)),
+            target=subject,
             before=order_view(order),
             after=order_view(moved),
         )
