@@ -6,10 +6,12 @@ Each rule is one function, named by what it decides:
   the work, else ``None`` (``if denied := catalogue_write_denied(ctx.actor, "..."): ...``);
 - ``may_see_<record>(actor, ...) -> bool``: whether the record exists for ``actor`` at all;
   one that may not see it gets "not found", so that its existence does not leak;
-- the rest answer who a request acts for: the customer an order is placed for, the customer
-  a listing is limited to, the account a user changes as their own.
+- the rest answer who a request acts for (the customer an order is placed for, the customer
+  a listing is limited to, the account a user changes as their own), whether a caller must
+  sign in first, and whether an account holds an admin's rights.
 
-A test keeps it so: no other module of the core compares an actor's kind or role.
+A test keeps it so: no other module of the core but ``shared/context`` (which defines the
+kinds and roles) compares an actor's kind or an account's role.
 """
 
 from __future__ import annotations
