@@ -8,7 +8,6 @@ from orderly_core.catalogue.errors import (
     DuplicateSku,
     ProductNotFound,
     StockBelowReserved,
-    VersionConflict,
 )
 from orderly_core.catalogue.model import ProductQuery
 from orderly_core.catalogue.use_cases import (
@@ -24,7 +23,7 @@ from orderly_core.catalogue.use_cases import (
     update_product,
 )
 from orderly_core.shared.context import Actor, Mode
-from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import (
     CUSTOMER,
@@ -174,7 +173,7 @@ async def test_update_of_a_stale_version_is_a_conflict(deps: Dependencies) -> No
         deps, ctx(), ProductChanges(sku="MUG-1", expected_version=1, name="Third")
     )
 
-    assert err(stale) == VersionConflict("MUG-1", expected=1, current=2)
+    assert err(stale) == VersionConflict("product", "MUG-1", expected=1, current=2)
     assert (await stored(deps, "MUG-1")).name == "Second"  # type: ignore[union-attr]
 
 

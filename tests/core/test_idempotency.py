@@ -33,13 +33,16 @@ from orderly_core.platform.idempotency import (
     IdempotencyRecords,
     KeyReused,
     KeyScope,
+    Operation,
     Replayed,
     RequestInFlight,
     StoredOutcome,
+    fingerprint,
+    replay,
 )
 from orderly_core.platform.retention import purge_expired_keys
 from orderly_core.shared.context import Actor, Context, Mode, Role
-from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies, UnitOfWork
 from tests.core.helpers import STAFF, err, fresh, make_product, ok, stored
@@ -303,3 +306,70 @@ async def test_many_retries_at_once_of_a_finished_request_all_get_its_answer(
     )
 
     assert [ok(r) for r in retries] == [Replayed(first)] * 10
+
+
+# Refusals kept before the three contexts' version conflicts became one error, as they were
+# stored: the old type's name, and the record's id under its old member.
+LEGACY_CONFLICTS = [
+    ("VersionConflict", {"sku": "MUG-1", "expected": 1, "current": 2}, ("product", "MUG-1")),
+    ("OrderVersionConflict", {"order_id": "o-1", "expected": 1, "current": 2}, ("order", "o-1")),
+    (
+        "EndpointVersionConflict",
+        {"endpoint_id": "e-1", "expected": 1, "current": 2},
+        ("webhook", "e-1"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "document", "target"), LEGACY_CONFLICTS, ids=["product", "order", "webhook"]
+)
+def test_a_version_conflict_stored_in_its_earlier_shape_replays_as_todays(
+    kind: str, document: dict[str, Any], target: tuple[str, str]
+) -> None:
+    now = FixedClock().now()
+    stored_earlier = StoredOutcome(
+        fingerprint="f",
+        succeeded=False,
+        kind=kind,
+        document=document,
+        request_id="req-first",
+        created_at=now,
+        expires_at=now,
+    )
+    operation = Operation("x.update", {}, object, (VersionConflict,))
+
+    replayed = err(replay(operation, stored_earlier))
+
+    assert replayed == Replayed(VersionConflict(*target, expected=1, current=2))
+    assert replayed.request_id == "req-first"
+
+
+async def test_a_retry_after_an_upgrade_gets_the_conflict_stored_before_it(
+    deps: Dependencies,
+) -> None:
+    await make_product(deps, "MUG-1", on_hand=10)
+    placed = fresh(await place_order(deps, keyed(ANN, None), order(("MUG-1", 1)))).order
+    fresh(await pay_order(deps, keyed(STAFF, None), OrderStep(str(placed.id))))
+    stale = OrderStep(str(placed.id), expected_version=1)
+    now = deps.clock.now()
+    async with deps.unit_of_work() as uow:  # the outcome as the previous release stored it
+        await uow.idempotency.store(
+            KeyScope.of(ANN, "order.paid", "pay-1"),
+            StoredOutcome(
+                fingerprint=fingerprint({"step": stale, "reason": None}),
+                succeeded=False,
+                kind="OrderVersionConflict",
+                document={"order_id": str(placed.id), "expected": 1, "current": 2},
+                request_id="req-before-upgrade",
+                created_at=now,
+                expires_at=now + deps.idempotency_ttl,
+            ),
+        )
+        await uow.commit()
+
+    retried = err(await pay_order(deps, keyed(ANN, "pay-1"), stale))
+
+    assert retried == Replayed(VersionConflict("order", str(placed.id), expected=1, current=2))
+    assert isinstance(retried, Replayed)
+    assert retried.request_id == "req-before-upgrade"

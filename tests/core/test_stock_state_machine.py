@@ -52,7 +52,6 @@ from orderly_core.catalogue.use_cases import (
 from orderly_core.orders.errors import (
     IllegalTransition,
     OrderNotFound,
-    OrderVersionConflict,
     OutOfStock,
     ProductsUnavailable,
     ShortLine,
@@ -72,7 +71,7 @@ from orderly_core.orders.use_cases import (
 )
 from orderly_core.platform.idempotency import Idempotent
 from orderly_core.shared.context import Actor, Context, Mode, Role
-from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict
 from orderly_core.testing import FixedClock, SequentialIds, in_memory_dependencies
 from orderly_core.unit_of_work import Dependencies
 from orderly_db.engine import create_engine
@@ -235,7 +234,7 @@ class StockMachine(RuleBasedStateMachine):
         elif target in STAFF_ONLY and who == "owner":
             assert isinstance(refusal, Forbidden)
         elif claimed is not None and claimed != order.version:
-            assert refusal == OrderVersionConflict(order_id, claimed, order.version)
+            assert refusal == VersionConflict("order", order_id, claimed, order.version)
         elif not may_move(order.status, target):
             assert refusal == IllegalTransition(order_id, order.status.value, target.value)
         else:
@@ -407,7 +406,7 @@ MUST_REACH = frozenset(
         "cancelled: IllegalTransition",
         "shipped: Forbidden",
         "paid: OrderNotFound",
-        "paid: OrderVersionConflict",
+        "paid: VersionConflict",
     }
 )
 

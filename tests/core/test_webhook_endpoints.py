@@ -26,14 +26,13 @@ from orderly_core.platform.audit import AuditEntry, AuditQuery
 from orderly_core.platform.idempotency import Replayed
 from orderly_core.platform.outbox import Event, EventType, new_event
 from orderly_core.shared.context import Actor, Context, Mode, Role
-from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict
 from orderly_core.testing import FixedClock, in_memory_dependencies
 from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.errors import (
     DeliveryNotFound,
     EndpointDisabled,
     EndpointNotFound,
-    EndpointVersionConflict,
 )
 from orderly_core.webhooks.model import (
     Attempt,
@@ -467,7 +466,7 @@ async def test_an_update_of_a_stale_version_is_a_conflict(deps: Dependencies) ->
     stale = EndpointChanges(str(endpoint.id), expected_version=1, active=True)
     conflict = err(await update_endpoint(deps, ctx(), stale))
 
-    assert conflict == EndpointVersionConflict(str(endpoint.id), expected=1, current=2)
+    assert conflict == VersionConflict("webhook", str(endpoint.id), expected=1, current=2)
     assert "version 2, not 1" in conflict.detail
     stored = await stored_endpoint(deps, endpoint.id)
     assert stored is not None
@@ -551,7 +550,7 @@ async def test_removing_an_endpoint_answers_it_and_records_what_it_was(
     preview = fresh(
         await remove_endpoint(deps, ctx(mode=Mode.DRY_RUN), EndpointRemoval(str(endpoint.id)))
     )
-    assert isinstance(stale, EndpointVersionConflict)
+    assert isinstance(stale, VersionConflict)
     assert preview == endpoint
     assert await all_endpoints(deps) == [endpoint, other]
 
@@ -579,7 +578,7 @@ async def test_a_retried_change_or_removal_with_its_key_gets_the_first_answer(
 
     assert isinstance(again, Replayed)
     assert again.original == disabled
-    assert stale == EndpointVersionConflict(str(endpoint.id), 1, 2)
+    assert stale == VersionConflict("webhook", str(endpoint.id), 1, 2)
     removal = EndpointRemoval(str(endpoint.id))
     removed = fresh(await remove_endpoint(deps, keyed("rm-1"), removal))
     removed_again = ok(await remove_endpoint(deps, keyed("rm-1"), removal))

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core.catalogue.errors import DuplicateSku, VersionConflict
+from orderly_core.catalogue.errors import DuplicateSku
 from orderly_core.catalogue.model import Stock
 from orderly_core.catalogue.use_cases import (
     ProductChanges,
@@ -21,6 +21,7 @@ from orderly_core.catalogue.use_cases import (
     update_product,
 )
 from orderly_core.platform.transaction import in_transaction
+from orderly_core.shared.errors import VersionConflict
 from orderly_core.unit_of_work import Dependencies, UnitOfWork
 from orderly_db.engine import transaction
 from orderly_db.faults import is_transient
@@ -107,7 +108,7 @@ async def test_concurrent_edits_of_one_version_let_exactly_one_through(
     winners = [ok(r) for r in results if isinstance(r, Success)]
     losers = [r.failure() for r in results if not isinstance(r, Success)]
     assert len(winners) == 1
-    assert losers == [VersionConflict("MUG-1", expected=1, current=2)] * 9
+    assert losers == [VersionConflict("product", "MUG-1", expected=1, current=2)] * 9
     assert await stored(pg_deps, "MUG-1") == winners[0]
 
 

@@ -128,8 +128,13 @@ async def test_the_lifecycle_over_http_with_if_match_and_roles(
     order = (await client.post(ORDERS, json=lines(("MUG-1", 3)), headers=keyed(ann))).json()
     at = f"{ORDERS}/{order['id']}"
 
-    assert_problem(
+    stale = assert_problem(
         await client.post(f"{at}/pay", headers=ann | {"If-Match": '"7"'}), 412, "version_conflict"
+    )
+    assert (stale["order_id"], stale["target_type"], stale["target_id"]) == (
+        order["id"],
+        "order",
+        order["id"],
     )
     assert_problem(await client.post(f"{at}/ship", headers=staff), 409, "illegal_transition")
     paid = await client.post(f"{at}/pay", headers=ann | {"If-Match": '"1"'})

@@ -15,12 +15,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from structlog.typing import Processor
 
 from orderly_core.catalogue import imports, use_cases
-from orderly_core.catalogue.errors import ProductNotFound, VersionConflict
+from orderly_core.catalogue.errors import ProductNotFound
 from orderly_core.jobs import imports as import_jobs
 from orderly_core.jobs import use_cases as job_workflow
 from orderly_core.orders import use_cases as order_use_cases
 from orderly_core.platform.idempotency import IdempotencyError, Replayed
-from orderly_core.shared.errors import FieldError, InvalidInput
+from orderly_core.shared.errors import FieldError, InvalidInput, VersionConflict
 from orderly_core.webhooks import use_cases as webhook_use_cases
 from orderly_http.app import create_app
 from orderly_http.problems import PROBLEM_KINDS, domain_problem
@@ -99,18 +99,16 @@ def test_statuses_of_the_domain_errors() -> None:
         "ProductsUnavailable": 422,
         "MixedCurrencies": 422,
         "IllegalTransition": 409,
-        "OrderVersionConflict": 409,
         "KeyReused": 422,
         "RequestInFlight": 409,
         "EndpointNotFound": 404,
-        "EndpointVersionConflict": 409,
         "DeliveryNotFound": 404,
         "EndpointDisabled": 409,
     }
 
 
 def test_a_stale_version_is_a_failed_precondition_only_when_the_client_sent_if_match() -> None:
-    conflict = VersionConflict("MUG-1", expected=1, current=2)
+    conflict = VersionConflict("product", "MUG-1", expected=1, current=2)
 
     assert domain_problem(conflict, "r").status_code == 409
     assert domain_problem(conflict, "r", conditional=True).status_code == 412
@@ -118,16 +116,20 @@ def test_a_stale_version_is_a_failed_precondition_only_when_the_client_sent_if_m
 
 
 def test_a_problem_carries_the_errors_own_members_without_losing_standard_ones() -> None:
-    body = json.loads(bytes(domain_problem(VersionConflict("MUG-1", 1, 2), "req-1").body))
+    conflict = VersionConflict("product", "MUG-1", 1, 2)
+
+    body = json.loads(bytes(domain_problem(conflict, "req-1").body))
 
     assert body == {
         "type": "/problems/version_conflict",
         "title": "Version conflict",
         "status": 409,
-        "detail": VersionConflict("MUG-1", 1, 2).detail,
+        "detail": "Product 'MUG-1' is at version 2, not 1: reload it and apply the change again.",
         "code": "version_conflict",
         "request_id": "req-1",
         "sku": "MUG-1",
+        "target_type": "product",
+        "target_id": "MUG-1",
         "expected": 1,
         "current": 2,
     }
@@ -235,7 +237,7 @@ async def test_an_exception_outside_every_orderly_layer_is_still_a_500_problem(
 
 
 def test_a_replayed_refusal_is_the_first_answer_naming_the_first_request() -> None:
-    conflict = VersionConflict("MUG-1", expected=1, current=2)
+    conflict = VersionConflict("product", "MUG-1", expected=1, current=2)
     first = domain_problem(conflict, "req-first")
 
     replayed = domain_problem(Replayed(conflict, "req-first"), "req-retry")

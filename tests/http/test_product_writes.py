@@ -182,6 +182,7 @@ async def test_patch_with_a_stale_etag_is_a_412_and_changes_nothing(
 
     body = assert_problem(response, 412, "version_conflict")
     assert (body["expected"], body["current"]) == (1, 2)
+    assert (body["sku"], body["target_type"], body["target_id"]) == ("MUG-1", "product", "MUG-1")
     assert (await client.get(f"{PRODUCTS}/MUG-1")).json()["name"] == "A"
 
 

@@ -144,6 +144,8 @@ async def test_an_endpoint_is_changed_against_its_version_and_removed(
     assert "secret" not in changed.json()
     body = assert_problem(stale, 412, "version_conflict")
     assert (body["expected"], body["current"]) == (1, 2)
+    assert body["endpoint_id"] == body["target_id"] == endpoint["id"]
+    assert body["target_type"] == "webhook"
     assert unconditional.status_code == 200, unconditional.text
     assert (unconditional.json()["url"], unconditional.json()["version"]) == (
         "https://hooks.example.com/v2",

@@ -36,14 +36,12 @@ from orderly_core.catalogue.errors import (
     ImportRejected,
     ProductNotFound,
     StockBelowReserved,
-    VersionConflict,
 )
 from orderly_core.jobs.model import JobNotFound, JobNotRetryable
 from orderly_core.orders.errors import (
     IllegalTransition,
     MixedCurrencies,
     OrderNotFound,
-    OrderVersionConflict,
     OutOfStock,
     ProductsUnavailable,
 )
@@ -54,13 +52,13 @@ from orderly_core.shared.errors import (
     FieldError,
     Forbidden,
     InvalidInput,
+    VersionConflict,
     error_members,
 )
 from orderly_core.webhooks.errors import (
     DeliveryNotFound,
     EndpointDisabled,
     EndpointNotFound,
-    EndpointVersionConflict,
 )
 from orderly_db.faults import is_transient
 from orderly_http.auth import InvalidToken
@@ -113,11 +111,9 @@ PROBLEM_KINDS: Mapping[type[DomainError], ProblemKind] = {
     ProductsUnavailable: ProblemKind(422, "Products unavailable"),
     MixedCurrencies: ProblemKind(422, "Mixed currencies"),
     IllegalTransition: ProblemKind(409, "Illegal transition"),
-    OrderVersionConflict: ProblemKind(409, "Version conflict", conditional_status=412),
     KeyReused: ProblemKind(422, "Idempotency key reused"),
     RequestInFlight: ProblemKind(409, "Request in flight"),
     EndpointNotFound: ProblemKind(404, "Webhook endpoint not found"),
-    EndpointVersionConflict: ProblemKind(409, "Version conflict", conditional_status=412),
     DeliveryNotFound: ProblemKind(404, "Webhook delivery not found"),
     EndpointDisabled: ProblemKind(409, "Webhook endpoint disabled"),
 }

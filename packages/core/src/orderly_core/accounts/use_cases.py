@@ -41,8 +41,14 @@ from orderly_core.accounts.model import (
 from orderly_core.accounts.ports import AccountsServices, AccountsUnit
 from orderly_core.platform.audit import record
 from orderly_core.platform.transaction import in_transaction
-from orderly_core.shared.authorization import user_admin_denied
-from orderly_core.shared.context import ActorKind, Context, Role
+from orderly_core.shared.authorization import (
+    holds_admin_rights,
+    may_see_account,
+    must_sign_in,
+    own_account,
+    user_admin_denied,
+)
+from orderly_core.shared.context import Context, Role
 from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.shared.paging import Page, by_key, checked_page
 from orderly_core.shared.validation import FieldErrors
@@ -284,10 +290,10 @@ async def log_out(deps: AccountsServices, ctx: Context, refresh_token: str) -> R
 
 
 async def _signed_in_user(uow: AccountsUnit, ctx: Context, *, lock: bool = False) -> User | None:
-    if ctx.actor.kind is not ActorKind.USER:
+    if (own := own_account(ctx.actor)) is None:
         return None
     try:
-        user_id = uuid.UUID(ctx.actor.id)
+        user_id = uuid.UUID(own)
     except ValueError:
         return None
     user = await uow.users.get(user_id, for_update=lock)
@@ -382,7 +388,7 @@ async def get_user(
     else's account is 'not found', so that its existence does not leak. Anonymous callers
     must sign in first."""
 
-    if ctx.actor.kind is ActorKind.ANONYMOUS:
+    if must_sign_in(ctx.actor):
         return Failure(NotSignedIn())
 
     async def work(uow: AccountsUnit) -> Result[User, UserNotFound | NotSignedIn]:
@@ -390,10 +396,8 @@ async def get_user(
             wanted = uuid.UUID(user_id)
         except ValueError:
             return Failure(UserNotFound(user_id))
-        allowed = user_admin_denied(ctx.actor, "read accounts") is None or (
-            ctx.actor.kind is ActorKind.USER and ctx.actor.id == str(wanted)
-        )
-        user = await uow.users.get(wanted) if allowed else None
+        visible = may_see_account(ctx.actor, str(wanted))
+        user = await uow.users.get(wanted) if visible else None
         return Success(user) if user else Failure(UserNotFound(user_id))
 
     return await in_transaction(deps, ctx, work)
@@ -508,7 +512,7 @@ async def _admin_change(
         )
         if changed == user:
             return Success(user)
-        still_admin = changed.role is Role.ADMIN and changed.active
+        still_admin = holds_admin_rights(changed.role, changed.active)
         if user.id in admins and not still_admin and len(admins) <= 1:
             return Failure(LastAdmin())
         now = deps.clock.now()

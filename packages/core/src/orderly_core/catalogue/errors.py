@@ -29,23 +29,6 @@ class DuplicateSku:
 
 
 @dataclass(frozen=True, slots=True)
-class VersionConflict:
-    """The caller edited a version of the product that is no longer the current one."""
-
-    sku: str
-    expected: int
-    current: int
-    code: ClassVar[str] = "version_conflict"
-
-    @property
-    def detail(self) -> str:
-        return (
-            f"Product '{self.sku}' is at version {self.current}, not {self.expected}: "
-            "reload it and apply the change again."
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class StockBelowReserved:
     """On-hand stock may never drop below what open orders have reserved."""
 

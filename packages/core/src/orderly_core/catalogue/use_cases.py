@@ -20,7 +20,6 @@ from orderly_core.catalogue.errors import (
     DuplicateSku,
     ProductNotFound,
     StockBelowReserved,
-    VersionConflict,
 )
 from orderly_core.catalogue.ledger import MovementKind
 from orderly_core.catalogue.model import (
@@ -39,7 +38,7 @@ from orderly_core.platform.idempotency import Idempotent, Operation
 from orderly_core.platform.transaction import in_idempotent_transaction, in_transaction
 from orderly_core.shared.authorization import catalogue_write_denied
 from orderly_core.shared.context import Context
-from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict, version_conflict
 from orderly_core.shared.money import Money
 from orderly_core.shared.paging import Page, by_key, checked_page
 
@@ -373,6 +372,6 @@ async def _lock_current(
     current = await uow.products.get(sku, for_update=True)
     if current is None:
         return Failure(ProductNotFound(sku))
-    if expected_version is not None and expected_version != current.version:
-        return Failure(VersionConflict(sku, expected_version, current.version))
+    if conflict := version_conflict(("product", sku), expected_version, current.version):
+        return Failure(conflict)
     return Success(current)

@@ -2,7 +2,7 @@
 and the worker's record of every run (see :mod:`orderly_core.jobs.model`).
 
 Staff and admins, operators and Orderly itself read and retry jobs
-(:func:`~orderly_core.shared.authorization.may_manage_jobs`); only Orderly's worker records runs.
+(:func:`~orderly_core.shared.authorization.job_admin_denied`); only Orderly's worker records runs.
 Whoever queues a job records it in the unit of work that queues it (:func:`queue_recorded`),
 so a job is never queued unrecorded by Orderly's use cases; a job queued by the relay or the
 scheduler is recorded by the worker when it first runs it.

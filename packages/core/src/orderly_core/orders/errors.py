@@ -70,18 +70,3 @@ class IllegalTransition:
     @property
     def detail(self) -> str:
         return f"Order {self.order_id} is {self.current}: it cannot become {self.wanted}."
-
-
-@dataclass(frozen=True, slots=True)
-class OrderVersionConflict:
-    order_id: str
-    expected: int
-    current: int
-    code: ClassVar[str] = "version_conflict"
-
-    @property
-    def detail(self) -> str:
-        return (
-            f"Order {self.order_id} is at version {self.current}, not {self.expected}: "
-            "reload it and try again."
-        )

@@ -22,7 +22,6 @@ from orderly_core.orders.errors import (
     IllegalTransition,
     MixedCurrencies,
     OrderNotFound,
-    OrderVersionConflict,
     OutOfStock,
     ProductsUnavailable,
     ShortLine,
@@ -44,9 +43,15 @@ from orderly_core.platform.audit import record
 from orderly_core.platform.idempotency import Idempotent, Operation
 from orderly_core.platform.outbox import EventType, publish
 from orderly_core.platform.transaction import in_idempotent_transaction, in_transaction
-from orderly_core.shared.authorization import may_handle_any_order, operations_denied
-from orderly_core.shared.context import Actor, ActorKind, Context
-from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.shared.authorization import (
+    customer_filter_for_listing,
+    customer_for_placement,
+    may_see_order,
+    operations_denied,
+    order_move_denied,
+)
+from orderly_core.shared.context import Context
+from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict, version_conflict
 from orderly_core.shared.money import Money
 from orderly_core.shared.paging import NEWEST_FIRST, Page, checked_page
 from orderly_core.shared.validation import FieldErrors, parse_id
@@ -79,19 +84,11 @@ class ExpiryReport:
 
 
 PlaceOrderError = Forbidden | InvalidInput | ProductsUnavailable | MixedCurrencies | OutOfStock
-StepError = Forbidden | OrderNotFound | IllegalTransition | OrderVersionConflict
+StepError = Forbidden | OrderNotFound | IllegalTransition | VersionConflict
 
 # The failures that are outcomes of a request, replayed to its retries like a success.
 _PLACEMENT_OUTCOMES = (ProductsUnavailable, MixedCurrencies, OutOfStock)
-_STEP_OUTCOMES = (OrderNotFound, IllegalTransition, OrderVersionConflict)
-
-
-def _customer_of(ctx: Context, requested: str | None) -> str | Forbidden:
-    if ctx.actor.kind is ActorKind.USER:
-        return ctx.actor.id
-    if ctx.actor.kind in (ActorKind.OPERATOR, ActorKind.SYSTEM) and requested:
-        return requested
-    return Forbidden("place orders")
+_STEP_OUTCOMES = (OrderNotFound, IllegalTransition, VersionConflict)
 
 
 def _checked_lines(new: NewOrder) -> list[LineRequest] | InvalidInput:
@@ -209,7 +206,7 @@ async def place_order(
     key, a retry gets the first outcome again, an order or a refusal (see
     :mod:`orderly_core.platform.idempotency`).
     """
-    customer = _customer_of(ctx, new.customer_id)
+    customer = customer_for_placement(ctx.actor, new.customer_id)
     if isinstance(customer, Forbidden):
         return Failure(customer)
     lines = _checked_lines(new)
@@ -257,12 +254,6 @@ async def place_order(
     return await in_idempotent_transaction(deps, ctx, operation, work)
 
 
-def _visible(actor: Actor, order: Order) -> bool:
-    return may_handle_any_order(actor) or (
-        actor.kind is ActorKind.USER and actor.id == order.customer_id
-    )
-
-
 async def get_order(
     deps: OrdersServices, ctx: Context, order_id: str
 ) -> Result[Order, OrderNotFound]:
@@ -271,7 +262,7 @@ async def get_order(
     async def work(uow: OrdersUnit) -> Result[Order, OrderNotFound]:
         wanted = parse_id(order_id)
         order = await uow.orders.get(wanted) if wanted else None
-        if order is None or not _visible(ctx.actor, order):
+        if order is None or not may_see_order(ctx.actor, order.customer_id):
             return Failure(OrderNotFound(order_id))
         return Success(order)
 
@@ -283,10 +274,10 @@ async def list_orders(
 ) -> Result[Page[Order], Forbidden | InvalidInput]:
     """Orders newest first (keyset pagination). Customers see their own; staff see all and
     may filter by status, customer and a time range [since, until)."""
-    if ctx.actor.kind is ActorKind.ANONYMOUS:
-        return Failure(Forbidden("list orders"))
-    if not may_handle_any_order(ctx.actor):
-        query = replace(query, customer_id=ctx.actor.id)
+    customer = customer_filter_for_listing(ctx.actor, query.customer_id)
+    if isinstance(customer, Forbidden):
+        return Failure(customer)
+    query = replace(query, customer_id=customer)
     fields = FieldErrors()
     page = checked_page(fields, query, NEWEST_FIRST)
     if query.since and query.until and query.since >= query.until:
@@ -305,7 +296,6 @@ _STOCK_EFFECT = {
     OrderStatus.SHIPPED: MovementKind.SHIPMENT,
     OrderStatus.CANCELLED: MovementKind.RELEASE,
 }
-_STAFF_ONLY = frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED})
 
 
 async def _step(
@@ -320,14 +310,13 @@ async def _step(
     async def work(uow: OrdersUnit) -> Result[Order, StepError]:
         wanted = parse_id(step.order_id)
         order = await uow.orders.get(wanted, for_update=True) if wanted else None
-        if order is None or not _visible(ctx.actor, order):
+        if order is None or not may_see_order(ctx.actor, order.customer_id):
             return Failure(OrderNotFound(step.order_id))
-        if target in _STAFF_ONLY and not may_handle_any_order(ctx.actor):
-            return Failure(Forbidden(f"mark orders {target.value}"))
-        if step.expected_version is not None and step.expected_version != order.version:
-            return Failure(
-                OrderVersionConflict(str(order.id), step.expected_version, order.version)
-            )
+        if denied := order_move_denied(ctx.actor, target):
+            return Failure(denied)
+        subject = ("order", str(order.id))
+        if conflict := version_conflict(subject, step.expected_version, order.version):
+            return Failure(conflict)
         if not may_move(order.status, target):
             return Failure(IllegalTransition(str(order.id), order.status.value, target.value))
         moved = replace(
@@ -346,7 +335,7 @@ async def _step(
             uow,
             ctx,
             operation,
-            target=("order", str(order.id)),
+            target=subject,
             before=order_view(order),
             after=order_view(moved),
         )

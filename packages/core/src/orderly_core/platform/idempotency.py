@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol, cast
 
@@ -32,6 +32,7 @@ from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
 
 from orderly_core.shared.context import Actor, Context
+from orderly_core.shared.errors import VersionConflict
 
 RETRY_AFTER_SECONDS = 1  # how soon a client should retry a request that is still in flight
 
@@ -185,8 +186,30 @@ def is_kept(operation: Operation[Any], result: Result[Any, Any]) -> bool:
     return is_successful(result) or isinstance(result.failure(), operation.replayable)
 
 
+# Refusals stored before the contexts' version conflicts became one error that names its
+# target, by their old type's name: the member that held the record's id, and the target
+# type it names now. Such a record is read for as long as its key lives (a day).
+_LEGACY_CONFLICTS = {
+    "VersionConflict": ("sku", "product"),
+    "OrderVersionConflict": ("order_id", "order"),
+    "EndpointVersionConflict": ("endpoint_id", "webhook"),
+}
+
+
+def _in_current_shape(stored: StoredOutcome) -> StoredOutcome:
+    """``stored``, with a version conflict kept in an earlier shape read as today's."""
+    legacy = None if stored.succeeded else _LEGACY_CONFLICTS.get(stored.kind)
+    if legacy is None or legacy[0] not in stored.document:
+        return stored
+    id_member, target_type = legacy
+    document = {name: value for name, value in stored.document.items() if name != id_member}
+    document |= {"target_type": target_type, "target_id": stored.document[id_member]}
+    return replace(stored, kind=VersionConflict.__name__, document=document)
+
+
 def replay[T](operation: Operation[T], stored: StoredOutcome) -> Result[Replayed[T], Replayed[Any]]:
     """The stored outcome as the values it was made of, marked as replayed."""
+    stored = _in_current_shape(stored)
     if stored.succeeded:
         value = _converter.structure(stored.document, operation.value_type)
         return Success(Replayed(value, stored.request_id))

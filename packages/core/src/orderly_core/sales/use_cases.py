@@ -15,7 +15,7 @@ from returns.result import Failure, Result, Success
 from orderly_core.platform.transaction import in_transaction
 from orderly_core.sales.model import TOP_SKUS, SalesSummary, day_bounds
 from orderly_core.sales.ports import SalesServices, SalesUnit
-from orderly_core.shared.authorization import may_handle_any_order, operations_denied
+from orderly_core.shared.authorization import operations_denied, sales_report_denied
 from orderly_core.shared.context import Context
 from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.shared.validation import FieldErrors
@@ -60,8 +60,8 @@ async def sales_report(
 ) -> Result[SalesReport, Forbidden | InvalidInput]:
     """The stored daily summaries of [first, last] (at most 366 days), for staff, admins and
     operators. Days not summarised yet (today, or before Orderly summarised) are absent."""
-    if not may_handle_any_order(ctx.actor):
-        return Failure(Forbidden("read sales reports"))
+    if denied := sales_report_denied(ctx.actor):
+        return Failure(denied)
     fields = FieldErrors()
     if query.last < query.first:
         fields.fail("to", "must not be before from")

@@ -1,4 +1,18 @@
-"""Who may do what. Every rule about permissions is written here, once."""
+"""Who may do what. Every rule about permissions is written here, once.
+
+Each rule is one function, named by what it decides:
+
+- ``<work>_denied(actor, ...) -> Forbidden | None``: the refusal when ``actor`` may not do
+  the work, else ``None`` (``if denied := catalogue_write_denied(ctx.actor, "..."): ...``);
+- ``may_see_<record>(actor, ...) -> bool``: whether the record exists for ``actor`` at all;
+  one that may not see it gets "not found", so that its existence does not leak;
+- the rest answer who a request acts for (the customer an order is placed for, the customer
+  a listing is limited to, the account a user changes as their own), whether a caller must
+  sign in first, and whether an account holds an admin's rights.
+
+A test keeps it so: no other module of the core but ``shared/context`` (which defines the
+kinds and roles) compares an actor's kind or an account's role.
+"""
 
 from __future__ import annotations
 
@@ -23,68 +37,107 @@ def _admin_or_operator(actor: Actor) -> bool:
     )
 
 
+def _denied_unless(allowed: bool, action: str) -> Forbidden | None:
+    return None if allowed else Forbidden(action)
+
+
+def must_sign_in(actor: Actor) -> bool:
+    """Whether the caller is anonymous, and must sign in before anything but a public read."""
+    return actor.kind is ActorKind.ANONYMOUS
+
+
 def operations_denied(actor: Actor, action: str) -> Forbidden | None:
     """Work Orderly does on its own schedule, which operators may also run by hand: expiring
     orders, purging keys and job records, summarising sales, relaying and sending events."""
-    return None if _operations(actor) else Forbidden(action)
-
-
-def may_manage_catalogue(actor: Actor) -> bool:
-    """Catalogue writes: staff and admins, operators at the CLI, and Orderly's own jobs.
-
-    Catalogue reads are public and need no check.
-    """
-    return _staff_or_operations(actor)
+    return _denied_unless(_operations(actor), action)
 
 
 def catalogue_write_denied(actor: Actor, action: str) -> Forbidden | None:
-    """The error to return when ``actor`` may not ``action``, else ``None``."""
-    return None if may_manage_catalogue(actor) else Forbidden(action)
-
-
-def may_manage_users(actor: Actor) -> bool:
-    """Listing users, changing roles, (de)activating, creating admins: admins and operators."""
-    return _admin_or_operator(actor)
+    """Catalogue writes (and the stock history): staff and admins, operators at the CLI, and
+    Orderly's own jobs. Catalogue reads are public and need no check."""
+    return _denied_unless(_staff_or_operations(actor), action)
 
 
 def user_admin_denied(actor: Actor, action: str) -> Forbidden | None:
-    return None if may_manage_users(actor) else Forbidden(action)
+    """Listing users, changing roles, (de)activating, creating admins, reading the audit
+    trail and verifying stock levels: admins and operators."""
+    return _denied_unless(_admin_or_operator(actor), action)
 
 
-def may_manage_webhooks(actor: Actor) -> bool:
+def may_see_account(actor: Actor, user_id: str) -> bool:
+    """Admins and operators see every account; a user sees their own only."""
+    return _admin_or_operator(actor) or (actor.kind is ActorKind.USER and actor.id == user_id)
+
+
+def own_account(actor: Actor) -> str | None:
+    """The id of the account a user changes as their own (profile, password); ``None`` for
+    every other kind of actor, who has no account to change."""
+    return actor.id if actor.kind is ActorKind.USER else None
+
+
+def holds_admin_rights(role: Role, active: bool) -> bool:
+    """Whether an account may administer Orderly: an active admin. The last such account may
+    be neither demoted nor deactivated, so that somebody always can."""
+    return role is Role.ADMIN and active
+
+
+def webhook_admin_denied(actor: Actor, action: str) -> Forbidden | None:
     """Webhook endpoints, their deliveries, redeliveries and replays: admins and operators.
 
     They decide where Orderly sends its events (orders with customers' data) and hold the
     signing secrets, so neither staff nor Orderly's own jobs manage them.
     """
-    return _admin_or_operator(actor)
+    return _denied_unless(_admin_or_operator(actor), action)
 
 
-def webhook_admin_denied(actor: Actor, action: str) -> Forbidden | None:
-    return None if may_manage_webhooks(actor) else Forbidden(action)
+def customer_for_placement(actor: Actor, requested: str | None) -> str | Forbidden:
+    """The customer an order is placed for. A user orders for themself, whatever customer
+    they name; operators and Orderly's jobs must name the customer; nobody else may order."""
+    if actor.kind is ActorKind.USER:
+        return actor.id
+    if _operations(actor) and requested:
+        return requested
+    return Forbidden("place orders")
 
 
-def may_handle_any_order(actor: Actor) -> bool:
-    """Staff and admins, operators and Orderly itself may pay, ship, deliver and cancel any
-    order; customers act on their own orders only."""
-    return _staff_or_operations(actor)
+def may_see_order(actor: Actor, customer_id: str) -> bool:
+    """Staff and admins, operators and Orderly itself see every order (and may pay and cancel
+    it); a customer sees, pays and cancels their own orders only."""
+    return _staff_or_operations(actor) or (actor.kind is ActorKind.USER and actor.id == customer_id)
 
 
-def may_manage_jobs(actor: Actor) -> bool:
-    """Reading background jobs and retrying failed or dead ones: staff and admins, operators
-    at the CLI, and Orderly itself. A job's payload and result hold imported rows and who
-    asked for the work, so customers may not."""
-    return _staff_or_operations(actor)
+def customer_filter_for_listing(actor: Actor, requested: str | None) -> str | Forbidden | None:
+    """The customer a listing of orders is limited to: the one staff ask for (``None``, every
+    customer), a customer's own id whatever they ask for. Anonymous callers list nothing."""
+    if must_sign_in(actor):
+        return Forbidden("list orders")
+    return requested if _staff_or_operations(actor) else actor.id
+
+
+_WAREHOUSE_STATUSES = frozenset({"shipped", "delivered"})  # of orderly_core.orders.model
+
+
+def order_move_denied(actor: Actor, target: str) -> Forbidden | None:
+    """Moving an order one may see to the status ``target``: shipping and delivering are
+    warehouse work, for staff and admins, operators and Orderly itself; paying and
+    cancelling are open to the order's customer too."""
+    return _denied_unless(
+        target not in _WAREHOUSE_STATUSES or _staff_or_operations(actor), f"mark orders {target}"
+    )
+
+
+def sales_report_denied(actor: Actor) -> Forbidden | None:
+    """Sales reports: staff and admins, operators and Orderly itself."""
+    return _denied_unless(_staff_or_operations(actor), "read sales reports")
 
 
 def job_admin_denied(actor: Actor, action: str) -> Forbidden | None:
-    return None if may_manage_jobs(actor) else Forbidden(action)
-
-
-def may_record_jobs(actor: Actor) -> bool:
-    """Recording a job's runs and outcome: Orderly itself (its worker), nobody else."""
-    return actor.kind is ActorKind.SYSTEM
+    """Reading background jobs and retrying failed or dead ones: staff and admins, operators
+    at the CLI, and Orderly itself. A job's payload and result hold imported rows and who
+    asked for the work, so customers may not."""
+    return _denied_unless(_staff_or_operations(actor), action)
 
 
 def job_recording_denied(actor: Actor) -> Forbidden | None:
-    return None if may_record_jobs(actor) else Forbidden("record the progress of jobs")
+    """Recording a job's runs and outcome: Orderly itself (its worker), nobody else."""
+    return _denied_unless(actor.kind is ActorKind.SYSTEM, "record the progress of jobs")

@@ -23,6 +23,7 @@ from orderly_core.platform.audit import AuditEntry, AuditQuery
 from orderly_core.platform.idempotency import KeyScope, StoredOutcome
 from orderly_core.platform.outbox import Event, EventType
 from orderly_core.sales.model import DayTally, Revenue, SalesSummary, SkuSales
+from orderly_core.shared.authorization import holds_admin_rights
 from orderly_core.shared.context import Role
 from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.model import Attempt, Delivery, DeliveryState, Endpoint
@@ -156,7 +157,7 @@ class InMemoryUsers:
         return found[:limit]
 
     async def lock_active_admins(self) -> tuple[uuid.UUID, ...]:
-        return tuple(u.id for u in self._rows.values() if u.role is Role.ADMIN and u.active)
+        return tuple(u.id for u in self._rows.values() if holds_admin_rights(u.role, u.active))
 
 
 class InMemoryRefreshTokens:

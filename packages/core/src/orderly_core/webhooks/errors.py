@@ -27,23 +27,6 @@ class DeliveryNotFound:
 
 
 @dataclass(frozen=True, slots=True)
-class EndpointVersionConflict:
-    """The caller changed a version of the endpoint that is no longer the current one."""
-
-    endpoint_id: str
-    expected: int
-    current: int
-    code: ClassVar[str] = "version_conflict"
-
-    @property
-    def detail(self) -> str:
-        return (
-            f"Webhook endpoint {self.endpoint_id} is at version {self.current}, not "
-            f"{self.expected}: reload it and apply the change again."
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class EndpointDisabled:
     """Events cannot be sent again to an endpoint that is not active."""
 

@@ -1,7 +1,7 @@
 """Managing webhooks: endpoints, their signing secrets, and their deliveries.
 
 Only admins and operators manage webhooks (:func:`~orderly_core.shared.authorization.
-may_manage_webhooks`). Every write checks the actor, validates all of its input (listing
+webhook_admin_denied`). Every write checks the actor, validates all of its input (listing
 every broken field), then runs in one unit of work, so a ``DRY_RUN`` computes the same
 answer and stores nothing; each successful write leaves an audit entry built from the public
 views, which never hold a secret.
@@ -36,14 +36,13 @@ from orderly_core.platform.outbox import EventType
 from orderly_core.platform.transaction import in_idempotent_transaction, in_transaction
 from orderly_core.shared.authorization import webhook_admin_denied
 from orderly_core.shared.context import Context
-from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict, version_conflict
 from orderly_core.shared.paging import NEWEST_FIRST, Page, PageQuery, checked_page
 from orderly_core.shared.validation import FieldErrors, parse_id
 from orderly_core.webhooks.errors import (
     DeliveryNotFound,
     EndpointDisabled,
     EndpointNotFound,
-    EndpointVersionConflict,
 )
 from orderly_core.webhooks.model import (
     Attempt,
@@ -129,8 +128,8 @@ class ReplayReport:
 
 RegisterEndpointError = Forbidden | InvalidInput
 ReadEndpointError = Forbidden | EndpointNotFound
-UpdateEndpointError = Forbidden | InvalidInput | EndpointNotFound | EndpointVersionConflict
-RemoveEndpointError = Forbidden | EndpointNotFound | EndpointVersionConflict
+UpdateEndpointError = Forbidden | InvalidInput | EndpointNotFound | VersionConflict
+RemoveEndpointError = Forbidden | EndpointNotFound | VersionConflict
 RotateSecretError = Forbidden | EndpointNotFound
 ListDeliveriesError = Forbidden | InvalidInput | EndpointNotFound
 GetDeliveryError = Forbidden | DeliveryNotFound
@@ -232,14 +231,14 @@ def _checked_types(
 
 async def _lock_current(
     uow: WebhooksUnit, endpoint_id: str, expected_version: int | None
-) -> Result[Endpoint, EndpointNotFound | EndpointVersionConflict]:
+) -> Result[Endpoint, EndpointNotFound | VersionConflict]:
     """The endpoint's row, locked for this transaction, if it is at the expected version."""
     wanted = parse_id(endpoint_id)
     current = await uow.endpoints.get(wanted, for_update=True) if wanted else None
     if current is None:
         return Failure(EndpointNotFound(endpoint_id))
-    if expected_version is not None and expected_version != current.version:
-        return Failure(EndpointVersionConflict(str(current.id), expected_version, current.version))
+    if conflict := version_conflict((TARGET, str(current.id)), expected_version, current.version):
+        return Failure(conflict)
     return Success(current)
 
 
@@ -395,9 +394,7 @@ async def update_endpoint(
     request = replace(
         changes, url=url, event_types=None if types is None else tuple(t.value for t in types)
     )
-    operation = Operation(
-        "webhook.update", request, Endpoint, (EndpointNotFound, EndpointVersionConflict)
-    )
+    operation = Operation("webhook.update", request, Endpoint, (EndpointNotFound, VersionConflict))
     return await in_idempotent_transaction(deps, ctx, operation, work)
 
 
@@ -430,9 +427,7 @@ async def remove_endpoint(
         )
         return Success(current)
 
-    operation = Operation(
-        "webhook.remove", removal, Endpoint, (EndpointNotFound, EndpointVersionConflict)
-    )
+    operation = Operation("webhook.remove", removal, Endpoint, (EndpointNotFound, VersionConflict))
     return await in_idempotent_transaction(deps, ctx, operation, work)
 
 
