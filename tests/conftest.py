@@ -4,7 +4,8 @@ Servers start lazily (only when a test asks for them), once per session, from pl
 fixtures: no event loop is needed to start a process. `DATABASE_URL` / `REDIS_URL` point the
 suite at servers you run yourself; otherwise embedded ones start in a temporary directory of
 this session's own (so that two sessions never share a server) and are stopped and removed at
-session end. Migrations are applied by a separate fixture.
+session end. Migrations are applied by a separate fixture. `--no-servers` runs only the tests
+that need no server (the core's use cases on the in-memory fakes) and starts none.
 """
 
 from __future__ import annotations
