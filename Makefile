@@ -10,9 +10,10 @@ check:
 	uv run mypy packages tests bench
 	uv run lint-imports
 
-## The core's use cases on the in-memory fakes only: no PostgreSQL, no Redis, seconds.
+## The core's use cases on the in-memory fakes only, and the import-cycle check: no
+## PostgreSQL, no Redis, seconds.
 test-fast:
-	uv run pytest tests/core --no-servers -q
+	uv run pytest tests/core tests/test_architecture.py --no-servers -q
 
 ## The whole suite, as the README runs it (embedded PostgreSQL and Redis).
 test:
