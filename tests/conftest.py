@@ -4,7 +4,8 @@ Servers start lazily (only when a test asks for them), once per session, from pl
 fixtures: no event loop is needed to start a process. `DATABASE_URL` / `REDIS_URL` point the
 suite at servers you run yourself; otherwise embedded ones start in a temporary directory of
 this session's own (so that two sessions never share a server) and are stopped and removed at
-session end. Migrations are applied by a separate fixture.
+session end. Migrations are applied by a separate fixture. `--no-servers` runs only the tests
+that need no server (the core's use cases on the in-memory fakes) and starts none.
 """
 
 from __future__ import annotations
@@ -26,11 +27,40 @@ from orderly_cli.embedded import EmbeddedPostgres, create_database, start_postgr
 pytest_plugins = ["tests.db_fixtures"]
 
 TEST_DATABASE = "orderly_test"
+NO_SERVERS = "--no-servers"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        NO_SERVERS,
+        action="store_true",
+        help="run only the tests that need neither PostgreSQL nor Redis (the core on its fakes)",
+    )
+
+
+def _needs_servers(item: pytest.Item) -> bool:
+    """Every server fixture starts from `servers_dir`; the core's `deps` reaches PostgreSQL
+    through its "postgres" parameter."""
+    callspec = getattr(item, "callspec", None)
+    on_postgres = callspec is not None and callspec.params.get("deps") == "postgres"
+    return on_postgres or "servers_dir" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With `--no-servers`, the tests that need a server are deselected."""
+    if not config.getoption(NO_SERVERS):
+        return
+    deselected = [item for item in items if _needs_servers(item)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not _needs_servers(item)]
 
 
 @pytest.fixture(scope="session")
-def servers_dir() -> Iterator[Path]:
+def servers_dir(request: pytest.FixtureRequest) -> Iterator[Path]:
     """Where this session's embedded servers keep their data; removed at the end."""
+    if request.config.getoption(NO_SERVERS):
+        pytest.fail(f"this test needs a server, and the session runs {NO_SERVERS}")
     path = Path(tempfile.mkdtemp(prefix="orderly-test-"))
     yield path
     shutil.rmtree(path, ignore_errors=True)

@@ -175,7 +175,8 @@ async def test_login_rehashes_a_password_hashed_with_old_parameters(deps: Depend
     assert not stronger.passwords.needs_rehash(session.user.password_hash)
     stored = ok(await get_user(deps, ctx(), str(session.user.id)))
     assert stored.password_hash == session.user.password_hash
-    assert ok(await log_in(stronger, ctx(), Credentials("ann@example.com", PASSWORD)))
+    again = ok(await log_in(stronger, ctx(), Credentials("ann@example.com", PASSWORD)))
+    assert again.user.password_hash == session.user.password_hash
 
 
 async def test_deactivation_stops_login_refresh_and_the_current_user(deps: Dependencies) -> None:
@@ -305,7 +306,8 @@ async def test_changing_the_password_needs_the_current_one_and_ends_sessions(
     assert err(await log_in(deps, ctx(), Credentials("ann@example.com", PASSWORD))) == (
         InvalidCredentials()
     )
-    assert ok(await log_in(deps, ctx(), Credentials("ann@example.com", new_password)))
+    signed_in = ok(await log_in(deps, ctx(), Credentials("ann@example.com", new_password)))
+    assert signed_in.user.id == ann.id
 
 
 async def test_dry_run_registration_stores_nothing(deps: Dependencies) -> None:

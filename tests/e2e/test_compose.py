@@ -130,7 +130,7 @@ def _exec_form(args: str) -> list[str]:
     return shlex.split(args)
 
 
-def _orderly_invocations(compose: Mapping[str, Any]) -> Iterator[tuple[str, list[str]]]:
+def _orderly_invocations(compose: Mapping[str, Any]) -> Iterator[tuple[str, list[str]]]:  # noqa: C901
     """Every `orderly` command line compose.yaml or the Dockerfile can run, with its origin."""
     services = cast("dict[str, Service]", compose["services"])
     for name, service in services.items():

@@ -153,7 +153,7 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
         self.path_limits = dict(path_limits or {})
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: C901
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

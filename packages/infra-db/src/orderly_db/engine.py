@@ -56,7 +56,7 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection in a ``READ COMMITTED`` transaction, committed when the block ends
     normally and rolled back otherwise: for work outside a unit of work."""
     async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="READ COMMITTED")
+        _ = await connection.execution_options(isolation_level="READ COMMITTED")
         async with connection.begin():
             yield connection
 

@@ -214,7 +214,7 @@ async def _recorded(
     )
 
 
-async def import_products(
+async def import_products(  # noqa: C901
     deps: CatalogueServices,
     ctx: Context,
     rows: Sequence[ImportRow],

@@ -585,7 +585,7 @@ def _checked_replay(fields: FieldErrors, request: ReplayRequest) -> tuple[EventT
     return types
 
 
-async def replay_events(
+async def replay_events(  # noqa: C901
     deps: WebhooksServices, ctx: Context, endpoint_id: str, request: ReplayRequest
 ) -> Idempotent[ReplayReport, ReplayError]:
     """Send an endpoint every event of the given types created in [since, until) again, for
