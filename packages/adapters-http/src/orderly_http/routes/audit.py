@@ -11,17 +11,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
-from returns.pipeline import is_successful
 from starlette.responses import Response
 
 from orderly_core.audit.use_cases import PAGE_SIZE_MAX, list_audit
 from orderly_core.platform.audit import AuditQuery
+from orderly_http.answers import answer, described
 from orderly_http.audit_schemas import AuditPageResource
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext
-from orderly_http.problems import domain_problem, problem_responses
-from orderly_http.routes.products import described
-from orderly_http.schemas import json_response
+from orderly_http.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -83,6 +81,4 @@ async def list_audit_route(
         until=until,
     )
     result = await list_audit(resources.dependencies, ctx, query)
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx)
-    return json_response(AuditPageResource.from_domain(result.unwrap()))
+    return answer(result, ctx, AuditPageResource.from_domain)
