@@ -110,20 +110,6 @@ def idempotency_key_missing(ctx: Context) -> ProblemResponse | None:
     return None
 
 
-def problem(
-    error: Any,
-    ctx: Context,
-    *,
-    conditional: bool = False,
-    field_names: Mapping[str, str] | None = None,
-    marked: bool = True,
-) -> ProblemResponse:
-    """The problem for a use case's failure, marked ``Orderly-Mode: dry_run`` in a dry run
-    unless ``marked`` is false."""
-    response = domain_problem(error, ctx, conditional=conditional, field_names=field_names)
-    return dry_run_marked(response, ctx) if marked else response
-
-
 def dry_run_marked[R: Response](response: R, ctx: Context) -> R:
     """``response`` marked ``Orderly-Mode: dry_run`` when ``ctx`` is a dry run."""
     if ctx.mode is Mode.DRY_RUN:
@@ -155,9 +141,10 @@ def answer[T](
     ``marked=False`` leaves a dry run's problem without ``Orderly-Mode`` (the order routes).
     """
     if not is_successful(result):
-        return problem(
-            result.failure(), ctx, conditional=conditional, field_names=field_names, marked=marked
+        failure = domain_problem(
+            result.failure(), ctx, conditional=conditional, field_names=field_names
         )
+        return dry_run_marked(failure, ctx) if marked else failure
     value, replayed = without_replay(result.unwrap())
     if not ctx.applies_changes:
         dry_run = {MODE_HEADER: Mode.DRY_RUN.value, **(headers or {})}
