@@ -8,6 +8,7 @@ from orderly_core.catalogue.errors import ImportRejected
 from orderly_core.catalogue.imports import (
     ImportAction,
     ImportRow,
+    import_product_csv,
     import_products,
     parse_product_csv,
 )
@@ -107,6 +108,25 @@ async def test_import_reports_progress_and_needs_a_catalogue_manager(deps: Depen
 
     assert seen == [(1, 3), (2, 3), (3, 3)]
     assert isinstance(err(await import_products(deps, ctx(CUSTOMER), rows())), Forbidden)
+
+
+async def test_a_file_is_imported_from_its_text_and_a_misshapen_one_writes_nothing(
+    deps: Dependencies,
+) -> None:
+    misshapen = CSV.replace("TEE-1,Shirt,,20,eur,", "TEE-1,Shirt,,20,eur,,extra")
+
+    refused = err(await import_product_csv(deps, ctx(), misshapen))
+    assert isinstance(refused, ImportRejected)
+    assert [(r.line, r.errors[0].field) for r in refused.rows] == [(3, "row")]
+    assert await stored(deps, "MUG-1") is None
+
+    report = fresh(await import_product_csv(deps, ctx(), CSV))
+    assert [(r.sku, r.action) for r in report.rows] == [
+        ("MUG-1", ImportAction.CREATED),
+        ("TEE-1", ImportAction.CREATED),
+        ("CAP-1", ImportAction.CREATED),
+    ]
+    assert await stored(deps, "MUG-1") is not None
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,8 @@ class SalesDayResource(BaseModel):
 
 
 class SalesReportResource(BaseModel):
-    model_config = ConfigDict(title="SalesReport")
+    # ``from`` is a keyword in Python: the field is ``from_``, written ``from``.
+    model_config = ConfigDict(title="SalesReport", serialize_by_alias=True)
 
     from_: date = Field(alias="from", serialization_alias="from")
     to: date

@@ -1,7 +1,7 @@
 """``orderly products import``: a CSV file of products, applied at once or by the worker.
 
-The file is read and its shape checked here; every rule about its rows belongs to the core's
-import use case, which the worker runs too. With ``--background`` the import is queued as a
+The file is read here; its shape and every rule about its rows belong to the core's import
+use case, which the worker runs too. With ``--background`` the import is queued as a
 JSON job whose id is the idempotency key, so the queue itself refuses a second job with it.
 """
 
@@ -21,7 +21,7 @@ from orderly_cli.config import cli_settings
 from orderly_cli.options import AsJson, DryRun, IdempotencyKey
 from orderly_cli.session import noting_replays, operator_context, with_dependencies
 from orderly_core.catalogue.errors import ImportRejected
-from orderly_core.catalogue.imports import import_products, parse_product_csv
+from orderly_core.catalogue.imports import import_product_csv
 from orderly_core.jobs.imports import SubmitImportError, SubmittedJob, submit_product_import
 from orderly_core.shared.context import Context
 from orderly_db.job_queue import ArqJobQueue
@@ -64,19 +64,13 @@ def import_command(
       orderly products import catalogue.csv --background --idempotency-key spring-2031
     """
     text = _read_csv(file)
-    parsed = parse_product_csv(text)
-    if not is_successful(parsed):
-        _reject_import(parsed.failure(), as_json=as_json)
     ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
     if background:
         _enqueue_import(text, ctx, as_json=as_json)
         return
-    rows = parsed.unwrap()
     with output.progress_bar(not as_json, "Importing") as progress:
         result = noting_replays(
-            run_async(
-                with_dependencies(lambda deps: import_products(deps, ctx, rows, progress=progress))
-            )
+            run_async(with_dependencies(lambda deps: import_product_csv(deps, ctx, text, progress)))
         )
     if not is_successful(result):
         failure = result.failure()

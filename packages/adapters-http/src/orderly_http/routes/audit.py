@@ -11,19 +11,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
-from returns.pipeline import is_successful
 from starlette.responses import Response
 
 from orderly_core.audit.use_cases import list_audit
 from orderly_core.platform.audit import AuditQuery
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
+from orderly_http.answers import answer, described
 from orderly_http.audit_schemas import AuditPageResource
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext
 from orderly_http.paging import Cursor, Limit
-from orderly_http.problems import domain_problem, problem_responses
-from orderly_http.routes.products import described
-from orderly_http.schemas import json_response
+from orderly_http.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -80,6 +78,4 @@ async def list_audit_route(
         until=until,
     )
     result = await list_audit(resources.dependencies, ctx, query)
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx)
-    return json_response(AuditPageResource.from_domain(result.unwrap()))
+    return answer(result, ctx, AuditPageResource.from_domain)

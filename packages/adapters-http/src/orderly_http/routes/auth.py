@@ -6,7 +6,6 @@ are never cached (``Cache-Control: no-store``, RFC 6749 section 5.1).
 
 from __future__ import annotations
 
-import inspect
 from datetime import UTC
 from typing import Annotated
 
@@ -20,16 +19,11 @@ from orderly_core.accounts.model import Session
 from orderly_core.accounts.use_cases import Credentials, log_in, log_out, refresh_session
 from orderly_core.shared.context import Actor, Context
 from orderly_http.account_schemas import RefreshBody, TokenPair
+from orderly_http.answers import answer, described
 from orderly_http.container import AppResources, Resources
 from orderly_http.context import request_id_of
-from orderly_http.problems import (
-    ProblemResponse,
-    domain_problem,
-    problem_response,
-    problem_responses,
-)
+from orderly_http.problems import ProblemResponse, problem_response, problem_responses
 from orderly_http.ratelimit import LoginAttempt
-from orderly_http.schemas import json_response
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -45,16 +39,15 @@ async def _credential_context(request: Request) -> Context:
 CredentialContext = Annotated[Context, Depends(_credential_context)]
 
 
-def _token_pair(resources: AppResources, session: Session) -> Response:
+def _token_pair(resources: AppResources, session: Session) -> TokenPair:
     access = resources.tokens.issue(session.user)
-    pair = TokenPair.model_construct(
+    return TokenPair.model_construct(
         access_token=access.token,
         token_type="bearer",  # noqa: S106 - the OAuth2 token type, not a secret
         expires_in=access.expires_in,
         refresh_token=session.refresh_token,
         refresh_expires_at=session.refresh_expires_at.astimezone(UTC),
     )
-    return json_response(pair, headers=NO_STORE)
 
 
 def too_many_attempts(request_id: str, retry_after_s: int) -> ProblemResponse:
@@ -72,12 +65,15 @@ def too_many_attempts(request_id: str, retry_after_s: int) -> ProblemResponse:
 @router.post(
     "/token",
     summary="Sign in",
-    description=f"{inspect.getdoc(log_in)}\n\n"
-    "OAuth2 password flow: form fields `username` (your email) and `password`. Unknown email "
-    "and wrong password get the same 401. After too many failures for one account "
-    "(`LOGIN_MAX_FAILURES_PER_ACCOUNT`) or from one address (`LOGIN_MAX_FAILURES_PER_ADDRESS`) "
-    "within `LOGIN_WINDOW_S` seconds, attempts get 429 with `Retry-After` until the window "
-    "ends; a successful sign-in clears the account's count.",
+    description=described(
+        log_in,
+        "OAuth2 password flow: form fields `username` (your email) and `password`. Unknown "
+        "email and wrong password get the same 401. After too many failures for one account "
+        "(`LOGIN_MAX_FAILURES_PER_ACCOUNT`) or from one address "
+        "(`LOGIN_MAX_FAILURES_PER_ADDRESS`) within `LOGIN_WINDOW_S` seconds, attempts get 429 "
+        "with `Retry-After` until the window ends; a successful sign-in clears the account's "
+        "count.",
+    ),
     response_model=TokenPair,
     responses=problem_responses(401, 422, 429),
 )
@@ -93,21 +89,21 @@ async def issue_tokens(
     if (wait := await limiter.retry_after(attempt)) is not None:
         return too_many_attempts(ctx.request_id, wait)
     result = await log_in(resources.dependencies, ctx, Credentials(form.username, form.password))
-    if not is_successful(result):
-        error = result.failure()
-        if isinstance(error, InvalidCredentials):
-            await limiter.failed(attempt)
-        return domain_problem(error, ctx)
-    await limiter.succeeded(attempt)
-    return _token_pair(resources, result.unwrap())
+    if is_successful(result):
+        await limiter.succeeded(attempt)
+    elif isinstance(result.failure(), InvalidCredentials):
+        await limiter.failed(attempt)
+    return answer(result, ctx, lambda session: _token_pair(resources, session), headers=NO_STORE)
 
 
 @router.post(
     "/refresh",
     summary="Refresh the tokens",
-    description=f"{inspect.getdoc(refresh_session)}\n\n"
-    "Answers a new access token and a new refresh token; the one sent is used up. Sending a "
-    "used-up refresh token again answers 401 `refresh_reused` and ends that session.",
+    description=described(
+        refresh_session,
+        "Answers a new access token and a new refresh token; the one sent is used up. Sending "
+        "a used-up refresh token again answers 401 `refresh_reused` and ends that session.",
+    ),
     response_model=TokenPair,
     responses=problem_responses(401, 422),
 )
@@ -115,17 +111,17 @@ async def refresh_tokens(
     body: RefreshBody, resources: Resources, ctx: CredentialContext
 ) -> Response:
     result = await refresh_session(resources.dependencies, ctx, body.refresh_token)
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx)
-    return _token_pair(resources, result.unwrap())
+    return answer(result, ctx, lambda session: _token_pair(resources, session), headers=NO_STORE)
 
 
 @router.post(
     "/logout",
     summary="Sign out",
-    description=f"{inspect.getdoc(log_out)}\n\n"
-    "Answers 204 whatever the token: an unknown one has nothing left to end. Access tokens "
-    "already issued stay valid until they expire (`ACCESS_TOKEN_TTL_S`).",
+    description=described(
+        log_out,
+        "Answers 204 whatever the token: an unknown one has nothing left to end. Access tokens "
+        "already issued stay valid until they expire (`ACCESS_TOKEN_TTL_S`).",
+    ),
     status_code=204,
     responses=problem_responses(422),
 )

@@ -8,19 +8,20 @@ retried upload does not queue a second job.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import APIRouter, UploadFile
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
-from returns.pipeline import is_successful
 from starlette.responses import Response
 
-from orderly_core.jobs.imports import submit_product_import
+from orderly_core.jobs.imports import SubmittedJob, submit_product_import
+from orderly_core.shared.context import Mode
+from orderly_http.answers import answer, described
 from orderly_http.container import Resources
 from orderly_http.context import MODE_HEADER, WriteContext
-from orderly_http.problems import domain_problem, problem_responses
+from orderly_http.problems import problem_responses
 from orderly_http.routes.jobs import job_url
-from orderly_http.routes.products import described
-from orderly_http.schemas import json_response
 
 router = APIRouter(tags=["jobs"])
 
@@ -33,6 +34,12 @@ class SubmittedJobResource(BaseModel):
     )
     mode: str = Field(description="execute, or dry_run: the worker checks and changes nothing")
     status_url: str
+
+    @classmethod
+    def from_domain(cls, job: SubmittedJob) -> SubmittedJobResource:
+        return cls(
+            job_id=job.id, enqueued=job.enqueued, mode=job.mode.value, status_url=job_url(job.id)
+        )
 
 
 @router.post(
@@ -58,12 +65,14 @@ async def submit_import_route(
             [{"loc": ("body", "file"), "msg": "must be a UTF-8 CSV file"}]
         ) from None
     result = await submit_product_import(resources.dependencies, ctx, text, resources.jobs)
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx)
-    job = result.unwrap()
-    status_url = job_url(job.id)
-    body = SubmittedJobResource(
-        job_id=job.id, enqueued=job.enqueued, mode=job.mode.value, status_url=status_url
+    # Submitting is applied in either mode: a dry run queues a job that checks every row and
+    # changes nothing. So it is answered as an applied write, the job's mode in Orderly-Mode.
+    queued = replace(ctx, mode=Mode.EXECUTE)
+    return answer(
+        result,
+        queued,
+        SubmittedJobResource.from_domain,
+        status=202,
+        location=lambda job: job_url(job.id),
+        headers={MODE_HEADER: ctx.mode.value},
     )
-    headers = {"Location": status_url, MODE_HEADER: job.mode.value}
-    return json_response(body, status_code=202, headers=headers)

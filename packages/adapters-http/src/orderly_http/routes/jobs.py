@@ -12,20 +12,17 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query
-from returns.pipeline import is_successful
 from starlette.responses import Response
 
 from orderly_core.jobs.model import JobQuery, JobStatus
 from orderly_core.jobs.use_cases import NAME_MAX, get_job, list_jobs, retry_job
-from orderly_core.platform.idempotency import without_replay
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
+from orderly_http.answers import answer, described
 from orderly_http.container import Resources
-from orderly_http.context import MODE_HEADER, RequestContext, WriteContext
+from orderly_http.context import RequestContext, WriteContext
 from orderly_http.job_schemas import JobPageResource, JobResource, JobSummaryResource
 from orderly_http.paging import Cursor, Limit
-from orderly_http.problems import REPLAYED_HEADER, domain_problem, problem_responses
-from orderly_http.routes.products import described
-from orderly_http.schemas import json_response
+from orderly_http.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
@@ -62,9 +59,7 @@ async def list_jobs_route(
 ) -> Response:
     query = JobQuery(limit=limit, cursor=cursor, status=status, name=name)
     result = await list_jobs(resources.dependencies, ctx, query)
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx)
-    return json_response(JobPageResource.from_domain(result.unwrap()))
+    return answer(result, ctx, JobPageResource.from_domain)
 
 
 @router.get(
@@ -80,9 +75,7 @@ async def list_jobs_route(
 )
 async def get_job_route(job_id: str, resources: Resources, ctx: RequestContext) -> Response:
     result = await get_job(resources.dependencies, ctx, job_id)
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx)
-    return json_response(JobResource.from_record(result.unwrap()))
+    return answer(result, ctx, JobResource.from_record)
 
 
 @router.post(
@@ -104,14 +97,10 @@ async def get_job_route(job_id: str, resources: Resources, ctx: RequestContext) 
 )
 async def retry_job_route(*, job_id: str, resources: Resources, ctx: WriteContext) -> Response:
     result = await retry_job(resources.dependencies, ctx, job_id, resources.jobs)
-    dry_run = {} if ctx.applies_changes else {MODE_HEADER: ctx.mode.value}
-    if not is_successful(result):
-        response = domain_problem(result.failure(), ctx)
-        response.headers.update(dry_run)
-        return response
-    job, replayed = without_replay(result.unwrap())
-    body = JobSummaryResource.from_domain(job)
-    if not ctx.applies_changes:
-        return json_response(body, headers=dry_run)
-    headers = {"Location": job_url(job.id)} | ({REPLAYED_HEADER: "true"} if replayed else {})
-    return json_response(body, status_code=202, headers=headers)
+    return answer(
+        result,
+        ctx,
+        JobSummaryResource.from_domain,
+        status=202,
+        location=lambda job: job_url(job.id),
+    )

@@ -4,7 +4,8 @@ Who may do what is the core's decision: customers place, read, pay and cancel th
 (another customer's order is 404, as if it did not exist); staff and admins read all and may
 pay, ship, deliver and cancel any.
 
-Placing requires an ``Idempotency-Key`` header, and every step accepts one: a retry with the
+Placing requires an ``Idempotency-Key`` header (the HTTP API's policy,
+:func:`~orderly_http.answers.idempotency_key_missing`), and every step accepts one: a retry with the
 same key and body gets the first answer again, byte for byte, with ``Idempotent-Replayed:
 true`` (see :mod:`orderly_core.platform.idempotency` for the whole rule). Steps accept ``If-Match``
 with the order's ``ETag``: a stale copy gets 412. Every write takes ``?mode=dry_run``.
@@ -17,10 +18,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
-from returns.pipeline import is_successful
 from starlette.responses import Response
 
-from orderly_core.orders.model import Order, OrderQuery, OrderStatus
+from orderly_core.orders.model import Order, OrderQuery, OrderStatus, Placement
 from orderly_core.orders.use_cases import (
     OrderStep,
     cancel_order,
@@ -31,12 +31,13 @@ from orderly_core.orders.use_cases import (
     place_order,
     ship_order,
 )
-from orderly_core.platform.idempotency import Idempotent, without_replay
-from orderly_core.shared.context import ActorKind, Context, Mode
+from orderly_core.platform.idempotency import Idempotent
+from orderly_core.shared.context import Context
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_core.unit_of_work import Dependencies
+from orderly_http.answers import answer, described, idempotency_key_missing, optional_version
 from orderly_http.container import Resources
-from orderly_http.context import IDEMPOTENCY_KEY_HEADER, MODE_HEADER, RequestContext, WriteContext
+from orderly_http.context import IDEMPOTENCY_KEY_HEADER, RequestContext, WriteContext
 from orderly_http.order_schemas import (
     CancelBody,
     NewOrderBody,
@@ -46,14 +47,9 @@ from orderly_http.order_schemas import (
 )
 from orderly_http.paging import Cursor, Limit
 from orderly_http.problems import (
-    REPLAYED_HEADER,
-    domain_problem,
-    idempotency_key_required,
     problem_responses,
 )
-from orderly_http.routes.product_writes import IfMatch, expected_version
-from orderly_http.routes.products import described, strong_etag
-from orderly_http.schemas import document_response, json_response
+from orderly_http.routes.product_writes import IfMatch
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
@@ -68,20 +64,20 @@ _ORDER_ANSWER: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _order_response(
-    ctx: Context, order: Order, *, status: int = 200, replayed: bool = False
-) -> Response:
-    """The order with its ``ETag`` (and ``Location`` when it was just placed); a dry run's
-    answer carries neither, since nothing was stored."""
-    resource = OrderResource.document(order)
-    if not ctx.applies_changes:
-        return document_response(resource, headers={MODE_HEADER: Mode.DRY_RUN.value})
-    headers = {"ETag": strong_etag(order.version)}
-    if status == 201:
-        headers["Location"] = f"{router.prefix}/{order.id}"
-    if replayed:
-        headers[REPLAYED_HEADER] = "true"
-    return document_response(resource, status_code=status, headers=headers)
+def _version(order: Order) -> int:
+    return order.version
+
+
+def _placed_order(placement: Placement) -> dict[str, Any]:
+    return OrderResource.document(placement.order)
+
+
+def _placement_version(placement: Placement) -> int:
+    return placement.order.version
+
+
+def _placement_location(placement: Placement) -> str:
+    return f"{router.prefix}/{placement.order.id}"
 
 
 @router.post(
@@ -115,17 +111,18 @@ async def place_order_route(
     ] = None,
 ) -> Response:
     del idempotency_key  # read into the context; declared here to document it
-    dry_run = not ctx.applies_changes
-    if ctx.idempotency_key is None and not dry_run and ctx.actor.kind is not ActorKind.ANONYMOUS:
-        return idempotency_key_required(ctx.request_id)  # who is asking comes first (401)
+    if (missing := idempotency_key_missing(ctx)) is not None:
+        return missing
     result = await place_order(resources.dependencies, ctx, body.to_domain())
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx)
-    placement, replayed = without_replay(result.unwrap())
-    if dry_run:
-        preview = OrderPreviewResource.from_placement(placement)
-        return json_response(preview, headers={MODE_HEADER: Mode.DRY_RUN.value})
-    return _order_response(ctx, placement.order, status=201, replayed=replayed)
+    return answer(
+        result,
+        ctx,
+        _placed_order if ctx.applies_changes else OrderPreviewResource.from_placement,
+        status=201,
+        version=_placement_version,
+        location=_placement_location,
+        marked=False,
+    )
 
 
 @router.get(
@@ -159,9 +156,7 @@ async def list_orders_route(
         until=until,
     )
     result = await list_orders(resources.dependencies, ctx, query)
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx)
-    return document_response(OrderPageResource.document(result.unwrap()))
+    return answer(result, ctx, OrderPageResource.document)
 
 
 @router.get(
@@ -173,20 +168,18 @@ async def list_orders_route(
 )
 async def get_order_route(*, order_id: str, resources: Resources, ctx: RequestContext) -> Response:
     result = await get_order(resources.dependencies, ctx, order_id)
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx)
-    return _order_response(ctx, result.unwrap())
+    return answer(result, ctx, OrderResource.document, version=_version)
 
 
 def _step_answer(ctx: Context, result: Idempotent[Order, Any], *, if_match: str | None) -> Response:
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx, conditional=if_match is not None)
-    order, replayed = without_replay(result.unwrap())
-    return _order_response(ctx, order, replayed=replayed)
+    conditional = if_match is not None
+    return answer(
+        result, ctx, OrderResource.document, version=_version, conditional=conditional, marked=False
+    )
 
 
 def _step(order_id: str, if_match: str | None) -> OrderStep:
-    return OrderStep(order_id, expected_version(if_match) if if_match is not None else None)
+    return OrderStep(order_id, optional_version(if_match))
 
 
 _STEP_RESPONSES = {**_ORDER_ANSWER, **problem_responses(401, 403, 404, 409, 412, 422)}

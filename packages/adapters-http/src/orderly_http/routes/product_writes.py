@@ -14,12 +14,9 @@ may.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
-from fastapi.exceptions import RequestValidationError
-from returns.pipeline import is_successful
 from starlette.responses import Response
 
 from orderly_core.catalogue.model import Product
@@ -30,29 +27,24 @@ from orderly_core.catalogue.use_cases import (
     create_product,
     update_product,
 )
-from orderly_core.platform.idempotency import Idempotent, without_replay
-from orderly_core.shared.context import Context, Mode
-from orderly_http.container import Resources
-from orderly_http.context import MODE_HEADER, WriteContext
-from orderly_http.problems import (
-    REPLAYED_HEADER,
-    domain_problem,
-    precondition_required,
-    problem_responses,
+from orderly_http.answers import (
+    answer,
+    described,
+    dry_run_marked,
+    expected_version,
+    optional_version,
 )
-from orderly_http.routes.products import described, strong_etag
+from orderly_http.container import Resources
+from orderly_http.context import WriteContext
+from orderly_http.problems import precondition_required, problem_responses
 from orderly_http.schemas import (
     NewProductBody,
     ProductChangesBody,
     ProductResource,
     StockAdjustmentBody,
-    json_response,
 )
 
 router = APIRouter(prefix="/api/v1/products", tags=["products"])
-
-IF_MATCH_RULE = 'must be the ETag of the product (such as "3") or *'
-_STRONG_ETAG = re.compile(r'"([0-9]{1,18})"')
 
 IfMatch = Annotated[
     str | None,
@@ -63,49 +55,12 @@ _PRODUCT_ANSWER: dict[int | str, dict[str, Any]] = {
 }
 
 
-def expected_version(if_match: str) -> int | None:
-    """The version ``If-Match`` names; ``None`` for ``*`` (any current version).
-
-    One strong tag or ``*`` only: weak tags never match a change (RFC 9110 compares strongly)
-    and the core checks one version, so anything else is refused as malformed.
-    """
-    value = if_match.strip()
-    if value == "*":
-        return None
-    match = _STRONG_ETAG.fullmatch(value)
-    if match is None:
-        raise RequestValidationError([{"loc": ("header", "If-Match"), "msg": IF_MATCH_RULE}])
-    return int(match[1])
+def _version(product: Product) -> int:
+    return product.version
 
 
-def _marked(ctx: Context, response: Response) -> Response:
-    if ctx.mode is Mode.DRY_RUN:
-        response.headers[MODE_HEADER] = Mode.DRY_RUN.value
-    return response
-
-
-def _answer(
-    ctx: Context,
-    result: Idempotent[Product, Any],
-    *,
-    conditional: bool,
-    status: int = 200,
-    location: bool = False,
-) -> Response:
-    """The product with its ``ETag`` (and ``Location``), or the failure's problem; the stored
-    answer of an earlier request with the same key is marked ``Idempotent-Replayed``."""
-    if not is_successful(result):
-        return _marked(ctx, domain_problem(result.failure(), ctx, conditional=conditional))
-    product, replayed = without_replay(result.unwrap())
-    resource = ProductResource.from_domain(product)
-    if ctx.mode is Mode.DRY_RUN:
-        return _marked(ctx, json_response(resource))
-    headers = {"ETag": strong_etag(resource.version)}
-    if location:
-        headers["Location"] = f"{router.prefix}/{resource.sku}"
-    if replayed:
-        headers[REPLAYED_HEADER] = "true"
-    return json_response(resource, status_code=status, headers=headers)
+def _location(product: Product) -> str:
+    return f"{router.prefix}/{product.sku}"
 
 
 @router.post(
@@ -127,7 +82,9 @@ async def create_product_route(
     *, body: NewProductBody, resources: Resources, ctx: WriteContext
 ) -> Response:
     result = await create_product(resources.dependencies, ctx, body.to_domain())
-    return _answer(ctx, result, conditional=False, status=201, location=True)
+    return answer(
+        result, ctx, ProductResource.from_domain, status=201, version=_version, location=_location
+    )
 
 
 @router.patch(
@@ -150,10 +107,10 @@ async def update_product_route(
     if_match: IfMatch = None,
 ) -> Response:
     if if_match is None:
-        return _marked(ctx, precondition_required(ctx.request_id))
+        return dry_run_marked(precondition_required(ctx.request_id), ctx)
     changes = body.to_domain(sku, expected_version(if_match))
     result = await update_product(resources.dependencies, ctx, changes)
-    return _answer(ctx, result, conditional=True)
+    return answer(result, ctx, ProductResource.from_domain, version=_version, conditional=True)
 
 
 @router.delete(
@@ -170,9 +127,12 @@ async def update_product_route(
 async def archive_product_route(
     *, sku: str, resources: Resources, ctx: WriteContext, if_match: IfMatch = None
 ) -> Response:
-    request = ArchiveRequest(sku, None if if_match is None else expected_version(if_match))
+    request = ArchiveRequest(sku, optional_version(if_match))
     result = await archive_product(resources.dependencies, ctx, request)
-    return _answer(ctx, result, conditional=if_match is not None)
+    conditional = if_match is not None
+    return answer(
+        result, ctx, ProductResource.from_domain, version=_version, conditional=conditional
+    )
 
 
 @router.post(
@@ -194,6 +154,9 @@ async def adjust_stock_route(
     ctx: WriteContext,
     if_match: IfMatch = None,
 ) -> Response:
-    version = None if if_match is None else expected_version(if_match)
-    result = await adjust_stock(resources.dependencies, ctx, body.to_domain(sku, version))
-    return _answer(ctx, result, conditional=if_match is not None)
+    adjustment = body.to_domain(sku, optional_version(if_match))
+    result = await adjust_stock(resources.dependencies, ctx, adjustment)
+    conditional = if_match is not None
+    return answer(
+        result, ctx, ProductResource.from_domain, version=_version, conditional=conditional
+    )

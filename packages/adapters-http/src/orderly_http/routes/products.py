@@ -6,44 +6,25 @@ the resource or the problem for its failure.
 
 from __future__ import annotations
 
-import inspect
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
-from returns.pipeline import is_successful
 from starlette.responses import Response
 
 from orderly_core.catalogue.model import ProductQuery
 from orderly_core.catalogue.use_cases import get_product, list_products
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
+from orderly_http.answers import answer, described
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext
 from orderly_http.paging import Cursor, Limit
-from orderly_http.problems import domain_problem, problem_responses
-from orderly_http.schemas import ProductPageResource, ProductResource, document_response
+from orderly_http.problems import problem_responses
+from orderly_http.schemas import ProductPageResource, ProductResource
 
 router = APIRouter(prefix="/api/v1/products", tags=["products"])
 
 # The core calls the text search ``search``; this API calls the parameter ``q``.
 _LIST_FIELD_NAMES = {"search": "q"}
-
-
-def described(use_case: object, http_notes: str) -> str:
-    """A route's OpenAPI description: the use case's rules, then what is particular to HTTP."""
-    return f"{inspect.getdoc(use_case) or ''}\n\n{http_notes}"
-
-
-def strong_etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def none_match(if_none_match: str | None, etag: str) -> bool:
-    """True when ``If-None-Match`` names ``etag`` (weak comparison, as RFC 9110 asks) or is
-    ``*``: the client's copy is current."""
-    if if_none_match is None:
-        return False
-    offered = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in offered or etag in offered
 
 
 @router.get(
@@ -72,9 +53,7 @@ async def list_products_route(
 ) -> Response:
     query = ProductQuery(limit=limit, cursor=cursor, active=active, search=q)
     result = await list_products(resources.dependencies, ctx, query)
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx.request_id, field_names=_LIST_FIELD_NAMES)
-    return document_response(ProductPageResource.document(result.unwrap()))
+    return answer(result, ctx, ProductPageResource.document, field_names=_LIST_FIELD_NAMES)
 
 
 @router.get(
@@ -99,10 +78,10 @@ async def get_product_route(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     result = await get_product(resources.dependencies, ctx, sku)
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx.request_id)
-    product = result.unwrap()
-    etag = strong_etag(product.version)
-    if none_match(if_none_match, etag):
-        return Response(status_code=304, headers={"ETag": etag})
-    return document_response(ProductResource.document(product), headers={"ETag": etag})
+    return answer(
+        result,
+        ctx,
+        ProductResource.document,
+        version=lambda product: product.version,
+        if_none_match=if_none_match,
+    )

@@ -6,15 +6,14 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from returns.pipeline import is_successful
 from starlette.responses import Response
 
 from orderly_core.sales.use_cases import SalesQuery, sales_report
+from orderly_http.answers import answer, described
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext
-from orderly_http.problems import domain_problem, problem_responses
+from orderly_http.problems import problem_responses
 from orderly_http.report_schemas import SalesReportResource
-from orderly_http.routes.products import described
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -38,10 +37,4 @@ async def sales_report_route(
     last: Annotated[date, Query(alias="to", description="Last day, included (YYYY-MM-DD)")],
 ) -> Response:
     result = await sales_report(resources.dependencies, ctx, SalesQuery(first, last))
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx)
-    resource = SalesReportResource.from_domain(result.unwrap())
-    return Response(
-        resource.__pydantic_serializer__.to_json(resource, by_alias=True),
-        media_type="application/json",
-    )
+    return answer(result, ctx, SalesReportResource.from_domain)

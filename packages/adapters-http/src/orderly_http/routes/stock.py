@@ -8,18 +8,16 @@ Who may read them is the core's decision (staff and admins).
 from __future__ import annotations
 
 from fastapi import APIRouter
-from returns.pipeline import is_successful
 from starlette.responses import Response
 
 from orderly_core.catalogue.stock import HistoryQuery, stock_history
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
+from orderly_http.answers import answer, described
 from orderly_http.audit_schemas import StockMovementPageResource
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext
 from orderly_http.paging import Cursor, Limit
-from orderly_http.problems import domain_problem, problem_responses
-from orderly_http.routes.products import described
-from orderly_http.schemas import json_response
+from orderly_http.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1/products", tags=["products"])
 
@@ -46,6 +44,4 @@ async def stock_movements_route(
 ) -> Response:
     query = HistoryQuery(limit=limit, cursor=cursor)
     result = await stock_history(resources.dependencies, ctx, sku, query)
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx)
-    return json_response(StockMovementPageResource.from_domain(result.unwrap()))
+    return answer(result, ctx, StockMovementPageResource.from_domain)

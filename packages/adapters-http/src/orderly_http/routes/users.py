@@ -6,12 +6,9 @@ the resource or the problem for its failure. Who may do what is the core's decis
 
 from __future__ import annotations
 
-import inspect
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from returns.pipeline import is_successful
-from returns.result import Result
 from starlette.responses import Response
 
 from orderly_core.accounts.model import User, UserQuery
@@ -28,8 +25,7 @@ from orderly_core.accounts.use_cases import (
     update_profile,
     update_user,
 )
-from orderly_core.shared.context import Context, Role
-from orderly_core.shared.errors import DomainError
+from orderly_core.shared.context import Role
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_http.account_schemas import (
     PasswordChangeBody,
@@ -39,32 +35,28 @@ from orderly_http.account_schemas import (
     UserPageResource,
     UserResource,
 )
+from orderly_http.answers import answer, described
 from orderly_http.auth import SIGNED_IN
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext
 from orderly_http.paging import Cursor, Limit
-from orderly_http.problems import domain_problem, problem_responses
-from orderly_http.schemas import json_response
+from orderly_http.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
 
-def _user_answer(
-    result: Result[User, DomainError], ctx: Context, *, status_code: int = 200
-) -> Response:
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx)
-    user = result.unwrap()
-    headers = {"Location": f"{router.prefix}/{user.id}"} if status_code == 201 else None
-    return json_response(UserResource.from_domain(user), status_code=status_code, headers=headers)
+def _location(user: User) -> str:
+    return f"{router.prefix}/{user.id}"
 
 
 @router.post(
     "",
     summary="Sign up",
-    description=f"{inspect.getdoc(register)}\n\nAnswers 201 with the new account and its "
-    "`Location`; sign in at `/api/v1/auth/token` next. Any member other than `email`, "
-    "`password` and `display_name` is refused (422).",
+    description=described(
+        register,
+        "Answers 201 with the new account and its `Location`; sign in at `/api/v1/auth/token` "
+        "next. Any member other than `email`, `password` and `display_name` is refused (422).",
+    ),
     status_code=201,
     response_model=UserResource,
     responses=problem_responses(409, 422),
@@ -74,39 +66,43 @@ async def register_route(
 ) -> Response:
     registration = Registration(body.email, body.password, body.display_name)
     result = await register(resources.dependencies, ctx, registration)
-    return _user_answer(result, ctx, status_code=201)
+    return answer(result, ctx, UserResource.from_domain, status=201, location=_location)
 
 
 @router.get(
     "/me",
     summary="Get my account",
-    description=inspect.getdoc(current_user),
+    description=described(current_user),
     response_model=UserResource,
     dependencies=SIGNED_IN,
     responses=problem_responses(401),
 )
 async def get_me(resources: Resources, ctx: RequestContext) -> Response:
-    return _user_answer(await current_user(resources.dependencies, ctx), ctx)
+    return answer(await current_user(resources.dependencies, ctx), ctx, UserResource.from_domain)
 
 
 @router.patch(
     "/me",
     summary="Change my account",
-    description=inspect.getdoc(update_profile),
+    description=described(update_profile),
     response_model=UserResource,
     dependencies=SIGNED_IN,
     responses=problem_responses(401, 409, 422),
 )
 async def patch_me(body: ProfileChangesBody, resources: Resources, ctx: RequestContext) -> Response:
     changes = ProfileChanges(display_name=body.display_name, email=body.email)
-    return _user_answer(await update_profile(resources.dependencies, ctx, changes), ctx)
+    result = await update_profile(resources.dependencies, ctx, changes)
+    return answer(result, ctx, UserResource.from_domain)
 
 
 @router.post(
     "/me/password",
     summary="Change my password",
-    description=f"{inspect.getdoc(change_password)}\n\nA wrong `current_password` is 403 "
-    "`wrong_password`. Access tokens already issued stay valid until they expire.",
+    description=described(
+        change_password,
+        "A wrong `current_password` is 403 `wrong_password`. Access tokens already issued stay "
+        "valid until they expire.",
+    ),
     status_code=204,
     dependencies=SIGNED_IN,
     responses=problem_responses(401, 403, 422),
@@ -116,15 +112,13 @@ async def change_my_password(
 ) -> Response:
     change = PasswordChange(body.current_password, body.new_password)
     result = await change_password(resources.dependencies, ctx, change)
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx)
-    return Response(status_code=204)
+    return answer(result, ctx, lambda _: None, status=204)
 
 
 @router.get(
     "",
     summary="List users (admins)",
-    description=inspect.getdoc(list_users),
+    description=described(list_users),
     response_model=UserPageResource,
     dependencies=SIGNED_IN,
     responses=problem_responses(401, 403, 422),
@@ -145,27 +139,27 @@ async def list_users_route(
         limit=limit, cursor=cursor, role=role, active=active, email_prefix=email_prefix
     )
     result = await list_users(resources.dependencies, ctx, query)
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx)
-    return json_response(UserPageResource.from_domain(result.unwrap()))
+    return answer(result, ctx, UserPageResource.from_domain)
 
 
 @router.get(
     "/{user_id}",
     summary="Get a user",
-    description=inspect.getdoc(get_user),
+    description=described(get_user),
     response_model=UserResource,
     dependencies=SIGNED_IN,
     responses=problem_responses(401, 404, 422),
 )
 async def get_user_route(user_id: str, resources: Resources, ctx: RequestContext) -> Response:
-    return _user_answer(await get_user(resources.dependencies, ctx, user_id), ctx)
+    return answer(
+        await get_user(resources.dependencies, ctx, user_id), ctx, UserResource.from_domain
+    )
 
 
 @router.patch(
     "/{user_id}",
     summary="Change a user's role or active flag (admins)",
-    description=inspect.getdoc(update_user),
+    description=described(update_user),
     response_model=UserResource,
     dependencies=SIGNED_IN,
     responses=problem_responses(401, 403, 404, 409, 422),
@@ -174,4 +168,5 @@ async def patch_user(
     user_id: str, body: UserChangesBody, resources: Resources, ctx: RequestContext
 ) -> Response:
     changes = UserChanges(user_id, role=body.role, active=body.active)
-    return _user_answer(await update_user(resources.dependencies, ctx, changes), ctx)
+    result = await update_user(resources.dependencies, ctx, changes)
+    return answer(result, ctx, UserResource.from_domain)

@@ -13,16 +13,13 @@ marked ``Idempotent-Replayed: true``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header
-from returns.pipeline import is_successful
 from starlette.responses import Response
 
-from orderly_core.platform.idempotency import Idempotent, without_replay
-from orderly_core.shared.context import Context, Mode
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
-from orderly_core.webhooks.model import Endpoint
+from orderly_core.webhooks.model import Delivery, Endpoint
 from orderly_core.webhooks.use_cases import (
     DeliveryQuery,
     EndpointRemoval,
@@ -38,13 +35,11 @@ from orderly_core.webhooks.use_cases import (
     rotate_secret,
     update_endpoint,
 )
+from orderly_http.answers import answer, described, optional_version
 from orderly_http.container import Resources
-from orderly_http.context import MODE_HEADER, RequestContext, WriteContext
+from orderly_http.context import RequestContext, WriteContext
 from orderly_http.paging import Cursor, Limit
-from orderly_http.problems import REPLAYED_HEADER, domain_problem, problem_responses
-from orderly_http.routes.product_writes import expected_version
-from orderly_http.routes.products import described, strong_etag
-from orderly_http.schemas import json_response
+from orderly_http.problems import problem_responses
 from orderly_http.webhook_schemas import (
     DeliveryDetailResource,
     DeliveryPageResource,
@@ -72,43 +67,24 @@ IfMatch = Annotated[
     Header(description='The endpoint\'s `ETag` (such as `"3"`): change only that version'),
 ]
 
-
-def _headers(ctx: Context, *, replayed: bool = False) -> dict[str, str]:
-    if not ctx.applies_changes:
-        return {MODE_HEADER: Mode.DRY_RUN.value}
-    return {REPLAYED_HEADER: "true"} if replayed else {}
+# The signing secret is in these answers: no cache may keep them.
+_NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _problem(ctx: Context, error: Any, *, conditional: bool = False) -> Response:
-    response = domain_problem(error, ctx, conditional=conditional)
-    response.headers.update(_headers(ctx))
-    return response
+def _version(endpoint: Endpoint) -> int:
+    return endpoint.version
 
 
-def _endpoint_response(ctx: Context, endpoint: Endpoint, *, replayed: bool = False) -> Response:
-    headers = _headers(ctx, replayed=replayed)
-    if ctx.applies_changes:
-        headers["ETag"] = strong_etag(endpoint.version)
-    return json_response(EndpointResource.from_domain(endpoint), headers=headers)
+def _registered_version(registered: RegisteredEndpoint) -> int:
+    return registered.endpoint.version
 
 
-def _with_secret(
-    ctx: Context, result: Idempotent[RegisteredEndpoint, Any], *, created: bool
-) -> Response:
-    """The endpoint with its new secret (201 with ``Location`` when it was just registered);
-    ``Cache-Control: no-store`` keeps the secret out of every cache."""
-    if not is_successful(result):
-        return _problem(ctx, result.failure())
-    registered, replayed = without_replay(result.unwrap())
-    headers = _headers(ctx, replayed=replayed) | {"Cache-Control": "no-store"}
-    status = 200
-    if ctx.applies_changes:
-        headers["ETag"] = strong_etag(registered.endpoint.version)
-        if created:
-            status = 201
-            headers["Location"] = f"{router.prefix}/{registered.endpoint.id}"
-    resource = EndpointWithSecretResource.from_registered(registered)
-    return json_response(resource, status_code=status, headers=headers)
+def _registered_location(registered: RegisteredEndpoint) -> str:
+    return f"{router.prefix}/{registered.endpoint.id}"
+
+
+def _delivery_location(delivery: Delivery) -> str:
+    return f"{router.prefix}/deliveries/{delivery.id}"
 
 
 # --- deliveries (declared first: /deliveries/... is not an endpoint id) --------------------
@@ -125,9 +101,7 @@ async def get_delivery_route(
     *, delivery_id: str, resources: Resources, ctx: RequestContext
 ) -> Response:
     result = await get_delivery(resources.dependencies, ctx, delivery_id)
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx)
-    return json_response(DeliveryDetailResource.from_detail(result.unwrap()))
+    return answer(result, ctx, DeliveryDetailResource.from_detail)
 
 
 @router.post(
@@ -147,14 +121,9 @@ async def get_delivery_route(
 )
 async def redeliver_route(*, delivery_id: str, resources: Resources, ctx: WriteContext) -> Response:
     result = await redeliver(resources.dependencies, ctx, delivery_id)
-    if not is_successful(result):
-        return _problem(ctx, result.failure())
-    delivery, replayed = without_replay(result.unwrap())
-    headers = _headers(ctx, replayed=replayed)
-    if not ctx.applies_changes:
-        return json_response(DeliveryResource.from_domain(delivery), headers=headers)
-    headers["Location"] = f"{router.prefix}/deliveries/{delivery.id}"
-    return json_response(DeliveryResource.from_domain(delivery), status_code=202, headers=headers)
+    return answer(
+        result, ctx, DeliveryResource.from_domain, status=202, location=_delivery_location
+    )
 
 
 # --- endpoints -----------------------------------------------------------------------------
@@ -179,7 +148,15 @@ async def register_endpoint_route(
     *, body: NewEndpointBody, resources: Resources, ctx: WriteContext
 ) -> Response:
     result = await register_endpoint(resources.dependencies, ctx, body.to_domain())
-    return _with_secret(ctx, result, created=True)
+    return answer(
+        result,
+        ctx,
+        EndpointWithSecretResource.from_registered,
+        status=201,
+        version=_registered_version,
+        location=_registered_location,
+        headers=_NO_STORE,
+    )
 
 
 @router.get(
@@ -191,9 +168,7 @@ async def register_endpoint_route(
 )
 async def list_endpoints_route(*, resources: Resources, ctx: RequestContext) -> Response:
     result = await list_endpoints(resources.dependencies, ctx)
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx)
-    return json_response(EndpointListResource.from_domain(result.unwrap()))
+    return answer(result, ctx, EndpointListResource.from_domain)
 
 
 @router.get(
@@ -207,9 +182,7 @@ async def get_endpoint_route(
     *, endpoint_id: str, resources: Resources, ctx: RequestContext
 ) -> Response:
     result = await get_endpoint(resources.dependencies, ctx, endpoint_id)
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx)
-    return _endpoint_response(ctx, result.unwrap())
+    return answer(result, ctx, EndpointResource.from_domain, version=_version)
 
 
 @router.patch(
@@ -231,14 +204,12 @@ async def update_endpoint_route(
     ctx: WriteContext,
     if_match: IfMatch = None,
 ) -> Response:
-    version = None if if_match is None else expected_version(if_match)
-    result = await update_endpoint(
-        resources.dependencies, ctx, body.to_domain(endpoint_id, version)
+    changes = body.to_domain(endpoint_id, optional_version(if_match))
+    result = await update_endpoint(resources.dependencies, ctx, changes)
+    conditional = if_match is not None
+    return answer(
+        result, ctx, EndpointResource.from_domain, version=_version, conditional=conditional
     )
-    if not is_successful(result):
-        return _problem(ctx, result.failure(), conditional=if_match is not None)
-    endpoint, replayed = without_replay(result.unwrap())
-    return _endpoint_response(ctx, endpoint, replayed=replayed)
 
 
 @router.delete(
@@ -254,14 +225,9 @@ async def update_endpoint_route(
 async def remove_endpoint_route(
     *, endpoint_id: str, resources: Resources, ctx: WriteContext, if_match: IfMatch = None
 ) -> Response:
-    version = None if if_match is None else expected_version(if_match)
-    result = await remove_endpoint(
-        resources.dependencies, ctx, EndpointRemoval(endpoint_id, version)
-    )
-    if not is_successful(result):
-        return _problem(ctx, result.failure(), conditional=if_match is not None)
-    _, replayed = without_replay(result.unwrap())
-    return Response(status_code=204, headers=_headers(ctx, replayed=replayed))
+    removal = EndpointRemoval(endpoint_id, optional_version(if_match))
+    result = await remove_endpoint(resources.dependencies, ctx, removal)
+    return answer(result, ctx, lambda _: None, status=204, conditional=if_match is not None)
 
 
 @router.post(
@@ -280,7 +246,13 @@ async def rotate_secret_route(
     *, endpoint_id: str, resources: Resources, ctx: WriteContext
 ) -> Response:
     result = await rotate_secret(resources.dependencies, ctx, endpoint_id)
-    return _with_secret(ctx, result, created=False)
+    return answer(
+        result,
+        ctx,
+        EndpointWithSecretResource.from_registered,
+        version=_registered_version,
+        headers=_NO_STORE,
+    )
 
 
 @router.get(
@@ -300,9 +272,7 @@ async def list_deliveries_route(
 ) -> Response:
     query = DeliveryQuery(limit=limit, cursor=cursor)
     result = await list_deliveries(resources.dependencies, ctx, endpoint_id, query)
-    if not is_successful(result):
-        return domain_problem(result.failure(), ctx)
-    return json_response(DeliveryPageResource.from_domain(result.unwrap()))
+    return answer(result, ctx, DeliveryPageResource.from_domain)
 
 
 @router.post(
@@ -324,9 +294,4 @@ async def replay_route(
     *, endpoint_id: str, body: ReplayBody, resources: Resources, ctx: WriteContext
 ) -> Response:
     result = await replay_events(resources.dependencies, ctx, endpoint_id, body.to_domain())
-    if not is_successful(result):
-        return _problem(ctx, result.failure())
-    report, replayed = without_replay(result.unwrap())
-    status = 202 if ctx.applies_changes else 200
-    headers = _headers(ctx, replayed=replayed)
-    return json_response(ReplayResource.from_domain(report), status_code=status, headers=headers)
+    return answer(result, ctx, ReplayResource.from_domain, status=202)

@@ -10,17 +10,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import structlog
-from returns.pipeline import is_successful
 
-from orderly_core.catalogue.imports import (
-    ImportAction,
-    ImportReport,
-    import_products,
-    parse_product_csv,
-)
+from orderly_core.catalogue.imports import ImportAction, ImportReport, import_product_csv
 from orderly_core.jobs.payloads import ImportProductsJob
 from orderly_core.shared.context import Context
-from orderly_worker.boundary import failed, settled, succeeded
+from orderly_worker.boundary import settled, succeeded
 from orderly_worker.runtime import WORKER_ACTOR, JobContext, JobResult, resources
 
 log = structlog.get_logger("orderly_worker")
@@ -49,8 +43,5 @@ async def import_products_job(ctx: JobContext, payload: Mapping[str, Any]) -> Jo
         mode=job.mode,
     )
     log.info("import_products", requested_by=job.requested_by, mode=job.mode.value)
-    parsed = parse_product_csv(job.csv_text)
-    if not is_successful(parsed):
-        return failed(parsed.failure())
-    outcome = await import_products(resources(ctx).deps, context, parsed.unwrap())
+    outcome = await import_product_csv(resources(ctx).deps, context, job.csv_text)
     return settled(outcome, _report)

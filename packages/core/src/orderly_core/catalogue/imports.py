@@ -1,5 +1,8 @@
 """Importing products from CSV: parse, validate every row, then create or update by SKU.
 
+:func:`import_product_csv` imports a file's text: ``orderly products import`` runs it at once,
+the worker's import job in the background.
+
 The file has a header row ``sku,name,description,price,currency,on_hand``; prices are decimal
 strings in major units (``12.50``); ``description`` and ``on_hand`` may be empty. An empty
 ``on_hand`` leaves an existing product's stock alone (and opens a new one at 0); a number sets
@@ -280,3 +283,22 @@ async def import_products(  # noqa: C901
 
     operation = Operation("products.import", tuple(checked), ImportReport, (ImportRejected,))
     return await in_idempotent_transaction(deps, ctx, operation, work)
+
+
+async def import_product_csv(
+    deps: CatalogueServices,
+    ctx: Context,
+    csv_text: str,
+    progress: Progress | None = None,
+) -> Idempotent[ImportReport, ImportProductsError]:
+    """Import a product CSV file: the one import that the CLI runs at once and the worker runs
+    in the background.
+
+    The file's shape is checked first (:func:`parse_product_csv`: header, row lengths, row
+    count), then its rows are imported by :func:`import_products`, whose rules apply: one bad
+    row rejects the whole file, listing every bad row, and nothing is written.
+    """
+    parsed = parse_product_csv(csv_text)
+    if not is_successful(parsed):
+        return Failure(parsed.failure())
+    return await import_products(deps, ctx, parsed.unwrap(), progress)

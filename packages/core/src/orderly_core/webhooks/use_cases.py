@@ -17,15 +17,11 @@ now, which Orderly's worker sends.
 
 from __future__ import annotations
 
-import ipaddress
-import re
-import socket
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
 
 from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
@@ -52,17 +48,13 @@ from orderly_core.webhooks.model import (
     delivery_view,
     endpoint_view,
 )
-from orderly_core.webhooks.policy import WebhookPolicy, is_public_address
+from orderly_core.webhooks.policy import checked_url
 from orderly_core.webhooks.ports import WebhooksServices, WebhooksUnit
 from orderly_core.webhooks.signing import new_secret
 
-URL_MAX = 2048
 REPLAY_MAX = 10_000  # events one replay may send again
 TARGET = "webhook"  # the audit trail's target type of an endpoint
 DELIVERY_TARGET = "webhook_delivery"
-
-# Hosts a URL may name as digits, that resolvers read as IPv4 (127.1, 2130706433, 0x7f.1).
-_NUMERIC_HOST = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,73 +132,6 @@ ReplayError = Forbidden | InvalidInput | EndpointNotFound | EndpointDisabled
 # --- rules ---------------------------------------------------------------------------------
 
 
-def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address ``host`` spells, in any form a resolver reads without asking DNS."""
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    if _NUMERIC_HOST.fullmatch(host):
-        try:
-            return ipaddress.IPv4Address(socket.inet_aton(host))
-        except OSError:
-            return None
-    return None
-
-
-def _is_private_host(host: str) -> bool:
-    """``localhost`` (and names under it), or a literal address that is not public."""
-    name = host.rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    address = _ip_literal(name)
-    return address is not None and not is_public_address(address)
-
-
-def _url_problem(url: str, policy: WebhookPolicy) -> str | None:
-    """Why ``url`` cannot receive webhooks, or ``None``."""
-    if not url:
-        return "is required"
-    if len(url) > URL_MAX:
-        return f"must be at most {URL_MAX} characters"
-    if any(c.isspace() or not c.isprintable() for c in url):
-        return "must not contain spaces or control characters"
-    if "#" in url:
-        return "must not have a fragment (#...)"
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a port out of range
-    except ValueError:
-        return "is not a valid URL"
-    return _target_problem(parts, policy)
-
-
-def _target_problem(parts: SplitResult, policy: WebhookPolicy) -> str | None:
-    """Why the scheme, credentials or host of a URL are refused, or ``None``."""
-    schemes = ("https", "http") if policy.allow_http else ("https",)
-    if parts.scheme.lower() not in schemes:
-        if policy.allow_http:
-            return "must be an absolute https:// or http:// URL"
-        return "must be an absolute https:// URL (plain http is not allowed)"
-    if not parts.hostname:
-        return "must name a host"
-    if parts.username is not None or parts.password is not None:
-        return "must not carry a user name or password"
-    if not policy.allow_private_addresses and _is_private_host(parts.hostname):
-        return (
-            "must not name localhost or an address that is not public (loopback, private, "
-            "link-local, shared, reserved, multicast, unspecified)"
-        )
-    return None
-
-
-def _checked_url(fields: FieldErrors, url: str, policy: WebhookPolicy) -> str:
-    url = url.strip()
-    if (problem := _url_problem(url, policy)) is not None:
-        fields.fail("url", problem)
-    return url
-
-
 _KNOWN_TYPES = ", ".join(t.value for t in EventType)
 
 
@@ -280,7 +205,7 @@ async def register_endpoint(
     if denied := webhook_admin_denied(ctx.actor, "register webhook endpoints"):
         return Failure(denied)
     fields = FieldErrors()
-    url = _checked_url(fields, new.url, deps.webhooks)
+    url = checked_url(fields, new.url, deps.webhooks)
     types = _checked_types(fields, new.event_types)
     if invalid := fields.invalid():
         return invalid
@@ -356,7 +281,7 @@ async def update_endpoint(
     if denied := webhook_admin_denied(ctx.actor, "change webhook endpoints"):
         return Failure(denied)
     fields = FieldErrors()
-    url = None if changes.url is None else _checked_url(fields, changes.url, deps.webhooks)
+    url = None if changes.url is None else checked_url(fields, changes.url, deps.webhooks)
     types = None if changes.event_types is None else _checked_types(fields, changes.event_types)
     if changes.url is None and changes.event_types is None and changes.active is None:
         fields.fail("changes", "name at least one of url, event_types and active to change")

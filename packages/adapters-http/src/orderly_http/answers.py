@@ -1,0 +1,169 @@
+"""How a route answers: the one place where a use case's outcome becomes an HTTP response.
+
+A route decodes the request, calls one use case with the request's context, and returns
+``answer(result, ctx, render, ...)``. A failure becomes its problem document (see
+:func:`orderly_http.problems.domain_problem`); a success becomes the rendered resource with
+the headers HTTP gives it:
+
+- ``ETag`` carries the resource's version (a strong tag, ``"3"``); a change names the version
+  it was made against in ``If-Match`` (:func:`expected_version`), and a read sent with the
+  current tag in ``If-None-Match`` answers ``304 Not Modified``.
+- ``Location`` names what a write created or queued.
+- ``Idempotent-Replayed: true`` marks the stored answer of an earlier request with the same
+  ``Idempotency-Key``.
+- A dry run stored nothing: its answer is marked ``Orderly-Mode: dry_run``, carries neither
+  ``ETag`` nor ``Location`` nor the replay mark, and is ``200`` where the write would have
+  answered ``201`` or ``202``.
+
+The HTTP API's own policies on requests sit here too, each named once:
+:func:`idempotency_key_missing` (placing an order needs an ``Idempotency-Key``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
+from returns.pipeline import is_successful
+from returns.result import Result
+from starlette.responses import Response
+
+from orderly_core.platform.idempotency import Replayed, without_replay
+from orderly_core.shared.context import ActorKind, Context, Mode
+from orderly_http.context import MODE_HEADER
+from orderly_http.problems import (
+    REPLAYED_HEADER,
+    ProblemResponse,
+    domain_problem,
+    idempotency_key_required,
+)
+from orderly_http.schemas import document_response, json_response
+
+type Body = BaseModel | Mapping[str, Any] | None
+"""What a route renders from a use case's value: a resource model (serialised by
+pydantic-core), a resource's ``document()`` (rendered by orjson), or no body (``204``)."""
+
+IF_MATCH_RULE = 'must be the ETag of the product (such as "3") or *'
+_STRONG_ETAG = re.compile(r'"([0-9]{1,18})"')
+# A dry run created and queued nothing, so it answers 200 where the write answers 201 or 202.
+_DRY_RUN_STATUS = {201: 200, 202: 200}
+
+
+def described(use_case: object, http_notes: str = "") -> str:
+    """A route's OpenAPI description: the use case's rules, then what is particular to HTTP."""
+    rules = inspect.getdoc(use_case) or ""
+    return f"{rules}\n\n{http_notes}" if http_notes else rules
+
+
+def strong_etag(version: int) -> str:
+    """The ``ETag`` of a resource at ``version``."""
+    return f'"{version}"'
+
+
+def none_match(if_none_match: str | None, etag: str) -> bool:
+    """True when ``If-None-Match`` names ``etag`` (weak comparison, as RFC 9110 asks) or is
+    ``*``: the client's copy is current."""
+    if if_none_match is None:
+        return False
+    offered = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in offered or etag in offered
+
+
+def expected_version(if_match: str) -> int | None:
+    """The version ``If-Match`` names; ``None`` for ``*`` (any current version).
+
+    One strong tag or ``*`` only: weak tags never match a change (RFC 9110 compares strongly)
+    and the core checks one version, so anything else is refused as malformed.
+    """
+    value = if_match.strip()
+    if value == "*":
+        return None
+    match = _STRONG_ETAG.fullmatch(value)
+    if match is None:
+        raise RequestValidationError([{"loc": ("header", "If-Match"), "msg": IF_MATCH_RULE}])
+    return int(match[1])
+
+
+def optional_version(if_match: str | None) -> int | None:
+    """The version an optional ``If-Match`` names; ``None`` without one (any version)."""
+    return None if if_match is None else expected_version(if_match)
+
+
+def idempotency_key_missing(ctx: Context) -> ProblemResponse | None:
+    """The HTTP API's policy: a write that must not happen twice needs an ``Idempotency-Key``.
+
+    Placing an order is such a write. Over HTTP a dropped connection leaves the client not
+    knowing whether its order was placed, and only a key makes the retry safe, so the request
+    is refused (400 ``idempotency_key_required``) before the use case runs. It is a rule of
+    this adapter, not of the core: the core honours a key from any caller, and the CLI's
+    operator, who sees every outcome, may pass ``--idempotency-key`` or not. A dry run stores
+    nothing and needs no key, and who is asking comes first: an anonymous caller gets the use
+    case's 401, not this 400.
+    """
+    exempt = not ctx.applies_changes or ctx.actor.kind is ActorKind.ANONYMOUS
+    if ctx.idempotency_key is None and not exempt:
+        return idempotency_key_required(ctx.request_id)
+    return None
+
+
+def dry_run_marked[R: Response](response: R, ctx: Context) -> R:
+    """``response`` marked ``Orderly-Mode: dry_run`` when ``ctx`` is a dry run."""
+    if ctx.mode is Mode.DRY_RUN:
+        response.headers[MODE_HEADER] = Mode.DRY_RUN.value
+    return response
+
+
+def answer[T](
+    result: Result[T | Replayed[T], Any],
+    ctx: Context,
+    render: Callable[[T], Body],
+    *,
+    status: int = 200,
+    version: Callable[[T], int] | None = None,
+    location: Callable[[T], str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    if_none_match: str | None = None,
+    conditional: bool = False,
+    field_names: Mapping[str, str] | None = None,
+    marked: bool = True,
+) -> Response:
+    """The HTTP answer to a use case's outcome (see the module's docstring for the rules).
+
+    ``render`` makes the body from the value; ``status`` is the answer of a write that was
+    applied; ``version`` and ``location`` read the ``ETag``'s version and the ``Location``
+    from the value; ``headers`` go on every successful answer. A read passes the client's
+    ``If-None-Match``. ``conditional``: the request carried ``If-Match`` (a stale version is
+    then 412, not 409). ``field_names`` renames the core's fields to the request's own.
+    ``marked=False`` leaves a dry run's problem without ``Orderly-Mode`` (the order routes).
+    """
+    if not is_successful(result):
+        failure = domain_problem(
+            result.failure(), ctx, conditional=conditional, field_names=field_names
+        )
+        return dry_run_marked(failure, ctx) if marked else failure
+    value, replayed = without_replay(result.unwrap())
+    if not ctx.applies_changes:
+        dry_run = {MODE_HEADER: Mode.DRY_RUN.value, **(headers or {})}
+        return _response(render(value), _DRY_RUN_STATUS.get(status, status), dry_run)
+    written: dict[str, str] = {}
+    if version is not None:
+        written["ETag"] = etag = strong_etag(version(value))
+        if none_match(if_none_match, etag):
+            return Response(status_code=304, headers={"ETag": etag})
+    if location is not None:
+        written["Location"] = location(value)
+    if replayed:
+        written[REPLAYED_HEADER] = "true"
+    return _response(render(value), status, written | dict(headers or {}))
+
+
+def _response(body: Body, status: int, headers: Mapping[str, str]) -> Response:
+    if body is None:
+        return Response(status_code=status, headers=headers or None)
+    if isinstance(body, BaseModel):
+        return json_response(body, status_code=status, headers=headers or None)
+    return document_response(body, status_code=status, headers=headers or None)
