@@ -87,7 +87,6 @@ class EmbeddedPostgres:
             with contextlib.suppress(OSError):
                 self.socket_dir.rmdir()
 
-
     def restart(self) -> None:
         """Fast restart in place, as an upgrade or a crash recovery would: every session is
         ended, and the server accepts connections again before this returns."""

@@ -6,7 +6,8 @@ commit without busy polling. Each wake-up relays batches until the outbox is emp
 :func:`orderly_core.webhooks.delivery.relay_events`: several workers relay at once without
 handing on the same event twice) and queues the deliveries asked for again (redeliveries,
 replays); every ``sweep_every_s`` seconds it also queues again the deliveries whose jobs were
-lost.
+lost, and closes the records of jobs that ended or were lost without their record saying so
+(:func:`orderly_core.jobs.reconcile.reconcile_jobs`, with the same grace).
 
 When Redis or PostgreSQL is unreachable the relay logs it, waits (from
 :data:`FIRST_BACKOFF_S`, doubling up to :data:`MAX_BACKOFF_S`) and tries again: the events
@@ -33,6 +34,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orderly_core.jobs.ports import JobQueue
+from orderly_core.jobs.reconcile import JobStates, reconcile_jobs
 from orderly_core.shared.context import Actor, Context
 from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.delivery import RELAY_BATCH, relay_events, sweep_deliveries
@@ -55,11 +57,17 @@ class RelayOptions:
 
 class Relay:
     def __init__(
-        self, deps: Dependencies, engine: AsyncEngine, queue: JobQueue, options: RelayOptions
+        self,
+        deps: Dependencies,
+        engine: AsyncEngine,
+        queue: JobQueue,
+        options: RelayOptions,
+        states: JobStates | None = None,
     ) -> None:
         self._deps = deps
         self._engine = engine
         self._queue = queue
+        self._states = states  # the queue, asked about jobs whose records were left open
         self._options = options
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -146,6 +154,15 @@ class Relay:
         swept = (await sweep_deliveries(self._deps, ctx, self._queue, grace=grace)).unwrap()
         if swept:
             log.info("deliveries_queued", deliveries=swept, lost_ones_included=grace is not None)
+        if grace is not None and self._states is not None:
+            closed = (await reconcile_jobs(self._deps, ctx, self._states, grace=grace)).unwrap()
+            for job in closed.closed:
+                log.warning(
+                    "job_record_closed",
+                    job_id=job.id,
+                    status=job.status.value,
+                    reason=job.last_error,
+                )
 
 
 class _Listener:
