@@ -87,6 +87,11 @@ class EmbeddedPostgres:
             with contextlib.suppress(OSError):
                 self.socket_dir.rmdir()
 
+    def running(self) -> bool:
+        """Whether the server of this data directory is up (its postmaster alive)."""
+        info = _read_postmaster(self.data_dir)
+        return info is not None and _alive(info[0], "postgres")
+
     def restart(self) -> None:
         """Fast restart in place, as an upgrade or a crash recovery would: every session is
         ended, and the server accepts connections again before this returns."""
@@ -104,6 +109,11 @@ class EmbeddedRedis:
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def running(self) -> bool:
+        """Whether the server of this data directory is up and answers on its port."""
+        pid = _read_pid(self.data_dir / "redis.pid")
+        return pid is not None and _alive(pid, "redis-server") and _redis_ping(self.port)
 
     def stop(self) -> None:
         """SIGTERM (redis saves the RDB and exits), SIGKILL if it hangs; idempotent."""
