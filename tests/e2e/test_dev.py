@@ -8,7 +8,6 @@ directory, stops it, and checks that every process it started is gone.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -272,15 +271,3 @@ def test_dev_uses_the_servers_it_is_given_and_stops_on_sigterm(
     assert json.loads(still.stdout)["revision"] == head(), still.stderr
     with redis.Redis.from_url(redis_url) as client:
         assert client.ping()
-
-
-@pytest.mark.postgres
-@pytest.mark.redis
-def test_dev_stops_everything_when_a_child_dies(project_dir: Path, start_dev: Any) -> None:
-    run: DevRun = start_dev()
-    stack = _stack_pids(run)
-    [worker] = [p for p in stack.values() if "-m orderly_worker" in p.cmdline]
-    os.kill(worker.pid, signal.SIGKILL)
-    assert run.process.wait(timeout=STOP_DEADLINE_S) == 1, run.output()
-    assert "error: the worker stopped unexpectedly" in run.output()
-    _assert_nothing_left(run, stack)

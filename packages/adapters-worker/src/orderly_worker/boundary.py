@@ -17,9 +17,11 @@ Every job's record (:mod:`orderly_core.jobs.model`) follows it here, whoever que
 is ``running`` when a run starts (recorded then if nobody recorded it when queueing it, as
 for the relay's deliveries and the scheduled runs), ``queued`` again with the error when a
 run is retried, then ``succeeded``, ``failed`` or ``dead`` with the result. Each write is a
-short transaction of its own; one that fails (PostgreSQL unavailable, say) is logged as
-``job_not_recorded`` and the job goes on, since what the job does matters more than its
-record.
+short transaction of its own, tried again after an infrastructure fault (from
+:data:`RECORD_RETRY_FIRST_S`, doubling) for up to :data:`RECORD_TIMEOUT_S`; one that still
+fails is logged as ``job_not_recorded`` and the job goes on, since what the job does matters
+more than its record. A record left open that way is closed later with the outcome the queue
+kept (:mod:`orderly_core.jobs.reconcile`, run by the relay's sweep).
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ JobHandler = Callable[[JobContext, Mapping[str, Any]], Awaitable[JobResult]]
 log = structlog.get_logger("orderly_worker")
 
 RECORD_TIMEOUT_S = 10.0  # longest a write of a job's record may hold up the job
+RECORD_RETRY_FIRST_S = 0.1
+RECORD_RETRY_MAX_S = 2.0
 
 
 def succeeded(**outcome: Any) -> JobResult:
@@ -136,14 +140,26 @@ RecordStep = Callable[[Dependencies, Context], Awaitable[Result[Any, DomainError
 
 
 async def _record(held: WorkerResources, fields: dict[str, Any], step: RecordStep) -> None:
-    """Write the job's record, in a transaction of its own; never fails the job."""
+    """Write the job's record, in a transaction of its own, again after an infrastructure
+    fault until :data:`RECORD_TIMEOUT_S` has passed; never fails the job."""
     context = Context(WORKER_ACTOR, fields.get("request_id") or f"job-{fields['job_id']}")
+    delay = RECORD_RETRY_FIRST_S
+    last: BaseException | None = None
     try:
         async with asyncio.timeout(RECORD_TIMEOUT_S):
-            written = await step(held.deps, context)
+            while True:
+                try:
+                    written = await step(held.deps, context)
+                    break
+                except Exception as error:
+                    if not is_infrastructure_fault(error):
+                        raise
+                    last = error
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECORD_RETRY_MAX_S)
     except Exception as error:
         if isinstance(error, TimeoutError) or is_infrastructure_fault(error):
-            log.warning("job_not_recorded", error=_describe(error))
+            log.warning("job_not_recorded", error=_describe(last or error))
         else:
             log.exception("job_not_recorded")
         return

@@ -126,7 +126,7 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
         deps = dependencies_from_settings(engine, env)
         sender = HttpxSender(deps.webhooks)
         queue = ArqJobQueue(ctx["redis"])
-        relay = Relay(deps, engine, queue, env.relay_options) if env.worker_relay else None
+        relay = Relay(deps, engine, queue, env.relay_options, queue) if env.worker_relay else None
 
         async def close() -> None:
             if relay is not None:

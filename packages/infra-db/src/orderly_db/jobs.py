@@ -115,6 +115,17 @@ class SqlJobRecords:
         row = await statement.fetch_one(self._driver, {"id": job_id})
         return None if row is None else _to_record(row)
 
+    async def unfinished(self, before: datetime, limit: int) -> list[JobRecord]:
+        waiting = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+        query = (
+            select(jobs)
+            .where(jobs.c.status.in_(waiting), jobs.c.updated_at < before)
+            .order_by(jobs.c.updated_at, jobs.c.id)
+            .limit(limit)
+        )
+        rows = (await self._db.execute(query)).all()
+        return [_to_record(row._mapping) for row in rows]
+
     async def save(self, record: JobRecord) -> None:
         values = _progress(record)
         if values["result"] is not None:

@@ -93,19 +93,27 @@ class Statement:
 
     @contextmanager
     def _errors(self, driver: DriverConnection) -> Iterator[None]:
-        """Driver errors raised as SQLAlchemy raises them for every other statement, so that
-        callers meet one family of exceptions: ``IntegrityError`` for a violated constraint,
-        a ``DBAPIError`` marked ``connection_invalidated`` for a lost connection (see
-        :mod:`orderly_db.errors` and :mod:`orderly_db.faults`)."""
-        try:
+        with translated(driver, self.sql):
             yield
-        except (PostgresError, InterfaceError, InternalClientError, OSError) as error:
-            lost = isinstance(error, PostgresConnectionError | OSError) or driver.is_closed()
-            kind = next(
-                (wrapper for driver_error, wrapper in _WRAPPERS if isinstance(error, driver_error)),
-                OperationalError if lost else DBAPIError,
-            )
-            raise kind(self.sql, None, error, connection_invalidated=lost) from error
+
+
+@contextmanager
+def translated(driver: DriverConnection, what: str) -> Iterator[None]:
+    """Driver errors raised as SQLAlchemy raises them for every other statement, so that
+    callers meet one family of exceptions: ``IntegrityError`` for a violated constraint,
+    a ``DBAPIError`` marked ``connection_invalidated`` for a lost connection (see
+    :mod:`orderly_db.errors` and :mod:`orderly_db.faults`). Every call the unit of work makes
+    on the driver goes through it: its statements, and the ``BEGIN``, ``COMMIT`` and
+    ``ROLLBACK`` of its transaction (``what`` names the call)."""
+    try:
+        yield
+    except (PostgresError, InterfaceError, InternalClientError, OSError) as error:
+        lost = isinstance(error, PostgresConnectionError | OSError) or driver.is_closed()
+        kind = next(
+            (wrapper for driver_error, wrapper in _WRAPPERS if isinstance(error, driver_error)),
+            OperationalError if lost else DBAPIError,
+        )
+        raise kind(what, None, error, connection_invalidated=lost) from error
 
 
 _WRAPPERS: tuple[tuple[type[Exception], type[DBAPIError]], ...] = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import replace
 from datetime import timedelta
 from types import TracebackType
@@ -26,7 +27,7 @@ from orderly_db.passwords import Argon2Passwords
 from orderly_db.records import SqlAuditLog, SqlStockLedger
 from orderly_db.sales import SqlSales
 from orderly_db.settings import InfraSettings
-from orderly_db.statements import DriverConnection
+from orderly_db.statements import DriverConnection, translated
 from orderly_db.webhooks import SqlDeliveries, SqlEndpoints
 
 _Repositories = tuple[
@@ -55,7 +56,10 @@ class SqlUnitOfWork:
     its own; both run inside this one. ``commit`` or ``rollback`` ends the
     unit of work. Leaving the block rolls back anything not committed, on success, on failure
     and on exceptions alike, then returns the connection to the pool (or discards it when
-    the rollback itself failed: the connection is then broken). Repositories never commit.
+    beginning or ending the transaction failed: the connection is then broken). Every call on
+    the driver, ``BEGIN``, ``COMMIT`` and ``ROLLBACK`` included, raises its errors as
+    SQLAlchemy's (:func:`orderly_db.statements.translated`), so a connection lost at any point
+    is one transient fault (:mod:`orderly_db.faults`). Repositories never commit.
     """
 
     def __init__(self, engine: AsyncEngine, turns: Turns | None = None) -> None:
@@ -63,6 +67,8 @@ class SqlUnitOfWork:
         self._turns = turns
         self._connection: AsyncConnection | None = None
         self._transaction: Transaction | None = None
+        self._driver: DriverConnection | None = None
+        self._broken = False
         self._repositories: _Repositories | None = None
 
     @property
@@ -132,14 +138,17 @@ class SqlUnitOfWork:
             pooled = connection.sync_connection.connection  # type: ignore[union-attr]
             driver: DriverConnection = pooled.driver_connection  # type: ignore[assignment]
             transaction = driver.transaction()
-            await transaction.start()
+            with translated(driver, "BEGIN"):
+                await transaction.start()
         except BaseException:
             try:
+                with contextlib.suppress(Exception):
+                    await connection.invalidate()  # broken, or in a transaction left open
                 await connection.close()
             finally:
                 self._release_turn()
             raise
-        self._connection, self._transaction = connection, transaction
+        self._connection, self._transaction, self._driver = connection, transaction, driver
         self._repositories = (
             SqlProducts(connection, driver),
             SqlUsers(connection, driver),
@@ -168,10 +177,12 @@ class SqlUnitOfWork:
         try:
             await self._end(commit=False)
         except BaseException:
-            await connection.invalidate()  # the connection is in an unknown state: discard it
             if exc is None:
                 raise
         finally:
+            if self._broken:  # the connection is in an unknown state: discard it
+                with contextlib.suppress(Exception):
+                    await connection.invalidate()
             try:
                 await connection.close()
             finally:
@@ -189,12 +200,17 @@ class SqlUnitOfWork:
 
     async def _end(self, *, commit: bool) -> None:
         transaction, self._transaction = self._transaction, None
-        if transaction is None:
+        if transaction is None or self._driver is None:
             return
-        if commit:
-            await transaction.commit()
-        else:
-            await transaction.rollback()
+        try:
+            with translated(self._driver, "COMMIT" if commit else "ROLLBACK"):
+                if commit:
+                    await transaction.commit()
+                else:
+                    await transaction.rollback()
+        except BaseException:
+            self._broken = True
+            raise
 
 
 class Turns:

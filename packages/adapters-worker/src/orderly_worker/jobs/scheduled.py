@@ -40,6 +40,9 @@ EXPIRE_ORDERS = "expire_orders"
 PURGE_IDEMPOTENCY_KEYS = "purge_idempotency_keys"
 SUMMARISE_SALES = "summarise_sales"
 PURGE_JOB_RECORDS = "purge_job_records"
+# Kept as every job's is, so that a run whose record was left open can still be closed with
+# its result (see orderly_core.jobs.reconcile).
+RESULT_KEPT_S = 86_400
 
 
 def _context(payload: Mapping[str, Any]) -> Context:
@@ -93,7 +96,7 @@ def scheduled(name: str, handler: JobHandler, **when: Any) -> CronJob:
         return result
 
     run.__name__ = run.__qualname__ = name
-    return cron(run, name=name, unique=True, max_tries=None, **when)
+    return cron(run, name=name, unique=True, max_tries=None, keep_result=RESULT_KEPT_S, **when)
 
 
 SCHEDULE = [

@@ -43,6 +43,11 @@ class JobRecords(Protocol):
         deleted. Failed and dead jobs are kept: they are what someone may still act on."""
         ...
 
+    async def unfinished(self, before: datetime, limit: int) -> list[JobRecord]:
+        """Up to ``limit`` records still ``queued`` or ``running`` and unchanged since before
+        ``before``, least recently changed first."""
+        ...
+
     async def save(self, record: JobRecord) -> None:
         """Store the record's progress: everything but its id, name, payload, request,
         ``retry_of`` and creation time, which never change."""

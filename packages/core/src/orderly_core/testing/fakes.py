@@ -421,6 +421,11 @@ class InMemoryJobRecords:
     async def get(self, job_id: str, *, for_update: bool = False) -> JobRecord | None:  # noqa: ARG002
         return self._rows.get(job_id)
 
+    async def unfinished(self, before: datetime, limit: int) -> list[JobRecord]:
+        waiting = (JobStatus.QUEUED, JobStatus.RUNNING)
+        found = [r for r in self._rows.values() if r.status in waiting and r.updated_at < before]
+        return sorted(found, key=lambda r: (r.updated_at, r.id))[:limit]
+
     async def save(self, record: JobRecord) -> None:
         stored = self._rows.get(record.id)
         if stored is None:
