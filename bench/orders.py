@@ -101,7 +101,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_cli import embedded
 from orderly_cli.processes import answers_health, api_argv
-from orderly_core.accounts.use_cases import NewUser, create_user
+from orderly_core.accounts.registration import NewUser, create_user
 from orderly_core.catalogue.use_cases import NewProduct, create_product
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.unit_of_work import Dependencies

@@ -105,8 +105,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_cli import embedded
 from orderly_cli.processes import worker_argv
+from orderly_core.webhooks.endpoints import NewEndpoint, RegisteredEndpoint, register_endpoint
 from orderly_core.webhooks.signing import InvalidSignature, verify
-from orderly_core.webhooks.use_cases import NewEndpoint, RegisteredEndpoint, register_endpoint
 from orderly_db import migrate
 from orderly_db.engine import create_engine
 from orderly_db.settings import ConfigurationError, InfraSettings

@@ -18,8 +18,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 from typer.testing import Result
 
+from orderly_core.accounts.administration import list_users
 from orderly_core.accounts.model import User, UserQuery
-from orderly_core.accounts.use_cases import list_users
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.unit_of_work import Dependencies
 from orderly_db.engine import create_engine

@@ -10,6 +10,14 @@ from datetime import timedelta
 import pytest
 from returns.result import Result, Success
 
+from orderly_core.accounts.administration import (
+    ActiveChange,
+    RoleChange,
+    get_user,
+    list_users,
+    set_active,
+    set_role,
+)
 from orderly_core.accounts.errors import (
     AccountDeactivated,
     EmailTaken,
@@ -22,26 +30,19 @@ from orderly_core.accounts.errors import (
     WrongPassword,
 )
 from orderly_core.accounts.model import User, UserQuery
-from orderly_core.accounts.use_cases import (
-    ActiveChange,
-    Credentials,
-    NewUser,
+from orderly_core.accounts.profile import (
     PasswordChange,
     ProfileChanges,
-    Registration,
-    RoleChange,
     change_password,
-    create_user,
+    update_profile,
+)
+from orderly_core.accounts.registration import NewUser, Registration, create_user, register
+from orderly_core.accounts.sessions import (
+    Credentials,
     current_user,
-    get_user,
-    list_users,
     log_in,
     log_out,
     refresh_session,
-    register,
-    set_active,
-    set_role,
-    update_profile,
 )
 from orderly_core.shared.context import Actor, Context, Mode, Role
 from orderly_core.shared.errors import Forbidden, InvalidInput

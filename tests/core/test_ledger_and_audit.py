@@ -6,12 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from orderly_core.accounts.use_cases import (
-    PasswordChange,
-    Registration,
-    change_password,
-    register,
-)
+from orderly_core.accounts.profile import PasswordChange, change_password
+from orderly_core.accounts.registration import Registration, register
 from orderly_core.audit.use_cases import list_audit
 from orderly_core.catalogue.imports import import_products, parse_product_csv
 from orderly_core.catalogue.ledger import MovementKind

@@ -30,7 +30,7 @@ from orderly_core.shared.paging import (
     newest_first,
 )
 from orderly_core.shared.validation import FieldErrors
-from orderly_core.webhooks.use_cases import DeliveryQuery
+from orderly_core.webhooks.deliveries import DeliveryQuery
 
 AT = datetime(2031, 4, 1, 9, 0, 0, 123456, tzinfo=UTC)
 ID = uuid.UUID("0f8e2a6c-6b1d-4d39-9d0e-3a7c5b2e1f40")

@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from orderly_core.accounts.administration import UserChanges, get_user, update_user
 from orderly_core.accounts.errors import LastAdmin, NotSignedIn, UserNotFound
-from orderly_core.accounts.use_cases import (
-    NewUser,
-    UserChanges,
-    create_user,
-    current_user,
-    get_user,
-    update_user,
-)
+from orderly_core.accounts.registration import NewUser, create_user
+from orderly_core.accounts.sessions import current_user
 from orderly_core.shared.context import Actor, Role
 from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.unit_of_work import Dependencies

@@ -18,6 +18,7 @@ from orderly_core.platform.outbox import EventType
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.testing import FixedClock, InMemoryJobQueue, ScriptedSender
 from orderly_core.unit_of_work import Dependencies
+from orderly_core.webhooks.deliveries import redeliver
 from orderly_core.webhooks.delivery import (
     attempt_delivery,
     relay_events,
@@ -26,7 +27,6 @@ from orderly_core.webhooks.delivery import (
 from orderly_core.webhooks.model import Delivery, DeliveryState, Endpoint
 from orderly_core.webhooks.policy import WebhookPolicy
 from orderly_core.webhooks.signing import InvalidSignature, new_secret, verify
-from orderly_core.webhooks.use_cases import redeliver
 from tests.core.helpers import fresh, make_product, ok
 
 pytestmark = pytest.mark.postgres

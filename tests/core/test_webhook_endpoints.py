@@ -29,6 +29,19 @@ from orderly_core.shared.context import Actor, Context, Mode, Role
 from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict
 from orderly_core.testing import FixedClock, in_memory_dependencies
 from orderly_core.unit_of_work import Dependencies
+from orderly_core.webhooks.deliveries import DeliveryQuery, get_delivery, list_deliveries, redeliver
+from orderly_core.webhooks.endpoints import (
+    EndpointChanges,
+    EndpointRemoval,
+    NewEndpoint,
+    RegisteredEndpoint,
+    get_endpoint,
+    list_endpoints,
+    register_endpoint,
+    remove_endpoint,
+    rotate_secret,
+    update_endpoint,
+)
 from orderly_core.webhooks.errors import (
     DeliveryNotFound,
     EndpointDisabled,
@@ -43,25 +56,7 @@ from orderly_core.webhooks.model import (
     endpoint_view,
 )
 from orderly_core.webhooks.policy import WebhookPolicy
-from orderly_core.webhooks.use_cases import (
-    REPLAY_MAX,
-    DeliveryQuery,
-    EndpointChanges,
-    EndpointRemoval,
-    NewEndpoint,
-    RegisteredEndpoint,
-    ReplayRequest,
-    get_delivery,
-    get_endpoint,
-    list_deliveries,
-    list_endpoints,
-    redeliver,
-    register_endpoint,
-    remove_endpoint,
-    replay_events,
-    rotate_secret,
-    update_endpoint,
-)
+from orderly_core.webhooks.replay import REPLAY_MAX, ReplayRequest, replay_events
 from orderly_db.tables import webhook_attempts, webhook_deliveries
 from orderly_db.unit_of_work import sql_dependencies
 from tests.core.helpers import CUSTOMER, STAFF, ctx, err, fresh, make_product, ok

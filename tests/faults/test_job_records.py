@@ -17,7 +17,7 @@ from orderly_core.jobs.model import JobStatus, new_record, running
 from orderly_core.jobs.reconcile import LOST, reconcile_jobs
 from orderly_core.jobs.use_cases import get_job
 from orderly_core.shared.context import Actor, Context
-from orderly_core.testing.fakes import InMemoryJobQueue, ScriptedSender
+from orderly_core.testing import InMemoryJobQueue, ScriptedSender
 from orderly_core.unit_of_work import Dependencies, UnitOfWork
 from orderly_db.job_queue import ArqJobQueue
 from orderly_db.unit_of_work import sql_dependencies

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from orderly_cli.embedded import EmbeddedPostgres
 from orderly_core.platform.outbox import EventType, new_event
 from orderly_core.shared.context import Actor, Context
-from orderly_core.testing.fakes import InMemoryJobQueue
+from orderly_core.testing import InMemoryJobQueue
 from orderly_core.unit_of_work import Dependencies
 from orderly_db.tables import outbox
 from orderly_db.unit_of_work import sql_dependencies

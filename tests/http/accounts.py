@@ -9,7 +9,7 @@ import redis
 from returns.pipeline import is_successful
 
 from orderly_core.accounts.model import User
-from orderly_core.accounts.use_cases import NewUser, create_user
+from orderly_core.accounts.registration import NewUser, create_user
 from orderly_core.shared.context import Role
 from orderly_core.unit_of_work import Dependencies
 from orderly_http.ratelimit import KEY_PREFIX

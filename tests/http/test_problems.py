@@ -21,7 +21,7 @@ from orderly_core.jobs import use_cases as job_workflow
 from orderly_core.orders import use_cases as order_use_cases
 from orderly_core.platform.idempotency import IdempotencyError, Replayed
 from orderly_core.shared.errors import FieldError, InvalidInput, VersionConflict
-from orderly_core.webhooks import use_cases as webhook_use_cases
+from orderly_core.webhooks import deliveries, endpoints, replay
 from orderly_http.app import create_app
 from orderly_http.problems import PROBLEM_KINDS, domain_problem
 from orderly_http.settings import HttpSettings
@@ -47,15 +47,15 @@ ERROR_UNIONS = [
     job_workflow.RetryJobError,
     order_use_cases.PlaceOrderError,
     order_use_cases.StepError,
-    webhook_use_cases.RegisterEndpointError,
-    webhook_use_cases.ReadEndpointError,
-    webhook_use_cases.UpdateEndpointError,
-    webhook_use_cases.RemoveEndpointError,
-    webhook_use_cases.RotateSecretError,
-    webhook_use_cases.ListDeliveriesError,
-    webhook_use_cases.GetDeliveryError,
-    webhook_use_cases.RedeliverError,
-    webhook_use_cases.ReplayError,
+    endpoints.RegisterEndpointError,
+    endpoints.ReadEndpointError,
+    endpoints.UpdateEndpointError,
+    endpoints.RemoveEndpointError,
+    endpoints.RotateSecretError,
+    deliveries.ListDeliveriesError,
+    deliveries.GetDeliveryError,
+    deliveries.RedeliverError,
+    replay.ReplayError,
     IdempotencyError,
 ]
 

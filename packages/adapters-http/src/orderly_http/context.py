@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from returns.pipeline import is_successful
 from starlette.types import Scope
 
-from orderly_core.accounts.use_cases import current_user
+from orderly_core.accounts.sessions import current_user
 from orderly_core.shared.context import (
     IDEMPOTENCY_KEY_RULE,
     Actor,

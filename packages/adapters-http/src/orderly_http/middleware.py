@@ -137,6 +137,46 @@ class _BodyTooLarge(HTTPException):
         super().__init__(status_code=413)
 
 
+class _CappedBody:
+    """One request's ``receive`` and ``send``, counting the body against its limit.
+
+    ``receive`` raises :class:`_BodyTooLarge` at the first chunk that crosses the limit (and
+    on every read after it); ``send`` then drops the app's answer to the interrupted read,
+    unless a response had already started.
+    """
+
+    def __init__(self, receive: Receive, send: Send, limit: int) -> None:
+        self._receive = receive
+        self._send = send
+        self._limit = limit
+        self._received = 0
+        self.exceeded = False
+        self.response_started = False
+
+    @property
+    def refused(self) -> bool:
+        """The body crossed the limit before any response started: the 413 answers it."""
+        return self.exceeded and not self.response_started
+
+    async def receive(self) -> Message:
+        if self.exceeded:
+            raise _BodyTooLarge
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self._received += len(message.get("body", b""))
+            if self._received > self._limit:
+                self.exceeded = True
+                raise _BodyTooLarge
+        return message
+
+    async def send(self, message: Message) -> None:
+        if self.refused:
+            return  # the app's answer to the interrupted read; the 413 replaces it
+        if message["type"] == "http.response.start":
+            self.response_started = True
+        await self._send(message)
+
+
 class BodyLimitMiddleware:
     """Refuses a request body larger than its path's limit with a 413 problem.
 
@@ -153,7 +193,7 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
         self.path_limits = dict(path_limits or {})
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: C901
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -162,34 +202,11 @@ class BodyLimitMiddleware:
         if declared.isdigit() and int(declared) > limit:
             await payload_too_large(request_id_of(scope), limit)(scope, receive, send)
             return
-        received = 0
-        exceeded = False
-        response_started = False
-
-        async def receive_capped() -> Message:
-            nonlocal received, exceeded
-            if exceeded:
-                raise _BodyTooLarge
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    exceeded = True
-                    raise _BodyTooLarge
-            return message
-
-        async def send_unless_refused(message: Message) -> None:
-            nonlocal response_started
-            if exceeded and not response_started:
-                return  # the app's answer to the interrupted read; the 413 replaces it
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
+        body = _CappedBody(receive, send, limit)
         try:
-            await self.app(scope, receive_capped, send_unless_refused)
+            await self.app(scope, body.receive, body.send)
         except _BodyTooLarge:
-            if response_started:
+            if body.response_started:
                 raise
-        if exceeded and not response_started:
+        if body.refused:
             await payload_too_large(request_id_of(scope), limit)(scope, receive, send)

@@ -15,15 +15,10 @@ from pydantic.json_schema import SkipJsonSchema
 
 from orderly_core.platform.outbox import EventType
 from orderly_core.shared.paging import Page
+from orderly_core.webhooks.deliveries import DeliveryDetail
+from orderly_core.webhooks.endpoints import EndpointChanges, NewEndpoint, RegisteredEndpoint
 from orderly_core.webhooks.model import Attempt, Delivery, Endpoint, delivery_view, endpoint_view
-from orderly_core.webhooks.use_cases import (
-    DeliveryDetail,
-    EndpointChanges,
-    NewEndpoint,
-    RegisteredEndpoint,
-    ReplayReport,
-    ReplayRequest,
-)
+from orderly_core.webhooks.replay import ReplayReport, ReplayRequest
 from orderly_http.schemas import RequestBody
 
 _NEXT_CURSOR = "Pass as `cursor` to get the next page; null on the last page"

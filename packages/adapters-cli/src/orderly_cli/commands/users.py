@@ -20,16 +20,15 @@ from rich.table import Table
 from orderly_cli import output
 from orderly_cli.options import AsJson, Cursor, DryRun, Limit
 from orderly_cli.session import operator_context, run_use_case
-from orderly_core.accounts.model import DISPLAY_NAME_MAX, User, UserQuery, user_view
-from orderly_core.accounts.use_cases import (
+from orderly_core.accounts.administration import (
     ActiveChange,
-    NewUser,
     RoleChange,
-    create_user,
     list_users,
     set_active,
     set_role,
 )
+from orderly_core.accounts.model import DISPLAY_NAME_MAX, User, UserQuery, user_view
+from orderly_core.accounts.registration import NewUser, create_user
 from orderly_core.shared.context import Role
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT, Page
 

@@ -18,6 +18,8 @@ from rich.text import Text
 
 from orderly_cli import output
 from orderly_core.shared.paging import Page
+from orderly_core.webhooks.deliveries import DeliveryDetail
+from orderly_core.webhooks.endpoints import RegisteredEndpoint
 from orderly_core.webhooks.model import (
     Attempt,
     Delivery,
@@ -25,11 +27,7 @@ from orderly_core.webhooks.model import (
     delivery_view,
     endpoint_view,
 )
-from orderly_core.webhooks.use_cases import (
-    DeliveryDetail,
-    RegisteredEndpoint,
-    ReplayReport,
-)
+from orderly_core.webhooks.replay import ReplayReport
 
 SHOWN_ONCE = (
     "Keep this signing secret now: Orderly will not show it again "

@@ -20,22 +20,18 @@ from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, Limit, m
 from orderly_cli.session import operator_context, run_idempotent_use_case, run_use_case
 from orderly_core.platform.outbox import EventType
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
-from orderly_core.webhooks.use_cases import (
-    DeliveryQuery,
+from orderly_core.webhooks.deliveries import DeliveryQuery, get_delivery, list_deliveries, redeliver
+from orderly_core.webhooks.endpoints import (
     EndpointChanges,
     EndpointRemoval,
     NewEndpoint,
-    ReplayRequest,
-    get_delivery,
-    list_deliveries,
     list_endpoints,
-    redeliver,
     register_endpoint,
     remove_endpoint,
-    replay_events,
     rotate_secret,
     update_endpoint,
 )
+from orderly_core.webhooks.replay import ReplayRequest, replay_events
 
 _TYPES = ", ".join(t.value for t in EventType)
 

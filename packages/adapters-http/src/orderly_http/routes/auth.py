@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from orderly_core.accounts.errors import InvalidCredentials
 from orderly_core.accounts.model import Session
-from orderly_core.accounts.use_cases import Credentials, log_in, log_out, refresh_session
+from orderly_core.accounts.sessions import Credentials, log_in, log_out, refresh_session
 from orderly_core.shared.context import Actor, Context
 from orderly_http.account_schemas import RefreshBody, TokenPair
 from orderly_http.answers import answer, described

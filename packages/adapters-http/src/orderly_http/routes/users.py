@@ -11,20 +11,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from orderly_core.accounts.administration import UserChanges, get_user, list_users, update_user
 from orderly_core.accounts.model import User, UserQuery
-from orderly_core.accounts.use_cases import (
+from orderly_core.accounts.profile import (
     PasswordChange,
     ProfileChanges,
-    Registration,
-    UserChanges,
     change_password,
-    current_user,
-    get_user,
-    list_users,
-    register,
     update_profile,
-    update_user,
 )
+from orderly_core.accounts.registration import Registration, register
+from orderly_core.accounts.sessions import current_user
 from orderly_core.shared.context import Role
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_http.account_schemas import (

@@ -19,22 +19,19 @@ from fastapi import APIRouter, Header
 from starlette.responses import Response
 
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
-from orderly_core.webhooks.model import Delivery, Endpoint
-from orderly_core.webhooks.use_cases import (
-    DeliveryQuery,
+from orderly_core.webhooks.deliveries import DeliveryQuery, get_delivery, list_deliveries, redeliver
+from orderly_core.webhooks.endpoints import (
     EndpointRemoval,
     RegisteredEndpoint,
-    get_delivery,
     get_endpoint,
-    list_deliveries,
     list_endpoints,
-    redeliver,
     register_endpoint,
     remove_endpoint,
-    replay_events,
     rotate_secret,
     update_endpoint,
 )
+from orderly_core.webhooks.model import Delivery, Endpoint
+from orderly_core.webhooks.replay import replay_events
 from orderly_http.answers import answer, described, optional_version
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext, WriteContext

@@ -16,6 +16,7 @@ import enum
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
@@ -217,7 +218,69 @@ async def _recorded(
     )
 
 
-async def import_products(  # noqa: C901
+async def _create(
+    deps: CatalogueServices, uow: CatalogueUnit, ctx: Context, row: _ValidRow, *, now: datetime
+) -> ImportedRow | ImportRejected:
+    """Create the product a row names that does not exist yet."""
+    product = Product(
+        sku=row.sku,
+        name=row.name,
+        description=row.description,
+        price=row.price,
+        active=True,
+        stock=Stock(on_hand=row.on_hand or 0),
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    added = await uow.products.add(product)
+    if not is_successful(added):
+        # Created by someone else since the rows were locked: the import's transaction
+        # cannot go on, so the import is rejected on this row.
+        taken = RowError(row.line, row.sku, (FieldError("sku", "was just created"),))
+        return ImportRejected((taken,))
+    await _recorded(deps, uow, ctx, None, product)
+    return ImportedRow(row.line, row.sku, ImportAction.CREATED)
+
+
+async def _update(
+    deps: CatalogueServices,
+    uow: CatalogueUnit,
+    ctx: Context,
+    current: Product,
+    row: _ValidRow,
+    *,
+    now: datetime,
+) -> ImportedRow | RowError:
+    """Update an existing product from a row, unless the row changes nothing."""
+    merged = _merge(current, row)
+    if isinstance(merged, RowError):
+        return merged
+    product, changed = merged
+    if not changed:
+        return ImportedRow(row.line, row.sku, ImportAction.UNCHANGED)
+    saved = product.bumped(now)
+    await uow.products.save(saved)
+    await _recorded(deps, uow, ctx, current, saved)
+    return ImportedRow(row.line, row.sku, ImportAction.UPDATED, changed)
+
+
+async def _import_row(
+    deps: CatalogueServices,
+    uow: CatalogueUnit,
+    ctx: Context,
+    current: Product | None,
+    row: _ValidRow,
+    *,
+    now: datetime,
+) -> ImportedRow | RowError | ImportRejected:
+    """A row creates the product it names, or updates the one that exists."""
+    if current is None:
+        return await _create(deps, uow, ctx, row, now=now)
+    return await _update(deps, uow, ctx, current, row, now=now)
+
+
+async def import_products(
     deps: CatalogueServices,
     ctx: Context,
     rows: Sequence[ImportRow],
@@ -243,38 +306,13 @@ async def import_products(  # noqa: C901
         outcome: list[ImportedRow] = []
         errors: list[RowError] = []
         for done, row in enumerate(checked, start=1):
-            current = existing.get(row.sku)
-            if current is None:
-                product = Product(
-                    sku=row.sku,
-                    name=row.name,
-                    description=row.description,
-                    price=row.price,
-                    active=True,
-                    stock=Stock(on_hand=row.on_hand or 0),
-                    version=1,
-                    created_at=now,
-                    updated_at=now,
-                )
-                added = await uow.products.add(product)
-                if not is_successful(added):
-                    # Created by someone else since the rows were locked: the import's
-                    # transaction cannot go on, so the import is rejected on this row.
-                    taken = RowError(row.line, row.sku, (FieldError("sku", "was just created"),))
-                    return Failure(ImportRejected((taken,)))
-                await _recorded(deps, uow, ctx, None, product)
-                outcome.append(ImportedRow(row.line, row.sku, ImportAction.CREATED))
+            imported = await _import_row(deps, uow, ctx, existing.get(row.sku), row, now=now)
+            if isinstance(imported, ImportRejected):
+                return Failure(imported)
+            if isinstance(imported, RowError):
+                errors.append(imported)
             else:
-                merged = _merge(current, row)
-                if isinstance(merged, RowError):
-                    errors.append(merged)
-                elif merged[1]:
-                    saved = merged[0].bumped(now)
-                    await uow.products.save(saved)
-                    await _recorded(deps, uow, ctx, current, saved)
-                    outcome.append(ImportedRow(row.line, row.sku, ImportAction.UPDATED, merged[1]))
-                else:
-                    outcome.append(ImportedRow(row.line, row.sku, ImportAction.UNCHANGED))
+                outcome.append(imported)
             if progress is not None:
                 progress(done, len(checked))
         if errors:

@@ -11,6 +11,7 @@ idempotency key happen once: a retry gets the first outcome again
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 import structlog
 from returns.pipeline import is_successful
@@ -95,19 +96,9 @@ ArchiveProductError = Forbidden | InvalidInput | ProductNotFound | VersionConfli
 AdjustStockError = Forbidden | InvalidInput | ProductNotFound | VersionConflict | StockBelowReserved
 
 
-async def create_product(
-    deps: CatalogueServices, ctx: Context, new: NewProduct
-) -> Idempotent[Product, CreateProductError]:
-    """Create a product with its opening stock.
-
-    Rules: only catalogue managers; the SKU is unique regardless of case; the price is a
-    non-negative amount of minor units of an ISO 4217 currency; opening stock is not negative.
-    """
-    if denied := catalogue_write_denied(ctx.actor, "create products"):
-        return Failure(denied)
-    fields = Fields()
-    now = deps.clock.now()
-    product = Product(
+def _new_product(fields: Fields, new: NewProduct, now: datetime) -> Product:
+    """The product ``new`` describes, at version 1; each broken rule is added to ``fields``."""
+    return Product(
         sku=fields.sku(new.sku),
         name=fields.name(new.name),
         description=fields.description(new.description),
@@ -119,6 +110,20 @@ async def create_product(
         updated_at=now,
         low_stock_threshold=fields.threshold(new.low_stock_threshold),
     )
+
+
+async def create_product(
+    deps: CatalogueServices, ctx: Context, new: NewProduct
+) -> Idempotent[Product, CreateProductError]:
+    """Create a product with its opening stock.
+
+    Rules: only catalogue managers; the SKU is unique regardless of case; the price is a
+    non-negative amount of minor units of an ISO 4217 currency; opening stock is not negative.
+    """
+    if denied := catalogue_write_denied(ctx.actor, "create products"):
+        return Failure(denied)
+    fields = Fields()
+    product = _new_product(fields, new, deps.clock.now())
     if invalid := fields.invalid():
         return invalid
 
@@ -192,6 +197,43 @@ async def list_products(
     return await in_transaction(deps, ctx, work)
 
 
+def _checked_changes(fields: Fields, changes: ProductChanges) -> ProductChanges:
+    """``changes`` with every field it names normalised; each broken rule is added to
+    ``fields``. A new currency needs a new price with it, and at least one field changes."""
+    sku = fields.sku(changes.sku)
+    name = None if changes.name is None else fields.name(changes.name)
+    description = None if changes.description is None else fields.description(changes.description)
+    price = None if changes.unit_price is None else fields.unit_price(changes.unit_price)
+    currency = None if changes.currency is None else fields.currency(changes.currency)
+    threshold = changes.low_stock_threshold
+    if threshold is not None:
+        fields.threshold(threshold)
+    if currency is not None and price is None:
+        fields.fail("unit_price", "is required when the currency changes")
+    named = (changes.name, changes.description, changes.unit_price, currency, changes.active)
+    if all(value is None for value in named) and threshold is None:
+        fields.fail("changes", "name at least one field to change")
+    return replace(
+        changes, sku=sku, name=name, description=description, unit_price=price, currency=currency
+    )
+
+
+def _changed(current: Product, changes: ProductChanges) -> Product:
+    """``current`` with the (checked) changes applied; ``None`` leaves a field as it is."""
+    threshold = changes.low_stock_threshold
+    return replace(
+        current,
+        name=current.name if changes.name is None else changes.name,
+        description=current.description if changes.description is None else changes.description,
+        price=Money(
+            current.price.amount if changes.unit_price is None else changes.unit_price,
+            current.price.currency if changes.currency is None else changes.currency,
+        ),
+        active=current.active if changes.active is None else changes.active,
+        low_stock_threshold=current.low_stock_threshold if threshold is None else threshold,
+    )
+
+
 async def update_product(
     deps: CatalogueServices, ctx: Context, changes: ProductChanges
 ) -> Idempotent[Product, UpdateProductError]:
@@ -204,47 +246,17 @@ async def update_product(
     if denied := catalogue_write_denied(ctx.actor, "update products"):
         return Failure(denied)
     fields = Fields()
-    sku = fields.sku(changes.sku)
-    name = None if changes.name is None else fields.name(changes.name)
-    description = None if changes.description is None else fields.description(changes.description)
-    price = None if changes.unit_price is None else fields.unit_price(changes.unit_price)
-    currency = None if changes.currency is None else fields.currency(changes.currency)
-    threshold = changes.low_stock_threshold
-    if threshold is not None:
-        fields.threshold(threshold)
-    if currency is not None and price is None:
-        fields.fail("unit_price", "is required when the currency changes")
-    if all(
-        value is None
-        for value in (
-            changes.name,
-            changes.description,
-            changes.unit_price,
-            currency,
-            changes.active,
-            threshold,
-        )
-    ):
-        fields.fail("changes", "name at least one field to change")
+    checked = _checked_changes(fields, changes)
     if invalid := fields.invalid():
         return invalid
+    sku = checked.sku
 
     async def work(uow: CatalogueUnit) -> Result[Product, UpdateProductError]:
         found = await _lock_current(uow, sku, changes.expected_version)
         if not is_successful(found):
             return found
         current = found.unwrap()
-        updated = replace(
-            current,
-            name=current.name if name is None else name,
-            description=current.description if description is None else description,
-            price=Money(
-                current.price.amount if price is None else price,
-                current.price.currency if currency is None else currency,
-            ),
-            active=current.active if changes.active is None else changes.active,
-            low_stock_threshold=current.low_stock_threshold if threshold is None else threshold,
-        )
+        updated = _changed(current, checked)
         if updated == current:
             return Success(current)
         updated = updated.bumped(deps.clock.now())
@@ -302,6 +314,54 @@ async def archive_product(
     return await in_idempotent_transaction(deps, ctx, operation, work)
 
 
+def _adjusted(current: Product, delta: int) -> Result[Product, AdjustStockError]:
+    """``current`` with ``delta`` added to its on-hand stock, which may not drop below the
+    quantity reserved, nor exceed the most a product may hold."""
+    on_hand = current.stock.on_hand + delta
+    if on_hand < current.stock.reserved:
+        return Failure(
+            StockBelowReserved(current.sku, current.stock.on_hand, current.stock.reserved, on_hand)
+        )
+    if on_hand > ON_HAND_MAX:
+        return Failure(InvalidInput.single("delta", f"on hand would exceed {ON_HAND_MAX}"))
+    return Success(replace(current, stock=replace(current.stock, on_hand=on_hand)))
+
+
+async def _record_adjustment(
+    deps: CatalogueServices,
+    uow: CatalogueUnit,
+    ctx: Context,
+    before: Product,
+    after: Product,
+    *,
+    adjustment: StockAdjustment,
+    reason: str,
+) -> None:
+    """The ledger movement, the audit entry and the log line of one stock adjustment."""
+    await record_movement(
+        deps,
+        uow,
+        ctx,
+        product=after,
+        kind=MovementKind.ADJUSTMENT,
+        delta=Stock(adjustment.delta),
+        note=reason,
+    )
+    await record(
+        deps,
+        uow,
+        ctx,
+        "product.adjust_stock",
+        target=("product", after.sku),
+        before=product_view(before),
+        after=product_view(after),
+    )
+    on_hand = after.stock.on_hand
+    log.info(
+        "stock_adjusted", sku=after.sku, delta=adjustment.delta, on_hand=on_hand, reason=reason
+    )
+
+
 async def adjust_stock(
     deps: CatalogueServices, ctx: Context, adjustment: StockAdjustment
 ) -> Idempotent[Product, AdjustStockError]:
@@ -325,35 +385,14 @@ async def adjust_stock(
         if not is_successful(found):
             return found
         current = found.unwrap()
-        on_hand = current.stock.on_hand + adjustment.delta
-        if on_hand < current.stock.reserved:
-            return Failure(
-                StockBelowReserved(sku, current.stock.on_hand, current.stock.reserved, on_hand)
-            )
-        if on_hand > ON_HAND_MAX:
-            return Failure(InvalidInput.single("delta", f"on hand would exceed {ON_HAND_MAX}"))
-        adjusted = replace(current, stock=replace(current.stock, on_hand=on_hand))
-        adjusted = adjusted.bumped(deps.clock.now())
+        checked = _adjusted(current, adjustment.delta)
+        if not is_successful(checked):
+            return checked
+        adjusted = checked.unwrap().bumped(deps.clock.now())
         await uow.products.save(adjusted)
-        await record_movement(
-            deps,
-            uow,
-            ctx,
-            product=adjusted,
-            kind=MovementKind.ADJUSTMENT,
-            delta=Stock(adjustment.delta),
-            note=reason,
+        await _record_adjustment(
+            deps, uow, ctx, current, adjusted, adjustment=adjustment, reason=reason
         )
-        await record(
-            deps,
-            uow,
-            ctx,
-            "product.adjust_stock",
-            target=("product", sku),
-            before=product_view(current),
-            after=product_view(adjusted),
-        )
-        log.info("stock_adjusted", sku=sku, delta=adjustment.delta, on_hand=on_hand, reason=reason)
         return Success(adjusted)
 
     operation = Operation(

@@ -151,6 +151,17 @@ async def _free_retry_id(uow: JobsUnit, job_id: str) -> str:
     return candidate
 
 
+async def _retry_record(deps: JobsServices, uow: JobsUnit, original: JobRecord) -> JobRecord:
+    """The record of a new job that runs ``original`` again, under the first free retry id."""
+    return new_record(
+        await _free_retry_id(uow, original.id),
+        original.name,
+        original.payload,
+        at=deps.clock.now(),
+        retry_of=original.id,
+    )
+
+
 async def retry_job(
     deps: JobsServices, ctx: Context, job_id: str, queue: JobQueue
 ) -> Idempotent[JobSummary, RetryJobError]:
@@ -175,13 +186,7 @@ async def retry_job(
             return Failure(JobNotFound(job_id))
         if original.status not in RETRYABLE:
             return Failure(JobNotRetryable(job_id, original.status.value))
-        again = new_record(
-            await _free_retry_id(uow, original.id),
-            original.name,
-            original.payload,
-            at=deps.clock.now(),
-            retry_of=original.id,
-        )
+        again = await _retry_record(deps, uow, original)
         if ctx.applies_changes:
             await queue_recorded(uow, queue, again)
         else:

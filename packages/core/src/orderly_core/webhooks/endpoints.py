@@ -1,4 +1,5 @@
-"""Managing webhooks: endpoints, their signing secrets, and their deliveries.
+"""Managing webhook endpoints: registering, reading, changing and removing them, and
+rotating their signing secrets.
 
 Only admins and operators manage webhooks (:func:`~orderly_core.shared.authorization.
 webhook_admin_denied`). Every write checks the actor, validates all of its input (listing
@@ -10,18 +11,12 @@ A signing secret is made by Orderly and shown once: in the answer of the registr
 the rotation that made it. It is never part of a view, a listing or the audit trail. Every
 write takes an idempotency key; a retry of a registration or a rotation with its key gets
 the first answer again, secret included, for as long as the key is kept.
-
-Sending is not done here: a redelivery or a replay only stores new pending deliveries, due
-now, which Orderly's worker sends.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any
 
 from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
@@ -33,28 +28,14 @@ from orderly_core.platform.transaction import in_idempotent_transaction, in_tran
 from orderly_core.shared.authorization import webhook_admin_denied
 from orderly_core.shared.context import Context
 from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict, version_conflict
-from orderly_core.shared.paging import NEWEST_FIRST, Page, PageQuery, checked_page
 from orderly_core.shared.validation import FieldErrors, parse_id
-from orderly_core.webhooks.errors import (
-    DeliveryNotFound,
-    EndpointDisabled,
-    EndpointNotFound,
-)
-from orderly_core.webhooks.model import (
-    Attempt,
-    Delivery,
-    DeliveryState,
-    Endpoint,
-    delivery_view,
-    endpoint_view,
-)
+from orderly_core.webhooks.errors import EndpointNotFound
+from orderly_core.webhooks.model import Endpoint, endpoint_view
 from orderly_core.webhooks.policy import checked_url
 from orderly_core.webhooks.ports import WebhooksServices, WebhooksUnit
 from orderly_core.webhooks.signing import new_secret
 
-REPLAY_MAX = 10_000  # events one replay may send again
 TARGET = "webhook"  # the audit trail's target type of an endpoint
-DELIVERY_TARGET = "webhook_delivery"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,43 +71,11 @@ class EndpointRemoval:
     expected_version: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryQuery(PageQuery):
-    """A page of one endpoint's deliveries."""
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryDetail:
-    delivery: Delivery
-    attempts: tuple[Attempt, ...]  # first first
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayRequest:
-    event_types: tuple[str, ...]
-    since: datetime  # events created at or after this time...
-    until: datetime  # ...and before this one
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayReport:
-    endpoint_id: uuid.UUID
-    delivery_ids: tuple[uuid.UUID, ...]  # one new pending delivery per event, oldest first
-
-    @property
-    def count(self) -> int:
-        return len(self.delivery_ids)
-
-
 RegisterEndpointError = Forbidden | InvalidInput
 ReadEndpointError = Forbidden | EndpointNotFound
 UpdateEndpointError = Forbidden | InvalidInput | EndpointNotFound | VersionConflict
 RemoveEndpointError = Forbidden | EndpointNotFound | VersionConflict
 RotateSecretError = Forbidden | EndpointNotFound
-ListDeliveriesError = Forbidden | InvalidInput | EndpointNotFound
-GetDeliveryError = Forbidden | DeliveryNotFound
-RedeliverError = Forbidden | DeliveryNotFound | EndpointDisabled
-ReplayError = Forbidden | InvalidInput | EndpointNotFound | EndpointDisabled
 
 
 # --- rules ---------------------------------------------------------------------------------
@@ -135,9 +84,11 @@ ReplayError = Forbidden | InvalidInput | EndpointNotFound | EndpointDisabled
 _KNOWN_TYPES = ", ".join(t.value for t in EventType)
 
 
-def _checked_types(
+def checked_event_types(
     fields: FieldErrors, names: Sequence[str], field: str = "event_types"
 ) -> tuple[EventType, ...]:
+    """The event types ``names`` name: at least one, each a known type, none twice; every
+    name that breaks a rule is added to ``fields``."""
     if not names:
         fields.fail(field, "name at least one event type")
     types: list[EventType] = []
@@ -167,21 +118,38 @@ async def _lock_current(
     return Success(current)
 
 
-def _pending(
-    deps: WebhooksServices, endpoint_id: uuid.UUID, event_id: uuid.UUID, event_type: EventType
-) -> Delivery:
+def _new_endpoint(deps: WebhooksServices, url: str, types: tuple[EventType, ...]) -> Endpoint:
+    """A new endpoint is active, at version 1, with a new signing secret."""
     now = deps.clock.now()
-    return Delivery(
+    return Endpoint(
         id=deps.ids.new_id(),
-        endpoint_id=endpoint_id,
-        event_id=event_id,
-        event_type=event_type,
-        state=DeliveryState.PENDING,
-        attempts=0,
-        next_attempt_at=now,
+        url=url,
+        event_types=types,
+        secret=new_secret(),
+        active=True,
+        version=1,
         created_at=now,
         updated_at=now,
     )
+
+
+def _changed(
+    current: Endpoint,
+    url: str | None,
+    types: tuple[EventType, ...] | None,
+    active: bool | None,
+) -> Endpoint:
+    """``current`` with the changes applied; re-activating it clears why and since when it
+    was failing."""
+    updated = replace(
+        current,
+        url=current.url if url is None else url,
+        event_types=current.event_types if types is None else types,
+        active=current.active if active is None else active,
+    )
+    if updated.active and not current.active:
+        updated = replace(updated, failing_since=None, disabled_reason=None)
+    return updated
 
 
 # --- endpoints -----------------------------------------------------------------------------
@@ -206,22 +174,12 @@ async def register_endpoint(
         return Failure(denied)
     fields = FieldErrors()
     url = checked_url(fields, new.url, deps.webhooks)
-    types = _checked_types(fields, new.event_types)
+    types = checked_event_types(fields, new.event_types)
     if invalid := fields.invalid():
         return invalid
 
     async def work(uow: WebhooksUnit) -> Result[RegisteredEndpoint, RegisterEndpointError]:
-        now = deps.clock.now()
-        endpoint = Endpoint(
-            id=deps.ids.new_id(),
-            url=url,
-            event_types=types,
-            secret=new_secret(),
-            active=True,
-            version=1,
-            created_at=now,
-            updated_at=now,
-        )
+        endpoint = _new_endpoint(deps, url, types)
         await uow.endpoints.add(endpoint)
         await record(
             deps,
@@ -282,7 +240,9 @@ async def update_endpoint(
         return Failure(denied)
     fields = FieldErrors()
     url = None if changes.url is None else checked_url(fields, changes.url, deps.webhooks)
-    types = None if changes.event_types is None else _checked_types(fields, changes.event_types)
+    types = (
+        None if changes.event_types is None else checked_event_types(fields, changes.event_types)
+    )
     if changes.url is None and changes.event_types is None and changes.active is None:
         fields.fail("changes", "name at least one of url, event_types and active to change")
     if invalid := fields.invalid():
@@ -293,14 +253,7 @@ async def update_endpoint(
         if not is_successful(found):
             return found
         current = found.unwrap()
-        updated = replace(
-            current,
-            url=current.url if url is None else url,
-            event_types=current.event_types if types is None else types,
-            active=current.active if changes.active is None else changes.active,
-        )
-        if updated.active and not current.active:
-            updated = replace(updated, failing_since=None, disabled_reason=None)
+        updated = _changed(current, url, types, changes.active)
         if updated == current:
             return Success(current)
         updated = replace(updated, version=current.version + 1, updated_at=deps.clock.now())
@@ -403,187 +356,3 @@ async def rotate_secret(
         (EndpointNotFound,),
     )
     return await in_idempotent_transaction(deps, ctx, operation, work)
-
-
-# --- deliveries ----------------------------------------------------------------------------
-
-
-async def list_deliveries(
-    deps: WebhooksServices, ctx: Context, endpoint_id: str, query: DeliveryQuery
-) -> Result[Page[Delivery], ListDeliveriesError]:
-    """An endpoint's deliveries, newest first (keyset pagination), at most 200 a page.
-    Admins and operators only."""
-    if denied := webhook_admin_denied(ctx.actor, "read webhook deliveries"):
-        return Failure(denied)
-    fields = FieldErrors()
-    page = checked_page(fields, query, NEWEST_FIRST)
-    if invalid := fields.invalid():
-        return invalid
-
-    async def work(uow: WebhooksUnit) -> Result[Page[Delivery], ListDeliveriesError]:
-        wanted = parse_id(endpoint_id)
-        endpoint = await uow.endpoints.get(wanted) if wanted else None
-        if endpoint is None:
-            return Failure(EndpointNotFound(endpoint_id))
-        found = await uow.deliveries.of_endpoint(
-            endpoint.id, after=page.after, limit=page.fetch_limit
-        )
-        return Success(page.cut(found, lambda d: (d.created_at, d.id)))
-
-    return await in_transaction(deps, ctx, work)
-
-
-async def get_delivery(
-    deps: WebhooksServices, ctx: Context, delivery_id: str
-) -> Result[DeliveryDetail, GetDeliveryError]:
-    """One delivery with every attempt made of it, first first. Admins and operators only."""
-    if denied := webhook_admin_denied(ctx.actor, "read webhook deliveries"):
-        return Failure(denied)
-
-    async def work(uow: WebhooksUnit) -> Result[DeliveryDetail, GetDeliveryError]:
-        wanted = parse_id(delivery_id)
-        delivery = await uow.deliveries.get(wanted) if wanted else None
-        if delivery is None:
-            return Failure(DeliveryNotFound(delivery_id))
-        attempts = tuple(await uow.deliveries.attempts(delivery.id))
-        return Success(DeliveryDetail(delivery, attempts))
-
-    return await in_transaction(deps, ctx, work)
-
-
-async def redeliver(
-    deps: WebhooksServices, ctx: Context, delivery_id: str
-) -> Idempotent[Delivery, RedeliverError]:
-    """Send a delivery's event to its endpoint again, whatever became of the delivery
-    (delivered, dead or still pending).
-
-    Rules: admins and operators only; the endpoint must be active. A new pending delivery of
-    the same event to the same endpoint is made, due now, with no attempts; the delivery it
-    repeats stays as it is. Orderly's worker sends it.
-    """
-    if denied := webhook_admin_denied(ctx.actor, "redeliver webhooks"):
-        return Failure(denied)
-
-    async def work(uow: WebhooksUnit) -> Result[Delivery, RedeliverError]:
-        wanted = parse_id(delivery_id)
-        original = await uow.deliveries.get(wanted) if wanted else None
-        endpoint = (
-            await uow.endpoints.get(original.endpoint_id, for_update=True) if original else None
-        )
-        if original is None or endpoint is None:
-            return Failure(DeliveryNotFound(delivery_id))
-        if not endpoint.active:
-            return Failure(EndpointDisabled(str(endpoint.id)))
-        again = _pending(deps, endpoint.id, original.event_id, original.event_type)
-        await uow.deliveries.add(again)
-        await record(
-            deps,
-            uow,
-            ctx,
-            "webhook.redeliver",
-            target=(DELIVERY_TARGET, str(again.id)),
-            before=None,
-            after=delivery_view(again) | {"redelivery_of": str(original.id)},
-        )
-        return Success(again)
-
-    operation = Operation(
-        "webhook.redeliver",
-        {"delivery_id": delivery_id},
-        Delivery,
-        (DeliveryNotFound, EndpointDisabled),
-    )
-    return await in_idempotent_transaction(deps, ctx, operation, work)
-
-
-def _checked_replay(fields: FieldErrors, request: ReplayRequest) -> tuple[EventType, ...]:
-    types = _checked_types(fields, request.event_types)
-    naive = [
-        name
-        for name, moment in (("since", request.since), ("until", request.until))
-        if moment.utcoffset() is None
-    ]
-    for name in naive:
-        fields.fail(name, "must be a time with its offset (such as 2031-04-01T00:00:00Z)")
-    if not naive and request.since >= request.until:
-        fields.fail("until", "must be after since")
-    return types
-
-
-async def replay_events(  # noqa: C901
-    deps: WebhooksServices, ctx: Context, endpoint_id: str, request: ReplayRequest
-) -> Idempotent[ReplayReport, ReplayError]:
-    """Send an endpoint every event of the given types created in [since, until) again, for
-    a receiver that lost data: delivered events too.
-
-    Rules: admins and operators only; the endpoint must be active. Event types: at least
-    one, each a known type the endpoint subscribes to, none twice; ``since`` before
-    ``until``, both with an offset. At most 10,000 events a replay: a range holding more is
-    refused (replay it in shorter ranges). Each event gets a new pending delivery to this
-    endpoint, due now, which Orderly's worker sends; answers their ids, in the order the
-    events happened.
-    """
-    if denied := webhook_admin_denied(ctx.actor, "replay webhook events"):
-        return Failure(denied)
-    fields = FieldErrors()
-    types = _checked_replay(fields, request)
-    if invalid := fields.invalid():
-        return invalid
-
-    async def work(uow: WebhooksUnit) -> Result[ReplayReport, ReplayError]:
-        wanted = parse_id(endpoint_id)
-        endpoint = await uow.endpoints.get(wanted, for_update=True) if wanted else None
-        if endpoint is None:
-            return Failure(EndpointNotFound(endpoint_id))
-        if not endpoint.active:
-            return Failure(EndpointDisabled(str(endpoint.id)))
-        unwanted = FieldErrors()
-        for index, event_type in enumerate(types):
-            if event_type not in endpoint.event_types:
-                unwanted.fail(
-                    f"event_types.{index}",
-                    f"the endpoint does not subscribe to {event_type.value}",
-                )
-        if invalid := unwanted.invalid():
-            return invalid
-        events = await uow.outbox.between(types, request.since, request.until, REPLAY_MAX + 1)
-        if len(events) > REPLAY_MAX:
-            return Failure(
-                InvalidInput.single(
-                    "until",
-                    f"the range holds more than {REPLAY_MAX} events: replay shorter ranges",
-                )
-            )
-        ids: list[uuid.UUID] = []
-        for event in events:
-            delivery = _pending(deps, endpoint.id, event.id, event.type)
-            await uow.deliveries.add(delivery)
-            ids.append(delivery.id)
-        await record(
-            deps,
-            uow,
-            ctx,
-            "webhook.replay",
-            target=(TARGET, str(endpoint.id)),
-            before=None,
-            after=_replay_view(types, request, len(ids)),
-        )
-        return Success(ReplayReport(endpoint.id, tuple(ids)))
-
-    checked = ReplayRequest(tuple(t.value for t in types), request.since, request.until)
-    operation = Operation(
-        "webhook.replay",
-        {"endpoint_id": endpoint_id, "request": checked},
-        ReplayReport,
-        (EndpointNotFound, EndpointDisabled),
-    )
-    return await in_idempotent_transaction(deps, ctx, operation, work)
-
-
-def _replay_view(types: Sequence[EventType], request: ReplayRequest, count: int) -> dict[str, Any]:
-    return {
-        "event_types": [t.value for t in types],
-        "since": request.since,
-        "until": request.until,
-        "deliveries": count,
-    }

@@ -1,0 +1,47 @@
+"""The in-memory fake of the orders' repository."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from orderly_core.orders.model import Order, OrderQuery, OrderStatus
+
+
+class InMemoryOrders:
+    def __init__(self, rows: dict[uuid.UUID, Order]) -> None:
+        self._rows = rows
+
+    async def add(self, order: Order) -> None:
+        self._rows[order.id] = order
+
+    async def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None:  # noqa: ARG002
+        return self._rows.get(order_id)
+
+    async def save(self, order: Order) -> None:
+        self._rows[order.id] = order
+
+    async def list(
+        self, *, after: tuple[datetime, uuid.UUID] | None, limit: int, query: OrderQuery
+    ) -> list[Order]:
+        newest_first = sorted(self._rows.values(), key=lambda o: (o.placed_at, o.id), reverse=True)
+        return [
+            o
+            for o in newest_first
+            if (after is None or (o.placed_at, o.id) < after)
+            and query.status in (None, o.status)
+            and query.customer_id in (None, o.customer_id)
+            and (query.since is None or o.placed_at >= query.since)
+            and (query.until is None or o.placed_at < query.until)
+        ][:limit]
+
+    async def due_for_expiry(self, now: datetime, limit: int) -> tuple[uuid.UUID, ...]:
+        due = sorted(
+            (
+                o
+                for o in self._rows.values()
+                if o.status is OrderStatus.PLACED and o.expires_at <= now
+            ),
+            key=lambda o: o.expires_at,
+        )
+        return tuple(o.id for o in due[:limit])

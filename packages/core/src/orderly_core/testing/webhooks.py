@@ -1,0 +1,122 @@
+"""In-memory fakes of the webhooks' ports: endpoints, deliveries and the sender."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from orderly_core.webhooks.model import Attempt, Delivery, DeliveryState, Endpoint
+from orderly_core.webhooks.ports import SendOutcome
+
+
+class InMemoryEndpoints:
+    def __init__(self, rows: dict[uuid.UUID, Endpoint]) -> None:
+        self._rows = rows
+
+    async def add(self, endpoint: Endpoint) -> None:
+        self._rows[endpoint.id] = endpoint
+
+    async def get(self, endpoint_id: uuid.UUID, *, for_update: bool = False) -> Endpoint | None:  # noqa: ARG002
+        return self._rows.get(endpoint_id)
+
+    async def save(self, endpoint: Endpoint) -> None:
+        self._rows[endpoint.id] = endpoint
+
+    async def remove(self, endpoint_id: uuid.UUID) -> None:
+        self._rows.pop(endpoint_id, None)
+
+    async def all(self) -> list[Endpoint]:
+        return sorted(self._rows.values(), key=lambda e: (e.created_at, e.id))
+
+
+class InMemoryDeliveries:
+    def __init__(self, rows: dict[uuid.UUID, Delivery], attempts: list[Attempt]) -> None:
+        self._rows = rows
+        self._attempts = attempts
+
+    async def add(self, delivery: Delivery) -> bool:
+        if delivery.id in self._rows:
+            return False
+        self._rows[delivery.id] = delivery
+        return True
+
+    async def get(self, delivery_id: uuid.UUID, *, for_update: bool = False) -> Delivery | None:  # noqa: ARG002
+        return self._rows.get(delivery_id)
+
+    async def save(self, delivery: Delivery) -> None:
+        self._rows[delivery.id] = delivery
+
+    async def add_attempt(self, attempt: Attempt) -> None:
+        self._attempts.append(attempt)
+
+    async def attempts(self, delivery_id: uuid.UUID) -> list[Attempt]:
+        return [a for a in self._attempts if a.delivery_id == delivery_id]
+
+    async def of_endpoint(
+        self, endpoint_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Delivery]:
+        found = sorted(
+            (d for d in self._rows.values() if d.endpoint_id == endpoint_id),
+            key=lambda d: (d.created_at, d.id),
+            reverse=True,
+        )
+        if after is not None:
+            found = [d for d in found if (d.created_at, d.id) < after]
+        return found[:limit]
+
+    async def pending_for_event(self, event_id: uuid.UUID) -> int:
+        return sum(
+            1
+            for d in self._rows.values()
+            if d.event_id == event_id and d.state is DeliveryState.PENDING
+        )
+
+    async def mark_queued(self, delivery_ids: Sequence[uuid.UUID], at: datetime) -> None:
+        for delivery_id in delivery_ids:
+            found = self._rows.get(delivery_id)
+            if found is not None and found.state is DeliveryState.PENDING:
+                self._rows[delivery_id] = replace(found, queued_at=at)
+
+    async def unqueued(self, now: datetime, limit: int) -> list[Delivery]:
+        found = sorted(
+            (
+                d
+                for d in self._rows.values()
+                if d.state is DeliveryState.PENDING
+                and d.queued_at is None
+                and (d.next_attempt_at or d.created_at) <= now
+            ),
+            key=lambda d: (d.created_at, d.id),
+        )
+        return found[:limit]
+
+    async def overdue(self, before: datetime, limit: int) -> list[Delivery]:
+        found = sorted(
+            (
+                d
+                for d in self._rows.values()
+                if d.state is DeliveryState.PENDING
+                and d.next_attempt_at is not None
+                and d.next_attempt_at < before
+            ),
+            key=lambda d: (d.next_attempt_at or d.created_at, d.id),
+        )
+        return found[:limit]
+
+
+@dataclass
+class ScriptedSender:
+    """A webhook receiver's answers, in order (then 200 for ever), and what it was sent."""
+
+    statuses: list[int | None] = field(default_factory=list)
+    sent: list[tuple[str, bytes, dict[str, str]]] = field(default_factory=list)
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendOutcome:
+        self.sent.append((url, body, dict(headers)))
+        status = self.statuses.pop(0) if self.statuses else 200
+        if status is None:
+            return SendOutcome(None, 5, "connection refused")
+        error = None if 200 <= status < 300 else f"HTTP {status}"
+        return SendOutcome(status, 5, error)
