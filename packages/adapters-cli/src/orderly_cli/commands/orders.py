@@ -209,79 +209,69 @@ def _step(
     order_views.show_written(order, applied=ctx.applies_changes, done=done, as_json=as_json)
 
 
+def _step_command(
+    use_case: StepUseCase, *, done: str
+) -> Callable[[Callable[[], None]], Callable[..., None]]:
+    """The command of a lifecycle step that takes nothing but the order and the options of
+    every write: the function it decorates gives the command its name and, by its docstring,
+    its help; the command runs ``use_case`` and shows the order as ``done``."""
+
+    def declare(described: Callable[[], None]) -> Callable[..., None]:
+        def command(
+            order_id: OrderId,
+            if_version: IfVersion = None,
+            dry_run: DryRun = False,
+            idempotency_key: IdempotencyKey = None,
+            as_json: AsJson = False,
+        ) -> None:
+            _step(
+                use_case,
+                order_id,
+                if_version=if_version,
+                dry_run=dry_run,
+                idempotency_key=idempotency_key,
+                as_json=as_json,
+                done=done,
+            )
+
+        command.__name__, command.__qualname__ = described.__name__, described.__qualname__
+        command.__doc__ = described.__doc__
+        return command
+
+    return declare
+
+
 @app.command("pay")
-def pay_command(
-    order_id: OrderId,
-    if_version: IfVersion = None,
-    dry_run: DryRun = False,
-    idempotency_key: IdempotencyKey = None,
-    as_json: AsJson = False,
-) -> None:
+@_step_command(pay_order, done="paid")
+def pay_command() -> None:
     """Mark a placed order paid; it no longer expires.
 
     \b
     Example:
       orderly orders pay 5a0e7c1e-3b1f-4d0a-9e53-0f5e2d1c9a77 --if-version 1
     """
-    _step(
-        pay_order,
-        order_id,
-        if_version=if_version,
-        dry_run=dry_run,
-        idempotency_key=idempotency_key,
-        as_json=as_json,
-        done="paid",
-    )
 
 
 @app.command("ship")
-def ship_command(
-    order_id: OrderId,
-    if_version: IfVersion = None,
-    dry_run: DryRun = False,
-    idempotency_key: IdempotencyKey = None,
-    as_json: AsJson = False,
-) -> None:
+@_step_command(ship_order, done="shipped")
+def ship_command() -> None:
     """Mark a paid order shipped: its reserved stock leaves the stock on hand.
 
     \b
     Example:
       orderly orders ship 5a0e7c1e-3b1f-4d0a-9e53-0f5e2d1c9a77 --if-version 2
     """
-    _step(
-        ship_order,
-        order_id,
-        if_version=if_version,
-        dry_run=dry_run,
-        idempotency_key=idempotency_key,
-        as_json=as_json,
-        done="shipped",
-    )
 
 
 @app.command("deliver")
-def deliver_command(
-    order_id: OrderId,
-    if_version: IfVersion = None,
-    dry_run: DryRun = False,
-    idempotency_key: IdempotencyKey = None,
-    as_json: AsJson = False,
-) -> None:
+@_step_command(deliver_order, done="delivered")
+def deliver_command() -> None:
     """Mark a shipped order delivered.
 
     \b
     Example:
       orderly orders deliver 5a0e7c1e-3b1f-4d0a-9e53-0f5e2d1c9a77
     """
-    _step(
-        deliver_order,
-        order_id,
-        if_version=if_version,
-        dry_run=dry_run,
-        idempotency_key=idempotency_key,
-        as_json=as_json,
-        done="delivered",
-    )
 
 
 @app.command("cancel")
