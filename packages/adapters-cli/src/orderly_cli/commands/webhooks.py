@@ -10,6 +10,7 @@ shown is in :mod:`orderly_cli.commands.webhook_views`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -134,70 +135,55 @@ def add_command(
     )
 
 
-def _set_active(
-    endpoint_id: str,
-    *,
-    active: bool,
-    if_version: int | None,
-    dry_run: bool,
-    idempotency_key: str | None,
-    as_json: bool,
-) -> None:
-    changes = EndpointChanges(endpoint_id, expected_version=if_version, active=active)
-    ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
-    endpoint = run_idempotent_use_case(
-        lambda deps: update_endpoint(deps, ctx, changes), as_json=as_json
-    )
+def _switch_command(*, active: bool) -> Callable[[Callable[[], None]], Callable[..., None]]:
+    """The command that turns an endpoint on (``active``) or off: the function it decorates
+    gives the command its name and, by its docstring, its help."""
     done = "enabled" if active else "disabled"
-    webhook_views.show_written(endpoint, applied=ctx.applies_changes, done=done, as_json=as_json)
+
+    def declare(described: Callable[[], None]) -> Callable[..., None]:
+        def command(
+            endpoint_id: EndpointId,
+            if_version: IfVersion = None,
+            dry_run: DryRun = False,
+            idempotency_key: IdempotencyKey = None,
+            as_json: AsJson = False,
+        ) -> None:
+            changes = EndpointChanges(endpoint_id, expected_version=if_version, active=active)
+            ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
+            endpoint = run_idempotent_use_case(
+                lambda deps: update_endpoint(deps, ctx, changes), as_json=as_json
+            )
+            webhook_views.show_written(
+                endpoint, applied=ctx.applies_changes, done=done, as_json=as_json
+            )
+
+        command.__name__, command.__qualname__ = described.__name__, described.__qualname__
+        command.__doc__ = described.__doc__
+        return command
+
+    return declare
 
 
 @app.command("disable")
-def disable_command(
-    endpoint_id: EndpointId,
-    if_version: IfVersion = None,
-    dry_run: DryRun = False,
-    idempotency_key: IdempotencyKey = None,
-    as_json: AsJson = False,
-) -> None:
+@_switch_command(active=False)
+def disable_command() -> None:
     """Stop sending events to an endpoint; it keeps its settings and deliveries.
 
     \b
     Example:
       orderly webhooks disable 0f8e2a6c-6b1d-4d39-9d0e-3a7c5b2e1f40
     """
-    _set_active(
-        endpoint_id,
-        active=False,
-        if_version=if_version,
-        dry_run=dry_run,
-        idempotency_key=idempotency_key,
-        as_json=as_json,
-    )
 
 
 @app.command("enable")
-def enable_command(
-    endpoint_id: EndpointId,
-    if_version: IfVersion = None,
-    dry_run: DryRun = False,
-    idempotency_key: IdempotencyKey = None,
-    as_json: AsJson = False,
-) -> None:
+@_switch_command(active=True)
+def enable_command() -> None:
     """Send events to an endpoint again, forgetting why and since when it was failing.
 
     \b
     Example:
       orderly webhooks enable 0f8e2a6c-6b1d-4d39-9d0e-3a7c5b2e1f40
     """
-    _set_active(
-        endpoint_id,
-        active=True,
-        if_version=if_version,
-        dry_run=dry_run,
-        idempotency_key=idempotency_key,
-        as_json=as_json,
-    )
 
 
 @app.command("remove")
