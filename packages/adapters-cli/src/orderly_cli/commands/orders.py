@@ -18,7 +18,16 @@ import typer
 
 from orderly_cli import output
 from orderly_cli.commands import order_views
-from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, Limit, moment
+from orderly_cli.options import (
+    AsJson,
+    Cursor,
+    DryRun,
+    IdempotencyKey,
+    Limit,
+    command_group,
+    if_version_option,
+    moment,
+)
 from orderly_cli.session import operator_context, run_idempotent_use_case, run_use_case
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus
 from orderly_core.orders.use_cases import (
@@ -41,31 +50,17 @@ from orderly_core.shared.errors import InvalidInput
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_core.unit_of_work import Dependencies
 
-app = typer.Typer(
-    help=(
-        "Orders: place one for a customer, list and show them, move them through their "
-        "lifecycle (placed, paid, shipped, delivered; or cancelled), and expire unpaid ones.\n\n"
-        "Commands connect with DATABASE_URL and REDIS_URL, or find a running `orderly dev` "
-        "in the current directory. They act as the operator (your OS user), who may act on "
-        "any order. Writes take --dry-run (check everything, show the result, change nothing) "
-        "and --idempotency-key KEY; every command takes --json for scripts.\n\n"
-        "Exit codes: 0 success, 1 refused by a business rule (the reason is printed), "
-        "2 usage or configuration error, 3 a server could not be reached, 4 internal error."
-    ),
-    no_args_is_help=True,
-    rich_markup_mode=None,
+app = command_group(
+    "Orders: place one for a customer, list and show them, move them through their "
+    "lifecycle (placed, paid, shipped, delivered; or cancelled), and expire unpaid ones.\n\n"
+    "Commands connect with DATABASE_URL and REDIS_URL, or find a running `orderly dev` "
+    "in the current directory. They act as the operator (your OS user), who may act on "
+    "any order. Writes take --dry-run (check everything, show the result, change nothing) "
+    "and --idempotency-key KEY; every command takes --json for scripts."
 )
 
 OrderId = Annotated[str, typer.Argument(metavar="ORDER_ID", help="The order's id.")]
-IfVersion = Annotated[
-    int | None,
-    typer.Option(
-        "--if-version",
-        min=1,
-        metavar="N",
-        help="Apply only if the order is still at version N; refused if it has changed.",
-    ),
-]
+IfVersion = Annotated[int | None, if_version_option("order")]
 
 
 def _line(text: str) -> LineRequest:

@@ -18,7 +18,7 @@ import typer
 from rich.table import Table
 
 from orderly_cli import output
-from orderly_cli.options import AsJson, Cursor, DryRun, Limit
+from orderly_cli.options import AsJson, Cursor, DryRun, Limit, command_group
 from orderly_cli.session import operator_context, run_use_case
 from orderly_core.accounts.model import DISPLAY_NAME_MAX, User, UserQuery, user_view
 from orderly_core.accounts.use_cases import (
@@ -33,20 +33,14 @@ from orderly_core.accounts.use_cases import (
 from orderly_core.shared.context import Role
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT, Page
 
-app = typer.Typer(
-    help=(
-        "Accounts: create the first admin, list users, change roles, deactivate and "
-        "reactivate.\n\n"
-        "Commands connect with DATABASE_URL and REDIS_URL, or find a running `orderly dev` "
-        "in the current directory. They act as the operator (your OS user), who may manage "
-        "every account. Writes take --dry-run (check everything, show the result, change "
-        "nothing); every command takes --json for scripts. Passwords and password hashes are "
-        "never shown.\n\n"
-        "Exit codes: 0 success, 1 refused by a business rule (the reason is printed), "
-        "2 usage or configuration error, 3 a server could not be reached, 4 internal error."
-    ),
-    no_args_is_help=True,
-    rich_markup_mode=None,
+app = command_group(
+    "Accounts: create the first admin, list users, change roles, deactivate and "
+    "reactivate.\n\n"
+    "Commands connect with DATABASE_URL and REDIS_URL, or find a running `orderly dev` "
+    "in the current directory. They act as the operator (your OS user), who may manage "
+    "every account. Writes take --dry-run (check everything, show the result, change "
+    "nothing); every command takes --json for scripts. Passwords and password hashes are "
+    "never shown."
 )
 
 UserRef = Annotated[

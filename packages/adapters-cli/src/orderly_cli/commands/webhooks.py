@@ -17,7 +17,16 @@ import typer
 
 from orderly_cli import output
 from orderly_cli.commands import webhook_views
-from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, Limit, moment
+from orderly_cli.options import (
+    AsJson,
+    Cursor,
+    DryRun,
+    IdempotencyKey,
+    Limit,
+    command_group,
+    if_version_option,
+    moment,
+)
 from orderly_cli.session import operator_context, run_idempotent_use_case, run_use_case
 from orderly_core.platform.outbox import EventType
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
@@ -40,33 +49,19 @@ from orderly_core.webhooks.use_cases import (
 
 _TYPES = ", ".join(t.value for t in EventType)
 
-app = typer.Typer(
-    help=(
-        "Webhooks: the endpoints Orderly sends its events to (signed with a secret of "
-        "their own), and each delivery of an event to an endpoint.\n\n"
-        "Commands connect with DATABASE_URL and REDIS_URL, or find a running `orderly dev` "
-        "in the current directory. They act as the operator (your OS user). Writes take "
-        "--dry-run (check everything, show the result, change nothing) and --idempotency-key "
-        "KEY; every command takes --json for scripts. A signing secret is printed once, by "
-        "the command that made it (add, rotate-secret).\n\n"
-        "Exit codes: 0 success, 1 refused by a business rule (the reason is printed), "
-        "2 usage or configuration error, 3 a server could not be reached, 4 internal error."
-    ),
-    no_args_is_help=True,
-    rich_markup_mode=None,
+app = command_group(
+    "Webhooks: the endpoints Orderly sends its events to (signed with a secret of "
+    "their own), and each delivery of an event to an endpoint.\n\n"
+    "Commands connect with DATABASE_URL and REDIS_URL, or find a running `orderly dev` "
+    "in the current directory. They act as the operator (your OS user). Writes take "
+    "--dry-run (check everything, show the result, change nothing) and --idempotency-key "
+    "KEY; every command takes --json for scripts. A signing secret is printed once, by "
+    "the command that made it (add, rotate-secret)."
 )
 
 EndpointId = Annotated[str, typer.Argument(metavar="ID", help="The endpoint's id.")]
 DeliveryId = Annotated[str, typer.Argument(metavar="DELIVERY_ID", help="The delivery's id.")]
-IfVersion = Annotated[
-    int | None,
-    typer.Option(
-        "--if-version",
-        min=1,
-        metavar="N",
-        help="Apply only if the endpoint is still at version N; refused if it has changed.",
-    ),
-]
+IfVersion = Annotated[int | None, if_version_option("endpoint")]
 Events = Annotated[
     list[str],
     typer.Option(
