@@ -176,9 +176,7 @@ def list_command(
     ctx = operator_context()
     page = run_use_case(lambda deps: list_audit(deps, ctx, query), as_json=as_json)
     if as_json:
-        output.print_json(
-            {"items": [entry_json(e) for e in page.items], "next_cursor": page.next_cursor}
-        )
+        output.print_json(output.page_json(page, entry_json))
     else:
         _show_page(page.items, page.next_cursor)
 

@@ -57,7 +57,7 @@ def _page(
     ctx = operator_context()
     page = run_use_case(lambda deps: list_jobs(deps, ctx, query), as_json=as_json)
     if as_json:
-        output.print_json(job_views.page_json(page))
+        output.print_json(output.page_json(page, job_views.summary_json))
     else:
         job_views.show_page(page, title=title, empty=empty)
 

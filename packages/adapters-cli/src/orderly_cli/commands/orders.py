@@ -120,12 +120,7 @@ def list_command(
     ctx = operator_context()
     page = run_use_case(lambda deps: list_orders(deps, ctx, query), as_json=as_json)
     if as_json:
-        output.print_json(
-            {
-                "items": [order_views.order_json(o) for o in page.items],
-                "next_cursor": page.next_cursor,
-            }
-        )
+        output.print_json(output.page_json(page, order_views.order_json))
     else:
         order_views.show_page(page)
 

@@ -93,7 +93,7 @@ def list_command(
     query = ProductQuery(limit=limit, cursor=cursor, active=active, search=search)
     page = run_use_case(lambda deps: list_products(deps, ctx, query), as_json=as_json)
     if as_json:
-        output.print_json(output.page_json(page))
+        output.print_json(output.page_json(page, output.product_json))
     else:
         output.show_page(page)
 

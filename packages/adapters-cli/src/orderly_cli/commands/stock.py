@@ -9,7 +9,6 @@ counts as drift and how a repair is audited live in the core.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -58,10 +57,7 @@ def _signed(delta: int) -> str:
 
 def movement_json(movement: StockMovement) -> dict[str, Any]:
     """A movement as the HTTP API shows one."""
-    return {
-        name: output.rfc3339(value) if isinstance(value, datetime) else value
-        for name, value in movement_view(movement).items()
-    }
+    return output.json_view(movement_view(movement))
 
 
 def _show_history(sku: str, page: Page[StockMovement]) -> None:
@@ -119,9 +115,7 @@ def history_command(
     query = HistoryQuery(limit=limit, cursor=cursor)
     page = run_use_case(lambda deps: stock_history(deps, ctx, sku, query), as_json=as_json)
     if as_json:
-        output.print_json(
-            {"items": [movement_json(m) for m in page.items], "next_cursor": page.next_cursor}
-        )
+        output.print_json(output.page_json(page, movement_json))
     else:
         _show_history(sku.strip().upper(), page)
 

@@ -262,12 +262,7 @@ def deliveries_command(
         lambda deps: list_deliveries(deps, ctx, endpoint_id, query), as_json=as_json
     )
     if as_json:
-        output.print_json(
-            {
-                "items": [webhook_views.delivery_json(d) for d in page.items],
-                "next_cursor": page.next_cursor,
-            }
-        )
+        output.print_json(output.page_json(page, webhook_views.delivery_json))
     else:
         webhook_views.show_deliveries(page)
 
