@@ -19,7 +19,7 @@ from fastapi import APIRouter, Header
 from starlette.responses import Response
 
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
-from orderly_core.webhooks.model import Delivery, Endpoint
+from orderly_core.webhooks.model import Delivery
 from orderly_core.webhooks.use_cases import (
     DeliveryQuery,
     EndpointRemoval,
@@ -35,7 +35,7 @@ from orderly_core.webhooks.use_cases import (
     rotate_secret,
     update_endpoint,
 )
-from orderly_http.answers import answer, described, optional_version
+from orderly_http.answers import answer, answer_change, described, optional_version, version_of
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext, WriteContext
 from orderly_http.paging import Cursor, Limit
@@ -69,10 +69,6 @@ IfMatch = Annotated[
 
 # The signing secret is in these answers: no cache may keep them.
 _NO_STORE = {"Cache-Control": "no-store"}
-
-
-def _version(endpoint: Endpoint) -> int:
-    return endpoint.version
 
 
 def _registered_version(registered: RegisteredEndpoint) -> int:
@@ -182,7 +178,7 @@ async def get_endpoint_route(
     *, endpoint_id: str, resources: Resources, ctx: RequestContext
 ) -> Response:
     result = await get_endpoint(resources.dependencies, ctx, endpoint_id)
-    return answer(result, ctx, EndpointResource.from_domain, version=_version)
+    return answer(result, ctx, EndpointResource.from_domain, version=version_of)
 
 
 @router.patch(
@@ -206,10 +202,7 @@ async def update_endpoint_route(
 ) -> Response:
     changes = body.to_domain(endpoint_id, optional_version(if_match))
     result = await update_endpoint(resources.dependencies, ctx, changes)
-    conditional = if_match is not None
-    return answer(
-        result, ctx, EndpointResource.from_domain, version=_version, conditional=conditional
-    )
+    return answer_change(result, ctx, EndpointResource.from_domain, if_match=if_match)
 
 
 @router.delete(
