@@ -26,6 +26,11 @@ EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
 EXIT_INTERNAL = 4
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success, 1 refused by a business rule (the reason is printed), "
+    "2 usage or configuration error, 3 a server could not be reached, 4 internal error."
+)
+"""What a command group's help says of the exit codes, unless its commands add a meaning."""
 
 log = structlog.get_logger(__name__)
 

@@ -1,5 +1,6 @@
 """Options that mean the same on every command: ``--json``, ``--dry-run``,
-``--idempotency-key``, ``--if-version``, and the ``--limit`` and ``--cursor`` of listings.
+``--idempotency-key``, ``--if-version``, and the ``--limit`` and ``--cursor`` of listings;
+and the settings of every command group.
 
 Declared once so that their names, checks and help read the same everywhere in ``orderly``;
 a listing's ``--limit`` defaults to the core's ``PAGE_SIZE_DEFAULT``.
@@ -8,10 +9,11 @@ a listing's ``--limit`` defaults to the core's ``PAGE_SIZE_DEFAULT``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from orderly_cli.boundary import EXIT_CODES_HELP
 from orderly_core.shared.context import IDEMPOTENCY_KEY_RULE, is_idempotency_key
 from orderly_core.shared.paging import PAGE_SIZE_MAX
 
@@ -36,20 +38,31 @@ IdempotencyKey = Annotated[
         help="Names this operation so that a retry is recognised (1-255 printable ASCII).",
     ),
 ]
-IfVersion = Annotated[
-    int | None,
-    typer.Option(
+
+
+def if_version_option(subject: str) -> Any:
+    """The ``--if-version N`` of a command that changes a ``subject`` (a product, an order...):
+    the change applies only to that version of it, and is refused once it has changed."""
+    return typer.Option(
         "--if-version",
         min=1,
         metavar="N",
-        help="Apply only if the product is still at version N; refused if it has changed.",
-    ),
-]
+        help=f"Apply only if the {subject} is still at version N; refused if it has changed.",
+    )
+
+
+IfVersion = Annotated[int | None, if_version_option("product")]
 Limit = Annotated[int, typer.Option(metavar="N", help=f"Items per page (1-{PAGE_SIZE_MAX}).")]
 Cursor = Annotated[
     str | None,
     typer.Option(metavar="CURSOR", help="Start after this cursor, printed with the previous page."),
 ]
+
+
+def command_group(about: str, *, exit_codes: str = EXIT_CODES_HELP) -> typer.Typer:
+    """A group of ``orderly`` commands: its help is ``about`` followed by what its exit codes
+    mean, and it shows that help when it is called without a command."""
+    return typer.Typer(help=f"{about}\n\n{exit_codes}", no_args_is_help=True, rich_markup_mode=None)
 
 
 def moment(value: str | None, option: str) -> datetime | None:

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import typer
 from rich import box
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
@@ -51,15 +52,27 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def product_json(product: Product) -> dict[str, Any]:
+def time_text(moment: datetime | None) -> str:
+    """A timestamp as :func:`rfc3339` writes it, or ``-`` where there is none."""
+    return "-" if moment is None else rfc3339(moment)
+
+
+def json_view(view: Mapping[str, Any]) -> dict[str, Any]:
+    """A resource's view (the members of its HTTP resource) as ``--json`` prints it: with
+    timestamps in RFC 3339 UTC, as the HTTP API writes them."""
     return {
         name: rfc3339(value) if isinstance(value, datetime) else value
-        for name, value in product_view(product).items()
+        for name, value in view.items()
     }
 
 
-def page_json(page: Page[Product]) -> dict[str, Any]:
-    return {"items": [product_json(p) for p in page.items], "next_cursor": page.next_cursor}
+def page_json[T](page: Page[T], item_json: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
+    """A page as ``--json`` prints it: ``{"items": [...], "next_cursor": ...}``."""
+    return {"items": [item_json(item) for item in page.items], "next_cursor": page.next_cursor}
+
+
+def product_json(product: Product) -> dict[str, Any]:
+    return json_view(product_view(product))
 
 
 def price_text(product: Product) -> str:
@@ -76,6 +89,50 @@ def list_table(title: str) -> Table:
         pad_edge=False,
         collapse_padding=True,
     )
+
+
+def fields_table(title: str, rows: Iterable[tuple[str, RenderableType]]) -> Table:
+    """The look of one thing shown in full: a titled table of its fields and their values."""
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("Field", style="bold", no_wrap=True)
+    table.add_column("Value", overflow="fold")
+    for field, value in rows:
+        table.add_row(field, value)
+    return table
+
+
+def not_applied(what: str) -> None:
+    """Says that a dry run changed nothing, then ``what`` it would have done."""
+    console().print(f"[bold]{NOT_APPLIED}.[/bold] {what}")
+
+
+class ShowTitled[T](Protocol):
+    """Shows one thing in full under a title."""
+
+    def __call__(self, value: T, /, *, title: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOutcome[T]:
+    """How a write's outcome is shown for one kind of thing: with --json,
+    ``{"applied": ..., member: document}``; otherwise ``show`` shows it under its ``name``
+    (such as "Order 5a0e...") followed by what was ``done`` to it, and a dry run says plainly
+    that nothing was changed and what would have been done."""
+
+    member: str
+    name: Callable[[T], str]
+    document: Callable[[T], dict[str, Any]]
+    show: ShowTitled[T]
+
+    def __call__(self, value: T, *, applied: bool, done: str, as_json: bool) -> None:
+        name = self.name(value)
+        if as_json:
+            print_json({"applied": applied, self.member: self.document(value)})
+        elif applied:
+            self.show(value, title=f"{name} {done}")
+        else:
+            not_applied(f"{name} would be {done}:")
+            self.show(value, title=name)
 
 
 def show_page(page: Page[Product]) -> None:
@@ -106,9 +163,6 @@ def show_page(page: Page[Product]) -> None:
 
 
 def show_product(product: Product, *, title: str | None = None) -> None:
-    table = Table(title=title or f"Product {product.sku}", title_justify="left", show_header=False)
-    table.add_column("Field", style="bold", no_wrap=True)
-    table.add_column("Value", overflow="fold")
     rows = (
         ("SKU", product.sku),
         ("Name", product.name),
@@ -123,21 +177,13 @@ def show_product(product: Product, *, title: str | None = None) -> None:
         ("Created", rfc3339(product.created_at)),
         ("Updated", rfc3339(product.updated_at)),
     )
-    for field, value in rows:
-        table.add_row(field, value)
-    console().print(table)
+    console().print(fields_table(title or f"Product {product.sku}", rows))
 
 
-def show_written(product: Product, *, applied: bool, done: str, as_json: bool) -> None:
-    """The product a write produced; a dry run says plainly that nothing was changed."""
-    if as_json:
-        print_json({"applied": applied, "product": product_json(product)})
-        return
-    if applied:
-        show_product(product, title=f"Product {product.sku} {done}")
-    else:
-        console().print(f"[bold]{NOT_APPLIED}.[/bold] Product {product.sku} would be {done}:")
-        show_product(product)
+show_written: WriteOutcome[Product] = WriteOutcome(
+    "product", lambda product: f"Product {product.sku}", product_json, show_product
+)
+"""The product a write produced."""
 
 
 def import_json(report: ImportReport) -> dict[str, Any]:

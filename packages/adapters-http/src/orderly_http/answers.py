@@ -24,7 +24,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
@@ -86,6 +86,18 @@ def expected_version(if_match: str) -> int | None:
     if match is None:
         raise RequestValidationError([{"loc": ("header", "If-Match"), "msg": IF_MATCH_RULE}])
     return int(match[1])
+
+
+class Versioned(Protocol):
+    """A resource that changes by versions: its ``ETag`` carries its ``version``."""
+
+    @property
+    def version(self) -> int: ...
+
+
+def version_of(resource: Versioned) -> int:
+    """The version a resource's ``ETag`` carries (``answer``'s ``version`` for most)."""
+    return resource.version
 
 
 def optional_version(if_match: str | None) -> int | None:
@@ -159,6 +171,20 @@ def answer[T](
     if replayed:
         written[REPLAYED_HEADER] = "true"
     return _response(render(value), status, written | dict(headers or {}))
+
+
+def answer_change[T: Versioned](
+    result: Result[T | Replayed[T], Any],
+    ctx: Context,
+    render: Callable[[T], Body],
+    *,
+    if_match: str | None,
+    marked: bool = True,
+) -> Response:
+    """The answer to a change made against the version an optional ``If-Match`` named: the
+    resource with its new ``ETag``; a stale version is 412 when ``If-Match`` was sent."""
+    conditional = if_match is not None
+    return answer(result, ctx, render, version=version_of, conditional=conditional, marked=marked)
 
 
 def _response(body: Body, status: int, headers: Mapping[str, str]) -> Response:

@@ -89,6 +89,18 @@ class RequestBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+class ChangesBody(RequestBody):
+    """The body of a change: a field left out keeps its value, and ``null`` is refused rather
+    than read as either keeping or clearing it."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _left_out_not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("leave the field out to keep it; null is not a value")
+        return value
+
+
 class NewProductBody(RequestBody):
     """A product to add to the catalogue. Left-out optional fields take their defaults."""
 
@@ -109,7 +121,7 @@ class NewProductBody(RequestBody):
         return NewProduct(**self.model_dump(exclude_unset=True))
 
 
-class ProductChangesBody(RequestBody):
+class ProductChangesBody(ChangesBody):
     """The fields to change; the others stay as they are. A new currency needs a new price."""
 
     model_config = ConfigDict(title="ProductChanges")
@@ -126,13 +138,6 @@ class ProductChangesBody(RequestBody):
     low_stock_threshold: int | SkipJsonSchema[None] = Field(
         default=None, description="Send `stock.low` when `available` falls below this; 0: never"
     )
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _left_out_not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("leave the field out to keep it; null is not a value")
-        return value
 
     def to_domain(self, sku: str, expected_version: int | None) -> ProductChanges:
         return ProductChanges(

@@ -8,9 +8,8 @@ and of a rotation add ``secret``, the one time it is shown.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from orderly_core.platform.outbox import EventType
@@ -19,7 +18,7 @@ from orderly_core.webhooks.deliveries import DeliveryDetail
 from orderly_core.webhooks.endpoints import EndpointChanges, NewEndpoint, RegisteredEndpoint
 from orderly_core.webhooks.model import Attempt, Delivery, Endpoint, delivery_view, endpoint_view
 from orderly_core.webhooks.replay import ReplayReport, ReplayRequest
-from orderly_http.schemas import RequestBody
+from orderly_http.schemas import ChangesBody, RequestBody
 
 _NEXT_CURSOR = "Pass as `cursor` to get the next page; null on the last page"
 _TYPES = ", ".join(f"`{t.value}`" for t in EventType)
@@ -195,7 +194,7 @@ class NewEndpointBody(RequestBody):
         return NewEndpoint(self.url, tuple(self.event_types))
 
 
-class EndpointChangesBody(RequestBody):
+class EndpointChangesBody(ChangesBody):
     """The fields to change; the others stay as they are."""
 
     model_config = ConfigDict(title="WebhookEndpointChanges")
@@ -208,13 +207,6 @@ class EndpointChangesBody(RequestBody):
         default=None,
         description="False stops sending to it; true sends again and forgets why it was disabled",
     )
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _left_out_not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("leave the field out to keep it; null is not a value")
-        return value
 
     def to_domain(self, endpoint_id: str, expected_version: int | None) -> EndpointChanges:
         return EndpointChanges(

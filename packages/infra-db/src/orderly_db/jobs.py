@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, tuple_, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_core.jobs.model import JobRecord, JobStatus, JobSummary
+from orderly_db.keyset import newest_first
 from orderly_db.statements import Columns, DriverConnection, Statement, json_text
 from orderly_db.tables import jobs
 
@@ -140,13 +141,9 @@ class SqlJobRecords:
         status: JobStatus | None,
         name: str | None,
     ) -> list[JobSummary]:
-        query = (
-            select(*_SUMMARY_COLUMNS)
-            .order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
-            .limit(limit)
+        query = newest_first(
+            select(*_SUMMARY_COLUMNS), jobs.c.created_at, jobs.c.id, after=after, limit=limit
         )
-        if after is not None:
-            query = query.where(tuple_(jobs.c.created_at, jobs.c.id) < tuple_(*after))
         if status is not None:
             query = query.where(jobs.c.status == status.value)
         if name is not None:

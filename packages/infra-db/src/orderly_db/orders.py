@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, tuple_, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_core.orders.model import Order, OrderLine, OrderQuery, OrderStatus
 from orderly_core.shared.money import Money
+from orderly_db.keyset import newest_first
 from orderly_db.statements import DriverConnection, Statement
 from orderly_db.tables import order_lines, orders
 
@@ -95,11 +96,9 @@ class SqlOrders:
     async def list(
         self, *, after: tuple[datetime, uuid.UUID] | None, limit: int, query: OrderQuery
     ) -> list[Order]:
-        statement = (
-            select(orders).order_by(orders.c.placed_at.desc(), orders.c.id.desc()).limit(limit)
+        statement = newest_first(
+            select(orders), orders.c.placed_at, orders.c.id, after=after, limit=limit
         )
-        if after is not None:
-            statement = statement.where(tuple_(orders.c.placed_at, orders.c.id) < tuple_(*after))
         if query.status is not None:
             statement = statement.where(orders.c.status == query.status.value)
         if query.customer_id is not None:

@@ -6,11 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, select, tuple_
+from sqlalchemy import Row, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_core.catalogue.ledger import MovementKind, StockMovement
 from orderly_core.platform.audit import AuditEntry, AuditQuery
+from orderly_db.keyset import newest_first
 from orderly_db.statements import DriverConnection, Statement, json_text
 from orderly_db.tables import audit_entries, stock_movements
 
@@ -62,14 +63,13 @@ class SqlStockLedger:
         self, sku: str, *, after: tuple[datetime, uuid.UUID] | None, limit: int
     ) -> list[StockMovement]:
         table = stock_movements
-        query = (
-            select(table)
-            .where(table.c.sku == sku)
-            .order_by(table.c.at.desc(), table.c.id.desc())
-            .limit(limit)
+        query = newest_first(
+            select(table).where(table.c.sku == sku),
+            table.c.at,
+            table.c.id,
+            after=after,
+            limit=limit,
         )
-        if after is not None:
-            query = query.where(tuple_(table.c.at, table.c.id) < tuple_(*after))
         return [_to_movement(row) for row in (await self._db.execute(query)).all()]
 
     async def totals(self) -> dict[str, tuple[int, int]]:
@@ -126,9 +126,7 @@ class SqlAuditLog:
         self, *, after: tuple[datetime, uuid.UUID] | None, limit: int, query: AuditQuery
     ) -> list[AuditEntry]:
         table = audit_entries
-        statement = select(table).order_by(table.c.at.desc(), table.c.id.desc()).limit(limit)
-        if after is not None:
-            statement = statement.where(tuple_(table.c.at, table.c.id) < tuple_(*after))
+        statement = newest_first(select(table), table.c.at, table.c.id, after=after, limit=limit)
         for column, value in (
             (table.c.target_type, query.target_type),
             (table.c.target_id, query.target_id),

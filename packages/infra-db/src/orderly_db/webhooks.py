@@ -6,12 +6,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_core.platform.outbox import EventType
 from orderly_core.webhooks.model import Attempt, Delivery, DeliveryState, Endpoint
+from orderly_db.keyset import newest_first
 from orderly_db.statements import Columns, DriverConnection, Statement
 from orderly_db.tables import webhook_attempts, webhook_deliveries, webhook_endpoints
 
@@ -193,14 +194,13 @@ class SqlDeliveries:
         self, endpoint_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
     ) -> list[Delivery]:
         table = webhook_deliveries
-        query = (
-            select(table)
-            .where(table.c.endpoint_id == endpoint_id)
-            .order_by(table.c.created_at.desc(), table.c.id.desc())
-            .limit(limit)
+        query = newest_first(
+            select(table).where(table.c.endpoint_id == endpoint_id),
+            table.c.created_at,
+            table.c.id,
+            after=after,
+            limit=limit,
         )
-        if after is not None:
-            query = query.where(tuple_(table.c.created_at, table.c.id) < after)
         return [_to_delivery(row._mapping) for row in await self._db.execute(query)]
 
     async def pending_for_event(self, event_id: uuid.UUID) -> int:

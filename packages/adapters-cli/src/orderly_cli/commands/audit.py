@@ -24,7 +24,7 @@ from returns.result import Result, Success
 from rich.text import Text
 
 from orderly_cli import output
-from orderly_cli.options import AsJson, Cursor, Limit, moment
+from orderly_cli.options import AsJson, Cursor, Limit, command_group, moment
 from orderly_cli.session import operator_context, run_use_case
 from orderly_core.audit.use_cases import entry_view, list_audit
 from orderly_core.platform.audit import AuditEntry, AuditQuery
@@ -33,18 +33,18 @@ from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from orderly_core.unit_of_work import Dependencies
 
-app = typer.Typer(
-    help=(
+app = command_group(
+    (
         "The audit trail: who changed what, when, under which request, key and mode.\n\n"
         "Commands connect with DATABASE_URL and REDIS_URL, or find a running `orderly dev` "
         "in the current directory, and read as the operator (your OS user). Every command "
-        "takes --json for scripts.\n\n"
+        "takes --json for scripts."
+    ),
+    exit_codes=(
         "Exit codes: 0 success (also when `tail -f` is stopped with Ctrl-C), 1 refused by a "
         "business rule (the reason is printed), 2 usage or configuration error, 3 a server "
         "could not be reached, 4 internal error."
     ),
-    no_args_is_help=True,
-    rich_markup_mode=None,
 )
 
 # An entry is stamped when it is written and becomes visible when its transaction commits,
@@ -176,9 +176,7 @@ def list_command(
     ctx = operator_context()
     page = run_use_case(lambda deps: list_audit(deps, ctx, query), as_json=as_json)
     if as_json:
-        output.print_json(
-            {"items": [entry_json(e) for e in page.items], "next_cursor": page.next_cursor}
-        )
+        output.print_json(output.page_json(page, entry_json))
     else:
         _show_page(page.items, page.next_cursor)
 

@@ -37,11 +37,7 @@ def upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Apply the migrations up to REVISION (default: the newest)."""
-    before, after = run_async(_move(lambda engine: migrate.upgrade(engine, revision)))
-    if before == after:
-        typer.echo(f"database already at revision {_name(after)}; nothing to do")
-    else:
-        typer.echo(f"database upgraded from {_name(before)} to {_name(after)}")
+    _migrate(lambda engine: migrate.upgrade(engine, revision), done="upgraded")
 
 
 @app.command()
@@ -52,11 +48,7 @@ def downgrade(
 ) -> None:
     """Revert migrations down to REVISION (default: one step back). Data in the dropped
     tables and columns is lost."""
-    before, after = run_async(_move(lambda engine: migrate.downgrade(engine, revision)))
-    if before == after:
-        typer.echo(f"database already at revision {_name(after)}; nothing to do")
-    else:
-        typer.echo(f"database downgraded from {_name(before)} to {_name(after)}")
+    _migrate(lambda engine: migrate.downgrade(engine, revision), done="downgraded")
 
 
 @app.command()
@@ -99,6 +91,15 @@ def quiet_migration_logs() -> None:
 
 def _name(revision: str | None) -> str:
     return revision if revision is not None else "none (empty schema)"
+
+
+def _migrate(move: _Move, *, done: str) -> None:
+    """Runs ``move`` and says from which revision to which it ``done`` the database."""
+    before, after = run_async(_move(move))
+    if before == after:
+        typer.echo(f"database already at revision {_name(after)}; nothing to do")
+    else:
+        typer.echo(f"database {done} from {_name(before)} to {_name(after)}")
 
 
 async def _move(move: _Move) -> tuple[str | None, str | None]:

@@ -7,10 +7,8 @@ A job in JSON has the members of the HTTP API's resource (``summary_view`` in li
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
-from rich.table import Table
 from rich.text import Text
 
 from orderly_cli import output
@@ -18,28 +16,13 @@ from orderly_core.jobs.model import JobRecord, JobSummary, job_view, summary_vie
 from orderly_core.shared.paging import Page
 
 
-def _json(view: dict[str, Any]) -> dict[str, Any]:
-    return {
-        name: output.rfc3339(value) if isinstance(value, datetime) else value
-        for name, value in view.items()
-    }
-
-
 def summary_json(summary: JobSummary) -> dict[str, Any]:
-    return _json(summary_view(summary))
+    return output.json_view(summary_view(summary))
 
 
 def job_json(record: JobRecord) -> dict[str, Any]:
     """A job as ``GET /api/v1/jobs/{id}`` answers it: the payload without its large fields."""
-    return _json(job_view(record))
-
-
-def page_json(page: Page[JobSummary]) -> dict[str, Any]:
-    return {"items": [summary_json(j) for j in page.items], "next_cursor": page.next_cursor}
-
-
-def _moment(value: datetime | None) -> str:
-    return "-" if value is None else output.rfc3339(value)
+    return output.json_view(job_view(record))
 
 
 def show_page(page: Page[JobSummary], *, title: str, empty: str) -> None:
@@ -64,7 +47,7 @@ def show_page(page: Page[JobSummary], *, title: str, empty: str) -> None:
                 job.status.value,
                 str(job.attempts),
                 output.rfc3339(job.created_at),
-                _moment(job.finished_at),
+                output.time_text(job.finished_at),
                 Text(job.request_id or "-"),
                 Text(job.last_error or "-"),
             )
@@ -76,9 +59,6 @@ def show_page(page: Page[JobSummary], *, title: str, empty: str) -> None:
 def show_job(record: JobRecord) -> None:
     view = job_view(record)
     out = output.console()
-    table = Table(title=f"Job {record.id}", title_justify="left", show_header=False)
-    table.add_column("Field", style="bold", no_wrap=True)
-    table.add_column("Value", overflow="fold")
     omitted = ", ".join(view["payload_omitted"])
     rows = (
         ("ID", Text(record.id)),
@@ -89,8 +69,8 @@ def show_job(record: JobRecord) -> None:
         ("Request", Text(record.request_id or "-")),
         ("Retry of", Text(record.retry_of or "-")),
         ("Queued", output.rfc3339(record.created_at)),
-        ("Started", _moment(record.started_at)),
-        ("Finished", _moment(record.finished_at)),
+        ("Started", output.time_text(record.started_at)),
+        ("Finished", output.time_text(record.finished_at)),
         ("Updated", output.rfc3339(record.updated_at)),
         ("Payload", Text(json.dumps(view["payload"], ensure_ascii=False, default=str))),
         ("Left out for size", Text(omitted or "-")),
@@ -99,9 +79,7 @@ def show_job(record: JobRecord) -> None:
             Text("-" if record.result is None else json.dumps(record.result, default=str)),
         ),
     )
-    for field, value in rows:
-        table.add_row(field, value)
-    out.print(table)
+    out.print(output.fields_table(f"Job {record.id}", rows))
 
 
 def show_retry(job: JobSummary, *, applied: bool, as_json: bool) -> None:

@@ -14,7 +14,7 @@ import typer
 from orderly_cli import output
 from orderly_cli.commands import job_views
 from orderly_cli.config import cli_settings
-from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, Limit
+from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, Limit, command_group
 from orderly_cli.session import operator_context, run_idempotent_use_case, run_use_case
 from orderly_core.jobs.model import JobQuery, JobStatus, JobSummary
 from orderly_core.jobs.use_cases import RetryJobError, get_job, list_jobs, retry_job
@@ -24,22 +24,16 @@ from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_core.unit_of_work import Dependencies
 from orderly_db.job_queue import ArqJobQueue
 
-app = typer.Typer(
-    help=(
-        "Background jobs: every job Orderly runs (product imports, webhook deliveries, "
-        "scheduled runs) with its status, runs, last error and result, and retries of the "
-        "jobs that failed or died.\n\n"
-        "A job is queued, running, succeeded, failed (refused by a business rule) or dead "
-        "(Orderly gave up on it: a dead letter). Commands connect with DATABASE_URL and "
-        "REDIS_URL, or find a running `orderly dev` in the current directory, and act as the "
-        "operator (your OS user). `retry` takes --dry-run (check everything, show the job it "
-        "would queue, queue nothing) and --idempotency-key KEY; every command takes --json "
-        "for scripts.\n\n"
-        "Exit codes: 0 success, 1 refused by a business rule (the reason is printed), "
-        "2 usage or configuration error, 3 a server could not be reached, 4 internal error."
-    ),
-    no_args_is_help=True,
-    rich_markup_mode=None,
+app = command_group(
+    "Background jobs: every job Orderly runs (product imports, webhook deliveries, "
+    "scheduled runs) with its status, runs, last error and result, and retries of the "
+    "jobs that failed or died.\n\n"
+    "A job is queued, running, succeeded, failed (refused by a business rule) or dead "
+    "(Orderly gave up on it: a dead letter). Commands connect with DATABASE_URL and "
+    "REDIS_URL, or find a running `orderly dev` in the current directory, and act as the "
+    "operator (your OS user). `retry` takes --dry-run (check everything, show the job it "
+    "would queue, queue nothing) and --idempotency-key KEY; every command takes --json "
+    "for scripts."
 )
 
 JobId = Annotated[str, typer.Argument(metavar="ID", help="The job's id.")]
@@ -63,7 +57,7 @@ def _page(
     ctx = operator_context()
     page = run_use_case(lambda deps: list_jobs(deps, ctx, query), as_json=as_json)
     if as_json:
-        output.print_json(job_views.page_json(page))
+        output.print_json(output.page_json(page, job_views.summary_json))
     else:
         job_views.show_page(page, title=title, empty=empty)
 

@@ -6,7 +6,6 @@ timestamps in RFC 3339 UTC, so a script can read either.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from rich import box
@@ -22,10 +21,7 @@ from orderly_core.shared.paging import Page
 
 def order_json(order: Order) -> dict[str, Any]:
     """An order as the HTTP API shows one."""
-    return {
-        name: output.rfc3339(value) if isinstance(value, datetime) else value
-        for name, value in order_view(order).items()
-    }
+    return output.json_view(order_view(order))
 
 
 def money_text(money: Money) -> str:
@@ -34,9 +30,6 @@ def money_text(money: Money) -> str:
 
 def show_order(order: Order, *, title: str) -> None:
     out = output.console()
-    fields = Table(title=title, title_justify="left", show_header=False)
-    fields.add_column("Field", style="bold", no_wrap=True)
-    fields.add_column("Value", overflow="fold")
     rows = (
         ("ID", str(order.id)),
         ("Customer", Text(order.customer_id)),
@@ -51,9 +44,7 @@ def show_order(order: Order, *, title: str) -> None:
             output.rfc3339(order.expires_at) if order.status is OrderStatus.PLACED else "-",
         ),
     )
-    for field, value in rows:
-        fields.add_row(field, value)
-    out.print(fields)
+    out.print(output.fields_table(title, rows))
     lines = Table(title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
     lines.add_column("SKU", no_wrap=True)
     for heading in ("Quantity", "Unit price", "Subtotal"):
@@ -66,17 +57,10 @@ def show_order(order: Order, *, title: str) -> None:
     out.print(lines)
 
 
-def show_written(order: Order, *, applied: bool, done: str, as_json: bool) -> None:
-    """The order a write produced; a dry run says plainly that nothing was changed."""
-    if as_json:
-        output.print_json({"applied": applied, "order": order_json(order)})
-    elif applied:
-        show_order(order, title=f"Order {order.id} {done}")
-    else:
-        output.console().print(
-            f"[bold]{output.NOT_APPLIED}.[/bold] Order {order.id} would be {done}:"
-        )
-        show_order(order, title=f"Order {order.id}")
+show_written: output.WriteOutcome[Order] = output.WriteOutcome(
+    "order", lambda order: f"Order {order.id}", order_json, show_order
+)
+"""The order a write produced."""
 
 
 def show_page(page: Page[Order]) -> None:
@@ -84,14 +68,7 @@ def show_page(page: Page[Order]) -> None:
     if not page.items:
         out.print("No orders.")
     else:
-        table = Table(
-            title=f"{len(page.items)} order(s), newest first",
-            title_justify="left",
-            box=box.SIMPLE_HEAD,
-            show_edge=False,
-            pad_edge=False,
-            collapse_padding=True,
-        )
+        table = output.list_table(f"{len(page.items)} order(s), newest first")
         table.add_column("ID", no_wrap=True)
         table.add_column("Status", no_wrap=True)
         table.add_column("Customer", overflow="fold")

@@ -18,7 +18,16 @@ import typer
 
 from orderly_cli import output
 from orderly_cli.commands import order_views
-from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, Limit, moment
+from orderly_cli.options import (
+    AsJson,
+    Cursor,
+    DryRun,
+    IdempotencyKey,
+    Limit,
+    command_group,
+    if_version_option,
+    moment,
+)
 from orderly_cli.session import operator_context, run_idempotent_use_case, run_use_case
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus
 from orderly_core.orders.use_cases import (
@@ -41,31 +50,17 @@ from orderly_core.shared.errors import InvalidInput
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_core.unit_of_work import Dependencies
 
-app = typer.Typer(
-    help=(
-        "Orders: place one for a customer, list and show them, move them through their "
-        "lifecycle (placed, paid, shipped, delivered; or cancelled), and expire unpaid ones.\n\n"
-        "Commands connect with DATABASE_URL and REDIS_URL, or find a running `orderly dev` "
-        "in the current directory. They act as the operator (your OS user), who may act on "
-        "any order. Writes take --dry-run (check everything, show the result, change nothing) "
-        "and --idempotency-key KEY; every command takes --json for scripts.\n\n"
-        "Exit codes: 0 success, 1 refused by a business rule (the reason is printed), "
-        "2 usage or configuration error, 3 a server could not be reached, 4 internal error."
-    ),
-    no_args_is_help=True,
-    rich_markup_mode=None,
+app = command_group(
+    "Orders: place one for a customer, list and show them, move them through their "
+    "lifecycle (placed, paid, shipped, delivered; or cancelled), and expire unpaid ones.\n\n"
+    "Commands connect with DATABASE_URL and REDIS_URL, or find a running `orderly dev` "
+    "in the current directory. They act as the operator (your OS user), who may act on "
+    "any order. Writes take --dry-run (check everything, show the result, change nothing) "
+    "and --idempotency-key KEY; every command takes --json for scripts."
 )
 
 OrderId = Annotated[str, typer.Argument(metavar="ORDER_ID", help="The order's id.")]
-IfVersion = Annotated[
-    int | None,
-    typer.Option(
-        "--if-version",
-        min=1,
-        metavar="N",
-        help="Apply only if the order is still at version N; refused if it has changed.",
-    ),
-]
+IfVersion = Annotated[int | None, if_version_option("order")]
 
 
 def _line(text: str) -> LineRequest:
@@ -125,12 +120,7 @@ def list_command(
     ctx = operator_context()
     page = run_use_case(lambda deps: list_orders(deps, ctx, query), as_json=as_json)
     if as_json:
-        output.print_json(
-            {
-                "items": [order_views.order_json(o) for o in page.items],
-                "next_cursor": page.next_cursor,
-            }
-        )
+        output.print_json(output.page_json(page, order_views.order_json))
     else:
         order_views.show_page(page)
 
@@ -209,79 +199,69 @@ def _step(
     order_views.show_written(order, applied=ctx.applies_changes, done=done, as_json=as_json)
 
 
+def _step_command(
+    use_case: StepUseCase, *, done: str
+) -> Callable[[Callable[[], None]], Callable[..., None]]:
+    """The command of a lifecycle step that takes nothing but the order and the options of
+    every write: the function it decorates gives the command its name and, by its docstring,
+    its help; the command runs ``use_case`` and shows the order as ``done``."""
+
+    def declare(described: Callable[[], None]) -> Callable[..., None]:
+        def command(
+            order_id: OrderId,
+            if_version: IfVersion = None,
+            dry_run: DryRun = False,
+            idempotency_key: IdempotencyKey = None,
+            as_json: AsJson = False,
+        ) -> None:
+            _step(
+                use_case,
+                order_id,
+                if_version=if_version,
+                dry_run=dry_run,
+                idempotency_key=idempotency_key,
+                as_json=as_json,
+                done=done,
+            )
+
+        command.__name__, command.__qualname__ = described.__name__, described.__qualname__
+        command.__doc__ = described.__doc__
+        return command
+
+    return declare
+
+
 @app.command("pay")
-def pay_command(
-    order_id: OrderId,
-    if_version: IfVersion = None,
-    dry_run: DryRun = False,
-    idempotency_key: IdempotencyKey = None,
-    as_json: AsJson = False,
-) -> None:
+@_step_command(pay_order, done="paid")
+def pay_command() -> None:
     """Mark a placed order paid; it no longer expires.
 
     \b
     Example:
       orderly orders pay 5a0e7c1e-3b1f-4d0a-9e53-0f5e2d1c9a77 --if-version 1
     """
-    _step(
-        pay_order,
-        order_id,
-        if_version=if_version,
-        dry_run=dry_run,
-        idempotency_key=idempotency_key,
-        as_json=as_json,
-        done="paid",
-    )
 
 
 @app.command("ship")
-def ship_command(
-    order_id: OrderId,
-    if_version: IfVersion = None,
-    dry_run: DryRun = False,
-    idempotency_key: IdempotencyKey = None,
-    as_json: AsJson = False,
-) -> None:
+@_step_command(ship_order, done="shipped")
+def ship_command() -> None:
     """Mark a paid order shipped: its reserved stock leaves the stock on hand.
 
     \b
     Example:
       orderly orders ship 5a0e7c1e-3b1f-4d0a-9e53-0f5e2d1c9a77 --if-version 2
     """
-    _step(
-        ship_order,
-        order_id,
-        if_version=if_version,
-        dry_run=dry_run,
-        idempotency_key=idempotency_key,
-        as_json=as_json,
-        done="shipped",
-    )
 
 
 @app.command("deliver")
-def deliver_command(
-    order_id: OrderId,
-    if_version: IfVersion = None,
-    dry_run: DryRun = False,
-    idempotency_key: IdempotencyKey = None,
-    as_json: AsJson = False,
-) -> None:
+@_step_command(deliver_order, done="delivered")
+def deliver_command() -> None:
     """Mark a shipped order delivered.
 
     \b
     Example:
       orderly orders deliver 5a0e7c1e-3b1f-4d0a-9e53-0f5e2d1c9a77
     """
-    _step(
-        deliver_order,
-        order_id,
-        if_version=if_version,
-        dry_run=dry_run,
-        idempotency_key=idempotency_key,
-        as_json=as_json,
-        done="delivered",
-    )
 
 
 @app.command("cancel")

@@ -24,6 +24,7 @@ from orderly_core.catalogue.errors import ImportRejected
 from orderly_core.catalogue.imports import import_product_csv
 from orderly_core.jobs.imports import SubmitImportError, SubmittedJob, submit_product_import
 from orderly_core.shared.context import Context
+from orderly_core.shared.errors import DomainError
 from orderly_db.job_queue import ArqJobQueue
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
@@ -73,10 +74,7 @@ def import_command(
             run_async(with_dependencies(lambda deps: import_product_csv(deps, ctx, text, progress)))
         )
     if not is_successful(result):
-        failure = result.failure()
-        if isinstance(failure, ImportRejected):
-            _reject_import(failure, as_json=as_json)
-        refuse(failure, as_json=as_json)
+        _refuse_import(result.failure(), as_json=as_json)
     report = result.unwrap()
     if as_json:
         output.print_json(output.import_json(report))
@@ -105,10 +103,11 @@ def _read_csv(source: str) -> str:
         raise typer.BadParameter(f"is not UTF-8 (byte {error.start})", param_hint=hint) from None
 
 
-def _reject_import(error: ImportRejected, *, as_json: bool) -> NoReturn:
-    """One line per bad row, so that every fix can be made in one pass over the file."""
-    if as_json:
-        refuse(error, as_json=True)
+def _refuse_import(error: DomainError, *, as_json: bool) -> NoReturn:
+    """Refuses an import, or its submission, with its reason; a rejected file is told one line
+    per bad row, so that every fix can be made in one pass over the file."""
+    if as_json or not isinstance(error, ImportRejected):
+        refuse(error, as_json=as_json)
     typer.echo(
         f"error: the import was rejected, nothing was imported: {len(error.rows)} bad row(s)",
         err=True,
@@ -121,10 +120,7 @@ def _reject_import(error: ImportRejected, *, as_json: bool) -> NoReturn:
 def _enqueue_import(csv_text: str, ctx: Context, *, as_json: bool) -> None:
     result = run_async(_submit(csv_text, ctx))
     if not is_successful(result):
-        failure = result.failure()
-        if isinstance(failure, ImportRejected):
-            _reject_import(failure, as_json=as_json)
-        refuse(failure, as_json=as_json)
+        _refuse_import(result.failure(), as_json=as_json)
     job = result.unwrap()
     if as_json:
         output.print_json({"job_id": job.id, "enqueued": job.enqueued, "mode": job.mode.value})

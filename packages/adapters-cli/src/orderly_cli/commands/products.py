@@ -15,7 +15,15 @@ import typer
 
 from orderly_cli import output
 from orderly_cli.commands.product_import import import_command
-from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, IfVersion, Limit
+from orderly_cli.options import (
+    AsJson,
+    Cursor,
+    DryRun,
+    IdempotencyKey,
+    IfVersion,
+    Limit,
+    command_group,
+)
 from orderly_cli.session import operator_context, run_idempotent_use_case, run_use_case
 from orderly_core.catalogue.model import ProductQuery
 from orderly_core.catalogue.use_cases import (
@@ -33,18 +41,12 @@ from orderly_core.catalogue.use_cases import (
 from orderly_core.shared.money import Money, MoneyError, normalise_currency, parse_major
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 
-app = typer.Typer(
-    help=(
-        "The product catalogue and its stock levels.\n\n"
-        "Commands connect with DATABASE_URL and REDIS_URL, or find a running `orderly dev` "
-        "in the current directory. Writes act as the operator (your OS user) and take "
-        "--dry-run (check everything, show the result, change nothing) and "
-        "--idempotency-key KEY. Every command takes --json for scripts.\n\n"
-        "Exit codes: 0 success, 1 refused by a business rule (the reason is printed), "
-        "2 usage or configuration error, 3 a server could not be reached, 4 internal error."
-    ),
-    no_args_is_help=True,
-    rich_markup_mode=None,
+app = command_group(
+    "The product catalogue and its stock levels.\n\n"
+    "Commands connect with DATABASE_URL and REDIS_URL, or find a running `orderly dev` "
+    "in the current directory. Writes act as the operator (your OS user) and take "
+    "--dry-run (check everything, show the result, change nothing) and "
+    "--idempotency-key KEY. Every command takes --json for scripts."
 )
 
 
@@ -91,7 +93,7 @@ def list_command(
     query = ProductQuery(limit=limit, cursor=cursor, active=active, search=search)
     page = run_use_case(lambda deps: list_products(deps, ctx, query), as_json=as_json)
     if as_json:
-        output.print_json(output.page_json(page))
+        output.print_json(output.page_json(page, output.product_json))
     else:
         output.show_page(page)
 

@@ -9,7 +9,6 @@ counts as drift and how a repair is audited live in the core.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -18,7 +17,7 @@ from rich.text import Text
 
 from orderly_cli import output
 from orderly_cli.boundary import EXIT_REFUSED
-from orderly_cli.options import AsJson, Cursor, DryRun, Limit
+from orderly_cli.options import AsJson, Cursor, DryRun, Limit, command_group
 from orderly_cli.session import operator_context, run_use_case
 from orderly_core.catalogue.ledger import StockMovement
 from orderly_core.catalogue.stock import (
@@ -31,19 +30,19 @@ from orderly_core.catalogue.stock import (
 )
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT, Page
 
-app = typer.Typer(
-    help=(
+app = command_group(
+    (
         "The stock ledger: each product's stock movements, and a check of the stock levels "
         "against them.\n\n"
         "Commands connect with DATABASE_URL and REDIS_URL, or find a running `orderly dev` "
         "in the current directory, and act as the operator (your OS user). Every command "
-        "takes --json for scripts.\n\n"
+        "takes --json for scripts."
+    ),
+    exit_codes=(
         "Exit codes: 0 success, 1 refused by a business rule or (verify) drift found and "
         "not repaired, 2 usage or configuration error, 3 a server could not be reached, "
         "4 internal error."
     ),
-    no_args_is_help=True,
-    rich_markup_mode=None,
 )
 
 Sku = Annotated[str, typer.Argument(metavar="SKU", help="The product's SKU (any case).")]
@@ -58,10 +57,7 @@ def _signed(delta: int) -> str:
 
 def movement_json(movement: StockMovement) -> dict[str, Any]:
     """A movement as the HTTP API shows one."""
-    return {
-        name: output.rfc3339(value) if isinstance(value, datetime) else value
-        for name, value in movement_view(movement).items()
-    }
+    return output.json_view(movement_view(movement))
 
 
 def _show_history(sku: str, page: Page[StockMovement]) -> None:
@@ -119,9 +115,7 @@ def history_command(
     query = HistoryQuery(limit=limit, cursor=cursor)
     page = run_use_case(lambda deps: stock_history(deps, ctx, sku, query), as_json=as_json)
     if as_json:
-        output.print_json(
-            {"items": [movement_json(m) for m in page.items], "next_cursor": page.next_cursor}
-        )
+        output.print_json(output.page_json(page, movement_json))
     else:
         _show_history(sku.strip().upper(), page)
 

@@ -11,14 +11,12 @@ is never printed, and neither is its hash: users are shown through ``user_view``
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from orderly_cli import output
-from orderly_cli.options import AsJson, Cursor, DryRun, Limit
+from orderly_cli.options import AsJson, Cursor, DryRun, Limit, command_group
 from orderly_cli.session import operator_context, run_use_case
 from orderly_core.accounts.administration import (
     ActiveChange,
@@ -32,20 +30,14 @@ from orderly_core.accounts.registration import NewUser, create_user
 from orderly_core.shared.context import Role
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT, Page
 
-app = typer.Typer(
-    help=(
-        "Accounts: create the first admin, list users, change roles, deactivate and "
-        "reactivate.\n\n"
-        "Commands connect with DATABASE_URL and REDIS_URL, or find a running `orderly dev` "
-        "in the current directory. They act as the operator (your OS user), who may manage "
-        "every account. Writes take --dry-run (check everything, show the result, change "
-        "nothing); every command takes --json for scripts. Passwords and password hashes are "
-        "never shown.\n\n"
-        "Exit codes: 0 success, 1 refused by a business rule (the reason is printed), "
-        "2 usage or configuration error, 3 a server could not be reached, 4 internal error."
-    ),
-    no_args_is_help=True,
-    rich_markup_mode=None,
+app = command_group(
+    "Accounts: create the first admin, list users, change roles, deactivate and "
+    "reactivate.\n\n"
+    "Commands connect with DATABASE_URL and REDIS_URL, or find a running `orderly dev` "
+    "in the current directory. They act as the operator (your OS user), who may manage "
+    "every account. Writes take --dry-run (check everything, show the result, change "
+    "nothing); every command takes --json for scripts. Passwords and password hashes are "
+    "never shown."
 )
 
 UserRef = Annotated[
@@ -58,16 +50,10 @@ UserRef = Annotated[
 
 def user_json(user: User) -> dict[str, Any]:
     """A user as the HTTP API shows one; built from ``user_view``, so never the hash."""
-    return {
-        name: output.rfc3339(value) if isinstance(value, datetime) else value
-        for name, value in user_view(user).items()
-    }
+    return output.json_view(user_view(user))
 
 
 def _show_user(user: User, *, title: str) -> None:
-    table = Table(title=title, title_justify="left", show_header=False)
-    table.add_column("Field", style="bold", no_wrap=True)
-    table.add_column("Value", overflow="fold")
     view = user_json(user)
     rows = (
         ("ID", view["id"]),
@@ -78,22 +64,13 @@ def _show_user(user: User, *, title: str) -> None:
         ("Created", view["created_at"]),
         ("Updated", view["updated_at"]),
     )
-    for field, value in rows:
-        table.add_row(field, str(value))
-    output.console().print(table)
+    output.console().print(output.fields_table(title, ((f, str(v)) for f, v in rows)))
 
 
-def _show_written(user: User, *, applied: bool, done: str, as_json: bool) -> None:
-    """The user a write produced; a dry run says plainly that nothing was changed."""
-    if as_json:
-        output.print_json({"applied": applied, "user": user_json(user)})
-    elif applied:
-        _show_user(user, title=f"User {user.email} {done}")
-    else:
-        output.console().print(
-            f"[bold]{output.NOT_APPLIED}.[/bold] User {user.email} would be {done}:"
-        )
-        _show_user(user, title=f"User {user.email}")
+_show_written: output.WriteOutcome[User] = output.WriteOutcome(
+    "user", lambda user: f"User {user.email}", user_json, _show_user
+)
+"""The user a write produced."""
 
 
 def _show_page(page: Page[User]) -> None:
@@ -214,9 +191,7 @@ def list_command(
     ctx = operator_context()
     page = run_use_case(lambda deps: list_users(deps, ctx, query), as_json=as_json)
     if as_json:
-        output.print_json(
-            {"items": [user_json(u) for u in page.items], "next_cursor": page.next_cursor}
-        )
+        output.print_json(output.page_json(page, user_json))
     else:
         _show_page(page)
 

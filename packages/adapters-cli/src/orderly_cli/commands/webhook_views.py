@@ -8,7 +8,6 @@ printed only by the command that made it, with a warning that it will not be sho
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import typer
@@ -35,20 +34,13 @@ SHOWN_ONCE = (
 )
 
 
-def _json(view: dict[str, Any]) -> dict[str, Any]:
-    return {
-        name: output.rfc3339(value) if isinstance(value, datetime) else value
-        for name, value in view.items()
-    }
-
-
 def endpoint_json(endpoint: Endpoint) -> dict[str, Any]:
     """An endpoint as the HTTP API shows one: never its secret."""
-    return _json(endpoint_view(endpoint))
+    return output.json_view(endpoint_view(endpoint))
 
 
 def delivery_json(delivery: Delivery) -> dict[str, Any]:
-    return _json(delivery_view(delivery))
+    return output.json_view(delivery_view(delivery))
 
 
 def attempt_json(attempt: Attempt) -> dict[str, Any]:
@@ -62,33 +54,20 @@ def attempt_json(attempt: Attempt) -> dict[str, Any]:
     }
 
 
-def _moment(value: datetime | None) -> str:
-    return "-" if value is None else output.rfc3339(value)
-
-
-def _not_applied(what: str) -> None:
-    output.console().print(f"[bold]{output.NOT_APPLIED}.[/bold] {what}")
-
-
 def show_endpoint(endpoint: Endpoint, *, title: str) -> None:
-    table = Table(title=title, title_justify="left", show_header=False)
-    table.add_column("Field", style="bold", no_wrap=True)
-    table.add_column("Value", overflow="fold")
     rows = (
         ("ID", str(endpoint.id)),
         ("URL", Text(endpoint.url)),
         ("Events", ", ".join(t.value for t in endpoint.event_types)),
         ("Active", "yes" if endpoint.active else "no"),
         ("Disabled because", Text(endpoint.disabled_reason or "-")),
-        ("Failing since", _moment(endpoint.failing_since)),
-        ("Old secret signs until", _moment(endpoint.previous_secret_until)),
+        ("Failing since", output.time_text(endpoint.failing_since)),
+        ("Old secret signs until", output.time_text(endpoint.previous_secret_until)),
         ("Version", str(endpoint.version)),
         ("Created", output.rfc3339(endpoint.created_at)),
         ("Updated", output.rfc3339(endpoint.updated_at)),
     )
-    for field, value in rows:
-        table.add_row(field, value)
-    output.console().print(table)
+    output.console().print(output.fields_table(title, rows))
 
 
 def show_endpoints(endpoints: tuple[Endpoint, ...]) -> None:
@@ -129,7 +108,7 @@ def show_with_secret(
             typer.echo(f"warning: {SHOWN_ONCE}", err=True)
         return
     if not applied:
-        _not_applied(f"Webhook endpoint {endpoint.id} {would}; no secret was made:")
+        output.not_applied(f"Webhook endpoint {endpoint.id} {would}; no secret was made:")
         show_endpoint(endpoint, title=f"Webhook endpoint {endpoint.id}")
         return
     show_endpoint(endpoint, title=f"Webhook endpoint {endpoint.id} {done}")
@@ -138,15 +117,10 @@ def show_with_secret(
     out.print(f"[bold]{SHOWN_ONCE}[/bold]")
 
 
-def show_written(endpoint: Endpoint, *, applied: bool, done: str, as_json: bool) -> None:
-    """The endpoint a change produced; a dry run says plainly that nothing was changed."""
-    if as_json:
-        output.print_json({"applied": applied, "endpoint": endpoint_json(endpoint)})
-    elif applied:
-        show_endpoint(endpoint, title=f"Webhook endpoint {endpoint.id} {done}")
-    else:
-        _not_applied(f"Webhook endpoint {endpoint.id} would be {done}:")
-        show_endpoint(endpoint, title=f"Webhook endpoint {endpoint.id}")
+show_written: output.WriteOutcome[Endpoint] = output.WriteOutcome(
+    "endpoint", lambda endpoint: f"Webhook endpoint {endpoint.id}", endpoint_json, show_endpoint
+)
+"""The endpoint a change produced."""
 
 
 def show_removed(endpoint: Endpoint, *, applied: bool, as_json: bool) -> None:
@@ -157,7 +131,7 @@ def show_removed(endpoint: Endpoint, *, applied: bool, as_json: bool) -> None:
             f"Removed webhook endpoint {endpoint.id} ({escape(endpoint.url)}) and its deliveries."
         )
     else:
-        _not_applied(
+        output.not_applied(
             f"Webhook endpoint {endpoint.id} ({escape(endpoint.url)}) and its deliveries would "
             "be removed."
         )
@@ -184,7 +158,7 @@ def _delivery_row(table: Table, delivery: Delivery) -> None:
         delivery.state.value,
         str(delivery.attempts),
         "-" if delivery.last_status is None else str(delivery.last_status),
-        _moment(delivery.next_attempt_at),
+        output.time_text(delivery.next_attempt_at),
         output.rfc3339(delivery.created_at),
     )
 
@@ -205,25 +179,20 @@ def show_deliveries(page: Page[Delivery]) -> None:
 def show_delivery(detail: DeliveryDetail) -> None:
     delivery = detail.delivery
     out = output.console()
-    table = Table(title=f"Delivery {delivery.id}", title_justify="left", show_header=False)
-    table.add_column("Field", style="bold", no_wrap=True)
-    table.add_column("Value", overflow="fold")
     rows = (
         ("ID", str(delivery.id)),
         ("Endpoint", str(delivery.endpoint_id)),
         ("Event", f"{delivery.event_id} ({delivery.event_type.value})"),
         ("State", delivery.state.value),
         ("Attempts", str(delivery.attempts)),
-        ("Next attempt", _moment(delivery.next_attempt_at)),
+        ("Next attempt", output.time_text(delivery.next_attempt_at)),
         ("Last status", "-" if delivery.last_status is None else str(delivery.last_status)),
         ("Last error", Text(delivery.last_error or "-")),
-        ("Delivered", _moment(delivery.delivered_at)),
+        ("Delivered", output.time_text(delivery.delivered_at)),
         ("Created", output.rfc3339(delivery.created_at)),
         ("Updated", output.rfc3339(delivery.updated_at)),
     )
-    for field, value in rows:
-        table.add_row(field, value)
-    out.print(table)
+    out.print(output.fields_table(f"Delivery {delivery.id}", rows))
     if not detail.attempts:
         out.print("No attempts yet.")
         return
@@ -261,7 +230,7 @@ def show_redelivery(delivery: Delivery, *, applied: bool, as_json: bool) -> None
             "Orderly's worker sends it."
         )
     else:
-        _not_applied(f"Event {delivery.event_id} would be sent again as a new delivery.")
+        output.not_applied(f"Event {delivery.event_id} would be sent again as a new delivery.")
 
 
 def show_replay(report: ReplayReport, *, applied: bool, as_json: bool) -> None:
@@ -277,7 +246,7 @@ def show_replay(report: ReplayReport, *, applied: bool, as_json: bool) -> None:
         return
     out = output.console()
     if not applied:
-        _not_applied(f"{report.count} event(s) would be sent again to {report.endpoint_id}.")
+        output.not_applied(f"{report.count} event(s) would be sent again to {report.endpoint_id}.")
         return
     out.print(
         f"{report.count} event(s) will be sent again to {report.endpoint_id}; Orderly's "

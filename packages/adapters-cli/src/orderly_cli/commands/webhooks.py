@@ -10,13 +10,23 @@ shown is in :mod:`orderly_cli.commands.webhook_views`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
 from orderly_cli import output
 from orderly_cli.commands import webhook_views
-from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, Limit, moment
+from orderly_cli.options import (
+    AsJson,
+    Cursor,
+    DryRun,
+    IdempotencyKey,
+    Limit,
+    command_group,
+    if_version_option,
+    moment,
+)
 from orderly_cli.session import operator_context, run_idempotent_use_case, run_use_case
 from orderly_core.platform.outbox import EventType
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
@@ -35,33 +45,19 @@ from orderly_core.webhooks.replay import ReplayRequest, replay_events
 
 _TYPES = ", ".join(t.value for t in EventType)
 
-app = typer.Typer(
-    help=(
-        "Webhooks: the endpoints Orderly sends its events to (signed with a secret of "
-        "their own), and each delivery of an event to an endpoint.\n\n"
-        "Commands connect with DATABASE_URL and REDIS_URL, or find a running `orderly dev` "
-        "in the current directory. They act as the operator (your OS user). Writes take "
-        "--dry-run (check everything, show the result, change nothing) and --idempotency-key "
-        "KEY; every command takes --json for scripts. A signing secret is printed once, by "
-        "the command that made it (add, rotate-secret).\n\n"
-        "Exit codes: 0 success, 1 refused by a business rule (the reason is printed), "
-        "2 usage or configuration error, 3 a server could not be reached, 4 internal error."
-    ),
-    no_args_is_help=True,
-    rich_markup_mode=None,
+app = command_group(
+    "Webhooks: the endpoints Orderly sends its events to (signed with a secret of "
+    "their own), and each delivery of an event to an endpoint.\n\n"
+    "Commands connect with DATABASE_URL and REDIS_URL, or find a running `orderly dev` "
+    "in the current directory. They act as the operator (your OS user). Writes take "
+    "--dry-run (check everything, show the result, change nothing) and --idempotency-key "
+    "KEY; every command takes --json for scripts. A signing secret is printed once, by "
+    "the command that made it (add, rotate-secret)."
 )
 
 EndpointId = Annotated[str, typer.Argument(metavar="ID", help="The endpoint's id.")]
 DeliveryId = Annotated[str, typer.Argument(metavar="DELIVERY_ID", help="The delivery's id.")]
-IfVersion = Annotated[
-    int | None,
-    typer.Option(
-        "--if-version",
-        min=1,
-        metavar="N",
-        help="Apply only if the endpoint is still at version N; refused if it has changed.",
-    ),
-]
+IfVersion = Annotated[int | None, if_version_option("endpoint")]
 Events = Annotated[
     list[str],
     typer.Option(
@@ -130,70 +126,55 @@ def add_command(
     )
 
 
-def _set_active(
-    endpoint_id: str,
-    *,
-    active: bool,
-    if_version: int | None,
-    dry_run: bool,
-    idempotency_key: str | None,
-    as_json: bool,
-) -> None:
-    changes = EndpointChanges(endpoint_id, expected_version=if_version, active=active)
-    ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
-    endpoint = run_idempotent_use_case(
-        lambda deps: update_endpoint(deps, ctx, changes), as_json=as_json
-    )
+def _switch_command(*, active: bool) -> Callable[[Callable[[], None]], Callable[..., None]]:
+    """The command that turns an endpoint on (``active``) or off: the function it decorates
+    gives the command its name and, by its docstring, its help."""
     done = "enabled" if active else "disabled"
-    webhook_views.show_written(endpoint, applied=ctx.applies_changes, done=done, as_json=as_json)
+
+    def declare(described: Callable[[], None]) -> Callable[..., None]:
+        def command(
+            endpoint_id: EndpointId,
+            if_version: IfVersion = None,
+            dry_run: DryRun = False,
+            idempotency_key: IdempotencyKey = None,
+            as_json: AsJson = False,
+        ) -> None:
+            changes = EndpointChanges(endpoint_id, expected_version=if_version, active=active)
+            ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
+            endpoint = run_idempotent_use_case(
+                lambda deps: update_endpoint(deps, ctx, changes), as_json=as_json
+            )
+            webhook_views.show_written(
+                endpoint, applied=ctx.applies_changes, done=done, as_json=as_json
+            )
+
+        command.__name__, command.__qualname__ = described.__name__, described.__qualname__
+        command.__doc__ = described.__doc__
+        return command
+
+    return declare
 
 
 @app.command("disable")
-def disable_command(
-    endpoint_id: EndpointId,
-    if_version: IfVersion = None,
-    dry_run: DryRun = False,
-    idempotency_key: IdempotencyKey = None,
-    as_json: AsJson = False,
-) -> None:
+@_switch_command(active=False)
+def disable_command() -> None:
     """Stop sending events to an endpoint; it keeps its settings and deliveries.
 
     \b
     Example:
       orderly webhooks disable 0f8e2a6c-6b1d-4d39-9d0e-3a7c5b2e1f40
     """
-    _set_active(
-        endpoint_id,
-        active=False,
-        if_version=if_version,
-        dry_run=dry_run,
-        idempotency_key=idempotency_key,
-        as_json=as_json,
-    )
 
 
 @app.command("enable")
-def enable_command(
-    endpoint_id: EndpointId,
-    if_version: IfVersion = None,
-    dry_run: DryRun = False,
-    idempotency_key: IdempotencyKey = None,
-    as_json: AsJson = False,
-) -> None:
+@_switch_command(active=True)
+def enable_command() -> None:
     """Send events to an endpoint again, forgetting why and since when it was failing.
 
     \b
     Example:
       orderly webhooks enable 0f8e2a6c-6b1d-4d39-9d0e-3a7c5b2e1f40
     """
-    _set_active(
-        endpoint_id,
-        active=True,
-        if_version=if_version,
-        dry_run=dry_run,
-        idempotency_key=idempotency_key,
-        as_json=as_json,
-    )
 
 
 @app.command("remove")
@@ -277,12 +258,7 @@ def deliveries_command(
         lambda deps: list_deliveries(deps, ctx, endpoint_id, query), as_json=as_json
     )
     if as_json:
-        output.print_json(
-            {
-                "items": [webhook_views.delivery_json(d) for d in page.items],
-                "next_cursor": page.next_cursor,
-            }
-        )
+        output.print_json(output.page_json(page, webhook_views.delivery_json))
     else:
         webhook_views.show_deliveries(page)
 

@@ -35,7 +35,14 @@ from orderly_core.platform.idempotency import Idempotent
 from orderly_core.shared.context import Context
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_core.unit_of_work import Dependencies
-from orderly_http.answers import answer, described, idempotency_key_missing, optional_version
+from orderly_http.answers import (
+    answer,
+    answer_change,
+    described,
+    idempotency_key_missing,
+    optional_version,
+    version_of,
+)
 from orderly_http.container import Resources
 from orderly_http.context import IDEMPOTENCY_KEY_HEADER, RequestContext, WriteContext
 from orderly_http.order_schemas import (
@@ -62,10 +69,6 @@ _KEY_NOTE = (
 _ORDER_ANSWER: dict[int | str, dict[str, Any]] = {
     200: {"model": OrderResource, "description": "The order after the step"}
 }
-
-
-def _version(order: Order) -> int:
-    return order.version
 
 
 def _placed_order(placement: Placement) -> dict[str, Any]:
@@ -168,14 +171,7 @@ async def list_orders_route(
 )
 async def get_order_route(*, order_id: str, resources: Resources, ctx: RequestContext) -> Response:
     result = await get_order(resources.dependencies, ctx, order_id)
-    return answer(result, ctx, OrderResource.document, version=_version)
-
-
-def _step_answer(ctx: Context, result: Idempotent[Order, Any], *, if_match: str | None) -> Response:
-    conditional = if_match is not None
-    return answer(
-        result, ctx, OrderResource.document, version=_version, conditional=conditional, marked=False
-    )
+    return answer(result, ctx, OrderResource.document, version=version_of)
 
 
 def _step(order_id: str, if_match: str | None) -> OrderStep:
@@ -204,7 +200,7 @@ def _add_step(name: str, use_case: _StepUseCase, summary: str) -> None:
         *, order_id: str, resources: Resources, ctx: WriteContext, if_match: IfMatch = None
     ) -> Response:
         result = await use_case(resources.dependencies, ctx, _step(order_id, if_match))
-        return _step_answer(ctx, result, if_match=if_match)
+        return answer_change(result, ctx, OrderResource.document, if_match=if_match, marked=False)
 
 
 _add_step("pay", pay_order, "Mark an order paid")
@@ -229,4 +225,4 @@ async def cancel_order_route(
 ) -> Response:
     reason = body.reason if body is not None else "cancelled"
     result = await cancel_order(resources.dependencies, ctx, _step(order_id, if_match), reason)
-    return _step_answer(ctx, result, if_match=if_match)
+    return answer_change(result, ctx, OrderResource.document, if_match=if_match, marked=False)

@@ -29,10 +29,12 @@ from orderly_core.catalogue.use_cases import (
 )
 from orderly_http.answers import (
     answer,
+    answer_change,
     described,
     dry_run_marked,
     expected_version,
     optional_version,
+    version_of,
 )
 from orderly_http.container import Resources
 from orderly_http.context import WriteContext
@@ -53,10 +55,6 @@ IfMatch = Annotated[
 _PRODUCT_ANSWER: dict[int | str, dict[str, Any]] = {
     200: {"model": ProductResource, "description": "The product after the change"}
 }
-
-
-def _version(product: Product) -> int:
-    return product.version
 
 
 def _location(product: Product) -> str:
@@ -83,7 +81,7 @@ async def create_product_route(
 ) -> Response:
     result = await create_product(resources.dependencies, ctx, body.to_domain())
     return answer(
-        result, ctx, ProductResource.from_domain, status=201, version=_version, location=_location
+        result, ctx, ProductResource.from_domain, status=201, version=version_of, location=_location
     )
 
 
@@ -110,7 +108,7 @@ async def update_product_route(
         return dry_run_marked(precondition_required(ctx.request_id), ctx)
     changes = body.to_domain(sku, expected_version(if_match))
     result = await update_product(resources.dependencies, ctx, changes)
-    return answer(result, ctx, ProductResource.from_domain, version=_version, conditional=True)
+    return answer_change(result, ctx, ProductResource.from_domain, if_match=if_match)
 
 
 @router.delete(
@@ -129,10 +127,7 @@ async def archive_product_route(
 ) -> Response:
     request = ArchiveRequest(sku, optional_version(if_match))
     result = await archive_product(resources.dependencies, ctx, request)
-    conditional = if_match is not None
-    return answer(
-        result, ctx, ProductResource.from_domain, version=_version, conditional=conditional
-    )
+    return answer_change(result, ctx, ProductResource.from_domain, if_match=if_match)
 
 
 @router.post(
@@ -156,7 +151,4 @@ async def adjust_stock_route(
 ) -> Response:
     adjustment = body.to_domain(sku, optional_version(if_match))
     result = await adjust_stock(resources.dependencies, ctx, adjustment)
-    conditional = if_match is not None
-    return answer(
-        result, ctx, ProductResource.from_domain, version=_version, conditional=conditional
-    )
+    return answer_change(result, ctx, ProductResource.from_domain, if_match=if_match)

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from orderly_core.catalogue.model import ProductQuery
 from orderly_core.catalogue.use_cases import get_product, list_products
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
-from orderly_http.answers import answer, described
+from orderly_http.answers import answer, described, version_of
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext
 from orderly_http.paging import Cursor, Limit
@@ -82,6 +82,6 @@ async def get_product_route(
         result,
         ctx,
         ProductResource.document,
-        version=lambda product: product.version,
+        version=version_of,
         if_none_match=if_none_match,
     )

@@ -30,9 +30,9 @@ from orderly_core.webhooks.endpoints import (
     rotate_secret,
     update_endpoint,
 )
-from orderly_core.webhooks.model import Delivery, Endpoint
+from orderly_core.webhooks.model import Delivery
 from orderly_core.webhooks.replay import replay_events
-from orderly_http.answers import answer, described, optional_version
+from orderly_http.answers import answer, answer_change, described, optional_version, version_of
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext, WriteContext
 from orderly_http.paging import Cursor, Limit
@@ -66,10 +66,6 @@ IfMatch = Annotated[
 
 # The signing secret is in these answers: no cache may keep them.
 _NO_STORE = {"Cache-Control": "no-store"}
-
-
-def _version(endpoint: Endpoint) -> int:
-    return endpoint.version
 
 
 def _registered_version(registered: RegisteredEndpoint) -> int:
@@ -179,7 +175,7 @@ async def get_endpoint_route(
     *, endpoint_id: str, resources: Resources, ctx: RequestContext
 ) -> Response:
     result = await get_endpoint(resources.dependencies, ctx, endpoint_id)
-    return answer(result, ctx, EndpointResource.from_domain, version=_version)
+    return answer(result, ctx, EndpointResource.from_domain, version=version_of)
 
 
 @router.patch(
@@ -203,10 +199,7 @@ async def update_endpoint_route(
 ) -> Response:
     changes = body.to_domain(endpoint_id, optional_version(if_match))
     result = await update_endpoint(resources.dependencies, ctx, changes)
-    conditional = if_match is not None
-    return answer(
-        result, ctx, EndpointResource.from_domain, version=_version, conditional=conditional
-    )
+    return answer_change(result, ctx, EndpointResource.from_domain, if_match=if_match)
 
 
 @router.delete(
