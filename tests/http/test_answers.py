@@ -63,17 +63,16 @@ def test_a_read_with_the_current_etag_in_if_none_match_answers_304_with_no_body(
     assert not none_match(None, strong_etag(9))
 
 
-def test_a_failure_is_its_problem_marked_in_a_dry_run_unless_the_route_says_not() -> None:
+def test_a_failure_is_its_problem_marked_in_a_dry_run() -> None:
     missing = Failure(ProductNotFound("T-1"))
 
     applied = answer(missing, WRITE, dict)
     dry = answer(missing, DRY_RUN, dict)
-    unmarked = answer(missing, DRY_RUN, dict, marked=False)
 
     assert (applied.status_code, orjson.loads(applied.body)["code"]) == (404, "product_not_found")
     assert applied.headers["content-type"] == "application/problem+json"
+    assert "Orderly-Mode" not in applied.headers
     assert (dry.status_code, dry.headers["Orderly-Mode"]) == (404, "dry_run")
-    assert "Orderly-Mode" not in unmarked.headers
 
 
 def test_placing_an_order_over_http_needs_a_key_from_a_known_caller_unless_dry_run() -> None:

@@ -192,6 +192,7 @@ async def test_a_dry_run_prices_the_order_and_stores_nothing(
     assert await stock_of(client, "MUG-1") == (10, 0)
     refused = await client.post(f"{ORDERS}?mode=dry_run", json=lines(("MUG-1", 11)), headers=ann)
     assert_problem(refused, 409, "out_of_stock")
+    assert refused.headers["orderly-mode"] == "dry_run"  # a refusal is a dry run's answer too
 
 
 # --- idempotency ------------------------------------------------------------------------------

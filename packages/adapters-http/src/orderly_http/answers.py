@@ -141,7 +141,6 @@ def answer[T](
     if_none_match: str | None = None,
     conditional: bool = False,
     field_names: Mapping[str, str] | None = None,
-    marked: bool = True,
 ) -> Response:
     """The HTTP answer to a use case's outcome (see the module's docstring for the rules).
 
@@ -150,13 +149,12 @@ def answer[T](
     from the value; ``headers`` go on every successful answer. A read passes the client's
     ``If-None-Match``. ``conditional``: the request carried ``If-Match`` (a stale version is
     then 412, not 409). ``field_names`` renames the core's fields to the request's own.
-    ``marked=False`` leaves a dry run's problem without ``Orderly-Mode`` (the order routes).
     """
     if not is_successful(result):
         failure = domain_problem(
             result.failure(), ctx, conditional=conditional, field_names=field_names
         )
-        return dry_run_marked(failure, ctx) if marked else failure
+        return dry_run_marked(failure, ctx)
     value, replayed = without_replay(result.unwrap())
     if not ctx.applies_changes:
         dry_run = {MODE_HEADER: Mode.DRY_RUN.value, **(headers or {})}
@@ -179,12 +177,11 @@ def answer_change[T: Versioned](
     render: Callable[[T], Body],
     *,
     if_match: str | None,
-    marked: bool = True,
 ) -> Response:
     """The answer to a change made against the version an optional ``If-Match`` named: the
     resource with its new ``ETag``; a stale version is 412 when ``If-Match`` was sent."""
     conditional = if_match is not None
-    return answer(result, ctx, render, version=version_of, conditional=conditional, marked=marked)
+    return answer(result, ctx, render, version=version_of, conditional=conditional)
 
 
 def _response(body: Body, status: int, headers: Mapping[str, str]) -> Response:

@@ -124,7 +124,6 @@ async def place_order_route(
         status=201,
         version=_placement_version,
         location=_placement_location,
-        marked=False,
     )
 
 
@@ -200,7 +199,7 @@ def _add_step(name: str, use_case: _StepUseCase, summary: str) -> None:
         *, order_id: str, resources: Resources, ctx: WriteContext, if_match: IfMatch = None
     ) -> Response:
         result = await use_case(resources.dependencies, ctx, _step(order_id, if_match))
-        return answer_change(result, ctx, OrderResource.document, if_match=if_match, marked=False)
+        return answer_change(result, ctx, OrderResource.document, if_match=if_match)
 
 
 _add_step("pay", pay_order, "Mark an order paid")
@@ -225,4 +224,4 @@ async def cancel_order_route(
 ) -> Response:
     reason = body.reason if body is not None else "cancelled"
     result = await cancel_order(resources.dependencies, ctx, _step(order_id, if_match), reason)
-    return answer_change(result, ctx, OrderResource.document, if_match=if_match, marked=False)
+    return answer_change(result, ctx, OrderResource.document, if_match=if_match)
