@@ -7,7 +7,7 @@ import asyncio
 import json
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -34,11 +34,6 @@ pytestmark = pytest.mark.postgres
 ANN = Actor.user("00000000-0000-0000-0000-0000000000a1", Role.CUSTOMER)
 SYSTEM = Context(Actor.system("worker"), "req-worker")
 SCHEDULE = (timedelta(seconds=10), timedelta(seconds=60))
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(datetime.fromisoformat("2031-03-01T12:00:00+00:00"))
 
 
 @pytest.fixture
