@@ -14,6 +14,7 @@ from orderly_core.shared.context import Actor, Context, Mode, Role
 from orderly_core.shared.errors import InvalidInput
 from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.model import Delivery, DeliveryState, Endpoint
+from orderly_core.webhooks.signing import new_secret
 from orderly_core.webhooks.use_cases import NewEndpoint, RegisteredEndpoint, register_endpoint
 from tests.core.helpers import ctx, fresh, ok
 
@@ -31,6 +32,28 @@ async def register(
     deps: Dependencies, url: str = HOOK, types: tuple[str, ...] = PLACED
 ) -> RegisteredEndpoint:
     return fresh(await register_endpoint(deps, ctx(), NewEndpoint(url, types)))
+
+
+async def add_endpoint(
+    deps: Dependencies, *types: EventType, url: str = "https://hooks.example.com/a"
+) -> Endpoint:
+    """An active endpoint with a new secret (of ``order.placed`` unless ``types`` are named),
+    stored through the port as Orderly's registration leaves one."""
+    now = deps.clock.now()
+    endpoint = Endpoint(
+        id=uuid.uuid4(),
+        url=url,
+        event_types=types or (EventType.ORDER_PLACED,),
+        secret=new_secret(),
+        active=True,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    async with deps.unit_of_work() as uow:
+        await uow.endpoints.add(endpoint)
+        await uow.commit()
+    return endpoint
 
 
 async def stored_endpoint(deps: Dependencies, endpoint_id: uuid.UUID) -> Endpoint | None:

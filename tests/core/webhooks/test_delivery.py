@@ -23,11 +23,12 @@ from orderly_core.webhooks.delivery import (
     relay_events,
     sweep_deliveries,
 )
-from orderly_core.webhooks.model import Delivery, DeliveryState, Endpoint
+from orderly_core.webhooks.model import Delivery, DeliveryState
 from orderly_core.webhooks.policy import WebhookPolicy
 from orderly_core.webhooks.signing import InvalidSignature, new_secret, verify
 from orderly_core.webhooks.use_cases import redeliver
 from tests.core.helpers import fresh, make_product, ok
+from tests.core.webhooks.helpers import add_endpoint
 
 pytestmark = pytest.mark.postgres
 
@@ -40,26 +41,6 @@ SCHEDULE = (timedelta(seconds=10), timedelta(seconds=60))
 def shop(deps: Dependencies, clock: FixedClock) -> Dependencies:
     policy = WebhookPolicy(retry_schedule=SCHEDULE, disable_after=timedelta(minutes=5))
     return replace(deps, clock=clock, webhooks=policy)
-
-
-async def add_endpoint(
-    deps: Dependencies, *types: EventType, url: str = "https://hooks.example.com/a"
-) -> Endpoint:
-    now = deps.clock.now()
-    endpoint = Endpoint(
-        id=uuid.uuid4(),
-        url=url,
-        event_types=types or (EventType.ORDER_PLACED,),
-        secret=new_secret(),
-        active=True,
-        version=1,
-        created_at=now,
-        updated_at=now,
-    )
-    async with deps.unit_of_work() as uow:
-        await uow.endpoints.add(endpoint)
-        await uow.commit()
-    return endpoint
 
 
 async def place(deps: Dependencies, request_id: str = "req-place") -> uuid.UUID:
