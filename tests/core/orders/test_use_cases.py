@@ -21,8 +21,6 @@ from orderly_core.orders.errors import (
 )
 from orderly_core.orders.model import OrderQuery, OrderStatus
 from orderly_core.orders.use_cases import (
-    LineRequest,
-    NewOrder,
     OrderStep,
     cancel_order,
     deliver_order,
@@ -37,16 +35,9 @@ from orderly_core.shared.context import Actor, Role
 from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies
-from tests.core.helpers import STAFF, ctx, err, fresh, make_product, ok, stored
+from tests.core.helpers import ANN, BOB, STAFF, ctx, err, fresh, make_product, ok, order, stored
 
 pytestmark = pytest.mark.postgres
-
-ANN = Actor.user("00000000-0000-0000-0000-0000000000a1", Role.CUSTOMER)
-BOB = Actor.user("00000000-0000-0000-0000-0000000000b2", Role.CUSTOMER)
-
-
-def order(*lines: tuple[str, int]) -> NewOrder:
-    return NewOrder(tuple(LineRequest(sku, quantity) for sku, quantity in lines))
 
 
 async def levels(deps: Dependencies, sku: str) -> tuple[int, int]:

@@ -15,7 +15,7 @@ from returns.pipeline import is_successful
 
 from orderly_core.orders.use_cases import LineRequest, NewOrder, OrderStep, pay_order, place_order
 from orderly_core.platform.outbox import EventType
-from orderly_core.shared.context import Actor, Context, Role
+from orderly_core.shared.context import Actor, Context
 from orderly_core.testing import FixedClock, InMemoryJobQueue, ScriptedSender
 from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.delivery import (
@@ -27,12 +27,11 @@ from orderly_core.webhooks.model import Delivery, DeliveryState
 from orderly_core.webhooks.policy import WebhookPolicy
 from orderly_core.webhooks.signing import InvalidSignature, new_secret, verify
 from orderly_core.webhooks.use_cases import redeliver
-from tests.core.helpers import fresh, make_product, ok
+from tests.core.helpers import ANN, fresh, make_product, ok
 from tests.core.webhooks.helpers import add_endpoint
 
 pytestmark = pytest.mark.postgres
 
-ANN = Actor.user("00000000-0000-0000-0000-0000000000a1", Role.CUSTOMER)
 SYSTEM = Context(Actor.system("worker"), "req-worker")
 SCHEDULE = (timedelta(seconds=10), timedelta(seconds=60))
 
