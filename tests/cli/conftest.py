@@ -17,6 +17,15 @@ class Cli(Protocol):
 
 
 @pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty directory: no `.env`, no `.orderly/dev.json`, no server variables."""
+    monkeypatch.chdir(tmp_path)
+    for variable in ("DATABASE_URL", "REDIS_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
 def cli(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,

@@ -3,10 +3,8 @@ the dead letters, one job, and retries (queued for real, or only shown with --dr
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -24,6 +22,7 @@ from orderly_db.engine import create_engine
 from orderly_db.settings import InfraSettings
 from orderly_db.unit_of_work import sql_dependencies
 from tests.cli.conftest import Cli
+from tests.cli.helpers import in_thread, ok_json
 
 pytestmark = [pytest.mark.postgres]
 
@@ -32,12 +31,6 @@ CSV = "sku,name,description,price,currency,on_hand\n" + "".join(
     f"SKU-{n},Item {n},,1.00,EUR,1\n" for n in range(60)
 )
 T0 = datetime(2031, 4, 1, 9, 0, tzinfo=UTC)
-
-
-def _in_thread[T](make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine on a loop of its own, away from the session's event loop."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 def ran(
@@ -65,12 +58,7 @@ def ran(
         finally:
             await engine.dispose()
 
-    _in_thread(record)
-
-
-def ok_json(result: Result) -> Any:
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    in_thread(record)
 
 
 def queued_job(client: redis.Redis, job_id: str) -> dict[str, Any] | None:
