@@ -3,8 +3,6 @@ in-memory fakes and on PostgreSQL."""
 
 from __future__ import annotations
 
-import pytest
-
 from orderly_core.accounts.errors import LastAdmin, NotSignedIn, UserNotFound
 from orderly_core.accounts.use_cases import (
     NewUser,
@@ -18,8 +16,6 @@ from orderly_core.shared.context import Actor, Role
 from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import ctx, err, ok
-
-pytestmark = pytest.mark.postgres
 
 PASSWORD = "correct horse battery"
 

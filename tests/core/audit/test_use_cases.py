@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 from orderly_core.audit.use_cases import list_audit
 from orderly_core.platform.audit import AuditQuery
 from orderly_core.shared.errors import Forbidden
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import STAFF, ctx, err, make_product, ok
-
-pytestmark = pytest.mark.postgres
 
 
 async def test_only_admins_and_operators_read_the_audit_trail(deps: Dependencies) -> None:

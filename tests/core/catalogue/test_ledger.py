@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from orderly_core.audit.use_cases import list_audit
 from orderly_core.catalogue.imports import import_products, parse_product_csv
 from orderly_core.catalogue.ledger import MovementKind
@@ -22,8 +20,6 @@ from orderly_core.shared.context import Actor, Context, Mode
 from orderly_core.shared.errors import Forbidden
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import STAFF, ctx, err, fresh, make_product, ok, set_reserved, stored
-
-pytestmark = pytest.mark.postgres
 
 
 def keyed(key: str, mode: Mode = Mode.EXECUTE) -> Context:

@@ -23,8 +23,6 @@ from orderly_core.shared.errors import Forbidden
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import ANN, BOB, OPERATOR, STAFF, ctx, err, fresh, make_product, ok
 
-pytestmark = pytest.mark.postgres
-
 MUG = (LineRequest("MUG-1", 1),)
 
 

@@ -37,8 +37,6 @@ from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import ANN, BOB, STAFF, ctx, err, fresh, make_product, ok, order, stored
 
-pytestmark = pytest.mark.postgres
-
 
 async def levels(deps: Dependencies, sku: str) -> tuple[int, int]:
     product = await stored(deps, sku)
@@ -169,6 +167,7 @@ async def test_unpaid_orders_expire_and_release_their_stock(deps: Dependencies) 
     assert isinstance(err(await expire_orders(deps, ctx(ANN))), Forbidden)
 
 
+@pytest.mark.postgres
 async def test_concurrent_placements_never_oversell(pg_deps: Dependencies) -> None:
     """200 customers race for 50 mugs: exactly 50 orders, 150 typed refusals."""
     await make_product(pg_deps, "MUG-1", on_hand=50)
@@ -187,6 +186,7 @@ async def test_concurrent_placements_never_oversell(pg_deps: Dependencies) -> No
     assert ok(await verify_stock(pg_deps, ctx())).drifts == ()
 
 
+@pytest.mark.postgres
 async def test_orders_sharing_products_in_opposite_order_never_deadlock(
     pg_deps: Dependencies,
 ) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from orderly_core.accounts.use_cases import (
     PasswordChange,
     Registration,
@@ -24,8 +22,6 @@ from orderly_core.platform.audit import AuditQuery
 from orderly_core.shared.context import Actor, Context, Mode
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import STAFF, ctx, fresh, make_product, ok
-
-pytestmark = pytest.mark.postgres
 
 PASSWORD = "correct horse battery"
 

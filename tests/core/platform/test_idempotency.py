@@ -45,8 +45,6 @@ from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies, UnitOfWork
 from tests.core.helpers import ANN, BOB, STAFF, err, fresh, make_product, ok, order, stored
 
-pytestmark = pytest.mark.postgres
-
 KEY = "order-7f3c2a"
 
 
@@ -238,6 +236,7 @@ async def test_an_order_never_outlives_a_lost_record(deps: Dependencies) -> None
     assert await reserved(deps) == 0
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("deps", ["postgres"], indirect=True)
 async def test_twenty_concurrent_retries_make_one_order(deps: Dependencies) -> None:
     await make_product(deps, "MUG-1", on_hand=100)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-import pytest
 from returns.pipeline import is_successful
 
 from orderly_core.catalogue.use_cases import (
@@ -30,8 +29,6 @@ from orderly_core.shared.errors import InvalidInput
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import ANN, STAFF, ctx, err, fresh, make_product, order
-
-pytestmark = pytest.mark.postgres
 
 
 def as_ann(request_id: str = "req-ann", mode: Mode = Mode.EXECUTE) -> Context:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-import pytest
-
 from orderly_core.platform.idempotency import Replayed
 from orderly_core.platform.outbox import EventType
 from orderly_core.shared.context import Mode
@@ -39,8 +37,6 @@ from tests.core.webhooks.helpers import (
     stored_delivery,
     webhook_audit,
 )
-
-pytestmark = pytest.mark.postgres
 
 
 async def test_deliveries_are_listed_newest_first_a_page_at_a_time(

@@ -30,8 +30,6 @@ from orderly_core.webhooks.use_cases import redeliver
 from tests.core.helpers import ANN, fresh, make_product, ok
 from tests.core.webhooks.helpers import add_endpoint
 
-pytestmark = pytest.mark.postgres
-
 SYSTEM = Context(Actor.system("worker"), "req-worker")
 SCHEDULE = (timedelta(seconds=10), timedelta(seconds=60))
 
@@ -286,6 +284,7 @@ async def test_only_orderly_itself_or_an_operator_relays(shop: Dependencies) -> 
     assert not is_successful(result)
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("deps", ["postgres"], indirect=True)
 async def test_two_relays_at_once_never_hand_on_the_same_event(shop: Dependencies) -> None:
     await make_product(shop, "MUG-1", on_hand=100)

@@ -45,8 +45,6 @@ from tests.core.webhooks.helpers import (
     webhook_audit,
 )
 
-pytestmark = pytest.mark.postgres
-
 
 async def test_reading_an_unknown_endpoint_is_not_found(deps: Dependencies) -> None:
     for raw in ("not-a-uuid", str(uuid.uuid4())):
@@ -236,6 +234,7 @@ async def test_a_retried_change_or_removal_with_its_key_gets_the_first_answer(
     ]
 
 
+@pytest.mark.postgres
 async def test_removing_an_endpoint_removes_its_deliveries_and_their_attempts(
     clean_engine: AsyncEngine,
 ) -> None:

@@ -39,8 +39,6 @@ from tests.core.webhooks.helpers import (
     webhook_audit,
 )
 
-pytestmark = pytest.mark.postgres
-
 
 @pytest.mark.parametrize(
     "actor",

@@ -14,8 +14,6 @@ from orderly_core.webhooks.use_cases import NewEndpoint, register_endpoint
 from tests.core.helpers import ctx, err
 from tests.core.webhooks.helpers import PLACED, all_endpoints, field_errors, register
 
-pytestmark = pytest.mark.postgres
-
 
 @pytest.mark.parametrize(
     ("url", "message"),

@@ -4,8 +4,6 @@ the first answer."""
 
 from __future__ import annotations
 
-import pytest
-
 from orderly_core.platform.idempotency import Replayed
 from orderly_core.platform.outbox import EventType
 from orderly_core.shared.context import Mode
@@ -30,8 +28,6 @@ from tests.core.webhooks.helpers import (
     stored_endpoint,
     webhook_audit,
 )
-
-pytestmark = pytest.mark.postgres
 
 
 async def test_registering_answers_a_new_secret_once_and_stores_an_active_endpoint(

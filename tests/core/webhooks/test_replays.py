@@ -40,8 +40,6 @@ from tests.core.webhooks.helpers import (
     webhook_audit,
 )
 
-pytestmark = pytest.mark.postgres
-
 
 async def events_of_orders(deps: Dependencies, count: int, *, pay: bool = False) -> list[Event]:
     """``count`` orders placed (and paid) one minute apart: their events, oldest first."""

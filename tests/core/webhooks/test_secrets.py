@@ -7,8 +7,6 @@ import uuid
 from dataclasses import replace
 from datetime import timedelta
 
-import pytest
-
 from orderly_core.platform.idempotency import Replayed
 from orderly_core.platform.outbox import EventType
 from orderly_core.shared.context import Mode
@@ -25,8 +23,6 @@ from orderly_core.webhooks.policy import WebhookPolicy
 from orderly_core.webhooks.use_cases import rotate_secret
 from tests.core.helpers import ctx, fresh, ok
 from tests.core.webhooks.helpers import HOOK, START, keyed, register, stored_endpoint, webhook_audit
-
-pytestmark = pytest.mark.postgres
 
 
 async def test_a_rotated_secret_keeps_signing_next_to_the_new_one_for_the_overlap(
