@@ -4,10 +4,8 @@ the dead letters, one job, and retries (queued for real, or only shown with --dr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
 
 import pytest
 import redis
@@ -22,7 +20,7 @@ from orderly_db.engine import create_engine
 from orderly_db.settings import InfraSettings
 from orderly_db.unit_of_work import sql_dependencies
 from tests.cli.conftest import Cli
-from tests.cli.helpers import in_thread, ok_json
+from tests.cli.helpers import in_thread, ok_json, queued_job
 
 pytestmark = [pytest.mark.postgres]
 
@@ -59,27 +57,6 @@ def ran(
             await engine.dispose()
 
     in_thread(record)
-
-
-def queued_job(client: redis.Redis, job_id: str) -> dict[str, Any] | None:
-    raw = cast("bytes | None", client.get(f"arq:job:{job_id}"))
-    return None if raw is None else cast("dict[str, Any]", json.loads(raw))
-
-
-@pytest.fixture
-def queue(redis_url: str) -> Iterator[redis.Redis]:
-    """The Redis arq queues on; the jobs a test queued are removed afterwards."""
-    client = redis.Redis.from_url(redis_url)
-
-    def ids() -> set[bytes]:
-        return set(cast("list[bytes]", client.zrange("arq:queue", 0, -1)))
-
-    before = ids()
-    yield client
-    for job_id in ids() - before:
-        client.delete(b"arq:job:" + job_id)
-        client.zrem("arq:queue", job_id)
-    client.close()
 
 
 @pytest.fixture

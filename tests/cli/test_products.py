@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import getpass
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import pytest
 import redis
@@ -29,7 +29,7 @@ from orderly_db.engine import create_engine
 from orderly_db.settings import InfraSettings
 from orderly_db.unit_of_work import sql_dependencies
 from tests.cli.conftest import Cli
-from tests.cli.helpers import in_thread, ok_json
+from tests.cli.helpers import in_thread, ok_json, queued_ids, queued_job
 
 pytestmark = [pytest.mark.postgres]
 
@@ -537,28 +537,6 @@ def test_an_import_file_must_be_readable_utf8_and_not_too_large(
 
 
 # --- background imports ----------------------------------------------------------------------
-
-
-def queued_ids(client: redis.Redis) -> set[str]:
-    return {job_id.decode() for job_id in cast("list[bytes]", client.zrange("arq:queue", 0, -1))}
-
-
-def queued_job(client: redis.Redis, job_id: str) -> dict[str, Any] | None:
-    """The job as arq stored it under its key, decoded from Orderly's JSON wire format."""
-    raw = cast("bytes | None", client.get(f"arq:job:{job_id}"))
-    return None if raw is None else cast("dict[str, Any]", json.loads(raw))
-
-
-@pytest.fixture
-def queue(redis_url: str) -> Iterator[redis.Redis]:
-    """The Redis arq queues on; the jobs a test enqueued are removed afterwards."""
-    client = redis.Redis.from_url(redis_url)
-    before = queued_ids(client)
-    yield client
-    for job_id in queued_ids(client) - before:
-        client.delete(f"arq:job:{job_id}")
-        client.zrem("arq:queue", job_id)
-    client.close()
 
 
 def test_background_import_queues_a_json_job_once_per_key(
