@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
 import pytest
+import redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner, Result
 
 from orderly_cli.main import app
+from tests.cli.helpers import queued_ids
 
 
 class Cli(Protocol):
     def __call__(self, *args: str, input: str | None = None) -> Result: ...
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty directory: no `.env`, no `.orderly/dev.json`, no server variables."""
+    monkeypatch.chdir(tmp_path)
+    for variable in ("DATABASE_URL", "REDIS_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    return tmp_path
 
 
 @pytest.fixture
@@ -38,3 +50,15 @@ def cli(
         return runner.invoke(app, list(args), input=input)
 
     return invoke
+
+
+@pytest.fixture
+def queue(redis_url: str) -> Iterator[redis.Redis]:
+    """The Redis arq queues on; the jobs a test enqueued are removed afterwards."""
+    client = redis.Redis.from_url(redis_url)
+    before = queued_ids(client)
+    yield client
+    for job_id in queued_ids(client) - before:
+        client.delete(f"arq:job:{job_id}")
+        client.zrem("arq:queue", job_id)
+    client.close()

@@ -22,8 +22,9 @@ from orderly_cli.commands.audit import FOLLOW_LOOKBACK, Followed
 from orderly_core.platform.audit import AuditEntry
 from orderly_db.settings import InfraSettings
 from tests.cli.conftest import Cli
+from tests.cli.helpers import ok_json
 from tests.cli.processes import ORDERLY, kill_session, wait_until
-from tests.cli.test_stock import Orderly, adjust, create, ok_json, sql
+from tests.cli.test_stock import Orderly, adjust, create, sql
 
 pytestmark = [pytest.mark.postgres]
 

@@ -23,15 +23,6 @@ UNUSED_REDIS = "redis://127.0.0.1:1/0"  # required by the settings, never contac
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty directory: no `.env`, no `.orderly/dev.json`, no server variables."""
-    monkeypatch.chdir(tmp_path)
-    for variable in ("DATABASE_URL", "REDIS_URL"):
-        monkeypatch.delenv(variable, raising=False)
-    return tmp_path
-
-
-@pytest.fixture
 def fresh_url(embedded_postgres: EmbeddedPostgres | None) -> str:
     if embedded_postgres is None:
         pytest.skip("creates a scratch database on the embedded test server")

@@ -3,13 +3,9 @@ the dead letters, one job, and retries (queued for real, or only shown with --dr
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
 
 import pytest
 import redis
@@ -24,6 +20,7 @@ from orderly_db.engine import create_engine
 from orderly_db.settings import InfraSettings
 from orderly_db.unit_of_work import sql_dependencies
 from tests.cli.conftest import Cli
+from tests.cli.helpers import in_thread, ok_json, queued_job
 
 pytestmark = [pytest.mark.postgres]
 
@@ -32,12 +29,6 @@ CSV = "sku,name,description,price,currency,on_hand\n" + "".join(
     f"SKU-{n},Item {n},,1.00,EUR,1\n" for n in range(60)
 )
 T0 = datetime(2031, 4, 1, 9, 0, tzinfo=UTC)
-
-
-def _in_thread[T](make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine on a loop of its own, away from the session's event loop."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 def ran(
@@ -65,33 +56,7 @@ def ran(
         finally:
             await engine.dispose()
 
-    _in_thread(record)
-
-
-def ok_json(result: Result) -> Any:
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
-
-def queued_job(client: redis.Redis, job_id: str) -> dict[str, Any] | None:
-    raw = cast("bytes | None", client.get(f"arq:job:{job_id}"))
-    return None if raw is None else cast("dict[str, Any]", json.loads(raw))
-
-
-@pytest.fixture
-def queue(redis_url: str) -> Iterator[redis.Redis]:
-    """The Redis arq queues on; the jobs a test queued are removed afterwards."""
-    client = redis.Redis.from_url(redis_url)
-
-    def ids() -> set[bytes]:
-        return set(cast("list[bytes]", client.zrange("arq:queue", 0, -1)))
-
-    before = ids()
-    yield client
-    for job_id in ids() - before:
-        client.delete(b"arq:job:" + job_id)
-        client.zrem("arq:queue", job_id)
-    client.close()
+    in_thread(record)
 
 
 @pytest.fixture

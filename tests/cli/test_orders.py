@@ -9,16 +9,15 @@ products show --json`. Only making an order due for expiry goes around Orderly: 
 from __future__ import annotations
 
 import getpass
-import json
 import uuid
 from datetime import datetime
 from typing import Any
 
 import pytest
-from typer.testing import Result
 
 from orderly_db.settings import InfraSettings
 from tests.cli.conftest import Cli
+from tests.cli.helpers import ok_json
 from tests.cli.test_stock import sql
 
 pytestmark = [pytest.mark.postgres]
@@ -36,11 +35,6 @@ ORDER_KEYS = [
     "created_at",
     "updated_at",
 ]
-
-
-def ok_json(result: Result, exit_code: int = 0) -> Any:
-    assert result.exit_code == exit_code, result.output
-    return json.loads(result.stdout)
 
 
 def create(cli: Cli, sku: str, price: str, on_hand: int) -> None:

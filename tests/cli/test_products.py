@@ -6,14 +6,12 @@ claims to have done is checked against the database over a connection of the tes
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import json
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import pytest
 import redis
@@ -31,6 +29,7 @@ from orderly_db.engine import create_engine
 from orderly_db.settings import InfraSettings
 from orderly_db.unit_of_work import sql_dependencies
 from tests.cli.conftest import Cli
+from tests.cli.helpers import in_thread, ok_json, queued_ids, queued_job
 
 pytestmark = [pytest.mark.postgres]
 
@@ -67,12 +66,6 @@ def orderly(cli: Cli) -> Orderly:
     return invoke
 
 
-def _in_thread[T](make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine on a loop of its own, away from the session's event loop."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(make())).result()
-
-
 def _with_db[T](settings: InfraSettings, work: Callable[[Dependencies], Awaitable[T]]) -> T:
     async def run() -> T:
         engine = create_engine(settings, application_name="orderly-tests-cli")
@@ -81,7 +74,7 @@ def _with_db[T](settings: InfraSettings, work: Callable[[Dependencies], Awaitabl
         finally:
             await engine.dispose()
 
-    return _in_thread(run)
+    return in_thread(run)
 
 
 def stored(settings: InfraSettings, sku: str) -> Product | None:
@@ -108,12 +101,7 @@ def set_reserved(settings: InfraSettings, sku: str, reserved: int) -> None:
         finally:
             await engine.dispose()
 
-    _in_thread(run)
-
-
-def ok_json(result: Result) -> Any:
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    in_thread(run)
 
 
 def one_line_error(result: Result, exit_code: int) -> str:
@@ -549,28 +537,6 @@ def test_an_import_file_must_be_readable_utf8_and_not_too_large(
 
 
 # --- background imports ----------------------------------------------------------------------
-
-
-def queued_ids(client: redis.Redis) -> set[str]:
-    return {job_id.decode() for job_id in cast("list[bytes]", client.zrange("arq:queue", 0, -1))}
-
-
-def queued_job(client: redis.Redis, job_id: str) -> dict[str, Any] | None:
-    """The job as arq stored it under its key, decoded from Orderly's JSON wire format."""
-    raw = cast("bytes | None", client.get(f"arq:job:{job_id}"))
-    return None if raw is None else cast("dict[str, Any]", json.loads(raw))
-
-
-@pytest.fixture
-def queue(redis_url: str) -> Iterator[redis.Redis]:
-    """The Redis arq queues on; the jobs a test enqueued are removed afterwards."""
-    client = redis.Redis.from_url(redis_url)
-    before = queued_ids(client)
-    yield client
-    for job_id in queued_ids(client) - before:
-        client.delete(f"arq:job:{job_id}")
-        client.zrem("arq:queue", job_id)
-    client.close()
 
 
 def test_background_import_queues_a_json_job_once_per_key(

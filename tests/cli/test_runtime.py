@@ -30,14 +30,6 @@ from tests.cli.processes import (
 )
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for variable in ("DATABASE_URL", "REDIS_URL"):
-        monkeypatch.delenv(variable, raising=False)
-    return tmp_path
-
-
 def _help(*words: str) -> str:
     result = CliRunner().invoke(app, [*words, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output

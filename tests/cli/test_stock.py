@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import json
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -21,6 +20,7 @@ from typer.testing import Result
 from orderly_db.engine import create_engine
 from orderly_db.settings import InfraSettings
 from tests.cli.conftest import Cli
+from tests.cli.helpers import ok_json
 
 pytestmark = [pytest.mark.postgres]
 
@@ -72,11 +72,6 @@ def levels(settings: InfraSettings, sku: str) -> tuple[int, int, int]:
         settings, "SELECT on_hand, reserved, version FROM products WHERE sku = :sku", sku=sku
     )
     return row.on_hand, row.reserved, row.version
-
-
-def ok_json(result: Result, exit_code: int = 0) -> Any:
-    assert result.exit_code == exit_code, result.output
-    return json.loads(result.stdout)
 
 
 def create(orderly: Orderly, sku: str, on_hand: int) -> None:

@@ -26,6 +26,7 @@ from orderly_db.engine import create_engine
 from orderly_db.settings import InfraSettings
 from orderly_db.unit_of_work import sql_dependencies
 from tests.cli.conftest import Cli
+from tests.cli.helpers import ok_json
 from tests.db_fixtures import FAST_PASSWORDS
 
 pytestmark = [pytest.mark.postgres]
@@ -67,11 +68,6 @@ def stored_users(settings: InfraSettings) -> dict[str, User]:
     """Every stored user by email, password hash included (the core's own view)."""
     page = _with_db(settings, lambda deps: list_users(deps, OPERATOR, UserQuery(limit=200)))
     return {user.email: user for user in page.unwrap().items}
-
-
-def ok_json(result: Result) -> Any:
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
 
 
 def one_line_error(result: Result, exit_code: int = 1) -> str:

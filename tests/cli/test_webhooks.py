@@ -16,13 +16,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from typer.testing import Result
 
 from orderly_core.webhooks.model import Attempt, DeliveryState
 from orderly_db.engine import create_engine
 from orderly_db.settings import InfraSettings
 from orderly_db.unit_of_work import sql_dependencies
 from tests.cli.conftest import Cli
+from tests.cli.helpers import ok_json
 
 pytestmark = [pytest.mark.postgres]
 
@@ -31,11 +31,6 @@ ENDPOINT_KEYS = [
     "id", "url", "event_types", "active", "disabled_reason", "failing_since",
     "secret_rotating_until", "version", "created_at", "updated_at",
 ]  # fmt: skip
-
-
-def ok_json(result: Result, exit_code: int = 0) -> Any:
-    assert result.exit_code == exit_code, result.output
-    return json.loads(result.stdout)
 
 
 def add(cli: Cli, *extra: str, url: str = HOOK, events: tuple[str, ...] = ("order.placed",)) -> Any:

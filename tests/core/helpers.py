@@ -10,6 +10,7 @@ from returns.result import Result
 
 from orderly_core.catalogue.model import Product, Stock
 from orderly_core.catalogue.use_cases import NewProduct, create_product
+from orderly_core.orders.use_cases import LineRequest, NewOrder
 from orderly_core.platform.idempotency import Replayed
 from orderly_core.shared.context import Actor, Context, Mode, Role
 from orderly_core.unit_of_work import Dependencies
@@ -23,6 +24,13 @@ def ctx(actor: Actor = OPERATOR, mode: Mode = Mode.EXECUTE) -> Context:
 
 CUSTOMER = Actor.user("u-1", Role.CUSTOMER)
 STAFF = Actor.user("u-2", Role.STAFF)
+ANN = Actor.user("00000000-0000-0000-0000-0000000000a1", Role.CUSTOMER)
+BOB = Actor.user("00000000-0000-0000-0000-0000000000b2", Role.CUSTOMER)
+
+
+def order(*lines: tuple[str, int]) -> NewOrder:
+    """An order of these ``(sku, quantity)`` lines."""
+    return NewOrder(tuple(LineRequest(sku, quantity) for sku, quantity in lines))
 
 
 def ok[T](result: Result[T, Any]) -> T:

@@ -20,10 +20,17 @@ from orderly_http.settings import HttpSettings
 from tests.core.helpers import fresh
 
 OPERATOR = Context(Actor.operator("test"), "req-seed")
+CSV_HEADER = b"sku,name,description,price,currency,on_hand\n"
+PRODUCTS_CSV = CSV_HEADER + b"mug-1,Mug,,12.50,EUR,4\nTEE-1,Shirt,,20,EUR,\n"
 
 
 def settings_for(database_url: str, redis_url: str) -> HttpSettings:
     return HttpSettings(database_url=database_url, redis_url=redis_url, log_format="json")
+
+
+def upload(content: bytes = PRODUCTS_CSV) -> dict[str, tuple[str, bytes, str]]:
+    """The ``files`` of a product import request: ``content`` as ``products.csv``."""
+    return {"file": ("products.csv", content, "text/csv")}
 
 
 @asynccontextmanager

@@ -16,12 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from orderly_core.shared.context import Role
 from orderly_core.unit_of_work import Dependencies
 from orderly_db.tables import users
-from orderly_http.settings import HttpSettings
 from tests.http.accounts import (
     PASSWORD,
-    auth_settings,
     bearer,
-    forget_login_failures,
     sign_in,
     signed_in,
 )
@@ -37,12 +34,6 @@ ENTRY_FIELDS = {
 }  # fmt: skip
 NEW_MUG = {"sku": "mug-1", "name": "Blue mug", "unit_price": 1250, "currency": "EUR", "on_hand": 5}
 NEW_PASSWORD = "a brand new passphrase"
-
-
-@pytest.fixture
-def http_settings(database_url: str, redis_url: str, clean_engine: AsyncEngine) -> HttpSettings:
-    forget_login_failures(redis_url)
-    return auth_settings(database_url, redis_url)
 
 
 async def _audit(

@@ -29,7 +29,6 @@ from tests.http.accounts import (
     TOKEN_URL,
     auth_settings,
     bearer,
-    forget_login_failures,
     make_user,
     sign_in,
     signed_in,
@@ -40,12 +39,6 @@ ME = "/api/v1/users/me"
 REFRESH = "/api/v1/auth/refresh"
 LOGOUT = "/api/v1/auth/logout"
 INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"'
-
-
-@pytest.fixture
-def http_settings(database_url: str, redis_url: str, clean_engine: AsyncEngine) -> HttpSettings:
-    forget_login_failures(redis_url)
-    return auth_settings(database_url, redis_url)
 
 
 def assert_invalid_token(response: httpx.Response) -> None:

@@ -3,58 +3,24 @@ name in keyset pages, and retries of failed jobs, with the real worker, Redis an
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import pytest_asyncio
-from redis.asyncio import Redis
 from returns.pipeline import is_successful
 
 from orderly_core.jobs.model import JobStatus
 from orderly_core.jobs.use_cases import JobOutcome, JobRun, record_run_ended, record_run_started
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.unit_of_work import Dependencies
-from orderly_http.app import create_app
-from tests.http.accounts import auth_settings, forget_login_failures, signed_in
-from tests.http.helpers import serving
+from tests.http.accounts import signed_in
+from tests.http.helpers import CSV_HEADER, upload
 from tests.worker.helpers import run_worker
 
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
 
-JOBS_DB = 7  # a Redis database of their own: the queue is emptied before each test
-HEADER = b"sku,name,description,price,currency,on_hand\n"
-CSV = HEADER + b"mug-1,Mug,,12.50,EUR,4\nTEE-1,Shirt,,20,EUR,\n"
-BIG_CSV = HEADER + b"".join(b"SKU-%d,Item %d,,1.00,EUR,1\n" % (n, n) for n in range(60))
+BIG_CSV = CSV_HEADER + b"".join(b"SKU-%d,Item %d,,1.00,EUR,1\n" % (n, n) for n in range(60))
 WORKER = Context(Actor.system("worker"), "req-worker")
-
-
-@pytest.fixture
-def queue_url(redis_url: str) -> str:
-    return urlsplit(redis_url)._replace(path=f"/{JOBS_DB}").geturl()
-
-
-@pytest.fixture
-def worker_env(database_url: str, queue_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("REDIS_URL", queue_url)
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def client(
-    database_url: str, queue_url: str, pg_deps: Dependencies
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with Redis.from_url(queue_url) as redis:
-        await redis.flushdb()
-    forget_login_failures(queue_url)
-    async with serving(create_app(auth_settings(database_url, queue_url))) as client:
-        yield client
-
-
-def upload(content: bytes = CSV) -> dict[str, tuple[str, bytes, str]]:
-    return {"file": ("products.csv", content, "text/csv")}
 
 
 async def recorded(deps: Dependencies, job_id: str, name: str, status: JobStatus) -> None:
@@ -68,17 +34,17 @@ async def recorded(deps: Dependencies, job_id: str, name: str, status: JobStatus
 
 @pytest.mark.usefixtures("worker_env")
 async def test_a_job_is_followed_from_queued_to_its_result_without_its_csv(
-    client: httpx.AsyncClient, pg_deps: Dependencies
+    queue_client: httpx.AsyncClient, pg_deps: Dependencies
 ) -> None:
-    _, staff = await signed_in(client, pg_deps, "staff@example.com", Role.STAFF)
+    _, staff = await signed_in(queue_client, pg_deps, "staff@example.com", Role.STAFF)
     headers = staff | {"Idempotency-Key": "spring-7", "X-Request-ID": "req-upload-7"}
-    submitted = await client.post(
+    submitted = await queue_client.post(
         "/api/v1/products/imports", files=upload(BIG_CSV), headers=headers
     )
     assert submitted.status_code == 202, submitted.text
     assert submitted.headers["Location"] == "/api/v1/jobs/spring-7"
 
-    queued = await client.get("/api/v1/jobs/spring-7", headers=staff)
+    queued = await queue_client.get("/api/v1/jobs/spring-7", headers=staff)
 
     assert queued.status_code == 200, queued.text
     body = queued.json()
@@ -103,7 +69,7 @@ async def test_a_job_is_followed_from_queued_to_its_result_without_its_csv(
 
     await run_worker()
 
-    done = (await client.get("/api/v1/jobs/spring-7", headers=staff)).json()
+    done = (await queue_client.get("/api/v1/jobs/spring-7", headers=staff)).json()
     assert (done["status"], done["attempts"], done["last_error"]) == ("succeeded", 1, None)
     assert (done["result"]["status"], done["result"]["created"]) == ("succeeded", 60)
     assert done["started_at"] is not None
@@ -111,19 +77,21 @@ async def test_a_job_is_followed_from_queued_to_its_result_without_its_csv(
 
 
 async def test_jobs_are_listed_newest_first_by_status_and_name_in_pages(
-    client: httpx.AsyncClient, pg_deps: Dependencies
+    queue_client: httpx.AsyncClient, pg_deps: Dependencies
 ) -> None:
-    _, admin = await signed_in(client, pg_deps, "admin@example.com", Role.ADMIN)
+    _, admin = await signed_in(queue_client, pg_deps, "admin@example.com", Role.ADMIN)
     await recorded(pg_deps, "job-a", "import_products", JobStatus.SUCCEEDED)
     await recorded(pg_deps, "job-b", "deliver_webhook", JobStatus.DEAD)
     await recorded(pg_deps, "job-c", "import_products", JobStatus.DEAD)
 
-    first = await client.get("/api/v1/jobs", params={"limit": 2}, headers=admin)
+    first = await queue_client.get("/api/v1/jobs", params={"limit": 2}, headers=admin)
     assert first.status_code == 200, first.text
     cursor = first.json()["next_cursor"]
-    second = await client.get("/api/v1/jobs", params={"limit": 2, "cursor": cursor}, headers=admin)
-    dead = await client.get("/api/v1/jobs", params={"status": "dead"}, headers=admin)
-    dead_imports = await client.get(
+    second = await queue_client.get(
+        "/api/v1/jobs", params={"limit": 2, "cursor": cursor}, headers=admin
+    )
+    dead = await queue_client.get("/api/v1/jobs", params={"status": "dead"}, headers=admin)
+    dead_imports = await queue_client.get(
         "/api/v1/jobs", params={"status": "dead", "name": "import_products"}, headers=admin
     )
 
@@ -143,16 +111,16 @@ async def test_jobs_are_listed_newest_first_by_status_and_name_in_pages(
 
 
 async def test_a_listing_refuses_what_it_cannot_read_and_whom_it_does_not_serve(
-    client: httpx.AsyncClient, pg_deps: Dependencies
+    queue_client: httpx.AsyncClient, pg_deps: Dependencies
 ) -> None:
-    _, staff = await signed_in(client, pg_deps, "staff@example.com", Role.STAFF)
-    _, customer = await signed_in(client, pg_deps, "ann@example.com", Role.CUSTOMER)
+    _, staff = await signed_in(queue_client, pg_deps, "staff@example.com", Role.STAFF)
+    _, customer = await signed_in(queue_client, pg_deps, "ann@example.com", Role.CUSTOMER)
 
-    unknown_status = await client.get("/api/v1/jobs?status=lost", headers=staff)
-    bad_cursor = await client.get("/api/v1/jobs?cursor=nonsense", headers=staff)
-    anonymous = await client.get("/api/v1/jobs")
-    peeking = await client.get("/api/v1/jobs", headers=customer)
-    retrying = await client.post("/api/v1/jobs/x/retry", headers=customer)
+    unknown_status = await queue_client.get("/api/v1/jobs?status=lost", headers=staff)
+    bad_cursor = await queue_client.get("/api/v1/jobs?cursor=nonsense", headers=staff)
+    anonymous = await queue_client.get("/api/v1/jobs")
+    peeking = await queue_client.get("/api/v1/jobs", headers=customer)
+    retrying = await queue_client.post("/api/v1/jobs/x/retry", headers=customer)
 
     assert (unknown_status.status_code, unknown_status.json()["code"]) == (422, "invalid_input")
     assert unknown_status.json()["errors"][0]["field"] == "status"
@@ -163,24 +131,24 @@ async def test_a_listing_refuses_what_it_cannot_read_and_whom_it_does_not_serve(
 
 @pytest.mark.usefixtures("worker_env")
 async def test_a_failed_job_is_retried_as_a_new_job_that_the_worker_runs(
-    client: httpx.AsyncClient, pg_deps: Dependencies
+    queue_client: httpx.AsyncClient, pg_deps: Dependencies
 ) -> None:
-    _, staff = await signed_in(client, pg_deps, "staff@example.com", Role.STAFF)
-    bad = HEADER + b"BAD-1,Bad,,12.345,EUR,1\n"
+    _, staff = await signed_in(queue_client, pg_deps, "staff@example.com", Role.STAFF)
+    bad = CSV_HEADER + b"BAD-1,Bad,,12.345,EUR,1\n"
     keyed = staff | {"Idempotency-Key": "bad-7"}
-    await client.post("/api/v1/products/imports", files=upload(bad), headers=keyed)
+    await queue_client.post("/api/v1/products/imports", files=upload(bad), headers=keyed)
     await run_worker()
-    failed = (await client.get("/api/v1/jobs/bad-7", headers=staff)).json()
+    failed = (await queue_client.get("/api/v1/jobs/bad-7", headers=staff)).json()
     assert (failed["status"], failed["result"]["error"]["code"]) == ("failed", "import_rejected")
 
-    dry = await client.post("/api/v1/jobs/bad-7/retry?mode=dry_run", headers=staff)
+    dry = await queue_client.post("/api/v1/jobs/bad-7/retry?mode=dry_run", headers=staff)
     assert dry.status_code == 200, dry.text
     assert dry.headers["Orderly-Mode"] == "dry_run"
     assert "Location" not in dry.headers
     assert (dry.json()["id"], dry.json()["retry_of"]) == ("bad-7:retry-1", "bad-7")
-    assert (await client.get("/api/v1/jobs/bad-7:retry-1", headers=staff)).status_code == 404
+    assert (await queue_client.get("/api/v1/jobs/bad-7:retry-1", headers=staff)).status_code == 404
 
-    retried = await client.post("/api/v1/jobs/bad-7/retry", headers=staff)
+    retried = await queue_client.post("/api/v1/jobs/bad-7/retry", headers=staff)
 
     assert retried.status_code == 202, retried.text
     assert retried.headers["Location"] == "/api/v1/jobs/bad-7:retry-1"
@@ -198,21 +166,21 @@ async def test_a_failed_job_is_retried_as_a_new_job_that_the_worker_runs(
         "updated_at": "t",
     }
     await run_worker()
-    again = (await client.get(retried.headers["Location"], headers=staff)).json()
+    again = (await queue_client.get(retried.headers["Location"], headers=staff)).json()
     assert (again["status"], again["attempts"]) == ("failed", 1)  # the same file, refused again
     assert again["payload"] == failed["payload"]
-    assert (await client.get("/api/v1/jobs/bad-7", headers=staff)).json() == failed
+    assert (await queue_client.get("/api/v1/jobs/bad-7", headers=staff)).json() == failed
 
 
 async def test_only_failed_and_dead_jobs_can_be_retried(
-    client: httpx.AsyncClient, pg_deps: Dependencies
+    queue_client: httpx.AsyncClient, pg_deps: Dependencies
 ) -> None:
-    _, staff = await signed_in(client, pg_deps, "staff@example.com", Role.STAFF)
+    _, staff = await signed_in(queue_client, pg_deps, "staff@example.com", Role.STAFF)
     await recorded(pg_deps, "fine-1", "import_products", JobStatus.SUCCEEDED)
 
-    refused = await client.post("/api/v1/jobs/fine-1/retry", headers=staff)
-    refused_dry = await client.post("/api/v1/jobs/fine-1/retry?mode=dry_run", headers=staff)
-    unknown = await client.post("/api/v1/jobs/nope/retry", headers=staff)
+    refused = await queue_client.post("/api/v1/jobs/fine-1/retry", headers=staff)
+    refused_dry = await queue_client.post("/api/v1/jobs/fine-1/retry?mode=dry_run", headers=staff)
+    unknown = await queue_client.post("/api/v1/jobs/nope/retry", headers=staff)
 
     assert (refused.status_code, refused.json()["code"]) == (409, "job_not_retryable")
     assert (refused.json()["job_id"], refused.json()["current"]) == ("fine-1", "succeeded")
@@ -221,26 +189,26 @@ async def test_only_failed_and_dead_jobs_can_be_retried(
 
 
 async def test_a_retry_sent_again_with_its_key_queues_one_job(
-    client: httpx.AsyncClient, pg_deps: Dependencies
+    queue_client: httpx.AsyncClient, pg_deps: Dependencies
 ) -> None:
-    _, staff = await signed_in(client, pg_deps, "staff@example.com", Role.STAFF)
+    _, staff = await signed_in(queue_client, pg_deps, "staff@example.com", Role.STAFF)
     await recorded(pg_deps, "dead-1", "deliver_webhook", JobStatus.DEAD)
     keyed = staff | {"Idempotency-Key": "retry-dead-1"}
 
-    first = await client.post("/api/v1/jobs/dead-1/retry", headers=keyed)
-    again = await client.post("/api/v1/jobs/dead-1/retry", headers=keyed)
+    first = await queue_client.post("/api/v1/jobs/dead-1/retry", headers=keyed)
+    again = await queue_client.post("/api/v1/jobs/dead-1/retry", headers=keyed)
 
     assert (first.status_code, again.status_code) == (202, 202)
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
-    listed = (await client.get("/api/v1/jobs", headers=staff)).json()["items"]
+    listed = (await queue_client.get("/api/v1/jobs", headers=staff)).json()["items"]
     assert [j["id"] for j in listed] == ["dead-1:retry-1", "dead-1"]
 
 
 async def test_the_job_routes_are_documented_signed_in_with_their_problems(
-    client: httpx.AsyncClient,
+    queue_client: httpx.AsyncClient,
 ) -> None:
-    document = (await client.get("/openapi.json")).json()
+    document = (await queue_client.get("/openapi.json")).json()
     paths = document["paths"]
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 

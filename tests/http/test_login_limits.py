@@ -6,23 +6,14 @@ import asyncio
 import time
 
 import httpx
-import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
 
 from orderly_core.unit_of_work import Dependencies
 from orderly_http.app import create_app
-from orderly_http.settings import HttpSettings
 from tests.http.accounts import PASSWORD, TOKEN_URL, auth_settings, forget_login_failures, make_user
 from tests.http.helpers import assert_problem, serving
 
 WRONG = "not the password"
-
-
-@pytest.fixture
-def http_settings(database_url: str, redis_url: str, clean_engine: AsyncEngine) -> HttpSettings:
-    forget_login_failures(redis_url)
-    return auth_settings(database_url, redis_url)
 
 
 async def _attempt(client: httpx.AsyncClient, email: str, password: str = WRONG) -> httpx.Response:

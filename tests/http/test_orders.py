@@ -12,13 +12,11 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_core.platform.idempotency import KeyScope
 from orderly_core.shared.context import Actor, Role
 from orderly_core.unit_of_work import Dependencies
-from orderly_http.settings import HttpSettings
-from tests.http.accounts import auth_settings, forget_login_failures, signed_in
+from tests.http.accounts import signed_in
 from tests.http.helpers import assert_problem, listening, seed
 
 pytestmark = pytest.mark.postgres
@@ -28,12 +26,6 @@ ORDER_FIELDS = [
     "id", "status", "customer_id", "lines", "total", "currency", "expires_at",
     "cancel_reason", "version", "created_at", "updated_at",
 ]  # fmt: skip
-
-
-@pytest.fixture
-def http_settings(database_url: str, redis_url: str, clean_engine: AsyncEngine) -> HttpSettings:
-    forget_login_failures(redis_url)
-    return auth_settings(database_url, redis_url)
 
 
 def lines(*pairs: tuple[str, int]) -> dict[str, Any]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
+import inspect
 import json
-import typing
+import pkgutil
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -14,14 +17,10 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 from structlog.typing import Processor
 
-from orderly_core.catalogue import imports, use_cases
+import orderly_core
 from orderly_core.catalogue.errors import ProductNotFound
-from orderly_core.jobs import imports as import_jobs
-from orderly_core.jobs import use_cases as job_workflow
-from orderly_core.orders import use_cases as order_use_cases
-from orderly_core.platform.idempotency import IdempotencyError, Replayed
+from orderly_core.platform.idempotency import Replayed
 from orderly_core.shared.errors import FieldError, InvalidInput, VersionConflict
-from orderly_core.webhooks import deliveries, endpoints, replay
 from orderly_http.app import create_app
 from orderly_http.problems import PROBLEM_KINDS, domain_problem
 from orderly_http.settings import HttpSettings
@@ -33,78 +32,37 @@ LOG_PROCESSORS: list[Processor] = [
     structlog.processors.format_exc_info,
 ]
 
-ERROR_UNIONS = [
-    use_cases.CreateProductError,
-    use_cases.GetProductError,
-    use_cases.ListProductsError,
-    use_cases.UpdateProductError,
-    use_cases.ArchiveProductError,
-    use_cases.AdjustStockError,
-    imports.ImportProductsError,
-    import_jobs.SubmitImportError,
-    job_workflow.GetJobError,
-    job_workflow.ListJobsError,
-    job_workflow.RetryJobError,
-    order_use_cases.PlaceOrderError,
-    order_use_cases.StepError,
-    endpoints.RegisterEndpointError,
-    endpoints.ReadEndpointError,
-    endpoints.UpdateEndpointError,
-    endpoints.RemoveEndpointError,
-    endpoints.RotateSecretError,
-    deliveries.ListDeliveriesError,
-    deliveries.GetDeliveryError,
-    deliveries.RedeliverError,
-    replay.ReplayError,
-    IdempotencyError,
-]
+CONTEXTS = {"shared", "platform", "catalogue", "orders", "accounts", "webhooks", "jobs"}
 
 
-def _members(union: Any) -> tuple[type, ...]:
-    union = getattr(union, "__value__", union)  # a `type X = ...` alias
-    return typing.get_args(union) or (union,)
+def _domain_errors() -> list[type]:
+    """Every class of the core that is a dataclass with a ``code``: the errors its use cases
+    return, found by importing each of its modules."""
+    found: set[type] = set()
+    for module_info in pkgutil.walk_packages(orderly_core.__path__, "orderly_core."):
+        module = importlib.import_module(module_info.name)
+        for _, member in inspect.getmembers(module, inspect.isclass):
+            if (
+                member.__module__.startswith("orderly_core.")
+                and dataclasses.is_dataclass(member)
+                and isinstance(getattr(member, "code", None), str)
+            ):
+                found.add(member)
+    return sorted(found, key=lambda error: (error.__module__, error.__name__))
 
 
-@pytest.mark.parametrize("union", ERROR_UNIONS, ids=str)
-def test_every_error_a_use_case_can_return_has_a_problem_type(union: Any) -> None:
-    missing = [error for error in _members(union) if error not in PROBLEM_KINDS]
-
-    assert missing == []
+DOMAIN_ERRORS = _domain_errors()
 
 
-def test_statuses_of_the_domain_errors() -> None:
-    statuses = {error.__name__: kind.status for error, kind in PROBLEM_KINDS.items()}
+def test_the_scan_finds_the_errors_of_every_context_and_every_row_of_the_table() -> None:
+    assert len(DOMAIN_ERRORS) >= 25
+    assert {error.__module__.split(".")[1] for error in DOMAIN_ERRORS} >= CONTEXTS
+    assert set(PROBLEM_KINDS) <= set(DOMAIN_ERRORS)
 
-    assert statuses == {
-        "InvalidInput": 422,
-        "Forbidden": 403,
-        "ProductNotFound": 404,
-        "DuplicateSku": 409,
-        "VersionConflict": 409,
-        "StockBelowReserved": 409,
-        "ImportRejected": 422,
-        "EmailTaken": 409,
-        "UserNotFound": 404,
-        "InvalidCredentials": 401,
-        "AccountDeactivated": 401,
-        "NotSignedIn": 401,
-        "WrongPassword": 403,
-        "LastAdmin": 409,
-        "RefreshRejected": 401,
-        "RefreshReused": 401,
-        "JobNotFound": 404,
-        "JobNotRetryable": 409,
-        "OrderNotFound": 404,
-        "OutOfStock": 409,
-        "ProductsUnavailable": 422,
-        "MixedCurrencies": 422,
-        "IllegalTransition": 409,
-        "KeyReused": 422,
-        "RequestInFlight": 409,
-        "EndpointNotFound": 404,
-        "DeliveryNotFound": 404,
-        "EndpointDisabled": 409,
-    }
+
+@pytest.mark.parametrize("error", DOMAIN_ERRORS, ids=lambda error: error.__name__)
+def test_every_domain_error_has_a_problem_type(error: type) -> None:
+    assert error in PROBLEM_KINDS, f"{error.__module__}.{error.__name__} has no row"
 
 
 def test_a_stale_version_is_a_failed_precondition_only_when_the_client_sent_if_match() -> None:
@@ -148,7 +106,7 @@ def test_field_names_are_renamed_to_the_requests_own() -> None:
 
 def test_an_error_without_a_problem_type_is_a_bug_not_a_client_error() -> None:
     class Unmapped:
-        code: typing.ClassVar[str] = "unmapped"
+        code: ClassVar[str] = "unmapped"
 
         @property
         def detail(self) -> str:

@@ -7,24 +7,16 @@ from datetime import UTC, date, datetime
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_core.sales.model import DayTally, Revenue, SalesSummary, SkuSales
 from orderly_core.shared.context import Role
 from orderly_core.unit_of_work import Dependencies
-from orderly_http.settings import HttpSettings
-from tests.http.accounts import auth_settings, forget_login_failures, signed_in
+from tests.http.accounts import signed_in
 from tests.http.helpers import assert_problem
 
 pytestmark = pytest.mark.postgres
 
 SALES = "/api/v1/reports/sales"
-
-
-@pytest.fixture
-def http_settings(database_url: str, redis_url: str, clean_engine: AsyncEngine) -> HttpSettings:
-    forget_login_failures(redis_url)
-    return auth_settings(database_url, redis_url)
 
 
 async def test_staff_read_the_summaries_of_a_range(

@@ -12,24 +12,16 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.shared.errors import Forbidden
 from orderly_core.unit_of_work import Dependencies
 from orderly_http.problems import domain_problem
-from orderly_http.settings import HttpSettings
-from tests.http.accounts import auth_settings, forget_login_failures, make_user, signed_in
+from tests.http.accounts import make_user, signed_in
 from tests.http.helpers import assert_problem, seed
 
 PRODUCTS = "/api/v1/products"
 Call = Callable[[httpx.AsyncClient, dict[str, str], str], Awaitable[httpx.Response]]
-
-
-@pytest.fixture
-def http_settings(database_url: str, redis_url: str, clean_engine: AsyncEngine) -> HttpSettings:
-    forget_login_failures(redis_url)
-    return auth_settings(database_url, redis_url)
 
 
 async def _create(client: httpx.AsyncClient, headers: dict[str, str], _: str) -> httpx.Response:

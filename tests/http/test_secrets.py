@@ -12,28 +12,18 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
 
 from orderly_core.unit_of_work import Dependencies
-from orderly_http.settings import HttpSettings
 from tests.http.accounts import (
     JWT_SECRET,
     PASSWORD,
     TOKEN_URL,
-    auth_settings,
     bearer,
-    forget_login_failures,
 )
 
 NEW_PASSWORD = "another secret passphrase"
 WRONG_PASSWORD = "a wrong guess at it"
-
-
-@pytest.fixture
-def http_settings(database_url: str, redis_url: str, clean_engine: AsyncEngine) -> HttpSettings:
-    forget_login_failures(redis_url)
-    return auth_settings(database_url, redis_url)
 
 
 @dataclass

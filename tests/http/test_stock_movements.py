@@ -10,12 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_core.shared.context import Role
 from orderly_core.unit_of_work import Dependencies
-from orderly_http.settings import HttpSettings
-from tests.http.accounts import auth_settings, forget_login_failures, signed_in
+from tests.http.accounts import signed_in
 from tests.http.helpers import assert_problem
 
 PRODUCTS = "/api/v1/products"
@@ -25,12 +23,6 @@ MOVEMENT_FIELDS = {
     "actor_id", "request_id",
 }  # fmt: skip
 NEW_MUG = {"sku": "mug-1", "name": "Blue mug", "unit_price": 1250, "currency": "EUR", "on_hand": 5}
-
-
-@pytest.fixture
-def http_settings(database_url: str, redis_url: str, clean_engine: AsyncEngine) -> HttpSettings:
-    forget_login_failures(redis_url)
-    return auth_settings(database_url, redis_url)
 
 
 async def _write(

@@ -7,17 +7,13 @@ import uuid
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_core.shared.context import Role
 from orderly_core.unit_of_work import Dependencies
-from orderly_http.settings import HttpSettings
 from tests.http.accounts import (
     PASSWORD,
     TOKEN_URL,
-    auth_settings,
     bearer,
-    forget_login_failures,
     make_user,
     sign_in,
     signed_in,
@@ -29,12 +25,6 @@ ME = f"{USERS}/me"
 USER_FIELDS = {"id", "email", "display_name", "role", "active", "created_at", "updated_at"}
 RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)")
 ANN = {"email": "Ann@Example.com", "password": PASSWORD, "display_name": " Ann "}
-
-
-@pytest.fixture
-def http_settings(database_url: str, redis_url: str, clean_engine: AsyncEngine) -> HttpSettings:
-    forget_login_failures(redis_url)
-    return auth_settings(database_url, redis_url)
 
 
 def _fields(body: dict[str, object]) -> set[str]:

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_core.orders.use_cases import LineRequest, NewOrder, OrderStep, pay_order, place_order
 from orderly_core.platform.outbox import EventType
@@ -19,9 +18,8 @@ from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.model import Attempt, DeliveryState
 from orderly_http.app import create_app
-from orderly_http.settings import HttpSettings
 from tests.core.helpers import fresh
-from tests.http.accounts import auth_settings, forget_login_failures, signed_in
+from tests.http.accounts import auth_settings, signed_in
 from tests.http.helpers import assert_problem, seed, serving
 
 pytestmark = pytest.mark.postgres
@@ -37,12 +35,6 @@ DELIVERY_FIELDS = [
     "last_status", "last_error", "delivered_at", "created_at", "updated_at",
 ]  # fmt: skip
 OPERATOR = Context(Actor.operator("test"), "req-seed")
-
-
-@pytest.fixture
-def http_settings(database_url: str, redis_url: str, clean_engine: AsyncEngine) -> HttpSettings:
-    forget_login_failures(redis_url)
-    return auth_settings(database_url, redis_url)
 
 
 async def admin(client: httpx.AsyncClient, deps: Dependencies) -> dict[str, str]:

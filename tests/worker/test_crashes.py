@@ -13,22 +13,19 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core.catalogue.use_cases import NewProduct, create_product
 from orderly_core.orders.use_cases import LineRequest, NewOrder, place_order
-from orderly_core.platform.outbox import EventType
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.unit_of_work import UnitOfWork
-from orderly_core.webhooks.model import Delivery, DeliveryState, Endpoint
-from orderly_core.webhooks.signing import new_secret
+from orderly_core.webhooks.model import Delivery, DeliveryState
 from orderly_db.unit_of_work import sql_dependencies
-from tests.core.helpers import fresh
+from tests.core.helpers import fresh, make_product
+from tests.core.webhooks.helpers import add_endpoint
 from tests.worker.receiver import receiving
 from tests.worker.test_process import _bare_environment
 
@@ -68,27 +65,12 @@ async def test_a_delivery_cut_short_by_sigkill_is_completed_by_another_worker(
         WORKER_SWEEP_EVERY_S="0.5",
     )
     deps = sql_dependencies(clean_engine)
-    operator = Context(Actor.operator("alice"), "req-seed")
-    new = NewProduct(sku="MUG-1", name="Mug", unit_price=1250, currency="EUR", on_hand=5)
-    fresh(await create_product(deps, operator, new))
+    await make_product(deps, on_hand=5)
     release = threading.Event()
     log = tmp_path / "workers.log"
 
     with receiving(hold_first=release) as receiver:
-        now = datetime.now(UTC)
-        endpoint = Endpoint(
-            id=uuid.uuid4(),
-            url=receiver.url,
-            event_types=(EventType.ORDER_PLACED,),
-            secret=new_secret(),
-            active=True,
-            version=1,
-            created_at=now,
-            updated_at=now,
-        )
-        async with deps.unit_of_work() as uow:
-            await uow.endpoints.add(endpoint)
-            await uow.commit()
+        endpoint = await add_endpoint(deps, url=receiver.url)
         customer = Actor.user(str(uuid.uuid4()), Role.CUSTOMER)
         new_order = NewOrder((LineRequest("MUG-1", 1),))
         fresh(await place_order(deps, Context(customer, "req-killed"), new_order))

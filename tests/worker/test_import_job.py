@@ -12,11 +12,10 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core.catalogue.use_cases import NewProduct, create_product
 from orderly_core.jobs import payloads as jobs
-from orderly_core.shared.context import Actor, Context, Mode
+from orderly_core.shared.context import Mode
 from orderly_db.unit_of_work import sql_dependencies
-from tests.core.helpers import fresh
+from tests.core.helpers import make_product
 from tests.worker.helpers import (
     REQUEST_ID,
     import_payload,
@@ -74,9 +73,7 @@ async def test_a_dry_run_changes_nothing_and_reports_what_it_would_do(
     worker_env: dict[str, str], queue: ArqRedis, clean_engine: AsyncEngine
 ) -> None:
     deps = sql_dependencies(clean_engine)
-    operator = Context(actor=Actor.operator("alice"), request_id="req-seed")
-    new = NewProduct(sku="MUG-1", name="Mug", unit_price=1250, currency="EUR", on_hand=10)
-    assert fresh(await create_product(deps, operator, new)).version == 1
+    assert (await make_product(deps, on_hand=10)).version == 1
     before = await stored_products(clean_engine)
     csv_text = HEADER + "MUG-1,Mug,,13.00,EUR,\nNEW-1,New,,1.00,EUR,5\n"
     job = await queue.enqueue_job(

@@ -12,7 +12,7 @@ from arq import ArqRedis
 from returns.pipeline import is_successful
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core.catalogue.use_cases import NewProduct, create_product, get_product
+from orderly_core.catalogue.use_cases import get_product
 from orderly_core.jobs import payloads as jobs
 from orderly_core.jobs.imports import submit_product_import
 from orderly_core.jobs.model import JobQuery, JobStatus
@@ -22,7 +22,7 @@ from orderly_db.job_queue import ArqJobQueue
 from orderly_db.unit_of_work import sql_dependencies
 from orderly_worker.boundary import guarded, succeeded
 from orderly_worker.runtime import WORKER_ACTOR, JobContext, JobResult, resources
-from tests.core.helpers import fresh, ok
+from tests.core.helpers import fresh, make_product, ok
 from tests.worker.helpers import (
     REQUEST_ID,
     UNREACHABLE_POSTGRES,
@@ -126,8 +126,7 @@ async def test_a_dead_job_is_retried_as_a_new_job_once_its_cause_is_fixed(
     listed = ok(await list_jobs(deps, OPERATOR, JobQuery(status=JobStatus.DEAD)))
     assert [j.id for j in listed.items] == ["mug-job"]
 
-    new = NewProduct(sku="MUG-1", name="Mug", unit_price=1250, currency="EUR", on_hand=1)
-    fresh(await create_product(deps, OPERATOR, new))
+    await make_product(deps, on_hand=1)
     client = ArqJobQueue.from_url(worker_redis_url)
     try:
         retried = fresh(await retry_job(deps, OPERATOR, "mug-job", client))

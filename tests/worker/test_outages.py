@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,14 +14,11 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_cli.embedded import EmbeddedRedis, start_redis
-from orderly_core.catalogue.use_cases import NewProduct, create_product
-from orderly_core.platform.outbox import EventType
-from orderly_core.shared.context import Actor, Context
-from orderly_core.webhooks.model import DeliveryState, Endpoint
-from orderly_core.webhooks.signing import new_secret
+from orderly_core.webhooks.model import DeliveryState
 from orderly_db.unit_of_work import sql_dependencies
 from orderly_http.app import create_app
-from tests.core.helpers import fresh
+from tests.core.helpers import make_product
+from tests.core.webhooks.helpers import add_endpoint
 from tests.db_fixtures import FAST_PASSWORDS
 from tests.http.accounts import auth_settings, signed_in
 from tests.http.helpers import serving
@@ -63,26 +58,11 @@ async def test_orders_placed_while_redis_is_down_are_all_told_once_it_is_back(
     }.items():
         monkeypatch.setenv(name, value)
     deps = sql_dependencies(clean_engine, passwords=FAST_PASSWORDS)
-    operator = Context(Actor.operator("alice"), "req-seed")
-    new = NewProduct(sku="MUG-1", name="Mug", unit_price=1250, currency="EUR", on_hand=50)
-    fresh(await create_product(deps, operator, new))
+    await make_product(deps, on_hand=50)
     app = create_app(auth_settings(database_url, own_redis.url))
 
     with receiving() as receiver, contextlib.ExitStack() as stack:
-        now = datetime.now(UTC)
-        endpoint = Endpoint(
-            id=uuid.uuid4(),
-            url=receiver.url,
-            event_types=(EventType.ORDER_PLACED,),
-            secret=new_secret(),
-            active=True,
-            version=1,
-            created_at=now,
-            updated_at=now,
-        )
-        async with deps.unit_of_work() as uow:
-            await uow.endpoints.add(endpoint)
-            await uow.commit()
+        endpoint = await add_endpoint(deps, url=receiver.url)
         async with serving(app) as client, worker_running() as worker:
             _, customer = await signed_in(client, deps, "ann@example.com")
             logs = stack.enter_context(structlog.testing.capture_logs())  # after the app's set-up

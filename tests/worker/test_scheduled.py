@@ -27,7 +27,7 @@ from orderly_worker.jobs.scheduled import (
 )
 from orderly_worker.runtime import JobContext
 from orderly_worker.settings import build_worker_settings, load_worker_env
-from tests.core.helpers import fresh
+from tests.core.helpers import fresh, make_product
 from tests.worker.helpers import stored_job
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -60,9 +60,7 @@ async def test_expiry_cancels_unpaid_orders_past_their_time(
     started: tuple[JobContext, dict[str, Any]], clean_engine: AsyncEngine
 ) -> None:
     deps = sql_dependencies(clean_engine)
-    operator = Context(Actor.operator("alice"), "req-seed")
-    new = NewProduct(sku="MUG-1", name="Mug", unit_price=1250, currency="EUR", on_hand=10)
-    fresh(await create_product(deps, operator, new))
+    await make_product(deps, on_hand=10)
     customer = Context(Actor.user("u-1", Role.CUSTOMER), "req-place")
     due = fresh(await place_order(deps, customer, NewOrder((LineRequest("MUG-1", 3),))))
     fresh(await place_order(deps, customer, NewOrder((LineRequest("MUG-1", 1),))))

@@ -9,21 +9,19 @@ import json
 import time
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import pytest
 from arq import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core.catalogue.use_cases import NewProduct, create_product
 from orderly_core.orders.use_cases import LineRequest, NewOrder, place_order
-from orderly_core.platform.outbox import EventType
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.model import DeliveryState, Endpoint
-from orderly_core.webhooks.signing import InvalidSignature, new_secret, verify
+from orderly_core.webhooks.signing import InvalidSignature, verify
 from orderly_db.unit_of_work import sql_dependencies
-from tests.core.helpers import fresh
+from tests.core.helpers import fresh, make_product
+from tests.core.webhooks.helpers import add_endpoint
 from tests.worker.helpers import stored_jobs, worker_running
 from tests.worker.receiver import Receiver, receiving
 
@@ -52,23 +50,8 @@ def webhook_env(worker_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
 
 async def shop(engine: AsyncEngine, receiver: Receiver) -> tuple[Dependencies, Endpoint]:
     deps = sql_dependencies(engine)
-    operator = Context(Actor.operator("alice"), "req-seed")
-    new = NewProduct(sku="MUG-1", name="Mug", unit_price=1250, currency="EUR", on_hand=10)
-    fresh(await create_product(deps, operator, new))
-    now = datetime.now(UTC)
-    endpoint = Endpoint(
-        id=uuid.uuid4(),
-        url=receiver.url,
-        event_types=(EventType.ORDER_PLACED,),
-        secret=new_secret(),
-        active=True,
-        version=1,
-        created_at=now,
-        updated_at=now,
-    )
-    async with deps.unit_of_work() as uow:
-        await uow.endpoints.add(endpoint)
-        await uow.commit()
+    await make_product(deps, on_hand=10)
+    endpoint = await add_endpoint(deps, url=receiver.url)
     return deps, endpoint
 
 

@@ -21,8 +21,6 @@ from orderly_core.catalogue.use_cases import (
 from orderly_core.orders.errors import IllegalTransition, OutOfStock, ShortLine
 from orderly_core.orders.model import OrderQuery
 from orderly_core.orders.use_cases import (
-    LineRequest,
-    NewOrder,
     OrderStep,
     cancel_order,
     list_orders,
@@ -41,25 +39,17 @@ from orderly_core.platform.idempotency import (
     replay,
 )
 from orderly_core.platform.retention import purge_expired_keys
-from orderly_core.shared.context import Actor, Context, Mode, Role
+from orderly_core.shared.context import Actor, Context, Mode
 from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies, UnitOfWork
-from tests.core.helpers import STAFF, err, fresh, make_product, ok, stored
+from tests.core.helpers import ANN, BOB, STAFF, err, fresh, make_product, ok, order, stored
 
-pytestmark = pytest.mark.postgres
-
-ANN = Actor.user("00000000-0000-0000-0000-0000000000a1", Role.CUSTOMER)
-BOB = Actor.user("00000000-0000-0000-0000-0000000000b2", Role.CUSTOMER)
 KEY = "order-7f3c2a"
 
 
 def keyed(actor: Actor, key: str | None = KEY, mode: Mode = Mode.EXECUTE) -> Context:
     return Context(actor=actor, request_id="req-idem", idempotency_key=key, mode=mode)
-
-
-def order(*lines: tuple[str, int]) -> NewOrder:
-    return NewOrder(tuple(LineRequest(sku, quantity) for sku, quantity in lines))
 
 
 async def orders_of(deps: Dependencies, actor: Actor) -> int:
@@ -246,6 +236,7 @@ async def test_an_order_never_outlives_a_lost_record(deps: Dependencies) -> None
     assert await reserved(deps) == 0
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("deps", ["postgres"], indirect=True)
 async def test_twenty_concurrent_retries_make_one_order(deps: Dependencies) -> None:
     await make_product(deps, "MUG-1", on_hand=100)

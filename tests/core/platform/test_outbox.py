@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-import pytest
 from returns.pipeline import is_successful
 
 from orderly_core.catalogue.use_cases import (
@@ -18,8 +17,6 @@ from orderly_core.catalogue.use_cases import (
 )
 from orderly_core.orders.model import order_view
 from orderly_core.orders.use_cases import (
-    LineRequest,
-    NewOrder,
     OrderStep,
     cancel_order,
     expire_orders,
@@ -27,19 +24,11 @@ from orderly_core.orders.use_cases import (
     place_order,
 )
 from orderly_core.platform.outbox import Event, EventType, json_ready
-from orderly_core.shared.context import Actor, Context, Mode, Role
+from orderly_core.shared.context import Actor, Context, Mode
 from orderly_core.shared.errors import InvalidInput
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies
-from tests.core.helpers import STAFF, ctx, err, fresh, make_product
-
-pytestmark = pytest.mark.postgres
-
-ANN = Actor.user("00000000-0000-0000-0000-0000000000a1", Role.CUSTOMER)
-
-
-def order(*lines: tuple[str, int]) -> NewOrder:
-    return NewOrder(tuple(LineRequest(sku, quantity) for sku, quantity in lines))
+from tests.core.helpers import ANN, STAFF, ctx, err, fresh, make_product, order
 
 
 def as_ann(request_id: str = "req-ann", mode: Mode = Mode.EXECUTE) -> Context:

@@ -20,8 +20,6 @@ from orderly_core.shared.money import Money
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import CUSTOMER, ctx, err, fresh, make_product, ok, set_reserved, stored
 
-pytestmark = pytest.mark.postgres
-
 CSV = """sku,name,description,price,currency,on_hand
 mug-1,Mug,Ceramic,12.50,EUR,10
 TEE-1,Shirt,,20,eur,

@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
-import pytest
-
 from orderly_core.orders.use_cases import (
     LineRequest,
     NewOrder,
@@ -23,8 +21,6 @@ from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import STAFF, err, fresh, make_product, ok
-
-pytestmark = pytest.mark.postgres
 
 ANN = Context(Actor.user("00000000-0000-0000-0000-0000000000a1", Role.CUSTOMER), "req-ann")
 SCHEDULE = Context(Actor.system("scheduler"), "req-schedule")

@@ -3,8 +3,6 @@ in-memory fakes and on PostgreSQL."""
 
 from __future__ import annotations
 
-import pytest
-
 from orderly_core.accounts.administration import UserChanges, get_user, update_user
 from orderly_core.accounts.errors import LastAdmin, NotSignedIn, UserNotFound
 from orderly_core.accounts.registration import NewUser, create_user
@@ -13,8 +11,6 @@ from orderly_core.shared.context import Actor, Role
 from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import ctx, err, ok
-
-pytestmark = pytest.mark.postgres
 
 PASSWORD = "correct horse battery"
 

@@ -51,8 +51,6 @@ from orderly_core.unit_of_work import Dependencies
 from orderly_db.passwords import Argon2Passwords
 from tests.core.helpers import CUSTOMER, ctx, err, ok
 
-pytestmark = pytest.mark.postgres
-
 PASSWORD = "correct horse battery"
 
 

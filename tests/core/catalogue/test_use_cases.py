@@ -37,8 +37,6 @@ from tests.core.helpers import (
     stored,
 )
 
-pytestmark = pytest.mark.postgres
-
 
 async def test_create_normalises_the_sku_and_opens_at_version_one(deps: Dependencies) -> None:
     product = await make_product(deps, sku=" mug-blue.1 ", on_hand=7)

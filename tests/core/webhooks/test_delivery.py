@@ -7,7 +7,7 @@ import asyncio
 import json
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ from returns.pipeline import is_successful
 
 from orderly_core.orders.use_cases import LineRequest, NewOrder, OrderStep, pay_order, place_order
 from orderly_core.platform.outbox import EventType
-from orderly_core.shared.context import Actor, Context, Role
+from orderly_core.shared.context import Actor, Context
 from orderly_core.testing import FixedClock, InMemoryJobQueue, ScriptedSender
 from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.deliveries import redeliver
@@ -24,47 +24,20 @@ from orderly_core.webhooks.delivery import (
     relay_events,
     sweep_deliveries,
 )
-from orderly_core.webhooks.model import Delivery, DeliveryState, Endpoint
+from orderly_core.webhooks.model import Delivery, DeliveryState
 from orderly_core.webhooks.policy import WebhookPolicy
 from orderly_core.webhooks.signing import InvalidSignature, new_secret, verify
-from tests.core.helpers import fresh, make_product, ok
+from tests.core.helpers import ANN, fresh, make_product, ok
+from tests.core.webhooks.helpers import add_endpoint
 
-pytestmark = pytest.mark.postgres
-
-ANN = Actor.user("00000000-0000-0000-0000-0000000000a1", Role.CUSTOMER)
 SYSTEM = Context(Actor.system("worker"), "req-worker")
 SCHEDULE = (timedelta(seconds=10), timedelta(seconds=60))
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(datetime.fromisoformat("2031-03-01T12:00:00+00:00"))
 
 
 @pytest.fixture
 def shop(deps: Dependencies, clock: FixedClock) -> Dependencies:
     policy = WebhookPolicy(retry_schedule=SCHEDULE, disable_after=timedelta(minutes=5))
     return replace(deps, clock=clock, webhooks=policy)
-
-
-async def add_endpoint(
-    deps: Dependencies, *types: EventType, url: str = "https://hooks.example.com/a"
-) -> Endpoint:
-    now = deps.clock.now()
-    endpoint = Endpoint(
-        id=uuid.uuid4(),
-        url=url,
-        event_types=types or (EventType.ORDER_PLACED,),
-        secret=new_secret(),
-        active=True,
-        version=1,
-        created_at=now,
-        updated_at=now,
-    )
-    async with deps.unit_of_work() as uow:
-        await uow.endpoints.add(endpoint)
-        await uow.commit()
-    return endpoint
 
 
 async def place(deps: Dependencies, request_id: str = "req-place") -> uuid.UUID:
@@ -311,6 +284,7 @@ async def test_only_orderly_itself_or_an_operator_relays(shop: Dependencies) -> 
     assert not is_successful(result)
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("deps", ["postgres"], indirect=True)
 async def test_two_relays_at_once_never_hand_on_the_same_event(shop: Dependencies) -> None:
     await make_product(shop, "MUG-1", on_hand=100)

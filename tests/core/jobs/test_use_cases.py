@@ -1,6 +1,6 @@
-"""The record of background jobs, on the fakes and on PostgreSQL: an import is recorded in
-the step that queues it, the worker's runs move a record through its statuses, listings page
-newest first by status and name, and only failed and dead jobs are retried, as new jobs."""
+"""The record of background jobs, on the fakes and on PostgreSQL: the worker's runs move a
+record through its statuses, listings page newest first by status and name, and only failed
+and dead jobs are retried, as new jobs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from orderly_core.audit.use_cases import list_audit
-from orderly_core.catalogue.errors import ImportRejected
 from orderly_core.jobs.imports import submit_product_import
 from orderly_core.jobs.model import (
     JOB_ID_MAX,
@@ -62,75 +61,6 @@ async def finished(
     error = None if status is JobStatus.SUCCEEDED else f"{status.value}: why"
     outcome = JobOutcome(status, {"status": status.value}, error)
     return ok(await record_run_ended(deps, WORKER, job, outcome))
-
-
-async def test_an_import_is_recorded_queued_with_its_request_in_the_step_that_queues_it(
-    deps: Dependencies,
-) -> None:
-    queue = InMemoryJobQueue()
-    submitter = Context(OPERATOR, "req-upload", idempotency_key="spring-1")
-
-    submitted = ok(await submit_product_import(deps, submitter, CSV, queue))
-
-    assert (submitted.id, submitted.enqueued) == ("spring-1", True)
-    [queued] = queue.jobs
-    record = ok(await get_job(deps, ctx(), "spring-1"))
-    assert (record.name, record.status, record.attempts) == (IMPORT_PRODUCTS, JobStatus.QUEUED, 0)
-    assert record.payload == queued.payload
-    assert record.payload["csv_text"] == CSV
-    assert (record.request_id, record.retry_of, record.last_error) == ("req-upload", None, None)
-    assert (record.result, record.started_at, record.finished_at) == (None, None, None)
-    assert record.created_at == record.updated_at
-
-
-async def test_the_same_key_queues_and_records_one_job(deps: Dependencies) -> None:
-    queue = InMemoryJobQueue()
-    keyed = Context(OPERATOR, "req-1", idempotency_key="spring-1")
-    ok(await submit_product_import(deps, keyed, CSV, queue))
-
-    again = ok(await submit_product_import(deps, keyed, HEADER + "TEA-1,Tea,,1,EUR,\n", queue))
-
-    assert again.enqueued is False
-    assert len(queue.jobs) == 1
-    record = ok(await get_job(deps, ctx(), "spring-1"))
-    assert (record.payload["csv_text"], record.request_id) == (CSV, "req-1")
-
-
-async def test_a_queue_out_of_reach_leaves_no_record(deps: Dependencies) -> None:
-    queue = InMemoryJobQueue()
-    queue.down = True
-
-    with pytest.raises(ConnectionError):
-        await submit_product_import(deps, Context(OPERATOR, "r", idempotency_key="k-1"), CSV, queue)
-
-    assert isinstance(err(await get_job(deps, ctx(), "k-1")), JobNotFound)
-
-
-async def test_a_dry_run_import_is_queued_and_recorded_to_run_as_a_dry_run(
-    deps: Dependencies,
-) -> None:
-    queue = InMemoryJobQueue()
-    dry = Context(OPERATOR, "req-dry", idempotency_key="dry-1", mode=Mode.DRY_RUN)
-
-    ok(await submit_product_import(deps, dry, CSV, queue))
-
-    [queued] = queue.jobs
-    assert queued.payload["mode"] == "dry_run"
-    assert ok(await get_job(deps, ctx(), "dry-1")).payload["mode"] == "dry_run"
-
-
-async def test_a_malformed_file_or_a_customer_is_refused_before_anything_is_recorded(
-    deps: Dependencies,
-) -> None:
-    queue = InMemoryJobQueue()
-
-    bad = await submit_product_import(deps, ctx(), "sku,name\nA,B\n", queue)
-    refused = await submit_product_import(deps, ctx(CUSTOMER), CSV, queue)
-
-    assert isinstance(err(bad), ImportRejected)
-    assert isinstance(err(refused), Forbidden)
-    assert queue.jobs == []
-    assert ok(await list_jobs(deps, ctx(), JobQuery())).items == ()
 
 
 async def test_the_worker_records_a_job_nobody_recorded_when_it_first_runs_it(

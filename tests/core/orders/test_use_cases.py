@@ -21,8 +21,6 @@ from orderly_core.orders.errors import (
 )
 from orderly_core.orders.model import OrderQuery, OrderStatus
 from orderly_core.orders.use_cases import (
-    LineRequest,
-    NewOrder,
     OrderStep,
     cancel_order,
     deliver_order,
@@ -37,16 +35,7 @@ from orderly_core.shared.context import Actor, Role
 from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies
-from tests.core.helpers import STAFF, ctx, err, fresh, make_product, ok, stored
-
-pytestmark = pytest.mark.postgres
-
-ANN = Actor.user("00000000-0000-0000-0000-0000000000a1", Role.CUSTOMER)
-BOB = Actor.user("00000000-0000-0000-0000-0000000000b2", Role.CUSTOMER)
-
-
-def order(*lines: tuple[str, int]) -> NewOrder:
-    return NewOrder(tuple(LineRequest(sku, quantity) for sku, quantity in lines))
+from tests.core.helpers import ANN, BOB, STAFF, ctx, err, fresh, make_product, ok, order, stored
 
 
 async def levels(deps: Dependencies, sku: str) -> tuple[int, int]:
@@ -178,6 +167,7 @@ async def test_unpaid_orders_expire_and_release_their_stock(deps: Dependencies) 
     assert isinstance(err(await expire_orders(deps, ctx(ANN))), Forbidden)
 
 
+@pytest.mark.postgres
 async def test_concurrent_placements_never_oversell(pg_deps: Dependencies) -> None:
     """200 customers race for 50 mugs: exactly 50 orders, 150 typed refusals."""
     await make_product(pg_deps, "MUG-1", on_hand=50)
@@ -196,6 +186,7 @@ async def test_concurrent_placements_never_oversell(pg_deps: Dependencies) -> No
     assert ok(await verify_stock(pg_deps, ctx())).drifts == ()
 
 
+@pytest.mark.postgres
 async def test_orders_sharing_products_in_opposite_order_never_deadlock(
     pg_deps: Dependencies,
 ) -> None:

@@ -18,15 +18,11 @@ from orderly_core.orders.use_cases import (
     place_order,
     ship_order,
 )
-from orderly_core.shared.context import Actor, Role
+from orderly_core.shared.context import Actor
 from orderly_core.shared.errors import Forbidden
 from orderly_core.unit_of_work import Dependencies
-from tests.core.helpers import OPERATOR, STAFF, ctx, err, fresh, make_product, ok
+from tests.core.helpers import ANN, BOB, OPERATOR, STAFF, ctx, err, fresh, make_product, ok
 
-pytestmark = pytest.mark.postgres
-
-ANN = Actor.user("00000000-0000-0000-0000-0000000000a1", Role.CUSTOMER)
-BOB = Actor.user("00000000-0000-0000-0000-0000000000b2", Role.CUSTOMER)
 MUG = (LineRequest("MUG-1", 1),)
 
 
