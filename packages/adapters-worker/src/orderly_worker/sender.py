@@ -6,18 +6,24 @@ One ``httpx.AsyncClient`` per worker process, opened at start-up and closed at s
 - redirects are never followed (a 3xx is a failed attempt: the endpoint's URL is wrong);
 - at most :data:`MAX_RESPONSE_BYTES` of an answer is read (only its status matters);
 - the guard against server-side request forgery: the endpoint's host is resolved and the
-  delivery is refused when any of its addresses is not a public one (loopback, private,
-  link-local such as the cloud metadata address 169.254.169.254, shared, reserved, multicast),
-  and plain ``http://`` is refused, unless the policy allows them (``orderly dev`` does, for a
-  receiver on the developer's machine). The client then connects by name, so a DNS answer that
-  changes between the check and the connection is not caught: run receivers' DNS you trust,
-  or an egress proxy, where that matters.
+  delivery is refused when any of its addresses is not a public one (the rule of
+  :func:`~orderly_core.webhooks.policy.is_public_address`: loopback, private, link-local such
+  as the cloud metadata address 169.254.169.254, shared, documentation, reserved, multicast,
+  and IPv6 forms carrying such an IPv4 address), and plain ``http://`` is refused, unless the
+  policy allows them (``orderly dev`` does, for a receiver on the developer's machine). The
+  client then connects by name, so a DNS answer that changes between the check and the
+  connection is not caught: run receivers' DNS you trust, or an egress proxy, where that
+  matters;
+- an attempt's error, shown to administrators, never names an address the host resolved to:
+  a refusal says only that the host resolves to a non-public address, and addresses in a
+  transport error's text (other than the URL's own host) are replaced by ``<address>``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 import time
 from collections.abc import Mapping
@@ -31,6 +37,10 @@ from orderly_core.webhooks.ports import SendOutcome
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 10.0
 MAX_RESPONSE_BYTES = 64 * 1024
+NON_PUBLIC = "refused: the host resolves to a non-public address"
+
+# Runs of characters an IPv4 or IPv6 address is written with (a scope such as %eth0 included).
+_ADDRESS_LIKE = re.compile(r"[0-9A-Fa-f:.]*[:.][0-9A-Fa-f:.]*(?:%[\w.-]+)?")
 
 
 class RefusedAddress(Exception):  # noqa: N818 - the reason a delivery is not sent
@@ -52,7 +62,28 @@ async def _check_destination(url: str, policy: WebhookPolicy) -> None:
     for *_, address in found:
         ip = ipaddress.ip_address(address[0])
         if not is_public_address(ip):
-            raise RefusedAddress(f"refused: {host} resolves to the non-public address {ip}")
+            raise RefusedAddress(NON_PUBLIC)
+
+
+def without_addresses(text: str, host: str) -> str:
+    """``text`` with every IP address in it but ``host`` itself replaced by ``<address>``:
+    what a name resolved to is not told to whoever reads the attempt's error."""
+
+    def hidden(found: re.Match[str]) -> str:
+        written = found.group().rstrip(".")  # a sentence's full stop is not the address's
+        try:
+            ipaddress.ip_address(written)
+        except ValueError:
+            return found.group()
+        if written == host:
+            return found.group()
+        return found.group().replace(written, "<address>")
+
+    return _ADDRESS_LIKE.sub(hidden, text)
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
 
 
 class HttpxSender:
@@ -88,6 +119,7 @@ class HttpxSender:
         except httpx.TimeoutException as error:
             return SendOutcome(None, elapsed(), f"timed out ({type(error).__name__})")
         except httpx.HTTPError as error:
-            return SendOutcome(None, elapsed(), f"{type(error).__name__}: {error}"[:500])
+            text = without_addresses(f"{type(error).__name__}: {error}", _host(url))
+            return SendOutcome(None, elapsed(), text[:500])
         error_text = None if 200 <= status < 300 else f"HTTP {status}"
         return SendOutcome(status, elapsed(), error_text)
