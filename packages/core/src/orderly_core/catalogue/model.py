@@ -17,9 +17,10 @@ ON_HAND_MAX = 10**9
 
 
 def normalise_sku(raw: str) -> str | None:
-    """SKUs are case-insensitive: stored and compared upper-cased. ``None`` if malformed."""
-    sku = raw.strip().upper()
-    return sku if SKU_PATTERN.fullmatch(sku) else None
+    """SKUs are case-insensitive: stored and compared upper-cased. ``None`` if malformed
+    (only ASCII letters count: a dotless i does not become ``I``)."""
+    sku = raw.strip()
+    return sku.upper() if sku.isascii() and SKU_PATTERN.fullmatch(sku.upper()) else None
 
 
 SKU_RULE = "must be 1-64 characters of A-Z, 0-9, '-', '_' or '.'"

@@ -54,7 +54,7 @@ from orderly_core.shared.context import Context
 from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict, version_conflict
 from orderly_core.shared.money import Money
 from orderly_core.shared.paging import NEWEST_FIRST, Page, checked_page
-from orderly_core.shared.validation import FieldErrors, parse_id
+from orderly_core.shared.validation import FieldErrors, parse_id, text_problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +108,8 @@ def _checked_lines(new: NewOrder) -> list[LineRequest] | InvalidInput:
         if not 1 <= line.quantity <= MAX_QUANTITY:
             fields.fail(f"lines.{index}.quantity", f"must be 1-{MAX_QUANTITY}")
         lines.append(LineRequest(sku, line.quantity))
+    if new.customer_id is not None:
+        fields.text("customer_id", new.customer_id)
     if fields.errors:
         return InvalidInput(tuple(fields.errors))
     return lines
@@ -378,6 +380,8 @@ async def cancel_order(
 ) -> Idempotent[Order, StepError | InvalidInput]:
     """Cancel a placed or paid order (its owner, or staff), releasing its stock, with a reason
     of at most 255 characters. Shipped orders cannot be cancelled."""
+    if problem := text_problem(reason, multiline=True):
+        return Failure(InvalidInput.single("reason", problem))
     reason = reason.strip() or "cancelled"
     if len(reason) > REASON_MAX:
         return Failure(InvalidInput.single("reason", f"must be at most {REASON_MAX} characters"))
