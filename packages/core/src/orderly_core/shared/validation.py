@@ -26,8 +26,11 @@ from returns.result import Failure
 
 from orderly_core.shared.errors import FieldError, InvalidInput
 
-SINGLE_LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
-MULTI_LINE_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+# The control characters each kind of text refuses, as the inside of a regex character class.
+SINGLE_LINE_REFUSED = r"\x00-\x1f\x7f-\x9f"
+MULTI_LINE_REFUSED = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+SINGLE_LINE_PATTERN = rf"^[^{SINGLE_LINE_REFUSED}]*$"
+MULTI_LINE_PATTERN = rf"^[^{MULTI_LINE_REFUSED}]*$"
 SINGLE_LINE_RULE = "must not contain control characters"
 MULTI_LINE_RULE = "must not contain control characters other than tabs and line breaks"
 NOT_TEXT_RULE = "must be text (it holds an unpaired surrogate)"
