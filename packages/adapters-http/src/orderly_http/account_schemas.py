@@ -14,8 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from orderly_core.accounts.model import User, user_view
 from orderly_core.shared.context import Role
 from orderly_core.shared.paging import Page
+from orderly_http import limits
 
 _REQUEST = ConfigDict(extra="forbid")
+_CHANGES = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
 
 class UserResource(BaseModel):
@@ -55,27 +57,33 @@ class UserPageResource(BaseModel):
 class RegistrationBody(BaseModel):
     model_config = _REQUEST
 
-    email: str = Field(examples=["ann@example.com"])
-    password: str = Field(description="10-256 characters, not the email", examples=["a long pass"])
-    display_name: str = Field(examples=["Ann"])
+    email: str = Field(examples=["ann@example.com"], json_schema_extra=limits.EMAIL)
+    password: str = Field(
+        description="10-256 characters, not the email",
+        examples=["a long passphrase"],
+        json_schema_extra=limits.PASSWORD,
+    )
+    display_name: str = Field(examples=["Ann"], json_schema_extra=limits.DISPLAY_NAME)
 
 
 class ProfileChangesBody(BaseModel):
-    model_config = _REQUEST
+    model_config = _CHANGES
 
-    display_name: str | None = None
-    email: str | None = None
+    display_name: str | None = Field(default=None, json_schema_extra=limits.DISPLAY_NAME)
+    email: str | None = Field(default=None, json_schema_extra=limits.EMAIL)
 
 
 class PasswordChangeBody(BaseModel):
     model_config = _REQUEST
 
     current_password: str
-    new_password: str = Field(description="10-256 characters, not the email")
+    new_password: str = Field(
+        description="10-256 characters, not the email", json_schema_extra=limits.PASSWORD
+    )
 
 
 class UserChangesBody(BaseModel):
-    model_config = _REQUEST
+    model_config = _CHANGES
 
     role: Role | None = None
     active: bool | None = Field(

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from orderly_core.orders.model import Order, Placement, order_view
 from orderly_core.orders.use_cases import LineRequest, NewOrder
 from orderly_core.shared.paging import Page
+from orderly_http import limits
 from orderly_http.schemas import RequestBody
 
 _NEXT_CURSOR = "Pass as `cursor` to get the next page; null on the last page"
@@ -113,8 +114,8 @@ class OrderPageResource(BaseModel):
 class OrderLineBody(RequestBody):
     model_config = ConfigDict(title="NewOrderLine")
 
-    sku: str = Field(examples=["MUG-1"])
-    quantity: int = Field(description="1-1000", examples=[2])
+    sku: str = Field(examples=["MUG-1"], json_schema_extra=limits.SKU)
+    quantity: int = Field(description="1-1000", examples=[2], json_schema_extra=limits.QUANTITY)
 
 
 class NewOrderBody(RequestBody):
@@ -122,7 +123,7 @@ class NewOrderBody(RequestBody):
 
     model_config = ConfigDict(title="NewOrder")
 
-    lines: list[OrderLineBody]
+    lines: list[OrderLineBody] = Field(json_schema_extra=limits.LINES)
 
     def to_domain(self) -> NewOrder:
         return NewOrder(tuple(LineRequest(line.sku, line.quantity) for line in self.lines))
@@ -132,5 +133,8 @@ class CancelBody(RequestBody):
     model_config = ConfigDict(title="Cancellation")
 
     reason: str = Field(
-        default="cancelled", description="Why (at most 255 characters)", examples=["changed mind"]
+        default="cancelled",
+        description="Why (at most 255 characters)",
+        examples=["changed mind"],
+        json_schema_extra=limits.CANCEL_REASON,
     )

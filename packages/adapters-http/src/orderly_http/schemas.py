@@ -23,6 +23,7 @@ from starlette.responses import Response
 from orderly_core.catalogue.model import Product, product_view
 from orderly_core.catalogue.use_cases import NewProduct, ProductChanges, StockAdjustment
 from orderly_core.shared.paging import Page
+from orderly_http import limits
 
 
 class ProductResource(BaseModel):
@@ -106,15 +107,26 @@ class NewProductBody(RequestBody):
 
     model_config = ConfigDict(title="NewProduct")
 
-    sku: str = Field(description="1-64 characters of A-Z, 0-9, '-', '_', '.'; any case")
-    name: str = Field(examples=["Blue mug"])
-    description: str = ""
-    unit_price: int = Field(description="Price in minor units of the currency", examples=[1250])
-    currency: str = Field(description="ISO 4217 code", examples=["EUR"])
-    on_hand: int = Field(default=0, description="Opening stock")
+    sku: str = Field(
+        description="1-64 characters of A-Z, 0-9, '-', '_', '.'; any case",
+        json_schema_extra=limits.SKU,
+    )
+    name: str = Field(examples=["Blue mug"], json_schema_extra=limits.NAME)
+    description: str = Field(default="", json_schema_extra=limits.DESCRIPTION)
+    unit_price: int = Field(
+        description="Price in minor units of the currency",
+        examples=[1250],
+        json_schema_extra=limits.MINOR_UNITS,
+    )
+    currency: str = Field(
+        description="ISO 4217 code", examples=["EUR"], json_schema_extra=limits.CURRENCY
+    )
+    on_hand: int = Field(default=0, description="Opening stock", json_schema_extra=limits.UNITS)
     active: bool = Field(default=True, description="False to create it out of sale")
     low_stock_threshold: int = Field(
-        default=0, description="Send `stock.low` when `available` falls below this; 0: never"
+        default=0,
+        description="Send `stock.low` when `available` falls below this; 0: never",
+        json_schema_extra=limits.UNITS,
     )
 
     def to_domain(self) -> NewProduct:
@@ -124,19 +136,27 @@ class NewProductBody(RequestBody):
 class ProductChangesBody(ChangesBody):
     """The fields to change; the others stay as they are. A new currency needs a new price."""
 
-    model_config = ConfigDict(title="ProductChanges")
+    model_config = ConfigDict(title="ProductChanges", json_schema_extra={"minProperties": 1})
 
-    name: str | SkipJsonSchema[None] = None
-    description: str | SkipJsonSchema[None] = None
-    unit_price: int | SkipJsonSchema[None] = Field(
-        default=None, description="Price in minor units of the currency"
+    name: str | SkipJsonSchema[None] = Field(default=None, json_schema_extra=limits.NAME)
+    description: str | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=limits.DESCRIPTION
     )
-    currency: str | SkipJsonSchema[None] = Field(default=None, description="ISO 4217 code")
+    unit_price: int | SkipJsonSchema[None] = Field(
+        default=None,
+        description="Price in minor units of the currency",
+        json_schema_extra=limits.MINOR_UNITS,
+    )
+    currency: str | SkipJsonSchema[None] = Field(
+        default=None, description="ISO 4217 code", json_schema_extra=limits.CURRENCY
+    )
     active: bool | SkipJsonSchema[None] = Field(
         default=None, description="False takes the product out of sale, true puts it back"
     )
     low_stock_threshold: int | SkipJsonSchema[None] = Field(
-        default=None, description="Send `stock.low` when `available` falls below this; 0: never"
+        default=None,
+        description="Send `stock.low` when `available` falls below this; 0: never",
+        json_schema_extra=limits.UNITS,
     )
 
     def to_domain(self, sku: str, expected_version: int | None) -> ProductChanges:
@@ -150,8 +170,15 @@ class StockAdjustmentBody(RequestBody):
 
     model_config = ConfigDict(title="StockAdjustment")
 
-    delta: int = Field(description="Units to add (positive) or remove (negative); not 0")
-    reason: str = Field(description="Why the stock changed", examples=["stock count"])
+    delta: int = Field(
+        description="Units to add (positive) or remove (negative); not 0",
+        json_schema_extra=limits.STOCK_DELTA,
+    )
+    reason: str = Field(
+        description="Why the stock changed",
+        examples=["stock count"],
+        json_schema_extra=limits.REASON,
+    )
 
     def to_domain(self, sku: str, expected_version: int | None) -> StockAdjustment:
         return StockAdjustment(

@@ -18,6 +18,7 @@ from orderly_core.webhooks.deliveries import DeliveryDetail
 from orderly_core.webhooks.endpoints import EndpointChanges, NewEndpoint, RegisteredEndpoint
 from orderly_core.webhooks.model import Attempt, Delivery, Endpoint, delivery_view, endpoint_view
 from orderly_core.webhooks.replay import ReplayReport, ReplayRequest
+from orderly_http import limits
 from orderly_http.schemas import ChangesBody, RequestBody
 
 _NEXT_CURSOR = "Pass as `cursor` to get the next page; null on the last page"
@@ -187,7 +188,9 @@ class NewEndpointBody(RequestBody):
         examples=["https://hooks.example.com/orderly"],
     )
     event_types: list[str] = Field(
-        description=_EVENT_TYPES, examples=[["order.placed", "order.paid"]]
+        description=_EVENT_TYPES,
+        examples=[["order.placed", "order.paid"]],
+        json_schema_extra=limits.EVENT_TYPES,
     )
 
     def to_domain(self) -> NewEndpoint:
@@ -197,12 +200,16 @@ class NewEndpointBody(RequestBody):
 class EndpointChangesBody(ChangesBody):
     """The fields to change; the others stay as they are."""
 
-    model_config = ConfigDict(title="WebhookEndpointChanges")
+    model_config = ConfigDict(
+        title="WebhookEndpointChanges", json_schema_extra={"minProperties": 1}
+    )
 
     url: str | SkipJsonSchema[None] = Field(
         default=None, description="An absolute https:// URL of a public host"
     )
-    event_types: list[str] | SkipJsonSchema[None] = Field(default=None, description=_EVENT_TYPES)
+    event_types: list[str] | SkipJsonSchema[None] = Field(
+        default=None, description=_EVENT_TYPES, json_schema_extra=limits.EVENT_TYPES
+    )
     active: bool | SkipJsonSchema[None] = Field(
         default=None,
         description="False stops sending to it; true sends again and forgets why it was disabled",
@@ -224,7 +231,9 @@ class ReplayBody(RequestBody):
     model_config = ConfigDict(title="WebhookReplayRequest")
 
     event_types: list[str] = Field(
-        description="Event types the endpoint subscribes to, each once", examples=[["order.placed"]]
+        description="Event types the endpoint subscribes to, each once",
+        examples=[["order.placed"]],
+        json_schema_extra=limits.EVENT_TYPES,
     )
     since: AwareDatetime = Field(
         strict=False,  # JSON carries times as strings

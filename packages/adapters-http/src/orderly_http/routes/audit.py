@@ -16,6 +16,7 @@ from starlette.responses import Response
 from orderly_core.audit.use_cases import list_audit
 from orderly_core.platform.audit import AuditQuery
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
+from orderly_http import limits
 from orderly_http.answers import answer, described
 from orderly_http.audit_schemas import AuditPageResource
 from orderly_http.container import Resources
@@ -47,16 +48,32 @@ async def list_audit_route(
     resources: Resources,
     ctx: RequestContext,
     target_type: Annotated[
-        str | None, Query(max_length=64, description="`product`, `user`...")
+        str | None,
+        Query(max_length=64, description="`product`, `user`...", json_schema_extra=limits.FILTER),
     ] = None,
     target_id: Annotated[
-        str | None, Query(max_length=255, description="A SKU (as shown, upper-case), a user id")
+        str | None,
+        Query(
+            max_length=255,
+            description="A SKU (as shown, upper-case), a user id",
+            json_schema_extra=limits.FILTER,
+        ),
     ] = None,
     actor_id: Annotated[
-        str | None, Query(max_length=255, description="A user id, an operator's name")
+        str | None,
+        Query(
+            max_length=255,
+            description="A user id, an operator's name",
+            json_schema_extra=limits.FILTER,
+        ),
     ] = None,
     operation: Annotated[
-        str | None, Query(max_length=64, description="Such as `product.adjust_stock`")
+        str | None,
+        Query(
+            max_length=64,
+            description="Such as `product.adjust_stock`",
+            json_schema_extra=limits.FILTER,
+        ),
     ] = None,
     since: Annotated[
         AwareDatetime | None, Query(description=f"Entries at or after this time. {_TIME}")

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from orderly_core.jobs.model import JobQuery, JobStatus
 from orderly_core.jobs.use_cases import NAME_MAX, get_job, list_jobs, retry_job
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
+from orderly_http import limits
 from orderly_http.answers import answer, described
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext, WriteContext
@@ -52,7 +53,11 @@ async def list_jobs_route(
     status: Annotated[JobStatus | None, Query(description="Jobs in this status only")] = None,
     name: Annotated[
         str | None,
-        Query(max_length=NAME_MAX, description="Jobs of this name only, such as `import_products`"),
+        Query(
+            max_length=NAME_MAX,
+            description="Jobs of this name only, such as `import_products`",
+            json_schema_extra=limits.FILTER,
+        ),
     ] = None,
     limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,

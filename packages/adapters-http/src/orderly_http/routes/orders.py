@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
+from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus, Placement
@@ -35,6 +36,7 @@ from orderly_core.platform.idempotency import Idempotent
 from orderly_core.shared.context import Context
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_core.unit_of_work import Dependencies
+from orderly_http import limits
 from orderly_http.answers import (
     answer,
     answer_change,
@@ -106,10 +108,11 @@ async def place_order_route(
     resources: Resources,
     ctx: WriteContext,
     idempotency_key: Annotated[
-        str | None,
+        str | SkipJsonSchema[None],
         Header(
             alias=IDEMPOTENCY_KEY_HEADER,
             description="A unique key for this order, reused for every retry of it",
+            json_schema_extra=limits.IDEMPOTENCY_KEY,
         ),
     ] = None,
 ) -> Response:
@@ -140,7 +143,8 @@ async def list_orders_route(
     ctx: RequestContext,
     status: Annotated[OrderStatus | None, Query(description="Only orders in this status")] = None,
     customer_id: Annotated[
-        str | None, Query(description="Staff: only this customer's orders")
+        str | None,
+        Query(description="Staff: only this customer's orders", json_schema_extra=limits.FILTER),
     ] = None,
     since: Annotated[
         datetime | None, Query(description="Placed at or after this time (RFC 3339)")

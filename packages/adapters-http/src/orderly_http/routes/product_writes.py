@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
+from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
 from orderly_core.catalogue.model import Product
@@ -27,6 +28,7 @@ from orderly_core.catalogue.use_cases import (
     create_product,
     update_product,
 )
+from orderly_http import limits
 from orderly_http.answers import (
     answer,
     answer_change,
@@ -49,8 +51,11 @@ from orderly_http.schemas import (
 router = APIRouter(prefix="/api/v1/products", tags=["products"])
 
 IfMatch = Annotated[
-    str | None,
-    Header(description='The product\'s `ETag` (such as `"3"`): change only that version'),
+    str | SkipJsonSchema[None],
+    Header(
+        description='The product\'s `ETag` (such as `"3"`): change only that version',
+        json_schema_extra=limits.IF_MATCH,
+    ),
 ]
 _PRODUCT_ANSWER: dict[int | str, dict[str, Any]] = {
     200: {"model": ProductResource, "description": "The product after the change"}
@@ -98,7 +103,7 @@ async def create_product_route(
 )
 async def update_product_route(
     *,
-    sku: str,
+    sku: limits.SkuPath,
     body: ProductChangesBody,
     resources: Resources,
     ctx: WriteContext,
@@ -123,7 +128,7 @@ async def update_product_route(
     responses={**_PRODUCT_ANSWER, **problem_responses(403, 404, 412, 422)},
 )
 async def archive_product_route(
-    *, sku: str, resources: Resources, ctx: WriteContext, if_match: IfMatch = None
+    *, sku: limits.SkuPath, resources: Resources, ctx: WriteContext, if_match: IfMatch = None
 ) -> Response:
     request = ArchiveRequest(sku, optional_version(if_match))
     result = await archive_product(resources.dependencies, ctx, request)
@@ -143,7 +148,7 @@ async def archive_product_route(
 )
 async def adjust_stock_route(
     *,
-    sku: str,
+    sku: limits.SkuPath,
     body: StockAdjustmentBody,
     resources: Resources,
     ctx: WriteContext,

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from orderly_core.catalogue.model import ProductQuery
 from orderly_core.catalogue.use_cases import get_product, list_products
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
+from orderly_http import limits
 from orderly_http.answers import answer, described, version_of
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext
@@ -48,7 +49,11 @@ async def list_products_route(
         bool | None, Query(description="Only products in sale (true) or archived (false)")
     ] = None,
     q: Annotated[
-        str | None, Query(description="Text in the product's name or SKU, ignoring case")
+        str | None,
+        Query(
+            description="Text in the product's name or SKU, ignoring case",
+            json_schema_extra=limits.SEARCH,
+        ),
     ] = None,
 ) -> Response:
     query = ProductQuery(limit=limit, cursor=cursor, active=active, search=q)
@@ -72,7 +77,7 @@ async def list_products_route(
 )
 async def get_product_route(
     *,
-    sku: str,
+    sku: limits.SkuPath,
     resources: Resources,
     ctx: RequestContext,
     if_none_match: Annotated[str | None, Header()] = None,

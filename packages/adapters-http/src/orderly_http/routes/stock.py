@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from orderly_core.catalogue.stock import HistoryQuery, stock_history
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
+from orderly_http import limits
 from orderly_http.answers import answer, described
 from orderly_http.audit_schemas import StockMovementPageResource
 from orderly_http.container import Resources
@@ -36,7 +37,7 @@ router = APIRouter(prefix="/api/v1/products", tags=["products"])
 )
 async def stock_movements_route(
     *,
-    sku: str,
+    sku: limits.SkuPath,
     resources: Resources,
     ctx: RequestContext,
     limit: Limit = PAGE_SIZE_DEFAULT,

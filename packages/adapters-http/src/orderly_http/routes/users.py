@@ -23,6 +23,7 @@ from orderly_core.accounts.registration import Registration, register
 from orderly_core.accounts.sessions import current_user
 from orderly_core.shared.context import Role
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
+from orderly_http import limits
 from orderly_http.account_schemas import (
     PasswordChangeBody,
     ProfileChangesBody,
@@ -128,7 +129,12 @@ async def list_users_route(
     role: Annotated[Role | None, Query(description="Only users with this role")] = None,
     active: Annotated[bool | None, Query(description="Only active or deactivated users")] = None,
     email_prefix: Annotated[
-        str | None, Query(max_length=254, description="Only emails starting with this")
+        str | None,
+        Query(
+            max_length=254,
+            description="Only emails starting with this",
+            json_schema_extra=limits.FILTER,
+        ),
     ] = None,
 ) -> Response:
     query = UserQuery(

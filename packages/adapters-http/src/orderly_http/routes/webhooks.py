@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header
+from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
@@ -32,6 +33,7 @@ from orderly_core.webhooks.endpoints import (
 )
 from orderly_core.webhooks.model import Delivery
 from orderly_core.webhooks.replay import replay_events
+from orderly_http import limits
 from orderly_http.answers import answer, answer_change, described, optional_version, version_of
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext, WriteContext
@@ -60,8 +62,11 @@ _IF_MATCH_NOTE = "With `If-Match`, only that version of the endpoint is changed 
 _DRY_RUN_NOTE = "A dry run answers 200 with what would be made and stores nothing."
 
 IfMatch = Annotated[
-    str | None,
-    Header(description='The endpoint\'s `ETag` (such as `"3"`): change only that version'),
+    str | SkipJsonSchema[None],
+    Header(
+        description='The endpoint\'s `ETag` (such as `"3"`): change only that version',
+        json_schema_extra=limits.IF_MATCH,
+    ),
 ]
 
 # The signing secret is in these answers: no cache may keep them.

@@ -32,6 +32,7 @@ from orderly_core.accounts.ports import AccountsServices, AccountsUnit
 from orderly_core.platform.transaction import in_transaction
 from orderly_core.shared.authorization import own_account
 from orderly_core.shared.context import Context
+from orderly_core.shared.validation import text_problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,8 @@ async def log_in(
 
     A hash made with older parameters is replaced by one made with today's.
     """
-    email = normalise_email(credentials.email)
+    # An email that is not text names no account: the same answer as an unknown email.
+    email = None if text_problem(credentials.email) else normalise_email(credentials.email)
     password = credentials.password
 
     async def work(uow: AccountsUnit) -> Result[Session, InvalidCredentials | AccountDeactivated]:

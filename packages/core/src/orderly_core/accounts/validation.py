@@ -1,7 +1,8 @@
 """Field rules of accounts, shared by sign-up, profile changes and user administration.
 
 Passwords are 10-256 characters and not the account's email; emails are compared ignoring
-case (:func:`~orderly_core.accounts.model.normalise_email`).
+case (:func:`~orderly_core.accounts.model.normalise_email`). Emails and display names are
+single-line text (:func:`~orderly_core.shared.validation.text_problem`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class AccountFields(FieldErrors):
     """The accounts' field rules, each collecting its error instead of stopping."""
 
     def email(self, raw: str) -> str:
+        if not self.text("email", raw):
+            return raw
         email = normalise_email(raw)
         if email is None:
             self.fail("email", "must be an email address of at most 254 characters")
@@ -29,7 +32,7 @@ class AccountFields(FieldErrors):
 
     def display_name(self, raw: str) -> str:
         name = raw.strip()
-        if not 1 <= len(name) <= DISPLAY_NAME_MAX:
+        if self.text("display_name", raw) and not 1 <= len(name) <= DISPLAY_NAME_MAX:
             self.fail("display_name", f"must be 1-{DISPLAY_NAME_MAX} characters")
         return name
 
@@ -46,6 +49,8 @@ class AccountFields(FieldErrors):
             return uuid.UUID(raw)
         except ValueError:
             pass
+        if not self.text("user", raw):
+            return raw
         email = normalise_email(raw)
         if email is None:
             self.fail("user", "must be a user id or an email address")

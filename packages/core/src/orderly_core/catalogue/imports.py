@@ -34,6 +34,7 @@ from orderly_core.shared.authorization import catalogue_write_denied
 from orderly_core.shared.context import Context
 from orderly_core.shared.errors import FieldError, Forbidden
 from orderly_core.shared.money import Money, MoneyError, parse_major
+from orderly_core.shared.validation import text_problem
 
 CSV_COLUMNS = ("sku", "name", "description", "price", "currency", "on_hand")
 MAX_IMPORT_ROWS = 50_000
@@ -85,16 +86,29 @@ def _rejected(line: int, sku: str, field: str, message: str) -> Failure[ImportRe
     return Failure(ImportRejected((RowError(line, sku, (FieldError(field, message),)),)))
 
 
-def parse_product_csv(text: str) -> Result[list[ImportRow], ImportRejected]:
-    """Split CSV text into rows, checking the header, the shape of rows and their count.
+def _cells_problem(line: int, cells: dict[str, str]) -> RowError | None:
+    """The cells of a row that are not text Orderly keeps (the description may hold tabs and
+    line breaks, no other cell any control character), named by column."""
+    problems = tuple(
+        FieldError(column, problem)
+        for column in CSV_COLUMNS
+        if (problem := text_problem(cells.get(column, ""), multiline=column == "description"))
+    )
+    if not problems:
+        return None
+    sku = cells.get("sku", "")
+    return RowError(line, "" if text_problem(sku) else sku, problems)
 
-    The cells are checked later, by :func:`import_products`, so that one report lists every
-    bad cell of the file.
-    """
-    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-    header = tuple((name or "").strip().lower() for name in (reader.fieldnames or ()))
-    if sorted(header) != sorted(CSV_COLUMNS):
-        return _rejected(1, "", "header", f"must name the columns {','.join(CSV_COLUMNS)}")
+
+def _not_csv(line: int, error: csv.Error) -> Failure[ImportRejected]:
+    """The file stops being CSV Orderly reads at ``line``: a cell too long, a broken quote."""
+    limit = csv.field_size_limit()
+    if "field larger than field limit" in str(error):
+        return _rejected(line, "", "row", f"has a cell longer than {limit} characters")
+    return _rejected(line, "", "row", f"is not well-formed CSV ({error})")
+
+
+def _read_rows(reader: csv.DictReader[str]) -> Result[list[ImportRow], ImportRejected]:
     rows: list[ImportRow] = []
     misshapen: list[RowError] = []
     for raw in reader:
@@ -105,12 +119,35 @@ def parse_product_csv(text: str) -> Result[list[ImportRow], ImportRejected]:
             problem = FieldError("row", "has more cells than the header")
             misshapen.append(RowError(reader.line_num, cells.get("sku", ""), (problem,)))
             continue
+        if (not_text := _cells_problem(reader.line_num, cells)) is not None:
+            misshapen.append(not_text)
+            continue
         rows.append(ImportRow(line=reader.line_num, **{c: cells.get(c, "") for c in CSV_COLUMNS}))
     if misshapen:
         return Failure(ImportRejected(tuple(misshapen)))
-    if not rows:
-        return _rejected(1, "", "file", "has no rows")
     return Success(rows)
+
+
+def parse_product_csv(text: str) -> Result[list[ImportRow], ImportRejected]:
+    """Split CSV text into rows, checking the header, the shape of rows and their count.
+
+    A row with more cells than the header, or a cell that is not text Orderly keeps (a NUL,
+    a control character), is refused with every such row listed; a cell longer than the CSV
+    reader's limit (131,072 characters) or a broken quote stops the file at its line. The
+    cells' own rules are checked later, by :func:`import_products`, so that one report lists
+    every bad cell of the file.
+    """
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    try:
+        header = tuple((name or "").strip().lower() for name in (reader.fieldnames or ()))
+        if sorted(header) != sorted(CSV_COLUMNS):
+            return _rejected(1, "", "header", f"must name the columns {','.join(CSV_COLUMNS)}")
+        rows = _read_rows(reader)
+    except csv.Error as error:  # raised while reading the line after the last one read
+        return _not_csv(reader.line_num + 1, error)
+    if is_successful(rows) and not rows.unwrap():
+        return _rejected(1, "", "file", "has no rows")
+    return rows
 
 
 @dataclass(frozen=True, slots=True)

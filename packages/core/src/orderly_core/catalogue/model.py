@@ -10,16 +10,21 @@ from typing import Any
 from orderly_core.shared.money import Money
 from orderly_core.shared.paging import PageQuery
 
-SKU_PATTERN = re.compile(r"[A-Z0-9_.\-]{1,64}")
+SKU_CHARACTERS = r"A-Z0-9_.\-"
+SKU_MAX = 64
+SKU_PATTERN = re.compile(rf"[{SKU_CHARACTERS}]{{1,{SKU_MAX}}}")
+# What a client may send as a SKU (any case; stored upper-cased), as a JSON Schema pattern.
+SKU_INPUT_PATTERN = rf"^[a-z{SKU_CHARACTERS}]{{1,{SKU_MAX}}}$"
 NAME_MAX = 200
 DESCRIPTION_MAX = 5000
 ON_HAND_MAX = 10**9
 
 
 def normalise_sku(raw: str) -> str | None:
-    """SKUs are case-insensitive: stored and compared upper-cased. ``None`` if malformed."""
-    sku = raw.strip().upper()
-    return sku if SKU_PATTERN.fullmatch(sku) else None
+    """SKUs are case-insensitive: stored and compared upper-cased. ``None`` if malformed
+    (only ASCII letters count: a dotless i does not become ``I``)."""
+    sku = raw.strip()
+    return sku.upper() if sku.isascii() and SKU_PATTERN.fullmatch(sku.upper()) else None
 
 
 SKU_RULE = "must be 1-64 characters of A-Z, 0-9, '-', '_' or '.'"

@@ -17,6 +17,8 @@ class Fields(FieldErrors):
     """The catalogue's field rules, each collecting its error instead of stopping."""
 
     def sku(self, raw: str, field: str = "sku") -> str:
+        if not self.text(field, raw):
+            return raw
         sku = normalise_sku(raw)
         if sku is None:
             self.fail(field, SKU_RULE)
@@ -25,17 +27,19 @@ class Fields(FieldErrors):
 
     def name(self, raw: str) -> str:
         name = raw.strip()
-        if not 1 <= len(name) <= NAME_MAX:
+        if self.text("name", raw) and not 1 <= len(name) <= NAME_MAX:
             self.fail("name", f"must be 1-{NAME_MAX} characters")
         return name
 
     def description(self, raw: str) -> str:
         description = raw.strip()
-        if len(description) > DESCRIPTION_MAX:
+        if self.text("description", raw, multiline=True) and len(description) > DESCRIPTION_MAX:
             self.fail("description", f"must be at most {DESCRIPTION_MAX} characters")
         return description
 
     def currency(self, raw: str) -> str:
+        if not self.text("currency", raw):
+            return raw
         try:
             return normalise_currency(raw)
         except MoneyError as error:
@@ -59,6 +63,6 @@ class Fields(FieldErrors):
 
     def reason(self, raw: str) -> str:
         reason = raw.strip()
-        if not 1 <= len(reason) <= 500:
+        if self.text("reason", raw, multiline=True) and not 1 <= len(reason) <= 500:
             self.fail("reason", "is required (1-500 characters)")
         return reason

@@ -40,7 +40,7 @@ from orderly_core.shared.authorization import job_admin_denied, job_recording_de
 from orderly_core.shared.context import Context
 from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.shared.paging import Page, checked_page, newest_first
-from orderly_core.shared.validation import FieldErrors
+from orderly_core.shared.validation import FieldErrors, text_problem
 
 NAME_MAX = 64
 TARGET = "job"  # the audit trail's target type of a job
@@ -111,7 +111,8 @@ async def get_job(deps: JobsServices, ctx: Context, job_id: str) -> Result[JobRe
         return Failure(denied)
 
     async def work(uow: JobsUnit) -> Result[JobRecord, GetJobError]:
-        found = await uow.jobs.get(job_id)
+        # An id that is not text was never a job's: not found, without a read.
+        found = None if text_problem(job_id) else await uow.jobs.get(job_id)
         return Success(found) if found is not None else Failure(JobNotFound(job_id))
 
     return await in_transaction(deps, ctx, work)
@@ -181,7 +182,7 @@ async def retry_job(
         return Failure(denied)
 
     async def work(uow: JobsUnit) -> Result[JobSummary, RetryJobError]:
-        original = await uow.jobs.get(job_id, for_update=True)
+        original = None if text_problem(job_id) else await uow.jobs.get(job_id, for_update=True)
         if original is None:
             return Failure(JobNotFound(job_id))
         if original.status not in RETRYABLE:

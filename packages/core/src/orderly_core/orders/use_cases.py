@@ -52,9 +52,9 @@ from orderly_core.shared.authorization import (
 )
 from orderly_core.shared.context import Context
 from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict, version_conflict
-from orderly_core.shared.money import Money
+from orderly_core.shared.money import MAX_MINOR_UNITS, Money
 from orderly_core.shared.paging import NEWEST_FIRST, Page, checked_page
-from orderly_core.shared.validation import FieldErrors, parse_id
+from orderly_core.shared.validation import FieldErrors, parse_id, text_problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +108,26 @@ def _checked_lines(new: NewOrder) -> list[LineRequest] | InvalidInput:
         if not 1 <= line.quantity <= MAX_QUANTITY:
             fields.fail(f"lines.{index}.quantity", f"must be 1-{MAX_QUANTITY}")
         lines.append(LineRequest(sku, line.quantity))
+    if new.customer_id is not None:
+        fields.text("customer_id", new.customer_id)
     if fields.errors:
         return InvalidInput(tuple(fields.errors))
     return lines
+
+
+def _checked_total(lines: Sequence[OrderLine]) -> Money | InvalidInput:
+    """The total of priced ``lines``: each line's subtotal and the total are amounts Orderly
+    keeps (at most :data:`~orderly_core.shared.money.MAX_MINOR_UNITS` minor units)."""
+    fields = FieldErrors()
+    for index, line in enumerate(lines):
+        if line.subtotal > MAX_MINOR_UNITS:
+            fields.fail(f"lines.{index}", f"its subtotal exceeds {MAX_MINOR_UNITS} minor units")
+    total = sum(line.subtotal for line in lines)
+    if total > MAX_MINOR_UNITS:
+        fields.fail("lines", f"the order's total exceeds {MAX_MINOR_UNITS} minor units")
+    if fields.errors:
+        return InvalidInput(tuple(fields.errors))
+    return Money(total, lines[0].unit_price.currency)
 
 
 def _priced(
@@ -218,8 +235,10 @@ async def place_order(
         priced = _priced(lines, products)
         if not isinstance(priced, tuple):
             return Failure(priced)
+        total = _checked_total(priced)
+        if isinstance(total, InvalidInput):
+            return Failure(total)
         now = deps.clock.now()
-        total = Money(sum(line.subtotal for line in priced), priced[0].unit_price.currency)
         order = Order(
             id=deps.ids.new_id(),
             customer_id=customer,
@@ -378,6 +397,8 @@ async def cancel_order(
 ) -> Idempotent[Order, StepError | InvalidInput]:
     """Cancel a placed or paid order (its owner, or staff), releasing its stock, with a reason
     of at most 255 characters. Shipped orders cannot be cancelled."""
+    if problem := text_problem(reason, multiline=True):
+        return Failure(InvalidInput.single("reason", problem))
     reason = reason.strip() or "cancelled"
     if len(reason) > REASON_MAX:
         return Failure(InvalidInput.single("reason", f"must be at most {REASON_MAX} characters"))

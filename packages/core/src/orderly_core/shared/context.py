@@ -13,7 +13,8 @@ from dataclasses import dataclass
 IDEMPOTENCY_KEY_RULE = (
     "must be 1-255 printable ASCII characters, not starting or ending with a space"
 )
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?")
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$"  # JSON Schema
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN.strip("^$"))
 
 
 def is_idempotency_key(key: str) -> bool:

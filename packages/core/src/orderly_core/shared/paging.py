@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from orderly_core.shared.validation import FieldErrors, parse_id
+from orderly_core.shared.validation import FieldErrors, parse_id, text_problem
 
 PAGE_SIZE_DEFAULT = 50
 PAGE_SIZE_MAX = 200
@@ -63,7 +63,7 @@ class Keyset[P]:
             text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return None
-        return self.read(text)
+        return None if text_problem(text) else self.read(text)
 
 
 def newest_first[K](key: Callable[[str], K | None]) -> Keyset[tuple[datetime, K]]:
@@ -120,7 +120,10 @@ class PageRequest[P]:
 def checked_page[P](fields: FieldErrors, query: PageQuery, keyset: Keyset[P]) -> PageRequest[P]:
     """The page ``query`` asks for, in the order of ``keyset``. A limit outside 1 to
     :data:`PAGE_SIZE_MAX` and a cursor this listing did not return are each collected in
-    ``fields``; the caller answers those before it reads anything."""
+    ``fields``, as is every filter of ``query`` that is not text or a time Orderly keeps
+    (:meth:`~orderly_core.shared.validation.FieldErrors.filters`); the caller answers those
+    before it reads anything."""
+    fields.filters(query, besides=("cursor",))  # its keyset reads it, with one message
     if not 1 <= query.limit <= PAGE_SIZE_MAX:
         fields.fail("limit", LIMIT_RULE)
     after = None

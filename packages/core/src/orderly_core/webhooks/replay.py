@@ -63,7 +63,11 @@ def _checked_replay(fields: FieldErrors, request: ReplayRequest) -> tuple[EventT
     ]
     for name in naive:
         fields.fail(name, "must be a time with its offset (such as 2031-04-01T00:00:00Z)")
-    if not naive and request.since >= request.until:
+    if naive:
+        return types
+    since_stored = fields.time("since", request.since)
+    until_stored = fields.time("until", request.until)
+    if since_stored and until_stored and request.since >= request.until:
         fields.fail("until", "must be after since")
     return types
 

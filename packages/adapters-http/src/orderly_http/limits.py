@@ -1,0 +1,87 @@
+"""What the API accepts, declared in its OpenAPI document from the core's own rules.
+
+The core checks every input (and names each invalid field in a 422); these JSON Schema
+keywords say the same to clients, made from the same constants, so that a client generated
+from the schema sends nothing refused for its shape. They are declared only
+(``json_schema_extra``): the checks, and their messages, stay the core's.
+
+Text is single-line (no control character) or multi-line (tabs and line breaks allowed), as
+:func:`orderly_core.shared.validation.text_problem` rules; a required name must hold a
+character that is not a space, since the core trims what it keeps.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Path
+
+from orderly_core.accounts.model import DISPLAY_NAME_MAX, EMAIL_MAX, PASSWORD_MAX, PASSWORD_MIN
+from orderly_core.catalogue.model import (
+    DESCRIPTION_MAX,
+    NAME_MAX,
+    ON_HAND_MAX,
+    SKU_INPUT_PATTERN,
+    SKU_MAX,
+)
+from orderly_core.orders.model import MAX_LINES, MAX_QUANTITY
+from orderly_core.platform.outbox import EventType
+from orderly_core.shared.context import IDEMPOTENCY_KEY_PATTERN
+from orderly_core.shared.money import MAX_MINOR_UNITS, MINOR_UNIT_EXPONENTS
+from orderly_core.shared.validation import (
+    MULTI_LINE_PATTERN,
+    MULTI_LINE_REFUSED,
+    SINGLE_LINE_PATTERN,
+    SINGLE_LINE_REFUSED,
+)
+
+Keywords = dict[str, Any]
+
+
+def text(*, max_length: int | None = None, multiline: bool = False) -> Keywords:
+    """Text of at most ``max_length`` characters, possibly empty."""
+    keywords: Keywords = {"pattern": MULTI_LINE_PATTERN if multiline else SINGLE_LINE_PATTERN}
+    return keywords | ({} if max_length is None else {"maxLength": max_length})
+
+
+def filled(*, max_length: int, multiline: bool = False) -> Keywords:
+    """Text of 1 to ``max_length`` characters, not only spaces."""
+    refused = MULTI_LINE_REFUSED if multiline else SINGLE_LINE_REFUSED
+    pattern = rf"^[^{refused}]*[^\s{refused}][^{refused}]*$"
+    return {"pattern": pattern, "minLength": 1, "maxLength": max_length}
+
+
+def whole(minimum: int, maximum: int) -> Keywords:
+    return {"minimum": minimum, "maximum": maximum}
+
+
+SKU: Keywords = {"pattern": SKU_INPUT_PATTERN, "minLength": 1, "maxLength": SKU_MAX}
+NAME = filled(max_length=NAME_MAX)
+DESCRIPTION = text(max_length=DESCRIPTION_MAX, multiline=True)
+REASON = filled(max_length=500, multiline=True)
+CANCEL_REASON = text(max_length=255, multiline=True)
+CURRENCY: Keywords = {"enum": sorted(MINOR_UNIT_EXPONENTS)}
+MINOR_UNITS = whole(0, MAX_MINOR_UNITS)
+UNITS = whole(0, ON_HAND_MAX)
+STOCK_DELTA: Keywords = whole(-ON_HAND_MAX, ON_HAND_MAX) | {"not": {"const": 0}}
+QUANTITY = whole(1, MAX_QUANTITY)
+LINES: Keywords = {"minItems": 1, "maxItems": MAX_LINES}
+# A conservative shape of an address: the core also takes what this leaves out.
+EMAIL: Keywords = {
+    "pattern": r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$",
+    "maxLength": EMAIL_MAX,
+}
+DISPLAY_NAME = filled(max_length=DISPLAY_NAME_MAX)
+PASSWORD: Keywords = {"minLength": PASSWORD_MIN, "maxLength": PASSWORD_MAX}
+EVENT_TYPES: Keywords = {
+    "items": {"enum": [t.value for t in EventType]},
+    "minItems": 1,
+    "uniqueItems": True,
+}
+SEARCH = text(max_length=100)
+FILTER = text()
+IF_MATCH: Keywords = {"pattern": r'^("[0-9]+"|\*)$'}
+IDEMPOTENCY_KEY: Keywords = {"pattern": IDEMPOTENCY_KEY_PATTERN}
+
+SkuPath = Annotated[str, Path(description="The product's SKU, any case", json_schema_extra=SKU)]
+"""A route's ``{sku}``, declared with the SKU rule."""
