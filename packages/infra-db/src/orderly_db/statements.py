@@ -96,7 +96,8 @@ class Statement:
         """Driver errors raised as SQLAlchemy raises them for every other statement, so that
         callers meet one family of exceptions: ``IntegrityError`` for a violated constraint,
         a ``DBAPIError`` marked ``connection_invalidated`` for a lost connection (see
-        :mod:`orderly_db.errors` and :mod:`orderly_db.faults`)."""
+        :mod:`orderly_db.errors` and :mod:`orderly_db.faults`). Like the engine's, they
+        never carry the statement's parameters."""
         try:
             yield
         except (PostgresError, InterfaceError, InternalClientError, OSError) as error:
@@ -105,7 +106,9 @@ class Statement:
                 (wrapper for driver_error, wrapper in _WRAPPERS if isinstance(error, driver_error)),
                 OperationalError if lost else DBAPIError,
             )
-            raise kind(self.sql, None, error, connection_invalidated=lost) from error
+            raise kind(
+                self.sql, None, error, hide_parameters=True, connection_invalidated=lost
+            ) from error
 
 
 _WRAPPERS: tuple[tuple[type[Exception], type[DBAPIError]], ...] = (
