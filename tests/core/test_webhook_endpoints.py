@@ -126,8 +126,8 @@ async def events_of_orders(deps: Dependencies, count: int, *, pay: bool = False)
     assert isinstance(clock, FixedClock)
     await make_product(deps, "MUG-1", on_hand=100)
     for _ in range(count):
-        placing = Context(Actor.operator("alice"), "req-place")
-        new = NewOrder((LineRequest("MUG-1", 1),), customer_id="cust-1")
+        placing = Context(Actor.user("cust-1", Role.CUSTOMER), "req-place")
+        new = NewOrder((LineRequest("MUG-1", 1),))
         placed = fresh(await place_order(deps, placing, new)).order
         if pay:
             fresh(await pay_order(deps, placing, OrderStep(str(placed.id))))

@@ -19,6 +19,7 @@ from orderly_core.catalogue.errors import ProductNotFound
 from orderly_core.jobs import imports as import_jobs
 from orderly_core.jobs import use_cases as job_workflow
 from orderly_core.orders import use_cases as order_use_cases
+from orderly_core.orders.errors import CustomerNotFound
 from orderly_core.platform.idempotency import IdempotencyError, Replayed
 from orderly_core.shared.errors import FieldError, InvalidInput, VersionConflict
 from orderly_core.webhooks import use_cases as webhook_use_cases
@@ -97,6 +98,7 @@ def test_statuses_of_the_domain_errors() -> None:
         "OrderNotFound": 404,
         "OutOfStock": 409,
         "ProductsUnavailable": 422,
+        "CustomerNotFound": 422,
         "MixedCurrencies": 422,
         "IllegalTransition": 409,
         "KeyReused": 422,
@@ -132,6 +134,22 @@ def test_a_problem_carries_the_errors_own_members_without_losing_standard_ones()
         "target_id": "MUG-1",
         "expected": 1,
         "current": 2,
+    }
+
+
+def test_an_unknown_customer_is_invalid_input_naming_the_field_and_the_name_given() -> None:
+    body = json.loads(bytes(domain_problem(CustomerNotFound("ann@example.com"), "req-1").body))
+
+    assert body == {
+        "type": "/problems/customer_not_found",
+        "title": "Customer not found",
+        "status": 422,
+        "detail": "'ann@example.com' is neither the id nor the email of an active customer "
+        "account.",
+        "code": "customer_not_found",
+        "request_id": "req-1",
+        "customer": "ann@example.com",
+        "field": "customer_id",
     }
 
 

@@ -25,6 +25,7 @@ from orderly_core.platform.outbox import Event, EventType
 from orderly_core.sales.model import DayTally, Revenue, SalesSummary, SkuSales
 from orderly_core.shared.authorization import holds_admin_rights
 from orderly_core.shared.context import Role
+from orderly_core.testing.customers import InMemoryCustomers
 from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.model import Attempt, Delivery, DeliveryState, Endpoint
 from orderly_core.webhooks.ports import SendOutcome
@@ -588,6 +589,10 @@ class InMemoryUnitOfWork:
 
     async def rollback(self) -> None:
         self._begin()
+
+    @property
+    def customers(self) -> InMemoryCustomers:
+        return InMemoryCustomers(self.users)
 
 
 class FakePasswords:
