@@ -13,6 +13,7 @@ import pytest_asyncio
 from redis.asyncio import Redis
 from returns.pipeline import is_successful
 
+from orderly_core.jobs.imports import import_job_id
 from orderly_core.jobs.model import JobStatus
 from orderly_core.jobs.use_cases import JobOutcome, JobRun, record_run_ended, record_run_started
 from orderly_core.shared.context import Actor, Context, Role
@@ -70,20 +71,21 @@ async def recorded(deps: Dependencies, job_id: str, name: str, status: JobStatus
 async def test_a_job_is_followed_from_queued_to_its_result_without_its_csv(
     client: httpx.AsyncClient, pg_deps: Dependencies
 ) -> None:
-    _, staff = await signed_in(client, pg_deps, "staff@example.com", Role.STAFF)
+    user, staff = await signed_in(client, pg_deps, "staff@example.com", Role.STAFF)
     headers = staff | {"Idempotency-Key": "spring-7", "X-Request-ID": "req-upload-7"}
     submitted = await client.post(
         "/api/v1/products/imports", files=upload(BIG_CSV), headers=headers
     )
     assert submitted.status_code == 202, submitted.text
-    assert submitted.headers["Location"] == "/api/v1/jobs/spring-7"
+    job_id = import_job_id(user.actor, "spring-7")
+    assert submitted.headers["Location"] == f"/api/v1/jobs/{job_id}"
 
-    queued = await client.get("/api/v1/jobs/spring-7", headers=staff)
+    queued = await client.get(f"/api/v1/jobs/{job_id}", headers=staff)
 
     assert queued.status_code == 200, queued.text
     body = queued.json()
     assert body | {"created_at": "t", "updated_at": "t"} == {
-        "id": "spring-7",
+        "id": job_id,
         "name": "import_products",
         "status": "queued",
         "attempts": 0,
@@ -103,7 +105,7 @@ async def test_a_job_is_followed_from_queued_to_its_result_without_its_csv(
 
     await run_worker()
 
-    done = (await client.get("/api/v1/jobs/spring-7", headers=staff)).json()
+    done = (await client.get(f"/api/v1/jobs/{job_id}", headers=staff)).json()
     assert (done["status"], done["attempts"], done["last_error"]) == ("succeeded", 1, None)
     assert (done["result"]["status"], done["result"]["created"]) == ("succeeded", 60)
     assert done["started_at"] is not None
@@ -168,30 +170,31 @@ async def test_a_failed_job_is_retried_as_a_new_job_that_the_worker_runs(
     _, staff = await signed_in(client, pg_deps, "staff@example.com", Role.STAFF)
     bad = HEADER + b"BAD-1,Bad,,12.345,EUR,1\n"
     keyed = staff | {"Idempotency-Key": "bad-7"}
-    await client.post("/api/v1/products/imports", files=upload(bad), headers=keyed)
+    submitted = await client.post("/api/v1/products/imports", files=upload(bad), headers=keyed)
+    bad_7 = submitted.json()["job_id"]
     await run_worker()
-    failed = (await client.get("/api/v1/jobs/bad-7", headers=staff)).json()
+    failed = (await client.get(f"/api/v1/jobs/{bad_7}", headers=staff)).json()
     assert (failed["status"], failed["result"]["error"]["code"]) == ("failed", "import_rejected")
 
-    dry = await client.post("/api/v1/jobs/bad-7/retry?mode=dry_run", headers=staff)
+    dry = await client.post(f"/api/v1/jobs/{bad_7}/retry?mode=dry_run", headers=staff)
     assert dry.status_code == 200, dry.text
     assert dry.headers["Orderly-Mode"] == "dry_run"
     assert "Location" not in dry.headers
-    assert (dry.json()["id"], dry.json()["retry_of"]) == ("bad-7:retry-1", "bad-7")
-    assert (await client.get("/api/v1/jobs/bad-7:retry-1", headers=staff)).status_code == 404
+    assert (dry.json()["id"], dry.json()["retry_of"]) == (f"{bad_7}:retry-1", bad_7)
+    assert (await client.get(f"/api/v1/jobs/{bad_7}:retry-1", headers=staff)).status_code == 404
 
-    retried = await client.post("/api/v1/jobs/bad-7/retry", headers=staff)
+    retried = await client.post(f"/api/v1/jobs/{bad_7}/retry", headers=staff)
 
     assert retried.status_code == 202, retried.text
-    assert retried.headers["Location"] == "/api/v1/jobs/bad-7:retry-1"
+    assert retried.headers["Location"] == f"/api/v1/jobs/{bad_7}:retry-1"
     assert retried.json() | {"created_at": "t", "updated_at": "t"} == {
-        "id": "bad-7:retry-1",
+        "id": f"{bad_7}:retry-1",
         "name": "import_products",
         "status": "queued",
         "attempts": 0,
         "last_error": None,
         "request_id": failed["request_id"],
-        "retry_of": "bad-7",
+        "retry_of": bad_7,
         "created_at": "t",
         "started_at": None,
         "finished_at": None,
@@ -201,7 +204,7 @@ async def test_a_failed_job_is_retried_as_a_new_job_that_the_worker_runs(
     again = (await client.get(retried.headers["Location"], headers=staff)).json()
     assert (again["status"], again["attempts"]) == ("failed", 1)  # the same file, refused again
     assert again["payload"] == failed["payload"]
-    assert (await client.get("/api/v1/jobs/bad-7", headers=staff)).json() == failed
+    assert (await client.get(f"/api/v1/jobs/{bad_7}", headers=staff)).json() == failed
 
 
 async def test_only_failed_and_dead_jobs_can_be_retried(
