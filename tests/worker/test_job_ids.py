@@ -5,9 +5,11 @@ queued when its time comes (as the worker's scheduler queues it)."""
 from __future__ import annotations
 
 import copy
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
+import pytest_asyncio
 from arq import ArqRedis
 from arq.utils import to_unix_ms
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,9 +27,16 @@ CSV = "sku,name,description,price,currency,on_hand\nMUG-1,Mug,,12.50,EUR,3\n"
 STAFF = Actor.user("0b5e7c1e-0000-4000-8000-000000000001", Role.STAFF)
 
 
+@pytest_asyncio.fixture(loop_scope="session")
+async def leaves_no_job(queue: ArqRedis) -> AsyncIterator[ArqRedis]:
+    """The queue, emptied again after the test: what it queued is never run by a later one."""
+    yield queue
+    await queue.flushdb()
+
+
 @pytest.mark.parametrize("name", [job.name for job in SCHEDULE])
 async def test_an_import_keyed_with_a_scheduled_runs_id_does_not_stop_that_run(
-    name: str, worker_redis_url: str, queue: ArqRedis, clean_engine: AsyncEngine
+    name: str, worker_redis_url: str, leaves_no_job: ArqRedis, clean_engine: AsyncEngine
 ) -> None:
     cron = copy.copy(next(job for job in SCHEDULE if job.name == name))
     cron.calculate_next(datetime.now(UTC))
@@ -42,7 +51,7 @@ async def test_an_import_keyed_with_a_scheduled_runs_id_does_not_stop_that_run(
     finally:
         await jobs.close()
 
-    run = await queue.enqueue_job(cron.name, _job_id=run_id, _defer_until=cron.next_run)
+    run = await leaves_no_job.enqueue_job(cron.name, _job_id=run_id, _defer_until=cron.next_run)
 
     assert submitted.enqueued
     assert submitted.id.startswith(IMPORT_JOB_PREFIX)
