@@ -3,6 +3,7 @@ the dead letters, one job, and retries (queued for real, or only shown with --dr
 
 from __future__ import annotations
 
+import getpass
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ import redis
 from returns.pipeline import is_successful
 from typer.testing import Result
 
+from orderly_core.jobs.imports import import_job_id
 from orderly_core.jobs.model import JobStatus
 from orderly_core.jobs.payloads import IMPORT_PRODUCTS
 from orderly_core.jobs.use_cases import JobOutcome, JobRun, record_run_ended, record_run_started
@@ -193,12 +195,13 @@ def test_a_background_import_is_followed_as_a_job(
     submitted = cli(
         "products", "import", str(catalogue), "--background", "--idempotency-key", "k-9"
     )
-    shown = ok_json(cli("jobs", "show", "k-9", "--json"))
+    job_id = import_job_id(Actor.operator(getpass.getuser()), "k-9")
+    shown = ok_json(cli("jobs", "show", job_id, "--json"))
 
     assert submitted.exit_code == 0, submitted.output
-    assert "Follow it with: orderly jobs show k-9" in submitted.stdout
+    assert f"Follow it with: orderly jobs show {job_id}" in submitted.stdout
     assert (shown["name"], shown["status"], shown["attempts"]) == (IMPORT_PRODUCTS, "queued", 0)
     assert shown["request_id"].startswith("cli-")
     assert shown["payload"]["request_id"] == shown["request_id"]
     assert shown["payload_omitted"] == ["csv_text"]
-    assert queued_job(queue, "k-9") is not None
+    assert queued_job(queue, job_id) is not None

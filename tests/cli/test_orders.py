@@ -2,8 +2,9 @@
 
 Products are made with `orderly products create` and orders placed with `orderly orders
 place`, as an operator does for a customer; stock levels are read back with `orderly
-products show --json`. Only making an order due for expiry goes around Orderly: its
-`expires_at` is moved into the past over a connection of the test's own.
+products show --json`. Only the customers' accounts (which customers make themselves, over
+the API) and making an order due for expiry go around Orderly: accounts are written, and
+`expires_at` moved into the past, over a connection of the test's own.
 """
 
 from __future__ import annotations
@@ -50,18 +51,48 @@ def stock(cli: Cli, sku: str) -> tuple[int, int]:
     return product["on_hand"], product["reserved"]
 
 
+CUSTOMERS = ("cust-1", "cust-7", "ann", "bob", "c")
+
+
+def customer_id(name: str) -> str:
+    """The id of the customer account ``name``, whose email is ``<name>@example.com``."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://example.com/customers/{name}"))
+
+
+def add_account(
+    settings: InfraSettings, name: str, *, role: str = "customer", active: bool = True
+) -> str:
+    """An account ``<name>@example.com`` of ``role``, as signing up leaves one; its id."""
+    sql(
+        settings,
+        "INSERT INTO users (id, email, display_name, password_hash, role, active, created_at,"
+        " updated_at) VALUES (:id, :email, :name, 'not-a-hash', :role, :active, now(), now())",
+        id=uuid.UUID(customer_id(name)),
+        email=f"{name}@example.com",
+        name=name,
+        role=role,
+        active=active,
+    )
+    return customer_id(name)
+
+
 def place(cli: Cli, *lines: str, customer: str = "cust-1", extra: tuple[str, ...] = ()) -> Any:
+    """An order placed for the customer account ``customer``, named by its email."""
     args = [arg for line in lines for arg in ("--line", line)]
-    written = ok_json(cli("orders", "place", "--customer", customer, *args, *extra, "--json"))
+    email = f"{customer}@example.com"
+    written = ok_json(cli("orders", "place", "--customer", email, *args, *extra, "--json"))
     assert written["applied"] is ("--dry-run" not in extra)
     return written["order"]
 
 
 @pytest.fixture
-def shop(cli: Cli) -> Cli:
-    """MUG-01 (12.50 EUR, 40 on hand) and TEA-1 (4.00 EUR, 9 on hand)."""
+def shop(cli: Cli, infra_settings: InfraSettings) -> Cli:
+    """MUG-01 (12.50 EUR, 40 on hand) and TEA-1 (4.00 EUR, 9 on hand); the customers'
+    accounts."""
     create(cli, "MUG-01", "12.50", 40)
     create(cli, "TEA-1", "4.00", 9)
+    for name in CUSTOMERS:
+        add_account(infra_settings, name)
     return cli
 
 
@@ -79,7 +110,7 @@ def test_place_reserves_stock_and_show_and_list_return_the_order(shop: Cli) -> N
     uuid.UUID(order["id"])
     assert {k: order[k] for k in ORDER_KEYS if k not in {"id", "expires_at", "updated_at"}} == {
         "status": "placed",
-        "customer_id": "cust-7",
+        "customer_id": customer_id("cust-7"),
         "lines": [
             {"sku": "MUG-01", "quantity": 2, "unit_price": 1250, "currency": "EUR"},
             {"sku": "TEA-1", "quantity": 3, "unit_price": 400, "currency": "EUR"},
@@ -98,7 +129,7 @@ def test_place_reserves_stock_and_show_and_list_return_the_order(shop: Cli) -> N
     human = shop("orders", "show", order["id"])
     assert human.exit_code == 0, human.output
     assert order["id"] in human.stdout
-    assert "cust-7" in human.stdout
+    assert customer_id("cust-7") in human.stdout
     assert "37.00 EUR" in human.stdout  # the total
     mug = next(line for line in human.stdout.splitlines() if "MUG-01" in line)
     assert mug.split() == ["MUG-01", "2", "12.50", "EUR", "25.00", "EUR"]
@@ -107,7 +138,7 @@ def test_place_reserves_stock_and_show_and_list_return_the_order(shop: Cli) -> N
     listed = shop("orders", "list")
     assert listed.exit_code == 0, listed.output
     row = next(line for line in listed.stdout.splitlines() if order["id"] in line)
-    assert row.split()[:6] == [order["id"], "placed", "cust-7", "2", "37.00", "EUR"]
+    assert row.split()[:6] == [order["id"], "placed", customer_id("cust-7"), "2", "37.00", "EUR"]
 
 
 def test_list_filters_and_pages(shop: Cli) -> None:
@@ -121,9 +152,9 @@ def test_list_filters_and_pages(shop: Cli) -> None:
         return [item["id"] for item in page["items"]]
 
     assert ids() == [third["id"], second["id"], first["id"]]  # newest first
-    assert ids("--customer", "ann") == [third["id"], first["id"]]
+    assert ids("--customer", customer_id("ann")) == [third["id"], first["id"]]
     assert ids("--status", "paid") == [second["id"]]
-    assert ids("--status", "PLACED", "--customer", "bob") == []
+    assert ids("--status", "PLACED", "--customer", customer_id("bob")) == []
     assert ids("--since", second["created_at"]) == [third["id"], second["id"]]
     assert ids("--until", second["created_at"]) == [first["id"]]
     assert ids("--since", "2000-01-01", "--until", "2000-01-02") == []
@@ -150,7 +181,7 @@ def test_reading_refusals_and_usage_errors(shop: Cli) -> None:
     assert shop("orders", "list", "--since", "yesterday").exit_code == 2
     assert shop("orders", "list", "--status", "lost").exit_code == 2
     for line in ("MUG-01", "MUG-01:two", ":2"):
-        usage = shop("orders", "place", "--customer", "c", "--line", line)
+        usage = shop("orders", "place", "--customer", "c@example.com", "--line", line)
         assert usage.exit_code == 2, usage.output
         assert "SKU:QTY" in usage.stderr
     assert shop("orders", "place", "--line", "MUG-01:1").exit_code == 2  # no customer
@@ -161,30 +192,81 @@ def test_reading_refusals_and_usage_errors(shop: Cli) -> None:
 
 
 def test_out_of_stock_names_every_short_line_and_reserves_nothing(shop: Cli) -> None:
-    refused = shop("orders", "place", "--customer", "c", "--line", "MUG-01:41", "--line",
-                   "TEA-1:10")  # fmt: skip
+    refused = shop("orders", "place", "--customer", "c@example.com", "--line", "MUG-01:41",
+                   "--line", "TEA-1:10")  # fmt: skip
     assert refused.exit_code == 1, refused.output
     assert refused.stdout == ""
     assert refused.stderr.splitlines() == [
         "error: Not enough stock: MUG-01 (41 asked, 40 available), TEA-1 (10 asked, 9 available)."
     ]
     as_json = ok_json(
-        shop("orders", "place", "--customer", "c", "--line", "TEA-1:10", "--json"), exit_code=1
+        shop("orders", "place", "--customer", "c@example.com", "--line", "TEA-1:10", "--json"),
+        exit_code=1,
     )
     assert as_json["error"]["code"] == "out_of_stock"
     assert "TEA-1 (10 asked, 9 available)" in as_json["error"]["detail"]
 
-    partly = shop("orders", "place", "--customer", "c", "--line", "MUG-01:5", "--line", "TEA-1:10")
+    partly = shop(
+        "orders", "place", "--customer", "c@example.com", "--line", "MUG-01:5", "--line", "TEA-1:10"
+    )
     assert partly.exit_code == 1, partly.output
     assert "MUG-01" not in partly.stderr  # only the short line is named
     assert stock(shop, "MUG-01") == (40, 0)  # all or nothing
     assert stock(shop, "TEA-1") == (9, 0)
     assert ok_json(shop("orders", "list", "--json"))["items"] == []
 
-    other = ok_json(shop("orders", "place", "--customer", "c", "--line", "NOPE:1", "--json"), 1)
+    other = ok_json(
+        shop("orders", "place", "--customer", "c@example.com", "--line", "NOPE:1", "--json"), 1
+    )
     assert other["error"]["code"] == "products_unavailable"
-    invalid = ok_json(shop("orders", "place", "--customer", "c", "--line", "MUG-01:0", "--json"), 1)
+    invalid = ok_json(
+        shop("orders", "place", "--customer", "c@example.com", "--line", "MUG-01:0", "--json"), 1
+    )
     assert invalid["error"]["code"] == "invalid_input"
+
+
+@pytest.mark.parametrize(
+    "customer",
+    [str(uuid.UUID(int=7)), "not-a-uuid", "nobody@example.com", "gus@example.com", "sam"],
+    ids=["unknown id", "not an id", "unknown email", "deactivated", "staff"],
+)
+def test_a_customer_that_is_no_active_customer_account_is_refused_in_one_line(
+    shop: Cli, infra_settings: InfraSettings, customer: str
+) -> None:
+    add_account(infra_settings, "gus", active=False)
+    add_account(infra_settings, "sam", role="staff")
+    if customer == "sam":
+        customer = customer_id("sam")
+    reason = f"error: '{customer}' is neither the id nor the email of an active customer account."
+
+    for extra in ((), ("--dry-run",)):
+        refused = shop("orders", "place", "--customer", customer, "--line", "MUG-01:2", *extra)
+        assert refused.exit_code == 1, refused.output
+        assert (refused.stdout, refused.stderr.splitlines()) == ("", [reason])
+    as_json = shop("orders", "place", "--customer", customer, "--line", "MUG-01:2", "--json")
+
+    assert ok_json(as_json, exit_code=1) == {
+        "error": {
+            "code": "customer_not_found",
+            "detail": reason.removeprefix("error: "),
+            "customer": customer,
+            "field": "customer_id",
+        }
+    }
+    assert stock(shop, "MUG-01") == (40, 0)
+    assert ok_json(shop("orders", "list", "--json"))["items"] == []
+
+
+def test_a_customer_is_named_by_id_or_by_email_in_any_case(shop: Cli) -> None:
+    by_id = ok_json(
+        shop("orders", "place", "--customer", customer_id("ann"), "--line", "MUG-01:1", "--json")
+    )
+    by_email = ok_json(
+        shop("orders", "place", "--customer", "ANN@Example.com", "--line", "MUG-01:1", "--json")
+    )
+
+    assert by_id["order"]["customer_id"] == by_email["order"]["customer_id"] == customer_id("ann")
+    assert stock(shop, "MUG-01") == (40, 2)
 
 
 # --- lifecycle -----------------------------------------------------------------------------
@@ -370,8 +452,10 @@ def test_expire_cancels_only_due_orders_and_releases_their_stock(
 def test_a_retried_command_with_its_key_places_one_order(shop: Cli) -> None:
     key = ("--idempotency-key", "phone-order-17")
     first = place(shop, "MUG-01:2", extra=key)
-    retried = shop("orders", "place", "--customer", "cust-1", "--line", "MUG-01:2", *key, "--json")
-    other = shop("orders", "place", "--customer", "cust-1", "--line", "MUG-01:3", *key)
+    retried = shop(
+        "orders", "place", "--customer", "cust-1@example.com", "--line", "MUG-01:2", *key, "--json"
+    )
+    other = shop("orders", "place", "--customer", "cust-1@example.com", "--line", "MUG-01:3", *key)
 
     assert ok_json(retried)["order"] == first
     assert "an earlier run with this idempotency key" in retried.stderr
@@ -382,7 +466,7 @@ def test_a_retried_command_with_its_key_places_one_order(shop: Cli) -> None:
 
 def test_a_refusal_is_replayed_to_the_retry_and_keys_are_purged(shop: Cli) -> None:
     key = ("--idempotency-key", "phone-order-18")
-    line = ("--customer", "cust-1", "--line", "TEA-1:10", "--json")
+    line = ("--customer", "cust-1@example.com", "--line", "TEA-1:10", "--json")
     refused = ok_json(shop("orders", "place", *line, *key), exit_code=1)
     assert (
         shop("products", "adjust-stock", "TEA-1", "--delta=5", "--reason", "found").exit_code == 0

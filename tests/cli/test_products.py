@@ -22,6 +22,7 @@ from typer.testing import Result
 from orderly_cli.commands.product_import import MAX_IMPORT_BYTES
 from orderly_core.catalogue.model import Product, ProductQuery
 from orderly_core.catalogue.use_cases import get_product, list_products
+from orderly_core.jobs.imports import import_job_id
 from orderly_core.jobs.payloads import IMPORT_PRODUCTS
 from orderly_core.shared.context import Actor, Context
 from orderly_core.unit_of_work import Dependencies
@@ -546,9 +547,10 @@ def test_background_import_queues_a_json_job_once_per_key(
     result = ok_json(
         orderly("import", str(catalogue), "--background", "--idempotency-key", key, "--json")
     )
-    assert result == {"job_id": key, "enqueued": True, "mode": "execute"}
+    job_id = import_job_id(Actor.operator(getpass.getuser()), key)
+    assert result == {"job_id": job_id, "enqueued": True, "mode": "execute"}
 
-    job = queued_job(queue, key)
+    job = queued_job(queue, job_id)
     assert job is not None
     assert job["f"] == IMPORT_PRODUCTS
     (payload,) = job["a"]
@@ -557,13 +559,13 @@ def test_background_import_queues_a_json_job_once_per_key(
     assert payload["requested_by"] == getpass.getuser()
     assert payload["mode"] == "execute"
     assert payload["request_id"].startswith("cli-")
-    assert key in queued_ids(queue)
+    assert job_id in queued_ids(queue)
 
     catalogue.write_text(HEADER + "OTHER-1,Other,,1.00,EUR,\n", encoding="utf-8")
     again = orderly("import", str(catalogue), "--background", "--idempotency-key", key)
     assert again.exit_code == 0, again.output
     assert "already enqueued" in again.stdout
-    assert queued_job(queue, key) == job
+    assert queued_job(queue, job_id) == job
     assert stored_skus(infra_settings) == ["MUG-01", "TEA-1"]  # the worker imports, not the CLI
 
 

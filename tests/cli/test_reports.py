@@ -6,18 +6,21 @@ import json
 
 import pytest
 
+from orderly_db.settings import InfraSettings
 from tests.cli.conftest import Cli
+from tests.cli.test_orders import add_account
 
 pytestmark = [pytest.mark.postgres]
 
 
-def test_a_day_is_summarised_and_read_back(cli: Cli) -> None:
+def test_a_day_is_summarised_and_read_back(cli: Cli, infra_settings: InfraSettings) -> None:
     created = cli(
         "products", "create", "--sku", "MUG-1", "--name", "Mug", "--price", "12.50",
         "--currency", "EUR", "--on-hand", "10",
     )  # fmt: skip
     assert created.exit_code == 0, created.output
-    placed = cli("orders", "place", "--customer", "c-1", "--line", "MUG-1:2", "--json")
+    add_account(infra_settings, "c-1")
+    placed = cli("orders", "place", "--customer", "c-1@example.com", "--line", "MUG-1:2", "--json")
     order_id = json.loads(placed.stdout)["order"]["id"]
     day = json.loads(placed.stdout)["order"]["created_at"][:10]
     assert cli("orders", "pay", order_id).exit_code == 0

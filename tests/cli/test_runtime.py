@@ -89,6 +89,43 @@ def test_serve_and_worker_check_the_environment_first(tmp_path: Path) -> None:
             kill_session(process)
 
 
+@pytest.mark.parametrize("switch", ["WEBHOOK_ALLOW_HTTP", "WEBHOOK_ALLOW_PRIVATE_ADDRESSES"])
+def test_serve_and_worker_refuse_a_development_switch_in_production(
+    tmp_path: Path, switch: str
+) -> None:
+    """With ENVIRONMENT=production, a development-only switch stops each server before it
+    starts: exit 2 and one line naming the switch."""
+    env = env_without_servers(
+        DATABASE_URL="postgresql+asyncpg://o@127.0.0.1:1/o",
+        REDIS_URL="redis://127.0.0.1:1/0",
+        ENVIRONMENT="production",
+        JWT_SECRET="s" * 32,
+        **{switch: "true"},
+    )
+    started = [
+        subprocess.Popen(
+            [ORDERLY, command],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        for command in ("serve", "worker")
+    ]
+    try:
+        for process in started:
+            out, err = process.communicate(timeout=60)
+            lines = err.decode().strip().splitlines()
+            assert (process.returncode, out, len(lines)) == (2, b"", 1), lines
+            assert lines[0].startswith("error: invalid configuration")
+            assert f"{switch}: " in lines[0]
+            assert "development only" in lines[0]
+    finally:
+        for process in started:
+            kill_session(process)
+
+
 def test_dev_refuses_a_taken_port_before_starting_anything(workdir: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

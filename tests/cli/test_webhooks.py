@@ -23,6 +23,7 @@ from orderly_db.settings import InfraSettings
 from orderly_db.unit_of_work import sql_dependencies
 from tests.cli.conftest import Cli
 from tests.cli.helpers import ok_json
+from tests.cli.test_orders import add_account
 
 pytestmark = [pytest.mark.postgres]
 
@@ -38,15 +39,18 @@ def add(cli: Cli, *extra: str, url: str = HOOK, events: tuple[str, ...] = ("orde
     return ok_json(cli("webhooks", "add", "--url", url, *args, *extra, "--json"))
 
 
-def place_orders(cli: Cli, count: int) -> None:
+def place_orders(cli: Cli, settings: InfraSettings, count: int) -> None:
     """``count`` orders placed for a customer: one ``order.placed`` event each."""
     created = cli(
         "products", "create", "--sku", "MUG-1", "--name", "Mug", "--price", "12.50",
         "--currency", "EUR", "--on-hand", "50",
     )  # fmt: skip
     assert created.exit_code == 0, created.output
+    add_account(settings, "cust-1")
     for _ in range(count):
-        placed = cli("orders", "place", "--customer", "cust-1", "--line", "MUG-1:1", "--json")
+        placed = cli(
+            "orders", "place", "--customer", "cust-1@example.com", "--line", "MUG-1:1", "--json"
+        )
         assert placed.exit_code == 0, placed.output
 
 
@@ -211,7 +215,7 @@ def test_rotate_secret_prints_the_new_secret_and_when_the_old_one_stops(cli: Cli
 
 def test_replay_deliveries_and_redeliver(cli: Cli, infra_settings: InfraSettings) -> None:
     endpoint_id = add(cli)["endpoint"]["id"]
-    place_orders(cli, 3)
+    place_orders(cli, infra_settings, 3)
 
     preview = replay(cli, endpoint_id, "--dry-run")
     report = replay(cli, endpoint_id)

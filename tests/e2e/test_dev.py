@@ -210,8 +210,12 @@ def test_dev_runs_the_stack_that_other_commands_use_and_stops_on_ctrl_c(
     assert (by_sku["E2E-MUG"]["unit_price"], by_sku["E2E-MUG"]["on_hand"]) == (1400, 5)
     assert (by_sku["E2E-TEE"]["unit_price"], by_sku["E2E-TEE"]["on_hand"]) == (2000, 7)
 
-    # A receiver on this machine hears of an order placed at the CLI, signed, through the
-    # stack's relay and worker (orderly dev allows http:// and loopback receivers).
+    # A customer signs up over the API; a receiver on this machine hears of an order placed
+    # for them at the CLI, signed, through the stack's relay and worker (orderly dev allows
+    # http:// and loopback receivers).
+    account = {"email": "c-1@example.com", "password": "e2e customer pass", "display_name": "C"}
+    signed_up = httpx.post(f"{run.url}/api/v1/users", json=account, timeout=10, trust_env=False)
+    assert signed_up.status_code == 201, signed_up.text
     with receiving() as receiver:
         added = run.orderly(
             "webhooks", "add", "--url", receiver.url, "--event", "order.placed", "--json"
@@ -219,7 +223,7 @@ def test_dev_runs_the_stack_that_other_commands_use_and_stops_on_ctrl_c(
         assert added.returncode == 0, added.stderr
         secret = json.loads(added.stdout)["secret"]
         placed = run.orderly(
-            "orders", "place", "--customer", "c-1", "--line", "E2E-MUG:1", "--json"
+            "orders", "place", "--customer", "c-1@example.com", "--line", "E2E-MUG:1", "--json"
         )
         assert placed.returncode == 0, placed.stderr
         assert wait_until(lambda: len(receiver.received) >= 1, 30), run.output()

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from returns.pipeline import is_successful
 
+from orderly_core.jobs.imports import import_job_id
 from orderly_core.jobs.model import JobStatus
 from orderly_core.jobs.use_cases import JobOutcome, JobRun, record_run_ended, record_run_started
 from orderly_core.shared.context import Actor, Context, Role
@@ -36,20 +37,21 @@ async def recorded(deps: Dependencies, job_id: str, name: str, status: JobStatus
 async def test_a_job_is_followed_from_queued_to_its_result_without_its_csv(
     queue_client: httpx.AsyncClient, pg_deps: Dependencies
 ) -> None:
-    _, staff = await signed_in(queue_client, pg_deps, "staff@example.com", Role.STAFF)
+    user, staff = await signed_in(queue_client, pg_deps, "staff@example.com", Role.STAFF)
     headers = staff | {"Idempotency-Key": "spring-7", "X-Request-ID": "req-upload-7"}
     submitted = await queue_client.post(
         "/api/v1/products/imports", files=upload(BIG_CSV), headers=headers
     )
     assert submitted.status_code == 202, submitted.text
-    assert submitted.headers["Location"] == "/api/v1/jobs/spring-7"
+    job_id = import_job_id(user.actor, "spring-7")
+    assert submitted.headers["Location"] == f"/api/v1/jobs/{job_id}"
 
-    queued = await queue_client.get("/api/v1/jobs/spring-7", headers=staff)
+    queued = await queue_client.get(f"/api/v1/jobs/{job_id}", headers=staff)
 
     assert queued.status_code == 200, queued.text
     body = queued.json()
     assert body | {"created_at": "t", "updated_at": "t"} == {
-        "id": "spring-7",
+        "id": job_id,
         "name": "import_products",
         "status": "queued",
         "attempts": 0,
@@ -69,7 +71,7 @@ async def test_a_job_is_followed_from_queued_to_its_result_without_its_csv(
 
     await run_worker()
 
-    done = (await queue_client.get("/api/v1/jobs/spring-7", headers=staff)).json()
+    done = (await queue_client.get(f"/api/v1/jobs/{job_id}", headers=staff)).json()
     assert (done["status"], done["attempts"], done["last_error"]) == ("succeeded", 1, None)
     assert (done["result"]["status"], done["result"]["created"]) == ("succeeded", 60)
     assert done["started_at"] is not None
@@ -136,30 +138,35 @@ async def test_a_failed_job_is_retried_as_a_new_job_that_the_worker_runs(
     _, staff = await signed_in(queue_client, pg_deps, "staff@example.com", Role.STAFF)
     bad = CSV_HEADER + b"BAD-1,Bad,,12.345,EUR,1\n"
     keyed = staff | {"Idempotency-Key": "bad-7"}
-    await queue_client.post("/api/v1/products/imports", files=upload(bad), headers=keyed)
+    submitted = await queue_client.post(
+        "/api/v1/products/imports", files=upload(bad), headers=keyed
+    )
+    bad_7 = submitted.json()["job_id"]
     await run_worker()
-    failed = (await queue_client.get("/api/v1/jobs/bad-7", headers=staff)).json()
+    failed = (await queue_client.get(f"/api/v1/jobs/{bad_7}", headers=staff)).json()
     assert (failed["status"], failed["result"]["error"]["code"]) == ("failed", "import_rejected")
 
-    dry = await queue_client.post("/api/v1/jobs/bad-7/retry?mode=dry_run", headers=staff)
+    dry = await queue_client.post(f"/api/v1/jobs/{bad_7}/retry?mode=dry_run", headers=staff)
     assert dry.status_code == 200, dry.text
     assert dry.headers["Orderly-Mode"] == "dry_run"
     assert "Location" not in dry.headers
-    assert (dry.json()["id"], dry.json()["retry_of"]) == ("bad-7:retry-1", "bad-7")
-    assert (await queue_client.get("/api/v1/jobs/bad-7:retry-1", headers=staff)).status_code == 404
+    assert (dry.json()["id"], dry.json()["retry_of"]) == (f"{bad_7}:retry-1", bad_7)
+    assert (
+        await queue_client.get(f"/api/v1/jobs/{bad_7}:retry-1", headers=staff)
+    ).status_code == 404
 
-    retried = await queue_client.post("/api/v1/jobs/bad-7/retry", headers=staff)
+    retried = await queue_client.post(f"/api/v1/jobs/{bad_7}/retry", headers=staff)
 
     assert retried.status_code == 202, retried.text
-    assert retried.headers["Location"] == "/api/v1/jobs/bad-7:retry-1"
+    assert retried.headers["Location"] == f"/api/v1/jobs/{bad_7}:retry-1"
     assert retried.json() | {"created_at": "t", "updated_at": "t"} == {
-        "id": "bad-7:retry-1",
+        "id": f"{bad_7}:retry-1",
         "name": "import_products",
         "status": "queued",
         "attempts": 0,
         "last_error": None,
         "request_id": failed["request_id"],
-        "retry_of": "bad-7",
+        "retry_of": bad_7,
         "created_at": "t",
         "started_at": None,
         "finished_at": None,
@@ -169,7 +176,7 @@ async def test_a_failed_job_is_retried_as_a_new_job_that_the_worker_runs(
     again = (await queue_client.get(retried.headers["Location"], headers=staff)).json()
     assert (again["status"], again["attempts"]) == ("failed", 1)  # the same file, refused again
     assert again["payload"] == failed["payload"]
-    assert (await queue_client.get("/api/v1/jobs/bad-7", headers=staff)).json() == failed
+    assert (await queue_client.get(f"/api/v1/jobs/{bad_7}", headers=staff)).json() == failed
 
 
 async def test_only_failed_and_dead_jobs_can_be_retried(

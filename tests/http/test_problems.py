@@ -19,6 +19,7 @@ from structlog.typing import Processor
 
 import orderly_core
 from orderly_core.catalogue.errors import ProductNotFound
+from orderly_core.orders.errors import CustomerNotFound
 from orderly_core.platform.idempotency import Replayed
 from orderly_core.shared.errors import FieldError, InvalidInput, VersionConflict
 from orderly_http.app import create_app
@@ -90,6 +91,22 @@ def test_a_problem_carries_the_errors_own_members_without_losing_standard_ones()
         "target_id": "MUG-1",
         "expected": 1,
         "current": 2,
+    }
+
+
+def test_an_unknown_customer_is_invalid_input_naming_the_field_and_the_name_given() -> None:
+    body = json.loads(bytes(domain_problem(CustomerNotFound("ann@example.com"), "req-1").body))
+
+    assert body == {
+        "type": "/problems/customer_not_found",
+        "title": "Customer not found",
+        "status": 422,
+        "detail": "'ann@example.com' is neither the id nor the email of an active customer "
+        "account.",
+        "code": "customer_not_found",
+        "request_id": "req-1",
+        "customer": "ann@example.com",
+        "field": "customer_id",
     }
 
 

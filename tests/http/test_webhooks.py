@@ -34,7 +34,7 @@ DELIVERY_FIELDS = [
     "id", "endpoint_id", "event_id", "event_type", "state", "attempts", "next_attempt_at",
     "last_status", "last_error", "delivered_at", "created_at", "updated_at",
 ]  # fmt: skip
-OPERATOR = Context(Actor.operator("test"), "req-seed")
+CUSTOMER = Context(Actor.user("cust-1", Role.CUSTOMER), "req-seed")
 
 
 async def admin(client: httpx.AsyncClient, deps: Dependencies) -> dict[str, str]:
@@ -60,9 +60,9 @@ async def orders_placed_and_paid(deps: Dependencies, count: int) -> None:
     """``count`` orders placed and paid through the core: 2 events each in the outbox."""
     await seed(deps, "MUG-1", on_hand=100)
     for _ in range(count):
-        new = NewOrder((LineRequest("MUG-1", 1),), customer_id="cust-1")
-        placed = fresh(await place_order(deps, OPERATOR, new)).order
-        fresh(await pay_order(deps, OPERATOR, OrderStep(str(placed.id))))
+        new = NewOrder((LineRequest("MUG-1", 1),))
+        placed = fresh(await place_order(deps, CUSTOMER, new)).order
+        fresh(await pay_order(deps, CUSTOMER, OrderStep(str(placed.id))))
 
 
 def window(**params: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_core.catalogue.use_cases import get_product
 from orderly_core.jobs import payloads as jobs
-from orderly_core.jobs.imports import submit_product_import
+from orderly_core.jobs.imports import import_job_id, submit_product_import
 from orderly_core.jobs.model import JobQuery, JobStatus
 from orderly_core.jobs.use_cases import get_job, list_jobs, retry_job
 from orderly_core.shared.context import Actor, Context, Mode
@@ -54,9 +54,9 @@ async def test_a_submitted_import_is_recorded_queued_then_with_its_outcome(
         submitted = ok(await submit_product_import(deps, submitter, csv_text, queue))
     finally:
         await queue.close()
-    assert (submitted.id, submitted.enqueued) == ("spring-1", True)
+    assert (submitted.id, submitted.enqueued) == (import_job_id(submitter.actor, "spring-1"), True)
 
-    queued = ok(await get_job(deps, OPERATOR, "spring-1"))
+    queued = ok(await get_job(deps, OPERATOR, submitted.id))
     assert (queued.name, queued.status, queued.attempts) == (jobs.IMPORT_PRODUCTS, "queued", 0)
     assert queued.request_id == "req-upload-1"
     assert queued.payload == {
@@ -69,7 +69,7 @@ async def test_a_submitted_import_is_recorded_queued_then_with_its_outcome(
 
     await run_worker()
 
-    done = ok(await get_job(deps, OPERATOR, "spring-1"))
+    done = ok(await get_job(deps, OPERATOR, submitted.id))
     assert (done.status, done.attempts, done.last_error) == ("succeeded", 1, None)
     assert done.result is not None
     assert (done.result["created"], done.result["applied"]) == (1, True)

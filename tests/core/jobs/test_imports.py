@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from orderly_core.catalogue.errors import ImportRejected
-from orderly_core.jobs.imports import submit_product_import
+from orderly_core.jobs.imports import import_job_id, submit_product_import
 from orderly_core.jobs.model import JobNotFound, JobQuery, JobStatus
 from orderly_core.jobs.payloads import IMPORT_PRODUCTS
 from orderly_core.jobs.use_cases import get_job, list_jobs
@@ -29,9 +29,9 @@ async def test_an_import_is_recorded_queued_with_its_request_in_the_step_that_qu
 
     submitted = ok(await submit_product_import(deps, submitter, CSV, queue))
 
-    assert (submitted.id, submitted.enqueued) == ("spring-1", True)
+    assert (submitted.id, submitted.enqueued) == (import_job_id(OPERATOR, "spring-1"), True)
     [queued] = queue.jobs
-    record = ok(await get_job(deps, ctx(), "spring-1"))
+    record = ok(await get_job(deps, ctx(), import_job_id(OPERATOR, "spring-1")))
     assert (record.name, record.status, record.attempts) == (IMPORT_PRODUCTS, JobStatus.QUEUED, 0)
     assert record.payload == queued.payload
     assert record.payload["csv_text"] == CSV
@@ -49,7 +49,7 @@ async def test_the_same_key_queues_and_records_one_job(deps: Dependencies) -> No
 
     assert again.enqueued is False
     assert len(queue.jobs) == 1
-    record = ok(await get_job(deps, ctx(), "spring-1"))
+    record = ok(await get_job(deps, ctx(), import_job_id(OPERATOR, "spring-1")))
     assert (record.payload["csv_text"], record.request_id) == (CSV, "req-1")
 
 
@@ -60,7 +60,7 @@ async def test_a_queue_out_of_reach_leaves_no_record(deps: Dependencies) -> None
     with pytest.raises(ConnectionError):
         await submit_product_import(deps, Context(OPERATOR, "r", idempotency_key="k-1"), CSV, queue)
 
-    assert isinstance(err(await get_job(deps, ctx(), "k-1")), JobNotFound)
+    assert isinstance(err(await get_job(deps, ctx(), import_job_id(OPERATOR, "k-1"))), JobNotFound)
 
 
 async def test_a_dry_run_import_is_queued_and_recorded_to_run_as_a_dry_run(
@@ -73,7 +73,10 @@ async def test_a_dry_run_import_is_queued_and_recorded_to_run_as_a_dry_run(
 
     [queued] = queue.jobs
     assert queued.payload["mode"] == "dry_run"
-    assert ok(await get_job(deps, ctx(), "dry-1")).payload["mode"] == "dry_run"
+    assert (
+        ok(await get_job(deps, ctx(), import_job_id(OPERATOR, "dry-1"))).payload["mode"]
+        == "dry_run"
+    )
 
 
 async def test_a_malformed_file_or_a_customer_is_refused_before_anything_is_recorded(

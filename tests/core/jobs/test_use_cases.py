@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from orderly_core.audit.use_cases import list_audit
-from orderly_core.jobs.imports import submit_product_import
+from orderly_core.jobs.imports import import_job_id, submit_product_import
 from orderly_core.jobs.model import (
     JOB_ID_MAX,
     JobNotFound,
@@ -185,32 +185,32 @@ async def test_a_listing_refuses_a_bad_limit_cursor_or_name(deps: Dependencies) 
 
 async def test_a_failed_or_dead_job_is_retried_as_a_new_queued_job(deps: Dependencies) -> None:
     queue = InMemoryJobQueue()
-    ok(
+    imp = ok(
         await submit_product_import(
             deps, Context(OPERATOR, "req-1", idempotency_key="imp"), CSV, queue
         )
-    )
-    original = await finished(deps, "imp", JobStatus.FAILED)
+    ).id
+    original = await finished(deps, imp, JobStatus.FAILED)
     queue.jobs.clear()
 
-    retried = fresh(await retry_job(deps, ctx(STAFF), "imp", queue))
+    retried = fresh(await retry_job(deps, ctx(STAFF), imp, queue))
 
     assert (retried.id, retried.status, retried.retry_of) == (
-        "imp:retry-1",
+        f"{imp}:retry-1",
         JobStatus.QUEUED,
-        "imp",
+        imp,
     )
     assert (retried.attempts, retried.request_id) == (0, "req-1")
     [queued] = queue.jobs
-    assert (queued.name, queued.job_id) == (IMPORT_PRODUCTS, "imp:retry-1")
+    assert (queued.name, queued.job_id) == (IMPORT_PRODUCTS, f"{imp}:retry-1")
     assert queued.payload == original.payload
-    record = ok(await get_job(deps, ctx(), "imp:retry-1"))
+    record = ok(await get_job(deps, ctx(), f"{imp}:retry-1"))
     assert record.summary() == retried
     assert record.payload == original.payload
-    assert ok(await get_job(deps, ctx(), "imp")) == original  # the old record stays
+    assert ok(await get_job(deps, ctx(), imp)) == original  # the old record stays
     [entry] = ok(await list_audit(deps, ctx(), AuditQuery(operation="job.retry"))).items
-    assert (entry.target_type, entry.target_id, entry.actor_id) == ("job", "imp:retry-1", "u-2")
-    assert entry.changes["retry_of"] == {"before": None, "after": "imp"}
+    assert (entry.target_type, entry.target_id, entry.actor_id) == ("job", f"{imp}:retry-1", "u-2")
+    assert entry.changes["retry_of"] == {"before": None, "after": imp}
 
 
 async def test_retries_are_numbered_on_from_the_first_job(deps: Dependencies) -> None:
@@ -290,7 +290,7 @@ async def test_a_job_is_shown_without_its_large_payload_fields(deps: Dependencie
         )
     )
 
-    view = job_view(ok(await get_job(deps, ctx(), "big")))
+    view = job_view(ok(await get_job(deps, ctx(), import_job_id(OPERATOR, "big"))))
 
     assert view["payload"] == {"request_id": "req-big", "requested_by": "alice", "mode": "execute"}
     assert view["payload_omitted"] == ["csv_text"]

@@ -13,12 +13,16 @@ from orderly_core.shared.errors import FieldError, InvalidInput
 from orderly_core.shared.money import MAX_MINOR_UNITS
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import STAFF, ctx, err, fresh, make_product, stored
+from tests.core.orders.accounts import add_account
 
-pytestmark = pytest.mark.postgres
-
-CUSTOMER_ID = "c-1"
+CUSTOMER_ID = "00000000-0000-4000-8000-0000000000c1"
 TOTAL_RULE = f"the order's total exceeds {MAX_MINOR_UNITS} minor units"
 SUBTOTAL_RULE = f"its subtotal exceeds {MAX_MINOR_UNITS} minor units"
+
+
+@pytest.fixture(autouse=True)
+async def _customer(deps: Dependencies) -> None:
+    await add_account(deps, CUSTOMER_ID, "gold@example.com")
 
 
 def _order(*lines: tuple[str, int]) -> NewOrder:

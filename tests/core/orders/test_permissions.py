@@ -22,6 +22,7 @@ from orderly_core.shared.context import Actor
 from orderly_core.shared.errors import Forbidden
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import ANN, BOB, OPERATOR, STAFF, ctx, err, fresh, make_product, ok
+from tests.core.orders.accounts import add_account
 
 MUG = (LineRequest("MUG-1", 1),)
 
@@ -43,6 +44,7 @@ async def test_an_anonymous_caller_may_not_order_even_naming_a_customer(
 @pytest.mark.parametrize("actor", [OPERATOR, Actor.system("scheduler")], ids=["operator", "job"])
 async def test_operators_and_jobs_must_name_the_customer(deps: Dependencies, actor: Actor) -> None:
     await make_product(deps, "MUG-1")
+    await add_account(deps, ANN.id, "ann@example.com")
 
     nameless = err(await place_order(deps, ctx(actor), for_customer(None)))
     empty = err(await place_order(deps, ctx(actor), for_customer("")))

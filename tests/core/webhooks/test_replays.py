@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from orderly_core.orders.use_cases import LineRequest, NewOrder, OrderStep, pay_order, place_order
 from orderly_core.platform.idempotency import Replayed
 from orderly_core.platform.outbox import Event, EventType, new_event
-from orderly_core.shared.context import Actor, Context, Mode
+from orderly_core.shared.context import Actor, Context, Mode, Role
 from orderly_core.shared.errors import InvalidInput
 from orderly_core.testing import FixedClock, in_memory_dependencies
 from orderly_core.unit_of_work import Dependencies
@@ -42,8 +42,8 @@ async def events_of_orders(deps: Dependencies, count: int, *, pay: bool = False)
     assert isinstance(clock, FixedClock)
     await make_product(deps, "MUG-1", on_hand=100)
     for _ in range(count):
-        placing = Context(Actor.operator("alice"), "req-place")
-        new = NewOrder((LineRequest("MUG-1", 1),), customer_id="cust-1")
+        placing = Context(Actor.user("cust-1", Role.CUSTOMER), "req-place")
+        new = NewOrder((LineRequest("MUG-1", 1),))
         placed = fresh(await place_order(deps, placing, new)).order
         if pay:
             fresh(await pay_order(deps, placing, OrderStep(str(placed.id))))

@@ -39,6 +39,7 @@ from orderly_core.catalogue.errors import (
 )
 from orderly_core.jobs.model import JobNotFound, JobNotRetryable
 from orderly_core.orders.errors import (
+    CustomerNotFound,
     IllegalTransition,
     MixedCurrencies,
     OrderNotFound,
@@ -109,6 +110,8 @@ PROBLEM_KINDS: Mapping[type[DomainError], ProblemKind] = {
     OrderNotFound: ProblemKind(404, "Order not found"),
     OutOfStock: ProblemKind(409, "Out of stock"),
     ProductsUnavailable: ProblemKind(422, "Products unavailable"),
+    # Invalid input for the field that named the customer, told apart by its code.
+    CustomerNotFound: ProblemKind(422, "Customer not found"),
     MixedCurrencies: ProblemKind(422, "Mixed currencies"),
     IllegalTransition: ProblemKind(409, "Illegal transition"),
     KeyReused: ProblemKind(422, "Idempotency key reused"),

@@ -17,6 +17,9 @@ from orderly_db.settings import InfraSettings
 def create_engine(settings: InfraSettings, *, application_name: str = "orderly") -> AsyncEngine:
     """An asyncpg engine with a sized pool, liveness checks and a statement timeout.
 
+    Its errors never quote a statement's parameters (``hide_parameters``): a failing write of
+    an account would otherwise carry the password hash into the logged traceback.
+
     Its connections are in autocommit mode: SQLAlchemy never begins a transaction on them.
     Every use case's transaction is begun and ended on the asyncpg connection by its unit of
     work (:class:`orderly_db.unit_of_work.SqlUnitOfWork`); switching the level on every
@@ -40,6 +43,7 @@ def create_engine(settings: InfraSettings, *, application_name: str = "orderly")
         pool_timeout=settings.db_pool_timeout_s,
         pool_recycle=1800,
         isolation_level="AUTOCOMMIT",
+        hide_parameters=True,
         connect_args={
             "server_settings": {
                 "statement_timeout": str(settings.db_statement_timeout_ms),

@@ -2,15 +2,20 @@
 
 Development gets readable console lines, production one JSON object per line. Whatever the
 adapter binds with ``structlog.contextvars`` (request id, job id, command, actor) is merged
-into every line; values under secret-looking keys are masked before rendering. Lines that
-libraries write through the standard library (uvicorn, arq, alembic) are rendered the same way.
+into every line. No line carries a secret: values under secret-looking keys are masked, and
+every rendered text, tracebacks included, has password hashes, tokens, webhook secrets,
+statement parameters and the rows PostgreSQL quotes in its error details masked before it is
+written. Lines that libraries write through the standard library (uvicorn, arq, alembic) are
+rendered the same way.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
+from io import StringIO
 from typing import Any, Literal, TextIO
 
 import structlog
@@ -20,6 +25,23 @@ LogFormat = Literal["console", "json"]
 # silences uvicorn's copy by leaving that logger without handlers.
 _LIBRARY_LOGGERS = ("uvicorn", "uvicorn.error", "arq")
 _SECRET_MARKERS = ("password", "secret", "token", "authorization", "cookie", "api_key")
+MASK = "***"
+# What a secret looks like wherever it appears in a text, and what it is replaced with.
+_SECRET_TEXT: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Argon2 hashes: $argon2id$v=19$m=65536,t=3,p=1$<salt>$<hash>
+    (re.compile(r"\$argon2(?:id|i|d)\$[A-Za-z0-9+/=,$]*"), MASK),
+    # JSON Web Tokens: base64url header (always '{"...', so 'eyJ'), payload and signature.
+    (re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), MASK),
+    (re.compile(r"\b((?i:bearer)\s+)[A-Za-z0-9._~+/=-]+"), r"\g<1>" + MASK),
+    # Webhook signing secrets: whsec_ + base64.
+    (re.compile(r"whsec_[A-Za-z0-9+/=_-]*"), MASK),
+    # SQLAlchemy's statement parameters, should an engine not hide them.
+    (re.compile(r"\[parameters: .*"), "[parameters hidden]"),
+    # PostgreSQL's error details quote the offending row or key values.
+    (re.compile(r"(DETAIL:\s+).*"), r"\g<1>(values hidden)"),
+)
+# One search tells whether a text needs masking at all (most log lines do not).
+_ANY_SECRET_TEXT = re.compile("|".join(f"(?:{pattern.pattern})" for pattern, _ in _SECRET_TEXT))
 
 
 def _mask_secrets(
@@ -27,8 +49,42 @@ def _mask_secrets(
 ) -> MutableMapping[str, Any]:
     for key in event:
         if any(marker in key.lower() for marker in _SECRET_MARKERS):
-            event[key] = "***"
+            event[key] = MASK
     return event
+
+
+def mask_secret_text(text: str) -> str:
+    """``text`` with every secret-looking part of it masked."""
+    if _ANY_SECRET_TEXT.search(text) is None:
+        return text
+    for pattern, replacement in _SECRET_TEXT:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_secret_text(value)
+    if type(value) in (list, tuple):
+        return type(value)(_masked(item) for item in value)
+    if type(value) is dict:
+        return {key: _masked(item) for key, item in value.items()}
+    return value
+
+
+def _mask_secret_text(
+    _logger: object, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key, value in event.items():
+        event[key] = _masked(value)
+    return event
+
+
+def _masked_traceback(sio: TextIO, exc_info: structlog.typing.ExcInfo) -> None:
+    """Development's plain traceback, masked like every other text of the line."""
+    rendered = StringIO()
+    structlog.dev.plain_traceback(rendered, exc_info)
+    sio.write(mask_secret_text(rendered.getvalue()))
 
 
 def _stderr_logger(*_args: object) -> structlog.WriteLogger:
@@ -64,8 +120,9 @@ def configure_logging(log_format: LogFormat = "console", level: str = "INFO") ->
     else:
         # Plain tracebacks: rich ones render local variables, which is slow and may show secrets.
         renderer = structlog.dev.ConsoleRenderer(
-            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+            colors=sys.stderr.isatty(), exception_formatter=_masked_traceback
         )
+    shared.append(_mask_secret_text)
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),

@@ -1,7 +1,9 @@
 """Settings every Orderly process shares, read from the environment, then ``.env``.
 
 Each adapter extends :class:`InfraSettings` with its own fields; :func:`load_settings`
-validates at start-up and names the bad or missing variable in one line.
+validates at start-up and names the bad or missing variable in one line. With
+``ENVIRONMENT=production`` every development-only switch (:data:`DEVELOPMENT_ONLY`) must be
+off: a process configured with one refuses to start, naming it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orderly_core.webhooks.policy import WebhookPolicy
@@ -17,6 +19,12 @@ from orderly_core.webhooks.policy import WebhookPolicy
 
 class ConfigurationError(Exception):
     """The environment does not describe a usable configuration."""
+
+
+# Switches that make development on one machine easy and a deployment unsafe: webhook
+# receivers over plain http:// and on loopback, private or link-local addresses (the guard
+# against requests to internal services is off).
+DEVELOPMENT_ONLY = ("webhook_allow_http", "webhook_allow_private_addresses")
 
 
 class LogSettings(BaseSettings):
@@ -66,6 +74,15 @@ class InfraSettings(LogSettings):
             disable_after=timedelta(hours=self.webhook_disable_after_hours),
             secret_overlap=timedelta(hours=self.webhook_secret_overlap_hours),
         )
+
+    @field_validator(*DEVELOPMENT_ONLY)
+    @classmethod
+    def _off_in_production(cls, switched_on: bool, info: ValidationInfo) -> bool:
+        if switched_on and info.data.get("environment") == "production":
+            raise ValueError(
+                "is for development only: it must be false when ENVIRONMENT=production"
+            )
+        return switched_on
 
     @field_validator("database_url")
     @classmethod

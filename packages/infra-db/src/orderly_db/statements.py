@@ -104,7 +104,8 @@ def translated(driver: DriverConnection, what: str) -> Iterator[None]:
     a ``DBAPIError`` marked ``connection_invalidated`` for a lost connection (see
     :mod:`orderly_db.errors` and :mod:`orderly_db.faults`). Every call the unit of work makes
     on the driver goes through it: its statements, and the ``BEGIN``, ``COMMIT`` and
-    ``ROLLBACK`` of its transaction (``what`` names the call)."""
+    ``ROLLBACK`` of its transaction (``what`` names the call). Like the engine's, they never
+    carry the statement's parameters."""
     try:
         yield
     except (PostgresError, InterfaceError, InternalClientError, OSError) as error:
@@ -113,7 +114,7 @@ def translated(driver: DriverConnection, what: str) -> Iterator[None]:
             (wrapper for driver_error, wrapper in _WRAPPERS if isinstance(error, driver_error)),
             OperationalError if lost else DBAPIError,
         )
-        raise kind(what, None, error, connection_invalidated=lost) from error
+        raise kind(what, None, error, hide_parameters=True, connection_invalidated=lost) from error
 
 
 _WRAPPERS: tuple[tuple[type[Exception], type[DBAPIError]], ...] = (

@@ -19,6 +19,7 @@ from orderly_core.platform.ports import RandomIds, SystemClock
 from orderly_core.unit_of_work import Dependencies
 from orderly_db.accounts import SqlRefreshTokens, SqlUsers
 from orderly_db.catalogue import SqlProducts
+from orderly_db.customers import SqlCustomers
 from orderly_db.idempotency import SqlIdempotencyRecords
 from orderly_db.jobs import SqlJobRecords
 from orderly_db.orders import SqlOrders
@@ -118,6 +119,12 @@ class SqlUnitOfWork:
     @property
     def sales(self) -> SqlSales:
         return self._open()[11]
+
+    @property
+    def customers(self) -> SqlCustomers:
+        self._open()
+        assert self._connection is not None  # noqa: S101 - open while its repositories are
+        return SqlCustomers(self._connection)
 
     def _open(self) -> _Repositories:
         if self._repositories is None:

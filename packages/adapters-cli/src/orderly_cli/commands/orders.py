@@ -148,7 +148,12 @@ def show_command(order_id: OrderId, as_json: AsJson = False) -> None:
 def place_command(
     *,
     customer: Annotated[
-        str, typer.Option(metavar="ID", help="The customer the order is placed for.")
+        str,
+        typer.Option(
+            metavar="ID|EMAIL",
+            help="The customer the order is placed for: an active customer account, by its "
+            "id or its email.",
+        ),
     ],
     line: Annotated[
         list[str],
@@ -163,11 +168,13 @@ def place_command(
     Every line is reserved, or none is: when any product lacks stock, the order is refused
     with every short SKU and the quantities asked and available. An order has 1-100 lines
     of 1-1000 units, each SKU once, of active products in one currency. Prices are taken
-    now; an unpaid order is cancelled, and its stock released, once it expires.
+    now; an unpaid order is cancelled, and its stock released, once it expires. The customer
+    is an active customer account, named by its id or its email; anything else is refused.
 
     \b
-    Example:
+    Examples:
       orderly orders place --customer 0b5e4c1e-8d2a-4f57-9c61-3f1f3b2a7d10 --line MUG-01:2 --line TEA-1:1
+      orderly orders place --customer ann@example.com --line MUG-01:2
     """  # noqa: E501
     new = NewOrder(tuple(_line(text) for text in line), customer_id=customer)
     ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)

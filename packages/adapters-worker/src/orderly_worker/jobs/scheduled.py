@@ -1,11 +1,12 @@
 """Orderly's scheduled jobs: what must happen on time whether or not anyone asks.
 
 Each runs as a queue cron job, unique across workers (one run per scheduled time however
-many workers there are), under the same boundary as every job (retried after an
-infrastructure fault, recorded in the jobs table), with a request id of its own
-(``scheduled-<job id>``) in its log lines and in what it writes. A retry of a failed or
-dead run (``orderly jobs retry``) is queued with the payload of the run it repeats, and so
-keeps its request id.
+many workers there are: the queue names each run ``<name>:<unix ms of its time>``, an id no
+other kind of job can take, see :mod:`orderly_core.jobs.payloads`), under the same boundary
+as every job (retried after an infrastructure fault, recorded in the jobs table), with a
+request id of its own (``scheduled-<job id>``) in its log lines and in what it writes. A
+retry of a failed or dead run (``orderly jobs retry``) is queued with the payload of the run
+it repeats, and so keeps its request id.
 
 - ``expire_orders`` (every minute): cancels unpaid orders past their expiry, releasing their
   stock (what ``orderly orders expire`` does by hand).

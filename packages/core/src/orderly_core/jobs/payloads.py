@@ -3,6 +3,16 @@
 Whoever enqueues a job and the worker that runs it agree on its name and payload here. What
 becomes of each job is recorded in PostgreSQL (:mod:`orderly_core.jobs.model`), not read
 back from the queue.
+
+A job's id is unique in the queue: a job queued under the id of one still queued (or whose
+result is still kept) is not queued. So every id is made by Orderly, each kind of job in a
+namespace of its own that no other kind can produce, and never from a client's text alone:
+
+- ``import:<hex>``: a product import, the SHA-256 of its submitter and idempotency key, or
+  a new random id (:mod:`orderly_core.jobs.imports`);
+- ``webhook:<event>:<delivery>:<attempt>:<time>``: a webhook delivery's attempt;
+- ``<scheduled job name>:<unix ms>``: a run of a scheduled job, named by the queue;
+- ``<id>:retry-<n>``: a retry of the job ``<id>``.
 """
 
 from __future__ import annotations

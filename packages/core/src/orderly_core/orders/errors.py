@@ -17,6 +17,20 @@ class OrderNotFound:
 
 
 @dataclass(frozen=True, slots=True)
+class CustomerNotFound:
+    """The customer an order is placed for, named by an operator or by Orderly, is no active
+    customer account: invalid input for the field that named it."""
+
+    customer: str  # as it was given: an id or an email
+    field: str = "customer_id"
+    code: ClassVar[str] = "customer_not_found"
+
+    @property
+    def detail(self) -> str:
+        return f"'{self.customer}' is neither the id nor the email of an active customer account."
+
+
+@dataclass(frozen=True, slots=True)
 class ShortLine:
     sku: str
     requested: int

@@ -31,11 +31,24 @@ class OrderRepository(Protocol):
         ...
 
 
+class CustomerDirectory(Protocol):
+    """The customers orders may be placed for, as the accounts keep them."""
+
+    async def active_customer(self, ref: str) -> str | None:
+        """The id of the active customer account ``ref`` names, by its id or by its email
+        (compared as accounts compare emails); ``None`` when ``ref`` names no account, or
+        one that is deactivated or is not a customer's (staff, admins)."""
+        ...
+
+
 class OrdersUnit(CatalogueUnit, Protocol):
     """Orders move stock, so their unit of work holds the catalogue's repositories too."""
 
     @property
     def orders(self) -> OrderRepository: ...
+
+    @property
+    def customers(self) -> CustomerDirectory: ...
 
 
 class OrdersServices(Services[OrdersUnit], Protocol):

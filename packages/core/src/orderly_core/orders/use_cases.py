@@ -19,6 +19,7 @@ from orderly_core.catalogue.ledger import MovementKind
 from orderly_core.catalogue.model import Product, Stock, normalise_sku
 from orderly_core.catalogue.stock import record_movement
 from orderly_core.orders.errors import (
+    CustomerNotFound,
     IllegalTransition,
     MixedCurrencies,
     OrderNotFound,
@@ -49,6 +50,7 @@ from orderly_core.shared.authorization import (
     may_see_order,
     operations_denied,
     order_move_denied,
+    own_account,
 )
 from orderly_core.shared.context import Context
 from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict, version_conflict
@@ -83,7 +85,9 @@ class ExpiryReport:
     applied: bool
 
 
-PlaceOrderError = Forbidden | InvalidInput | ProductsUnavailable | MixedCurrencies | OutOfStock
+PlaceOrderError = (
+    Forbidden | InvalidInput | CustomerNotFound | ProductsUnavailable | MixedCurrencies | OutOfStock
+)
 StepError = Forbidden | OrderNotFound | IllegalTransition | VersionConflict
 
 # The failures that are outcomes of a request, replayed to its retries like a success.
@@ -211,17 +215,28 @@ async def _announce(
     )
 
 
+async def _customer_account(uow: OrdersUnit, ctx: Context, customer: str) -> str | CustomerNotFound:
+    """The id of the account an order is for: the caller's own, or the active customer account
+    an operator or Orderly names by id or email."""
+    if own_account(ctx.actor) is not None:
+        return customer
+    found = await uow.customers.active_customer(customer)
+    return CustomerNotFound(customer) if found is None else found
+
+
 async def place_order(
     deps: OrdersServices, ctx: Context, new: NewOrder
 ) -> Idempotent[Placement, PlaceOrderError]:
     """Place an order and reserve its stock, all or nothing.
 
     Rules: 1-100 lines, 1-1000 of each, no SKU twice, only active products, one currency.
-    Customers order for themselves. When any line cannot be reserved, nothing is and every
-    short line is named with the quantity asked and available. Prices are captured now; an
-    unpaid order is cancelled once it expires (30 minutes by default). With an idempotency
-    key, a retry gets the first outcome again, an order or a refusal (see
-    :mod:`orderly_core.platform.idempotency`).
+    Customers order for themselves; an operator or Orderly names the customer, by account id
+    or email, and the order is placed for that account only when it is an active customer's
+    (:class:`CustomerNotFound` otherwise, in a dry run too). When any line cannot be
+    reserved, nothing is and every short line is named with the quantity asked and
+    available. Prices are captured now; an unpaid order is cancelled once it expires (30
+    minutes by default). With an idempotency key, a retry gets the first outcome again, an
+    order or a refusal (see :mod:`orderly_core.platform.idempotency`).
     """
     customer = customer_for_placement(ctx.actor, new.customer_id)
     if isinstance(customer, Forbidden):
@@ -231,6 +246,9 @@ async def place_order(
         return Failure(lines)
 
     async def work(uow: OrdersUnit) -> Result[Placement, PlaceOrderError]:
+        customer_id = await _customer_account(uow, ctx, customer)
+        if isinstance(customer_id, CustomerNotFound):
+            return Failure(customer_id)
         products = await uow.products.get_many([line.sku for line in lines], for_update=True)
         priced = _priced(lines, products)
         if not isinstance(priced, tuple):
@@ -241,7 +259,7 @@ async def place_order(
         now = deps.clock.now()
         order = Order(
             id=deps.ids.new_id(),
-            customer_id=customer,
+            customer_id=customer_id,
             status=OrderStatus.PLACED,
             lines=priced,
             total=total,

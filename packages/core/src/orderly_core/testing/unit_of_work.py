@@ -23,6 +23,7 @@ from orderly_core.platform.outbox import Event
 from orderly_core.sales.model import SalesSummary
 from orderly_core.testing.accounts import FakePasswords, InMemoryRefreshTokens, InMemoryUsers
 from orderly_core.testing.catalogue import InMemoryLedger, InMemoryProducts
+from orderly_core.testing.customers import InMemoryCustomers
 from orderly_core.testing.jobs import InMemoryJobRecords
 from orderly_core.testing.orders import InMemoryOrders
 from orderly_core.testing.platform import (
@@ -93,6 +94,7 @@ class InMemoryUnitOfWork:
         self._working = self._store.copy_tables()
         self.products = InMemoryProducts(self._working.products)
         self.users = InMemoryUsers(self._working.users)
+        self.customers = InMemoryCustomers(self.users)
         self.refresh_tokens = InMemoryRefreshTokens(self._working.refresh_tokens)
         self.stock_ledger = InMemoryLedger(self._working.movements)
         self.audit = InMemoryAudit(self._working.audit)

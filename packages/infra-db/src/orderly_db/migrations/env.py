@@ -20,7 +20,9 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_with_new_engine() -> None:
-    engine = create_async_engine(config.get_main_option("sqlalchemy.url") or "")
+    engine = create_async_engine(
+        config.get_main_option("sqlalchemy.url") or "", hide_parameters=True
+    )
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

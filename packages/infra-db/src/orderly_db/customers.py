@@ -1,0 +1,34 @@
+"""The customers orders are placed for, read from the accounts' table."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderly_core.accounts.model import normalise_email
+from orderly_core.shared.context import Role
+from orderly_db.tables import users
+
+
+class SqlCustomers:
+    """An active customer account's id, by id or by email (normalised as accounts store
+    emails): only active accounts of the customer role."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._db = connection
+
+    async def active_customer(self, ref: str) -> str | None:
+        try:
+            named = users.c.id == uuid.UUID(ref)
+        except ValueError:
+            email = normalise_email(ref)
+            if email is None:
+                return None
+            named = users.c.email == email
+        query = select(users.c.id).where(
+            named, users.c.active.is_(True), users.c.role == Role.CUSTOMER.value
+        )
+        found = await self._db.scalar(query)
+        return None if found is None else str(found)
