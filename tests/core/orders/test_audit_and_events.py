@@ -194,7 +194,8 @@ async def test_every_order_event_carries_the_orders_view_with_its_keys(
     assert placed_data["lines"] == [
         {"sku": "MUG-1", "quantity": 2, "unit_price": 1250, "currency": "EUR"}
     ]
-    assert [(d["status"], d["version"], d["cancel_reason"]) for d in (paid_data, cancelled_data)] == [
+    steps = (paid_data, cancelled_data)
+    assert [(d["status"], d["version"], d["cancel_reason"]) for d in steps] == [
         ("paid", 2, None),
         ("cancelled", 3, "gift arrived"),
     ]

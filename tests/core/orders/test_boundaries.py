@@ -100,9 +100,7 @@ async def test_a_blank_reason_is_the_default_one(deps: Dependencies) -> None:
 
 
 @pytest.mark.parametrize("limit", [0, PAGE_SIZE_MAX + 1])
-async def test_a_page_of_orders_outside_1_to_200_is_refused(
-    deps: Dependencies, limit: int
-) -> None:
+async def test_a_page_of_orders_outside_1_to_200_is_refused(deps: Dependencies, limit: int) -> None:
     assert PAGE_SIZE_MAX == 200
 
     assert fields_of(await list_orders(deps, ctx(STAFF), OrderQuery(limit=limit))) == ["limit"]

@@ -6,6 +6,7 @@ lose no movement, and a repair loses no concurrent change."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -54,7 +55,7 @@ async def levels(deps: Dependencies, sku: str = "MUG-1") -> tuple[int, int]:
     return product.stock.on_hand, product.stock.reserved
 
 
-def outcomes(results: list[Result[Any, Any] | BaseException]) -> list[Result[Any, Any]]:
+def outcomes(results: Sequence[Result[Any, Any] | BaseException]) -> list[Result[Any, Any]]:
     """The results of racing use cases; none may have raised."""
     raised = [r for r in results if isinstance(r, BaseException)]
     assert raised == [], raised

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -99,9 +100,7 @@ async def test_each_step_moves_updated_at_to_its_time_and_keeps_placed_at(
 
     stored = ok(await get_order(deps, ctx(STAFF), str(placed.order.id)))
     assert stored.updated_at == times[-1]
-    assert [later - earlier for earlier, later in zip(times, times[1:], strict=False)] == [
-        timedelta(minutes=5)
-    ] * 3
+    assert [later - earlier for earlier, later in pairwise(times)] == [timedelta(minutes=5)] * 3
     assert placed.order.updated_at == placed.order.placed_at
 
 
