@@ -77,6 +77,15 @@ async def test_a_line_holds_one_to_a_thousand(deps: Dependencies) -> None:
     assert (await stored(deps, "MUG-1")).stock.reserved == 1001  # type: ignore[union-attr]
 
 
+async def test_every_bad_line_is_named_not_only_the_first(deps: Dependencies) -> None:
+    await make_product(deps, "MUG-1", on_hand=10)
+    lines = (LineRequest("not a sku", 1), LineRequest("MUG-1", 0), LineRequest("mug-1", 1))
+
+    refused = await place_order(deps, ctx(ANN), NewOrder(lines))
+
+    assert fields_of(refused) == ["lines.0.sku", "lines.1.quantity", "lines.2.sku"]
+
+
 async def test_a_cancellation_reason_holds_at_most_255_characters(deps: Dependencies) -> None:
     assert REASON_MAX == 255
     await make_product(deps, "MUG-1", on_hand=10)
@@ -88,6 +97,15 @@ async def test_a_cancellation_reason_holds_at_most_255_characters(deps: Dependen
     cancelled = fresh(await cancel_order(deps, ctx(ANN), step, " " + "y" * 255 + " "))
 
     assert (cancelled.status, cancelled.cancel_reason) == (OrderStatus.CANCELLED, "y" * 255)
+
+
+async def test_a_cancellation_without_a_reason_says_cancelled(deps: Dependencies) -> None:
+    await make_product(deps, "MUG-1", on_hand=10)
+    kept = fresh(await place_order(deps, ctx(ANN), NewOrder((LineRequest("MUG-1", 1),)))).order
+
+    cancelled = fresh(await cancel_order(deps, ctx(ANN), OrderStep(str(kept.id))))
+
+    assert cancelled.cancel_reason == "cancelled"
 
 
 async def test_a_blank_reason_is_the_default_one(deps: Dependencies) -> None:
