@@ -4,6 +4,7 @@ are outcomes are answered again to its retries."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -13,7 +14,9 @@ from orderly_core.orders.errors import (
     IllegalTransition,
     MixedCurrencies,
     OrderNotFound,
+    OutOfStock,
     ProductsUnavailable,
+    ShortLine,
 )
 from orderly_core.orders.model import Order, OrderStatus
 from orderly_core.orders.use_cases import (
@@ -27,7 +30,7 @@ from orderly_core.orders.use_cases import (
     place_order,
     ship_order,
 )
-from orderly_core.platform.idempotency import KeyReused, Replayed
+from orderly_core.platform.idempotency import KeyReused, Replayed, RequestInFlight
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.shared.errors import VersionConflict
 from orderly_core.unit_of_work import Dependencies
@@ -175,3 +178,24 @@ async def test_mixed_currencies_are_an_outcome_its_retry_gets_again(deps: Depend
     retried = err(await place_order(deps, keyed(ANN, "cart-2"), cart))
 
     assert retried == Replayed(refused)
+
+
+async def test_concurrent_retries_of_a_refusal_each_get_it(pg_deps: Dependencies) -> None:
+    """Twenty clients send one placement that is refused, each retrying while it is told the
+    first is still running: each ends with the refusal, fresh or replayed, and none fails."""
+    await make_product(pg_deps, "MUG-1", on_hand=1)
+    first = OutOfStock((ShortLine("MUG-1", 5, 1),))
+
+    async def client() -> object:
+        while True:
+            answer = err(await place_order(pg_deps, keyed(ANN, "cart-9"), mugs(5)))
+            if not isinstance(answer, RequestInFlight):
+                return answer
+            await asyncio.sleep(0)
+
+    answers = await asyncio.gather(*(client() for _ in range(20)), return_exceptions=True)
+
+    assert [a for a in answers if isinstance(a, BaseException)] == []
+    assert all(a in (first, Replayed(first)) for a in answers)
+    assert first in answers
+    assert err(await place_order(pg_deps, keyed(ANN, "cart-9"), mugs(5))) == Replayed(first)
