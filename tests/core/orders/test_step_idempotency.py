@@ -35,6 +35,7 @@ from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.shared.errors import VersionConflict
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import OPERATOR, STAFF, ctx, err, fresh, make_product, ok, stored
+from tests.core.orders.accounts import add_account
 
 pytestmark = pytest.mark.postgres
 
@@ -143,6 +144,8 @@ async def test_a_placement_key_reused_for_another_customer_is_refused(
     deps: Dependencies,
 ) -> None:
     await make_product(deps, "MUG-1", on_hand=10)
+    await add_account(deps, ANN.id, "ann@example.com")
+    await add_account(deps, BOB.id, "bob@example.com")
     anns = fresh(await place_order(deps, keyed(OPERATOR, "phone-1"), mugs(2, ANN.id))).order
 
     for_bob = err(await place_order(deps, keyed(OPERATOR, "phone-1"), mugs(2, BOB.id)))

@@ -35,7 +35,9 @@ MINOR_UNIT_EXPONENTS: dict[str, int] = {
 }
 
 MAX_MINOR_UNITS = 10**15  # a bound far above any shop price, well inside PostgreSQL's bigint
-_MAJOR_AMOUNT = re.compile(r"(?P<whole>\d{1,16})(?:\.(?P<fraction>\d+))?")
+_MAJOR_AMOUNT = re.compile(
+    r"(?P<whole>[0-9]{1,16})(?:\.(?P<fraction>[0-9]+))?"
+)  # ASCII digits only
 
 
 class MoneyError(ValueError):
