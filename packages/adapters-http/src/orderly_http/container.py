@@ -65,8 +65,10 @@ async def open_resources(
             ),
             login_limiter=LoginLimiter(
                 redis,
-                per_account=settings.login_max_failures_per_account,
+                per_pair=settings.login_max_failures_per_account,
                 per_address=settings.login_max_failures_per_address,
+                slowdown_after=settings.login_slowdown_after_failures,
+                max_delay_s=settings.login_max_delay_s,
                 window_s=settings.login_window_s,
             ),
             jobs=jobs,

@@ -84,10 +84,22 @@ class HttpSettings(InfraSettings):
         default=900, ge=60, le=86_400, description="Lifetime of an access token (seconds)"
     )
     login_max_failures_per_account: int = Field(
-        default=5, ge=1, description="Failed sign-ins per account within a window before 429"
+        default=5,
+        ge=1,
+        description="Failed sign-ins to one account from one client address within a window "
+        "before that address gets 429 for that account",
     )
     login_max_failures_per_address: int = Field(
         default=20, ge=1, description="Failed sign-ins per client address within a window"
+    )
+    login_slowdown_after_failures: int = Field(
+        default=10,
+        ge=1,
+        description="Failed sign-ins to one account, from any address, within a window after "
+        "which every sign-in to it waits a step-up delay (never a refusal)",
+    )
+    login_max_delay_s: float = Field(
+        default=5.0, ge=0, le=30, description="Longest step-up delay of a sign-in (seconds)"
     )
     login_window_s: int = Field(
         default=300, ge=1, le=86_400, description="Length of a sign-in rate-limit window (s)"
