@@ -6,6 +6,7 @@ names any bad or missing variable.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import NoDecode
 
 from orderly_db.settings import InfraSettings, load_settings
+from orderly_http.addresses import Network
 
 MIB = 1024 * 1024
 JWT_SECRET_MIN = 32
@@ -101,9 +103,36 @@ class HttpSettings(InfraSettings):
     login_max_delay_s: float = Field(
         default=5.0, ge=0, le=30, description="Longest step-up delay of a sign-in (seconds)"
     )
+    trusted_proxies: Annotated[tuple[Network, ...], NoDecode] = Field(
+        default="",
+        validate_default=True,
+        description="Reverse proxies whose X-Forwarded-For the rate limits believe: IP "
+        "addresses or networks (CIDR), comma-separated or a JSON list; empty: none",
+    )
     login_window_s: int = Field(
         default=300, ge=1, le=86_400, description="Length of a sign-in rate-limit window (s)"
     )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, raw: Any) -> Any:
+        """``10.0.0.5,10.1.0.0/16`` or a JSON list; every entry an address or a network."""
+        if isinstance(raw, str):
+            text = raw.strip()
+            raw = json.loads(text) if text.startswith("[") else text.split(",")
+        if not isinstance(raw, list | tuple):
+            return raw
+        proxies: list[Network] = []
+        for entry in (str(item).strip() for item in raw):
+            if not entry:
+                continue
+            try:
+                proxies.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network such as 10.0.0.5 or 10.0.0.0/8"
+                ) from None
+        return tuple(proxies)
 
     @field_validator("jwt_secret")
     @classmethod

@@ -20,6 +20,7 @@ from orderly_core.accounts.model import Session
 from orderly_core.accounts.sessions import Credentials, log_in, log_out, refresh_session
 from orderly_core.shared.context import Actor, Context
 from orderly_http.account_schemas import RefreshBody, TokenPair
+from orderly_http.addresses import client_address
 from orderly_http.answers import answer, described
 from orderly_http.container import AppResources, Resources
 from orderly_http.context import request_id_of
@@ -86,7 +87,7 @@ async def issue_tokens(
     resources: Resources,
     ctx: CredentialContext,
 ) -> Response:
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request, resources.settings.trusted_proxies)
     attempt = LoginAttempt(email=form.username, address=address)
     limiter = resources.login_limiter
     gate = await limiter.gate(attempt)
