@@ -146,3 +146,44 @@ class LoginLimiter:
             await self._redis.delete(attempt.pair_key)
         except RedisError as error:
             log.warning("login_limiter_unavailable", error=type(error).__name__)
+
+
+# One attempt taken: the count after it, and the seconds left in its window.
+_TAKE = """
+local count = redis.call('INCR', KEYS[1])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return {count, redis.call('TTL', KEYS[1])}
+"""
+
+
+class AttemptLimit:
+    """Attempts of one kind counted per subject in Redis, in fixed windows starting at the
+    first. Each attempt is counted *before* it runs (so that a burst of parallel attempts
+    cannot all slip in under the limit); past ``limit`` in a window it is refused until the
+    window ends. Fails open, like the sign-in limits."""
+
+    def __init__(self, redis: Redis, *, kind: str, limit: int, window_s: int) -> None:
+        self._redis = redis
+        self._prefix = f"orderly:{kind}:"
+        self._limit = limit
+        self._window_s = window_s
+        self._take = redis.register_script(_TAKE)
+
+    def key(self, subject: str) -> str:
+        return self._prefix + _digest(subject)
+
+    async def take(self, subject: str) -> int | None:
+        """Count one attempt of ``subject``: ``None`` if it may go ahead, else the seconds
+        until the window ends."""
+        try:
+            count, ttl = await self._take(keys=[self.key(subject)], args=[self._window_s])
+        except RedisError as error:
+            log.warning("rate_limiter_unavailable", error=type(error).__name__)
+            return None
+        return max(int(ttl), 1) if int(count) > self._limit else None
+
+    async def clear(self, subject: str) -> None:
+        try:
+            await self._redis.delete(self.key(subject))
+        except RedisError as error:
+            log.warning("rate_limiter_unavailable", error=type(error).__name__)

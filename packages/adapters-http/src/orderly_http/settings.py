@@ -57,6 +57,22 @@ class HttpSettings(InfraSettings):
         default=20 * MIB, ge=1, description="Largest body accepted by a product import upload"
     )
 
+    signup_max_per_address: int = Field(
+        default=10,
+        ge=1,
+        description="Sign-ups (each costs an Argon2id hash) per client address within "
+        "SIGNUP_WINDOW_S before 429",
+    )
+    signup_window_s: int = Field(
+        default=3600, ge=1, le=86_400, description="Length of a sign-up limit window (s)"
+    )
+    password_change_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Wrong current passwords per account within LOGIN_WINDOW_S before its "
+        "password changes get 429",
+    )
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _origin_list(cls, raw: Any) -> Any:
