@@ -23,7 +23,11 @@ class AccountFields(FieldErrors):
     def email(self, raw: str) -> str:
         email = normalise_email(raw)
         if email is None:
-            self.fail("email", "must be an email address of at most 254 characters")
+            self.fail(
+                "email",
+                "must be an email address of at most 254 characters, each part in one script, "
+                "without invisible or control characters",
+            )
             return raw
         return email
 
