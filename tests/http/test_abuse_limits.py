@@ -82,6 +82,8 @@ async def test_a_successful_password_change_clears_the_count(
         assert (await client.post(PASSWORD_URL, json=wrong, headers=ann)).status_code == 403
         right = {"current_password": PASSWORD, "new_password": "another long one"}
         assert (await client.post(PASSWORD_URL, json=right, headers=ann)).status_code == 204
+        # The change ended the old token: sign in with the new password.
+        ann = bearer((await sign_in(client, "ann@example.com", "another long one"))["access_token"])
         back = {"current_password": "another long one", "new_password": PASSWORD}
         again = await client.post(PASSWORD_URL, json=back, headers=ann)
 

@@ -126,8 +126,9 @@ async def refresh_tokens(
     summary="Sign out",
     description=described(
         log_out,
-        "Answers 204 whatever the token: an unknown one has nothing left to end. Access tokens "
-        "already issued stay valid until they expire (`ACCESS_TOKEN_TTL_S`).",
+        "Answers 204 whatever the token: an unknown one has nothing left to end. Ends the "
+        "session of the refresh token and every access token of the account issued until "
+        "now; the account's other sessions get new access tokens with their refresh tokens.",
     ),
     status_code=204,
     responses=problem_responses(422),

@@ -123,8 +123,9 @@ async def patch_me(body: ProfileChangesBody, resources: Resources, ctx: RequestC
     summary="Change my password",
     description=described(
         change_password,
-        "A wrong `current_password` is 403 `wrong_password`. Access tokens already issued stay "
-        "valid until they expire. After `PASSWORD_CHANGE_MAX_FAILURES` attempts without a "
+        "A wrong `current_password` is 403 `wrong_password`. Every session ends, and every "
+        "access token issued before the change (this one too) answers 401 `invalid_token` "
+        "from then on. After `PASSWORD_CHANGE_MAX_FAILURES` attempts without a "
         "change within `LOGIN_WINDOW_S` seconds, 429 `too_many_attempts` with `Retry-After`; "
         "a successful change clears the count.",
     ),

@@ -45,10 +45,19 @@ class User:
     active: bool
     created_at: datetime
     updated_at: datetime
+    # Access tokens issued before this instant are refused: set by a deactivation, a password
+    # change and a sign-out. ``None``: every unexpired token of the account is good.
+    tokens_valid_after: datetime | None = None
 
     @property
     def actor(self) -> Actor:
         return Actor.user(str(self.id), self.role)
+
+    def accepts_token_issued(self, issued_at: datetime) -> bool:
+        """Whether an access token issued at ``issued_at`` (to the microsecond) still holds:
+        one issued before the account's last deactivation, password change or sign-out does
+        not."""
+        return self.tokens_valid_after is None or issued_at >= self.tokens_valid_after
 
 
 def user_view(user: User) -> dict[str, Any]:
