@@ -215,7 +215,7 @@ def test_serve_becomes_a_production_uvicorn(server_env: dict[str, str], tmp_path
         [me] = running(lambda p: p.pid == process.pid)
         for flag in (
             "-m uvicorn orderly_http.app:create_app --factory",
-            "--loop uvloop", "--http httptools", "--proxy-headers", "--no-access-log",
+            "--loop uvloop", "--http httptools", "--no-proxy-headers", "--no-access-log",
             f"--port {port}", "--workers 2",
         ):  # fmt: skip
             assert flag in me.cmdline

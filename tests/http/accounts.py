@@ -14,7 +14,7 @@ from orderly_core.shared.context import Role
 from orderly_core.unit_of_work import Dependencies
 from orderly_http.ratelimit import KEY_PREFIX
 from orderly_http.settings import HttpSettings
-from tests.http.helpers import OPERATOR
+from tests.http.helpers import OPERATOR, SIGN_UPS_OF_THE_SUITE
 
 TOKEN_URL = "/api/v1/auth/token"
 PASSWORD = "correct horse battery"
@@ -31,6 +31,7 @@ def auth_settings(database_url: str, redis_url: str, **overrides: Any) -> HttpSe
         "password_hash_time_cost": 1,
         "password_hash_memory_kib": 8192,
         "jwt_secret": JWT_SECRET,
+        "signup_max_per_address": SIGN_UPS_OF_THE_SUITE,
     }
     return HttpSettings(**(fields | overrides))
 

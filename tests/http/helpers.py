@@ -24,8 +24,18 @@ CSV_HEADER = b"sku,name,description,price,currency,on_hand\n"
 PRODUCTS_CSV = CSV_HEADER + b"mug-1,Mug,,12.50,EUR,4\nTEE-1,Shirt,,20,EUR,\n"
 
 
+# Every HTTP test signs up from 127.0.0.1 into one Redis: the sign-up limit is the tests'
+# own business (tests/http/test_abuse_limits.py), not every test's.
+SIGN_UPS_OF_THE_SUITE = 10_000
+
+
 def settings_for(database_url: str, redis_url: str) -> HttpSettings:
-    return HttpSettings(database_url=database_url, redis_url=redis_url, log_format="json")
+    return HttpSettings(
+        database_url=database_url,
+        redis_url=redis_url,
+        log_format="json",
+        signup_max_per_address=SIGN_UPS_OF_THE_SUITE,
+    )
 
 
 def upload(content: bytes = PRODUCTS_CSV) -> dict[str, tuple[str, bytes, str]]:

@@ -67,7 +67,7 @@ async def test_register_sign_in_refresh_reuse_and_sign_out(client: httpx.AsyncCl
     claims = jwt.decode(first["access_token"], JWT_SECRET, algorithms=["HS256"])
     assert set(claims) == {"sub", "role", "exp", "iat", "jti"}
     assert (claims["sub"], claims["role"]) == (registered.json()["id"], "customer")
-    assert claims["exp"] - claims["iat"] == 900
+    assert claims["exp"] - int(claims["iat"]) == 900  # iat to the microsecond, exp in seconds
 
     me = await client.get(ME, headers=bearer(first["access_token"]))
     assert me.status_code == 200, me.text

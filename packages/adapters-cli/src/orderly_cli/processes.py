@@ -30,11 +30,14 @@ def api_argv(
     workers: int | None = None,
     log_level: str = "info",
 ) -> list[str]:
-    """The uvicorn command line serving the API. The app writes its own access log."""
+    """The uvicorn command line serving the API. The app writes its own access log, and reads
+    ``X-Forwarded-For`` itself, from ``TRUSTED_PROXIES`` only: uvicorn's own reading (which
+    believes any local peer) is off."""
     argv = [sys.executable, "-m", "uvicorn", API_FACTORY, "--factory"]
     argv += ["--host", host, "--port", str(port), "--no-access-log", "--log-level", log_level]
+    argv += ["--no-proxy-headers"]
     if production:
-        argv += ["--loop", "uvloop", "--http", "httptools", "--proxy-headers"]
+        argv += ["--loop", "uvloop", "--http", "httptools"]
     else:  # bounded, so that `orderly dev` stops promptly even with a client still connected
         argv += ["--timeout-graceful-shutdown", "5"]
     if workers is not None:

@@ -2,7 +2,13 @@
 
 A token carries ``sub`` (the user id), ``role``, ``iat``, ``exp`` and a unique ``jti``. It is
 only a claim: every request still reads the user (see :func:`orderly_http.context.request_actor`),
-so a deactivated account or a changed role takes effect at once, whatever its tokens say.
+so a deactivated account or a changed role takes effect at once, whatever its tokens say, and a
+token issued before the account's last deactivation, password change or sign-out is refused.
+
+``iat`` is written to the microsecond (a JSON number with a fraction, as RFC 7519 allows for
+a NumericDate), the precision of the account's "valid after" time: a token issued in the same
+second as a sign-out, before it, is refused, and one issued after it is accepted. ``exp``
+stays whole seconds.
 
 Time comes from the core's :class:`~orderly_core.platform.ports.Clock`, not from PyJWT's own
 clock, so issuing and expiry follow the same clock as the rest of Orderly (and tests can move it).
@@ -13,7 +19,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -59,6 +65,21 @@ class InvalidToken(Exception):  # noqa: N818 - named as the problem code it beco
 class AccessClaims:
     user_id: str
     role: Role
+    issued_at: datetime  # to the microsecond
+
+
+_MICROSECOND = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def numeric_date(at: datetime) -> float:
+    """``at`` as a JWT NumericDate to the microsecond (seconds since the epoch)."""
+    return ((at - _EPOCH) // _MICROSECOND) / 1_000_000
+
+
+def from_numeric_date(value: float) -> datetime:
+    """The instant of a NumericDate written by :func:`numeric_date`, to the microsecond."""
+    return _EPOCH + round(value * 1_000_000) * _MICROSECOND
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +113,12 @@ class AccessTokens:
         return int(self._ttl.total_seconds())
 
     def issue(self, user: User) -> IssuedToken:
-        now = int(self._clock.now().timestamp())
+        issued_at = self._clock.now()
+        now = int(issued_at.timestamp())
         claims = {
             "sub": str(user.id),
             "role": user.role.value,
-            "iat": now,
+            "iat": numeric_date(issued_at),
             "exp": now + self.ttl_seconds,
             "jti": uuid.uuid4().hex,
         }
@@ -119,10 +141,17 @@ class AccessTokens:
             )
         except jwt.InvalidTokenError:
             raise InvalidToken("The access token is malformed or not signed by Orderly.") from None
-        expires = claims["exp"]
+        expires, issued = claims["exp"], claims["iat"]
         if not isinstance(expires, int) or expires <= self._clock.now().timestamp():
             raise InvalidToken("The access token has expired: refresh it or sign in again.")
+        malformed = InvalidToken("The access token is malformed or not signed by Orderly.")
+        if isinstance(issued, bool) or not isinstance(issued, int | float):
+            raise malformed
         try:
-            return AccessClaims(str(uuid.UUID(str(claims["sub"]))), Role(claims["role"]))
-        except ValueError:
-            raise InvalidToken("The access token is malformed or not signed by Orderly.") from None
+            return AccessClaims(
+                str(uuid.UUID(str(claims["sub"]))),
+                Role(claims["role"]),
+                from_numeric_date(issued),
+            )
+        except (ValueError, OverflowError):
+            raise malformed from None

@@ -24,7 +24,7 @@ from orderly_db.engine import create_engine
 from orderly_db.job_queue import ArqJobQueue
 from orderly_db.unit_of_work import dependencies_from_settings
 from orderly_http.auth import AccessTokens
-from orderly_http.ratelimit import LoginLimiter
+from orderly_http.ratelimit import AttemptLimit, LoginLimiter
 from orderly_http.settings import HttpSettings
 
 
@@ -36,6 +36,8 @@ class AppResources:
     redis: Redis  # the job queue's server
     tokens: AccessTokens  # issues and verifies access tokens
     login_limiter: LoginLimiter  # counts failed sign-ins in Redis
+    signup_limit: AttemptLimit  # counts sign-ups per client address
+    password_change_limit: AttemptLimit  # counts wrong current passwords per account
     jobs: JobQueue  # where background work is queued and followed
 
 
@@ -65,8 +67,22 @@ async def open_resources(
             ),
             login_limiter=LoginLimiter(
                 redis,
-                per_account=settings.login_max_failures_per_account,
+                per_pair=settings.login_max_failures_per_account,
                 per_address=settings.login_max_failures_per_address,
+                slowdown_after=settings.login_slowdown_after_failures,
+                max_delay_s=settings.login_max_delay_s,
+                window_s=settings.login_window_s,
+            ),
+            signup_limit=AttemptLimit(
+                redis,
+                kind="sign-ups",
+                limit=settings.signup_max_per_address,
+                window_s=settings.signup_window_s,
+            ),
+            password_change_limit=AttemptLimit(
+                redis,
+                kind="password-failures",
+                limit=settings.password_change_max_failures,
                 window_s=settings.login_window_s,
             ),
             jobs=jobs,

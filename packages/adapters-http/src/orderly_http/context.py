@@ -64,8 +64,9 @@ async def request_actor(request: Request, resources: AppResources) -> Actor:
     """Who is calling: where every route's actor comes from (through :func:`request_context`).
 
     No ``Authorization`` header: the anonymous actor. Otherwise it must be a valid bearer
-    access token of an account that still exists and is active; its role is read from the
-    account (one primary-key read), not from the token, so changes apply at once.
+    access token of an account that still exists, is active and accepts tokens issued when
+    this one was; its role is read from the account (one primary-key read), not from the
+    token, so changes apply at once.
     """
     authorization = request.headers.get("Authorization")
     if authorization is None:
@@ -75,9 +76,12 @@ async def request_actor(request: Request, resources: AppResources) -> Actor:
         raise InvalidToken("Send the access token as 'Authorization: Bearer <token>'.")
     claims = resources.tokens.verify(token.strip())
     claimed = Context(Actor.user(claims.user_id, claims.role), request_id_of(request.scope))
-    user = await current_user(resources.dependencies, claimed)
+    user = await current_user(resources.dependencies, claimed, token_issued_at=claims.issued_at)
     if not is_successful(user):
-        raise InvalidToken("The account of this access token is deactivated or no longer exists.")
+        raise InvalidToken(
+            "The access token is no longer valid: its account is deactivated or gone, or it "
+            "was issued before a sign-out, a password change or a deactivation."
+        )
     return user.unwrap().actor
 
 

@@ -6,6 +6,7 @@ names any bad or missing variable.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import NoDecode
 
 from orderly_db.settings import InfraSettings, load_settings
+from orderly_http.addresses import Network
 
 MIB = 1024 * 1024
 JWT_SECRET_MIN = 32
@@ -55,6 +57,22 @@ class HttpSettings(InfraSettings):
         default=20 * MIB, ge=1, description="Largest body accepted by a product import upload"
     )
 
+    signup_max_per_address: int = Field(
+        default=10,
+        ge=1,
+        description="Sign-ups (each costs an Argon2id hash) per client address within "
+        "SIGNUP_WINDOW_S before 429",
+    )
+    signup_window_s: int = Field(
+        default=3600, ge=1, le=86_400, description="Length of a sign-up limit window (s)"
+    )
+    password_change_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Wrong current passwords per account within LOGIN_WINDOW_S before its "
+        "password changes get 429",
+    )
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _origin_list(cls, raw: Any) -> Any:
@@ -84,14 +102,53 @@ class HttpSettings(InfraSettings):
         default=900, ge=60, le=86_400, description="Lifetime of an access token (seconds)"
     )
     login_max_failures_per_account: int = Field(
-        default=5, ge=1, description="Failed sign-ins per account within a window before 429"
+        default=5,
+        ge=1,
+        description="Failed sign-ins to one account from one client address within a window "
+        "before that address gets 429 for that account",
     )
     login_max_failures_per_address: int = Field(
         default=20, ge=1, description="Failed sign-ins per client address within a window"
     )
+    login_slowdown_after_failures: int = Field(
+        default=10,
+        ge=1,
+        description="Failed sign-ins to one account, from any address, within a window after "
+        "which every sign-in to it waits a step-up delay (never a refusal)",
+    )
+    login_max_delay_s: float = Field(
+        default=5.0, ge=0, le=30, description="Longest step-up delay of a sign-in (seconds)"
+    )
+    trusted_proxies: Annotated[tuple[Network, ...], NoDecode] = Field(
+        default="",
+        validate_default=True,
+        description="Reverse proxies whose X-Forwarded-For the rate limits believe: IP "
+        "addresses or networks (CIDR), comma-separated or a JSON list; empty: none",
+    )
     login_window_s: int = Field(
         default=300, ge=1, le=86_400, description="Length of a sign-in rate-limit window (s)"
     )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, raw: Any) -> Any:
+        """``10.0.0.5,10.1.0.0/16`` or a JSON list; every entry an address or a network."""
+        if isinstance(raw, str):
+            text = raw.strip()
+            raw = json.loads(text) if text.startswith("[") else text.split(",")
+        if not isinstance(raw, list | tuple):
+            return raw
+        proxies: list[Network] = []
+        for entry in (str(item).strip() for item in raw):
+            if not entry:
+                continue
+            try:
+                proxies.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network such as 10.0.0.5 or 10.0.0.0/8"
+                ) from None
+        return tuple(proxies)
 
     @field_validator("jwt_secret")
     @classmethod

@@ -29,6 +29,7 @@ def _to_user(row: Columns) -> User:
         active=row["active"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        tokens_valid_after=row["tokens_valid_after"],
     )
 
 
@@ -42,6 +43,7 @@ def _user_row(user: User) -> dict[str, object]:
         "active": user.active,
         "created_at": user.created_at,
         "updated_at": user.updated_at,
+        "tokens_valid_after": user.tokens_valid_after,
     }
 
 

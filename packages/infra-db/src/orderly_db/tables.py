@@ -69,6 +69,7 @@ users = Table(
     Column("active", Boolean, nullable=False, server_default="true"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("tokens_valid_after", DateTime(timezone=True), nullable=True),
     UniqueConstraint("email"),
     CheckConstraint("email = lower(email)", name="email_lower_case"),
     CheckConstraint("role in ('customer', 'staff', 'admin')", name="role_known"),

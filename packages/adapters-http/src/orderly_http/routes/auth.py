@@ -6,6 +6,7 @@ are never cached (``Cache-Control: no-store``, RFC 6749 section 5.1).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC
 from typing import Annotated
 
@@ -19,6 +20,7 @@ from orderly_core.accounts.model import Session
 from orderly_core.accounts.sessions import Credentials, log_in, log_out, refresh_session
 from orderly_core.shared.context import Actor, Context
 from orderly_http.account_schemas import RefreshBody, TokenPair
+from orderly_http.addresses import client_address
 from orderly_http.answers import answer, described
 from orderly_http.container import AppResources, Resources
 from orderly_http.context import request_id_of
@@ -69,10 +71,12 @@ def too_many_attempts(request_id: str, retry_after_s: int) -> ProblemResponse:
         log_in,
         "OAuth2 password flow: form fields `username` (your email) and `password`. Unknown "
         "email and wrong password get the same 401. After too many failures for one account "
-        "(`LOGIN_MAX_FAILURES_PER_ACCOUNT`) or from one address "
-        "(`LOGIN_MAX_FAILURES_PER_ADDRESS`) within `LOGIN_WINDOW_S` seconds, attempts get 429 "
-        "with `Retry-After` until the window ends; a successful sign-in clears the account's "
-        "count.",
+        "from one address (`LOGIN_MAX_FAILURES_PER_ACCOUNT`), or from one address at all "
+        "(`LOGIN_MAX_FAILURES_PER_ADDRESS`), within `LOGIN_WINDOW_S` seconds, that address's "
+        "attempts get 429 with `Retry-After` until the window ends; a successful sign-in "
+        "clears its own count. Past `LOGIN_SLOWDOWN_AFTER_FAILURES` failures for an account "
+        "from all addresses, its sign-ins are slowed down (up to `LOGIN_MAX_DELAY_S`), never "
+        "refused.",
     ),
     response_model=TokenPair,
     responses=problem_responses(401, 422, 429),
@@ -83,11 +87,14 @@ async def issue_tokens(
     resources: Resources,
     ctx: CredentialContext,
 ) -> Response:
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request, resources.settings.trusted_proxies)
     attempt = LoginAttempt(email=form.username, address=address)
     limiter = resources.login_limiter
-    if (wait := await limiter.retry_after(attempt)) is not None:
-        return too_many_attempts(ctx.request_id, wait)
+    gate = await limiter.gate(attempt)
+    if gate.retry_after_s is not None:
+        return too_many_attempts(ctx.request_id, gate.retry_after_s)
+    if gate.delay_s:
+        await asyncio.sleep(gate.delay_s)
     result = await log_in(resources.dependencies, ctx, Credentials(form.username, form.password))
     if is_successful(result):
         await limiter.succeeded(attempt)
@@ -119,8 +126,9 @@ async def refresh_tokens(
     summary="Sign out",
     description=described(
         log_out,
-        "Answers 204 whatever the token: an unknown one has nothing left to end. Access tokens "
-        "already issued stay valid until they expire (`ACCESS_TOKEN_TTL_S`).",
+        "Answers 204 whatever the token: an unknown one has nothing left to end. Ends the "
+        "session of the refresh token and every access token of the account issued until "
+        "now; the account's other sessions get new access tokens with their refresh tokens.",
     ),
     status_code=204,
     responses=problem_responses(422),

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from returns.pipeline import is_successful
 from starlette.responses import Response
 
 from orderly_core.accounts.administration import UserChanges, get_user, list_users, update_user
@@ -21,7 +22,7 @@ from orderly_core.accounts.profile import (
 )
 from orderly_core.accounts.registration import Registration, register
 from orderly_core.accounts.sessions import current_user
-from orderly_core.shared.context import Role
+from orderly_core.shared.context import Context, Role
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_http import limits
 from orderly_http.account_schemas import (
@@ -32,14 +33,35 @@ from orderly_http.account_schemas import (
     UserPageResource,
     UserResource,
 )
+from orderly_http.addresses import client_address
 from orderly_http.answers import answer, described
 from orderly_http.auth import SIGNED_IN
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext
 from orderly_http.paging import Cursor, Limit
-from orderly_http.problems import problem_responses
+from orderly_http.problems import ProblemResponse, problem_response, problem_responses
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
+
+
+_TOO_MANY = {
+    "sign_ups": ("Too many sign-ups", "Too many sign-ups from this address"),
+    "attempts": ("Too many attempts", "Too many attempts to change the password"),
+}
+
+
+def too_many(ctx: Context, what: str, retry_after_s: int) -> ProblemResponse:
+    """429: the rate limit of ``what`` is reached; retry after ``retry_after_s`` seconds."""
+    title, detail = _TOO_MANY[what]
+    return problem_response(
+        ctx.request_id,
+        status=429,
+        code=f"too_many_{what}",
+        title=title,
+        detail=f"{detail}: try again in {retry_after_s} seconds.",
+        members={"retry_after_s": retry_after_s},
+        headers={"Retry-After": str(retry_after_s)},
+    )
 
 
 def _location(user: User) -> str:
@@ -52,15 +74,20 @@ def _location(user: User) -> str:
     description=described(
         register,
         "Answers 201 with the new account and its `Location`; sign in at `/api/v1/auth/token` "
-        "next. Any member other than `email`, `password` and `display_name` is refused (422).",
+        "next. Any member other than `email`, `password` and `display_name` is refused (422). "
+        "Each address may sign up `SIGNUP_MAX_PER_ADDRESS` times per `SIGNUP_WINDOW_S` "
+        "seconds; then 429 `too_many_sign_ups` with `Retry-After`.",
     ),
     status_code=201,
     response_model=UserResource,
-    responses=problem_responses(409, 422),
+    responses=problem_responses(409, 422, 429),
 )
 async def register_route(
-    body: RegistrationBody, resources: Resources, ctx: RequestContext
+    body: RegistrationBody, request: Request, resources: Resources, ctx: RequestContext
 ) -> Response:
+    address = client_address(request, resources.settings.trusted_proxies)
+    if (wait := await resources.signup_limit.take(address)) is not None:
+        return too_many(ctx, "sign_ups", wait)
     registration = Registration(body.email, body.password, body.display_name)
     result = await register(resources.dependencies, ctx, registration)
     return answer(result, ctx, UserResource.from_domain, status=201, location=_location)
@@ -97,18 +124,26 @@ async def patch_me(body: ProfileChangesBody, resources: Resources, ctx: RequestC
     summary="Change my password",
     description=described(
         change_password,
-        "A wrong `current_password` is 403 `wrong_password`. Access tokens already issued stay "
-        "valid until they expire.",
+        "A wrong `current_password` is 403 `wrong_password`. Every session ends, and every "
+        "access token issued before the change (this one too) answers 401 `invalid_token` "
+        "from then on. After `PASSWORD_CHANGE_MAX_FAILURES` attempts without a "
+        "change within `LOGIN_WINDOW_S` seconds, 429 `too_many_attempts` with `Retry-After`; "
+        "a successful change clears the count.",
     ),
     status_code=204,
     dependencies=SIGNED_IN,
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(401, 403, 422, 429),
 )
 async def change_my_password(
     body: PasswordChangeBody, resources: Resources, ctx: RequestContext
 ) -> Response:
+    limit = resources.password_change_limit
+    if (wait := await limit.take(ctx.actor.id)) is not None:
+        return too_many(ctx, "attempts", wait)
     change = PasswordChange(body.current_password, body.new_password)
     result = await change_password(resources.dependencies, ctx, change)
+    if is_successful(result):
+        await limit.clear(ctx.actor.id)
     return answer(result, ctx, lambda _: None, status=204)
 
 

@@ -17,6 +17,7 @@ from returns.result import Failure, Result, Success
 from orderly_core.accounts.errors import LastAdmin, NotSignedIn, UserNotFound
 from orderly_core.accounts.model import User, UserQuery, normalise_email, user_view
 from orderly_core.accounts.ports import AccountsServices, AccountsUnit
+from orderly_core.accounts.sessions import end_access_tokens
 from orderly_core.accounts.validation import AccountFields
 from orderly_core.platform.audit import record
 from orderly_core.platform.transaction import in_transaction
@@ -176,6 +177,8 @@ async def _save_change(
     """Store an administrator's change; a deactivated user's sessions end with it."""
     now = deps.clock.now()
     changed = replace(changed, updated_at=now)
+    if not changed.active and user.active:
+        changed = end_access_tokens(changed, now)
     saved = await uow.users.save(changed)
     if not is_successful(saved):  # the email did not change: a uniqueness clash is a bug
         raise RuntimeError(f"saving user {user.id} failed: {saved.failure()}")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from orderly_core.accounts import emails
 from orderly_core.shared.context import Actor, Role
 from orderly_core.shared.paging import PageQuery
 
@@ -16,13 +16,23 @@ EMAIL_MAX = 254
 DISPLAY_NAME_MAX = 100
 PASSWORD_MIN = 10
 PASSWORD_MAX = 256
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def normalise_email(raw: str) -> str | None:
-    """Emails are compared case-insensitively: stored trimmed and lower-cased."""
-    email = raw.strip().lower()
-    return email if len(email) <= EMAIL_MAX and _EMAIL.fullmatch(email) else None
+    """The one form of an email that accounts store and compare, or ``None`` if it is no
+    email address Orderly accepts (see :mod:`orderly_core.accounts.emails`): trimmed, folded
+    (NFKC, lower case), without invisible characters or mixed scripts, the domain in ASCII.
+    An ASCII address keeps its lower-cased form."""
+    text = emails.folded(raw.strip())
+    if text is None or text.count("@") != 1:
+        return None
+    local, _, name = text.partition("@")
+    local_part = emails.local_part(local)
+    domain = emails.domain(name)
+    if local_part is None or domain is None:
+        return None
+    email = f"{local_part}@{domain}"
+    return email if len(email) <= EMAIL_MAX else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +45,19 @@ class User:
     active: bool
     created_at: datetime
     updated_at: datetime
+    # Access tokens issued before this instant are refused: set by a deactivation, a password
+    # change and a sign-out. ``None``: every unexpired token of the account is good.
+    tokens_valid_after: datetime | None = None
 
     @property
     def actor(self) -> Actor:
         return Actor.user(str(self.id), self.role)
+
+    def accepts_token_issued(self, issued_at: datetime) -> bool:
+        """Whether an access token issued at ``issued_at`` (to the microsecond) still holds:
+        one issued before the account's last deactivation, password change or sign-out does
+        not."""
+        return self.tokens_valid_after is None or issued_at >= self.tokens_valid_after
 
 
 def user_view(user: User) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """A signed-in user's own account: their display name, email and password.
 
-Changing the password ends every session of the account.
+Changing the password ends every session of the account and every access token issued
+before it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from returns.result import Failure, Result, Success
 from orderly_core.accounts.errors import EmailTaken, NotSignedIn, WrongPassword
 from orderly_core.accounts.model import User, user_view
 from orderly_core.accounts.ports import AccountsServices, AccountsUnit
-from orderly_core.accounts.sessions import signed_in_user
+from orderly_core.accounts.sessions import end_access_tokens, signed_in_user
 from orderly_core.accounts.validation import AccountFields
 from orderly_core.platform.audit import record
 from orderly_core.platform.transaction import in_transaction
@@ -77,7 +78,8 @@ async def update_profile(
 async def change_password(
     deps: AccountsServices, ctx: Context, change: PasswordChange
 ) -> Result[None, NotSignedIn | InvalidInput | WrongPassword]:
-    """Change one's own password, proving the current one. Every session is ended."""
+    """Change one's own password, proving the current one. Every session, and every access
+    token issued until now (this request's included), is ended."""
 
     async def work(uow: AccountsUnit) -> Result[None, NotSignedIn | InvalidInput | WrongPassword]:
         user = await signed_in_user(uow, ctx, lock=True)
@@ -91,7 +93,8 @@ async def change_password(
             return Failure(WrongPassword())
         now = deps.clock.now()
         new_hash = await deps.passwords.hash(change.new_password)
-        await uow.users.save(replace(user, password_hash=new_hash, updated_at=now))
+        changed = replace(user, password_hash=new_hash, updated_at=now)
+        await uow.users.save(end_access_tokens(changed, now))
         await uow.refresh_tokens.revoke_user(user.id, now)
         # The entry says that the password changed; neither password nor hash is recorded.
         await record(

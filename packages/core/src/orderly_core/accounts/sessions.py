@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from returns.result import Failure, Result, Success
 
@@ -108,12 +109,22 @@ async def refresh_session(
 
 
 async def log_out(deps: AccountsServices, ctx: Context, refresh_token: str) -> Result[None, None]:
-    """End the session the refresh token belongs to (its whole family). Always succeeds."""
+    """End the session the refresh token belongs to (its whole family), and every access token
+    of the account issued until now. Always succeeds.
+
+    Access tokens do not name their session, so all of the account's end: its other sessions
+    get new ones with their refresh tokens, which still work.
+    """
 
     async def work(uow: AccountsUnit) -> Result[None, None]:
         record = await uow.refresh_tokens.get(hash_refresh_token(refresh_token), for_update=True)
-        if record is not None:
-            await uow.refresh_tokens.revoke_family(record.family_id, deps.clock.now())
+        if record is None or record.revoked_at is not None:
+            return Success(None)
+        now = deps.clock.now()
+        await uow.refresh_tokens.revoke_family(record.family_id, now)
+        user = await uow.users.get(record.user_id, for_update=True)
+        if user is not None:
+            await uow.users.save(end_access_tokens(user, now))
         return Success(None)
 
     return await in_transaction(deps, ctx, work)
@@ -132,15 +143,28 @@ async def signed_in_user(uow: AccountsUnit, ctx: Context, *, lock: bool = False)
     return user if user is not None and user.active else None
 
 
-async def current_user(deps: AccountsServices, ctx: Context) -> Result[User, NotSignedIn]:
-    """The signed-in user, if their account still exists and is active.
+def end_access_tokens(user: User, at: datetime) -> User:
+    """``user`` refusing every access token issued before ``at``."""
+    return replace(user, tokens_valid_after=at)
+
+
+async def current_user(
+    deps: AccountsServices, ctx: Context, *, token_issued_at: datetime | None = None
+) -> Result[User, NotSignedIn]:
+    """The signed-in user, if their account still exists and is active and, for a request
+    made with an access token issued at ``token_issued_at``, still accepts that token.
 
     Adapters call this on every authenticated request, so a deactivated user's tokens stop
-    working at once and a role change applies at once.
+    working at once, a role change applies at once, and tokens issued before a deactivation,
+    a password change or a sign-out stay dead after it (a reactivation included).
     """
 
     async def work(uow: AccountsUnit) -> Result[User, NotSignedIn]:
         user = await signed_in_user(uow, ctx)
-        return Success(user) if user else Failure(NotSignedIn())
+        if user is None:
+            return Failure(NotSignedIn())
+        if token_issued_at is not None and not user.accepts_token_issued(token_issued_at):
+            return Failure(NotSignedIn())
+        return Success(user)
 
     return await in_transaction(deps, ctx, work)

@@ -26,7 +26,11 @@ class AccountFields(FieldErrors):
             return raw
         email = normalise_email(raw)
         if email is None:
-            self.fail("email", "must be an email address of at most 254 characters")
+            self.fail(
+                "email",
+                "must be an email address of at most 254 characters, each part in one script, "
+                "without invisible or control characters",
+            )
             return raw
         return email
 

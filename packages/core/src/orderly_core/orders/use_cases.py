@@ -379,11 +379,21 @@ async def _step(
         await _announce(deps, uow, ctx, _EVENT_OF[target], moved)
         return Success(moved)
 
+    async def replay_refusal(uow: OrdersUnit) -> StepError | None:
+        """Today's answer to an actor who may no longer see the order or make the step."""
+        wanted = parse_id(step.order_id)
+        order = await uow.orders.get(wanted) if wanted else None
+        if order is None or not may_see_order(ctx.actor, order.customer_id):
+            return OrderNotFound(step.order_id)
+        return order_move_denied(ctx.actor, target)
+
     if expiring:  # one sweep expires many orders: its key names the sweep, not a step
         return await in_transaction(deps, ctx, work)
     request = {"step": step, "reason": reason}
     operation = Operation(f"order.{target.value}", request, Order, _STEP_OUTCOMES)
-    return await in_idempotent_transaction(deps, ctx, operation, work)
+    return await in_idempotent_transaction(
+        deps, ctx, operation, work, replay_refusal=replay_refusal
+    )
 
 
 async def pay_order(

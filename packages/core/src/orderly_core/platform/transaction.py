@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from returns.pipeline import is_successful
-from returns.result import Result
+from returns.result import Failure, Result
 
 from orderly_core.platform.idempotency import (
     IdempotencyRecords,
     Idempotent,
     KeyScope,
     Operation,
+    Replayed,
     earlier_answer,
     is_kept,
     stored_outcome,
@@ -26,6 +27,18 @@ class IdempotentUnit(Transactional, Protocol):
 
     @property
     def idempotency(self) -> IdempotencyRecords: ...
+
+
+async def _refusal_of_replay[U, E](
+    uow: U,
+    earlier: Result[Replayed[Any], Any],
+    replay_refusal: Callable[[U], Awaitable[E | None]] | None,
+) -> E | None:
+    """The refusal today's rules give the actor, when ``earlier`` replays an outcome."""
+    replays = is_successful(earlier) or isinstance(earlier.failure(), Replayed)
+    if replay_refusal is None or not replays:
+        return None
+    return await replay_refusal(uow)
 
 
 async def in_transaction[U: Transactional, T, E](
@@ -57,6 +70,8 @@ async def in_idempotent_transaction[U: IdempotentUnit, T, E](
     ctx: Context,
     operation: Operation[T],
     work: Callable[[U], Awaitable[Result[T, E]]],
+    *,
+    replay_refusal: Callable[[U], Awaitable[E | None]] | None = None,
 ) -> Idempotent[T, E]:
     """Run ``work`` like :func:`in_transaction`, at most once per idempotency key.
 
@@ -65,6 +80,11 @@ async def in_idempotent_transaction[U: IdempotentUnit, T, E](
     :mod:`orderly_core.platform.idempotency`), and a new success is stored in the transaction that
     makes it, so neither exists without the other. A replayable failure changes nothing; its
     outcome is stored in a transaction of its own.
+
+    A replay answers only an actor who may still perform the operation. Checks that need no
+    stored state run before this is called; ``replay_refusal`` runs the rest (who may see the
+    target, what they may do to it) with today's state before an earlier outcome is answered,
+    and its refusal is answered instead, stored nowhere.
     """
     key = ctx.idempotency_key
     if key is None or not ctx.applies_changes:
@@ -74,8 +94,9 @@ async def in_idempotent_transaction[U: IdempotentUnit, T, E](
         now = deps.clock.now()
         earlier = await earlier_answer(uow.idempotency, scope, operation, now)
         if earlier is not None:
+            refused = await _refusal_of_replay(uow, earlier, replay_refusal)
             await uow.rollback()
-            return earlier
+            return earlier if refused is None else Failure(refused)
         result = await work(uow)
         if not is_successful(result):
             await uow.rollback()
