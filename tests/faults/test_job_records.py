@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core.jobs.imports import submit_product_import
+from orderly_core.jobs.imports import import_job_id, submit_product_import
 from orderly_core.jobs.model import JobStatus, new_record, running
 from orderly_core.jobs.reconcile import LOST, reconcile_jobs
 from orderly_core.jobs.use_cases import get_job
@@ -104,11 +104,13 @@ async def test_records_left_open_are_closed_with_what_the_queue_says(
     deps = sql_dependencies(clean_engine, passwords=FAST_PASSWORDS)
     queue = ArqJobQueue.from_url(worker_redis_url)
     csv_text = "sku,name,description,price,currency,on_hand\nMUG-1,Mug,,12.50,EUR,3\n"
-    submitter = Context(Actor.operator("alice"), "req-upload", idempotency_key="import-1")
+    alice = Actor.operator("alice")
+    submitter = Context(alice, "req-upload", idempotency_key="import-1")
+    import_id = import_job_id(alice, "import-1")
     try:
         ok(await submit_product_import(deps, submitter, csv_text, queue))
         await run_worker()
-        done = ok(await get_job(deps, OPERATOR, "import-1"))
+        done = ok(await get_job(deps, OPERATOR, import_id))
         assert done.status is JobStatus.SUCCEEDED
         long_ago = datetime.now(UTC) - timedelta(hours=1)
         async with deps.unit_of_work() as uow:
@@ -132,8 +134,8 @@ async def test_records_left_open_are_closed_with_what_the_queue_says(
     finally:
         await queue.close()
 
-    assert sorted(job.id for job in report.closed) == ["import-1", "webhook:lost"]
-    imported = ok(await get_job(deps, OPERATOR, "import-1"))
+    assert sorted(job.id for job in report.closed) == sorted([import_id, "webhook:lost"])
+    imported = ok(await get_job(deps, OPERATOR, import_id))
     assert (imported.status, imported.result) == (JobStatus.SUCCEEDED, done.result)
     vanished = ok(await get_job(deps, OPERATOR, "webhook:lost"))
     assert vanished.status is JobStatus.DEAD
