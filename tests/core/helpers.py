@@ -10,7 +10,7 @@ from returns.result import Result
 
 from orderly_core.catalogue.model import Product, Stock
 from orderly_core.catalogue.use_cases import NewProduct, create_product
-from orderly_core.orders.use_cases import LineRequest, NewOrder
+from orderly_core.orders.placement import LineRequest, NewOrder
 from orderly_core.platform.idempotency import Replayed
 from orderly_core.shared.context import Actor, Context, Mode, Role
 from orderly_core.unit_of_work import Dependencies

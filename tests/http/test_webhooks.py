@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from orderly_core.orders.use_cases import LineRequest, NewOrder, OrderStep, pay_order, place_order
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
+from orderly_core.orders.steps import OrderStep, pay_order
 from orderly_core.platform.outbox import EventType
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.unit_of_work import Dependencies

@@ -13,7 +13,7 @@ from arq import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_core.catalogue.use_cases import NewProduct, create_product
-from orderly_core.orders.use_cases import LineRequest, NewOrder, place_order
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
 from orderly_core.platform.outbox import EventType
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.unit_of_work import Dependencies

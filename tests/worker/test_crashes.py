@@ -19,7 +19,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core.orders.use_cases import LineRequest, NewOrder, place_order
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.unit_of_work import UnitOfWork
 from orderly_core.webhooks.model import Delivery, DeliveryState

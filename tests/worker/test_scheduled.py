@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_core.catalogue.use_cases import NewProduct, create_product
-from orderly_core.orders.use_cases import LineRequest, NewOrder, place_order
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_db.unit_of_work import sql_dependencies
 from orderly_worker.jobs.scheduled import (

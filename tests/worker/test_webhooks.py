@@ -14,7 +14,7 @@ import pytest
 from arq import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core.orders.use_cases import LineRequest, NewOrder, place_order
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.model import DeliveryState, Endpoint

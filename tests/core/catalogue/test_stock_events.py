@@ -6,14 +6,8 @@ from __future__ import annotations
 import pytest
 
 from orderly_core.catalogue.use_cases import StockAdjustment, adjust_stock
-from orderly_core.orders.use_cases import (
-    LineRequest,
-    NewOrder,
-    OrderStep,
-    pay_order,
-    place_order,
-    ship_order,
-)
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
+from orderly_core.orders.steps import OrderStep, pay_order, ship_order
 from orderly_core.platform.outbox import Event, EventType
 from orderly_core.shared.context import Actor, Role
 from orderly_core.unit_of_work import Dependencies

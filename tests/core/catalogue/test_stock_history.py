@@ -8,7 +8,7 @@ import pytest
 from orderly_core.catalogue.errors import ProductNotFound
 from orderly_core.catalogue.stock import HistoryQuery, movement_view, stock_history
 from orderly_core.catalogue.use_cases import StockAdjustment, adjust_stock
-from orderly_core.orders.use_cases import LineRequest, NewOrder, place_order
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.unit_of_work import Dependencies

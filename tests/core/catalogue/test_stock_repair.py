@@ -12,7 +12,7 @@ import pytest
 from orderly_core.audit.use_cases import list_audit
 from orderly_core.catalogue.model import Stock
 from orderly_core.catalogue.stock import StockDrift, verify_stock
-from orderly_core.orders.use_cases import LineRequest, NewOrder, place_order
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
 from orderly_core.platform.audit import AuditQuery
 from orderly_core.shared.context import Actor, Mode, Role
 from orderly_core.shared.errors import Forbidden

@@ -12,15 +12,13 @@ import pytest
 
 from orderly_core.audit.use_cases import list_audit
 from orderly_core.orders.model import Order
-from orderly_core.orders.use_cases import (
-    LineRequest,
-    NewOrder,
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
+from orderly_core.orders.steps import (
     OrderStep,
     cancel_order,
     deliver_order,
     expire_orders,
     pay_order,
-    place_order,
     ship_order,
 )
 from orderly_core.platform.audit import AuditEntry, AuditQuery

@@ -12,15 +12,9 @@ import pytest
 from returns.result import Result
 
 from orderly_core.orders.model import MAX_LINES, MAX_QUANTITY, OrderQuery, OrderStatus
-from orderly_core.orders.use_cases import (
-    REASON_MAX,
-    LineRequest,
-    NewOrder,
-    OrderStep,
-    cancel_order,
-    list_orders,
-    place_order,
-)
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
+from orderly_core.orders.reading import list_orders
+from orderly_core.orders.steps import REASON_MAX, OrderStep, cancel_order
 from orderly_core.shared.context import Actor, Role
 from orderly_core.shared.errors import InvalidInput
 from orderly_core.shared.paging import PAGE_SIZE_MAX

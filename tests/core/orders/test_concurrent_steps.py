@@ -19,16 +19,9 @@ from orderly_core.catalogue.stock import verify_stock
 from orderly_core.catalogue.use_cases import ProductChanges, update_product
 from orderly_core.orders.errors import IllegalTransition
 from orderly_core.orders.model import Order, OrderStatus
-from orderly_core.orders.use_cases import (
-    LineRequest,
-    NewOrder,
-    OrderStep,
-    cancel_order,
-    get_order,
-    pay_order,
-    place_order,
-    ship_order,
-)
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
+from orderly_core.orders.reading import get_order
+from orderly_core.orders.steps import OrderStep, cancel_order, pay_order, ship_order
 from orderly_core.shared.context import Actor, Role
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import STAFF, ctx, fresh, make_product, ok, stored

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from orderly_core.orders.use_cases import LineRequest, NewOrder, expire_orders, place_order
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
+from orderly_core.orders.steps import expire_orders
 from orderly_core.shared.context import Actor, Mode, Role
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies

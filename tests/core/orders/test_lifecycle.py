@@ -12,17 +12,9 @@ import pytest
 
 from orderly_core.orders.errors import IllegalTransition
 from orderly_core.orders.model import OrderStatus, may_move
-from orderly_core.orders.use_cases import (
-    LineRequest,
-    NewOrder,
-    OrderStep,
-    cancel_order,
-    deliver_order,
-    get_order,
-    pay_order,
-    place_order,
-    ship_order,
-)
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
+from orderly_core.orders.reading import get_order
+from orderly_core.orders.steps import OrderStep, cancel_order, deliver_order, pay_order, ship_order
 from orderly_core.shared.context import Actor, Role
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies

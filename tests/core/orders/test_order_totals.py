@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from orderly_core.orders.use_cases import LineRequest, NewOrder, place_order
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
 from orderly_core.shared.context import Mode
 from orderly_core.shared.errors import FieldError, InvalidInput
 from orderly_core.shared.money import MAX_MINOR_UNITS

@@ -7,17 +7,9 @@ import pytest
 
 from orderly_core.orders.errors import OrderNotFound
 from orderly_core.orders.model import OrderQuery, OrderStatus
-from orderly_core.orders.use_cases import (
-    LineRequest,
-    NewOrder,
-    OrderStep,
-    cancel_order,
-    deliver_order,
-    list_orders,
-    pay_order,
-    place_order,
-    ship_order,
-)
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
+from orderly_core.orders.reading import list_orders
+from orderly_core.orders.steps import OrderStep, cancel_order, deliver_order, pay_order, ship_order
 from orderly_core.shared.context import Actor
 from orderly_core.shared.errors import Forbidden
 from orderly_core.unit_of_work import Dependencies

@@ -9,7 +9,8 @@ import pytest
 
 from orderly_core.orders.errors import CustomerNotFound
 from orderly_core.orders.model import OrderQuery
-from orderly_core.orders.use_cases import LineRequest, NewOrder, list_orders, place_order
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
+from orderly_core.orders.reading import list_orders
 from orderly_core.shared.context import Actor, Context, Mode, Role
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import OPERATOR, ctx, err, fresh, make_product, ok, stored

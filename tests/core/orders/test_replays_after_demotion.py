@@ -8,15 +8,8 @@ import pytest
 from orderly_core.catalogue.use_cases import NewProduct, create_product
 from orderly_core.orders.errors import OrderNotFound
 from orderly_core.orders.model import Order
-from orderly_core.orders.use_cases import (
-    LineRequest,
-    NewOrder,
-    OrderStep,
-    cancel_order,
-    pay_order,
-    place_order,
-    ship_order,
-)
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
+from orderly_core.orders.steps import OrderStep, cancel_order, pay_order, ship_order
 from orderly_core.platform.idempotency import Replayed
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.shared.errors import Forbidden, VersionConflict

@@ -19,17 +19,9 @@ from orderly_core.orders.errors import (
     ShortLine,
 )
 from orderly_core.orders.model import Order, OrderStatus
-from orderly_core.orders.use_cases import (
-    LineRequest,
-    NewOrder,
-    OrderStep,
-    cancel_order,
-    deliver_order,
-    get_order,
-    pay_order,
-    place_order,
-    ship_order,
-)
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
+from orderly_core.orders.reading import get_order
+from orderly_core.orders.steps import OrderStep, cancel_order, deliver_order, pay_order, ship_order
 from orderly_core.platform.idempotency import KeyReused, Replayed, RequestInFlight
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.shared.errors import VersionConflict

@@ -57,16 +57,14 @@ from orderly_core.orders.errors import (
     ShortLine,
 )
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus, may_move
-from orderly_core.orders.use_cases import (
-    LineRequest,
-    NewOrder,
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
+from orderly_core.orders.steps import (
     OrderStep,
     StepError,
     cancel_order,
     deliver_order,
     expire_orders,
     pay_order,
-    place_order,
     ship_order,
 )
 from orderly_core.platform.idempotency import Idempotent

@@ -20,13 +20,9 @@ from orderly_core.catalogue.use_cases import (
 )
 from orderly_core.orders.errors import IllegalTransition, OutOfStock, ShortLine
 from orderly_core.orders.model import OrderQuery
-from orderly_core.orders.use_cases import (
-    OrderStep,
-    cancel_order,
-    list_orders,
-    pay_order,
-    place_order,
-)
+from orderly_core.orders.placement import place_order
+from orderly_core.orders.reading import list_orders
+from orderly_core.orders.steps import OrderStep, cancel_order, pay_order
 from orderly_core.platform.idempotency import (
     IdempotencyRecords,
     KeyReused,

@@ -16,13 +16,8 @@ from orderly_core.catalogue.use_cases import (
     update_product,
 )
 from orderly_core.orders.model import order_view
-from orderly_core.orders.use_cases import (
-    OrderStep,
-    cancel_order,
-    expire_orders,
-    pay_order,
-    place_order,
-)
+from orderly_core.orders.placement import place_order
+from orderly_core.orders.steps import OrderStep, cancel_order, expire_orders, pay_order
 from orderly_core.platform.outbox import Event, EventType, json_ready
 from orderly_core.shared.context import Actor, Context, Mode
 from orderly_core.shared.errors import InvalidInput

@@ -6,14 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
-from orderly_core.orders.use_cases import (
-    LineRequest,
-    NewOrder,
-    OrderStep,
-    cancel_order,
-    pay_order,
-    place_order,
-)
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
+from orderly_core.orders.steps import OrderStep, cancel_order, pay_order
 from orderly_core.sales.model import Revenue, SkuSales
 from orderly_core.sales.use_cases import SalesQuery, sales_report, summarise_sales
 from orderly_core.shared.context import Actor, Context, Mode, Role

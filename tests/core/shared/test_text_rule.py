@@ -31,14 +31,9 @@ from orderly_core.catalogue.use_cases import (
 from orderly_core.jobs.model import JobNotFound, JobQuery
 from orderly_core.jobs.use_cases import get_job, list_jobs
 from orderly_core.orders.model import OrderQuery
-from orderly_core.orders.use_cases import (
-    LineRequest,
-    NewOrder,
-    OrderStep,
-    cancel_order,
-    list_orders,
-    place_order,
-)
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
+from orderly_core.orders.reading import list_orders
+from orderly_core.orders.steps import OrderStep, cancel_order
 from orderly_core.platform.audit import AuditQuery
 from orderly_core.shared.context import Actor, Role
 from orderly_core.shared.errors import InvalidInput

@@ -11,7 +11,7 @@ import pytest
 
 from orderly_core.audit.use_cases import list_audit
 from orderly_core.orders.model import OrderQuery
-from orderly_core.orders.use_cases import list_orders
+from orderly_core.orders.reading import list_orders
 from orderly_core.platform.audit import AuditQuery
 from orderly_core.shared.context import Actor, Role
 from orderly_core.shared.errors import InvalidInput

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from returns.pipeline import is_successful
 
-from orderly_core.orders.use_cases import LineRequest, NewOrder, OrderStep, pay_order, place_order
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
+from orderly_core.orders.steps import OrderStep, pay_order
 from orderly_core.platform.outbox import EventType
 from orderly_core.shared.context import Actor, Context
 from orderly_core.testing import FixedClock, InMemoryJobQueue, ScriptedSender

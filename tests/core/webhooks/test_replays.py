@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core.orders.use_cases import LineRequest, NewOrder, OrderStep, pay_order, place_order
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
+from orderly_core.orders.steps import OrderStep, pay_order
 from orderly_core.platform.idempotency import Replayed
 from orderly_core.platform.outbox import Event, EventType, new_event
 from orderly_core.shared.context import Actor, Context, Mode, Role

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from orderly_core.orders.model import Order, Placement, order_view
-from orderly_core.orders.use_cases import LineRequest, NewOrder
+from orderly_core.orders.placement import LineRequest, NewOrder
 from orderly_core.shared.paging import Page
 from orderly_http import limits
 from orderly_http.schemas import RequestBody

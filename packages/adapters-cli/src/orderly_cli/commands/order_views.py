@@ -14,7 +14,7 @@ from rich.text import Text
 
 from orderly_cli import output
 from orderly_core.orders.model import Order, OrderStatus, order_view
-from orderly_core.orders.use_cases import ExpiryReport
+from orderly_core.orders.steps import ExpiryReport
 from orderly_core.shared.money import Money
 from orderly_core.shared.paging import Page
 

@@ -30,18 +30,15 @@ from orderly_cli.options import (
 )
 from orderly_cli.session import operator_context, run_idempotent_use_case, run_use_case
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus
-from orderly_core.orders.use_cases import (
-    LineRequest,
-    NewOrder,
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
+from orderly_core.orders.reading import get_order, list_orders
+from orderly_core.orders.steps import (
     OrderStep,
     StepError,
     cancel_order,
     deliver_order,
     expire_orders,
-    get_order,
-    list_orders,
     pay_order,
-    place_order,
     ship_order,
 )
 from orderly_core.platform.idempotency import Idempotent

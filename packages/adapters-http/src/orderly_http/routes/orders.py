@@ -22,16 +22,9 @@ from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus, Placement
-from orderly_core.orders.use_cases import (
-    OrderStep,
-    cancel_order,
-    deliver_order,
-    get_order,
-    list_orders,
-    pay_order,
-    place_order,
-    ship_order,
-)
+from orderly_core.orders.placement import place_order
+from orderly_core.orders.reading import get_order, list_orders
+from orderly_core.orders.steps import OrderStep, cancel_order, deliver_order, pay_order, ship_order
 from orderly_core.platform.idempotency import Idempotent
 from orderly_core.shared.context import Context
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT

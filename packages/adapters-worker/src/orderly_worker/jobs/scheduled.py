@@ -30,7 +30,7 @@ from arq.cron import CronJob, cron
 from returns.pipeline import is_successful
 
 from orderly_core.jobs.retention import purge_old_jobs
-from orderly_core.orders.use_cases import expire_orders
+from orderly_core.orders.steps import expire_orders
 from orderly_core.platform.retention import purge_expired_keys
 from orderly_core.sales.use_cases import summarise_sales
 from orderly_core.shared.context import Context

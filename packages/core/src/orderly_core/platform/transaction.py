@@ -34,11 +34,15 @@ async def _refusal_of_replay[U, E](
     earlier: Result[Replayed[Any], Any],
     replay_refusal: Callable[[U], Awaitable[E | None]] | None,
 ) -> E | None:
-    """The refusal today's rules give the actor, when ``earlier`` replays an outcome."""
+    """The refusal today's rules give the actor, when ``earlier`` replays an outcome and
+    today's answer differs from it (a refusal that still holds is replayed as it was)."""
     replays = is_successful(earlier) or isinstance(earlier.failure(), Replayed)
     if replay_refusal is None or not replays:
         return None
-    return await replay_refusal(uow)
+    refused = await replay_refusal(uow)
+    if not is_successful(earlier) and earlier.failure() == Replayed(refused):
+        return None
+    return refused
 
 
 async def in_transaction[U: Transactional, T, E](

@@ -1,9 +1,9 @@
-"""Orders: placement with reservation and the lifecycle, on the fakes and on PostgreSQL."""
+"""Placing orders: reservation, pricing, the placement rules and placements racing, on the
+fakes and on PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -12,30 +12,17 @@ from returns.result import Success
 from orderly_core.catalogue.stock import HistoryQuery, stock_history, verify_stock
 from orderly_core.catalogue.use_cases import ArchiveRequest, archive_product
 from orderly_core.orders.errors import (
-    IllegalTransition,
     MixedCurrencies,
-    OrderNotFound,
     OutOfStock,
     ProductsUnavailable,
     ShortLine,
 )
-from orderly_core.orders.model import OrderQuery, OrderStatus
-from orderly_core.orders.use_cases import (
-    OrderStep,
-    cancel_order,
-    deliver_order,
-    expire_orders,
-    get_order,
-    list_orders,
-    pay_order,
-    place_order,
-    ship_order,
-)
+from orderly_core.orders.model import OrderStatus
+from orderly_core.orders.placement import place_order
 from orderly_core.shared.context import Actor, Role
 from orderly_core.shared.errors import Forbidden, InvalidInput
-from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies
-from tests.core.helpers import ANN, BOB, STAFF, ctx, err, fresh, make_product, ok, order, stored
+from tests.core.helpers import ANN, ctx, err, fresh, make_product, ok, order, stored
 
 
 async def levels(deps: Dependencies, sku: str) -> tuple[int, int]:
@@ -97,74 +84,6 @@ async def test_placement_rules(deps: Dependencies) -> None:
     assert mixed == MixedCurrencies(("EUR", "JPY"))
     assert gone == ProductsUnavailable(("OLD-1", "NOPE-1"))
     assert isinstance(anonymous, Forbidden)
-
-
-async def test_the_lifecycle_moves_stock_and_refuses_illegal_steps(deps: Dependencies) -> None:
-    await make_product(deps, "MUG-1", on_hand=10)
-    placed = fresh(await place_order(deps, ctx(ANN), order(("MUG-1", 3)))).order
-    step = OrderStep(str(placed.id))
-
-    assert err(await ship_order(deps, ctx(STAFF), step)) == IllegalTransition(
-        str(placed.id), "placed", "shipped"
-    )
-    assert fresh(await pay_order(deps, ctx(ANN), step)).status is OrderStatus.PAID
-    assert isinstance(err(await ship_order(deps, ctx(ANN), step)), Forbidden)
-    assert fresh(await ship_order(deps, ctx(STAFF), step)).status is OrderStatus.SHIPPED
-    assert await levels(deps, "MUG-1") == (7, 0)
-    assert isinstance(err(await cancel_order(deps, ctx(ANN), step)), IllegalTransition)
-    delivered = fresh(await deliver_order(deps, ctx(STAFF), step))
-    assert (delivered.status, delivered.version) == (OrderStatus.DELIVERED, 4)
-    assert ok(await verify_stock(deps, ctx())).drifts == ()
-
-
-async def test_cancelling_releases_the_reservation(deps: Dependencies) -> None:
-    await make_product(deps, "MUG-1", on_hand=10)
-    placed = fresh(await place_order(deps, ctx(ANN), order(("MUG-1", 4)))).order
-    fresh(await pay_order(deps, ctx(STAFF), OrderStep(str(placed.id))))
-
-    too_long = await cancel_order(deps, ctx(ANN), OrderStep(str(placed.id)), "x" * 256)
-    cancelled = fresh(await cancel_order(deps, ctx(ANN), OrderStep(str(placed.id)), "changed mind"))
-
-    assert isinstance(err(too_long), InvalidInput)
-
-    assert (cancelled.status, cancelled.cancel_reason) == (OrderStatus.CANCELLED, "changed mind")
-    assert await levels(deps, "MUG-1") == (10, 0)
-
-
-async def test_customers_see_and_act_on_their_own_orders_only(deps: Dependencies) -> None:
-    await make_product(deps, "MUG-1", on_hand=10)
-    anns = fresh(await place_order(deps, ctx(ANN), order(("MUG-1", 1)))).order
-    fresh(await place_order(deps, ctx(BOB), order(("MUG-1", 1))))
-
-    assert err(await get_order(deps, ctx(BOB), str(anns.id))) == OrderNotFound(str(anns.id))
-    assert err(await cancel_order(deps, ctx(BOB), OrderStep(str(anns.id)))) == OrderNotFound(
-        str(anns.id)
-    )
-    mine = ok(await list_orders(deps, ctx(ANN), OrderQuery(customer_id=BOB.id)))
-    everyone = ok(await list_orders(deps, ctx(STAFF), OrderQuery()))
-    assert [o.id for o in mine.items] == [anns.id]
-    assert len(everyone.items) == 2
-
-
-async def test_unpaid_orders_expire_and_release_their_stock(deps: Dependencies) -> None:
-    clock = FixedClock()
-    deps = replace(deps, clock=clock)
-    await make_product(deps, "MUG-1", on_hand=10)
-    unpaid = fresh(await place_order(deps, ctx(ANN), order(("MUG-1", 2)))).order
-    paid = fresh(await place_order(deps, ctx(BOB), order(("MUG-1", 3)))).order
-    fresh(await pay_order(deps, ctx(BOB), OrderStep(str(paid.id))))
-
-    report = ok(await expire_orders(deps, ctx()))
-    assert report.expired == ()  # nothing is due yet
-    clock.advance(timedelta(minutes=31))
-
-    report = ok(await expire_orders(deps, ctx()))
-
-    assert report.expired == (unpaid.id,)
-    expired = ok(await get_order(deps, ctx(ANN), str(unpaid.id)))
-    assert (expired.status, expired.cancel_reason) == (OrderStatus.CANCELLED, "expired")
-    assert await levels(deps, "MUG-1") == (10, 3)
-    assert isinstance(err(await expire_orders(deps, ctx(ANN))), Forbidden)
 
 
 @pytest.mark.postgres

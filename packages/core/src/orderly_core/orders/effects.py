@@ -1,0 +1,80 @@
+"""What an order does outside itself, in its own transaction: it moves stock and announces
+its events.
+
+Placing reserves each line (``reserved += q``), cancelling or expiring releases it, shipping
+consumes it (``on_hand -= q`` and ``reserved -= q``). Product rows are locked in SKU order, so
+orders sharing products never deadlock. Each movement goes to the stock ledger; each event
+carries the order as it now is, its version ordering its events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from orderly_core.catalogue.ledger import MovementKind
+from orderly_core.catalogue.model import Product, Stock
+from orderly_core.catalogue.stock import record_movement
+from orderly_core.orders.model import Order, OrderStatus, order_view
+from orderly_core.orders.ports import OrdersServices, OrdersUnit
+from orderly_core.platform.outbox import EventType, publish
+from orderly_core.shared.context import Context
+
+
+async def move_stock(
+    deps: OrdersServices,
+    uow: OrdersUnit,
+    ctx: Context,
+    order: Order,
+    *,
+    kind: MovementKind,
+    products: dict[str, Product] | None = None,
+) -> None:
+    """Apply one stock effect to every line of ``order``, rows locked in SKU order."""
+    if products is None:
+        products = await uow.products.get_many([line.sku for line in order.lines], for_update=True)
+    now = deps.clock.now()
+    for line in sorted(order.lines, key=lambda line: line.sku):
+        delta = {
+            MovementKind.RESERVATION: Stock(0, line.quantity),
+            MovementKind.RELEASE: Stock(0, -line.quantity),
+            MovementKind.SHIPMENT: Stock(-line.quantity, -line.quantity),
+        }[kind]
+        product = products[line.sku]
+        stock = Stock(
+            product.stock.on_hand + delta.on_hand, product.stock.reserved + delta.reserved
+        )
+        moved = replace(product, stock=stock).bumped(now)
+        await uow.products.save(moved)
+        await record_movement(
+            deps,
+            uow,
+            ctx,
+            product=moved,
+            kind=kind,
+            delta=delta,
+            note=f"order {kind.value}",
+            reference=str(order.id),
+        )
+
+
+EVENT_OF = {
+    OrderStatus.PAID: EventType.ORDER_PAID,
+    OrderStatus.SHIPPED: EventType.ORDER_SHIPPED,
+    OrderStatus.DELIVERED: EventType.ORDER_DELIVERED,
+    OrderStatus.CANCELLED: EventType.ORDER_CANCELLED,
+}
+
+
+async def announce(
+    deps: OrdersServices, uow: OrdersUnit, ctx: Context, event_type: EventType, order: Order
+) -> None:
+    """The order's event, with the order as it now is; its version orders its events."""
+    await publish(
+        deps,
+        uow,
+        ctx,
+        event_type,
+        subject=f"order:{order.id}",
+        sequence=order.version,
+        data=order_view(order),
+    )

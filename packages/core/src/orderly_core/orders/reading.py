@@ -1,0 +1,55 @@
+"""Reading orders: one order, and pages of orders, each actor seeing what is theirs to see."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from returns.result import Failure, Result, Success
+
+from orderly_core.orders.errors import OrderNotFound
+from orderly_core.orders.model import Order, OrderQuery
+from orderly_core.orders.ports import OrdersServices, OrdersUnit
+from orderly_core.platform.transaction import in_transaction
+from orderly_core.shared.authorization import customer_filter_for_listing, may_see_order
+from orderly_core.shared.context import Context
+from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.shared.paging import NEWEST_FIRST, Page, checked_page
+from orderly_core.shared.validation import FieldErrors, parse_id
+
+
+async def get_order(
+    deps: OrdersServices, ctx: Context, order_id: str
+) -> Result[Order, OrderNotFound]:
+    """One order. Customers see only their own: anyone else's is 'not found'."""
+
+    async def work(uow: OrdersUnit) -> Result[Order, OrderNotFound]:
+        wanted = parse_id(order_id)
+        order = await uow.orders.get(wanted) if wanted else None
+        if order is None or not may_see_order(ctx.actor, order.customer_id):
+            return Failure(OrderNotFound(order_id))
+        return Success(order)
+
+    return await in_transaction(deps, ctx, work)
+
+
+async def list_orders(
+    deps: OrdersServices, ctx: Context, query: OrderQuery
+) -> Result[Page[Order], Forbidden | InvalidInput]:
+    """Orders newest first (keyset pagination). Customers see their own; staff see all and
+    may filter by status, customer and a time range [since, until)."""
+    customer = customer_filter_for_listing(ctx.actor, query.customer_id)
+    if isinstance(customer, Forbidden):
+        return Failure(customer)
+    query = replace(query, customer_id=customer)
+    fields = FieldErrors()
+    page = checked_page(fields, query, NEWEST_FIRST)
+    if query.since and query.until and query.since >= query.until:
+        fields.fail("until", "must be after since")
+    if invalid := fields.invalid():
+        return invalid
+
+    async def work(uow: OrdersUnit) -> Result[Page[Order], Forbidden | InvalidInput]:
+        found = await uow.orders.list(after=page.after, limit=page.fetch_limit, query=query)
+        return Success(page.cut(found, lambda o: (o.placed_at, o.id)))
+
+    return await in_transaction(deps, ctx, work)
