@@ -61,6 +61,7 @@ def _user_row(password_hash: str, **changes: Any) -> dict[str, Any]:
         "active": True,
         "created_at": now,
         "updated_at": now,
+        "tokens_valid_after": None,
     }
     return row | changes
 
