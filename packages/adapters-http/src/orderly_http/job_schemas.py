@@ -28,12 +28,15 @@ _STATUS = (
 )
 
 
+_EXAMPLE_ID = "import:da31ed073a3413fdf02fe89266eaaac25d87fcc033ce2afb0053242ac5826864"
+
+
 class JobSummaryResource(BaseModel):
     """A background job as listings show it: no payload, no result."""
 
     model_config = ConfigDict(title="JobSummary")
 
-    id: str = Field(description="The job's id in the queue", examples=["spring-2031"])
+    id: str = Field(description="The job's id in the queue", examples=[_EXAMPLE_ID])
     name: str = Field(
         description="`import_products`, `deliver_webhook`, `expire_orders`, "
         "`purge_idempotency_keys`",

@@ -107,7 +107,8 @@ def dead_command(
     """List the dead letters, newest first: the jobs Orderly gave up on, with why.
 
     A job dies when its payload is malformed (invalid_payload), a server stayed unavailable
-    through every try (unavailable) or it hit a bug (internal_error, logged by the worker).
+    through every try (unavailable), it hit a bug (internal_error, logged by the worker) or
+    the queue lost it while it ran (lost).
     Once the cause is fixed, run one again with `orderly jobs retry ID`. With --json:
     {"items": [...], "next_cursor": ...}.
 
@@ -135,7 +136,7 @@ def show_command(job_id: JobId, as_json: AsJson = False) -> None:
 
     \b
     Example:
-      orderly jobs show spring-2031
+      orderly jobs show import:da31ed073a3413fdf02fe89266eaaac25d87fcc033ce2afb0053242ac5826864
     """
     ctx = operator_context()
     record = run_use_case(lambda deps: get_job(deps, ctx, job_id), as_json=as_json)
@@ -170,8 +171,9 @@ def retry_command(
 
     \b
     Examples:
-      orderly jobs retry spring-2031 --dry-run
-      orderly jobs retry spring-2031
+      orderly jobs dead                 # the dead letters and their ids
+      orderly jobs retry --dry-run ID
+      orderly jobs retry ID
     """
     ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
     job = run_idempotent_use_case(lambda deps: _retry(deps, ctx, job_id), as_json=as_json)

@@ -55,9 +55,9 @@ def import_command(
     unchanged; with --dry-run, what would be.
 
     With --background the worker runs the import and the command prints the job's id, to
-    follow with `orderly jobs show ID`. The job id is the --idempotency-key when given, so
-    the same key never queues a second job while the first is queued or its result is kept
-    (a day).
+    follow with `orderly jobs show ID`. With --idempotency-key the job id is made from you
+    and the key (import:<SHA-256>), so the same key never queues a second job while the
+    first is queued or its result is kept (a day).
 
     \b
     Examples:

@@ -44,8 +44,8 @@ def serve(
 ) -> None:
     """Serve the HTTP API in production (uvicorn with uvloop and httptools).
 
-    Needs DATABASE_URL and REDIS_URL. Honours X-Forwarded-* headers from the addresses in
-    FORWARDED_ALLOW_IPS (default: this machine only). Run `orderly db upgrade` first.
+    Needs DATABASE_URL and REDIS_URL. Believes X-Forwarded-For only from the proxies in
+    TRUSTED_PROXIES (default: none). Run `orderly db upgrade` first.
     """
     settings = _settings()
     exec_process(
