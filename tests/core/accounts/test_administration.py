@@ -20,36 +20,23 @@ from orderly_core.accounts.errors import (
     LastAdmin,
     UserNotFound,
 )
-from orderly_core.accounts.model import User, UserQuery
-from orderly_core.accounts.registration import NewUser, Registration, create_user, register
-from orderly_core.shared.context import Actor, Context, Role
+from orderly_core.accounts.model import UserQuery
+from orderly_core.accounts.registration import NewUser, create_user
+from orderly_core.shared.context import Role
 from orderly_core.shared.errors import Forbidden
 from orderly_core.unit_of_work import Dependencies
+from tests.core.accounts.helpers import PASSWORD, admin, as_user, registered
 from tests.core.helpers import ctx, err, ok
-
-PASSWORD = "correct horse battery"
-
-
-async def _register(deps: Dependencies, email: str = "Ann@Example.com") -> User:
-    return ok(await register(deps, ctx(Actor.anonymous()), Registration(email, PASSWORD, "Ann")))
-
-
-async def _admin(deps: Dependencies, email: str = "root@example.com") -> User:
-    return ok(await create_user(deps, ctx(), NewUser(email, PASSWORD, "Root", Role.ADMIN)))
-
-
-def as_user(user: User) -> Context:
-    return ctx(user.actor)
 
 
 async def test_the_last_active_admin_cannot_be_demoted_or_deactivated(deps: Dependencies) -> None:
-    root = await _admin(deps)
+    root = await admin(deps)
 
     assert err(await set_role(deps, ctx(), RoleChange(str(root.id), Role.STAFF))) == LastAdmin()
     assert (
         err(await set_active(deps, ctx(), ActiveChange(str(root.id), active=False))) == LastAdmin()
     )
-    second = await _admin(deps, "second@example.com")
+    second = await admin(deps, "second@example.com")
     ok(await set_role(deps, as_user(second), RoleChange(str(root.id), Role.STAFF)))
     assert err(await set_role(deps, ctx(), RoleChange(str(second.id), Role.CUSTOMER))) == (
         LastAdmin()
@@ -57,8 +44,8 @@ async def test_the_last_active_admin_cannot_be_demoted_or_deactivated(deps: Depe
 
 
 async def test_two_admins_demoting_each_other_at_once_leave_one_admin(deps: Dependencies) -> None:
-    first = await _admin(deps, "first@example.com")
-    second = await _admin(deps, "second@example.com")
+    first = await admin(deps, "first@example.com")
+    second = await admin(deps, "second@example.com")
 
     results = await asyncio.gather(
         set_role(deps, as_user(first), RoleChange(str(second.id), Role.STAFF)),
@@ -74,7 +61,7 @@ async def test_two_admins_demoting_each_other_at_once_leave_one_admin(deps: Depe
 
 
 async def test_only_admins_and_operators_manage_users(deps: Dependencies) -> None:
-    customer = await _register(deps)
+    customer = await registered(deps)
     staff = ok(
         await create_user(deps, ctx(), NewUser("staff@example.com", PASSWORD, "S", Role.STAFF))
     )
@@ -86,8 +73,8 @@ async def test_only_admins_and_operators_manage_users(deps: Dependencies) -> Non
 
 
 async def test_a_user_sees_only_themself(deps: Dependencies) -> None:
-    ann = await _register(deps)
-    bob = await _register(deps, "bob@example.com")
+    ann = await registered(deps)
+    bob = await registered(deps, "bob@example.com")
 
     assert ok(await get_user(deps, as_user(ann), str(ann.id))).id == ann.id
     assert err(await get_user(deps, as_user(ann), str(bob.id))) == UserNotFound(str(bob.id))
@@ -98,8 +85,8 @@ async def test_a_user_sees_only_themself(deps: Dependencies) -> None:
 
 async def test_list_users_pages_and_filters(deps: Dependencies) -> None:
     for name in ["carl", "ann", "dora", "bob"]:
-        await _register(deps, f"{name}@example.com")
-    await _admin(deps, "admin@example.org")
+        await registered(deps, f"{name}@example.com")
+    await admin(deps, "admin@example.org")
 
     first = ok(await list_users(deps, ctx(), UserQuery(limit=2, role=Role.CUSTOMER)))
     rest = ok(

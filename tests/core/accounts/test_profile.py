@@ -9,37 +9,26 @@ from orderly_core.accounts.errors import (
     RefreshRejected,
     WrongPassword,
 )
-from orderly_core.accounts.model import User
 from orderly_core.accounts.profile import (
     PasswordChange,
     ProfileChanges,
     change_password,
     update_profile,
 )
-from orderly_core.accounts.registration import Registration, register
 from orderly_core.accounts.sessions import (
     Credentials,
     log_in,
     refresh_session,
 )
-from orderly_core.shared.context import Actor, Context
+from orderly_core.shared.context import Actor
 from orderly_core.unit_of_work import Dependencies
+from tests.core.accounts.helpers import PASSWORD, as_user, registered
 from tests.core.helpers import ctx, err, ok
-
-PASSWORD = "correct horse battery"
-
-
-async def _register(deps: Dependencies, email: str = "Ann@Example.com") -> User:
-    return ok(await register(deps, ctx(Actor.anonymous()), Registration(email, PASSWORD, "Ann")))
-
-
-def as_user(user: User) -> Context:
-    return ctx(user.actor)
 
 
 async def test_profile_changes(deps: Dependencies) -> None:
-    ann = await _register(deps)
-    await _register(deps, "bob@example.com")
+    ann = await registered(deps)
+    await registered(deps, "bob@example.com")
 
     renamed = ok(await update_profile(deps, as_user(ann), ProfileChanges(display_name="Annie")))
     clash = await update_profile(deps, as_user(ann), ProfileChanges(email="BOB@example.com"))
@@ -53,7 +42,7 @@ async def test_profile_changes(deps: Dependencies) -> None:
 async def test_changing_the_password_needs_the_current_one_and_ends_sessions(
     deps: Dependencies,
 ) -> None:
-    ann = await _register(deps)
+    ann = await registered(deps)
     session = ok(await log_in(deps, ctx(), Credentials("ann@example.com", PASSWORD)))
     new_password = "a much longer secret"
 

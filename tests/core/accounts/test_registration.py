@@ -16,21 +16,12 @@ from orderly_core.accounts.registration import NewUser, Registration, create_use
 from orderly_core.shared.context import Actor, Context, Mode, Role
 from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.unit_of_work import Dependencies
+from tests.core.accounts.helpers import PASSWORD, as_user, registered
 from tests.core.helpers import CUSTOMER, ctx, err, ok
-
-PASSWORD = "correct horse battery"
-
-
-async def _register(deps: Dependencies, email: str = "Ann@Example.com") -> User:
-    return ok(await register(deps, ctx(Actor.anonymous()), Registration(email, PASSWORD, "Ann")))
-
-
-def as_user(user: User) -> Context:
-    return ctx(user.actor)
 
 
 async def test_registration_makes_a_customer_with_a_normalised_email(deps: Dependencies) -> None:
-    user = await _register(deps)
+    user = await registered(deps)
 
     assert (user.email, user.role, user.active) == ("ann@example.com", Role.CUSTOMER, True)
     assert PASSWORD not in user.password_hash
@@ -63,7 +54,7 @@ async def test_registration_rules(
 
 
 async def test_only_admins_and_operators_create_accounts(deps: Dependencies) -> None:
-    customer = await _register(deps)
+    customer = await registered(deps)
     new = NewUser("boss@example.com", PASSWORD, "Boss", Role.ADMIN)
 
     assert isinstance(err(await create_user(deps, as_user(customer), new)), Forbidden)

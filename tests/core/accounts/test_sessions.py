@@ -22,8 +22,6 @@ from orderly_core.accounts.errors import (
     RefreshRejected,
     RefreshReused,
 )
-from orderly_core.accounts.model import User
-from orderly_core.accounts.registration import Registration, register
 from orderly_core.accounts.sessions import (
     Credentials,
     current_user,
@@ -31,25 +29,16 @@ from orderly_core.accounts.sessions import (
     log_out,
     refresh_session,
 )
-from orderly_core.shared.context import Actor, Context, Role
+from orderly_core.shared.context import Role
 from orderly_core.testing import FakePasswords
 from orderly_core.unit_of_work import Dependencies
 from orderly_db.passwords import Argon2Passwords
+from tests.core.accounts.helpers import PASSWORD, as_user, registered
 from tests.core.helpers import ctx, err, ok
-
-PASSWORD = "correct horse battery"
-
-
-async def _register(deps: Dependencies, email: str = "Ann@Example.com") -> User:
-    return ok(await register(deps, ctx(Actor.anonymous()), Registration(email, PASSWORD, "Ann")))
-
-
-def as_user(user: User) -> Context:
-    return ctx(user.actor)
 
 
 async def test_login_opens_a_session_and_refresh_rotates_it(deps: Dependencies) -> None:
-    user = await _register(deps)
+    user = await registered(deps)
 
     session = ok(await log_in(deps, ctx(), Credentials("ANN@example.com", PASSWORD)))
     rotated = ok(await refresh_session(deps, ctx(), session.refresh_token))
@@ -60,7 +49,7 @@ async def test_login_opens_a_session_and_refresh_rotates_it(deps: Dependencies) 
 
 
 async def test_unknown_email_and_wrong_password_answer_alike(deps: Dependencies) -> None:
-    await _register(deps)
+    await registered(deps)
 
     unknown = await log_in(deps, ctx(), Credentials("nobody@example.com", PASSWORD))
     wrong = await log_in(deps, ctx(), Credentials("ann@example.com", "wrong password!"))
@@ -71,7 +60,7 @@ async def test_unknown_email_and_wrong_password_answer_alike(deps: Dependencies)
 
 
 async def test_a_reused_refresh_token_revokes_its_whole_family(deps: Dependencies) -> None:
-    await _register(deps)
+    await registered(deps)
     first = ok(await log_in(deps, ctx(), Credentials("ann@example.com", PASSWORD)))
     second = ok(await refresh_session(deps, ctx(), first.refresh_token))
 
@@ -82,7 +71,7 @@ async def test_a_reused_refresh_token_revokes_its_whole_family(deps: Dependencie
 
 
 async def test_two_logins_are_two_families(deps: Dependencies) -> None:
-    await _register(deps)
+    await registered(deps)
     phone = ok(await log_in(deps, ctx(), Credentials("ann@example.com", PASSWORD)))
     laptop = ok(await log_in(deps, ctx(), Credentials("ann@example.com", PASSWORD)))
 
@@ -93,7 +82,7 @@ async def test_two_logins_are_two_families(deps: Dependencies) -> None:
 
 
 async def test_refresh_tokens_expire(deps: Dependencies) -> None:
-    await _register(deps)
+    await registered(deps)
     short = replace(deps, refresh_token_ttl=timedelta(seconds=-1))
     session = ok(await log_in(short, ctx(), Credentials("ann@example.com", PASSWORD)))
 
@@ -102,7 +91,7 @@ async def test_refresh_tokens_expire(deps: Dependencies) -> None:
 
 
 async def test_login_rehashes_a_password_hashed_with_old_parameters(deps: Dependencies) -> None:
-    await _register(deps)
+    await registered(deps)
     stronger = replace(
         deps,
         passwords=FakePasswords("v2")
@@ -120,7 +109,7 @@ async def test_login_rehashes_a_password_hashed_with_old_parameters(deps: Depend
 
 
 async def test_deactivation_stops_login_refresh_and_the_current_user(deps: Dependencies) -> None:
-    user = await _register(deps)
+    user = await registered(deps)
     session = ok(await log_in(deps, ctx(), Credentials("ann@example.com", PASSWORD)))
 
     ok(await set_active(deps, ctx(), ActiveChange(str(user.id), active=False)))
@@ -134,7 +123,7 @@ async def test_deactivation_stops_login_refresh_and_the_current_user(deps: Depen
 
 
 async def test_role_changes_apply_to_the_current_user_at_once(deps: Dependencies) -> None:
-    user = await _register(deps)
+    user = await registered(deps)
 
     ok(await set_role(deps, ctx(), RoleChange("ann@example.com", Role.STAFF)))
 

@@ -42,8 +42,7 @@ async def list_audit(
         return Failure(denied)
     fields = FieldErrors()
     page = checked_page(fields, query, NEWEST_FIRST)
-    if query.since and query.until and query.since >= query.until:
-        fields.fail("until", "must be after since")
+    fields.time_range(query.since, query.until)
     if invalid := fields.invalid():
         return invalid
 

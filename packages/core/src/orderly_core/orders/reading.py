@@ -43,8 +43,7 @@ async def list_orders(
     query = replace(query, customer_id=customer)
     fields = FieldErrors()
     page = checked_page(fields, query, NEWEST_FIRST)
-    if query.since and query.until and query.since >= query.until:
-        fields.fail("until", "must be after since")
+    fields.time_range(query.since, query.until)
     if invalid := fields.invalid():
         return invalid
 

@@ -101,6 +101,11 @@ class FieldErrors:
             self.fail(field, problem)
         return problem is None
 
+    def time_range(self, since: datetime | None, until: datetime | None) -> None:
+        """A range [since, until) holds some time: ``until`` comes after ``since``."""
+        if since is not None and until is not None and since >= until:
+            self.fail("until", "must be after since")
+
     def filters(self, query: object, *, besides: Collection[str] = ()) -> None:
         """Hold every text and time of a query (a frozen dataclass) to the rules above, each
         named after its field, except the fields named in ``besides``: every listing's

@@ -67,8 +67,8 @@ def _checked_replay(fields: FieldErrors, request: ReplayRequest) -> tuple[EventT
         return types
     since_stored = fields.time("since", request.since)
     until_stored = fields.time("until", request.until)
-    if since_stored and until_stored and request.since >= request.until:
-        fields.fail("until", "must be after since")
+    if since_stored and until_stored:
+        fields.time_range(request.since, request.until)
     return types
 
 
