@@ -150,10 +150,13 @@ async def test_the_document_says_which_user_names_and_job_names_are_taken(
     assert name["minLength"] == 1
 
 
-async def test_the_document_writes_integer_bounds_as_integers(client: httpx.AsyncClient) -> None:
+async def test_the_document_writes_integer_bounds_as_integers_and_a_price_with_a_currency(
+    client: httpx.AsyncClient,
+) -> None:
     schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
     price = schemas["NewProductBody"]["properties"]["unit_price"]
 
+    assert schemas["ProductChangesBody"]["dependentRequired"] == {"currency": ["unit_price"]}
     assert price["maximum"] == 10**15
     assert isinstance(price["maximum"], int)
     assert isinstance(price["minimum"], int)

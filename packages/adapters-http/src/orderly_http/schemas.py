@@ -150,7 +150,10 @@ class NewProductBody(RequestBody):
 class ProductChangesBody(ChangesBody):
     """The fields to change; the others stay as they are. A new currency needs a new price."""
 
-    model_config = ConfigDict(title="ProductChanges", json_schema_extra={"minProperties": 1})
+    model_config = ConfigDict(
+        title="ProductChanges",
+        json_schema_extra={"minProperties": 1, "dependentRequired": {"currency": ["unit_price"]}},
+    )
 
     name: str | SkipJsonSchema[None] = Field(default=None, json_schema_extra=limits.NAME)
     description: str | SkipJsonSchema[None] = Field(
