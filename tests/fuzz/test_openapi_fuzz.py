@@ -120,22 +120,14 @@ def _schemathesis(
         "--header", f"Authorization: {bearer(token)['Authorization']}",
         "--generation-allow-x00", "true", "--generation-database", "none",
         "--phases", "examples,coverage,fuzzing,stateful",
-        "--checks", ",".join(CHECKS), "--workers", "2", "--no-color",
+        "--workers", "2", "--no-color",
         "--request-timeout", "30", "--suppress-health-check", "all",
         *options,
     ]  # fmt: skip
-    env = os.environ | {"SCHEMATHESIS_HOOKS": "tests.fuzz.hooks", "PYTHONPATH": str(ROOT)}
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
     return subprocess.run(
         command, capture_output=True, text=True, check=False, timeout=600, cwd=ROOT, env=env
     )
-
-
-CHECKS = (
-    "not_a_server_error",
-    "response_schema_conformance",
-    "positive_data_acceptance",
-    "negative_data_rejection",
-)
 
 
 def _show(who: str, run: subprocess.CompletedProcess[str], server_log: Path) -> None:
@@ -170,12 +162,13 @@ async def test_the_api_keeps_to_its_openapi_document(
     async with serving(database_url, redis_url, server_log) as base:
         admin = await _token(base, "admin@example.com")
         customer = await _token(base, "ann@example.com")
-        as_admin = await asyncio.to_thread(_schemathesis, base, admin, fuzz_seed)
-        _show("admin", as_admin, server_log)
+        # The customer first: the admin's run may deactivate the customer (ending its tokens).
         as_customer = await asyncio.to_thread(
             _schemathesis, base, customer, fuzz_seed, "--include-path-regex", CUSTOMER_PATHS
         )
         _show("customer", as_customer, server_log)
+        as_admin = await asyncio.to_thread(_schemathesis, base, admin, fuzz_seed)
+        _show("admin", as_admin, server_log)
 
     assert as_admin.returncode == 0, f"seed {fuzz_seed}: see the admin run above"
     assert as_customer.returncode == 0, f"seed {fuzz_seed}: see the customer run above"

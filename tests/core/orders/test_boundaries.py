@@ -20,7 +20,7 @@ from orderly_core.shared.errors import InvalidInput
 from orderly_core.shared.paging import PAGE_SIZE_MAX
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies
-from tests.core.helpers import STAFF, ctx, err, fresh, make_product, ok, stored
+from tests.core.helpers import CUSTOMER, STAFF, ctx, err, fresh, make_product, ok, stored
 
 pytestmark = pytest.mark.postgres
 
@@ -176,3 +176,12 @@ async def test_the_time_range_includes_since_excludes_until_and_may_not_be_empty
     assert [o.id for o in ranged.items] == [second.id]
     assert [o.id for o in from_since.items] == [third.id, second.id]
     assert [o.id for o in before_until.items] == [second.id, first.id]
+
+
+@pytest.mark.parametrize("actor", [CUSTOMER, STAFF], ids=["customer", "staff"])
+async def test_a_customer_filter_holding_a_control_character_is_refused_for_everyone(
+    deps: Dependencies, actor: Actor
+) -> None:
+    """A customer's listing is always their own, but the filter they sent is still text."""
+    query = OrderQuery(customer_id="\x84")
+    assert fields_of(await list_orders(deps, ctx(actor), query)) == ["customer_id"]

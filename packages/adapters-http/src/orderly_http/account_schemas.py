@@ -1,23 +1,27 @@
 """The JSON shapes of accounts and sign-in.
 
 Request bodies forbid unknown members: a client cannot slip in ``role``, ``active``, ``id`` or
-timestamps it does not own (mass assignment); the 422 names the member. Responses never carry
-a password or its hash: a user is served from the core's public view.
+timestamps it does not own (mass assignment); the 422 names the member. They take JSON types
+strictly (``active`` is ``true`` or ``false``, never ``0`` or ``"yes"``), and a change refuses
+``null`` rather than reading it as "keep" (see :class:`~orderly_http.schemas.ChangesBody`).
+Responses never carry a password or its hash: a user is served from the core's public view.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic.json_schema import SkipJsonSchema
 
 from orderly_core.accounts.model import User, user_view
 from orderly_core.shared.context import Role
 from orderly_core.shared.paging import Page
 from orderly_http import limits
+from orderly_http.schemas import ChangesBody, RequestBody
 
-_REQUEST = ConfigDict(extra="forbid")
-_CHANGES = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+_CHANGES = ConfigDict(json_schema_extra={"minProperties": 1})
 
 
 class UserResource(BaseModel):
@@ -54,9 +58,7 @@ class UserPageResource(BaseModel):
         return cls.model_construct(items=items, next_cursor=page.next_cursor)
 
 
-class RegistrationBody(BaseModel):
-    model_config = _REQUEST
-
+class RegistrationBody(RequestBody):
     email: str = Field(examples=["ann@example.com"], json_schema_extra=limits.EMAIL)
     password: str = Field(
         description="10-256 characters, not the email",
@@ -66,34 +68,32 @@ class RegistrationBody(BaseModel):
     display_name: str = Field(examples=["Ann"], json_schema_extra=limits.DISPLAY_NAME)
 
 
-class ProfileChangesBody(BaseModel):
+class ProfileChangesBody(ChangesBody):
     model_config = _CHANGES
 
-    display_name: str | None = Field(default=None, json_schema_extra=limits.DISPLAY_NAME)
-    email: str | None = Field(default=None, json_schema_extra=limits.EMAIL)
+    display_name: str | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=limits.DISPLAY_NAME
+    )
+    email: str | SkipJsonSchema[None] = Field(default=None, json_schema_extra=limits.EMAIL)
 
 
-class PasswordChangeBody(BaseModel):
-    model_config = _REQUEST
-
+class PasswordChangeBody(RequestBody):
     current_password: str
     new_password: str = Field(
         description="10-256 characters, not the email", json_schema_extra=limits.PASSWORD
     )
 
 
-class UserChangesBody(BaseModel):
+class UserChangesBody(ChangesBody):
     model_config = _CHANGES
 
-    role: Role | None = None
-    active: bool | None = Field(
+    role: Annotated[Role, Strict(strict=False)] | SkipJsonSchema[None] = None  # its JSON value
+    active: bool | SkipJsonSchema[None] = Field(
         default=None, description="false deactivates the account and ends its sessions"
     )
 
 
-class RefreshBody(BaseModel):
-    model_config = _REQUEST
-
+class RefreshBody(RequestBody):
     refresh_token: str = Field(description="The refresh token of the latest sign-in or refresh")
 
 

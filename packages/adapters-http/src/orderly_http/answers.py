@@ -35,6 +35,7 @@ from starlette.responses import Response
 from orderly_core.platform.idempotency import Replayed, without_replay
 from orderly_core.shared.context import ActorKind, Context, Mode
 from orderly_http.context import MODE_HEADER
+from orderly_http.limits import ETAG_DIGITS_MAX
 from orderly_http.problems import (
     REPLAYED_HEADER,
     ProblemResponse,
@@ -47,8 +48,8 @@ type Body = BaseModel | Mapping[str, Any] | None
 """What a route renders from a use case's value: a resource model (serialised by
 pydantic-core), a resource's ``document()`` (rendered by orjson), or no body (``204``)."""
 
-IF_MATCH_RULE = 'must be the ETag of the product (such as "3") or *'
-_STRONG_ETAG = re.compile(r'"([0-9]{1,18})"')
+IF_MATCH_RULE = 'must be the resource\'s ETag (such as "3") or *'
+_STRONG_ETAG = re.compile(rf'"([0-9]{{1,{ETAG_DIGITS_MAX}}})"')
 # A dry run created and queued nothing, so it answers 200 where the write answers 201 or 202.
 _DRY_RUN_STATUS = {201: 200, 202: 200}
 

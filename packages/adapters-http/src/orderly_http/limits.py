@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import Path
 
+from orderly_core.accounts.emails import LABEL_MAX
 from orderly_core.accounts.model import DISPLAY_NAME_MAX, EMAIL_MAX, PASSWORD_MAX, PASSWORD_MIN
 from orderly_core.catalogue.model import (
     DESCRIPTION_MAX,
@@ -34,6 +35,7 @@ from orderly_core.shared.validation import (
     SINGLE_LINE_PATTERN,
     SINGLE_LINE_REFUSED,
 )
+from orderly_core.webhooks.policy import URL_MAX
 
 Keywords = dict[str, Any]
 
@@ -66,11 +68,15 @@ UNITS = whole(0, ON_HAND_MAX)
 STOCK_DELTA: Keywords = whole(-ON_HAND_MAX, ON_HAND_MAX) | {"not": {"const": 0}}
 QUANTITY = whole(1, MAX_QUANTITY)
 LINES: Keywords = {"minItems": 1, "maxItems": MAX_LINES}
+# A domain label of at most 63 characters that is not an IDNA A-label (``xn--``), which the
+# core takes only when it encodes an allowed Unicode label.
+_LABEL = rf"(?![Xx][Nn]--)[A-Za-z0-9](?:[A-Za-z0-9\-]{{0,{LABEL_MAX - 2}}}[A-Za-z0-9])?"
+_EMAIL_SHAPE = rf"[A-Za-z0-9._%+\-]{{1,64}}@(?:{_LABEL}\.)+[A-Za-z]{{2,{LABEL_MAX}}}"
 # A conservative shape of an address: the core also takes what this leaves out.
-EMAIL: Keywords = {
-    "pattern": r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$",
-    "maxLength": EMAIL_MAX,
-}
+EMAIL: Keywords = {"pattern": rf"^{_EMAIL_SHAPE}$", "maxLength": EMAIL_MAX}
+_UUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+# A user is named by id or by email address.
+USER_REF: Keywords = {"pattern": rf"^(?:{_UUID}|{_EMAIL_SHAPE})$", "maxLength": EMAIL_MAX}
 DISPLAY_NAME = filled(max_length=DISPLAY_NAME_MAX)
 PASSWORD: Keywords = {"minLength": PASSWORD_MIN, "maxLength": PASSWORD_MAX}
 EVENT_TYPES: Keywords = {
@@ -80,8 +86,21 @@ EVENT_TYPES: Keywords = {
 }
 SEARCH = text(max_length=100)
 FILTER = text()
-IF_MATCH: Keywords = {"pattern": r'^("[0-9]+"|\*)$'}
+ETAG_DIGITS_MAX = 18
+"""A version fits PostgreSQL's bigint: an ``If-Match`` tag holds at most 18 digits."""
+IF_MATCH: Keywords = {"pattern": rf'^("[0-9]{{1,{ETAG_DIGITS_MAX}}}"|\*)$'}
 IDEMPOTENCY_KEY: Keywords = {"pattern": IDEMPOTENCY_KEY_PATTERN}
+# A conservative shape of a webhook URL (https, a host name, a port, a path without a
+# fragment); the address guard then refuses hosts that are not public.
+WEBHOOK_URL: Keywords = {
+    "pattern": r"^https://[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?(?::[0-9]{1,4})?(?:/[!\"$-~]*)?$",
+    "maxLength": URL_MAX,
+}
+
+UserPath = Annotated[
+    str, Path(description="The user's id, or their email address", json_schema_extra=USER_REF)
+]
+"""A route's ``{user_id}``, declared with the rule of a user reference."""
 
 SkuPath = Annotated[str, Path(description="The product's SKU, any case", json_schema_extra=SKU)]
 """A route's ``{sku}``, declared with the SKU rule."""

@@ -40,8 +40,26 @@ def problem_schemas() -> dict[str, Any]:
     return {**nested, "Problem": schema}
 
 
+def whole_bounds(node: Any) -> None:
+    """Give every integer's ``minimum`` and ``maximum`` back as integers, in place: FastAPI's
+    model of the document reads them as floats (``1000.0``), which generated clients and
+    test-data generators then take for non-integers."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            for bound in ("minimum", "maximum"):
+                value = node.get(bound)
+                if isinstance(value, float) and value.is_integer():
+                    node[bound] = int(value)
+        for child in node.values():
+            whole_bounds(child)
+    elif isinstance(node, list):
+        for child in node:
+            whole_bounds(child)
+
+
 def openapi_builder(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """FastAPI's document, with the ``Problem`` schema the routes' problem responses name."""
+    """FastAPI's document, with the ``Problem`` schema the routes' problem responses name and
+    integer bounds written as integers."""
 
     def build() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -54,6 +72,7 @@ def openapi_builder(app: FastAPI) -> Callable[[], dict[str, Any]]:
             )
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             schemas.update(problem_schemas())
+            whole_bounds(document)
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -11,7 +11,7 @@ from orderly_core.orders.model import Order, Placement, order_view
 from orderly_core.orders.placement import LineRequest, NewOrder
 from orderly_core.shared.paging import Page
 from orderly_http import limits
-from orderly_http.schemas import RequestBody
+from orderly_http.schemas import RequestBody, WholeNumber
 
 _NEXT_CURSOR = "Pass as `cursor` to get the next page; null on the last page"
 
@@ -115,7 +115,9 @@ class OrderLineBody(RequestBody):
     model_config = ConfigDict(title="NewOrderLine")
 
     sku: str = Field(examples=["MUG-1"], json_schema_extra=limits.SKU)
-    quantity: int = Field(description="1-1000", examples=[2], json_schema_extra=limits.QUANTITY)
+    quantity: WholeNumber = Field(
+        description="1-1000", examples=[2], json_schema_extra=limits.QUANTITY
+    )
 
 
 class NewOrderBody(RequestBody):

@@ -2,7 +2,8 @@
 
 Request bodies forbid unknown fields, so a client cannot set what it does not own
 (``version``, ``reserved``, timestamps), and take JSON types strictly (a price is an integer,
-never ``"12.50"`` or ``12.5``). They check types only: the catalogue's rules are the core's.
+never ``"12.50"`` or ``12.5``; ``1250.0`` is the integer JSON Schema says it is, see
+:data:`WholeNumber`). They check types only: the catalogue's rules are the core's.
 
 Responses are built once from the domain values with ``model_construct`` (the core has
 already validated them) and serialised by pydantic-core straight to bytes: no second
@@ -13,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
@@ -86,6 +87,17 @@ class ProductPageResource(BaseModel):
         }
 
 
+def _whole(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole)]
+"""An integer of a request body, as JSON Schema's ``integer``: a number without a fractional
+part, ``12`` or ``12.0``; ``12.5``, ``"12"`` and ``true`` are refused."""
+
+
 class RequestBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -113,7 +125,7 @@ class NewProductBody(RequestBody):
     )
     name: str = Field(examples=["Blue mug"], json_schema_extra=limits.NAME)
     description: str = Field(default="", json_schema_extra=limits.DESCRIPTION)
-    unit_price: int = Field(
+    unit_price: WholeNumber = Field(
         description="Price in minor units of the currency",
         examples=[1250],
         json_schema_extra=limits.MINOR_UNITS,
@@ -121,9 +133,11 @@ class NewProductBody(RequestBody):
     currency: str = Field(
         description="ISO 4217 code", examples=["EUR"], json_schema_extra=limits.CURRENCY
     )
-    on_hand: int = Field(default=0, description="Opening stock", json_schema_extra=limits.UNITS)
+    on_hand: WholeNumber = Field(
+        default=0, description="Opening stock", json_schema_extra=limits.UNITS
+    )
     active: bool = Field(default=True, description="False to create it out of sale")
-    low_stock_threshold: int = Field(
+    low_stock_threshold: WholeNumber = Field(
         default=0,
         description="Send `stock.low` when `available` falls below this; 0: never",
         json_schema_extra=limits.UNITS,
@@ -136,13 +150,16 @@ class NewProductBody(RequestBody):
 class ProductChangesBody(ChangesBody):
     """The fields to change; the others stay as they are. A new currency needs a new price."""
 
-    model_config = ConfigDict(title="ProductChanges", json_schema_extra={"minProperties": 1})
+    model_config = ConfigDict(
+        title="ProductChanges",
+        json_schema_extra={"minProperties": 1, "dependentRequired": {"currency": ["unit_price"]}},
+    )
 
     name: str | SkipJsonSchema[None] = Field(default=None, json_schema_extra=limits.NAME)
     description: str | SkipJsonSchema[None] = Field(
         default=None, json_schema_extra=limits.DESCRIPTION
     )
-    unit_price: int | SkipJsonSchema[None] = Field(
+    unit_price: WholeNumber | SkipJsonSchema[None] = Field(
         default=None,
         description="Price in minor units of the currency",
         json_schema_extra=limits.MINOR_UNITS,
@@ -153,7 +170,7 @@ class ProductChangesBody(ChangesBody):
     active: bool | SkipJsonSchema[None] = Field(
         default=None, description="False takes the product out of sale, true puts it back"
     )
-    low_stock_threshold: int | SkipJsonSchema[None] = Field(
+    low_stock_threshold: WholeNumber | SkipJsonSchema[None] = Field(
         default=None,
         description="Send `stock.low` when `available` falls below this; 0: never",
         json_schema_extra=limits.UNITS,
@@ -170,7 +187,7 @@ class StockAdjustmentBody(RequestBody):
 
     model_config = ConfigDict(title="StockAdjustment")
 
-    delta: int = Field(
+    delta: WholeNumber = Field(
         description="Units to add (positive) or remove (negative); not 0",
         json_schema_extra=limits.STOCK_DELTA,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from orderly_core.platform.outbox import EventType
@@ -19,6 +19,7 @@ from orderly_core.webhooks.endpoints import EndpointChanges, NewEndpoint, Regist
 from orderly_core.webhooks.model import Attempt, Delivery, Endpoint, delivery_view, endpoint_view
 from orderly_core.webhooks.replay import ReplayReport, ReplayRequest
 from orderly_http import limits
+from orderly_http.paging import Instant
 from orderly_http.schemas import ChangesBody, RequestBody
 
 _NEXT_CURSOR = "Pass as `cursor` to get the next page; null on the last page"
@@ -186,6 +187,7 @@ class NewEndpointBody(RequestBody):
     url: str = Field(
         description="An absolute https:// URL of a public host",
         examples=["https://hooks.example.com/orderly"],
+        json_schema_extra=limits.WEBHOOK_URL,
     )
     event_types: list[str] = Field(
         description=_EVENT_TYPES,
@@ -205,7 +207,9 @@ class EndpointChangesBody(ChangesBody):
     )
 
     url: str | SkipJsonSchema[None] = Field(
-        default=None, description="An absolute https:// URL of a public host"
+        default=None,
+        description="An absolute https:// URL of a public host",
+        json_schema_extra=limits.WEBHOOK_URL,
     )
     event_types: list[str] | SkipJsonSchema[None] = Field(
         default=None, description=_EVENT_TYPES, json_schema_extra=limits.EVENT_TYPES
@@ -235,12 +239,12 @@ class ReplayBody(RequestBody):
         examples=[["order.placed"]],
         json_schema_extra=limits.EVENT_TYPES,
     )
-    since: AwareDatetime = Field(
+    since: Instant = Field(
         strict=False,  # JSON carries times as strings
         description="Events created at or after this time (RFC 3339 with an offset)",
         examples=["2026-11-22T00:00:00Z"],
     )
-    until: AwareDatetime = Field(
+    until: Instant = Field(
         strict=False,
         description="Events created before this time (RFC 3339 with an offset)",
         examples=["2026-11-23T00:00:00Z"],

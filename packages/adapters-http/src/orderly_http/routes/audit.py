@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 from starlette.responses import Response
 
 from orderly_core.audit.use_cases import list_audit
@@ -21,7 +20,7 @@ from orderly_http.answers import answer, described
 from orderly_http.audit_schemas import AuditPageResource
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext
-from orderly_http.paging import Cursor, Limit
+from orderly_http.paging import Cursor, Instant, Limit
 from orderly_http.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -76,10 +75,10 @@ async def list_audit_route(
         ),
     ] = None,
     since: Annotated[
-        AwareDatetime | None, Query(description=f"Entries at or after this time. {_TIME}")
+        Instant | None, Query(description=f"Entries at or after this time. {_TIME}")
     ] = None,
     until: Annotated[
-        AwareDatetime | None, Query(description=f"Entries before this time. {_TIME}")
+        Instant | None, Query(description=f"Entries before this time. {_TIME}")
     ] = None,
     limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,

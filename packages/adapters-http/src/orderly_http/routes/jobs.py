@@ -54,6 +54,7 @@ async def list_jobs_route(
     name: Annotated[
         str | None,
         Query(
+            min_length=1,
             max_length=NAME_MAX,
             description="Jobs of this name only, such as `import_products`",
             json_schema_extra=limits.FILTER,

@@ -14,7 +14,6 @@ with the order's ``ETag``: a stale copy gets 412. Every write takes ``?mode=dry_
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -47,13 +46,20 @@ from orderly_http.order_schemas import (
     OrderPreviewResource,
     OrderResource,
 )
-from orderly_http.paging import Cursor, Limit
+from orderly_http.paging import Cursor, Instant, Limit
 from orderly_http.problems import (
     problem_responses,
 )
-from orderly_http.routes.product_writes import IfMatch
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
+
+IfMatch = Annotated[
+    str | SkipJsonSchema[None],
+    Header(
+        description='The order\'s `ETag` (such as `"3"`): change only that version',
+        json_schema_extra=limits.IF_MATCH,
+    ),
+]
 
 _KEY_NOTE = (
     "A retry with the same `Idempotency-Key` and body within 24 hours (`IDEMPOTENCY_KEY_TTL_"
@@ -140,9 +146,9 @@ async def list_orders_route(
         Query(description="Staff: only this customer's orders", json_schema_extra=limits.FILTER),
     ] = None,
     since: Annotated[
-        datetime | None, Query(description="Placed at or after this time (RFC 3339)")
+        Instant | None, Query(description="Placed at or after this time (RFC 3339, with offset)")
     ] = None,
-    until: Annotated[datetime | None, Query(description="Placed before this time")] = None,
+    until: Annotated[Instant | None, Query(description="Placed before this time")] = None,
     limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
 ) -> Response:

@@ -187,7 +187,9 @@ async def list_users_route(
     dependencies=SIGNED_IN,
     responses=problem_responses(401, 404, 422),
 )
-async def get_user_route(user_id: str, resources: Resources, ctx: RequestContext) -> Response:
+async def get_user_route(
+    user_id: limits.UserPath, resources: Resources, ctx: RequestContext
+) -> Response:
     return answer(
         await get_user(resources.dependencies, ctx, user_id), ctx, UserResource.from_domain
     )
@@ -202,7 +204,7 @@ async def get_user_route(user_id: str, resources: Resources, ctx: RequestContext
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def patch_user(
-    user_id: str, body: UserChangesBody, resources: Resources, ctx: RequestContext
+    user_id: limits.UserPath, body: UserChangesBody, resources: Resources, ctx: RequestContext
 ) -> Response:
     changes = UserChanges(user_id, role=body.role, active=body.active)
     result = await update_user(resources.dependencies, ctx, changes)

@@ -40,8 +40,11 @@ async def list_orders(
     customer = customer_filter_for_listing(ctx.actor, query.customer_id)
     if isinstance(customer, Forbidden):
         return Failure(customer)
-    query = replace(query, customer_id=customer)
     fields = FieldErrors()
+    if query.customer_id not in (None, customer):
+        # A customer's listing is their own whatever they named, but what they sent is text.
+        fields.text("customer_id", query.customer_id)
+    query = replace(query, customer_id=customer)
     page = checked_page(fields, query, NEWEST_FIRST)
     fields.time_range(query.since, query.until)
     if invalid := fields.invalid():
