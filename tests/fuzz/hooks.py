@@ -43,6 +43,9 @@ FIELD_RULES: dict[tuple[str, str], str] = {
         "each type one the endpoint subscribes to"
     ),
     ("POST /api/v1/webhooks/{endpoint_id}/replay", "since"): "at most 10,000 events",
+    ("POST /api/v1/products/{sku}/stock-adjustments", "delta"): (
+        "stock on hand stays at most 10^9 after the adjustment: it depends on the stock held"
+    ),
     ("POST /api/v1/webhooks", "url"): "the address guard: a public host",
     ("PATCH /api/v1/webhooks/{endpoint_id}", "url"): "the address guard: a public host",
 }
