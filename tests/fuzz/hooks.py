@@ -11,11 +11,15 @@ these requests: a server error or an answer that breaks its schema is never waiv
 from __future__ import annotations
 
 import json
+import os
 import re
+import uuid
 from typing import Any
 
+import httpx
 import schemathesis
 from schemathesis.core.failures import AcceptedNegativeData
+from schemathesis.generation.modes import GenerationMode
 from schemathesis.openapi.checks import RejectedPositiveData
 
 # Problem codes that schema-valid data may get, with the rule behind each.
@@ -107,3 +111,117 @@ def filter_failure(ctx: Any, failure: Any, case: Any, response: Any) -> bool:
     if not _schema_valid_headers(case):
         return False
     return not _waived(f"{case.method.upper()} {case.operation.path}", _problem(response))
+
+
+# Data the API holds, so that schema-valid requests about one product, order or webhook
+# endpoint reach the rules behind the lookup (a generated SKU or id names nothing, and a
+# generated ETag is rarely the current one). The test passes the running app's address and
+# the signed-in caller's Authorization header; each positive case of these operations is
+# pointed at a resource made for it (or, for an order, placed and moved to the step before),
+# with that resource's current ETag in If-Match.
+BASE_URL = os.environ.get("FUZZ_BASE_URL", "")
+AUTHORIZATION = os.environ.get("FUZZ_AUTHORIZATION", "")
+# An account that signs in at `POST /api/v1/auth/token` (one of its own: the callers' passwords
+# may change during a run).
+USERNAME = os.environ.get("FUZZ_USERNAME", "")
+PASSWORD = os.environ.get("FUZZ_PASSWORD", "")
+# Products on sale with stock enough for every order of a run, one per line of the largest
+# order (an order names each SKU once); made by the test before the run.
+ON_SALE = [f"FUZZ-{index}" for index in range(100)]
+EVENT_TYPES = [
+    "order.placed", "order.paid", "order.shipped", "order.delivered", "order.cancelled",
+    "stock.low",
+]  # fmt: skip
+# The steps an order is moved through before each of these operations acts on it.
+ORDER_STEPS = {"pay": [], "cancel": [], "ship": ["pay"], "deliver": ["pay", "ship"]}
+IMPORT_CSV = "sku,name,description,price,currency,on_hand\nFUZZ-IMPORT-1,Imported,,12.50,EUR,4\n"
+# The operations whose schema-valid requests get real data (paths starting so).
+REAL_DATA_PATHS = (
+    "/api/v1/products/{sku}",
+    "/api/v1/webhooks/{endpoint_id}",
+    "/api/v1/orders",
+    "/api/v1/products/imports",
+    "/api/v1/auth/token",
+)
+
+_CLIENT = httpx.Client(base_url=BASE_URL, headers={"Authorization": AUTHORIZATION}, timeout=30)
+
+
+def _api(method: str, path: str, **kwargs: Any) -> httpx.Response:
+    return _CLIENT.request(method, path, **kwargs)
+
+
+def _fresh_product() -> tuple[str, str]:
+    sku = f"FUZZ-{uuid.uuid4().hex[:16]}"
+    body = {"sku": sku, "name": "Fuzzed", "unit_price": 1000, "currency": "EUR"}
+    created = _api("POST", "/api/v1/products", json=body)
+    return sku, created.headers.get("ETag", '"1"')
+
+
+def _fresh_endpoint() -> tuple[str, str]:
+    body = {"url": "https://8.8.8.8/orderly", "event_types": EVENT_TYPES}
+    created = _api("POST", "/api/v1/webhooks", json=body)
+    return str(created.json().get("id")), created.headers.get("ETag", '"1"')
+
+
+def _fresh_order(steps: list[str]) -> tuple[str, str]:
+    body = {"lines": [{"sku": ON_SALE[0], "quantity": 1}]}
+    placed = _api("POST", "/api/v1/orders", json=body, headers=_new_key())
+    order_id, etag = str(placed.json().get("id")), placed.headers.get("ETag", '"1"')
+    for step in steps:
+        moved = _api("POST", f"/api/v1/orders/{order_id}/{step}", headers={"If-Match": etag})
+        etag = moved.headers.get("ETag", etag)
+    return order_id, etag
+
+
+def _new_key() -> dict[str, str]:
+    return {"Idempotency-Key": f"fuzz-{uuid.uuid4().hex}"}
+
+
+def _set_headers(case: Any, headers: dict[str, str]) -> None:
+    """Send ``headers`` in place of any the case has under the same names, in any case."""
+    names = {name.lower() for name in headers}
+    kept = {
+        name: value for name, value in (case.headers or {}).items() if name.lower() not in names
+    }
+    case.headers = kept | headers
+
+
+def _real_data(case: Any) -> None:
+    """Point the schema-valid ``case`` at data the API holds (see above)."""
+    path, method = case.operation.path, case.method.upper()
+    target: tuple[str, str] | None = None
+    if path.startswith("/api/v1/products/{sku}") and method != "GET":
+        target = _fresh_product()
+        case.path_parameters["sku"] = target[0]
+    elif path.startswith("/api/v1/webhooks/{endpoint_id}") and method in ("PATCH", "DELETE"):
+        target = _fresh_endpoint()
+        case.path_parameters["endpoint_id"] = target[0]
+    elif path == "/api/v1/webhooks/{endpoint_id}/replay":
+        case.path_parameters["endpoint_id"] = _fresh_endpoint()[0]
+    elif path.startswith("/api/v1/orders/{order_id}/"):
+        target = _fresh_order(ORDER_STEPS[path.rsplit("/", 1)[1]])
+        case.path_parameters["order_id"] = target[0]
+    elif path == "/api/v1/orders" and method == "POST" and isinstance(case.body, dict):
+        for line, sku in zip(case.body.get("lines", []), ON_SALE, strict=False):
+            line["sku"] = sku
+        _set_headers(case, _new_key())
+    elif path == "/api/v1/products/imports" and isinstance(case.body, dict):
+        case.body["file"] = IMPORT_CSV
+    elif path == "/api/v1/auth/token" and isinstance(case.body, dict):
+        # A form has no null: an absent field is left out.
+        case.body = {name: value for name, value in case.body.items() if value is not None}
+        case.body.update(username=USERNAME, password=PASSWORD)
+    if target is not None:
+        _set_headers(case, {"If-Match": target[1]})
+
+
+@schemathesis.hook
+def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    """Schema-valid requests of the operations of ``REAL_DATA_PATHS`` get real data; data the
+    schema forbids is sent as generated."""
+    meta = case.meta
+    if not BASE_URL or meta is None or meta.generation.mode is not GenerationMode.POSITIVE:
+        return
+    if case.operation.path.startswith(REAL_DATA_PATHS):
+        _real_data(case)

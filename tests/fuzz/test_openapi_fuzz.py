@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_core.shared.context import Role
 from orderly_core.unit_of_work import Dependencies
+from tests.fuzz.hooks import ON_SALE
 from tests.http.accounts import JWT_SECRET, PASSWORD, bearer, forget_login_failures, make_user
 from tests.http.helpers import seed
 
@@ -44,6 +45,8 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "30"))
 # A run as the customer covers what only customers do (their own orders and account).
 CUSTOMER_PATHS = r"^/api/v1/(orders|users/me)"
+# The account the fuzzer signs in with at /api/v1/auth/token (see hooks.py).
+SIGN_IN = "sign-in@example.com"
 
 
 def _free_port() -> int:
@@ -114,17 +117,26 @@ async def _token(base: str, email: str) -> str:
 def _schemathesis(
     base: str, token: str, seed: int, *options: str
 ) -> subprocess.CompletedProcess[str]:
+    """Schemathesis against the app at ``base`` with ``token``; the hooks read the address,
+    the caller and the account to sign in with from the environment (see hooks.py)."""
+    authorization = bearer(token)["Authorization"]
     command = [
         str(SCHEMATHESIS), "--config-file", str(CONFIG), "run", f"{base}/openapi.json",
         "--seed", str(seed), "--max-examples", str(MAX_EXAMPLES),
-        "--header", f"Authorization: {bearer(token)['Authorization']}",
+        "--header", f"Authorization: {authorization}",
         "--generation-allow-x00", "true", "--generation-database", "none",
         "--phases", "examples,coverage,fuzzing,stateful",
         "--workers", "2", "--no-color",
         "--request-timeout", "30", "--suppress-health-check", "all",
         *options,
     ]  # fmt: skip
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    env = os.environ | {
+        "PYTHONPATH": str(ROOT),
+        "FUZZ_BASE_URL": base,
+        "FUZZ_AUTHORIZATION": authorization,
+        "FUZZ_USERNAME": SIGN_IN,
+        "FUZZ_PASSWORD": PASSWORD,
+    }
     return subprocess.run(
         command, capture_output=True, text=True, check=False, timeout=600, cwd=ROOT, env=env
     )
@@ -158,13 +170,21 @@ async def test_the_api_keeps_to_its_openapi_document(
     forget_login_failures(redis_url)
     await make_user(pg_deps, "admin@example.com", Role.ADMIN)
     await make_user(pg_deps, "ann@example.com", Role.CUSTOMER)
+    await make_user(pg_deps, SIGN_IN, Role.CUSTOMER)
     await seed(pg_deps, "MUG-1", on_hand=1000)
+    for sku in ON_SALE:
+        await seed(pg_deps, sku, on_hand=10_000_000)
     async with serving(database_url, redis_url, server_log) as base:
         admin = await _token(base, "admin@example.com")
         customer = await _token(base, "ann@example.com")
         # The customer first: the admin's run may deactivate the customer (ending its tokens).
         as_customer = await asyncio.to_thread(
-            _schemathesis, base, customer, fuzz_seed, "--include-path-regex", CUSTOMER_PATHS
+            _schemathesis,
+            base,
+            customer,
+            fuzz_seed,
+            "--include-path-regex",
+            CUSTOMER_PATHS,
         )
         _show("customer", as_customer, server_log)
         as_admin = await asyncio.to_thread(_schemathesis, base, admin, fuzz_seed)
