@@ -6,12 +6,15 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
+import pytest
+
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
 from orderly_core.orders.steps import OrderStep, cancel_order, pay_order
 from orderly_core.sales.model import Revenue, SkuSales
 from orderly_core.sales.use_cases import SalesQuery, sales_report, summarise_sales
 from orderly_core.shared.context import Actor, Context, Mode, Role
 from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.shared.validation import DAY_RULE
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import STAFF, err, fresh, make_product, ok
@@ -90,3 +93,14 @@ async def test_who_may_summarise_and_read_and_which_ranges(deps: Dependencies) -
     assert isinstance(backwards, InvalidInput)
     assert isinstance(too_long, InvalidInput)
     assert ok(await sales_report(deps, SCHEDULE, SalesQuery(DAY, DAY))).days == ()
+
+
+@pytest.mark.parametrize("day", [date(1, 1, 1), date(9999, 12, 31)])
+async def test_a_day_whose_bounds_orderly_cannot_store_is_invalid(
+    deps: Dependencies, day: date
+) -> None:
+    refused = err(await summarise_sales(deps, SCHEDULE, day))
+    last = ok(await summarise_sales(deps, SCHEDULE, date(9999, 12, 30)))
+
+    assert refused == InvalidInput.single("day", DAY_RULE)
+    assert last.day == date(9999, 12, 30)

@@ -18,7 +18,7 @@ from orderly_core.sales.ports import SalesServices, SalesUnit
 from orderly_core.shared.authorization import operations_denied, sales_report_denied
 from orderly_core.shared.context import Context
 from orderly_core.shared.errors import Forbidden, InvalidInput
-from orderly_core.shared.validation import FieldErrors
+from orderly_core.shared.validation import FieldErrors, day_problem
 
 REPORT_DAYS_MAX = 366
 
@@ -38,15 +38,18 @@ class SalesReport:
 
 async def summarise_sales(
     deps: SalesServices, ctx: Context, day: date | None = None
-) -> Result[SalesSummary, Forbidden]:
-    """Make (or make again) the summary of ``day``, yesterday (UTC) by default. Orderly's
-    schedule and operators make summaries; a dry run computes it and keeps nothing."""
+) -> Result[SalesSummary, Forbidden | InvalidInput]:
+    """Make (or make again) the summary of ``day``, yesterday (UTC) by default, a day between
+    0001-01-02 and 9999-12-30. Orderly's schedule and operators make summaries; a dry run
+    computes it and keeps nothing."""
     if denied := operations_denied(ctx.actor, "make sales summaries"):
         return Failure(denied)
     now = deps.clock.now()
     wanted = day or (now.date() - timedelta(days=1))
+    if problem := day_problem(wanted):
+        return Failure(InvalidInput.single("day", problem))
 
-    async def work(uow: SalesUnit) -> Result[SalesSummary, Forbidden]:
+    async def work(uow: SalesUnit) -> Result[SalesSummary, Forbidden | InvalidInput]:
         start, end = day_bounds(wanted)
         summary = SalesSummary(wanted, await uow.sales.tally(start, end, TOP_SKUS), now)
         await uow.sales.save(summary)

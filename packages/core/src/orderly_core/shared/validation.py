@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import fields as dataclass_fields
 from dataclasses import is_dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from returns.result import Failure
 
@@ -43,6 +43,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 TIME_MIN = datetime(1, 1, 2, tzinfo=UTC)
 TIME_MAX = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC)
 TIME_RULE = "must be a time with its offset between 0001-01-02 and 9999-12-30 (UTC)"
+DAY_RULE = "must be a day between 0001-01-02 and 9999-12-30"
 
 
 def text_problem(value: str, *, multiline: bool = False) -> str | None:
@@ -67,6 +68,12 @@ def time_problem(value: datetime) -> str | None:
     if value.utcoffset() is None or not TIME_MIN <= value <= TIME_MAX:
         return TIME_RULE
     return None
+
+
+def day_problem(value: date) -> str | None:
+    """What is wrong with ``value`` as a day Orderly keeps or counts by (a UTC day, whose
+    bounds are times of :func:`time_problem`'s range), or ``None``."""
+    return None if TIME_MIN.date() <= value <= TIME_MAX.date() else DAY_RULE
 
 
 def parse_id(raw: str) -> uuid.UUID | None:
