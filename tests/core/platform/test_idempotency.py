@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import pytest
 from returns.pipeline import is_successful
@@ -38,8 +37,9 @@ from orderly_core.platform.retention import purge_expired_keys
 from orderly_core.shared.context import Actor, Context, Mode
 from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict
 from orderly_core.testing import FixedClock
-from orderly_core.unit_of_work import Dependencies, UnitOfWork
+from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import ANN, BOB, STAFF, err, fresh, make_product, ok, order, stored
+from tests.core.platform.helpers import with_records
 
 KEY = "order-7f3c2a"
 
@@ -197,33 +197,9 @@ class _FailingRecords:
         return await self.inner.purge(now, limit)
 
 
-class _UnitWithFailingRecords:
-    def __init__(self, inner: UnitOfWork) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    @property
-    def idempotency(self) -> IdempotencyRecords:
-        return _FailingRecords(self._inner.idempotency)
-
-    async def __aenter__(self) -> Self:
-        await self._inner.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._inner.__aexit__(kind, error, tb)
-
-
 async def test_an_order_never_outlives_a_lost_record(deps: Dependencies) -> None:
     await make_product(deps, "MUG-1", on_hand=10)
-    failing = replace(deps, unit_of_work=lambda: _UnitWithFailingRecords(deps.unit_of_work()))
+    failing = with_records(deps, _FailingRecords)
 
     with pytest.raises(ConnectionError):
         await place_order(failing, keyed(ANN), order(("MUG-1", 1)))

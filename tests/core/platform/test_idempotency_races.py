@@ -5,9 +5,8 @@ over the one stored first, which stays the outcome its retries get."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from types import TracebackType
-from typing import Any, Self
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -16,8 +15,9 @@ from orderly_core.orders.placement import place_order
 from orderly_core.orders.reading import list_orders
 from orderly_core.platform.idempotency import IdempotencyRecords, KeyScope, Replayed, StoredOutcome
 from orderly_core.shared.context import Context
-from orderly_core.unit_of_work import Dependencies, UnitOfWork
+from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import ANN, err, fresh, make_product, ok, order, stored
+from tests.core.platform.helpers import with_records
 
 pytestmark = pytest.mark.postgres
 
@@ -57,36 +57,11 @@ class _LateRecords:
         return await self.inner.purge(now, limit)
 
 
-class _UnitLookingLate:
-    def __init__(self, inner: UnitOfWork, late: _Late) -> None:
-        self._inner = inner
-        self._late = late
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    @property
-    def idempotency(self) -> IdempotencyRecords:
-        return _LateRecords(self._inner.idempotency, self._late)
-
-    async def __aenter__(self) -> Self:
-        await self._inner.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._inner.__aexit__(kind, error, tb)
-
-
 async def test_a_retry_that_looked_too_early_gets_the_first_outcome(deps: Dependencies) -> None:
     await make_product(deps, "MUG-1", on_hand=10)
     first = fresh(await place_order(deps, keyed(), order(("MUG-1", 1))))
     late = _Late()
-    looking_late = replace(deps, unit_of_work=lambda: _UnitLookingLate(deps.unit_of_work(), late))
+    looking_late = with_records(deps, lambda records: _LateRecords(records, late))
 
     retry = ok(await place_order(looking_late, keyed(), order(("MUG-1", 1))))
 
@@ -104,7 +79,7 @@ async def test_a_refusal_stored_first_stays_the_one_replayed(deps: Dependencies)
     scope = KeyScope.of(ANN, "order.place", KEY)
     first = err(await place_order(deps, keyed(request_id="req-1"), order(("MUG-1", 1))))
     late = _Late(early_looks=2)  # before the key is taken, and once it is held
-    looking_late = replace(deps, unit_of_work=lambda: _UnitLookingLate(deps.unit_of_work(), late))
+    looking_late = with_records(deps, lambda records: _LateRecords(records, late))
 
     retry = err(await place_order(looking_late, keyed(request_id="req-2"), order(("MUG-1", 1))))
 
