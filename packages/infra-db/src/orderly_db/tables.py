@@ -56,6 +56,8 @@ products = Table(
     CheckConstraint("on_hand >= reserved", name="on_hand_covers_reserved"),
     CheckConstraint("version >= 1", name="version_positive"),
     CheckConstraint("low_stock_threshold >= 0", name="low_stock_threshold_not_negative"),
+    Column("max_per_order", Integer, nullable=True),
+    CheckConstraint("max_per_order between 1 and 1000", name="max_per_order_range"),
 )
 
 users = Table(
@@ -138,10 +140,15 @@ orders = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False),
     Column("cancel_reason", String(255), nullable=True),
+    Column("email", String(320), nullable=True),
+    Column("shipping_address", JSONB, nullable=True),
+    Column("shipping_method", String(32), nullable=True),
+    Column("shipping", BigInteger, nullable=False, server_default="0"),
     CheckConstraint(
         "status in ('placed', 'paid', 'shipped', 'delivered', 'cancelled')", name="status_known"
     ),
     CheckConstraint("total >= 0", name="total_not_negative"),
+    CheckConstraint("shipping >= 0 and shipping <= total", name="shipping_within_total"),
     Index(None, "customer_id", "placed_at"),
     Index(None, "placed_at"),
     Index(None, "status", "expires_at"),
@@ -287,4 +294,92 @@ sales_summaries = Table(
     Column("revenue", JSONB, nullable=False),
     Column("top_skus", JSONB, nullable=False),
     Column("computed_at", DateTime(timezone=True), nullable=False),
+)
+
+shipping_rates = Table(
+    "shipping_rates",
+    metadata,
+    Column("code", String(32), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("countries", JSONB, nullable=False),  # ISO 3166-1 alpha-2 codes; [] serves everywhere
+    Column("price", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("free_above", BigInteger, nullable=True),
+    Column("active", Boolean, nullable=False, server_default="true"),
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("code ~ '^[a-z0-9][a-z0-9_.-]{0,31}$'", name="code_format"),
+    CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_format"),
+    CheckConstraint("price >= 0", name="price_not_negative"),
+    CheckConstraint("free_above >= 0", name="free_above_not_negative"),
+    CheckConstraint("version >= 1", name="version_positive"),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("order_id", Uuid, ForeignKey("orders.id"), nullable=False),
+    Column("provider", String(16), nullable=False),
+    Column("provider_reference", String(255), nullable=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("failure_reason", String(255), nullable=True),
+    Column("created_by", String(300), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+    # A pending payment whose order ended: it is still to be cancelled at the provider.
+    Column("cancel_due", Boolean, nullable=False, server_default="false"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("retry_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint(
+        "status in ('pending', 'succeeded', 'failed', 'cancelled')", name="status_known"
+    ),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_format"),
+    Index(None, "order_id", "created_at"),
+    Index(None, "provider", "provider_reference"),
+    Index(None, "cancel_due", "retry_at"),
+    Index(None, "created_at"),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("payment_id", Uuid, ForeignKey("payments.id"), nullable=False),
+    Column("order_id", Uuid, ForeignKey("orders.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reason", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("provider_reference", String(255), nullable=True),
+    Column("failure_reason", String(255), nullable=True),
+    Column("created_by", String(300), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("retry_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint("status in ('pending', 'succeeded', 'failed')", name="status_known"),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_format"),
+    Index(None, "order_id", "created_at"),
+    Index(None, "payment_id"),
+    Index(None, "status", "retry_at"),
+)
+
+# Each inbound provider event, kept in the transaction of its effect: a redelivery finds it.
+provider_events = Table(
+    "provider_events",
+    metadata,
+    Column("provider", String(16), primary_key=True),
+    Column("event_id", String(255), primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index(None, "received_at"),
 )

@@ -1,0 +1,2 @@
+"""Orderly's payment providers, behind the core's payment port
+(:class:`orderly_core.payments.ports.PaymentProvider`)."""
