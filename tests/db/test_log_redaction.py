@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_db.engine import transaction
-from orderly_db.log import LogFormat, configure_logging
+from orderly_db.log import MASK, LogFormat, configure_logging
 from orderly_db.statements import DriverConnection, Statement, json_text
 from orderly_db.tables import users, webhook_endpoints
 from tests.db_fixtures import FAST_PASSWORDS
@@ -151,4 +151,25 @@ async def test_failing_statements_log_no_hash_no_secret_and_no_parameter(
         "Ann@Example.com",
         "[parameters:",
     ):
+        assert not [line for line in lines if secret in line], f"{secret!r} is in the log"
+
+
+STRIPE_SECRET_KEY = "sk_test_" + "4eC39HqLyjWDarjtT1zdp7dc"
+CLIENT_SECRET = "pi_3MtwBwLkdIwHu7ix28a3tqPa_secret_YrKJUKribcBjcG8HVhfZluoGH"
+
+
+def test_stripe_keys_and_client_secrets_are_masked_in_every_log_line(
+    log_format: LogFormat, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    structlog.get_logger().warning(
+        "payment_provider_failed", error=f"Invalid API Key provided: {STRIPE_SECRET_KEY}"
+    )
+    logging.getLogger("stripe").warning("created %s", CLIENT_SECRET)
+    _log_everywhere(RuntimeError(f"confirm failed for {CLIENT_SECRET} with {STRIPE_SECRET_KEY}"))
+
+    lines = capsys.readouterr().err.splitlines()
+    assert sum("payment_provider_failed" in line for line in lines) == 1
+    assert [line for line in lines if "created" in line and MASK in line]  # logged, masked
+    for secret in (STRIPE_SECRET_KEY, CLIENT_SECRET, "_secret_YrKJUKribcBjcG8HVhfZluoGH"):
         assert not [line for line in lines if secret in line], f"{secret!r} is in the log"

@@ -35,6 +35,9 @@ _SECRET_TEXT: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b((?i:bearer)\s+)[A-Za-z0-9._~+/=-]+"), r"\g<1>" + MASK),
     # Webhook signing secrets: whsec_ + base64.
     (re.compile(r"whsec_[A-Za-z0-9+/=_-]*"), MASK),
+    # Stripe's secret and restricted keys, and the client secrets of its PaymentIntents.
+    (re.compile(r"\b[sr]k_(?:live|test)_[A-Za-z0-9]+"), MASK),
+    (re.compile(r"\b(?:pi|seti)_[A-Za-z0-9]+_secret_[A-Za-z0-9]+"), MASK),
     # SQLAlchemy's statement parameters, should an engine not hide them.
     (re.compile(r"\[parameters: .*"), "[parameters hidden]"),
     # PostgreSQL's error details quote the offending row or key values.
