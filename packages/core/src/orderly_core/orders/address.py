@@ -22,11 +22,14 @@ POSTAL_CODE_MAX = 16
 CITY_MAX = 100
 REGION_MAX = 100
 PHONE_MAX = 32
-# Digits, spaces and the marks people write phone numbers with; ASCII only.
-PHONE_PATTERN = rf"^\+?[0-9 ()./\-]{{3,{PHONE_MAX - 1}}}$"
-PHONE_RULE = "must be a phone number: digits, spaces, ( ) . / - and a leading +"
+# At least three digits, with spaces and the marks people write phone numbers with, and a
+# leading +; ASCII only.
+PHONE_PATTERN = r"^ *\+?(?:[ ()./\-]*[0-9]){3}[0-9 ()./\-]*$"
+PHONE_RULE = (
+    f"must be a phone number of at most {PHONE_MAX} characters: at least 3 digits, spaces, "
+    "( ) . / - and a leading +"
+)
 _PHONE = re.compile(PHONE_PATTERN)
-_PHONE_DIGITS_MIN = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +91,7 @@ def checked_address(fields: FieldErrors, address: Address, field: str) -> Addres
             country = code
     phone = address.phone
     if phone is not None and fields.text(f"{field}.phone", phone):
-        phone = phone.strip() or None
-        digits = sum(char.isdigit() for char in phone or "")
-        if phone is not None and (_PHONE.fullmatch(phone) is None or digits < _PHONE_DIGITS_MIN):
+        if len(phone) > PHONE_MAX or _PHONE.fullmatch(phone) is None:
             fields.fail(f"{field}.phone", PHONE_RULE)
+        phone = phone.strip()
     return Address(name, line1, city, country, line2, postal, region, phone)
