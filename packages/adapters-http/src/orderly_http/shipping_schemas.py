@@ -120,7 +120,11 @@ class ShippingRateChangesBody(ChangesBody):
 
     model_config = ConfigDict(
         title="ShippingRateChanges",
-        json_schema_extra={"minProperties": 1, "dependentRequired": {"currency": ["price"]}},
+        json_schema_extra={
+            "minProperties": 1,
+            "dependentRequired": {"currency": ["price"]},
+            "not": {"required": ["free_above", "clear_free_above"]},
+        },
     )
 
     name: str | SkipJsonSchema[None] = Field(default=None, json_schema_extra=limits.RATE_NAME)
@@ -141,7 +145,9 @@ class ShippingRateChangesBody(ChangesBody):
         default=None, description=_FREE_ABOVE, json_schema_extra=limits.MINOR_UNITS
     )
     clear_free_above: bool | SkipJsonSchema[None] = Field(
-        default=None, description="true: the rate is never free (not with `free_above`)"
+        default=None,
+        description="true: the rate is never free (not with `free_above`)",
+        json_schema_extra={"const": True},
     )
     active: bool | SkipJsonSchema[None] = Field(
         default=None, description="False retires the rate, true puts it back"
