@@ -9,7 +9,8 @@ from orderly_core.orders.address import Address
 from orderly_core.orders.errors import ShippingMethodUnavailable
 from orderly_core.orders.model import OrderQuery, ShippingOption
 from orderly_core.orders.placement import NewOrder, place_order
-from orderly_core.shared.context import Mode
+from orderly_core.platform.idempotency import KeyReused, Replayed
+from orderly_core.shared.context import Context, Mode
 from orderly_core.shared.errors import InvalidInput
 from orderly_core.shared.money import MAX_MINOR_UNITS, Money
 from orderly_core.shipping.use_cases import (
@@ -19,7 +20,7 @@ from orderly_core.shipping.use_cases import (
     retire_shipping_rate,
 )
 from orderly_core.unit_of_work import Dependencies
-from tests.core.helpers import ANN, ctx, err, fresh, make_product, order
+from tests.core.helpers import ANN, ctx, err, fresh, make_product, ok, order
 from tests.core.orders.accounts import add_account
 
 BERLIN = Address("Ann Example", "Hauptstr. 1", "Berlin", "de", postal_code="10115")
@@ -184,3 +185,18 @@ async def test_shipping_keeps_the_total_within_what_orderly_keeps(deps: Dependen
     assert fresh(await place_order(deps, ctx(ANN, Mode.DRY_RUN), mugs(1))).order.total.amount == (
         MAX_MINOR_UNITS
     )
+
+
+async def test_a_retry_with_the_key_gets_the_same_order_back_whole(deps: Dependencies) -> None:
+    await make_product(deps, "MUG-1", unit_price=1250, on_hand=100)
+    await rates(deps)
+    keyed = Context(ANN, "req-1", idempotency_key="checkout-1")
+    new = mugs(shipping_address=BERLIN, shipping_method="std-eur", email="ann@example.com")
+
+    first = fresh(await place_order(deps, keyed, new))
+    again = ok(await place_order(deps, replace(keyed, request_id="req-2"), new))
+    other = err(await place_order(deps, keyed, replace(new, shipping_method="express")))
+
+    assert isinstance(again, Replayed)
+    assert again.original == first
+    assert isinstance(other, KeyReused)
