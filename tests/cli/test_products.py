@@ -45,6 +45,7 @@ PRODUCT_KEYS = {
     "reserved",
     "available",
     "low_stock_threshold",
+    "max_per_order",
     "version",
     "created_at",
     "updated_at",
@@ -155,6 +156,7 @@ def test_create_then_show_and_list(orderly: Orderly, infra_settings: InfraSettin
         "reserved": 0,
         "available": 40,
         "low_stock_threshold": 0,
+        "max_per_order": None,
         "version": 1,
     }
     row = stored(infra_settings, "MUG-01")

@@ -79,7 +79,11 @@ async def test_orders_placed_through_postgresql_restarts_and_a_stop_hold_every_i
     forget_login_failures(redis_url)
     deps = sql_dependencies(fault_engine, passwords=FAST_PASSWORDS)
     await seed(deps, "MUG-1", on_hand=1_000_000)
-    app = create_app(auth_settings(fault_postgres.url("orderly_faults"), redis_url))
+    # One customer places every order of the run, and pays none.
+    settings = auth_settings(
+        fault_postgres.url("orderly_faults"), redis_url, max_open_unpaid_orders=1000
+    )
+    app = create_app(settings)
     seen: Counter[int | str] = Counter()
     acknowledged: dict[str, str] = {}  # idempotency key -> order id
 

@@ -130,16 +130,21 @@ PASSWORD = os.environ.get("FUZZ_PASSWORD", "")
 ON_SALE = [f"FUZZ-{index}" for index in range(100)]
 EVENT_TYPES = [
     "order.placed", "order.paid", "order.shipped", "order.delivered", "order.cancelled",
-    "stock.low",
+    "order.updated", "stock.low",
 ]  # fmt: skip
 # The steps an order is moved through before each of these operations acts on it.
 ORDER_STEPS = {"pay": [], "cancel": [], "ship": ["pay"], "deliver": ["pay", "ship"]}
+# The shop's shipping rate, serving every country in EUR, made by the test before the run: an
+# order is placed with an address and this method (another rate may serve elsewhere).
+SHIPPING_METHOD = "fuzz"
+SHIPPING_ADDRESS = {"name": "Fuzz", "line1": "Hauptstr. 1", "city": "Berlin", "country": "DE"}
 IMPORT_CSV = "sku,name,description,price,currency,on_hand\nFUZZ-IMPORT-1,Imported,,12.50,EUR,4\n"
 # The operations whose schema-valid requests get real data (paths starting so).
 REAL_DATA_PATHS = (
     "/api/v1/products/{sku}",
     "/api/v1/webhooks/{endpoint_id}",
     "/api/v1/orders",
+    "/api/v1/shipping-rates/{code}",
     "/api/v1/products/imports",
     "/api/v1/auth/token",
 )
@@ -164,8 +169,19 @@ def _fresh_endpoint() -> tuple[str, str]:
     return str(created.json().get("id")), created.headers.get("ETag", '"1"')
 
 
+def _fresh_rate() -> tuple[str, str]:
+    code = f"fuzz-{uuid.uuid4().hex[:16]}"
+    body = {"code": code, "name": "Fuzzed", "price": 100, "currency": "EUR", "active": False}
+    created = _api("POST", "/api/v1/shipping-rates", json=body)
+    return code, created.headers.get("ETag", '"1"')
+
+
 def _fresh_order(steps: list[str]) -> tuple[str, str]:
-    body = {"lines": [{"sku": ON_SALE[0], "quantity": 1}]}
+    body = {
+        "lines": [{"sku": ON_SALE[0], "quantity": 1}],
+        "shipping_address": SHIPPING_ADDRESS,
+        "shipping_method": SHIPPING_METHOD,
+    }
     placed = _api("POST", "/api/v1/orders", json=body, headers=_new_key())
     order_id, etag = str(placed.json().get("id")), placed.headers.get("ETag", '"1"')
     for step in steps:
@@ -187,9 +203,8 @@ def _set_headers(case: Any, headers: dict[str, str]) -> None:
     case.headers = kept | headers
 
 
-def _real_data(case: Any) -> None:
-    """Point the schema-valid ``case`` at data the API holds (see above)."""
-    path, method = case.operation.path, case.method.upper()
+def _real_target(case: Any, path: str, method: str) -> tuple[str, str] | None:
+    """A resource made for the case, named in its path: its id and ETag."""
     target: tuple[str, str] | None = None
     if path.startswith("/api/v1/products/{sku}") and method != "GET":
         target = _fresh_product()
@@ -197,14 +212,29 @@ def _real_data(case: Any) -> None:
     elif path.startswith("/api/v1/webhooks/{endpoint_id}") and method in ("PATCH", "DELETE"):
         target = _fresh_endpoint()
         case.path_parameters["endpoint_id"] = target[0]
-    elif path == "/api/v1/webhooks/{endpoint_id}/replay":
-        case.path_parameters["endpoint_id"] = _fresh_endpoint()[0]
     elif path.startswith("/api/v1/orders/{order_id}/"):
         target = _fresh_order(ORDER_STEPS[path.rsplit("/", 1)[1]])
         case.path_parameters["order_id"] = target[0]
+    elif path == "/api/v1/orders/{order_id}" and method == "PATCH":
+        target = _fresh_order([])
+        case.path_parameters["order_id"] = target[0]
+    elif path == "/api/v1/shipping-rates/{code}" and method in ("PATCH", "DELETE"):
+        target = _fresh_rate()
+        case.path_parameters["code"] = target[0]
+    return target
+
+
+def _real_data(case: Any) -> None:
+    """Point the schema-valid ``case`` at data the API holds (see above)."""
+    path, method = case.operation.path, case.method.upper()
+    target = _real_target(case, path, method)
+    if path == "/api/v1/webhooks/{endpoint_id}/replay":
+        case.path_parameters["endpoint_id"] = _fresh_endpoint()[0]
     elif path == "/api/v1/orders" and method == "POST" and isinstance(case.body, dict):
         for line, sku in zip(case.body.get("lines", []), ON_SALE, strict=False):
             line["sku"] = sku
+        case.body.setdefault("shipping_address", SHIPPING_ADDRESS)
+        case.body["shipping_method"] = SHIPPING_METHOD
         _set_headers(case, _new_key())
     elif path == "/api/v1/products/imports" and isinstance(case.body, dict):
         case.body["file"] = IMPORT_CSV

@@ -30,9 +30,11 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderly_core.shared.context import Role
+from orderly_core.shared.context import Actor, Context, Role
+from orderly_core.shipping.use_cases import NewShippingRate, create_shipping_rate
 from orderly_core.unit_of_work import Dependencies
-from tests.fuzz.hooks import ON_SALE
+from tests.core.helpers import fresh
+from tests.fuzz.hooks import ON_SALE, SHIPPING_METHOD
 from tests.http.accounts import JWT_SECRET, PASSWORD, bearer, forget_login_failures, make_user
 from tests.http.helpers import seed
 
@@ -80,6 +82,9 @@ async def serving(database_url: str, redis_url: str, log: Path) -> AsyncIterator
         "LOGIN_MAX_FAILURES_PER_ADDRESS": "1000000",
         "PASSWORD_HASH_TIME_COST": "1",
         "PASSWORD_HASH_MEMORY_KIB": "8192",
+        # The fuzzer's customer places hundreds of orders and pays few: holds are tested
+        # elsewhere (tests/core/orders/test_holds.py, tests/http/test_checkout.py).
+        "MAX_OPEN_UNPAID_ORDERS": "1000",
     }
     command = [
         sys.executable, "-m", "uvicorn", "orderly_http.app:create_app", "--factory",
@@ -174,6 +179,8 @@ async def test_the_api_keeps_to_its_openapi_document(
     await seed(pg_deps, "MUG-1", on_hand=1000)
     for sku in ON_SALE:
         await seed(pg_deps, sku, on_hand=10_000_000)
+    everywhere = NewShippingRate(SHIPPING_METHOD, "Fuzzed", 100, "EUR")
+    fresh(await create_shipping_rate(pg_deps, Context(Actor.operator("fuzz"), "seed"), everywhere))
     async with serving(database_url, redis_url, server_log) as base:
         admin = await _token(base, "admin@example.com")
         customer = await _token(base, "ann@example.com")

@@ -11,6 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from orderly_core.catalogue.model import Product, Stock
+from orderly_core.orders.address import Address
 from orderly_core.orders.model import Order, OrderLine, OrderStatus
 from orderly_core.shared.money import Money
 from orderly_core.shared.paging import Page
@@ -51,12 +52,18 @@ def order(reason: str | None) -> Order:
             OrderLine("MUG-1", 2, Money(1250, "EUR")),
             OrderLine("CUP-2", 1, Money(0, "EUR")),
         ),
-        total=Money(2500, "EUR"),
         placed_at=WITH_MICROSECONDS,
         updated_at=ON_THE_SECOND,
         expires_at=ELSEWHERE,
         version=2,
         cancel_reason=reason,
+        # One order with checkout details, one without: both render alike both ways.
+        email="ann@example.com" if reason else None,
+        shipping_address=Address("Ann", "Hauptstr. 1", "Berlin", "DE", phone="+49 30 1")
+        if reason
+        else None,
+        shipping_method="std-eur" if reason else None,
+        shipping_price=490 if reason else 0,
     )
 
 

@@ -16,6 +16,8 @@ from fastapi import FastAPI
 from orderly_core.platform.idempotency import KeyScope
 from orderly_core.shared.context import Actor, Role
 from orderly_core.unit_of_work import Dependencies
+from orderly_http.app import create_app
+from orderly_http.settings import HttpSettings
 from tests.http.accounts import signed_in
 from tests.http.helpers import assert_problem, listening, seed
 
@@ -23,8 +25,9 @@ pytestmark = pytest.mark.postgres
 
 ORDERS = "/api/v1/orders"
 ORDER_FIELDS = [
-    "id", "status", "customer_id", "lines", "total", "currency", "expires_at",
-    "cancel_reason", "version", "created_at", "updated_at",
+    "id", "status", "customer_id", "lines", "subtotal", "shipping", "total", "currency",
+    "email", "shipping_address", "shipping_method", "expires_at", "cancel_reason", "version",
+    "created_at", "updated_at",
 ]  # fmt: skip
 
 
@@ -61,6 +64,10 @@ async def test_a_customer_places_sees_and_cancels_an_order(
     assert placed.headers["location"] == f"{ORDERS}/{order['id']}"
     assert placed.headers["etag"] == '"1"'
     assert (order["status"], order["customer_id"], order["total"]) == ("placed", str(ann.id), 2900)
+    # A shop without shipping rates: no address needed, no shipping charged; the account's
+    # email is the order's.
+    assert (order["subtotal"], order["shipping"], order["email"]) == (2900, 0, "ann@example.com")
+    assert (order["shipping_address"], order["shipping_method"]) == (None, None)
     assert order["lines"] == [
         {"sku": "MUG-1", "quantity": 2, "unit_price": 1250, "currency": "EUR"},
         {"sku": "TEA-1", "quantity": 1, "unit_price": 400, "currency": "EUR"},
@@ -313,9 +320,15 @@ async def test_steps_take_keys_and_writes_are_audited_with_them(
 # --- races over real sockets -------------------------------------------------------------------
 
 
+def many_unpaid_orders(settings: HttpSettings) -> FastAPI:
+    """An API whose customers may hold as many unpaid orders as these races place."""
+    return create_app(settings.model_copy(update={"max_open_unpaid_orders": 1000}))
+
+
 async def test_200_concurrent_placements_for_50_units_make_exactly_50_orders(
-    app: FastAPI, pg_deps: Dependencies
+    http_settings: HttpSettings, pg_deps: Dependencies
 ) -> None:
+    app = many_unpaid_orders(http_settings)
     await seed(pg_deps, "MUG-1", on_hand=50)
     async with listening(app) as client:
         customers = [(await signed_in(client, pg_deps, f"c{n}@example.com"))[1] for n in range(4)]
@@ -336,8 +349,9 @@ async def test_200_concurrent_placements_for_50_units_make_exactly_50_orders(
 
 
 async def test_orders_over_shared_skus_in_opposite_orders_never_deadlock(
-    app: FastAPI, pg_deps: Dependencies
+    http_settings: HttpSettings, pg_deps: Dependencies
 ) -> None:
+    app = many_unpaid_orders(http_settings)
     skus = ["A-1", "B-1", "C-1"]
     for sku in skus:
         await seed(pg_deps, sku, on_hand=1000)

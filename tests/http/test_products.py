@@ -23,7 +23,7 @@ from tests.http.helpers import OPERATOR, assert_problem, seed
 
 RESOURCE_FIELDS = {
     "sku", "name", "description", "unit_price", "currency", "active", "on_hand", "reserved",
-    "available", "low_stock_threshold", "version", "created_at", "updated_at",
+    "available", "low_stock_threshold", "max_per_order", "version", "created_at", "updated_at",
 }  # fmt: skip
 RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)")
 
@@ -53,6 +53,7 @@ async def test_a_product_is_served_with_exactly_the_documented_fields_and_types(
         "reserved": 0,
         "available": 20,
         "low_stock_threshold": 0,
+        "max_per_order": None,
         "version": 1,
     }
     for key in ("unit_price", "on_hand", "reserved", "available", "version"):

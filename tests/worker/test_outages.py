@@ -59,7 +59,8 @@ async def test_orders_placed_while_redis_is_down_are_all_told_once_it_is_back(
         monkeypatch.setenv(name, value)
     deps = sql_dependencies(clean_engine, passwords=FAST_PASSWORDS)
     await make_product(deps, on_hand=50)
-    app = create_app(auth_settings(database_url, own_redis.url))
+    # One customer places every order of the test, and pays none.
+    app = create_app(auth_settings(database_url, own_redis.url, max_open_unpaid_orders=100))
 
     with receiving() as receiver, contextlib.ExitStack() as stack:
         endpoint = await add_endpoint(deps, url=receiver.url)

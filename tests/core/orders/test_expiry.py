@@ -20,6 +20,7 @@ ANN = Actor.user("00000000-0000-0000-0000-0000000000a1", Role.CUSTOMER)
 
 async def unpaid(deps: Dependencies, clock: FixedClock, count: int) -> list[object]:
     await make_product(deps, "MUG-1", on_hand=count)
+    deps = replace(deps, max_open_unpaid_orders=count)  # one customer's, all unpaid
     ids: list[object] = []
     for _ in range(count):
         placed = fresh(await place_order(deps, ctx(ANN), NewOrder((LineRequest("MUG-1", 1),))))

@@ -4,6 +4,7 @@ fakes and on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -109,6 +110,7 @@ async def test_concurrent_placements_never_oversell(pg_deps: Dependencies) -> No
 async def test_orders_sharing_products_in_opposite_order_never_deadlock(
     pg_deps: Dependencies,
 ) -> None:
+    pg_deps = replace(pg_deps, max_open_unpaid_orders=60)  # one customer's 60 orders
     await make_product(pg_deps, "A-1", on_hand=1000)
     await make_product(pg_deps, "B-1", on_hand=1000)
 

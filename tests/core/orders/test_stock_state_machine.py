@@ -411,7 +411,7 @@ MUST_REACH = frozenset(
 
 def test_stock_invariants_hold_on_the_in_memory_fakes() -> None:
     async def fresh(clock: FixedClock) -> Dependencies:
-        return in_memory_dependencies(clock=clock)
+        return replace(in_memory_dependencies(clock=clock), max_open_unpaid_orders=1000)
 
     with _runner() as runner:
         tally = _explore(fresh, runner, examples=100, steps=50)
@@ -429,7 +429,7 @@ def test_stock_invariants_hold_on_postgres(infra_settings: InfraSettings) -> Non
         async def fresh(clock: FixedClock) -> Dependencies:
             await truncate_all(engine)
             deps = sql_dependencies(engine, passwords=FAST_PASSWORDS)
-            return replace(deps, clock=clock, ids=SequentialIds())
+            return replace(deps, clock=clock, ids=SequentialIds(), max_open_unpaid_orders=1000)
 
         try:
             # No shrinking here: replaying a failure hundreds of times on a database outlasts

@@ -288,6 +288,7 @@ async def test_only_orderly_itself_or_an_operator_relays(shop: Dependencies) -> 
 @pytest.mark.postgres
 @pytest.mark.parametrize("deps", ["postgres"], indirect=True)
 async def test_two_relays_at_once_never_hand_on_the_same_event(shop: Dependencies) -> None:
+    shop = replace(shop, max_open_unpaid_orders=30)  # one customer's 30 unpaid orders
     await make_product(shop, "MUG-1", on_hand=100)
     await add_endpoint(shop)
     for n in range(30):

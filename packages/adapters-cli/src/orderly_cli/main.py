@@ -16,6 +16,7 @@ from orderly_cli.commands import (
     products,
     reports,
     runtime,
+    shipping_rates,
     stock,
     users,
     webhooks,
@@ -58,6 +59,7 @@ app.add_typer(products.app, name="products")
 app.add_typer(users.app, name="users")
 app.add_typer(stock.app, name="stock")
 app.add_typer(orders.app, name="orders")
+app.add_typer(shipping_rates.app, name="shipping-rates")
 app.add_typer(audit.app, name="audit")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(jobs.app, name="jobs")

@@ -172,6 +172,7 @@ def show_product(product: Product, *, title: str | None = None) -> None:
         ("Reserved", str(product.stock.reserved)),
         ("Available", str(product.stock.available)),
         ("Low stock below", str(product.low_stock_threshold or "-")),
+        ("Max per order", str(product.max_per_order or "-")),
         ("Active", "yes" if product.active else "no"),
         ("Version", str(product.version)),
         ("Created", rfc3339(product.created_at)),

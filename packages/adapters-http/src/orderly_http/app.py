@@ -37,6 +37,7 @@ from orderly_http.routes import (
     product_writes,
     products,
     reports,
+    shipping_rates,
     stock,
     users,
     webhooks,
@@ -84,6 +85,11 @@ OPENAPI_TAGS = [
         "name": "reports",
         "description": "Daily sales summaries: orders, revenue per currency, top SKUs "
         "(staff and admins).",
+    },
+    {
+        "name": "shipping",
+        "description": "The shop's shipping rates: admins define what each way of shipping "
+        "costs, where it ships and from which subtotal it is free; orders choose one.",
     },
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
@@ -146,6 +152,7 @@ def create_app(
     app.include_router(audit.router, dependencies=SIGNED_IN)
     app.include_router(reports.router, dependencies=SIGNED_IN)
     app.include_router(webhooks.router, dependencies=SIGNED_IN, responses=problem_responses(401))
+    app.include_router(shipping_rates.router, dependencies=SIGNED_IN)
     app.include_router(health.router)
     # Each one added wraps the ones before: see orderly_http.middleware for the order's reasons.
     app.add_middleware(

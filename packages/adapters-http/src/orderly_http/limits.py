@@ -20,14 +20,25 @@ from orderly_core.accounts.emails import LABEL_MAX
 from orderly_core.accounts.model import DISPLAY_NAME_MAX, EMAIL_MAX, PASSWORD_MAX, PASSWORD_MIN
 from orderly_core.catalogue.model import (
     DESCRIPTION_MAX,
+    MAX_PER_ORDER_MAX,
     NAME_MAX,
     ON_HAND_MAX,
     SKU_INPUT_PATTERN,
     SKU_MAX,
 )
+from orderly_core.orders.address import (
+    ADDRESS_LINE_MAX,
+    ADDRESS_NAME_MAX,
+    CITY_MAX,
+    PHONE_MAX,
+    PHONE_PATTERN,
+    POSTAL_CODE_MAX,
+    REGION_MAX,
+)
 from orderly_core.orders.model import MAX_LINES, MAX_QUANTITY
 from orderly_core.platform.outbox import EventType
 from orderly_core.shared.context import IDEMPOTENCY_KEY_PATTERN
+from orderly_core.shared.countries import COUNTRIES
 from orderly_core.shared.money import MAX_MINOR_UNITS, MINOR_UNIT_EXPONENTS
 from orderly_core.shared.validation import (
     MULTI_LINE_PATTERN,
@@ -35,6 +46,7 @@ from orderly_core.shared.validation import (
     SINGLE_LINE_PATTERN,
     SINGLE_LINE_REFUSED,
 )
+from orderly_core.shipping.model import RATE_CODE_INPUT_PATTERN, RATE_CODE_MAX, RATE_NAME_MAX
 from orderly_core.webhooks.policy import URL_MAX
 
 Keywords = dict[str, Any]
@@ -68,6 +80,22 @@ UNITS = whole(0, ON_HAND_MAX)
 STOCK_DELTA: Keywords = whole(-ON_HAND_MAX, ON_HAND_MAX) | {"not": {"const": 0}}
 QUANTITY = whole(1, MAX_QUANTITY)
 LINES: Keywords = {"minItems": 1, "maxItems": MAX_LINES}
+MAX_PER_ORDER = whole(0, MAX_PER_ORDER_MAX)
+COUNTRY: Keywords = {"enum": sorted(COUNTRIES)}
+COUNTRY_LIST: Keywords = {"uniqueItems": True, "maxItems": len(COUNTRIES)}
+ADDRESS_NAME = filled(max_length=ADDRESS_NAME_MAX)
+ADDRESS_LINE1 = filled(max_length=ADDRESS_LINE_MAX)
+ADDRESS_LINE2 = text(max_length=ADDRESS_LINE_MAX)
+POSTAL_CODE = text(max_length=POSTAL_CODE_MAX)
+CITY = filled(max_length=CITY_MAX)
+REGION = text(max_length=REGION_MAX)
+PHONE: Keywords = {"pattern": PHONE_PATTERN, "maxLength": PHONE_MAX}
+RATE_CODE: Keywords = {
+    "pattern": RATE_CODE_INPUT_PATTERN,
+    "minLength": 1,
+    "maxLength": RATE_CODE_MAX,
+}
+RATE_NAME = filled(max_length=RATE_NAME_MAX)
 # A domain label of at most 63 characters that is not an IDNA A-label (``xn--``), which the
 # core takes only when it encodes an allowed Unicode label.
 _LABEL = rf"(?![Xx][Nn]--)[A-Za-z0-9](?:[A-Za-z0-9\-]{{0,{LABEL_MAX - 2}}}[A-Za-z0-9])?"
@@ -101,6 +129,11 @@ UserPath = Annotated[
     str, Path(description="The user's id, or their email address", json_schema_extra=USER_REF)
 ]
 """A route's ``{user_id}``, declared with the rule of a user reference."""
+
+RateCodePath = Annotated[
+    str, Path(description="The shipping rate's code, any case", json_schema_extra=RATE_CODE)
+]
+"""A route's ``{code}``, declared with the rule of a shipping rate's code."""
 
 SkuPath = Annotated[str, Path(description="The product's SKU, any case", json_schema_extra=SKU)]
 """A route's ``{sku}``, declared with the SKU rule."""

@@ -28,6 +28,11 @@ Pass `next_cursor` as `cursor` to get the next page; it is null on the last one.
 
 **Money.** Prices are integers in the currency's minor units (`1250` EUR is 12.50 EUR) with an
 ISO 4217 `currency`; timestamps are RFC 3339 in UTC.
+
+**Holds on stock.** An unpaid order holds its stock until it is paid or expires, so holds are
+limited: a customer has at most `MAX_OPEN_UNPAID_ORDERS` unpaid orders at once (3 unless the
+shop sets it; one more is `409 too_many_open_orders`), an order line at most 1,000 units, and
+an order at most a product's own `max_per_order` units of it (`409 max_per_order_exceeded`).
 """
 
 

@@ -41,10 +41,14 @@ from orderly_core.jobs.model import JobNotFound, JobNotRetryable
 from orderly_core.orders.errors import (
     CustomerNotFound,
     IllegalTransition,
+    MaxPerOrderExceeded,
     MixedCurrencies,
+    OrderNotChangeable,
     OrderNotFound,
     OutOfStock,
     ProductsUnavailable,
+    ShippingMethodUnavailable,
+    TooManyOpenOrders,
 )
 from orderly_core.platform.idempotency import KeyReused, Replayed, RequestInFlight
 from orderly_core.shared.context import ActorKind, Context
@@ -56,6 +60,7 @@ from orderly_core.shared.errors import (
     VersionConflict,
     error_members,
 )
+from orderly_core.shipping.errors import DuplicateShippingRate, ShippingRateNotFound
 from orderly_core.webhooks.errors import (
     DeliveryNotFound,
     EndpointDisabled,
@@ -109,6 +114,14 @@ PROBLEM_KINDS: Mapping[type[DomainError], ProblemKind] = {
     JobNotRetryable: ProblemKind(409, "Job not retryable"),
     OrderNotFound: ProblemKind(404, "Order not found"),
     OutOfStock: ProblemKind(409, "Out of stock"),
+    # The holds rules: one customer's unpaid orders, one product's units per order.
+    TooManyOpenOrders: ProblemKind(409, "Too many open orders"),
+    MaxPerOrderExceeded: ProblemKind(409, "Max per order exceeded"),
+    # Invalid input for the field that named the method, told apart by its code.
+    ShippingMethodUnavailable: ProblemKind(422, "Shipping method unavailable"),
+    OrderNotChangeable: ProblemKind(409, "Order not changeable"),
+    ShippingRateNotFound: ProblemKind(404, "Shipping rate not found"),
+    DuplicateShippingRate: ProblemKind(409, "Duplicate shipping rate"),
     ProductsUnavailable: ProblemKind(422, "Products unavailable"),
     # Invalid input for the field that named the customer, told apart by its code.
     CustomerNotFound: ProblemKind(422, "Customer not found"),

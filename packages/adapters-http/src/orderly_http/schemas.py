@@ -49,6 +49,10 @@ class ProductResource(BaseModel):
     low_stock_threshold: int = Field(
         description="A `stock.low` event is sent when `available` falls below it; 0: never"
     )
+    max_per_order: int | None = Field(
+        description="The most units of it one order may hold (1-1000); null: no limit of its "
+        "own (every order line holds at most 1,000 units)"
+    )
     version: int = Field(description="Increases with every change; the ETag carries it")
     created_at: datetime
     updated_at: datetime
@@ -142,6 +146,11 @@ class NewProductBody(RequestBody):
         description="Send `stock.low` when `available` falls below this; 0: never",
         json_schema_extra=limits.UNITS,
     )
+    max_per_order: WholeNumber = Field(
+        default=0,
+        description="The most units of it one order may hold, 1-1000; 0: no limit of its own",
+        json_schema_extra=limits.MAX_PER_ORDER,
+    )
 
     def to_domain(self) -> NewProduct:
         return NewProduct(**self.model_dump(exclude_unset=True))
@@ -174,6 +183,11 @@ class ProductChangesBody(ChangesBody):
         default=None,
         description="Send `stock.low` when `available` falls below this; 0: never",
         json_schema_extra=limits.UNITS,
+    )
+    max_per_order: WholeNumber | SkipJsonSchema[None] = Field(
+        default=None,
+        description="The most units of it one order may hold, 1-1000; 0: no limit of its own",
+        json_schema_extra=limits.MAX_PER_ORDER,
     )
 
     def to_domain(self, sku: str, expected_version: int | None) -> ProductChanges:

@@ -42,6 +42,7 @@ class Dependencies:
     passwords: PasswordHasher
     refresh_token_ttl: timedelta = timedelta(days=30)
     order_ttl: timedelta = timedelta(minutes=30)  # how long an unpaid order holds its stock
+    max_open_unpaid_orders: int = 3  # unpaid orders one customer may hold at once
     idempotency_ttl: timedelta = timedelta(hours=24)  # how long a key's outcome is kept
     job_record_ttl: timedelta = timedelta(days=30)  # how long a succeeded job's record is kept
     webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)

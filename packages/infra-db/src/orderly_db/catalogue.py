@@ -30,6 +30,7 @@ def _to_product(row: Columns) -> Product:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         low_stock_threshold=row["low_stock_threshold"],
+        max_per_order=row["max_per_order"],
     )
 
 
@@ -47,6 +48,7 @@ def _to_row(product: Product) -> dict[str, object]:
         "created_at": product.created_at,
         "updated_at": product.updated_at,
         "low_stock_threshold": product.low_stock_threshold,
+        "max_per_order": product.max_per_order,
     }
 
 

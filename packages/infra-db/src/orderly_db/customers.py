@@ -32,3 +32,14 @@ class SqlCustomers:
         )
         found = await self._db.scalar(query)
         return None if found is None else str(found)
+
+    async def email_of(self, customer_id: str) -> str | None:
+        try:
+            wanted = uuid.UUID(customer_id)
+        except ValueError:
+            return None
+        email: str | None = await self._db.scalar(select(users.c.email).where(users.c.id == wanted))
+        return email
+
+    def normalised_email(self, raw: str) -> str | None:
+        return normalise_email(raw)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 # The constraints whose violation is an expected outcome, and the domain error each becomes.
 SKU_TAKEN = "pk_products"  # -> DuplicateSku
 EMAIL_TAKEN = "uq_users_email"  # -> EmailTaken
+SHIPPING_RATE_TAKEN = "pk_shipping_rates"  # -> DuplicateShippingRate
 
 
 def constraint_name(error: IntegrityError) -> str | None:

@@ -9,14 +9,30 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orderly_core.orders.address import Address, address_view
 from orderly_core.orders.model import Order, OrderLine, OrderQuery, OrderStatus
 from orderly_core.shared.money import Money
 from orderly_db.keyset import newest_first
-from orderly_db.statements import DriverConnection, Statement
+from orderly_db.statements import DriverConnection, Statement, json_text
 from orderly_db.tables import order_lines, orders
+
+
+def _to_address(stored: dict[str, Any] | None) -> Address | None:
+    if stored is None:
+        return None
+    return Address(
+        name=stored["name"],
+        line1=stored["line1"],
+        city=stored["city"],
+        country=stored["country"],
+        line2=stored.get("line2", ""),
+        postal_code=stored.get("postal_code", ""),
+        region=stored.get("region", ""),
+        phone=stored.get("phone"),
+    )
 
 
 def _to_order(row: Row[Any], lines: list[OrderLine]) -> Order:
@@ -25,16 +41,42 @@ def _to_order(row: Row[Any], lines: list[OrderLine]) -> Order:
         customer_id=row.customer_id,
         status=OrderStatus(row.status),
         lines=tuple(lines),
-        total=Money(row.total, row.currency),
         placed_at=row.placed_at,
         updated_at=row.updated_at,
         expires_at=row.expires_at,
         version=row.version,
         cancel_reason=row.cancel_reason,
+        email=row.email,
+        shipping_address=_to_address(row.shipping_address),
+        shipping_method=row.shipping_method,
+        shipping_price=row.shipping,
     )
 
 
+def _address_json(address: Address | None) -> str | None:
+    """The address as the JSONB column's codec takes it; SQL NULL when there is none."""
+    return None if address is None else json_text(address_view(address))
+
+
 _ADD = Statement.compiled(insert(orders).values({c.name: bindparam(c.name) for c in orders.c}))
+# Placements for one customer take turns: a transaction-level advisory lock on a 64-bit hash
+# of the customer's id, in a namespace of its own (idempotency keys hash their scope).
+_LOCK_CUSTOMER = Statement.compiled(
+    select(
+        func.pg_advisory_xact_lock(
+            func.hashtextextended("order-placement:" + bindparam("customer_id"), 0)
+        )
+    )
+)
+_OPEN_UNPAID = Statement.compiled(
+    select(func.count())
+    .select_from(orders)
+    .where(
+        orders.c.customer_id == bindparam("customer_id"),
+        orders.c.status == OrderStatus.PLACED.value,
+        orders.c.expires_at > bindparam("now"),
+    )
+)
 _ADD_LINE = Statement.compiled(
     insert(order_lines).values({c.name: bindparam(c.name) for c in order_lines.c})
 )
@@ -51,12 +93,16 @@ class SqlOrders:
             "customer_id": order.customer_id,
             "status": order.status.value,
             "total": order.total.amount,
-            "currency": order.total.currency,
+            "currency": order.currency,
             "placed_at": order.placed_at,
             "updated_at": order.updated_at,
             "expires_at": order.expires_at,
             "version": order.version,
             "cancel_reason": order.cancel_reason,
+            "email": order.email,
+            "shipping_address": _address_json(order.shipping_address),
+            "shipping_method": order.shipping_method,
+            "shipping": order.shipping_price,
         }
         await _ADD.execute(self._driver, values)
         lines = [
@@ -82,6 +128,7 @@ class SqlOrders:
         return _to_order(row, (await self._lines([order_id]))[order_id])
 
     async def save(self, order: Order) -> None:
+        address = order.shipping_address
         await self._db.execute(
             update(orders)
             .where(orders.c.id == order.id)
@@ -90,8 +137,18 @@ class SqlOrders:
                 updated_at=order.updated_at,
                 version=order.version,
                 cancel_reason=order.cancel_reason,
+                email=order.email,
+                shipping_address=null() if address is None else address_view(address),
             )
         )
+
+    async def lock_customer(self, customer_id: str) -> None:
+        await _LOCK_CUSTOMER.fetch_value(self._driver, {"customer_id": customer_id})
+
+    async def open_unpaid(self, customer_id: str, now: datetime) -> int:
+        values = {"customer_id": customer_id, "now": now}
+        count: int = await _OPEN_UNPAID.fetch_value(self._driver, values)
+        return count
 
     async def list(
         self, *, after: tuple[datetime, uuid.UUID] | None, limit: int, query: OrderQuery

@@ -54,6 +54,9 @@ class InfraSettings(LogSettings):
     password_hash_parallelism: int = Field(default=1, ge=1, le=16)
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
     order_ttl_minutes: int = Field(default=30, ge=1, le=10_080)
+    # How many unpaid orders (each holding its stock until paid or expired) one customer may
+    # hold at once.
+    max_open_unpaid_orders: int = Field(default=3, ge=1, le=1000)
     idempotency_key_ttl_hours: int = Field(default=24, ge=1, le=720)
     job_record_retention_days: int = Field(default=30, ge=1, le=3650)
     webhook_allow_http: bool = False

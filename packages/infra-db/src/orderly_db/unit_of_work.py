@@ -28,6 +28,7 @@ from orderly_db.passwords import Argon2Passwords
 from orderly_db.records import SqlAuditLog, SqlStockLedger
 from orderly_db.sales import SqlSales
 from orderly_db.settings import InfraSettings
+from orderly_db.shipping import SqlShippingRates
 from orderly_db.statements import DriverConnection, translated
 from orderly_db.webhooks import SqlDeliveries, SqlEndpoints
 
@@ -119,6 +120,12 @@ class SqlUnitOfWork:
     @property
     def sales(self) -> SqlSales:
         return self._open()[11]
+
+    @property
+    def shipping_rates(self) -> SqlShippingRates:
+        self._open()
+        assert self._connection is not None  # noqa: S101 - open while its repositories are
+        return SqlShippingRates(self._connection)
 
     @property
     def customers(self) -> SqlCustomers:
@@ -279,6 +286,7 @@ def dependencies_from_settings(engine: AsyncEngine, settings: InfraSettings) -> 
         ),
         refresh_token_ttl=timedelta(days=settings.refresh_token_ttl_days),
         order_ttl=timedelta(minutes=settings.order_ttl_minutes),
+        max_open_unpaid_orders=settings.max_open_unpaid_orders,
         idempotency_ttl=timedelta(hours=settings.idempotency_key_ttl_hours),
         job_record_ttl=timedelta(days=settings.job_record_retention_days),
         webhooks=settings.webhook_policy(),

@@ -13,7 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from orderly_cli import output
-from orderly_core.orders.model import Order, OrderStatus, order_view
+from orderly_core.orders.address import Address
+from orderly_core.orders.model import Order, OrderStatus, Placement, order_view
 from orderly_core.orders.steps import ExpiryReport
 from orderly_core.shared.money import Money
 from orderly_core.shared.paging import Page
@@ -28,13 +29,33 @@ def money_text(money: Money) -> str:
     return f"{money.format_major()} {money.currency}"
 
 
+def address_text(address: Address | None) -> Text:
+    if address is None:
+        return Text("-")
+    parts = (
+        address.name,
+        address.line1,
+        address.line2,
+        " ".join(part for part in (address.postal_code, address.city) if part),
+        address.region,
+        address.country,
+        address.phone or "",
+    )
+    return Text("\n".join(part for part in parts if part))
+
+
 def show_order(order: Order, *, title: str) -> None:
     out = output.console()
     rows = (
         ("ID", str(order.id)),
         ("Customer", Text(order.customer_id)),
+        ("Email", Text(order.email or "-")),
         ("Status", order.status.value),
         ("Cancel reason", Text(order.cancel_reason or "-")),
+        ("Ship to", address_text(order.shipping_address)),
+        ("Shipping method", Text(order.shipping_method or "-")),
+        ("Subtotal", money_text(order.subtotal)),
+        ("Shipping", money_text(order.shipping)),
         ("Total", money_text(order.total)),
         ("Version", str(order.version)),
         ("Created", output.rfc3339(order.placed_at)),
@@ -61,6 +82,35 @@ show_written: output.WriteOutcome[Order] = output.WriteOutcome(
     "order", lambda order: f"Order {order.id}", order_json, show_order
 )
 """The order a write produced."""
+
+
+def show_quote(placement: Placement, *, as_json: bool) -> None:
+    """A dry run of a placement: the order it would be, and the shipping methods available
+    for its address with what each would cost."""
+    methods = [
+        {
+            "code": option.code,
+            "name": option.name,
+            "price": option.price.amount,
+            "currency": option.price.currency,
+        }
+        for option in placement.shipping_methods
+    ]
+    if as_json:
+        order = order_json(placement.order)
+        output.print_json({"applied": False, "order": order, "shipping_methods": methods})
+        return
+    show_written(placement.order, applied=False, done="placed", as_json=False)
+    out = output.console()
+    if not placement.shipping_methods:
+        out.print("No shipping method to choose: this shop charges no shipping.")
+        return
+    table = output.list_table("Shipping methods")
+    for heading in ("Code", "Name", "Price"):
+        table.add_column(heading, overflow="fold")
+    for option in placement.shipping_methods:
+        table.add_row(option.code, Text(option.name), money_text(option.price))
+    out.print(table)
 
 
 def show_page(page: Page[Order]) -> None:

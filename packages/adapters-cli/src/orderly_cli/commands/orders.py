@@ -11,8 +11,9 @@ make sense of: a line written ``SKU:QTY``, a time in ISO 8601. How orders are sh
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -29,6 +30,8 @@ from orderly_cli.options import (
     moment,
 )
 from orderly_cli.session import operator_context, run_idempotent_use_case, run_use_case
+from orderly_core.orders.address import Address
+from orderly_core.orders.details import OrderDetailsChange, change_order_details
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
 from orderly_core.orders.reading import get_order, list_orders
@@ -70,6 +73,52 @@ def _line(text: str) -> LineRequest:
     if count is None or not sku.strip():
         raise typer.BadParameter(f"{text!r} is not SKU:QTY (e.g. MUG-01:2)", param_hint="'--line'")
     return LineRequest(sku.strip(), count)
+
+
+_ADDRESS_FIELDS = ("name", "line1", "line2", "postal_code", "city", "region", "country", "phone")
+_ADDRESS_REQUIRED = ("name", "line1", "city", "country")
+
+
+def _address(text: str | None) -> Address | None:
+    """``--address`` as written: a JSON object with the API's address members, each a
+    string; whether they make an address is the core's."""
+    if text is None:
+        return None
+    try:
+        given: Any = json.loads(text)
+    except ValueError:
+        given = None
+    hint = "'--address'"
+    if not isinstance(given, dict):
+        raise typer.BadParameter(
+            'must be a JSON object, e.g. {"name": "Ann", "line1": "Hauptstr. 1", '
+            '"city": "Berlin", "country": "DE"}',
+            param_hint=hint,
+        )
+    unknown = sorted(set(given) - set(_ADDRESS_FIELDS))
+    missing = [name for name in _ADDRESS_REQUIRED if name not in given]
+    wrong = sorted(name for name, value in given.items() if not isinstance(value, str))
+    if unknown or missing or wrong:
+        problems = [f"unknown member(s) {', '.join(unknown)}"] if unknown else []
+        problems += [f"missing {', '.join(missing)}"] if missing else []
+        problems += [f"not text: {', '.join(wrong)}"] if wrong else []
+        raise typer.BadParameter("; ".join(problems), param_hint=hint)
+    return Address(**given)
+
+
+AddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        metavar="JSON",
+        help='The shipping address, a JSON object: "name", "line1", "city" and "country" '
+        '(ISO 3166-1 alpha-2) required; "line2", "postal_code", "region", "phone" optional.',
+    ),
+]
+EmailOption = Annotated[
+    str | None,
+    typer.Option(metavar="EMAIL", help="The order's contact email."),
+]
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -156,6 +205,15 @@ def place_command(
         list[str],
         typer.Option(metavar="SKU:QTY", help="A product and how many of it; repeat for each line."),
     ],
+    address: AddressOption = None,
+    shipping_method: Annotated[
+        str | None,
+        typer.Option(metavar="CODE", help="The shipping rate to ship at (see shipping-rates)."),
+    ] = None,
+    email: Annotated[
+        str | None,
+        typer.Option(metavar="EMAIL", help="The order's contact email (default: the account's)."),
+    ] = None,
     dry_run: DryRun = False,
     idempotency_key: IdempotencyKey = None,
     as_json: AsJson = False,
@@ -164,21 +222,66 @@ def place_command(
 
     Every line is reserved, or none is: when any product lacks stock, the order is refused
     with every short SKU and the quantities asked and available. An order has 1-100 lines
-    of 1-1000 units, each SKU once, of active products in one currency. Prices are taken
-    now; an unpaid order is cancelled, and its stock released, once it expires. The customer
-    is an active customer account, named by its id or its email; anything else is refused.
+    of 1-1000 units (and at most a product's own max per order), each SKU once, of active
+    products in one currency; a customer holds at most MAX_OPEN_UNPAID_ORDERS unpaid orders.
+    Prices are taken now; an unpaid order is cancelled, and its stock released, once it
+    expires. The customer is an active customer account, named by its id or its email;
+    anything else is refused. When the shop has shipping rates, --address and
+    --shipping-method are required and the rate's price is added to the total. --dry-run
+    is the quote: the priced order and the shipping methods available for the address
+    (--shipping-method may then be left out); with --json, {"applied": false, "order":
+    ..., "shipping_methods": [...]}.
 
     \b
     Examples:
       orderly orders place --customer 0b5e4c1e-8d2a-4f57-9c61-3f1f3b2a7d10 --line MUG-01:2 --line TEA-1:1
-      orderly orders place --customer ann@example.com --line MUG-01:2
+      orderly orders place --customer ann@example.com --line MUG-01:2 --dry-run --address '{"name": "Ann", "line1": "Hauptstr. 1", "city": "Berlin", "country": "DE"}'
+      orderly orders place --customer ann@example.com --line MUG-01:2 --shipping-method std-eur --address '{"name": "Ann", "line1": "Hauptstr. 1", "city": "Berlin", "country": "DE"}'
     """  # noqa: E501
-    new = NewOrder(tuple(_line(text) for text in line), customer_id=customer)
+    new = NewOrder(
+        tuple(_line(text) for text in line),
+        customer_id=customer,
+        email=email,
+        shipping_address=_address(address),
+        shipping_method=shipping_method,
+    )
     ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
     placement = run_idempotent_use_case(lambda deps: place_order(deps, ctx, new), as_json=as_json)
-    order_views.show_written(
-        placement.order, applied=ctx.applies_changes, done="placed", as_json=as_json
+    if ctx.applies_changes:
+        order_views.show_written(placement.order, applied=True, done="placed", as_json=as_json)
+    else:
+        order_views.show_quote(placement, as_json=as_json)
+
+
+@app.command("update")
+def update_command(
+    order_id: OrderId,
+    *,
+    address: AddressOption = None,
+    email: EmailOption = None,
+    if_version: IfVersion = None,
+    dry_run: DryRun = False,
+    idempotency_key: IdempotencyKey = None,
+    as_json: AsJson = False,
+) -> None:
+    """Change the shipping address or the contact email of an order not yet shipped.
+
+    The address is given whole (as for `place`); an order placed with a shipping method
+    keeps it and its price, so the new address must be in a country its rate serves. The
+    order's version goes up and `order.updated` is sent.
+
+    \b
+    Example:
+      orderly orders update 5a0e7c1e-3b1f-4d0a-9e53-0f5e2d1c9a77 --email ann@example.org --if-version 1
+    """  # noqa: E501
+    change = OrderDetailsChange(
+        order_id, if_version, email=email, shipping_address=_address(address)
     )
+    ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
+    order = run_idempotent_use_case(
+        lambda deps: change_order_details(deps, ctx, change), as_json=as_json
+    )
+    order_views.show_written(order, applied=ctx.applies_changes, done="updated", as_json=as_json)
 
 
 StepUseCase = Callable[

@@ -124,6 +124,16 @@ LowStock = Annotated[
 ]
 
 
+MaxPerOrder = Annotated[
+    int,
+    typer.Option(
+        "--max-per-order",
+        metavar="N",
+        help="The most units of it one order may hold, 1-1000 (0: no limit of its own).",
+    ),
+]
+
+
 @app.command("create")
 def create_command(
     *,
@@ -140,6 +150,7 @@ def create_command(
     description: Annotated[str, typer.Option(metavar="TEXT", help="Up to 5000 characters.")] = "",
     on_hand: Annotated[int, typer.Option(metavar="N", help="Opening stock on hand.")] = 0,
     low_stock: LowStock = 0,
+    max_per_order: MaxPerOrder = 0,
     dry_run: DryRun = False,
     idempotency_key: IdempotencyKey = None,
     as_json: AsJson = False,
@@ -156,7 +167,14 @@ def create_command(
     """  # noqa: E501
     money = _money(price, currency)
     new = NewProduct(
-        sku, name, money.amount, money.currency, description, on_hand, low_stock_threshold=low_stock
+        sku,
+        name,
+        money.amount,
+        money.currency,
+        description,
+        on_hand,
+        low_stock_threshold=low_stock,
+        max_per_order=max_per_order,
     )
     ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
     product = run_idempotent_use_case(lambda deps: create_product(deps, ctx, new), as_json=as_json)
@@ -184,6 +202,7 @@ def update_command(
         typer.Option("--activate/--deactivate", help="Put on sale, or take out of sale."),
     ] = None,
     low_stock: LowStock | None = None,
+    max_per_order: MaxPerOrder | None = None,
     if_version: IfVersion = None,
     dry_run: DryRun = False,
     idempotency_key: IdempotencyKey = None,
@@ -215,6 +234,7 @@ def update_command(
         currency=None if money is None else money.currency,
         active=active,
         low_stock_threshold=low_stock,
+        max_per_order=max_per_order,
     )
     ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
     product = run_idempotent_use_case(

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Header, Query
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
+from orderly_core.orders.details import change_order_details
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus, Placement
 from orderly_core.orders.placement import place_order
 from orderly_core.orders.reading import get_order, list_orders
@@ -33,6 +34,8 @@ from orderly_http.answers import (
     answer,
     answer_change,
     described,
+    dry_run_marked,
+    expected_version,
     idempotency_key_missing,
     optional_version,
     version_of,
@@ -42,14 +45,13 @@ from orderly_http.context import IDEMPOTENCY_KEY_HEADER, RequestContext, WriteCo
 from orderly_http.order_schemas import (
     CancelBody,
     NewOrderBody,
+    OrderDetailsBody,
     OrderPageResource,
     OrderPreviewResource,
     OrderResource,
 )
 from orderly_http.paging import Cursor, Instant, Limit
-from orderly_http.problems import (
-    problem_responses,
-)
+from orderly_http.problems import precondition_required, problem_responses
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
@@ -92,8 +94,9 @@ def _placement_location(placement: Placement) -> str:
         place_order,
         "Requires `Idempotency-Key` (1-255 printable ASCII characters; 400 without it). "
         "Answers 201 with the order, its `Location` and `ETag`. "
-        f"{_KEY_NOTE} A dry run (no key needed) answers 200 with the priced order and the "
-        "stock available to each line, and stores nothing.",
+        f"{_KEY_NOTE} A dry run (no key needed) is the quote: it answers 200 with the priced "
+        "order, the stock available to each line and the `shipping_methods` available for "
+        "the address with their prices, and stores nothing.",
     ),
     response_model=OrderResource,
     responses={
@@ -174,6 +177,32 @@ async def list_orders_route(
 async def get_order_route(*, order_id: str, resources: Resources, ctx: RequestContext) -> Response:
     result = await get_order(resources.dependencies, ctx, order_id)
     return answer(result, ctx, OrderResource.document, version=version_of)
+
+
+@router.patch(
+    "/{order_id}",
+    summary="Change an order's email or shipping address",
+    description=described(
+        change_order_details,
+        "Send the `ETag` you read in `If-Match`: without it the answer is 428, and when the "
+        f"order has changed since, 412 (read it again and reapply your change). {_KEY_NOTE}",
+    ),
+    response_model=OrderResource,
+    responses={**_ORDER_ANSWER, **problem_responses(401, 403, 404, 409, 412, 413, 422, 428)},
+)
+async def change_order_route(
+    *,
+    order_id: str,
+    body: OrderDetailsBody,
+    resources: Resources,
+    ctx: WriteContext,
+    if_match: IfMatch = None,
+) -> Response:
+    if if_match is None:
+        return dry_run_marked(precondition_required(ctx.request_id), ctx)
+    change = body.to_domain(order_id, expected_version(if_match))
+    result = await change_order_details(resources.dependencies, ctx, change)
+    return answer_change(result, ctx, OrderResource.document, if_match=if_match)
 
 
 def _step(order_id: str, if_match: str | None) -> OrderStep:

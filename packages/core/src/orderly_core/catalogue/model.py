@@ -18,6 +18,7 @@ SKU_INPUT_PATTERN = rf"^[a-z{SKU_CHARACTERS}]{{1,{SKU_MAX}}}$"
 NAME_MAX = 200
 DESCRIPTION_MAX = 5000
 ON_HAND_MAX = 10**9
+MAX_PER_ORDER_MAX = 1000  # a product's own limit is 1-1000 units per order (none: 1000)
 
 
 def normalise_sku(raw: str) -> str | None:
@@ -54,6 +55,7 @@ class Product:
     created_at: datetime
     updated_at: datetime
     low_stock_threshold: int = 0  # stock.low when available falls below it; 0: never
+    max_per_order: int | None = None  # most units one order may hold; None: no own limit
 
     def bumped(self, now: datetime) -> Product:
         """This product as a new version: every change to a product goes through here."""
@@ -91,6 +93,7 @@ def product_view(product: Product) -> dict[str, Any]:
         "reserved": product.stock.reserved,
         "available": product.stock.available,
         "low_stock_threshold": product.low_stock_threshold,
+        "max_per_order": product.max_per_order,
         "version": product.version,
         "created_at": product.created_at.astimezone(UTC),
         "updated_at": product.updated_at.astimezone(UTC),

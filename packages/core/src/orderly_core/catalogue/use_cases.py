@@ -58,6 +58,7 @@ class NewProduct:
     on_hand: int = 0
     active: bool = True
     low_stock_threshold: int = 0
+    max_per_order: int = 0  # most units one order may hold, 1-1000; 0: no limit of its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,7 @@ class ProductChanges:
     currency: str | None = None
     active: bool | None = None
     low_stock_threshold: int | None = None
+    max_per_order: int | None = None  # 0 removes the product's own limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,7 @@ def _new_product(fields: Fields, new: NewProduct, now: datetime) -> Product:
         created_at=now,
         updated_at=now,
         low_stock_threshold=fields.threshold(new.low_stock_threshold),
+        max_per_order=fields.max_per_order(new.max_per_order),
     )
 
 
@@ -118,7 +121,9 @@ async def create_product(
     """Create a product with its opening stock.
 
     Rules: only catalogue managers; the SKU is unique regardless of case; the price is a
-    non-negative amount of minor units of an ISO 4217 currency; opening stock is not negative.
+    non-negative amount of minor units of an ISO 4217 currency; opening stock is not negative;
+    `max_per_order`, the most units one order may hold, is 1-1000 (0: no limit of its own,
+    beside the 1,000 units every order line may hold).
     """
     if denied := catalogue_write_denied(ctx.actor, "create products"):
         return Failure(denied)
@@ -208,10 +213,13 @@ def _checked_changes(fields: Fields, changes: ProductChanges) -> ProductChanges:
     threshold = changes.low_stock_threshold
     if threshold is not None:
         fields.threshold(threshold)
+    if changes.max_per_order is not None:
+        fields.max_per_order(changes.max_per_order)
     if currency is not None and price is None:
         fields.fail("unit_price", "is required when the currency changes")
     named = (changes.name, changes.description, changes.unit_price, currency, changes.active)
-    if all(value is None for value in named) and threshold is None:
+    limits = (threshold, changes.max_per_order)
+    if all(value is None for value in named + limits):
         fields.fail("changes", "name at least one field to change")
     return replace(
         changes, sku=sku, name=name, description=description, unit_price=price, currency=currency
@@ -221,6 +229,7 @@ def _checked_changes(fields: Fields, changes: ProductChanges) -> ProductChanges:
 def _changed(current: Product, changes: ProductChanges) -> Product:
     """``current`` with the (checked) changes applied; ``None`` leaves a field as it is."""
     threshold = changes.low_stock_threshold
+    max_per_order = changes.max_per_order
     return replace(
         current,
         name=current.name if changes.name is None else changes.name,
@@ -231,6 +240,7 @@ def _changed(current: Product, changes: ProductChanges) -> Product:
         ),
         active=current.active if changes.active is None else changes.active,
         low_stock_threshold=current.low_stock_threshold if threshold is None else threshold,
+        max_per_order=current.max_per_order if max_per_order is None else max_per_order or None,
     )
 
 

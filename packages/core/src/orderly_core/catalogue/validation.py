@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from orderly_core.catalogue.model import (
     DESCRIPTION_MAX,
+    MAX_PER_ORDER_MAX,
     NAME_MAX,
     ON_HAND_MAX,
     SKU_RULE,
@@ -60,6 +61,12 @@ class Fields(FieldErrors):
         if not 0 <= units <= ON_HAND_MAX:
             self.fail("low_stock_threshold", f"must be between 0 and {ON_HAND_MAX} (0: none)")
         return units
+
+    def max_per_order(self, units: int) -> int | None:
+        """A product's most units per order, 1-1000; 0 means no limit of its own."""
+        if not 0 <= units <= MAX_PER_ORDER_MAX:
+            self.fail("max_per_order", f"must be between 1 and {MAX_PER_ORDER_MAX} (0: no limit)")
+        return units or None
 
     def reason(self, raw: str) -> str:
         reason = raw.strip()

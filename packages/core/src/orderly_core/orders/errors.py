@@ -84,3 +84,79 @@ class IllegalTransition:
     @property
     def detail(self) -> str:
         return f"Order {self.order_id} is {self.current}: it cannot become {self.wanted}."
+
+
+@dataclass(frozen=True, slots=True)
+class ShippingMethodUnavailable:
+    """The shipping method named is no active rate of the shop that serves the order's
+    country in its currency (or the shop has no rates, and takes no method)."""
+
+    method: str
+    country: str | None
+    currency: str
+    field: str = "shipping_method"
+    code: ClassVar[str] = "shipping_method_unavailable"
+
+    @property
+    def detail(self) -> str:
+        where = f" to {self.country}" if self.country else ""
+        return (
+            f"'{self.method}' is not a shipping method available for an order in "
+            f"{self.currency}{where}."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TooManyOpenOrders:
+    """A customer holds at most ``limit`` unpaid orders (each reserves stock until it is
+    paid or expires)."""
+
+    customer_id: str
+    limit: int
+    code: ClassVar[str] = "too_many_open_orders"
+
+    @property
+    def detail(self) -> str:
+        return (
+            f"This customer already has {self.limit} unpaid order(s), the most allowed: pay "
+            "or cancel one first."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OverLimitLine:
+    sku: str
+    requested: int
+    max_per_order: int
+
+
+@dataclass(frozen=True, slots=True)
+class MaxPerOrderExceeded:
+    """Lines asking for more units of a product than one order may hold of it."""
+
+    lines: tuple[OverLimitLine, ...]
+    code: ClassVar[str] = "max_per_order_exceeded"
+
+    @property
+    def detail(self) -> str:
+        over = ", ".join(
+            f"{line.sku} ({line.requested} asked, at most {line.max_per_order} per order)"
+            for line in self.lines
+        )
+        return f"Too many units in one order: {over}."
+
+
+@dataclass(frozen=True, slots=True)
+class OrderNotChangeable:
+    """An order's address and email may change only until it ships."""
+
+    order_id: str
+    status: str
+    code: ClassVar[str] = "order_not_changeable"
+
+    @property
+    def detail(self) -> str:
+        return (
+            f"Order {self.order_id} is {self.status}: its address and email can change only "
+            "while it is placed or paid."
+        )

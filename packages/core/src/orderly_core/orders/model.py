@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from orderly_core.orders.address import Address, address_view
 from orderly_core.shared.money import Money
 from orderly_core.shared.paging import PageQuery
 
 MAX_LINES = 100
 MAX_QUANTITY = 1000
+EMAIL_MAX = 254  # an order's contact email, as accounts keep emails
 
 
 class OrderStatus(enum.StrEnum):
@@ -54,16 +56,49 @@ class OrderLine:
 
 @dataclass(frozen=True, slots=True)
 class Order:
+    """An order: 1-100 lines in one currency, the shipping price captured with them, and
+    where it goes. ``total = subtotal + shipping``, in minor units of the order's currency."""
+
     id: uuid.UUID
     customer_id: str
     status: OrderStatus
     lines: tuple[OrderLine, ...]
-    total: Money
     placed_at: datetime
     updated_at: datetime
     expires_at: datetime  # an unpaid order is cancelled after this
     version: int
     cancel_reason: str | None = None
+    email: str | None = None  # whom the shop writes to about this order
+    shipping_address: Address | None = None
+    shipping_method: str | None = None  # the code of the shipping rate it was placed with
+    shipping_price: int = 0  # minor units of the order's currency, captured at placement
+
+    @property
+    def currency(self) -> str:
+        return self.lines[0].unit_price.currency
+
+    @property
+    def subtotal(self) -> Money:
+        """The sum of the lines."""
+        return Money(sum(line.subtotal for line in self.lines), self.currency)
+
+    @property
+    def shipping(self) -> Money:
+        """What the order pays to ship (zero when it was placed without a shipping rate)."""
+        return Money(self.shipping_price, self.currency)
+
+    @property
+    def total(self) -> Money:
+        return Money(self.subtotal.amount + self.shipping_price, self.currency)
+
+
+@dataclass(frozen=True, slots=True)
+class ShippingOption:
+    """A way an order may ship, with what it would pay (after any free-shipping threshold)."""
+
+    code: str
+    name: str
+    price: Money
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +114,8 @@ class Placement:
 
     order: Order
     availability: tuple[LineAvailability, ...]
+    # The shipping rates that serve the order's address in its currency: the quote.
+    shipping_methods: tuple[ShippingOption, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +141,13 @@ def order_view(order: Order) -> dict[str, Any]:
             }
             for line in order.lines
         ],
+        "subtotal": order.subtotal.amount,
+        "shipping": order.shipping_price,
         "total": order.total.amount,
-        "currency": order.total.currency,
+        "currency": order.currency,
+        "email": order.email,
+        "shipping_address": address_view(order.shipping_address),
+        "shipping_method": order.shipping_method,
         "expires_at": order.expires_at.astimezone(UTC),
         "cancel_reason": order.cancel_reason,
         "version": order.version,

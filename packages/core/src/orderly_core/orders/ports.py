@@ -9,6 +9,7 @@ from typing import Protocol
 from orderly_core.catalogue.ports import CatalogueUnit
 from orderly_core.orders.model import Order, OrderQuery
 from orderly_core.platform.ports import Services
+from orderly_core.shipping.ports import ShippingUnit
 
 
 class OrderRepository(Protocol):
@@ -17,7 +18,17 @@ class OrderRepository(Protocol):
     async def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None: ...
 
     async def save(self, order: Order) -> None:
-        """Write the status, timestamps, version and cancel reason of a locked order."""
+        """Write the status, timestamps, version, cancel reason, contact email and shipping
+        address of a locked order."""
+        ...
+
+    async def lock_customer(self, customer_id: str) -> None:
+        """Hold the customer's placement lock until this transaction ends: placements for one
+        customer take turns, so that counting their open orders and adding one is atomic."""
+        ...
+
+    async def open_unpaid(self, customer_id: str, now: datetime) -> int:
+        """How many of the customer's orders are placed (unpaid) and not yet expired."""
         ...
 
     async def list(
@@ -40,9 +51,19 @@ class CustomerDirectory(Protocol):
         one that is deactivated or is not a customer's (staff, admins)."""
         ...
 
+    async def email_of(self, customer_id: str) -> str | None:
+        """The email of the account ``customer_id`` names, if there is one."""
+        ...
 
-class OrdersUnit(CatalogueUnit, Protocol):
-    """Orders move stock, so their unit of work holds the catalogue's repositories too."""
+    def normalised_email(self, raw: str) -> str | None:
+        """``raw`` written as accounts write an email address (one form per mailbox, no
+        look-alikes), or ``None`` when it is not one."""
+        ...
+
+
+class OrdersUnit(CatalogueUnit, ShippingUnit, Protocol):
+    """Orders move stock and are priced for shipping, so their unit of work holds the
+    catalogue's and shipping's repositories too."""
 
     @property
     def orders(self) -> OrderRepository: ...
@@ -55,4 +76,9 @@ class OrdersServices(Services[OrdersUnit], Protocol):
     @property
     def order_ttl(self) -> timedelta:
         """How long an unpaid order holds its stock."""
+        ...
+
+    @property
+    def max_open_unpaid_orders(self) -> int:
+        """How many unpaid orders one customer may hold at once."""
         ...

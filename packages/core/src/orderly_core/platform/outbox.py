@@ -29,6 +29,7 @@ class EventType(enum.StrEnum):
     ORDER_SHIPPED = "order.shipped"
     ORDER_DELIVERED = "order.delivered"
     ORDER_CANCELLED = "order.cancelled"  # its data carries the reason ("expired", ...)
+    ORDER_UPDATED = "order.updated"  # its contact email or shipping address changed
     STOCK_LOW = "stock.low"  # a product's available stock fell below its threshold
 
 

@@ -90,6 +90,29 @@ def webhook_admin_denied(actor: Actor, action: str) -> Forbidden | None:
     return _denied_unless(_admin_or_operator(actor), action)
 
 
+def shipping_rates_write_denied(actor: Actor, action: str) -> Forbidden | None:
+    """Creating, changing and retiring shipping rates (what every order pays to ship):
+    admins and operators."""
+    return _denied_unless(_admin_or_operator(actor), action)
+
+
+def shipping_rates_read_denied(actor: Actor) -> Forbidden | None:
+    """Reading shipping rates: anyone signed in (a storefront shows them at checkout)."""
+    return _denied_unless(not must_sign_in(actor), "read shipping rates")
+
+
+def may_see_retired_rates(actor: Actor) -> bool:
+    """Staff and admins, operators and Orderly itself see retired shipping rates too;
+    customers see the active ones only (a retired one is, for them, not found)."""
+    return _staff_or_operations(actor)
+
+
+def order_details_change_denied(actor: Actor) -> Forbidden | None:
+    """Changing an order's contact email or shipping address: its customer (for an order
+    they may see, their own) and staff, admins, operators and Orderly itself."""
+    return _denied_unless(not must_sign_in(actor), "change orders")
+
+
 def customer_for_placement(actor: Actor, requested: str | None) -> str | Forbidden:
     """The customer an order is placed for. A user orders for themself, whatever customer
     they name; operators and Orderly's jobs must name the customer; nobody else may order."""

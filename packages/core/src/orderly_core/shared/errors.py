@@ -65,6 +65,7 @@ _VERSIONED: Mapping[str, _Versioned] = {
     "product": _Versioned("Product '{}'", "apply the change again", "sku"),
     "order": _Versioned("Order {}", "try again", "order_id"),
     "webhook": _Versioned("Webhook endpoint {}", "apply the change again", "endpoint_id"),
+    "shipping_rate": _Versioned("Shipping rate '{}'", "apply the change again", "rate_code"),
 }
 
 

@@ -26,6 +26,16 @@ class InMemoryCustomers:
             return _id_of([u for u in customers if u.email == normalise_email(ref)])
         return _id_of([u for u in customers if u.id == wanted])
 
+    async def email_of(self, customer_id: str) -> str | None:
+        try:
+            user = await self._users.get(uuid.UUID(customer_id))
+        except ValueError:
+            return None
+        return None if user is None else user.email
+
+    def normalised_email(self, raw: str) -> str | None:
+        return normalise_email(raw)
+
 
 def _id_of(found: list[User]) -> str | None:
     return str(found[0].id) if found else None

@@ -21,6 +21,18 @@ class InMemoryOrders:
     async def save(self, order: Order) -> None:
         self._rows[order.id] = order
 
+    async def lock_customer(self, customer_id: str) -> None:
+        """Nothing to do: one in-memory unit of work commits its copy at a time."""
+
+    async def open_unpaid(self, customer_id: str, now: datetime) -> int:
+        return sum(
+            1
+            for o in self._rows.values()
+            if o.customer_id == customer_id
+            and o.status is OrderStatus.PLACED
+            and o.expires_at > now
+        )
+
     async def list(
         self, *, after: tuple[datetime, uuid.UUID] | None, limit: int, query: OrderQuery
     ) -> list[Order]:

@@ -21,6 +21,7 @@ from orderly_core.platform.audit import AuditEntry
 from orderly_core.platform.idempotency import KeyScope, StoredOutcome
 from orderly_core.platform.outbox import Event
 from orderly_core.sales.model import SalesSummary
+from orderly_core.shipping.model import ShippingRate
 from orderly_core.testing.accounts import FakePasswords, InMemoryRefreshTokens, InMemoryUsers
 from orderly_core.testing.catalogue import InMemoryLedger, InMemoryProducts
 from orderly_core.testing.customers import InMemoryCustomers
@@ -34,6 +35,7 @@ from orderly_core.testing.platform import (
     SequentialIds,
 )
 from orderly_core.testing.sales import InMemorySales
+from orderly_core.testing.shipping import InMemoryShippingRates
 from orderly_core.testing.webhooks import InMemoryDeliveries, InMemoryEndpoints
 from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.model import Attempt, Delivery, Endpoint
@@ -58,6 +60,7 @@ class InMemoryStore:
     attempts: list[Attempt] = field(default_factory=list)
     jobs: dict[str, JobRecord] = field(default_factory=dict)
     sales: dict[date, SalesSummary] = field(default_factory=dict)
+    shipping_rates: dict[str, ShippingRate] = field(default_factory=dict)
     commits: int = 0
     held_keys: set[KeyScope] = field(default_factory=set)  # claimed by an open unit of work
 
@@ -78,6 +81,7 @@ class InMemoryStore:
             list(self.attempts),
             dict(self.jobs),
             dict(self.sales),
+            dict(self.shipping_rates),
         )
 
 
@@ -106,6 +110,7 @@ class InMemoryUnitOfWork:
         self.deliveries = InMemoryDeliveries(self._working.deliveries, self._working.attempts)
         self.jobs = InMemoryJobRecords(self._working.jobs)
         self.sales = InMemorySales(self._working.orders, self._working.sales)
+        self.shipping_rates = InMemoryShippingRates(self._working.shipping_rates)
         self.idempotency = InMemoryIdempotency(
             self._working.idempotency, self._held, self._store.held_keys
         )
@@ -142,6 +147,7 @@ class InMemoryUnitOfWork:
         self._store.attempts = list(self._working.attempts)
         self._store.jobs = dict(self._working.jobs)
         self._store.sales = dict(self._working.sales)
+        self._store.shipping_rates = dict(self._working.shipping_rates)
         self._store.commits += 1
         self._release_keys()
 

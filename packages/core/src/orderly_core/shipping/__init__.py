@@ -1,0 +1,1 @@
+"""Shipping: the rates a shop charges to deliver its orders."""
