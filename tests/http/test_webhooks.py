@@ -13,13 +13,13 @@ import httpx
 import pytest
 
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
-from orderly_core.orders.steps import OrderStep, pay_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.platform.outbox import EventType
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.model import Attempt, DeliveryState
 from orderly_http.app import create_app
-from tests.core.helpers import fresh
+from tests.core.helpers import fresh, pay_order
 from tests.http.accounts import auth_settings, signed_in
 from tests.http.helpers import assert_problem, seed, serving
 

@@ -47,6 +47,7 @@ def _to_row(product: Product) -> dict[str, object]:
         "created_at": product.created_at,
         "updated_at": product.updated_at,
         "low_stock_threshold": product.low_stock_threshold,
+        "max_per_order": None,  # the checkout's column, which products do not carry yet
     }
 
 

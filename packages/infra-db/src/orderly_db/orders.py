@@ -57,6 +57,11 @@ class SqlOrders:
             "expires_at": order.expires_at,
             "version": order.version,
             "cancel_reason": order.cancel_reason,
+            # The checkout's columns, which orders do not carry yet.
+            "email": None,
+            "shipping_address": None,
+            "shipping_method": None,
+            "shipping": 0,
         }
         await _ADD.execute(self._driver, values)
         lines = [
