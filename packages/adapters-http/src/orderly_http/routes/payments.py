@@ -65,7 +65,10 @@ _KEY_NOTE = (
         "when the provider cannot be reached: retry with the same key.",
     ),
     response_model=StartedPaymentResource,
-    responses=problem_responses(400, 401, 404, 409, 422, 502, 503),
+    responses={
+        200: {"model": StartedPaymentResource, "description": "Dry run: the payment it would be"},
+        **problem_responses(400, 401, 404, 409, 422, 502, 503),
+    },
 )
 async def start_payment_route(
     *,
@@ -86,7 +89,7 @@ async def start_payment_route(
     summary="List an order's payments",
     description=described(list_payments),
     response_model=PaymentListResource,
-    responses=problem_responses(401, 404),
+    responses=problem_responses(401, 404, 422),
 )
 async def list_payments_route(
     *, order_id: str, resources: Resources, ctx: RequestContext
@@ -104,7 +107,10 @@ async def list_payments_route(
         f"{_KEY_NOTE} Answers 201 with the payment and the order.",
     ),
     response_model=RecordedPaymentResource,
-    responses=problem_responses(400, 401, 403, 404, 409, 422),
+    responses={
+        200: {"model": RecordedPaymentResource, "description": "Dry run: what it would record"},
+        **problem_responses(400, 401, 403, 404, 409, 422),
+    },
 )
 async def record_payment_route(
     *,
@@ -131,7 +137,10 @@ async def record_payment_route(
         "them; a dry run answers the refunds it would make.",
     ),
     response_model=RefundListResource,
-    responses=problem_responses(400, 401, 403, 404, 409, 422),
+    responses={
+        200: {"model": RefundListResource, "description": "Dry run: the refunds it would make"},
+        **problem_responses(400, 401, 403, 404, 409, 422),
+    },
 )
 async def refund_order_route(
     *,
@@ -153,7 +162,7 @@ async def refund_order_route(
     summary="List an order's refunds",
     description=described(list_refunds),
     response_model=RefundListResource,
-    responses=problem_responses(401, 404),
+    responses=problem_responses(401, 404, 422),
 )
 async def list_refunds_route(
     *, order_id: str, resources: Resources, ctx: RequestContext
