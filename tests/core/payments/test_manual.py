@@ -3,6 +3,8 @@ order paid once its payments cover its total; refused when a provider settles pa
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from orderly_core.orders.errors import OrderNotFound
@@ -32,12 +34,13 @@ from tests.core.payments.helpers import (
 async def test_partial_payments_pay_the_order_once_they_cover_its_total(
     deps: Dependencies,
 ) -> None:
-    deps, _, _ = shop(deps, by_event=False)
+    deps, _, clock = shop(deps, by_event=False)
     order = await placed(deps)  # 25.00 EUR
 
     first = fresh(
         await record_manual_payment(deps, ctx(STAFF), ManualPayment(str(order.id), 1000, "cash"))
     )
+    clock.advance(timedelta(seconds=1))  # payments are listed oldest first
     second = fresh(
         await record_manual_payment(
             deps, ctx(OPERATOR), ManualPayment(str(order.id), 1500, "  SEPA 77  ")
