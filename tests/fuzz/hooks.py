@@ -145,6 +145,10 @@ ORDER_STEPS = {
     "ship": ["pay"],
     "deliver": ["pay", "ship"],
 }
+# The writes that move money (each needs an Idempotency-Key), and the total of a fresh order
+# (one unit of a product on sale at 10.00): what may be paid, then refunded.
+MONEY_STEPS = ("payments", "pay", "refunds")
+ORDER_TOTAL = 1000
 IMPORT_CSV = "sku,name,description,price,currency,on_hand\nFUZZ-IMPORT-1,Imported,,12.50,EUR,4\n"
 # The operations whose schema-valid requests get real data (paths starting so).
 REAL_DATA_PATHS = (
@@ -191,6 +195,23 @@ def _fresh_order(steps: list[str]) -> tuple[str, str]:
     return order_id, etag
 
 
+def _order_case(case: Any, step: str, method: str) -> tuple[str, str]:
+    """Point ``case`` at an order moved to the step before ``step``; its id and ETag."""
+    target = _fresh_order(ORDER_STEPS[step])
+    case.path_parameters["order_id"] = target[0]
+    if step in MONEY_STEPS and method == "POST":
+        _money(case)
+    return target
+
+
+def _money(case: Any) -> None:
+    """A payment or a refund of the fresh order, with a new key, of at most its total."""
+    _set_headers(case, _new_key())
+    amount = case.body.get("amount") if isinstance(case.body, dict) else None
+    if isinstance(amount, int) and not isinstance(amount, bool) and amount > 0:
+        case.body["amount"] = 1 + (amount - 1) % ORDER_TOTAL
+
+
 def _new_key() -> dict[str, str]:
     return {"Idempotency-Key": f"fuzz-{uuid.uuid4().hex}"}
 
@@ -217,8 +238,7 @@ def _real_data(case: Any) -> None:
     elif path == "/api/v1/webhooks/{endpoint_id}/replay":
         case.path_parameters["endpoint_id"] = _fresh_endpoint()[0]
     elif path.startswith("/api/v1/orders/{order_id}/"):
-        target = _fresh_order(ORDER_STEPS[path.rsplit("/", 1)[1]])
-        case.path_parameters["order_id"] = target[0]
+        target = _order_case(case, path.rsplit("/", 1)[1], method)
     elif path == "/api/v1/orders" and method == "POST" and isinstance(case.body, dict):
         for line, sku in zip(case.body.get("lines", []), ON_SALE, strict=False):
             line["sku"] = sku
