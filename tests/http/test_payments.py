@@ -5,16 +5,21 @@ nothing beyond what was paid is refunded."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
 
+from orderly_core.payments.ports import ProviderUnavailable
 from orderly_core.shared.context import Role
+from orderly_core.testing.payments import FakePaymentProvider
 from orderly_core.unit_of_work import Dependencies
+from orderly_http.app import create_app
+from orderly_http.settings import HttpSettings
 from orderly_payments.settings import DEFAULT_INSTRUCTIONS
 from tests.http.accounts import signed_in
-from tests.http.helpers import assert_problem, seed
+from tests.http.helpers import assert_problem, seed, serving
 
 pytestmark = pytest.mark.postgres
 
@@ -153,3 +158,26 @@ async def test_staff_refund_no_more_than_was_paid(
     assert body["refundable"] == 1200
     assert_problem(nothing_paid, 409, "refund_exceeds_refundable")
     assert [r["id"] for r in listed.json()["items"]] == [item["id"]]
+
+
+async def test_an_unreachable_provider_is_503_with_retry_after_and_a_retry_continues(
+    http_settings: HttpSettings, pg_deps: Dependencies
+) -> None:
+    provider = FakePaymentProvider(start_answer=ProviderUnavailable("connection refused"))
+    deps = replace(pg_deps, payment_provider=provider)
+    async with serving(create_app(http_settings, dependencies=deps)) as client:
+        ann, _, _ = await shop(client, deps)
+        at = await an_order(client, ann)
+        headers = keyed(ann, "pay-1")
+
+        down = await client.post(f"{at}/payments", headers=headers)
+        provider.start_answer = None
+        retried = await client.post(f"{at}/payments", headers=headers)
+        listed = await client.get(f"{at}/payments", headers=ann)
+
+    body = assert_problem(down, 503, "payment_provider_unavailable")
+    assert down.headers["retry-after"] == "5"
+    assert "connection refused" in body["detail"]
+    assert retried.status_code == 201, retried.text
+    assert (retried.json()["client_secret"], retried.json()["instructions"]) == ("secret_1", None)
+    assert [p["provider_reference"] for p in listed.json()["items"]] == ["pi_1"]
