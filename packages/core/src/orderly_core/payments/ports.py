@@ -208,8 +208,9 @@ class PaymentRepository(Protocol):
         ...
 
     async def cancels_due(self, now: datetime, limit: int) -> list[Payment]:
-        """Pending payments marked ``cancel_due`` whose ``retry_at`` has passed (or is unset),
-        oldest first."""
+        """Pending payments to cancel at their provider whose ``retry_at`` has passed (or is
+        unset), oldest first: those marked ``cancel_due`` and those whose order was cancelled
+        or expired (found by joining their order)."""
         ...
 
 
