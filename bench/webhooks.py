@@ -30,8 +30,9 @@ What is measured
     is sent at start + n / ``--rate`` whether or not the earlier ones have been answered (an
     open loop: a slow API does not lower the rate it is offered). At most
     ``--max-in-flight`` requests are outstanding; one that would exceed it is not sent and
-    counts as an error. With ``--pay`` each order is also paid
-    (``POST /api/v1/orders/{id}/pay``) as soon as it is placed. An uncounted warm-up
+    counts as an error. With ``--pay`` each order is also paid as soon as it is placed: a
+    member of staff records its total by hand (``POST /api/v1/orders/{id}/pay``, the manual
+    provider). An uncounted warm-up
     (``--warmup`` seconds at the same rate) comes first and its deliveries are awaited. The
     measured run lasts ``--duration`` seconds; then the benchmark waits until every event of
     the orders it placed has been delivered (at most ``--drain-timeout`` seconds), and
@@ -100,11 +101,14 @@ from typing import TYPE_CHECKING, Any
 
 from arq.constants import result_key_prefix
 from redis.asyncio import Redis
+from returns.pipeline import is_successful
 from sqlalchemy import and_, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_cli import embedded
 from orderly_cli.processes import worker_argv
+from orderly_core.accounts.registration import NewUser, create_user
+from orderly_core.shared.context import Role
 from orderly_core.webhooks.endpoints import NewEndpoint, RegisteredEndpoint, register_endpoint
 from orderly_core.webhooks.signing import InvalidSignature, verify
 from orderly_db import migrate
@@ -394,12 +398,18 @@ class Load:
     """Open loop: orders sent on a schedule, each in a task of its own."""
 
     def __init__(
-        self, client: orders.Client, config: Config, skus: Sequence[str], tokens: Sequence[str]
+        self,
+        client: orders.Client,
+        config: Config,
+        skus: Sequence[str],
+        tokens: Sequence[str],
+        staff: str = "",
     ) -> None:
         self._client = client
         self._config = config
         self._skus = skus
         self._tokens = tokens
+        self._staff = staff  # the Authorization of the member of staff who records payments
         self._rng = random.Random()
 
     async def run(self, phase: Phase) -> None:
@@ -439,16 +449,21 @@ class Load:
         phase.place.expected(latency)
         phase.expected.add((f"order:{order_id}", PLACED))
         if self._config.pay:
-            await self._pay(phase, order_id, request.authorization)
+            await self._pay(phase, order_id, json.loads(reply.body).get("total"))
 
-    async def _pay(self, phase: Phase, order_id: str, authorization: str) -> None:
-        headers = {"Authorization": authorization, "Idempotency-Key": str(uuid.uuid4())}
+    async def _pay(self, phase: Phase, order_id: str, total: object) -> None:
+        headers = {
+            "Authorization": self._staff,
+            "Idempotency-Key": str(uuid.uuid4()),
+            "Content-Type": "application/json",
+        }
+        body = json.dumps({"amount": total, "reference": "bench"}).encode()
         if (
-            answer := await phase.pay.send(self._client, _pay_path(order_id), headers, b"")
+            answer := await phase.pay.send(self._client, _pay_path(order_id), headers, body)
         ) is None:
             return
         reply, latency = answer
-        if reply.status != 200:
+        if reply.status != 201:
             phase.pay.failures[orders.problem_of(reply)] += 1
             return
         phase.pay.expected(latency)
@@ -526,6 +541,22 @@ async def register_receiver(settings: InfraSettings, url: str, types: Sequence[s
     return registered.secret
 
 
+async def seed_staff(settings: InfraSettings) -> str:
+    """A member of staff, made through the core as an operator, who records payments; their
+    email (their password is the customers')."""
+    engine = create_engine(settings, application_name="orderly-bench")
+    email = f"bench-staff-{uuid.uuid4().hex[:8]}@example.com"
+    try:
+        deps = dependencies_from_settings(engine, settings)
+        new = NewUser(email, orders.PASSWORD, "Bench staff", Role.STAFF)
+        result = await create_user(deps, orders.OPERATOR, new)
+    finally:
+        await engine.dispose()
+    if not is_successful(result):
+        raise orders.BenchError(f"could not create the member of staff {email}: {result}")
+    return email
+
+
 async def wait_for_workers(engine: AsyncEngine, workers: Sequence[Worker]) -> None:
     """Until every worker's relay listens for ``NOTIFY orderly_outbox`` (its start-up is
     then done and it polls the queue)."""
@@ -601,6 +632,7 @@ class Running:
     listener: socket.socket  # the receiver's, bound already
     secret: str  # the receiver's endpoint's signing secret
     tokens: Sequence[str] = ()  # the customers' access tokens; none: sign them in first
+    staff_email: str = ""  # the member of staff who records payments (with --pay)
 
 
 async def measure(config: Config, running: Running, probe: orders.CpuProbe) -> Run:
@@ -614,7 +646,10 @@ async def measure(config: Config, running: Running, probe: orders.CpuProbe) -> R
                 client, seeded.emails, SIGN_IN_CONCURRENCY
             )
             await wait_for_workers(engine, workers)
-            load = Load(client, config, seeded.skus, tokens)
+            staff = ""
+            if config.pay and running.staff_email:
+                [staff] = await orders.sign_in_all(client, [running.staff_email], 1)
+            load = Load(client, config, seeded.skus, tokens, staff)
             warmup = await warm_up(config, load, receiver, workers)
             measured = Phase("measured", config.duration_s)
             orders.progress(f"placing orders at {config.rate:g}/s for {config.duration_s:g} s")
@@ -905,7 +940,8 @@ def bench(config: Config, stack: contextlib.ExitStack) -> dict[str, Any]:
         "PostgreSQL": servers.postgres_pid,
         "Redis": servers.redis_pid,
     }
-    running = Running(settings, api, workers, seeded, listener, secret)
+    staff = asyncio.run(seed_staff(settings)) if config.pay else ""
+    running = Running(settings, api, workers, seeded, listener, secret, staff_email=staff)
     run = asyncio.run(measure(config, running, orders.CpuProbe(roots)))
     check_alive(workers, api)
     return {

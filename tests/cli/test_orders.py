@@ -90,6 +90,12 @@ def place(cli: Cli, *lines: str, customer: str = "cust-1", extra: tuple[str, ...
     return written["order"]
 
 
+def pay(cli: Cli, order: dict[str, Any], *extra: str) -> Any:
+    """`orderly orders pay` of the order's whole total, as staff record a bank transfer."""
+    amount = ("--amount", str(order["total"]), "--reference", "SEPA transfer")
+    return cli("orders", "pay", order["id"], *amount, *extra)
+
+
 @pytest.fixture
 def shop(cli: Cli, infra_settings: InfraSettings) -> Cli:
     """MUG-01 (12.50 EUR, 40 on hand) and TEA-1 (4.00 EUR, 9 on hand); the customers'
@@ -155,7 +161,7 @@ def test_list_filters_and_pages(shop: Cli) -> None:
     first = place(shop, "MUG-01:1", customer="ann")
     second = place(shop, "MUG-01:1", customer="bob")
     third = place(shop, "TEA-1:1", customer="ann")
-    ok_json(shop("orders", "pay", second["id"], "--json"))
+    ok_json(pay(shop, second, "--json"))
 
     def ids(*options: str) -> list[str]:
         page = ok_json(shop("orders", "list", *options, "--json"))
@@ -286,7 +292,7 @@ def test_pay_ship_deliver_move_stock_and_versions(shop: Cli) -> None:
     order = place(shop, "MUG-01:2", "TEA-1:3")
     assert stock(shop, "MUG-01") == (40, 2)
 
-    paid = ok_json(shop("orders", "pay", order["id"], "--if-version", "1", "--json"))
+    paid = ok_json(pay(shop, order, "--json"))
     assert paid["applied"] is True
     assert (paid["order"]["status"], paid["order"]["version"]) == ("paid", 2)
     assert stock(shop, "MUG-01") == (40, 2)  # still reserved
@@ -316,7 +322,7 @@ def test_an_illegal_step_is_refused_and_changes_nothing(shop: Cli) -> None:
     assert early.stderr.strip() == (
         f"error: Order {order['id']} is placed: it cannot become shipped."
     )
-    ok_json(shop("orders", "pay", order["id"], "--json"))
+    ok_json(pay(shop, order, "--json"))
     ok_json(shop("orders", "ship", order["id"], "--json"))
     late = ok_json(shop("orders", "cancel", order["id"], "--json"), exit_code=1)
     assert late["error"] == {
@@ -334,7 +340,7 @@ def test_an_illegal_step_is_refused_and_changes_nothing(shop: Cli) -> None:
 def test_cancel_releases_the_stock_and_keeps_the_reason(shop: Cli) -> None:
     order = place(shop, "MUG-01:2", "TEA-1:9")
     other = place(shop, "MUG-01:5")
-    ok_json(shop("orders", "pay", order["id"], "--json"))
+    ok_json(pay(shop, order, "--json"))
     cancelled = ok_json(
         shop("orders", "cancel", order["id"], "--reason", "customer called", "--json")
     )["order"]
@@ -353,7 +359,7 @@ def test_cancel_releases_the_stock_and_keeps_the_reason(shop: Cli) -> None:
 
 def test_a_stale_if_version_is_refused(shop: Cli) -> None:
     order = place(shop, "MUG-01:2")
-    ok_json(shop("orders", "pay", order["id"], "--if-version", "1", "--json"))
+    ok_json(pay(shop, order, "--json"))
     stale = shop("orders", "cancel", order["id"], "--if-version", "1")
     assert stale.exit_code == 1, stale.output
     assert stale.stderr.strip() == (
@@ -363,7 +369,7 @@ def test_a_stale_if_version_is_refused(shop: Cli) -> None:
     assert as_json["error"]["code"] == "version_conflict"
     assert ok_json(shop("orders", "show", order["id"], "--json"))["status"] == "paid"
     assert stock(shop, "MUG-01") == (40, 2)
-    assert shop("orders", "pay", order["id"], "--if-version", "0").exit_code == 2
+    assert shop("orders", "ship", order["id"], "--if-version", "0").exit_code == 2
 
 
 def test_dry_runs_show_the_result_and_change_nothing(shop: Cli) -> None:
@@ -376,7 +382,8 @@ def test_dry_runs_show_the_result_and_change_nothing(shop: Cli) -> None:
     )
 
     order = place(shop, "MUG-01:4")
-    for step in (("pay",), ("cancel", "--reason", "test")):
+    payment = ("pay", "--amount", "5000", "--reference", "cash")
+    for step in (payment, ("cancel", "--reason", "test")):
         rehearsed = ok_json(shop("orders", *step, order["id"], "--dry-run", "--json"))
         assert rehearsed["applied"] is False
         assert rehearsed["order"]["version"] == 2
@@ -394,14 +401,14 @@ def test_dry_runs_show_the_result_and_change_nothing(shop: Cli) -> None:
 
 def test_writes_are_audited_with_the_operator_and_key(shop: Cli) -> None:
     order = place(shop, "MUG-01:1", extra=("--idempotency-key", "place-2031-04"))
-    ok_json(shop("orders", "pay", order["id"], "--idempotency-key", "pay-2031-04", "--json"))
+    ok_json(pay(shop, order, "--idempotency-key", "pay-2031-04", "--json"))
     entries = ok_json(shop("audit", "list", "--target-id", order["id"], "--json"))["items"]
     assert [(e["operation"], e["idempotency_key"]) for e in entries] == [
         ("order.paid", "pay-2031-04"),
         ("order.place", "place-2031-04"),
     ]
     assert {e["actor"]["id"] for e in entries} == {getpass.getuser()}
-    assert shop("orders", "pay", order["id"], "--idempotency-key", " bad").exit_code == 2
+    assert pay(shop, order, "--idempotency-key", " bad").exit_code == 2
 
 
 # --- expiry --------------------------------------------------------------------------------
@@ -413,7 +420,7 @@ def test_expire_cancels_only_due_orders_and_releases_their_stock(
     due = place(shop, "MUG-01:3", "TEA-1:2")
     fresh = place(shop, "MUG-01:1")
     paid = place(shop, "TEA-1:1")
-    ok_json(shop("orders", "pay", paid["id"], "--json"))
+    ok_json(pay(shop, paid, "--json"))
 
     assert ok_json(shop("orders", "expire", "--dry-run", "--json")) == {
         "applied": False,

@@ -23,7 +23,8 @@ def test_a_day_is_summarised_and_read_back(cli: Cli, infra_settings: InfraSettin
     placed = cli("orders", "place", "--customer", "c-1@example.com", "--line", "MUG-1:2", "--json")
     order_id = json.loads(placed.stdout)["order"]["id"]
     day = json.loads(placed.stdout)["order"]["created_at"][:10]
-    assert cli("orders", "pay", order_id).exit_code == 0
+    paying = ("--amount", "2500", "--reference", "SEPA transfer")
+    assert cli("orders", "pay", order_id, *paying).exit_code == 0
 
     preview = cli("reports", "summarise", "--day", day, "--dry-run", "--json")
     made = cli("reports", "summarise", "--day", day, "--json")

@@ -10,9 +10,13 @@ from returns.result import Result
 
 from orderly_core.catalogue.model import Product, Stock
 from orderly_core.catalogue.use_cases import NewProduct, create_product
+from orderly_core.orders.model import Order
 from orderly_core.orders.placement import LineRequest, NewOrder
-from orderly_core.platform.idempotency import Replayed
+from orderly_core.orders.steps import OrderStep
+from orderly_core.payments.manual import ManualPayment, PaymentRecorded, record_manual_payment
+from orderly_core.platform.idempotency import Idempotent, Replayed
 from orderly_core.shared.context import Actor, Context, Mode, Role
+from orderly_core.shared.validation import parse_id
 from orderly_core.unit_of_work import Dependencies
 
 OPERATOR = Actor.operator("alice")
@@ -68,3 +72,22 @@ async def set_reserved(deps: Dependencies, sku: str, reserved: int) -> None:
 async def stored(deps: Dependencies, sku: str) -> Product | None:
     async with deps.unit_of_work() as uow:
         return await uow.products.get(sku)
+
+
+def _order_of(recorded: PaymentRecorded | Replayed[PaymentRecorded]) -> Order | Replayed[Order]:
+    if isinstance(recorded, Replayed):
+        return Replayed(recorded.original.order, recorded.request_id)
+    return recorded.order
+
+
+async def pay_order(
+    deps: Dependencies, context: Context, step: OrderStep
+) -> Idempotent[Order, Any]:
+    """Pay an order in full as a shop on the manual provider does: staff (or an operator)
+    in ``context`` record a payment of its total by hand. The order as the payment left it."""
+    wanted = parse_id(step.order_id)
+    async with deps.unit_of_work() as uow:
+        found = await uow.orders.get(wanted) if wanted else None
+    amount = found.total.amount if found else 1
+    payment = ManualPayment(step.order_id, amount, "paid in a test")
+    return (await record_manual_payment(deps, context, payment)).map(_order_of)

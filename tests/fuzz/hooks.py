@@ -33,6 +33,10 @@ BUSINESS_RULES = {
     "products_unavailable": "every SKU of an order names a product on sale",
     # A CSV file's content: a header naming the columns, then valid rows.
     "import_rejected": "an import's file is a CSV with the documented columns and valid rows",
+    # Money recorded or given back depends on the order: at most what it owes, at most what
+    # its payments took minus what was refunded.
+    "payment_exceeds_due": "a payment recorded by hand is at most what the order owes",
+    "refund_exceeds_refundable": "a refund is at most what was paid minus what was refunded",
 }
 
 # Fields (regular expressions) an ``invalid_input`` may name for schema-valid data, by
@@ -133,7 +137,18 @@ EVENT_TYPES = [
     "order.updated", "stock.low",
 ]  # fmt: skip
 # The steps an order is moved through before each of these operations acts on it.
-ORDER_STEPS = {"pay": [], "cancel": [], "ship": ["pay"], "deliver": ["pay", "ship"]}
+ORDER_STEPS = {
+    "pay": [],
+    "payments": [],
+    "refunds": ["pay"],
+    "cancel": [],
+    "ship": ["pay"],
+    "deliver": ["pay", "ship"],
+}
+# The writes that move money (each needs an Idempotency-Key), and the total of a fresh order
+# (one unit of a product on sale at 10.00): what may be paid, then refunded.
+MONEY_STEPS = ("payments", "pay", "refunds")
+ORDER_TOTAL = 1000
 # The shop's shipping rate, serving every country in EUR, made by the test before the run: an
 # order is placed with an address and this method (another rate may serve elsewhere).
 SHIPPING_METHOD = "fuzz"
@@ -185,9 +200,32 @@ def _fresh_order(steps: list[str]) -> tuple[str, str]:
     placed = _api("POST", "/api/v1/orders", json=body, headers=_new_key())
     order_id, etag = str(placed.json().get("id")), placed.headers.get("ETag", '"1"')
     for step in steps:
-        moved = _api("POST", f"/api/v1/orders/{order_id}/{step}", headers={"If-Match": etag})
+        at = f"/api/v1/orders/{order_id}/{step}"
+        if step == "pay":  # staff record the whole total by hand
+            payment = {"amount": placed.json().get("total"), "reference": "fuzz"}
+            paid = _api("POST", at, json=payment, headers=_new_key())
+            etag = f'"{paid.json().get("order", {}).get("version", 2)}"'
+            continue
+        moved = _api("POST", at, headers={"If-Match": etag})
         etag = moved.headers.get("ETag", etag)
     return order_id, etag
+
+
+def _order_case(case: Any, step: str, method: str) -> tuple[str, str]:
+    """Point ``case`` at an order moved to the step before ``step``; its id and ETag."""
+    target = _fresh_order(ORDER_STEPS[step])
+    case.path_parameters["order_id"] = target[0]
+    if step in MONEY_STEPS and method == "POST":
+        _money(case)
+    return target
+
+
+def _money(case: Any) -> None:
+    """A payment or a refund of the fresh order, with a new key, of at most its total."""
+    _set_headers(case, _new_key())
+    amount = case.body.get("amount") if isinstance(case.body, dict) else None
+    if isinstance(amount, int) and not isinstance(amount, bool) and amount > 0:
+        case.body["amount"] = 1 + (amount - 1) % ORDER_TOTAL
 
 
 def _new_key() -> dict[str, str]:
@@ -213,8 +251,7 @@ def _real_target(case: Any, path: str, method: str) -> tuple[str, str] | None:
         target = _fresh_endpoint()
         case.path_parameters["endpoint_id"] = target[0]
     elif path.startswith("/api/v1/orders/{order_id}/"):
-        target = _fresh_order(ORDER_STEPS[path.rsplit("/", 1)[1]])
-        case.path_parameters["order_id"] = target[0]
+        target = _order_case(case, path.rsplit("/", 1)[1], method)
     elif path == "/api/v1/orders/{order_id}" and method == "PATCH":
         target = _fresh_order([])
         case.path_parameters["order_id"] = target[0]

@@ -128,7 +128,9 @@ async def test_the_lifecycle_over_http_with_if_match_and_roles(
     at = f"{ORDERS}/{order['id']}"
 
     stale = assert_problem(
-        await client.post(f"{at}/pay", headers=ann | {"If-Match": '"7"'}), 412, "version_conflict"
+        await client.post(f"{at}/cancel", headers=ann | {"If-Match": '"7"'}),
+        412,
+        "version_conflict",
     )
     assert (stale["order_id"], stale["target_type"], stale["target_id"]) == (
         order["id"],
@@ -136,8 +138,10 @@ async def test_the_lifecycle_over_http_with_if_match_and_roles(
         order["id"],
     )
     assert_problem(await client.post(f"{at}/ship", headers=staff), 409, "illegal_transition")
-    paid = await client.post(f"{at}/pay", headers=ann | {"If-Match": '"1"'})
-    assert (paid.status_code, paid.json()["status"]) == (200, "paid")
+    pay = {"amount": 3000, "reference": "SEPA 1"}
+    assert_problem(await client.post(f"{at}/pay", json=pay, headers=keyed(ann)), 403, "forbidden")
+    paid = await client.post(f"{at}/pay", json=pay, headers=keyed(staff))
+    assert (paid.status_code, paid.json()["order"]["status"]) == (201, "paid")
     assert_problem(await client.post(f"{at}/ship", headers=ann), 403, "forbidden")
     shipped = await client.post(f"{at}/ship", headers=staff)
     assert (shipped.status_code, shipped.json()["status"]) == (200, "shipped")
@@ -202,9 +206,11 @@ async def test_a_retry_gets_the_first_answer_byte_for_byte(
 ) -> None:
     await seed(pg_deps, "MUG-1", on_hand=10)
     _, ann = await signed_in(client, pg_deps, "ann@example.com")
+    _, staff = await signed_in(client, pg_deps, "stan@example.com", Role.STAFF)
     headers = keyed(ann, "checkout-5521")
     first = await client.post(ORDERS, json=lines(("MUG-1", 2)), headers=headers)
-    await client.post(f"{first.headers['location']}/pay", headers=ann)  # the order moves on
+    payment = {"amount": 2000, "reference": "cash"}  # the order moves on: paid
+    await client.post(f"{first.headers['location']}/pay", json=payment, headers=keyed(staff))
 
     retry = await client.post(ORDERS, json=lines(("MUG-1", 2)), headers=headers)
 
@@ -298,19 +304,19 @@ async def test_steps_take_keys_and_writes_are_audited_with_them(
         json=lines(("MUG-1", 1)),
         headers=keyed(ann, "place-1") | {"X-Request-ID": "req-place-1"},
     )
-    pay = f"{placed.headers['location']}/pay"
-    paid = await client.post(pay, headers=keyed(ann, "pay-1") | {"If-Match": '"1"'})
-    again = await client.post(pay, headers=keyed(ann, "pay-1") | {"If-Match": '"1"'})
+    cancel = f"{placed.headers['location']}/cancel"
+    cancelled = await client.post(cancel, headers=keyed(ann, "cancel-1") | {"If-Match": '"1"'})
+    again = await client.post(cancel, headers=keyed(ann, "cancel-1") | {"If-Match": '"1"'})
 
-    assert (paid.status_code, again.status_code) == (200, 200)
-    assert again.content == paid.content
+    assert (cancelled.status_code, again.status_code) == (200, 200)
+    assert again.content == cancelled.content
     assert again.headers["idempotent-replayed"] == "true"
     audit = await client.get(
         "/api/v1/audit", params={"target_id": placed.json()["id"]}, headers=admin
     )
     entries = audit.json()["items"]
     assert [(e["operation"], e["idempotency_key"], e["mode"]) for e in entries] == [
-        ("order.paid", "pay-1", "execute"),
+        ("order.cancelled", "cancel-1", "execute"),
         ("order.place", "place-1", "execute"),
     ]
     assert entries[1]["request_id"] == "req-place-1"

@@ -13,13 +13,13 @@ import httpx
 import pytest
 
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
-from orderly_core.orders.steps import OrderStep, pay_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.platform.outbox import EventType
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.model import Attempt, DeliveryState
 from orderly_http.app import create_app
-from tests.core.helpers import fresh
+from tests.core.helpers import fresh, pay_order
 from tests.http.accounts import auth_settings, signed_in
 from tests.http.helpers import assert_problem, seed, serving
 
@@ -36,6 +36,7 @@ DELIVERY_FIELDS = [
     "last_status", "last_error", "delivered_at", "created_at", "updated_at",
 ]  # fmt: skip
 CUSTOMER = Context(Actor.user("cust-1", Role.CUSTOMER), "req-seed")
+STAFF = Context(Actor.user("staff-1", Role.STAFF), "req-seed-payment")
 
 
 async def admin(client: httpx.AsyncClient, deps: Dependencies) -> dict[str, str]:
@@ -58,12 +59,13 @@ async def registered(
 
 
 async def orders_placed_and_paid(deps: Dependencies, count: int) -> None:
-    """``count`` orders placed and paid through the core: 2 events each in the outbox."""
+    """``count`` orders placed and paid (by hand, by staff) through the core: placed,
+    payment.succeeded and paid, 3 events each in the outbox."""
     await seed(deps, "MUG-1", on_hand=100)
     for _ in range(count):
         new = NewOrder((LineRequest("MUG-1", 1),))
         placed = fresh(await place_order(deps, CUSTOMER, new)).order
-        fresh(await pay_order(deps, CUSTOMER, OrderStep(str(placed.id))))
+        fresh(await pay_order(deps, STAFF, OrderStep(str(placed.id))))
 
 
 def window(**params: Any) -> dict[str, Any]:

@@ -5,6 +5,7 @@ idempotency records past their retention are purged."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -17,12 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_core.catalogue.use_cases import NewProduct, create_product
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
+from orderly_core.orders.steps import OrderStep, cancel_order
+from orderly_core.payments.starting import PaymentStart, start_payment
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_db.unit_of_work import sql_dependencies
+from orderly_payments.manual import ManualProvider
 from orderly_worker.jobs.scheduled import (
     EXPIRE_ORDERS,
     PURGE_IDEMPOTENCY_KEYS,
     PURGE_JOB_RECORDS,
+    RECONCILE_PAYMENTS,
+    SETTLE_PAYMENTS,
     SUMMARISE_SALES,
 )
 from orderly_worker.runtime import JobContext
@@ -166,3 +172,33 @@ async def test_records_of_jobs_that_succeeded_long_ago_are_purged(
         assert set(kept) >= {"new-ok", "old-dead"}
         gone = await connection.scalar(text("select count(*) from jobs where id = 'old-ok'"))
         assert gone == 0
+
+
+async def test_the_payments_of_ended_orders_are_cancelled_and_reconciliation_runs(
+    started: tuple[JobContext, dict[str, Any]], clean_engine: AsyncEngine
+) -> None:
+    deps = replace(sql_dependencies(clean_engine), payment_provider=ManualProvider("Pay us."))
+    await make_product(deps, on_hand=10)
+    customer = Context(Actor.user("u-1", Role.CUSTOMER), "req-place")
+    placed = fresh(await place_order(deps, customer, NewOrder((LineRequest("MUG-1", 1),))))
+    order_id = str(placed.order.id)
+    payment = fresh(await start_payment(deps, customer, PaymentStart(order_id))).payment
+    fresh(await cancel_order(deps, customer, OrderStep(order_id)))
+
+    settled = await run_scheduled(started, SETTLE_PAYMENTS)
+    reconciled = await run_scheduled(started, RECONCILE_PAYMENTS)
+
+    assert settled == {
+        "status": "succeeded",
+        "refunded": 0,
+        "refunds_failed": 0,
+        "refunds_waiting": 0,
+        "cancelled": 1,
+        "cancels_waiting": 0,
+    }
+    assert reconciled == {"status": "succeeded", "checked": 0, "applied": []}
+    async with clean_engine.connect() as connection:
+        status = await connection.scalar(
+            text("select status from payments where id = :id"), {"id": payment.id}
+        )
+    assert status == "cancelled"

@@ -9,11 +9,22 @@ from orderly_core.orders.errors import OrderNotFound
 from orderly_core.orders.model import OrderQuery, OrderStatus
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
 from orderly_core.orders.reading import list_orders
-from orderly_core.orders.steps import OrderStep, cancel_order, deliver_order, pay_order, ship_order
+from orderly_core.orders.steps import OrderStep, cancel_order, deliver_order, ship_order
 from orderly_core.shared.context import Actor
 from orderly_core.shared.errors import Forbidden
 from orderly_core.unit_of_work import Dependencies
-from tests.core.helpers import ANN, BOB, OPERATOR, STAFF, ctx, err, fresh, make_product, ok
+from tests.core.helpers import (
+    ANN,
+    BOB,
+    OPERATOR,
+    STAFF,
+    ctx,
+    err,
+    fresh,
+    make_product,
+    ok,
+    pay_order,
+)
 from tests.core.orders.accounts import add_account
 
 MUG = (LineRequest("MUG-1", 1),)
@@ -73,7 +84,7 @@ async def test_staff_list_every_order_and_customers_their_own(deps: Dependencies
     assert anonymous == Forbidden("list orders")
 
 
-async def test_customers_pay_and_cancel_their_orders_but_never_ship_or_deliver(
+async def test_customers_cancel_their_orders_but_never_pay_ship_or_deliver(
     deps: Dependencies,
 ) -> None:
     await make_product(deps, "MUG-1", on_hand=10)
@@ -81,13 +92,15 @@ async def test_customers_pay_and_cancel_their_orders_but_never_ship_or_deliver(
     kept = OrderStep(str(shipped.id))
     cancelled = fresh(await place_order(deps, ctx(ANN), for_customer(None))).order
 
-    fresh(await pay_order(deps, ctx(ANN), kept))
+    pay_refused = err(await pay_order(deps, ctx(ANN), kept))
+    fresh(await pay_order(deps, ctx(STAFF), kept))
     ship_refused = err(await ship_order(deps, ctx(ANN), kept))
     fresh(await ship_order(deps, ctx(STAFF), kept))
     deliver_refused = err(await deliver_order(deps, ctx(ANN), kept))
     someone_elses = err(await ship_order(deps, ctx(BOB), kept))
     own_cancel = fresh(await cancel_order(deps, ctx(ANN), OrderStep(str(cancelled.id))))
 
+    assert pay_refused == Forbidden("record payments")
     assert ship_refused == Forbidden("mark orders shipped")
     assert deliver_refused == Forbidden("mark orders delivered")
     assert someone_elses == OrderNotFound(str(shipped.id))  # not even its existence shows

@@ -9,12 +9,12 @@ from orderly_core.catalogue.use_cases import NewProduct, create_product
 from orderly_core.orders.errors import OrderNotFound
 from orderly_core.orders.model import Order
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
-from orderly_core.orders.steps import OrderStep, cancel_order, pay_order, ship_order
+from orderly_core.orders.steps import OrderStep, cancel_order, ship_order
 from orderly_core.platform.idempotency import Replayed
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.shared.errors import Forbidden, VersionConflict
 from orderly_core.unit_of_work import Dependencies
-from tests.core.helpers import err, fresh, make_product, ok
+from tests.core.helpers import err, fresh, make_product, ok, pay_order
 
 pytestmark = pytest.mark.postgres
 
@@ -41,17 +41,18 @@ async def test_a_demoted_user_replaying_a_step_on_someone_elses_order_finds_no_o
 ) -> None:
     await make_product(deps, "MUG-1")
     anns = await _order_of(deps, ANN)
-    step = OrderStep(str(anns.id), expected_version=1)
-    paid = fresh(await pay_order(deps, keyed(AS_STAFF), step))
+    fresh(await pay_order(deps, keyed(AS_STAFF, "pay-anns"), OrderStep(str(anns.id))))
+    step = OrderStep(str(anns.id), expected_version=2)
+    shipped = fresh(await ship_order(deps, keyed(AS_STAFF), step))
 
-    replayed = await pay_order(deps, keyed(DEMOTED), step)
+    replayed = await ship_order(deps, keyed(DEMOTED), step)
 
-    assert paid.customer_id == ANN.id
+    assert shipped.customer_id == ANN.id
     assert err(replayed) == OrderNotFound(str(anns.id))
     # The same key still replays for the user while they are staff.
-    again = ok(await pay_order(deps, keyed(AS_STAFF), step))
+    again = ok(await ship_order(deps, keyed(AS_STAFF), step))
     assert isinstance(again, Replayed)
-    assert again.original == paid
+    assert again.original == shipped
 
 
 async def test_a_replayed_refusal_about_someone_elses_order_is_not_answered_either(

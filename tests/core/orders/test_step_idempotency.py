@@ -21,12 +21,12 @@ from orderly_core.orders.errors import (
 from orderly_core.orders.model import Order, OrderStatus
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
 from orderly_core.orders.reading import get_order
-from orderly_core.orders.steps import OrderStep, cancel_order, deliver_order, pay_order, ship_order
+from orderly_core.orders.steps import OrderStep, cancel_order, deliver_order, ship_order
 from orderly_core.platform.idempotency import KeyReused, Replayed, RequestInFlight
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.shared.errors import VersionConflict
 from orderly_core.unit_of_work import Dependencies
-from tests.core.helpers import OPERATOR, STAFF, ctx, err, fresh, make_product, ok, stored
+from tests.core.helpers import OPERATOR, STAFF, ctx, err, fresh, make_product, ok, pay_order, stored
 from tests.core.orders.accounts import add_account
 
 pytestmark = pytest.mark.postgres
@@ -59,7 +59,7 @@ async def test_a_step_key_reused_for_another_order_is_refused(deps: Dependencies
 
     reused = err(await pay_order(deps, keyed(STAFF, "pay-1"), OrderStep(str(second.id))))
 
-    assert reused == KeyReused("pay-1", "order.paid")
+    assert reused == KeyReused("pay-1", "payment.record")
     assert await status_of(deps, second) is OrderStatus.PLACED
 
 
@@ -113,10 +113,10 @@ async def test_a_version_conflict_is_an_outcome_its_retry_gets_again(deps: Depen
     await make_product(deps, "MUG-1", on_hand=10)
     placed = await placed_order(deps)
     stale = OrderStep(str(placed.id), expected_version=2)
-    refused = err(await pay_order(deps, keyed(ANN, "pay-2"), stale))
+    refused = err(await cancel_order(deps, keyed(ANN, "cancel-2"), stale))
     assert refused == VersionConflict("order", str(placed.id), 2, 1)
 
-    retried = err(await pay_order(deps, keyed(ANN, "pay-2"), stale))
+    retried = err(await cancel_order(deps, keyed(ANN, "cancel-2"), stale))
 
     assert retried == Replayed(refused)
     assert await status_of(deps, placed) is OrderStatus.PLACED

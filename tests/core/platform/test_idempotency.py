@@ -21,7 +21,7 @@ from orderly_core.orders.errors import IllegalTransition, OutOfStock, ShortLine
 from orderly_core.orders.model import OrderQuery
 from orderly_core.orders.placement import place_order
 from orderly_core.orders.reading import list_orders
-from orderly_core.orders.steps import OrderStep, cancel_order, pay_order
+from orderly_core.orders.steps import OrderStep, cancel_order, ship_order
 from orderly_core.platform.idempotency import (
     IdempotencyRecords,
     KeyReused,
@@ -38,7 +38,18 @@ from orderly_core.shared.context import Actor, Context, Mode
 from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies
-from tests.core.helpers import ANN, BOB, STAFF, err, fresh, make_product, ok, order, stored
+from tests.core.helpers import (
+    ANN,
+    BOB,
+    STAFF,
+    err,
+    fresh,
+    make_product,
+    ok,
+    order,
+    pay_order,
+    stored,
+)
 from tests.core.platform.helpers import with_records
 
 KEY = "order-7f3c2a"
@@ -100,11 +111,11 @@ async def test_keys_belong_to_their_actor_and_operation(deps: Dependencies) -> N
     await make_product(deps, "MUG-1", on_hand=10)
     anns = fresh(await place_order(deps, keyed(ANN), order(("MUG-1", 1))))
     bobs = fresh(await place_order(deps, keyed(BOB), order(("MUG-1", 1))))
-    paid = fresh(await pay_order(deps, keyed(ANN), OrderStep(str(anns.order.id))))
+    cancelled = fresh(await cancel_order(deps, keyed(ANN), OrderStep(str(anns.order.id))))
 
     assert anns.order.id != bobs.order.id
-    assert paid.id == anns.order.id
-    assert await reserved(deps) == 2
+    assert cancelled.id == anns.order.id
+    assert await reserved(deps) == 1
 
 
 async def test_a_step_retried_after_it_succeeded_is_not_an_illegal_transition(
@@ -112,11 +123,12 @@ async def test_a_step_retried_after_it_succeeded_is_not_an_illegal_transition(
 ) -> None:
     await make_product(deps, "MUG-1", on_hand=10)
     placed = fresh(await place_order(deps, keyed(ANN, None), order(("MUG-1", 1)))).order
-    step = OrderStep(str(placed.id), expected_version=1)
-    paid = fresh(await pay_order(deps, keyed(STAFF, "pay-1"), step))
+    fresh(await pay_order(deps, keyed(STAFF, None), OrderStep(str(placed.id))))
+    step = OrderStep(str(placed.id), expected_version=2)
+    shipped = fresh(await ship_order(deps, keyed(STAFF, "ship-1"), step))
 
-    assert ok(await pay_order(deps, keyed(STAFF, "pay-1"), step)) == Replayed(paid)
-    unkeyed = err(await pay_order(deps, keyed(STAFF, None), replace(step, expected_version=None)))
+    assert ok(await ship_order(deps, keyed(STAFF, "ship-1"), step)) == Replayed(shipped)
+    unkeyed = err(await ship_order(deps, keyed(STAFF, None), replace(step, expected_version=None)))
     assert isinstance(unkeyed, IllegalTransition)
 
 
@@ -318,9 +330,9 @@ async def test_a_retry_after_an_upgrade_gets_the_conflict_stored_before_it(
     now = deps.clock.now()
     async with deps.unit_of_work() as uow:  # the outcome as the previous release stored it
         await uow.idempotency.store(
-            KeyScope.of(ANN, "order.paid", "pay-1"),
+            KeyScope.of(ANN, "order.cancelled", "cancel-1"),
             StoredOutcome(
-                fingerprint=fingerprint({"step": stale, "reason": None}),
+                fingerprint=fingerprint({"step": stale, "reason": "cancelled"}),
                 succeeded=False,
                 kind="OrderVersionConflict",
                 document={"order_id": str(placed.id), "expected": 1, "current": 2},
@@ -331,7 +343,7 @@ async def test_a_retry_after_an_upgrade_gets_the_conflict_stored_before_it(
         )
         await uow.commit()
 
-    retried = err(await pay_order(deps, keyed(ANN, "pay-1"), stale))
+    retried = err(await cancel_order(deps, keyed(ANN, "cancel-1"), stale))
 
     assert retried == Replayed(VersionConflict("order", str(placed.id), expected=1, current=2))
     assert isinstance(retried, Replayed)

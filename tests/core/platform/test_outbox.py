@@ -17,13 +17,14 @@ from orderly_core.catalogue.use_cases import (
 )
 from orderly_core.orders.model import order_view
 from orderly_core.orders.placement import place_order
-from orderly_core.orders.steps import OrderStep, cancel_order, expire_orders, pay_order
+from orderly_core.orders.steps import OrderStep, cancel_order, expire_orders
+from orderly_core.payments.manual import ManualPayment, record_manual_payment
 from orderly_core.platform.outbox import Event, EventType, json_ready
 from orderly_core.shared.context import Actor, Context, Mode
 from orderly_core.shared.errors import InvalidInput
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies
-from tests.core.helpers import ANN, STAFF, ctx, err, fresh, make_product, order
+from tests.core.helpers import ANN, STAFF, ctx, err, fresh, make_product, order, pay_order
 
 
 def as_ann(request_id: str = "req-ann", mode: Mode = Mode.EXECUTE) -> Context:
@@ -41,7 +42,8 @@ async def test_each_step_of_an_order_is_an_event_numbered_by_the_orders_version(
 ) -> None:
     await make_product(deps, "MUG-1", on_hand=10)
     placed = fresh(await place_order(deps, as_ann("req-place"), order(("MUG-1", 2)))).order
-    paid = fresh(await pay_order(deps, as_ann("req-pay"), OrderStep(str(placed.id))))
+    staff = Context(actor=STAFF, request_id="req-pay")
+    paid = fresh(await pay_order(deps, staff, OrderStep(str(placed.id))))
     cancelled = fresh(
         await cancel_order(deps, as_ann("req-cancel"), OrderStep(str(placed.id)), "too late")
     )
@@ -50,13 +52,17 @@ async def test_each_step_of_an_order_is_an_event_numbered_by_the_orders_version(
 
     assert [(e.type, e.subject, e.sequence, e.request_id) for e in events] == [
         (EventType.ORDER_PLACED, f"order:{placed.id}", 1, "req-place"),
+        (EventType.PAYMENT_SUCCEEDED, events[1].subject, 1, "req-pay"),
         (EventType.ORDER_PAID, f"order:{placed.id}", 2, "req-pay"),
         (EventType.ORDER_CANCELLED, f"order:{placed.id}", 3, "req-cancel"),
     ]
     assert events[0].data == json_ready(order_view(placed))
-    assert events[1].data == json_ready(order_view(paid))
-    assert events[2].data["cancel_reason"] == "too late"
-    assert events[2].data == json_ready(order_view(cancelled))
+    payment = events[2].data["payment"]  # order.paid carries the payment that paid it
+    assert events[2].data == json_ready(order_view(paid)) | {"payment": payment}
+    assert events[1].subject == f"payment:{payment['id']}"
+    assert (payment["status"], payment["amount"]) == ("succeeded", placed.total.amount)
+    assert events[3].data["cancel_reason"] == "too late"
+    assert events[3].data == json_ready(order_view(cancelled))
     assert events[0].data["created_at"].endswith("Z")
 
 
@@ -69,8 +75,10 @@ async def test_refusals_dry_runs_and_replays_tell_nothing(deps: Dependencies) ->
     await place_order(deps, keyed, order(("MUG-1", 1)))  # a replay
     err(await place_order(deps, as_ann(), order(("MUG-1", 5))))  # out of stock
     fresh(await place_order(deps, as_ann(mode=Mode.DRY_RUN), order(("MUG-1", 1))))
-    fresh(await pay_order(deps, as_ann(mode=Mode.DRY_RUN), OrderStep(str(placed.id))))
-    err(await pay_order(deps, ctx(STAFF), OrderStep(str(placed.id), expected_version=7)))
+    staff = Context(actor=STAFF, request_id="req-2", mode=Mode.DRY_RUN)
+    fresh(await pay_order(deps, staff, OrderStep(str(placed.id))))
+    too_much = ManualPayment(str(placed.id), placed.total.amount + 1, "too much")
+    err(await record_manual_payment(deps, ctx(STAFF), too_much))
 
     assert await published(deps) == before
     assert len(before) == 1

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
-from orderly_core.orders.steps import OrderStep, cancel_order, pay_order
+from orderly_core.orders.steps import OrderStep, cancel_order
 from orderly_core.sales.model import Revenue, SkuSales
 from orderly_core.sales.use_cases import SalesQuery, sales_report, summarise_sales
 from orderly_core.shared.context import Actor, Context, Mode, Role
@@ -17,7 +17,7 @@ from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.shared.validation import DAY_RULE
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies
-from tests.core.helpers import STAFF, err, fresh, make_product, ok
+from tests.core.helpers import STAFF, err, fresh, make_product, ok, pay_order
 
 ANN = Context(Actor.user("00000000-0000-0000-0000-0000000000a1", Role.CUSTOMER), "req-ann")
 SCHEDULE = Context(Actor.system("scheduler"), "req-schedule")
@@ -27,7 +27,7 @@ DAY = date(2031, 3, 1)
 async def paid_order(deps: Dependencies, *lines: tuple[str, int]) -> None:
     new = NewOrder(tuple(LineRequest(sku, quantity) for sku, quantity in lines))
     order = fresh(await place_order(deps, ANN, new)).order
-    fresh(await pay_order(deps, ANN, OrderStep(str(order.id))))
+    fresh(await pay_order(deps, Context(STAFF, "req-staff"), OrderStep(str(order.id))))
 
 
 async def test_a_day_counts_its_paid_orders_revenue_per_currency_and_top_skus(

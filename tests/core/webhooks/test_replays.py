@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
-from orderly_core.orders.steps import OrderStep, pay_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.platform.idempotency import Replayed
 from orderly_core.platform.outbox import Event, EventType, new_event
 from orderly_core.shared.context import Actor, Context, Mode, Role
@@ -24,7 +24,7 @@ from orderly_core.webhooks.deliveries import DeliveryQuery, list_deliveries
 from orderly_core.webhooks.errors import EndpointNotFound
 from orderly_core.webhooks.model import DeliveryState
 from orderly_core.webhooks.replay import REPLAY_MAX, ReplayRequest, replay_events
-from tests.core.helpers import ctx, err, fresh, make_product, ok
+from tests.core.helpers import STAFF, ctx, err, fresh, make_product, ok, pay_order
 from tests.core.webhooks.helpers import (
     PLACED,
     START,
@@ -47,7 +47,7 @@ async def events_of_orders(deps: Dependencies, count: int, *, pay: bool = False)
         new = NewOrder((LineRequest("MUG-1", 1),))
         placed = fresh(await place_order(deps, placing, new)).order
         if pay:
-            fresh(await pay_order(deps, placing, OrderStep(str(placed.id))))
+            fresh(await pay_order(deps, ctx(STAFF), OrderStep(str(placed.id))))
         clock.advance(timedelta(minutes=1))
     async with deps.unit_of_work() as uow:
         return await uow.outbox.between(list(EventType), START, clock.now(), 1000)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from orderly_db.settings import ConfigurationError, InfraSettings, load_settings
+from orderly_payments.settings import PaymentSettings
 
 STATE_DIR = Path(".orderly")
 # What a running `orderly dev` tells other commands: its servers, and its webhook rules.
@@ -25,7 +26,7 @@ STACK_SETTINGS = (
 DEV_STATE_FILE = STATE_DIR / "dev.json"
 
 
-class CliSettings(InfraSettings):
+class CliSettings(InfraSettings, PaymentSettings):
     pass
 
 

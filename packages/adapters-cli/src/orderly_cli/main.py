@@ -13,6 +13,7 @@ from orderly_cli.commands import (
     db,
     jobs,
     orders,
+    payments,
     products,
     reports,
     runtime,
@@ -60,6 +61,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(stock.app, name="stock")
 app.add_typer(orders.app, name="orders")
 app.add_typer(shipping_rates.app, name="shipping-rates")
+app.add_typer(payments.app, name="payments")
 app.add_typer(audit.app, name="audit")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(jobs.app, name="jobs")

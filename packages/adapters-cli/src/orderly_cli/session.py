@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 import structlog
 import typer
@@ -19,6 +20,7 @@ from orderly_core.shared.errors import DomainError
 from orderly_core.unit_of_work import Dependencies
 from orderly_db.engine import create_engine
 from orderly_db.unit_of_work import dependencies_from_settings
+from orderly_payments.settings import provider_from_settings
 
 
 def operator_context(*, dry_run: bool = False, idempotency_key: str | None = None) -> Context:
@@ -42,7 +44,8 @@ async def with_dependencies[T](
     settings = settings or cli_settings()
     engine = create_engine(settings, application_name="orderly-cli")
     try:
-        return await work(dependencies_from_settings(engine, settings))
+        deps = dependencies_from_settings(engine, settings)
+        return await work(replace(deps, payment_provider=provider_from_settings(settings)))
     finally:
         await engine.dispose()
 

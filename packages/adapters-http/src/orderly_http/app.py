@@ -34,6 +34,7 @@ from orderly_http.routes import (
     imports,
     jobs,
     orders,
+    payments,
     product_writes,
     products,
     reports,
@@ -141,6 +142,7 @@ def create_app(
     # decides how soon a request finds its route: the busiest come first.
     app.include_router(orders.router, dependencies=SIGNED_IN, responses=problem_responses(401))
     app.include_router(products.router)
+    app.include_router(payments.router, dependencies=SIGNED_IN, responses=problem_responses(401))
     app.include_router(imports.router, dependencies=SIGNED_IN)
     app.include_router(jobs.router, dependencies=SIGNED_IN)
     app.include_router(

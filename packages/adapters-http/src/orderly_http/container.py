@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Annotated
 
@@ -26,6 +26,7 @@ from orderly_db.unit_of_work import dependencies_from_settings
 from orderly_http.auth import AccessTokens
 from orderly_http.ratelimit import AttemptLimit, LoginLimiter
 from orderly_http.settings import HttpSettings
+from orderly_payments.settings import provider_from_settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,10 @@ async def open_resources(
     )
     jobs = ArqJobQueue.from_url(settings.redis_url, timeout_s=settings.redis_timeout_s)
     if dependencies is None:
-        dependencies = dependencies_from_settings(engine, settings)
+        dependencies = replace(
+            dependencies_from_settings(engine, settings),
+            payment_provider=provider_from_settings(settings),
+        )
     secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
     try:
         yield AppResources(

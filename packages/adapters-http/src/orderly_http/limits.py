@@ -36,6 +36,7 @@ from orderly_core.orders.address import (
     REGION_MAX,
 )
 from orderly_core.orders.model import MAX_LINES, MAX_QUANTITY
+from orderly_core.payments.common import REASON_MAX
 from orderly_core.platform.outbox import EventType
 from orderly_core.shared.context import IDEMPOTENCY_KEY_PATTERN
 from orderly_core.shared.countries import COUNTRIES
@@ -74,8 +75,11 @@ NAME = filled(max_length=NAME_MAX)
 DESCRIPTION = text(max_length=DESCRIPTION_MAX, multiline=True)
 REASON = filled(max_length=500, multiline=True)
 CANCEL_REASON = text(max_length=255, multiline=True)
+PAYMENT_REFERENCE = filled(max_length=REASON_MAX)
+REFUND_REASON = filled(max_length=REASON_MAX, multiline=True)
 CURRENCY: Keywords = {"enum": sorted(MINOR_UNIT_EXPONENTS)}
 MINOR_UNITS = whole(0, MAX_MINOR_UNITS)
+AMOUNT = whole(1, MAX_MINOR_UNITS)  # money that moves: a payment, a refund
 UNITS = whole(0, ON_HAND_MAX)
 STOCK_DELTA: Keywords = whole(-ON_HAND_MAX, ON_HAND_MAX) | {"not": {"const": 0}}
 QUANTITY = whole(1, MAX_QUANTITY)

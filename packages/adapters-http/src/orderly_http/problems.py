@@ -50,6 +50,13 @@ from orderly_core.orders.errors import (
     ShippingMethodUnavailable,
     TooManyOpenOrders,
 )
+from orderly_core.payments.errors import (
+    ManualPaymentRefused,
+    OrderNotPayable,
+    PaymentExceedsDue,
+    RefundExceedsRefundable,
+)
+from orderly_core.payments.ports import NotificationRefused, ProviderRefused, ProviderUnavailable
 from orderly_core.platform.idempotency import KeyReused, Replayed, RequestInFlight
 from orderly_core.shared.context import ActorKind, Context
 from orderly_core.shared.errors import (
@@ -72,6 +79,7 @@ from orderly_http.context import REQUEST_ID_HEADER, request_id_of
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 REPLAYED_HEADER = "Idempotent-Replayed"  # on the stored answer to a retried request
+PROVIDER_RETRY_AFTER_S = 5  # how soon to retry a request the payment provider could not take
 STANDARD_MEMBERS = frozenset({"type", "title", "status", "detail", "code", "request_id"})
 
 log = structlog.get_logger(__name__)
@@ -132,6 +140,15 @@ PROBLEM_KINDS: Mapping[type[DomainError], ProblemKind] = {
     EndpointNotFound: ProblemKind(404, "Webhook endpoint not found"),
     DeliveryNotFound: ProblemKind(404, "Webhook delivery not found"),
     EndpointDisabled: ProblemKind(409, "Webhook endpoint disabled"),
+    OrderNotPayable: ProblemKind(409, "Order not payable"),
+    PaymentExceedsDue: ProblemKind(409, "Payment exceeds what is due"),
+    ManualPaymentRefused: ProblemKind(409, "Manual payment refused"),
+    RefundExceedsRefundable: ProblemKind(409, "Refund exceeds what may be refunded"),
+    # The provider, a server Orderly depends on, is unreachable for now: retry shortly.
+    ProviderUnavailable: ProblemKind(503, "Payment provider unavailable"),
+    # The provider refused for good what Orderly asked of it: an upstream refusal.
+    ProviderRefused: ProblemKind(502, "Payment provider refused"),
+    NotificationRefused: ProblemKind(400, "Notification refused"),
 }
 
 
@@ -196,6 +213,8 @@ def domain_problem(
         headers[REPLAYED_HEADER] = "true"
     if isinstance(error, RequestInFlight):
         headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, ProviderUnavailable):
+        headers["Retry-After"] = str(PROVIDER_RETRY_AFTER_S)
     anonymous = not isinstance(ctx, str) and ctx.actor.kind is ActorKind.ANONYMOUS
     if isinstance(error, Forbidden) and anonymous:
         error = NotSignedIn()

@@ -16,6 +16,7 @@ from pydantic_settings import NoDecode
 
 from orderly_db.settings import InfraSettings, load_settings
 from orderly_http.addresses import Network
+from orderly_payments.settings import PaymentSettings
 
 MIB = 1024 * 1024
 JWT_SECRET_MIN = 32
@@ -23,7 +24,7 @@ JWT_SECRET_MIN = 32
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
-class HttpSettings(InfraSettings):
+class HttpSettings(InfraSettings, PaymentSettings):
     docs_enabled: bool = Field(
         default=True, description="Serve the OpenAPI document at /openapi.json, /docs and /redoc"
     )

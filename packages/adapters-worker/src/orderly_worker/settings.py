@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +26,7 @@ from orderly_db.job_queue import ArqJobQueue
 from orderly_db.log import configure_logging
 from orderly_db.settings import ConfigurationError, InfraSettings, load_settings
 from orderly_db.unit_of_work import dependencies_from_settings
+from orderly_payments.settings import PaymentSettings, provider_from_settings
 from orderly_worker.boundary import guarded
 from orderly_worker.jobs.imports import import_products_job
 from orderly_worker.jobs.scheduled import SCHEDULE
@@ -47,7 +49,7 @@ INTERRUPTED_RUNS_ALLOWED = 3
 log = structlog.get_logger("orderly_worker")
 
 
-class WorkerEnv(InfraSettings):
+class WorkerEnv(InfraSettings, PaymentSettings):
     """The worker's variables, on top of those every Orderly process reads."""
 
     worker_max_jobs: int = Field(default=10, ge=1, le=1000, description="Jobs run at once.")
@@ -123,7 +125,9 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
         if setup_logging:
             configure_process_logging(env)
         engine = create_engine(env, application_name="orderly-worker")
-        deps = dependencies_from_settings(engine, env)
+        deps = replace(
+            dependencies_from_settings(engine, env), payment_provider=provider_from_settings(env)
+        )
         sender = HttpxSender(deps.webhooks)
         queue = ArqJobQueue(ctx["redis"])
         relay = Relay(deps, engine, queue, env.relay_options, queue) if env.worker_relay else None

@@ -17,14 +17,15 @@ from typing import Protocol
 
 from orderly_core.accounts.ports import AccountsUnit, PasswordHasher
 from orderly_core.jobs.ports import JobsUnit
-from orderly_core.orders.ports import OrdersUnit
+from orderly_core.payments.ports import PaymentProvider, PaymentsUnit
+from orderly_core.payments.unconfigured import UnconfiguredProvider
 from orderly_core.platform.ports import Clock, IdGenerator
 from orderly_core.sales.ports import SalesUnit
 from orderly_core.webhooks.policy import WebhookPolicy
 from orderly_core.webhooks.ports import WebhooksUnit
 
 
-class UnitOfWork(OrdersUnit, AccountsUnit, WebhooksUnit, JobsUnit, SalesUnit, Protocol):
+class UnitOfWork(PaymentsUnit, AccountsUnit, WebhooksUnit, JobsUnit, SalesUnit, Protocol):
     """One database transaction, opened on entry, with every repository.
 
     Leaving the block without :meth:`commit` rolls back, whether by return or by exception.
@@ -46,3 +47,5 @@ class Dependencies:
     idempotency_ttl: timedelta = timedelta(hours=24)  # how long a key's outcome is kept
     job_record_ttl: timedelta = timedelta(days=30)  # how long a succeeded job's record is kept
     webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
+    # The shop's payment provider: each process sets it from its settings (PAYMENT_PROVIDER).
+    payment_provider: PaymentProvider = field(default_factory=UnconfiguredProvider)

@@ -25,6 +25,7 @@ from orderly_db.jobs import SqlJobRecords
 from orderly_db.orders import SqlOrders
 from orderly_db.outbox import SqlOutbox
 from orderly_db.passwords import Argon2Passwords
+from orderly_db.payments import SqlPayments, SqlProviderEvents, SqlRefunds
 from orderly_db.records import SqlAuditLog, SqlStockLedger
 from orderly_db.sales import SqlSales
 from orderly_db.settings import InfraSettings
@@ -45,6 +46,9 @@ _Repositories = tuple[
     SqlDeliveries,
     SqlJobRecords,
     SqlSales,
+    SqlPayments,
+    SqlRefunds,
+    SqlProviderEvents,
 ]
 
 
@@ -128,6 +132,18 @@ class SqlUnitOfWork:
         return SqlShippingRates(self._connection)
 
     @property
+    def payments(self) -> SqlPayments:
+        return self._open()[12]
+
+    @property
+    def refunds(self) -> SqlRefunds:
+        return self._open()[13]
+
+    @property
+    def provider_events(self) -> SqlProviderEvents:
+        return self._open()[14]
+
+    @property
     def customers(self) -> SqlCustomers:
         self._open()
         assert self._connection is not None  # noqa: S101 - open while its repositories are
@@ -176,6 +192,9 @@ class SqlUnitOfWork:
             SqlDeliveries(connection, driver),
             SqlJobRecords(connection, driver),
             SqlSales(connection),
+            SqlPayments(connection),
+            SqlRefunds(connection),
+            SqlProviderEvents(connection),
         )
         return self
 

@@ -1,7 +1,8 @@
 """``orderly orders``: orders and their lifecycle, for operators.
 
-An operator may act on any order: place one on a customer's behalf, mark it paid, shipped or
-delivered, cancel it, and run the expiry that Orderly's scheduled job runs. Each command
+An operator may act on any order: place one on a customer's behalf, record a payment made by
+hand (which pays it once covered), refund it, mark it shipped or delivered, cancel it, and run
+the expiry that Orderly's scheduled job runs. Each command
 decodes its options, builds the operator's context, runs one order use case and prints the
 outcome. The state machine, the stock each step reserves, releases or consumes, and who may
 do what all live in the core; what is checked here is only what the command line itself must
@@ -18,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from orderly_cli import output
-from orderly_cli.commands import order_views
+from orderly_cli.commands import order_views, payment_views
 from orderly_cli.options import (
     AsJson,
     Cursor,
@@ -41,9 +42,11 @@ from orderly_core.orders.steps import (
     cancel_order,
     deliver_order,
     expire_orders,
-    pay_order,
     ship_order,
 )
+from orderly_core.payments.manual import ManualPayment, record_manual_payment
+from orderly_core.payments.reading import list_payments, list_refunds
+from orderly_core.payments.refunds import OrderRefund, refund_order
 from orderly_core.platform.idempotency import Idempotent
 from orderly_core.shared.context import Context
 from orderly_core.shared.errors import InvalidInput
@@ -52,7 +55,8 @@ from orderly_core.unit_of_work import Dependencies
 
 app = command_group(
     "Orders: place one for a customer, list and show them, move them through their "
-    "lifecycle (placed, paid, shipped, delivered; or cancelled), and expire unpaid ones.\n\n"
+    "lifecycle (placed, paid, shipped, delivered; or cancelled), expire unpaid ones, record "
+    "payments made by hand, refund, and show an order's payments.\n\n"
     "Commands connect with DATABASE_URL and REDIS_URL, or find a running `orderly dev` "
     "in the current directory. They act as the operator (your OS user), who may act on "
     "any order. Writes take --dry-run (check everything, show the result, change nothing) "
@@ -338,15 +342,113 @@ def _step_command(
     return declare
 
 
+Amount = Annotated[
+    int,
+    typer.Option(metavar="MINOR_UNITS", help="In minor units of the order's currency (2500)."),
+]
+
+
 @app.command("pay")
-@_step_command(pay_order, done="paid")
-def pay_command() -> None:
-    """Mark a placed order paid; it no longer expires.
+def pay_command(
+    order_id: OrderId,
+    *,
+    amount: Amount,
+    reference: Annotated[
+        str,
+        typer.Option(metavar="TEXT", help="The transfer's reference, the receipt number..."),
+    ],
+    dry_run: DryRun = False,
+    idempotency_key: IdempotencyKey = None,
+    as_json: AsJson = False,
+) -> None:
+    """Record money that arrived for a placed order by hand (bank transfer, cash).
+
+    The amount is at most what the order still owes; once its payments cover its total the
+    order is paid and no longer expires. Refused when the shop's payment provider settles
+    payments by its own events (Stripe). With --json: {"applied", "payment", "order"}.
 
     \b
     Example:
-      orderly orders pay 5a0e7c1e-3b1f-4d0a-9e53-0f5e2d1c9a77 --if-version 1
+      orderly orders pay 5a0e7c1e-3b1f-4d0a-9e53-0f5e2d1c9a77 --amount 2500 \\
+        --reference "SEPA 2031-04-02"
     """
+    ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
+    request = ManualPayment(order_id, amount, reference)
+    recorded = run_idempotent_use_case(
+        lambda deps: record_manual_payment(deps, ctx, request), as_json=as_json
+    )
+    if as_json:
+        output.print_json(
+            {
+                "applied": ctx.applies_changes,
+                "payment": payment_views.payment_json(recorded.payment),
+                "order": order_views.order_json(recorded.order),
+            }
+        )
+        return
+    if not ctx.applies_changes:
+        output.not_applied("This payment would be recorded:")
+    payment_views.show_payments([recorded.payment], title="Payment recorded")
+    order_views.show_order(recorded.order, title=f"Order {recorded.order.id}")
+
+
+@app.command("refund")
+def refund_command(
+    order_id: OrderId,
+    *,
+    amount: Amount,
+    reason: Annotated[str, typer.Option(metavar="TEXT", help="Why (kept with the refund).")],
+    dry_run: DryRun = False,
+    idempotency_key: IdempotencyKey = None,
+    as_json: AsJson = False,
+) -> None:
+    """Give back part or all of what an order's payments took, through their provider.
+
+    The amount is at most what was paid minus what was refunded (pending refunds count);
+    it is taken from the newest payments first. A refund the provider cannot take now stays
+    pending and is tried again by Orderly's worker. With --dry-run, shows the refunds it
+    would make. With --json: {"applied", "refunds": [...]}.
+
+    \b
+    Example:
+      orderly orders refund 5a0e7c1e-3b1f-4d0a-9e53-0f5e2d1c9a77 --amount 500 \\
+        --reason "damaged in transit"
+    """
+    ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
+    request = OrderRefund(order_id, amount, reason)
+    made = run_idempotent_use_case(lambda deps: refund_order(deps, ctx, request), as_json=as_json)
+    if as_json:
+        refunds = [payment_views.refund_json(r) for r in made.refunds]
+        output.print_json({"applied": ctx.applies_changes, "refunds": refunds})
+        return
+    if not ctx.applies_changes:
+        output.not_applied("These refunds would be made:")
+    payment_views.show_refunds(made.refunds)
+
+
+@app.command("payments")
+def payments_command(order_id: OrderId, as_json: AsJson = False) -> None:
+    """Show an order's payments and refunds, oldest first.
+
+    With --json: {"payments": [...], "refunds": [...]}.
+
+    \b
+    Example:
+      orderly orders payments 5a0e7c1e-3b1f-4d0a-9e53-0f5e2d1c9a77
+    """
+    ctx = operator_context()
+    payments = run_use_case(lambda deps: list_payments(deps, ctx, order_id), as_json=as_json)
+    refunds = run_use_case(lambda deps: list_refunds(deps, ctx, order_id), as_json=as_json)
+    if as_json:
+        output.print_json(
+            {
+                "payments": [payment_views.payment_json(p) for p in payments],
+                "refunds": [payment_views.refund_json(r) for r in refunds],
+            }
+        )
+        return
+    payment_views.show_payments(payments)
+    payment_views.show_refunds(refunds)
 
 
 @app.command("ship")

@@ -1,8 +1,9 @@
 """``/api/v1/orders``: placing orders, reading them, and every step of their lifecycle.
 
-Who may do what is the core's decision: customers place, read, pay and cancel their own orders
+Who may do what is the core's decision: customers place, read and cancel their own orders
 (another customer's order is 404, as if it did not exist); staff and admins read all and may
-pay, ship, deliver and cancel any.
+ship, deliver and cancel any. An order becomes paid through its payments
+(:mod:`orderly_http.routes.payments`).
 
 Placing requires an ``Idempotency-Key`` header (the HTTP API's policy,
 :func:`~orderly_http.answers.idempotency_key_missing`), and every step accepts one: a retry with the
@@ -24,7 +25,7 @@ from orderly_core.orders.details import change_order_details
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus, Placement
 from orderly_core.orders.placement import place_order
 from orderly_core.orders.reading import get_order, list_orders
-from orderly_core.orders.steps import OrderStep, cancel_order, deliver_order, pay_order, ship_order
+from orderly_core.orders.steps import OrderStep, cancel_order, deliver_order, ship_order
 from orderly_core.platform.idempotency import Idempotent
 from orderly_core.shared.context import Context
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
@@ -234,7 +235,6 @@ def _add_step(name: str, use_case: _StepUseCase, summary: str) -> None:
         return answer_change(result, ctx, OrderResource.document, if_match=if_match)
 
 
-_add_step("pay", pay_order, "Mark an order paid")
 _add_step("ship", ship_order, "Mark an order shipped")
 _add_step("deliver", deliver_order, "Mark an order delivered")
 

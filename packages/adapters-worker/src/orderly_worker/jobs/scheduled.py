@@ -16,6 +16,11 @@ it repeats, and so keeps its request id.
   reports summarise`` does by hand).
 - ``purge_job_records`` (every hour): deletes the records of jobs that succeeded more than
   ``JOB_RECORD_RETENTION_DAYS`` ago.
+- ``settle_payments`` (every minute, at second 30): asks the payment provider for pending
+  refunds that are due and cancels the pending payments of ended orders (what ``orderly
+  payments settle`` does by hand).
+- ``reconcile_payments`` (daily, 03:15 UTC): applies the provider's payment successes of the
+  last two days that Orderly missed (what ``orderly payments reconcile`` does by hand).
 
 Lost webhook deliveries are queued again by the relay's sweep, in every worker (see
 :mod:`orderly_worker.relay`).
@@ -24,6 +29,7 @@ Lost webhook deliveries are queued again by the relay's sweep, in every worker (
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from arq.cron import CronJob, cron
@@ -31,6 +37,8 @@ from returns.pipeline import is_successful
 
 from orderly_core.jobs.retention import purge_old_jobs
 from orderly_core.orders.steps import expire_orders
+from orderly_core.payments.followups import settle_payments
+from orderly_core.payments.reconcile import reconcile_payments
 from orderly_core.platform.retention import purge_expired_keys
 from orderly_core.sales.use_cases import summarise_sales
 from orderly_core.shared.context import Context
@@ -41,6 +49,9 @@ EXPIRE_ORDERS = "expire_orders"
 PURGE_IDEMPOTENCY_KEYS = "purge_idempotency_keys"
 SUMMARISE_SALES = "summarise_sales"
 PURGE_JOB_RECORDS = "purge_job_records"
+SETTLE_PAYMENTS = "settle_payments"
+RECONCILE_PAYMENTS = "reconcile_payments"
+RECONCILE_WINDOW = timedelta(days=2)  # each daily run looks back this far: runs overlap
 # Kept as every job's is, so that a run whose record was left open can still be closed with
 # its result (see orderly_core.jobs.reconcile).
 RESULT_KEPT_S = 86_400
@@ -83,6 +94,33 @@ async def summarise_sales_job(ctx: JobContext, payload: Mapping[str, Any]) -> Jo
     return succeeded(day=made.day.isoformat(), orders=made.tally.orders)
 
 
+async def settle_payments_job(ctx: JobContext, payload: Mapping[str, Any]) -> JobResult:
+    """Settle pending refunds that are due, and cancel the pending payments of ended orders
+    at the provider."""
+    report = await settle_payments(resources(ctx).deps, _context(payload))
+    if not is_successful(report):
+        return failed(report.failure())
+    done = report.unwrap()
+    return succeeded(
+        refunded=len(done.refunded),
+        refunds_failed=len(done.refunds_failed),
+        refunds_waiting=len(done.refunds_waiting),
+        cancelled=len(done.cancelled),
+        cancels_waiting=len(done.cancels_waiting),
+    )
+
+
+async def reconcile_payments_job(ctx: JobContext, payload: Mapping[str, Any]) -> JobResult:
+    """Apply the provider's payment successes of the last two days that Orderly missed."""
+    deps = resources(ctx).deps
+    since = deps.clock.now() - RECONCILE_WINDOW
+    report = await reconcile_payments(deps, _context(payload), since)
+    if not is_successful(report):
+        return failed(report.failure())
+    done = report.unwrap()
+    return succeeded(checked=done.checked, applied=[m.reference for m in done.missed])
+
+
 def scheduled(name: str, handler: JobHandler, **when: Any) -> CronJob:
     """``handler`` as a cron job run at ``when`` (arq's ``cron`` fields), unique across
     workers, under the boundary of every job and its retry policy (the worker's number of
@@ -105,4 +143,6 @@ SCHEDULE = [
     scheduled(PURGE_IDEMPOTENCY_KEYS, purge_idempotency_keys_job, minute=7, second=0),
     scheduled(SUMMARISE_SALES, summarise_sales_job, hour=0, minute=5, second=0),
     scheduled(PURGE_JOB_RECORDS, purge_job_records_job, minute=17, second=0),
+    scheduled(SETTLE_PAYMENTS, settle_payments_job, second=30),
+    scheduled(RECONCILE_PAYMENTS, reconcile_payments_job, hour=3, minute=15, second=0),
 ]

@@ -9,13 +9,16 @@ carries the order as it now is, its version ordering its events.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from orderly_core.catalogue.ledger import MovementKind
 from orderly_core.catalogue.model import Product, Stock
 from orderly_core.catalogue.stock import record_movement
 from orderly_core.orders.model import Order, OrderStatus, order_view
 from orderly_core.orders.ports import OrdersServices, OrdersUnit
+from orderly_core.platform.ports import Services
 from orderly_core.platform.outbox import EventType, publish
 from orderly_core.shared.context import Context
 
@@ -66,9 +69,16 @@ EVENT_OF = {
 
 
 async def announce(
-    deps: OrdersServices, uow: OrdersUnit, ctx: Context, event_type: EventType, order: Order
+    deps: Services[OrdersUnit],
+    uow: OrdersUnit,
+    ctx: Context,
+    event_type: EventType,
+    order: Order,
+    *,
+    extra: Mapping[str, Any] | None = None,
 ) -> None:
-    """The order's event, with the order as it now is; its version orders its events."""
+    """The order's event, with the order as it now is (and ``extra`` members, such as the
+    payment that paid it); its version orders its events."""
     await publish(
         deps,
         uow,
@@ -76,5 +86,5 @@ async def announce(
         event_type,
         subject=f"order:{order.id}",
         sequence=order.version,
-        data=order_view(order),
+        data=order_view(order) | dict(extra or {}),
     )

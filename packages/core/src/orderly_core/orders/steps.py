@@ -1,12 +1,18 @@
-"""The steps of an order's lifecycle: pay, ship, deliver, cancel, and the expiry of unpaid
-orders. Each step locks its order, checks who may take it and from which status, moves the
-order's stock where the step does (see :mod:`orderly_core.orders.effects`), and is audited and
-announced in its own transaction."""
+"""The steps of an order's lifecycle: ship, deliver, cancel, and the expiry of unpaid orders.
+Each step locks its order, checks who may take it and from which status, moves the order's
+stock where the step does (see :mod:`orderly_core.orders.effects`), and is audited and
+announced in its own transaction.
+
+An order becomes paid only through its payments (:mod:`orderly_core.payments`), which call
+:func:`mark_paid` in their own transaction once the order's succeeded payments cover its
+total."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from returns.result import Failure, Result, Success
 
@@ -17,6 +23,7 @@ from orderly_core.orders.model import Order, OrderStatus, may_move, order_view
 from orderly_core.orders.ports import OrdersServices, OrdersUnit
 from orderly_core.platform.audit import record
 from orderly_core.platform.idempotency import Idempotent, Operation
+from orderly_core.platform.ports import Services
 from orderly_core.platform.transaction import in_idempotent_transaction, in_transaction
 from orderly_core.shared.authorization import may_see_order, operations_denied, order_move_denied
 from orderly_core.shared.context import Context
@@ -120,11 +127,28 @@ async def _step(
     )
 
 
-async def pay_order(
-    deps: OrdersServices, ctx: Context, step: OrderStep
-) -> Idempotent[Order, StepError]:
-    """Mark a placed order paid (its owner, or staff)."""
-    return await _step(deps, ctx, step, OrderStatus.PAID)
+async def mark_paid(
+    deps: Services[OrdersUnit],
+    uow: OrdersUnit,
+    ctx: Context,
+    order: Order,
+    payment: Mapping[str, Any],
+) -> Order:
+    """Move a placed order, locked by the caller, to paid, inside the caller's transaction:
+    audited (``order.paid``) and announced with the payment that completed it (``order.paid``
+    carries the order and ``payment``). Only payments call this, once the order's succeeded
+    payments cover its total; an order in any other status is returned unchanged."""
+    if not may_move(order.status, OrderStatus.PAID):
+        return order
+    paid = replace(
+        order, status=OrderStatus.PAID, version=order.version + 1, updated_at=deps.clock.now()
+    )
+    await uow.orders.save(paid)
+    subject = ("order", str(order.id))
+    before, after = order_view(order), order_view(paid)
+    await record(deps, uow, ctx, "order.paid", target=subject, before=before, after=after)
+    await announce(deps, uow, ctx, EVENT_OF[OrderStatus.PAID], paid, extra={"payment": payment})
+    return paid
 
 
 async def ship_order(

@@ -12,11 +12,12 @@ import enum
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar, Protocol
 
-from orderly_core.orders.ports import OrdersServices, OrdersUnit
+from orderly_core.orders.ports import OrdersUnit
 from orderly_core.payments.model import Payment, Refund
+from orderly_core.platform.ports import Services
 from orderly_core.shared.money import Money
 
 # --- the provider -------------------------------------------------------------------------
@@ -207,8 +208,9 @@ class PaymentRepository(Protocol):
         ...
 
     async def cancels_due(self, now: datetime, limit: int) -> list[Payment]:
-        """Pending payments marked ``cancel_due`` whose ``retry_at`` has passed (or is unset),
-        oldest first."""
+        """Pending payments to cancel at their provider whose ``retry_at`` has passed (or is
+        unset), oldest first: those marked ``cancel_due`` and those whose order was cancelled
+        or expired (found by joining their order)."""
         ...
 
 
@@ -251,6 +253,14 @@ class PaymentsUnit(OrdersUnit, Protocol):
     def provider_events(self) -> ProviderEventLog: ...
 
 
-class PaymentsServices(OrdersServices, Protocol):
+class PaymentsServices(Services[PaymentsUnit], Protocol):
+    """What the payments' use cases reach: the orders' services (their units of work hold
+    the payments' repositories too) and the payment provider."""
+
+    @property
+    def order_ttl(self) -> timedelta:
+        """How long an unpaid order holds its stock (as :class:`OrdersServices` says)."""
+        ...
+
     @property
     def payment_provider(self) -> PaymentProvider: ...

@@ -31,6 +31,14 @@ class EventType(enum.StrEnum):
     ORDER_CANCELLED = "order.cancelled"  # its data carries the reason ("expired", ...)
     ORDER_UPDATED = "order.updated"  # its contact email or shipping address changed
     STOCK_LOW = "stock.low"  # a product's available stock fell below its threshold
+    PAYMENT_SUCCEEDED = "payment.succeeded"
+    PAYMENT_FAILED = "payment.failed"
+    # A payment succeeded for an order no longer awaiting one: it is refunded automatically.
+    PAYMENT_ORPHANED = "payment.orphaned"
+    # The provider reported an amount or currency other than the payment's: for staff to check.
+    PAYMENT_MISMATCH = "payment.mismatch"
+    REFUND_SUCCEEDED = "refund.succeeded"
+    REFUND_FAILED = "refund.failed"
 
 
 @dataclass(frozen=True, slots=True)

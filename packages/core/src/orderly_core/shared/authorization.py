@@ -124,8 +124,9 @@ def customer_for_placement(actor: Actor, requested: str | None) -> str | Forbidd
 
 
 def may_see_order(actor: Actor, customer_id: str) -> bool:
-    """Staff and admins, operators and Orderly itself see every order (and may pay and cancel
-    it); a customer sees, pays and cancels their own orders only."""
+    """Staff and admins, operators and Orderly itself see every order (and may cancel it,
+    start a payment of it and read its payments); a customer sees, cancels and starts paying
+    their own orders only."""
     return _staff_or_operations(actor) or (actor.kind is ActorKind.USER and actor.id == customer_id)
 
 
@@ -142,11 +143,18 @@ _WAREHOUSE_STATUSES = frozenset({"shipped", "delivered"})  # of orderly_core.ord
 
 def order_move_denied(actor: Actor, target: str) -> Forbidden | None:
     """Moving an order one may see to the status ``target``: shipping and delivering are
-    warehouse work, for staff and admins, operators and Orderly itself; paying and
-    cancelling are open to the order's customer too."""
+    warehouse work, for staff and admins, operators and Orderly itself; cancelling is open
+    to the order's customer too. Nobody moves an order to paid by hand: its payments do."""
     return _denied_unless(
         target not in _WAREHOUSE_STATUSES or _staff_or_operations(actor), f"mark orders {target}"
     )
+
+
+def money_handling_denied(actor: Actor, action: str) -> Forbidden | None:
+    """Recording that money arrived by hand (a bank transfer, cash on delivery) and refunding
+    an order: staff and admins, operators at the CLI, and Orderly itself (its follow-ups).
+    Customers may start paying their own orders, never mark one paid or refund it."""
+    return _denied_unless(_staff_or_operations(actor), action)
 
 
 def sales_report_denied(actor: Actor) -> Forbidden | None:

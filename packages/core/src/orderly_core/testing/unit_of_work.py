@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from types import TracebackType
 from typing import Self
 
@@ -17,6 +17,7 @@ from orderly_core.catalogue.ledger import StockMovement
 from orderly_core.catalogue.model import Product
 from orderly_core.jobs.model import JobRecord
 from orderly_core.orders.model import Order
+from orderly_core.payments.model import Payment, Refund
 from orderly_core.platform.audit import AuditEntry
 from orderly_core.platform.idempotency import KeyScope, StoredOutcome
 from orderly_core.platform.outbox import Event
@@ -27,6 +28,11 @@ from orderly_core.testing.catalogue import InMemoryLedger, InMemoryProducts
 from orderly_core.testing.customers import InMemoryCustomers
 from orderly_core.testing.jobs import InMemoryJobRecords
 from orderly_core.testing.orders import InMemoryOrders
+from orderly_core.testing.payments import (
+    InMemoryPayments,
+    InMemoryProviderEvents,
+    InMemoryRefunds,
+)
 from orderly_core.testing.platform import (
     FixedClock,
     InMemoryAudit,
@@ -61,6 +67,9 @@ class InMemoryStore:
     jobs: dict[str, JobRecord] = field(default_factory=dict)
     sales: dict[date, SalesSummary] = field(default_factory=dict)
     shipping_rates: dict[str, ShippingRate] = field(default_factory=dict)
+    payments: dict[uuid.UUID, Payment] = field(default_factory=dict)
+    refunds: dict[uuid.UUID, Refund] = field(default_factory=dict)
+    provider_events: dict[tuple[str, str], tuple[str, str, datetime]] = field(default_factory=dict)
     commits: int = 0
     held_keys: set[KeyScope] = field(default_factory=set)  # claimed by an open unit of work
 
@@ -81,7 +90,10 @@ class InMemoryStore:
             list(self.attempts),
             dict(self.jobs),
             dict(self.sales),
-            dict(self.shipping_rates),
+            shipping_rates=dict(self.shipping_rates),
+            payments=dict(self.payments),
+            refunds=dict(self.refunds),
+            provider_events=dict(self.provider_events),
         )
 
 
@@ -111,6 +123,9 @@ class InMemoryUnitOfWork:
         self.jobs = InMemoryJobRecords(self._working.jobs)
         self.sales = InMemorySales(self._working.orders, self._working.sales)
         self.shipping_rates = InMemoryShippingRates(self._working.shipping_rates)
+        self.payments = InMemoryPayments(self._working.payments, self._working.orders)
+        self.refunds = InMemoryRefunds(self._working.refunds)
+        self.provider_events = InMemoryProviderEvents(self._working.provider_events)
         self.idempotency = InMemoryIdempotency(
             self._working.idempotency, self._held, self._store.held_keys
         )
@@ -148,6 +163,9 @@ class InMemoryUnitOfWork:
         self._store.jobs = dict(self._working.jobs)
         self._store.sales = dict(self._working.sales)
         self._store.shipping_rates = dict(self._working.shipping_rates)
+        self._store.payments = dict(self._working.payments)
+        self._store.refunds = dict(self._working.refunds)
+        self._store.provider_events = dict(self._working.provider_events)
         self._store.commits += 1
         self._release_keys()
 

@@ -1,0 +1,171 @@
+"""``/api/v1/orders/{id}/payments``, ``/pay`` and ``/refunds``: paying orders and giving money
+back.
+
+A customer starts paying their own order (``POST .../payments``) and reads its payments and
+refunds; staff and admins do so for any order, record money that arrived by hand
+(``POST .../pay``, manual provider only) and refund (``POST .../refunds``). Who may do what,
+and every amount rule, is the core's decision. Every write here requires an
+``Idempotency-Key``: a retry must never start, record or refund twice.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+from pydantic.json_schema import SkipJsonSchema
+from starlette.responses import Response
+
+from orderly_core.payments.manual import record_manual_payment
+from orderly_core.payments.reading import list_payments, list_refunds
+from orderly_core.payments.refunds import refund_order
+from orderly_core.payments.starting import PaymentStart, start_payment
+from orderly_http import limits
+from orderly_http.answers import answer, described, idempotency_key_missing
+from orderly_http.container import Resources
+from orderly_http.context import IDEMPOTENCY_KEY_HEADER, RequestContext, WriteContext
+from orderly_http.payment_schemas import (
+    ManualPaymentBody,
+    PaymentListResource,
+    RecordedPaymentResource,
+    RefundBody,
+    RefundListResource,
+    StartedPaymentResource,
+)
+from orderly_http.problems import problem_responses
+
+router = APIRouter(prefix="/api/v1/orders", tags=["payments"])
+
+IdempotencyKey = Annotated[
+    str | SkipJsonSchema[None],
+    Header(
+        alias=IDEMPOTENCY_KEY_HEADER,
+        description="A unique key for this request, reused for every retry of it",
+        json_schema_extra=limits.IDEMPOTENCY_KEY,
+    ),
+]
+
+_KEY_NOTE = (
+    "Requires `Idempotency-Key` (400 without it): a retry with the same key and body within "
+    "24 hours gets the first answer again with `Idempotent-Replayed: true`; the same key "
+    "with another body is 422 `idempotency_key_reused`; a retry while the first request is "
+    "still running is 409 `request_in_flight`. A dry run (`?mode=dry_run`, no key needed) "
+    "answers 200 and changes nothing."
+)
+
+
+@router.post(
+    "/{order_id}/payments",
+    status_code=201,
+    summary="Start paying an order",
+    description=described(
+        start_payment,
+        f"{_KEY_NOTE} Answers 201 with the payment and `client_secret` (Stripe) or "
+        "`instructions` (manual). 503 `payment_provider_unavailable` (with `Retry-After`) "
+        "when the provider cannot be reached: retry with the same key.",
+    ),
+    response_model=StartedPaymentResource,
+    responses={
+        200: {"model": StartedPaymentResource, "description": "Dry run: the payment it would be"},
+        **problem_responses(400, 401, 404, 409, 422, 502, 503),
+    },
+)
+async def start_payment_route(
+    *,
+    order_id: str,
+    resources: Resources,
+    ctx: WriteContext,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    del idempotency_key  # read into the context; declared here to document it
+    if (missing := idempotency_key_missing(ctx)) is not None:
+        return missing
+    result = await start_payment(resources.dependencies, ctx, PaymentStart(order_id))
+    return answer(result, ctx, StartedPaymentResource.started, status=201)
+
+
+@router.get(
+    "/{order_id}/payments",
+    summary="List an order's payments",
+    description=described(list_payments),
+    response_model=PaymentListResource,
+    responses=problem_responses(401, 404, 422),
+)
+async def list_payments_route(
+    *, order_id: str, resources: Resources, ctx: RequestContext
+) -> Response:
+    result = await list_payments(resources.dependencies, ctx, order_id)
+    return answer(result, ctx, PaymentListResource.document)
+
+
+@router.post(
+    "/{order_id}/pay",
+    status_code=201,
+    summary="Record a payment made by hand",
+    description=described(
+        record_manual_payment,
+        f"{_KEY_NOTE} Answers 201 with the payment and the order.",
+    ),
+    response_model=RecordedPaymentResource,
+    responses={
+        200: {"model": RecordedPaymentResource, "description": "Dry run: what it would record"},
+        **problem_responses(400, 401, 403, 404, 409, 422),
+    },
+)
+async def record_payment_route(
+    *,
+    order_id: str,
+    body: ManualPaymentBody,
+    resources: Resources,
+    ctx: WriteContext,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    del idempotency_key
+    if (missing := idempotency_key_missing(ctx)) is not None:
+        return missing
+    result = await record_manual_payment(resources.dependencies, ctx, body.to_domain(order_id))
+    return answer(result, ctx, RecordedPaymentResource.document, status=201)
+
+
+@router.post(
+    "/{order_id}/refunds",
+    status_code=201,
+    summary="Refund an order",
+    description=described(
+        refund_order,
+        f"{_KEY_NOTE} Answers 201 with the refunds made (`items`), as the provider left "
+        "them; a dry run answers the refunds it would make.",
+    ),
+    response_model=RefundListResource,
+    responses={
+        200: {"model": RefundListResource, "description": "Dry run: the refunds it would make"},
+        **problem_responses(400, 401, 403, 404, 409, 422),
+    },
+)
+async def refund_order_route(
+    *,
+    order_id: str,
+    body: RefundBody,
+    resources: Resources,
+    ctx: WriteContext,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    del idempotency_key
+    if (missing := idempotency_key_missing(ctx)) is not None:
+        return missing
+    result = await refund_order(resources.dependencies, ctx, body.to_domain(order_id))
+    return answer(result, ctx, RefundListResource.made, status=201)
+
+
+@router.get(
+    "/{order_id}/refunds",
+    summary="List an order's refunds",
+    description=described(list_refunds),
+    response_model=RefundListResource,
+    responses=problem_responses(401, 404, 422),
+)
+async def list_refunds_route(
+    *, order_id: str, resources: Resources, ctx: RequestContext
+) -> Response:
+    result = await list_refunds(resources.dependencies, ctx, order_id)
+    return answer(result, ctx, RefundListResource.document)

@@ -1,0 +1,165 @@
+"""What the payments' use cases share: finding the order a request names, saving a payment or
+a refund as a new version, announcing it, and settling an order once its payments cover it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from orderly_core.orders.errors import OrderNotFound
+from orderly_core.orders.model import Order
+from orderly_core.orders.steps import mark_paid
+from orderly_core.payments.model import Payment, PaymentStatus, Refund
+from orderly_core.payments.ports import PaymentsServices, PaymentsUnit
+from orderly_core.payments.views import payment_view, refund_view, succeeded_amount
+from orderly_core.platform.audit import record
+from orderly_core.platform.outbox import EventType, publish
+from orderly_core.shared.authorization import may_see_order
+from orderly_core.shared.context import Actor, Context
+from orderly_core.shared.validation import parse_id
+
+# A provider call that could not be made is tried again later, each time waiting twice as
+# long (1, 2, 4... minutes, at most an hour); after this many tries it has failed for good.
+MAX_ATTEMPTS = 8
+_FIRST_DELAY = timedelta(minutes=1)
+_LONGEST_DELAY = timedelta(hours=1)
+
+REASON_MAX = 255  # a failure reason or a refund's reason, as PostgreSQL keeps it
+
+
+def next_try(now: datetime, attempts: int) -> datetime:
+    """When a provider call tried ``attempts`` times is due again."""
+    delay: timedelta = min(_FIRST_DELAY * 2 ** max(attempts - 1, 0), _LONGEST_DELAY)
+    return now + delay
+
+
+def clipped(reason: str) -> str:
+    """A provider's reason, as long as Orderly keeps one."""
+    return reason[:REASON_MAX]
+
+
+def actor_ref(actor: Actor) -> str:
+    """Who started, recorded or asked for a payment or refund: ``<kind>:<id>``."""
+    return f"{actor.kind.value}:{actor.id}"
+
+
+def provider_key(kind: str, record_id: uuid.UUID) -> str:
+    """The idempotency key the provider is given for one of Orderly's payments or refunds:
+    asking the provider twice for it does the work once."""
+    return f"orderly-{kind}-{record_id}"
+
+
+async def visible_order(
+    uow: PaymentsUnit, ctx: Context, order_id: str, *, for_update: bool
+) -> Order | OrderNotFound:
+    """The order ``order_id`` names, if the actor may see it; anyone else's is not found."""
+    wanted = parse_id(order_id)
+    order = await uow.orders.get(wanted, for_update=for_update) if wanted else None
+    if order is None or not may_see_order(ctx.actor, order.customer_id):
+        return OrderNotFound(order_id)
+    return order
+
+
+async def save_payment(
+    deps: PaymentsServices,
+    uow: PaymentsUnit,
+    ctx: Context,
+    payment: Payment,
+    operation: str,
+    **changes: Any,
+) -> Payment:
+    """``payment`` (locked) with ``changes`` as its next version, saved and audited."""
+    changed = replace(payment, **changes, version=payment.version + 1, updated_at=deps.clock.now())
+    await uow.payments.save(changed)
+    await record(
+        deps,
+        uow,
+        ctx,
+        operation,
+        target=("payment", str(payment.id)),
+        before=payment_view(payment),
+        after=payment_view(changed),
+    )
+    return changed
+
+
+async def save_refund(
+    deps: PaymentsServices,
+    uow: PaymentsUnit,
+    ctx: Context,
+    refund: Refund,
+    operation: str,
+    **changes: Any,
+) -> Refund:
+    """``refund`` (locked) with ``changes`` as its next version, saved and audited."""
+    changed = replace(refund, **changes, version=refund.version + 1, updated_at=deps.clock.now())
+    await uow.refunds.save(changed)
+    await record(
+        deps,
+        uow,
+        ctx,
+        operation,
+        target=("refund", str(refund.id)),
+        before=refund_view(refund),
+        after=refund_view(changed),
+    )
+    return changed
+
+
+async def announce_payment(
+    deps: PaymentsServices,
+    uow: PaymentsUnit,
+    ctx: Context,
+    event_type: EventType,
+    payment: Payment,
+    *,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """A payment's event: the payment as it now is, its version ordering its events."""
+    await publish(
+        deps,
+        uow,
+        ctx,
+        event_type,
+        subject=f"payment:{payment.id}",
+        sequence=payment.version,
+        data=payment_view(payment) | dict(extra or {}),
+    )
+
+
+async def announce_refund(
+    deps: PaymentsServices, uow: PaymentsUnit, ctx: Context, event_type: EventType, refund: Refund
+) -> None:
+    await publish(
+        deps,
+        uow,
+        ctx,
+        event_type,
+        subject=f"refund:{refund.id}",
+        sequence=refund.version,
+        data=refund_view(refund),
+    )
+
+
+async def settle_order(
+    deps: PaymentsServices,
+    uow: PaymentsUnit,
+    ctx: Context,
+    order: Order,
+    payments: Sequence[Payment],
+    *,
+    paying: Payment,
+) -> Order:
+    """The order (locked) once ``paying`` succeeded: paid when its succeeded ``payments``
+    cover its total (``order.paid`` carries ``paying``), its other pending payments then
+    left to be cancelled at their provider (see :mod:`orderly_core.payments.followups`)."""
+    if succeeded_amount(payments) < order.total.amount:
+        return order
+    paid = await mark_paid(deps, uow, ctx, order, payment_view(paying))
+    for payment in payments:
+        if payment.status is PaymentStatus.PENDING and not payment.cancel_due:
+            await save_payment(deps, uow, ctx, payment, "payment.cancel_due", cancel_due=True)
+    return paid
