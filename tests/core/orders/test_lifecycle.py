@@ -28,15 +28,17 @@ S = OrderStatus
 LEGAL = {
     (S.PLACED, S.PAID),
     (S.PLACED, S.CANCELLED),
+    (S.PAID, S.PARTIALLY_SHIPPED),
     (S.PAID, S.SHIPPED),
     (S.PAID, S.CANCELLED),
+    (S.PARTIALLY_SHIPPED, S.SHIPPED),
     (S.SHIPPED, S.DELIVERED),
 }
 
 
 @pytest.mark.parametrize("current", list(S))
 @pytest.mark.parametrize("target", list(S))
-def test_the_lifecycle_has_exactly_its_five_edges(current: S, target: S) -> None:
+def test_the_lifecycle_has_exactly_its_seven_edges(current: S, target: S) -> None:
     assert may_move(current, target) is ((current, target) in LEGAL)
 
 

@@ -81,6 +81,20 @@ _ADD_LINE = Statement.compiled(
     insert(order_lines).values({c.name: bindparam(c.name) for c in order_lines.c})
 )
 
+_SAVE_LINE_COUNTS = Statement.compiled(
+    update(order_lines)
+    .where(
+        order_lines.c.order_id == bindparam("order_id"),
+        order_lines.c.line_no == bindparam("line_no"),
+    )
+    .values(
+        shipped=bindparam("shipped"),
+        delivered=bindparam("delivered"),
+        returned=bindparam("returned"),
+        cancelled=bindparam("cancelled"),
+    )
+)
+
 
 class SqlOrders:
     def __init__(self, connection: AsyncConnection, driver: DriverConnection) -> None:
@@ -113,10 +127,29 @@ class SqlOrders:
                 "quantity": line.quantity,
                 "unit_price": line.unit_price.amount,
                 "currency": line.unit_price.currency,
+                "shipped": line.shipped,
+                "delivered": line.delivered,
+                "returned": line.returned,
+                "cancelled": line.cancelled,
             }
             for number, line in enumerate(order.lines, start=1)
         ]
         await _ADD_LINE.execute_many(self._driver, lines)
+
+    async def save_lines(self, order: Order) -> None:
+        """Write what became of each line's units (shipped, delivered, returned, cancelled)."""
+        counts = [
+            {
+                "order_id": order.id,
+                "line_no": number,
+                "shipped": line.shipped,
+                "delivered": line.delivered,
+                "returned": line.returned,
+                "cancelled": line.cancelled,
+            }
+            for number, line in enumerate(order.lines, start=1)
+        ]
+        await _SAVE_LINE_COUNTS.execute_many(self._driver, counts)
 
     async def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None:
         query = select(orders).where(orders.c.id == order_id)
@@ -190,6 +223,14 @@ class SqlOrders:
         )
         for row in (await self._db.execute(statement)).all():
             found[row.order_id].append(
-                OrderLine(row.sku, row.quantity, Money(row.unit_price, row.currency))
+                OrderLine(
+                    row.sku,
+                    row.quantity,
+                    Money(row.unit_price, row.currency),
+                    shipped=row.shipped,
+                    delivered=row.delivered,
+                    returned=row.returned,
+                    cancelled=row.cancelled,
+                )
             )
         return found

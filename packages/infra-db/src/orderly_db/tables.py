@@ -145,7 +145,8 @@ orders = Table(
     Column("shipping_method", String(32), nullable=True),
     Column("shipping", BigInteger, nullable=False, server_default="0"),
     CheckConstraint(
-        "status in ('placed', 'paid', 'shipped', 'delivered', 'cancelled')", name="status_known"
+        "status in ('placed', 'paid', 'partially_shipped', 'shipped', 'delivered', 'cancelled')",
+        name="status_known",
     ),
     CheckConstraint("total >= 0", name="total_not_negative"),
     CheckConstraint("shipping >= 0 and shipping <= total", name="shipping_within_total"),
@@ -163,7 +164,19 @@ order_lines = Table(
     Column("quantity", Integer, nullable=False),
     Column("unit_price", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
+    # What became of the line's units: shipped + cancelled <= quantity (the rest is still to
+    # ship), delivered <= shipped, returned <= delivered.
+    Column("shipped", Integer, nullable=False, server_default="0"),
+    Column("delivered", Integer, nullable=False, server_default="0"),
+    Column("returned", Integer, nullable=False, server_default="0"),
+    Column("cancelled", Integer, nullable=False, server_default="0"),
     CheckConstraint("quantity between 1 and 1000", name="quantity_range"),
+    CheckConstraint(
+        "shipped >= 0 and cancelled >= 0 and shipped + cancelled <= quantity",
+        name="shipped_and_cancelled_within_quantity",
+    ),
+    CheckConstraint("delivered between 0 and shipped", name="delivered_within_shipped"),
+    CheckConstraint("returned between 0 and delivered", name="returned_within_delivered"),
 )
 
 idempotency_keys = Table(
@@ -364,12 +377,14 @@ refunds = Table(
     Column("version", Integer, nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("retry_at", DateTime(timezone=True), nullable=True),
+    Column("return_id", Uuid, ForeignKey("returns.id"), nullable=True),
     CheckConstraint("status in ('pending', 'succeeded', 'failed')", name="status_known"),
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_format"),
     Index(None, "order_id", "created_at"),
     Index(None, "payment_id"),
     Index(None, "status", "retry_at"),
+    Index(None, "return_id"),
 )
 
 # Each inbound provider event, kept in the transaction of its effect: a redelivery finds it.
@@ -382,4 +397,68 @@ provider_events = Table(
     Column("outcome", String(32), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Index(None, "received_at"),
+)
+
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("order_id", Uuid, ForeignKey("orders.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("carrier", String(64), nullable=False),
+    Column("tracking_number", String(128), nullable=False),
+    Column("tracking_url", String(2048), nullable=True),
+    Column("created_by", String(300), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),  # when it was shipped
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("status in ('shipped', 'delivered')", name="status_known"),
+    Index(None, "order_id", "created_at"),
+)
+
+shipment_lines = Table(
+    "shipment_lines",
+    metadata,
+    Column("shipment_id", Uuid, ForeignKey("shipments.id"), primary_key=True),
+    Column("sku", String(64), primary_key=True),
+    Column("quantity", Integer, nullable=False),
+    CheckConstraint("quantity between 1 and 1000", name="quantity_range"),
+)
+
+returns = Table(
+    "returns",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("order_id", Uuid, ForeignKey("orders.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("note", String(1000), nullable=True),  # staff's, when approving or rejecting
+    Column("refund_shipping", Boolean, nullable=False, server_default="false"),
+    Column("requested_by", String(300), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+    CheckConstraint(
+        "status in ('requested', 'approved', 'rejected', 'received')", name="status_known"
+    ),
+    Index(None, "order_id", "created_at"),
+    Index(None, "status", "created_at"),
+    Index(None, "created_at"),
+)
+
+return_lines = Table(
+    "return_lines",
+    metadata,
+    Column("return_id", Uuid, ForeignKey("returns.id"), primary_key=True),
+    Column("sku", String(64), primary_key=True),
+    Column("quantity", Integer, nullable=False),
+    Column("reason", String(255), nullable=False),
+    # Recorded when the return is received: how many went back on the shelf, how many not.
+    Column("restocked", Integer, nullable=False, server_default="0"),
+    Column("written_off", Integer, nullable=False, server_default="0"),
+    CheckConstraint("quantity between 1 and 1000", name="quantity_range"),
+    CheckConstraint(
+        "restocked >= 0 and written_off >= 0 and restocked + written_off <= quantity",
+        name="received_within_quantity",
+    ),
 )

@@ -1,8 +1,9 @@
 """Orders and their lifecycle, as frozen values.
 
-``placed -> paid -> shipped -> delivered``; ``cancelled`` from placed or paid (an unpaid order
-past ``expires_at`` is cancelled with reason ``expired``). Nothing leaves delivered or
-cancelled.
+``placed -> paid -> (partially_shipped ->) shipped -> delivered``; ``cancelled`` from placed or
+paid (an unpaid order past ``expires_at`` is cancelled with reason ``expired``). Nothing leaves
+delivered or cancelled. Each line counts what became of its units: shipped, delivered,
+returned and cancelled.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ EMAIL_MAX = 254  # an order's contact email, as accounts keep emails
 class OrderStatus(enum.StrEnum):
     PLACED = "placed"
     PAID = "paid"
+    PARTIALLY_SHIPPED = "partially_shipped"
     SHIPPED = "shipped"
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
@@ -32,7 +34,10 @@ class OrderStatus(enum.StrEnum):
 
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PLACED: frozenset({OrderStatus.PAID, OrderStatus.CANCELLED}),
-    OrderStatus.PAID: frozenset({OrderStatus.SHIPPED, OrderStatus.CANCELLED}),
+    OrderStatus.PAID: frozenset(
+        {OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.CANCELLED}
+    ),
+    OrderStatus.PARTIALLY_SHIPPED: frozenset({OrderStatus.SHIPPED}),
     OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED}),
     OrderStatus.DELIVERED: frozenset(),
     OrderStatus.CANCELLED: frozenset(),
@@ -45,13 +50,25 @@ def may_move(current: OrderStatus, target: OrderStatus) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class OrderLine:
+    """One product of an order. Its units are conserved: ``shipped + cancelled + unshipped =
+    quantity``, ``delivered <= shipped``, ``returned <= delivered``."""
+
     sku: str
     quantity: int
     unit_price: Money  # captured at placement
+    shipped: int = 0
+    delivered: int = 0
+    returned: int = 0
+    cancelled: int = 0  # of the units not shipped, those no longer to ship
 
     @property
     def subtotal(self) -> int:
         return self.unit_price.amount * self.quantity
+
+    @property
+    def unshipped(self) -> int:
+        """The units still to ship."""
+        return self.quantity - self.shipped - self.cancelled
 
 
 @dataclass(frozen=True, slots=True)

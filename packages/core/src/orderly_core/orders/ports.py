@@ -19,7 +19,12 @@ class OrderRepository(Protocol):
 
     async def save(self, order: Order) -> None:
         """Write the status, timestamps, version, cancel reason, contact email and shipping
-        address of a locked order."""
+        address of a locked order (not its lines: see :meth:`save_lines`)."""
+        ...
+
+    async def save_lines(self, order: Order) -> None:
+        """Write what became of each line of a locked order: its shipped, delivered, returned
+        and cancelled units."""
         ...
 
     async def lock_customer(self, customer_id: str) -> None:

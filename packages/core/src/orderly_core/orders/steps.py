@@ -19,7 +19,7 @@ from returns.result import Failure, Result, Success
 from orderly_core.catalogue.ledger import MovementKind
 from orderly_core.orders.effects import EVENT_OF, announce, move_stock
 from orderly_core.orders.errors import IllegalTransition, OrderNotFound
-from orderly_core.orders.model import Order, OrderStatus, may_move, order_view
+from orderly_core.orders.model import Order, OrderLine, OrderStatus, may_move, order_view
 from orderly_core.orders.ports import OrdersServices, OrdersUnit
 from orderly_core.platform.audit import record
 from orderly_core.platform.idempotency import Idempotent, Operation
@@ -52,6 +52,16 @@ _STOCK_EFFECT = {
     OrderStatus.SHIPPED: MovementKind.SHIPMENT,
     OrderStatus.CANCELLED: MovementKind.RELEASE,
 }
+
+
+def _counted(lines: tuple[OrderLine, ...], target: OrderStatus) -> tuple[OrderLine, ...] | None:
+    """The lines' counts after a step to ``target`` (``None`` when they do not change):
+    shipping ships every unit still to ship, delivering delivers every unit shipped."""
+    if target is OrderStatus.SHIPPED:
+        return tuple(replace(line, shipped=line.shipped + line.unshipped) for line in lines)
+    if target is OrderStatus.DELIVERED:
+        return tuple(replace(line, delivered=line.shipped) for line in lines)
+    return None
 
 
 async def _visible_order(
@@ -102,6 +112,9 @@ async def _step(
             updated_at=deps.clock.now(),
         )
         await uow.orders.save(moved)
+        if (counted := _counted(order.lines, target)) is not None:
+            moved = replace(moved, lines=counted)
+            await uow.orders.save_lines(moved)
         if (kind := _STOCK_EFFECT.get(target)) is not None:
             await move_stock(deps, uow, ctx, order, kind=kind)
         operation = "order.expire" if expiring else f"order.{target.value}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime
 
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus
@@ -19,7 +20,23 @@ class InMemoryOrders:
         return self._rows.get(order_id)
 
     async def save(self, order: Order) -> None:
-        self._rows[order.id] = order
+        """As PostgreSQL's: the order's own fields; its lines stay as they were saved."""
+        self._rows[order.id] = replace(order, lines=self._rows[order.id].lines)
+
+    async def save_lines(self, order: Order) -> None:
+        """As PostgreSQL's: each line's counts, nothing else of the order."""
+        kept = self._rows[order.id]
+        lines = tuple(
+            replace(
+                old,
+                shipped=new.shipped,
+                delivered=new.delivered,
+                returned=new.returned,
+                cancelled=new.cancelled,
+            )
+            for old, new in zip(kept.lines, order.lines, strict=True)
+        )
+        self._rows[order.id] = replace(kept, lines=lines)
 
     async def lock_customer(self, customer_id: str) -> None:
         """Nothing to do: one in-memory unit of work commits its copy at a time."""
