@@ -25,14 +25,11 @@ import contextlib
 import fcntl
 import json
 import os
-import py_compile
 import secrets
 import shlex
 import signal
 import socket
 import stat
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -46,7 +43,7 @@ import structlog
 import typer
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from orderly_cli import embedded
+from orderly_cli import bytecode, embedded
 from orderly_cli.boundary import (
     EXIT_INTERNAL,
     EXIT_REFUSED,
@@ -190,6 +187,7 @@ def _serve(stack: _Stack, host: str, port: int, *, with_worker: bool) -> int:
     _publish(settings, api_url)
     stack.published = True
 
+    bytecode.wait_until_compiled()
     started = time.monotonic()
     stack.children.append(
         Child.start("API", api_argv(host, port, production=False), env, label="api")
@@ -209,7 +207,6 @@ def _serve(stack: _Stack, host: str, port: int, *, with_worker: bool) -> int:
     _progress("API", started, f"{api_url}, pid {stack.children[0].pid}", "answering")
     _note_ready(stack, started)
     _announce(settings, api_url, stack, with_worker=with_worker)
-    threading.Thread(target=_write_bytecode, name="bytecode", daemon=True).start()
     argvs = {child.name: child.process.args for child in stack.children}
     try:
         _supervise(stack, env, argvs, started)
@@ -304,21 +301,6 @@ def _signing_key(given: _Given) -> str | None:
     with os.fdopen(descriptor, "w") as file:
         file.write(key + "\n")
     return key
-
-
-def _write_bytecode() -> None:
-    """Compile the modules this command imported that have no bytecode yet, when Python was
-    told not to write it (``PYTHONDONTWRITEBYTECODE``): the next ``orderly`` command then
-    starts from compiled modules. The API and the worker write their own."""
-    if not sys.dont_write_bytecode:
-        return  # Python wrote them as it imported them
-    for module in list(sys.modules.values()):
-        source = getattr(module, "__file__", None)
-        cached = getattr(module, "__cached__", None)
-        if not source or not cached or not source.endswith(".py") or os.path.exists(cached):
-            continue
-        with contextlib.suppress(OSError, py_compile.PyCompileError):
-            py_compile.compile(source, cached, doraise=True)
 
 
 def _supervise(stack: _Stack, env: dict[str, str], argvs: dict[str, Any], started: float) -> None:

@@ -1,0 +1,16 @@
+"""The ``orderly`` console script: starts compiling what ``orderly dev`` runs before the CLI
+itself is imported, so that both happen at once (see :mod:`orderly_cli.bytecode`)."""
+
+from __future__ import annotations
+
+import sys
+
+from orderly_cli import bytecode
+
+
+def run() -> None:
+    if "dev" in sys.argv[1:2]:
+        bytecode.start_compiling()
+    from orderly_cli.main import app
+
+    app()
