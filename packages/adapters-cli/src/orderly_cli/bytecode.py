@@ -18,6 +18,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 # The modules the CLI, the API (as uvicorn loads it in development) and the worker import.
@@ -34,14 +35,16 @@ STACK_MODULES = (
     "uvicorn.lifespan.on",
 )
 _warm_up: subprocess.Popen[bytes] | None = None
+_started_at = 0.0
 
 
-def start_compiling() -> None:
+def start_compiling() -> bool:
     """Start the helper that compiles :data:`STACK_MODULES` (and all they import) unless
-    they are compiled already."""
-    global _warm_up  # noqa: PLW0603 (one helper per process)
+    they are compiled already; whether it was started."""
+    global _warm_up, _started_at  # noqa: PLW0603 (one helper per process)
     if _warm_up is not None or all(_compiled(name) for name in STACK_MODULES):
-        return
+        return False
+    _started_at = time.monotonic()
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     _warm_up = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
         [sys.executable, "-c", f"import {', '.join(STACK_MODULES)}"],
@@ -50,20 +53,22 @@ def start_compiling() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    return True
 
 
-def wait_until_compiled(timeout: float = 60.0) -> None:
-    """Return once the helper is done (at once if none runs). Should it fail, the processes
-    compile what they import themselves, and say what went wrong."""
+def wait_until_compiled(timeout: float = 60.0) -> float | None:
+    """Return once the helper is done (at once if none runs), with how long it ran. Should
+    it fail, the processes compile what they import themselves, and say what went wrong."""
     global _warm_up  # noqa: PLW0603
     if _warm_up is None:
-        return
+        return None
     try:
         _warm_up.wait(timeout)
     except subprocess.TimeoutExpired:
         _warm_up.kill()
         _warm_up.wait()
     _warm_up = None
+    return time.monotonic() - _started_at
 
 
 def _compiled(module: str) -> bool:

@@ -9,8 +9,12 @@ from orderly_cli import bytecode
 
 
 def run() -> None:
-    if "dev" in sys.argv[1:2]:
-        bytecode.start_compiling()
+    if "dev" in sys.argv[1:2] and bytecode.start_compiling():
+        sys.stderr.write("dev    | compiling what Orderly runs (first start only)\n")
     from orderly_cli.main import app
 
     app()
+
+
+if __name__ == "__main__":
+    run()
