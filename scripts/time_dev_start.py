@@ -2,14 +2,17 @@
 
     uv run python scripts/time_dev_start.py                  # this repository's HEAD
     uv run python scripts/time_dev_start.py --rev main --runs 3
+    uv run python scripts/time_dev_start.py --no-sync      # as the README: no `uv sync` first
 
 Clones the repository (``--repo``, by default this one) at ``--rev`` into a new temporary
 directory, runs ``uv sync --all-packages --frozen`` there (timed: it is what a newcomer runs
 first), then starts ``uv run orderly dev`` ``--runs`` times in a row on the same clone (the
 first start is the one that makes the database cluster and compiles what it imports) and times
-each from the command to the first 200 of ``GET /health``. Each run is stopped with Ctrl-C
-(SIGINT) before the next. The lines ``orderly dev`` printed while starting are kept in
-``--keep-logs`` if given. The figures of docs/development.md come from this script.
+each from the command to the first 200 of ``GET /health``. With ``--no-sync`` the first
+``uv run`` makes the virtual environment itself, as for a newcomer who follows the README.
+Each run is stopped with Ctrl-C (SIGINT) before the next. The lines ``orderly dev`` printed
+while starting are kept in ``--keep-logs`` if given. The figures of docs/development.md come
+from this script.
 
 The clone is removed at the end, its embedded servers stopped with it.
 """
@@ -38,6 +41,9 @@ def main() -> int:
     parser.add_argument("--repo", default=str(ROOT), help="repository to clone")
     parser.add_argument("--rev", default="HEAD", help="revision to check out")
     parser.add_argument("--runs", type=int, default=2, help="starts of `orderly dev`")
+    parser.add_argument(
+        "--no-sync", action="store_true", help="no `uv sync` first: `uv run` makes the .venv"
+    )
     parser.add_argument("--keep-logs", type=Path, help="directory to keep each run's output in")
     args = parser.parse_args()
 
@@ -46,9 +52,10 @@ def main() -> int:
         _run(["git", "clone", "--quiet", args.repo, str(clone)])
         _run(["git", "-C", str(clone), "checkout", "--quiet", args.rev])
         env = _clean_environment()
-        started = time.monotonic()
-        _run(["uv", "sync", "--all-packages", "--frozen", "--quiet"], cwd=clone, env=env)
-        _report(f"uv sync --all-packages --frozen: {time.monotonic() - started:5.1f} s")
+        if not args.no_sync:
+            started = time.monotonic()
+            _run(["uv", "sync", "--all-packages", "--frozen", "--quiet"], cwd=clone, env=env)
+            _report(f"uv sync --all-packages --frozen: {time.monotonic() - started:5.1f} s")
         for number in range(1, args.runs + 1):
             seconds, output = _time_one_start(clone, env)
             _report(f"run {number}: uv run orderly dev -> GET /health 200: {seconds:5.1f} s")
@@ -65,6 +72,7 @@ def _clean_environment() -> dict[str, str]:
     """This shell's environment without the servers it may name, and without this
     repository's virtual environment."""
     drop = {"DATABASE_URL", "REDIS_URL", "JWT_SECRET", "VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
+    drop |= {"UV_COMPILE_BYTECODE"}
     return {name: value for name, value in os.environ.items() if name not in drop}
 
 
