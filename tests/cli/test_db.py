@@ -125,6 +125,38 @@ def test_commands_find_a_running_dev_stack(workdir: Path, fresh_url: str) -> Non
     assert _current(fresh_url)["revision"] == head()
 
 
+@pytest.mark.postgres
+def test_commands_find_a_dev_stack_running_in_a_folder_above(
+    workdir: Path, fresh_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As git finds .git: from any folder below the one where `orderly dev` runs."""
+    state = {"pid": os.getpid(), "database_url": fresh_url, "redis_url": UNUSED_REDIS}
+    (workdir / ".orderly").mkdir()
+    (workdir / ".orderly" / "dev.json").write_text(json.dumps(state))
+    below = workdir / "src" / "deep"
+    below.mkdir(parents=True)
+    # A stale stack nearer (its process is gone) does not hide the running one above.
+    (workdir / "src" / ".orderly").mkdir()
+    (workdir / "src" / ".orderly" / "dev.json").write_text(json.dumps({"pid": 2**22 + 1}))
+    monkeypatch.chdir(below)
+
+    result = CliRunner().invoke(app, ["db", "upgrade"], env={})
+
+    assert result.exit_code == 0, result.output
+    assert _current(fresh_url)["revision"] == head()
+
+
+@pytest.mark.parametrize("pid", [0, -1, "1; rm", None, [1]])
+def test_a_dev_json_with_a_bad_pid_names_no_stack(workdir: Path, pid: object) -> None:
+    (workdir / ".orderly").mkdir()
+    (workdir / ".orderly" / "dev.json").write_text(json.dumps({"pid": pid}))
+
+    result = CliRunner().invoke(app, ["db", "current"], env={})
+
+    assert result.exit_code == 2
+    assert "start `orderly dev` in this directory or one above it" in result.stderr
+
+
 def test_unreachable_database_exits_3(workdir: Path) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))

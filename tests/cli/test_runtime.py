@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,13 @@ def test_help_describes_how_to_run_orderly() -> None:
     db = _help("db")
     for command in ("upgrade", "downgrade", "current"):
         assert command in db
+
+
+def test_version_prints_the_installed_version() -> None:
+    result = CliRunner().invoke(app, ["--version"])
+
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"orderly {version('orderly-cli')}"
 
 
 def test_serve_and_worker_check_the_environment_first(tmp_path: Path) -> None:

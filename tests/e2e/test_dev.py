@@ -8,6 +8,7 @@ directory, stops it, and checks that every process it started is gone.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -275,3 +276,78 @@ def test_dev_uses_the_servers_it_is_given_and_stops_on_sigterm(
     assert json.loads(still.stdout)["revision"] == head(), still.stderr
     with redis.Redis.from_url(redis_url) as client:
         assert client.ping()
+
+
+STEPS = ("PostgreSQL", "Redis", "migrations", "worker", "API")
+LABELS = ("dev    | ", "api    | ", "worker | ")
+
+
+def _banner(output: str) -> set[str]:
+    start = output.index("Orderly is running")
+    end = output.index("Press Ctrl-C to stop.") + len("Press Ctrl-C to stop.")
+    return set(output[start:end].splitlines())
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_dev_explains_its_start_labels_every_line_and_keeps_tokens_across_restarts(
+    project_dir: Path, start_dev: Any
+) -> None:
+    run: DevRun = start_dev()
+    assert wait_until(lambda: "Press Ctrl-C to stop." in run.output(), 10), run.output()
+    key_file = project_dir / ".orderly" / "jwt-secret"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    dev_env = (project_dir / ".orderly" / "dev.env").read_text()
+    assert f"ORDERLY_API_URL={run.url}\n" in dev_env
+    assert "REDIS_URL=redis://127.0.0.1:" in dev_env
+    account = {"email": "k-1@example.com", "password": "e2e customer pass", "display_name": "K"}
+    signed_up = httpx.post(f"{run.url}/api/v1/users", json=account, timeout=10, trust_env=False)
+    assert signed_up.status_code == 201, signed_up.text
+    form = {"username": account["email"], "password": account["password"]}
+    token = httpx.post(
+        f"{run.url}/api/v1/auth/token", data=form, timeout=10, trust_env=False
+    ).json()["access_token"]
+    run.process.send_signal(signal.SIGINT)
+    assert run.process.wait(timeout=STOP_DEADLINE_S) == 0, run.output()
+    first = run.output()
+    assert not (project_dir / ".orderly" / "dev.env").exists()
+
+    # One line per step, with its time, in the order they finish.
+    for step in STEPS:
+        assert re.search(rf"^dev    \| {step} +\w+ in +\d+\.\d s ", first, re.MULTILINE), step
+    # Every line but the banner names its process; uvicorn's first lines are Orderly's format.
+    banner = _banner(first)
+    unlabelled = [
+        line for line in first.splitlines() if line not in banner and not line.startswith(LABELS)
+    ]
+    assert unlabelled == ["Stopping Orderly..."], unlabelled
+    assert re.search(r"^api    \| \S+Z \[info +\] Started server process", first, re.MULTILINE)
+    assert "INFO:     " not in first
+    assert re.search(r"^worker \| \S+Z \[info +\] worker_started", first, re.MULTILINE)
+
+    again: DevRun = start_dev()
+    me = httpx.get(
+        f"{again.url}/api/v1/users/me",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+        trust_env=False,
+    )
+    assert me.status_code == 200, me.text  # signed by the key kept in .orderly/
+    assert me.json()["email"] == account["email"]
+    assert "migrations  checked in" in again.output()
+    # From a folder below, another command finds the stack (as git finds .git).
+    below = project_dir / "src" / "app"
+    below.mkdir(parents=True)
+    current = subprocess.run(
+        [ORDERLY, "db", "current", "--json"], cwd=below, env=env_without_servers(),
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert current.returncode == 0, current.stderr
+    assert json.loads(current.stdout)["revision"] == head()
+    # A second stack below the running one is refused, naming where it runs.
+    twice = subprocess.run(
+        [ORDERLY, "dev", "--port", str(free_port())], cwd=below, env=env_without_servers(),
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert twice.returncode == 2
+    assert f"already running in {project_dir}" in twice.stderr

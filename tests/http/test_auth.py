@@ -182,10 +182,18 @@ async def test_forged_tampered_and_malformed_tokens_are_refused(
         "garbage": "abc.def.ghi",
     }
 
+    details = {}
     for name, token in forged.items():
         response = await client.get(ME, headers=bearer(token))
         assert response.status_code == 401, name
         assert_invalid_token(response)
+        details[name] = response.json()["detail"]
+    # A signature this key does not make is called what it is; a broken token is malformed.
+    for name in ("tampered payload", "another key"):
+        assert "signed with another key" in details[name], name
+        assert "expired" not in details[name], name
+    for name in ("alg none", "HS512 with our key", "no exp", "unknown role", "garbage"):
+        assert "malformed" in details[name], name
     for value in ("Basic YW5uOnB3", "Bearer", f"Token {genuine}"):
         assert_invalid_token(await client.get(ME, headers={"Authorization": value}))
     assert (await client.get(ME, headers=bearer(genuine))).status_code == 200
@@ -317,4 +325,28 @@ async def test_without_a_configured_key_each_api_signs_with_its_own(
         token = (await sign_in(first, "ann@example.com"))["access_token"]
 
         assert (await first.get(ME, headers=bearer(token))).status_code == 200
-        assert_invalid_token(await second.get(ME, headers=bearer(token)))
+        refused = await second.get(ME, headers=bearer(token))
+        assert_invalid_token(refused)
+        assert "signed with another key" in refused.json()["detail"]
+
+
+async def test_an_expired_token_of_another_key_is_said_to_have_expired(
+    clocked: tuple[httpx.AsyncClient, Dependencies, FixedClock],
+) -> None:
+    """A token from another key that expired anyway (say, from yesterday's `orderly dev`
+    with the key it had then): its expiry is the first thing the client needs to hear."""
+    client, deps, clock = clocked
+    ann = await make_user(deps, "ann@example.com")
+    now = int(clock.now().timestamp())
+    claims = {"sub": str(ann.id), "role": "customer", "iat": now - 7200, "jti": "x" * 32}
+    old = jwt.encode({**claims, "exp": now - 3600}, "old-key-" + "x" * 32, algorithm="HS256")
+    fresh = jwt.encode({**claims, "exp": now + 600}, "old-key-" + "x" * 32, algorithm="HS256")
+
+    expired = await client.get(ME, headers=bearer(old))
+    current = await client.get(ME, headers=bearer(fresh))
+
+    assert_invalid_token(expired)
+    assert expired.json()["detail"].startswith("The access token has expired")
+    assert "another key" in expired.json()["detail"]
+    assert_invalid_token(current)
+    assert "expired" not in current.json()["detail"]

@@ -103,34 +103,68 @@ def _csp(header: str) -> dict[str, set[str]]:
     return {name: set(sources) for name, *sources in directives}
 
 
-def _origin(url: str) -> str:
-    match = re.match(r"https://[^/]+", url)
-    assert match, url
-    return match[0]
+def _assets(html: str) -> list[str]:
+    """Every URL a page loads by itself: scripts, stylesheets, icons, images, frames."""
+    return re.findall(r'<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)="([^"]+)"', html)
 
 
 @pytest.mark.parametrize("path", ["/docs", "/redoc"])
-async def test_docs_pages_load_with_a_policy_that_allows_their_assets(
+async def test_docs_pages_load_only_their_own_assets_under_a_policy_naming_no_other_origin(
     client: httpx.AsyncClient, path: str
 ) -> None:
+    """Offline and behind a strict policy: no CDN, no web font, no inline script."""
     response = await client.get(path)
 
     assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
     policy = _csp(response.headers["content-security-policy"])
     html = response.text
-    scripts = re.findall(r'<script src="([^"]+)"', html)
-    styles = re.findall(r'<link[^>]*href="([^"]+)"[^>]*rel="stylesheet"', html)
-    styles += re.findall(r'<link[^>]*rel="stylesheet"[^>]*href="([^"]+)"', html)
-    assert scripts
-    for url in scripts:
-        assert _origin(url) in policy["script-src"], url
-    for url in styles:
-        assert _origin(url) in policy["style-src"], url
-    if re.search(r"<script>\s*\S", html):  # the inline script that starts the UI
-        assert "'unsafe-inline'" in policy["script-src"]
+    assets = _assets(html)
+    assert any(url.endswith(".js") for url in assets), assets
+    for url in assets:
+        assert url.startswith("/docs/assets/"), url  # same origin, shipped with the API
+    assert "http://" not in html
+    assert "https://" not in html
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)  # no inline script
+    assert not re.search(r"\son[a-z]+=", html)  # nor inline handlers
+    for directive, sources in policy.items():
+        for source in sources:
+            assert not source.startswith(("http:", "https:")), (directive, source)
+            assert source not in {"*", "'unsafe-eval'"}, (directive, source)
+    assert policy["default-src"] == {"'none'"}
+    assert policy["script-src"] == {"'self'"}
     assert "'self'" in policy["connect-src"]  # it fetches /openapi.json
+    assert "font-src" not in policy
     assert policy["frame-ancestors"] == {"'none'"}
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_the_docs_assets_are_served_with_their_types_and_licences(
+    client: httpx.AsyncClient,
+) -> None:
+    pages = [(await client.get(path)).text for path in ("/docs", "/redoc")]
+    assets = {url for page in pages for url in _assets(page)}
+    assets |= {
+        "/docs/assets/swagger-ui/LICENSE",
+        "/docs/assets/swagger-ui/NOTICE",
+        "/docs/assets/redoc/LICENSE",
+    }
+    kinds = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
+
+    for url in sorted(assets):
+        response = await client.get(url)
+        assert response.status_code == 200, url
+        assert response.content, url
+        suffix = url[url.rfind(".") :]
+        if suffix in kinds:
+            assert response.headers["content-type"].startswith(kinds[suffix]), url
+        assert response.headers["x-content-type-options"] == "nosniff"
+    swagger = (await client.get("/docs/assets/swagger-ui/swagger-ui-bundle.js")).text
+    redoc = (await client.get("/docs/assets/redoc/redoc.standalone.js")).text
+    assert "SwaggerUIBundle" in swagger
+    assert "cdn.redoc.ly" not in redoc  # its one remote image, emptied (static/README.md)
+    assert (await client.get("/docs/assets/../app.py")).status_code == 404
+    assert (await client.get("/docs/assets/nothing.js")).status_code == 404
 
 
 async def test_the_api_itself_keeps_the_strict_policy_next_to_the_docs(

@@ -1,11 +1,16 @@
 """``orderly dev``: the whole of Orderly on one machine, with nothing to install or configure.
 
 Servers not named by ``DATABASE_URL`` / ``REDIS_URL`` (environment or ``.env``) are embedded,
-with their data under ``./.orderly/``. The database is migrated, the stack's URLs are published
-in ``.orderly/dev.json`` (read by every other ``orderly`` command run in this directory, see
-``config.running_dev_stack``), and the API and the worker run as children until Ctrl-C, SIGTERM
-or SIGHUP. Then everything started here is stopped again: children first, then the embedded
-servers, so that nothing is left running.
+with their data under ``./.orderly/`` (both start at once). The database is migrated, the
+stack's URLs are published in ``.orderly/dev.json`` (read by every other ``orderly`` command
+run in this directory or below it, see ``config.running_dev_stack``) and in
+``.orderly/dev.env`` (for scripts and other tools), and the API and the worker run as children
+until Ctrl-C, SIGTERM or SIGHUP, every line they write labelled with its process. Each step
+prints one line saying how long it took. Then everything started here is stopped again:
+children first, then the embedded servers, so that nothing is left running.
+
+Access tokens are signed with a key kept in ``.orderly/jwt-secret`` (made once, readable by
+its owner only), unless ``JWT_SECRET`` is set: tokens outlast restarts of the stack.
 
 Meanwhile everything is supervised: an API or a worker that stops on its own is started again
 after a backoff (:class:`CrashPolicy`), and an embedded PostgreSQL or Redis found down is
@@ -20,10 +25,14 @@ import contextlib
 import fcntl
 import json
 import os
+import secrets
+import shlex
 import signal
 import socket
+import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -34,7 +43,7 @@ import structlog
 import typer
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from orderly_cli import embedded
+from orderly_cli import bytecode, embedded
 from orderly_cli.boundary import (
     EXIT_INTERNAL,
     EXIT_REFUSED,
@@ -43,12 +52,13 @@ from orderly_cli.boundary import (
     run_async,
 )
 from orderly_cli.commands.db import quiet_migration_logs
-from orderly_cli.config import DEV_STATE_FILE, STATE_DIR, running_dev_stack
+from orderly_cli.config import DEV_STATE_FILE, STATE_DIR, find_dev_stack
 from orderly_cli.processes import (
     Child,
     answers_health,
     api_argv,
     first_exited,
+    say,
     stop_children,
     worker_argv,
 )
@@ -64,6 +74,10 @@ CRASH_WINDOW_S = 60.0  # ... within this many seconds stop the stack
 RESTART_FIRST_S = 0.5  # the wait before the first restart; it doubles with each crash
 RESTART_MAX_S = 8.0
 SERVER_CHECK_S = 1.0  # how often the embedded servers are looked at
+DEV_ENV_FILE = STATE_DIR / "dev.env"
+SIGNING_KEY_FILE = STATE_DIR / "jwt-secret"
+SIGNING_KEY_MIN = 32  # as JWT_SECRET
+WORKER_READY = "worker_started"  # the worker's log line once it takes jobs
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 log = structlog.get_logger(__name__)
@@ -74,12 +88,14 @@ class StopRequested(BaseException):
     ``except Exception`` on the way swallows it."""
 
 
-class _GivenServers(BaseSettings):
-    """The server URLs the developer set, if any (environment, then ``.env``)."""
+class _Given(BaseSettings):
+    """The server URLs and the signing key the developer set, if any (environment, then
+    ``.env``)."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
     database_url: str | None = None
     redis_url: str | None = None
+    jwt_secret: str | None = None
 
 
 @dataclass
@@ -116,6 +132,7 @@ class _Stack:
     redis_dir: Path | None = None
     servers: list[embedded.EmbeddedPostgres | embedded.EmbeddedRedis] = field(default_factory=list)
     children: list[Child] = field(default_factory=list)
+    ready: set[str] = field(default_factory=set)  # children whose start-up was reported
     published: bool = False
 
     def stop(self) -> None:
@@ -134,10 +151,12 @@ class _Stack:
 def run(host: str, port: int, *, with_worker: bool) -> int:
     """Run the development stack until asked to stop; returns the exit code."""
     with _exclusive_lock() as locked:
-        other = running_dev_stack()
+        other = find_dev_stack()
         if not locked or other is not None:
-            pid = other.get("pid") if other else "unknown"
-            return _fail(EXIT_USAGE, f"`orderly dev` is already running here (pid {pid})")
+            where, state = other if other is not None else (Path.cwd(), {})
+            here = "here" if where == Path.cwd().resolve() else f"in {where}"
+            pid = state.get("pid", "unknown")
+            return _fail(EXIT_USAGE, f"`orderly dev` is already running {here} (pid {pid})")
         if reason := _cannot_listen(host, port):
             return _fail(EXIT_USAGE, reason)
         stack = _Stack()
@@ -160,54 +179,143 @@ def run(host: str, port: int, *, with_worker: bool) -> int:
 
 
 def _serve(stack: _Stack, host: str, port: int, *, with_worker: bool) -> int:
-    given = _GivenServers()
-    database_url, redis_url = given.database_url, given.redis_url
-    if not database_url:
-        stack.postgres_dir = (STATE_DIR / "pg").resolve()
-        postgres = embedded.start_postgres(stack.postgres_dir)
-        stack.servers.append(postgres)
-        embedded.create_database(postgres, DATABASE_NAME)
-        database_url = postgres.url(DATABASE_NAME)
-    if not redis_url:
-        stack.redis_dir = (STATE_DIR / "redis").resolve()
-        redis = embedded.start_redis(stack.redis_dir)
-        stack.servers.append(redis)
-        redis_url = redis.url
-    settings = run_async(_validated(database_url, redis_url))
+    given = _Given()
+    database_url, redis_url = _servers(stack, given)
+    settings = _migrated(database_url, redis_url)
     api_url = f"http://{_connect_host(host)}:{port}"
+    env = _child_environment(settings, _signing_key(given))
     _publish(settings, api_url)
     stack.published = True
 
-    env = _child_environment(settings)
-    stack.children.append(Child.start("API", api_argv(host, port, production=False), env))
+    if (compiling := bytecode.wait_until_compiled()) is not None:
+        _say(f"{'bytecode':<11} ready in {compiling:4.1f} s  (what the API and worker import)")
+    started = time.monotonic()
+    stack.children.append(
+        Child.start("API", api_argv(host, port, production=False), env, label="api")
+    )
     if with_worker:
-        stack.children.append(Child.start("worker", worker_argv(), env))
-    deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        stack.children.append(Child.start("worker", worker_argv(), env, ready_when=WORKER_READY))
+    deadline = started + HEALTH_TIMEOUT_S
     while not answers_health(f"{api_url}/health"):
+        _note_ready(stack, started)
         if dead := first_exited(stack.children):
+            dead.drain()
             return _child_failed(dead, "during start-up")
         if time.monotonic() > deadline:
             reason = f"the API did not answer GET /health within {HEALTH_TIMEOUT_S:.0f} s"
             return _fail(EXIT_REFUSED, f"{reason} (its output is above)")
-        time.sleep(0.1)
+        time.sleep(0.05)
+    _progress("API", started, f"{api_url}, pid {stack.children[0].pid}", "answering")
+    _note_ready(stack, started)
     _announce(settings, api_url, stack, with_worker=with_worker)
     argvs = {child.name: child.process.args for child in stack.children}
     try:
-        _supervise(stack, env, argvs)
+        _supervise(stack, env, argvs, started)
     except TooManyCrashesError as error:
         return _fail(EXIT_REFUSED, str(error))
     raise AssertionError("unreachable: supervision ends only by a signal or by giving up")
 
 
-def _supervise(stack: _Stack, env: dict[str, str], argvs: dict[str, Any]) -> None:
+def _progress(step: str, since: float, detail: str, done: str = "ready") -> None:
+    """One line of the start-up: the step, how long it took, and what it gave."""
+    _say(f"{step:<11} {done} in {time.monotonic() - since:4.1f} s  ({detail})")
+
+
+def _note_ready(stack: _Stack, since: float) -> None:
+    """Say once that the worker takes jobs (it says so in its log)."""
+    for child in stack.children:
+        if child.ready_when is not None and child.ready.is_set() and child.name not in stack.ready:
+            stack.ready.add(child.name)
+            _progress(child.name, since, f"pid {child.pid}")
+
+
+def _servers(stack: _Stack, given: _Given) -> tuple[str, str]:
+    """The URLs of PostgreSQL and Redis: given, or of embedded servers started side by side."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="embedded") as pool:
+        database = _server_url(pool, "PostgreSQL", given.database_url, lambda: _postgres(stack))
+        cache = _server_url(pool, "Redis", given.redis_url, lambda: _redis(stack))
+        # Both are waited for, even when one fails, so that Stack.stop finds what they started.
+        for future in (database, cache):
+            future.exception()
+    return database.result(), cache.result()
+
+
+def _server_url(
+    pool: ThreadPoolExecutor, name: str, url: str | None, start: Callable[[], str]
+) -> Future[str]:
+    if url:
+        _say(f"{name:<11} given by {'DATABASE_URL' if name == 'PostgreSQL' else 'REDIS_URL'}")
+        done: Future[str] = Future()
+        done.set_result(url)
+        return done
+    return pool.submit(start)
+
+
+def _postgres(stack: _Stack) -> str:
+    started = time.monotonic()
+    stack.postgres_dir = (STATE_DIR / "pg").resolve()
+    fresh = not (stack.postgres_dir / "PG_VERSION").exists()
+    postgres = embedded.start_postgres(stack.postgres_dir)
+    stack.servers.append(postgres)
+    embedded.create_database(postgres, DATABASE_NAME)
+    what = "new database cluster" if fresh else "data"
+    _progress("PostgreSQL", started, f"embedded, {what} in {STATE_DIR}/pg")
+    return postgres.url(DATABASE_NAME)
+
+
+def _redis(stack: _Stack) -> str:
+    started = time.monotonic()
+    stack.redis_dir = (STATE_DIR / "redis").resolve()
+    redis = embedded.start_redis(stack.redis_dir)
+    stack.servers.append(redis)
+    _progress("Redis", started, f"embedded, port {redis.port}, data in {STATE_DIR}/redis")
+    return redis.url
+
+
+def _migrated(database_url: str, redis_url: str) -> InfraSettings:
+    started = time.monotonic()
+    settings, before, after = run_async(_validated(database_url, redis_url))
+    if before == after:
+        _progress("migrations", started, f"the schema was up to date, at {after}", "checked")
+    else:
+        change = f"from {before or 'an empty schema'} to {after}"
+        _progress("migrations", started, change, "applied")
+    return settings
+
+
+def _signing_key(given: _Given) -> str | None:
+    """The key the API signs access tokens with: ``None`` when ``JWT_SECRET`` is set (the
+    API reads it), else the one kept in ``.orderly/jwt-secret``, made on first use."""
+    if given.jwt_secret:
+        return None
+    path = SIGNING_KEY_FILE
+    with contextlib.suppress(FileNotFoundError):
+        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+            path.chmod(0o600)  # it signs every token of the stack: its owner's eyes only
+        key = path.read_text().strip()
+        if len(key) >= SIGNING_KEY_MIN and key.isprintable():
+            return key
+        _say(f"{path} does not hold a usable key: making a new one (earlier tokens stop working)")
+        path.unlink()
+    key = secrets.token_urlsafe(48)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    return key
+
+
+def _supervise(stack: _Stack, env: dict[str, str], argvs: dict[str, Any], started: float) -> None:
     """Keep the stack up until a stop signal (see the module's description)."""
     policies: dict[str, CrashPolicy] = {}
     due: dict[str, float] = {}  # a crashed child's name: when to start it again
+    labels = {child.name: (child.label, child.ready_when) for child in stack.children}
     next_check = time.monotonic() + SERVER_CHECK_S
     while True:
+        _note_ready(stack, started)
         now = time.monotonic()
         for child in [c for c in stack.children if c.exited()]:
             stack.children.remove(child)
+            child.drain()
             child.signal_group(signal.SIGKILL)  # whatever it left behind
             wait = policies.setdefault(child.name, CrashPolicy()).crashed(now)
             if wait is None:
@@ -220,7 +328,9 @@ def _supervise(stack: _Stack, env: dict[str, str], argvs: dict[str, Any]) -> Non
         for name, at in list(due.items()):
             if now >= at:
                 del due[name]
-                child = Child.start(name, argvs[name], env)
+                label, ready_when = labels[name]
+                child = Child.start(name, argvs[name], env, label=label, ready_when=ready_when)
+                stack.ready.add(name)  # its start-up was reported; its restart is, below
                 stack.children.append(child)
                 _say(f"The {name} is running again (pid {child.pid}).")
         if now >= next_check:
@@ -258,19 +368,24 @@ def _gave_up(what: str, why: str) -> str:
 
 
 def _say(line: str) -> None:
-    typer.echo(f"orderly dev: {line}", err=True)
+    say("dev", line)
 
 
-async def _validated(database_url: str, redis_url: str) -> InfraSettings:
-    """Settings for the stack (bad variables exit 2), with the database migrated to head."""
+async def _validated(
+    database_url: str, redis_url: str
+) -> tuple[InfraSettings, str | None, str | None]:
+    """Settings for the stack (bad variables exit 2), with the database migrated to head;
+    and its revisions before and after."""
     settings = load_settings(InfraSettings, database_url=database_url, redis_url=redis_url)
     quiet_migration_logs()
     engine = create_engine(settings, application_name="orderly-dev")
     try:
+        before = await migrate.current(engine)
         await migrate.upgrade(engine)
+        after = await migrate.current(engine)
     finally:
         await engine.dispose()
-    return settings
+    return settings, before, after
 
 
 # Webhook receivers on the developer's own machine (http://127.0.0.1:...) are allowed in
@@ -278,9 +393,11 @@ async def _validated(database_url: str, redis_url: str) -> InfraSettings:
 DEVELOPMENT_WEBHOOKS = {"WEBHOOK_ALLOW_HTTP": "true", "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true"}
 
 
-def _child_environment(settings: InfraSettings) -> dict[str, str]:
-    """What the API and the worker run with: the stack's servers, development behaviour."""
-    return {
+def _child_environment(settings: InfraSettings, signing_key: str | None = None) -> dict[str, str]:
+    """What the API and the worker run with: the stack's servers, its signing key, development
+    behaviour. They write the bytecode of what they import, whatever PYTHONDONTWRITEBYTECODE
+    says: the next start is faster, and only what the stack runs is compiled."""
+    environment = {
         **DEVELOPMENT_WEBHOOKS,
         **os.environ,
         "DATABASE_URL": settings.database_url,
@@ -289,6 +406,10 @@ def _child_environment(settings: InfraSettings) -> dict[str, str]:
         "LOG_FORMAT": "console",
         "PYTHONUNBUFFERED": "1",
     }
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    if signing_key is not None:
+        environment["JWT_SECRET"] = signing_key
+    return environment
 
 
 def _webhooks_line(environment: dict[str, str]) -> str:
@@ -316,12 +437,20 @@ def _announce(settings: InfraSettings, api_url: str, stack: _Stack, *, with_work
         f"  Redis      {_without_password(settings.redis_url)}",
         f"  Worker     {'running' if with_worker else 'not started (--no-worker)'}",
         f"  Webhooks   {_webhooks_line(_child_environment(settings))}",
+        f"  Variables  {DEV_ENV_FILE} (for scripts: set -a; . {DEV_ENV_FILE}; set +a)",
+        f"  Tokens     {_tokens_line()}",
         "",
-        "Other orderly commands run in this directory use this stack, for example:",
+        "Other orderly commands run in this directory, or below it, use this stack, for example:",
         "  orderly products create --sku MUG-1 --name 'Mug' --price 12.50 --currency EUR",
         "Press Ctrl-C to stop.",
     ]
     typer.echo("\n".join(lines))
+
+
+def _tokens_line() -> str:
+    if SIGNING_KEY_FILE.exists() and not _Given().jwt_secret:
+        return f"signed with the key in {SIGNING_KEY_FILE}: they outlast restarts"
+    return "signed with JWT_SECRET"
 
 
 def _without_password(url: str) -> str:
@@ -342,7 +471,8 @@ def _fail(code: int, reason: str) -> int:
 
 
 def _publish(settings: InfraSettings, api_url: str) -> None:
-    """Write ``dev.json`` atomically: readers never see half a file."""
+    """Write ``dev.json`` (for ``orderly`` commands) and ``dev.env`` (for other tools)
+    atomically: readers never see half a file."""
     children = _child_environment(settings)
     state = {
         "pid": os.getpid(),
@@ -352,15 +482,29 @@ def _publish(settings: InfraSettings, api_url: str) -> None:
         # CLI commands register webhook endpoints by the rules the stack's worker delivers by
         **{name.lower(): children[name] for name in DEVELOPMENT_WEBHOOKS},
     }
-    partial = DEV_STATE_FILE.with_suffix(".tmp")
-    partial.write_text(json.dumps(state, indent=2) + "\n")
-    partial.replace(DEV_STATE_FILE)
+    _write_atomically(DEV_STATE_FILE, json.dumps(state, indent=2) + "\n")
+    variables = {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "ORDERLY_API_URL": api_url,
+        **{name: children[name] for name in DEVELOPMENT_WEBHOOKS},
+    }
+    lines = [f"# The servers of `orderly dev` (pid {os.getpid()}), removed when it stops."]
+    lines += [f"{name}={shlex.quote(value)}" for name, value in variables.items()]
+    _write_atomically(DEV_ENV_FILE, "\n".join(lines) + "\n")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(f"{path.name}.tmp")
+    partial.write_text(text)
+    partial.replace(path)
 
 
 def _unpublish() -> None:
     with contextlib.suppress(OSError, ValueError):
         if json.loads(DEV_STATE_FILE.read_text()).get("pid") == os.getpid():
             DEV_STATE_FILE.unlink()
+            DEV_ENV_FILE.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from importlib.metadata import version
+from typing import Annotated
 
 import structlog
 import typer
@@ -31,7 +33,7 @@ app = typer.Typer(
         "Orderly: orders and inventory for small online shops.\n\n"
         "Start here: `orderly dev` runs the whole stack locally with embedded PostgreSQL and "
         "Redis. Commands acting on data connect with DATABASE_URL and REDIS_URL, or find a "
-        "running `orderly dev` in the current directory by themselves.\n\n"
+        "running `orderly dev` in the current directory or one above it by themselves.\n\n"
         "Exit codes: 0 success, 1 the operation was refused (the reason is printed), "
         "2 usage or configuration error, 3 a server could not be reached, 4 internal error."
     ),
@@ -41,8 +43,24 @@ app = typer.Typer(
 )
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"orderly {version('orderly-cli')}")
+        raise typer.Exit
+
+
 @app.callback()
-def _start() -> None:
+def _start(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print Orderly's version and exit.",
+        ),
+    ] = False,
+) -> None:
     """Configure logging once, and name the command in every log line."""
     try:
         settings = load_settings(LogSettings)

@@ -2,7 +2,8 @@
 
 The CLI never imports the HTTP or worker adapters: the API runs as ``uvicorn`` given the app
 factory's import path and the worker as ``arq`` given its settings' path. ``orderly serve`` and
-``orderly worker`` exec these command lines; ``orderly dev`` runs them as supervised children.
+``orderly worker`` exec these command lines; ``orderly dev`` runs them as supervised children,
+each line they write labelled with the process it came from (:class:`Child`).
 """
 
 from __future__ import annotations
@@ -13,11 +14,18 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import IO
+
+from orderly_db.log import UVICORN_LOG_CONFIG
+
+LABEL_WIDTH = 6  # "worker", the longest label: the lines' texts start in one column
+_OUTPUT = threading.Lock()  # one line at a time, whole, whichever process it comes from
 
 API_FACTORY = "orderly_http.app:create_app"
 
@@ -32,10 +40,11 @@ def api_argv(
 ) -> list[str]:
     """The uvicorn command line serving the API. The app writes its own access log, and reads
     ``X-Forwarded-For`` itself, from ``TRUSTED_PROXIES`` only: uvicorn's own reading (which
-    believes any local peer) is off."""
+    believes any local peer) is off. uvicorn's own lines are rendered as Orderly's are
+    (``LOG_FORMAT``), from the first one on."""
     argv = [sys.executable, "-m", "uvicorn", API_FACTORY, "--factory"]
     argv += ["--host", host, "--port", str(port), "--no-access-log", "--log-level", log_level]
-    argv += ["--no-proxy-headers"]
+    argv += ["--no-proxy-headers", "--log-config", str(UVICORN_LOG_CONFIG)]
     if production:
         argv += ["--loop", "uvloop", "--http", "httptools"]
     else:  # bounded, so that `orderly dev` stops promptly even with a client still connected
@@ -73,25 +82,75 @@ def _parent_death_signal() -> Callable[[], None] | None:
     return hook
 
 
+def label(name: str) -> str:
+    """What starts each line written by the process ``name``: ``api    | ``."""
+    return f"{name:<{LABEL_WIDTH}} | "
+
+
+def say(name: str, text: str) -> None:
+    """Write ``text`` to stderr, each line labelled with ``name``."""
+    lines = "".join(f"{label(name)}{line}\n" for line in text.splitlines() or [""])
+    with _OUTPUT:
+        sys.stderr.write(lines)
+        sys.stderr.flush()
+
+
 @dataclass
 class Child:
     """A supervised child process, alone in its own process group: a Ctrl-C in the terminal
-    reaches only the supervisor, which then stops the group (worker processes included)."""
+    reaches only the supervisor, which then stops the group (worker processes included).
+
+    Its output (stdout and stderr) is read line by line and written to the supervisor's
+    stderr behind its ``label``; ``ready`` is set when a line holds ``ready_when``."""
 
     name: str
     process: subprocess.Popen[bytes]
+    label: str
+    ready_when: str | None = None
     exit_code: int | None = field(default=None)
+    ready: threading.Event = field(default_factory=threading.Event)
+    _relay: threading.Thread | None = field(default=None, repr=False)
 
     @classmethod
-    def start(cls, name: str, argv: Sequence[str], env: Mapping[str, str]) -> Child:
+    def start(
+        cls,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        *,
+        label: str | None = None,
+        ready_when: str | None = None,
+    ) -> Child:
         process = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
             list(argv),
             env=dict(env),
             stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             process_group=0,
-            preexec_fn=_parent_death_signal(),  # noqa: PLW1509 (no threads run at this point)
+            preexec_fn=_parent_death_signal(),  # noqa: PLW1509 (calls only prctl, resolved before)
         )
-        return cls(name, process)
+        child = cls(name, process, label or name, ready_when)
+        assert process.stdout is not None  # noqa: S101 (PIPE above)
+        child._relay = threading.Thread(
+            target=child._relay_output, args=(process.stdout,), name=f"output of {name}",
+            daemon=True,
+        )  # fmt: skip
+        child._relay.start()
+        return child
+
+    def _relay_output(self, stream: IO[bytes]) -> None:
+        with stream:
+            for raw in stream:
+                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                if self.ready_when is not None and self.ready_when in line:
+                    self.ready.set()
+                say(self.label, line)
+
+    def drain(self, timeout: float = 2.0) -> None:
+        """Wait until the last lines of an exited process are written."""
+        if self._relay is not None:
+            self._relay.join(timeout)
 
     @property
     def pid(self) -> int:
@@ -118,6 +177,7 @@ def stop_children(children: Sequence[Child], grace: float) -> None:
         child.signal_group(signal.SIGKILL)  # also catches grandchildren whose leader is gone
         child.process.wait()
         child.exited()
+        child.drain()
 
 
 def first_exited(children: Sequence[Child]) -> Child | None:

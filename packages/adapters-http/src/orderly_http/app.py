@@ -19,6 +19,7 @@ from orderly_core.unit_of_work import Dependencies
 from orderly_db.log import configure_logging
 from orderly_http.auth import SIGNED_IN
 from orderly_http.container import open_resources
+from orderly_http.docs_pages import install_docs_pages
 from orderly_http.middleware import (
     BodyLimitMiddleware,
     ErrorBoundaryMiddleware,
@@ -123,16 +124,14 @@ def create_app(
         description=API_DESCRIPTION,
         openapi_tags=OPENAPI_TAGS,
         openapi_url="/openapi.json" if docs else None,
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        docs_url=None,  # served from the package's own assets: see orderly_http.docs_pages
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         lifespan=lifespan,
     )
+    docs_paths = install_docs_pages(app, "/openapi.json") if docs else frozenset()
     app.security_policy = SecurityPolicy(
-        docs_paths=frozenset(
-            path
-            for path in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
-            if path is not None and docs
-        ),
+        docs_paths=docs_paths,
         hsts_max_age_s=settings.hsts_max_age_s if settings.hsts_enabled else None,
     )
     app.openapi = openapi_builder(app)  # type: ignore[method-assign]

@@ -36,6 +36,17 @@ TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
 ALGORITHM = "HS256"
 _REQUIRED_CLAIMS = ("sub", "role", "exp", "iat", "jti")
 
+# What a refused token's 401 says.
+MALFORMED = "The access token is malformed: it is not an access token issued by this API."
+EXPIRED = "The access token has expired: refresh it or sign in again."
+OTHER_KEY = (
+    "The access token was signed with another key than this API's (a token from before its "
+    "signing key changed, or from another deployment): sign in again."
+)
+EXPIRED_OTHER_KEY = (
+    "The access token has expired, and was signed with another key than this API's: sign in again."
+)
+
 log = structlog.get_logger(__name__)
 
 # The OpenAPI security scheme: Swagger UI's "Authorize" signs in at TOKEN_URL with the
@@ -99,7 +110,8 @@ class AccessTokens:
     @classmethod
     def from_secret(cls, secret: str | None, ttl: timedelta, clock: Clock) -> AccessTokens:
         """Without a configured key (development only: settings refuse that in production)
-        a random one is made, so tokens last as long as this process."""
+        a random one is made, so tokens last as long as this process. ``orderly dev`` gives
+        its API a key kept under ``.orderly/``, so its tokens outlast restarts."""
         if secret is None:
             log.warning(
                 "signing_key_generated",
@@ -139,12 +151,14 @@ class AccessTokens:
                     "verify_nbf": False,
                 },
             )
+        except jwt.InvalidSignatureError:
+            raise self._signed_by_another_key(token) from None
         except jwt.InvalidTokenError:
-            raise InvalidToken("The access token is malformed or not signed by Orderly.") from None
+            raise InvalidToken(MALFORMED) from None
         expires, issued = claims["exp"], claims["iat"]
         if not isinstance(expires, int) or expires <= self._clock.now().timestamp():
-            raise InvalidToken("The access token has expired: refresh it or sign in again.")
-        malformed = InvalidToken("The access token is malformed or not signed by Orderly.")
+            raise InvalidToken(EXPIRED)
+        malformed = InvalidToken(MALFORMED)
         if isinstance(issued, bool) or not isinstance(issued, int | float):
             raise malformed
         try:
@@ -155,3 +169,16 @@ class AccessTokens:
             )
         except (ValueError, OverflowError):
             raise malformed from None
+
+    def _signed_by_another_key(self, token: str) -> InvalidToken:
+        """A well-formed HS256 token whose signature this key does not make: issued with
+        another key (a key since replaced, another deployment's) or forged. Its claims are
+        not to be believed, but an expiry already past is the likelier story for the client,
+        and the cure is the same: sign in again."""
+        try:
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.InvalidTokenError:
+            return InvalidToken(OTHER_KEY)
+        expires = unverified.get("exp")
+        past = isinstance(expires, int) and expires <= self._clock.now().timestamp()
+        return InvalidToken(EXPIRED_OTHER_KEY if past else OTHER_KEY)

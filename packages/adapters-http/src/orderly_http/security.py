@@ -1,9 +1,11 @@
 """What the API tells browsers about itself: security headers and cross-origin access.
 
 The API serves JSON to programs, so its Content-Security-Policy allows nothing at all. Only
-the interactive docs are pages: Swagger UI and Redoc load their scripts, styles and fonts
-from public CDNs and start with an inline script, so those few pages get a policy naming
-exactly those sources.
+the interactive docs are pages: Swagger UI and ReDoc load their scripts, styles and icon from
+the API itself (``orderly_http.docs_pages``), so those two pages get a policy that allows this
+origin only: no inline script, no CDN, no web fonts. Their styles may be inline (both UIs set
+style attributes and ReDoc injects its generated stylesheet), ReDoc runs its search in a
+worker made from a blob, and both draw some icons as ``data:`` images.
 """
 
 from __future__ import annotations
@@ -27,14 +29,13 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'"
 DOCS_CSP = "; ".join(
     (
         "default-src 'none'",
-        "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",
-        "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com",
-        "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly",
-        "font-src https://fonts.gstatic.com",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
         "connect-src 'self'",
-        "worker-src 'self' blob:",
+        "worker-src blob:",
         "base-uri 'none'",
-        "form-action 'self'",
+        "form-action 'none'",
         "frame-ancestors 'none'",
     )
 )

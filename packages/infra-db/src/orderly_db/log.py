@@ -16,11 +16,15 @@ import re
 import sys
 from collections.abc import MutableMapping
 from io import StringIO
+from pathlib import Path
 from typing import Any, Literal, TextIO
 
 import structlog
 
 LogFormat = Literal["console", "json"]
+# uvicorn's ``--log-config``: its first lines (written before the application starts and
+# configures logging) are rendered like every later one, not in uvicorn's own format.
+UVICORN_LOG_CONFIG = Path(__file__).with_name("uvicorn_logging.json")
 # uvicorn.access is left alone: Orderly logs each request itself, and `--no-access-log`
 # silences uvicorn's copy by leaving that logger without handlers.
 _LIBRARY_LOGGERS = ("uvicorn", "uvicorn.error", "arq")
@@ -148,3 +152,18 @@ def configure_logging(log_format: LogFormat = "console", level: str = "INFO") ->
         library = logging.getLogger(name)
         library.handlers.clear()
         library.propagate = True
+
+
+def handler_from_environment() -> logging.Handler:
+    """The handler :func:`configure_logging` installs, configured from ``LOG_FORMAT`` and
+    ``LOG_LEVEL`` (environment, then ``.env``; a bad value falls back on the default here:
+    the process names it when it reads all its settings). For ``logging.config.dictConfig``
+    (see :data:`UVICORN_LOG_CONFIG`)."""
+    from orderly_db.settings import ConfigurationError, LogSettings, load_settings
+
+    try:
+        settings = load_settings(LogSettings)
+    except ConfigurationError:
+        settings = LogSettings.model_construct()
+    configure_logging(settings.log_format, settings.log_level)
+    return logging.getLogger().handlers[0]
