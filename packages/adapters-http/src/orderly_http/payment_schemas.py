@@ -116,6 +116,7 @@ class RefundResource(BaseModel):
     amount: int = Field(description="In minor units", examples=[500])
     currency: str = Field(examples=["EUR"])
     reason: str
+    return_id: str | None = Field(description="The return it gives money back for, if any")
     provider_reference: str | None = Field(description="The provider's id for it, if any")
     failure_reason: str | None = Field(description="Why it failed, if it did")
     version: int = Field(description="Increases with every change")

@@ -50,6 +50,7 @@ def _to_order(row: Row[Any], lines: list[OrderLine]) -> Order:
         shipping_address=_to_address(row.shipping_address),
         shipping_method=row.shipping_method,
         shipping_price=row.shipping,
+        delivered_at=row.delivered_at,
     )
 
 
@@ -117,6 +118,7 @@ class SqlOrders:
             "shipping_address": _address_json(order.shipping_address),
             "shipping_method": order.shipping_method,
             "shipping": order.shipping_price,
+            "delivered_at": order.delivered_at,
         }
         await _ADD.execute(self._driver, values)
         lines = [
@@ -172,6 +174,7 @@ class SqlOrders:
                 cancel_reason=order.cancel_reason,
                 email=order.email,
                 shipping_address=null() if address is None else address_view(address),
+                delivered_at=order.delivered_at,
             )
         )
 

@@ -51,6 +51,7 @@ def _to_refund(row: Row[Any]) -> Refund:
         failure_reason=row.failure_reason,
         attempts=row.attempts,
         retry_at=row.retry_at,
+        return_id=row.return_id,
     )
 
 
@@ -160,6 +161,7 @@ class SqlRefunds:
             "reason": refund.reason,
             "created_by": refund.created_by,
             "created_at": refund.created_at,
+            "return_id": refund.return_id,
         }
         await self._db.execute(insert(refunds).values(values))
 

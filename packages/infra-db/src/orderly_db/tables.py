@@ -144,6 +144,7 @@ orders = Table(
     Column("shipping_address", JSONB, nullable=True),
     Column("shipping_method", String(32), nullable=True),
     Column("shipping", BigInteger, nullable=False, server_default="0"),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),  # its last delivery
     CheckConstraint(
         "status in ('placed', 'paid', 'partially_shipped', 'shipped', 'delivered', 'cancelled')",
         name="status_known",

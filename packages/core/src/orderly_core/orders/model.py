@@ -89,6 +89,7 @@ class Order:
     shipping_address: Address | None = None
     shipping_method: str | None = None  # the code of the shipping rate it was placed with
     shipping_price: int = 0  # minor units of the order's currency, captured at placement
+    delivered_at: datetime | None = None  # when its last units were delivered
 
     @property
     def currency(self) -> str:

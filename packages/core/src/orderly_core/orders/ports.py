@@ -18,8 +18,8 @@ class OrderRepository(Protocol):
     async def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None: ...
 
     async def save(self, order: Order) -> None:
-        """Write the status, timestamps, version, cancel reason, contact email and shipping
-        address of a locked order (not its lines: see :meth:`save_lines`)."""
+        """Write the status, timestamps (``delivered_at`` too), version, cancel reason, contact
+        email and shipping address of a locked order (not its lines: see :meth:`save_lines`)."""
         ...
 
     async def save_lines(self, order: Order) -> None:

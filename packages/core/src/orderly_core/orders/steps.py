@@ -104,12 +104,14 @@ async def _step(
             return Failure(order)
         if refusal := _step_refusal(ctx, step, order, target):
             return Failure(refusal)
+        now = deps.clock.now()
         moved = replace(
             order,
             status=target,
             cancel_reason=reason if target is OrderStatus.CANCELLED else order.cancel_reason,
             version=order.version + 1,
-            updated_at=deps.clock.now(),
+            updated_at=now,
+            delivered_at=now if target is OrderStatus.DELIVERED else order.delivered_at,
         )
         await uow.orders.save(moved)
         if (counted := _counted(order.lines, target)) is not None:

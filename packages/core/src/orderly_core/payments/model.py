@@ -63,3 +63,4 @@ class Refund:
     failure_reason: str | None = None
     attempts: int = 0  # provider calls tried
     retry_at: datetime | None = None  # when a pending refund is next tried at the provider
+    return_id: uuid.UUID | None = None  # the return it gives money back for, if any

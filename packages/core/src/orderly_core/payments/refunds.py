@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from returns.result import Failure, Result, Success
 
 from orderly_core.orders.errors import OrderNotFound
+from orderly_core.orders.model import Order
 from orderly_core.payments.common import (
     MAX_ATTEMPTS,
     REASON_MAX,
@@ -86,6 +87,8 @@ def _split(
     request: OrderRefund,
     payments: list[Payment],
     refunds: list[Refund],
+    *,
+    return_id: uuid.UUID | None,
 ) -> list[Refund]:
     """Refunds of ``request.amount`` against the succeeded payments, newest first, each
     taking at most what its payment has left."""
@@ -110,6 +113,7 @@ def _split(
                 created_at=now,
                 updated_at=now,
                 version=1,
+                return_id=return_id,
             )
         )
         left -= take
@@ -199,6 +203,38 @@ async def settle_refund(
     return (await in_transaction(deps, ctx, keep)).value_or(refund)
 
 
+async def record_refunds(
+    deps: PaymentsServices,
+    uow: PaymentsUnit,
+    ctx: Context,
+    order: Order,
+    *,
+    amount: int,
+    reason: str,
+    return_id: uuid.UUID | None = None,
+) -> tuple[Refund, ...] | RefundExceedsRefundable:
+    """Record, inside the caller's transaction, pending refunds of ``amount`` (minor units) of
+    what ``order``'s payments took, with ``reason``, audited (``refund.create``), each naming
+    ``return_id`` when a return gave rise to it: split across the order's succeeded payments,
+    newest first. ``amount`` is at most what they took minus what its refunds gave back or are
+    giving back (pending ones count). The caller, once committed, asks the provider for each
+    with :func:`settle_refund` (the follow-ups retry any left pending)."""
+    payments = await uow.payments.of_order(order.id, for_update=True)
+    refunds = await uow.refunds.of_order(order.id)
+    paid = sum(p.amount.amount for p in payments if p.status is PaymentStatus.SUCCEEDED)
+    refundable = paid - refunded_amount(refunds)
+    if amount > refundable:
+        return RefundExceedsRefundable(str(order.id), amount, refundable, order.total.currency)
+    request = OrderRefund(str(order.id), amount, reason)
+    made = _split(deps, ctx, request, payments, refunds, return_id=return_id)
+    for refund in made:
+        await uow.refunds.add(refund)
+        target = ("refund", str(refund.id))
+        view = refund_view(refund)
+        await record(deps, uow, ctx, "refund.create", target=target, before=None, after=view)
+    return tuple(made)
+
+
 async def refund_order(
     deps: PaymentsServices, ctx: Context, request: OrderRefund
 ) -> Idempotent[Refunds, RefundError]:
@@ -224,22 +260,12 @@ async def refund_order(
         order = await visible_order(uow, ctx, checked.order_id, for_update=True)
         if isinstance(order, OrderNotFound):
             return Failure(order)
-        payments = await uow.payments.of_order(order.id, for_update=True)
-        refunds = await uow.refunds.of_order(order.id)
-        paid = sum(p.amount.amount for p in payments if p.status is PaymentStatus.SUCCEEDED)
-        refundable = paid - refunded_amount(refunds)
-        if checked.amount > refundable:
-            currency = order.total.currency
-            return Failure(
-                RefundExceedsRefundable(str(order.id), checked.amount, refundable, currency)
-            )
-        made = _split(deps, ctx, checked, payments, refunds)
-        for refund in made:
-            await uow.refunds.add(refund)
-            target = ("refund", str(refund.id))
-            view = refund_view(refund)
-            await record(deps, uow, ctx, "refund.create", target=target, before=None, after=view)
-        return Success(Refunds(tuple(made)))
+        made = await record_refunds(
+            deps, uow, ctx, order, amount=checked.amount, reason=checked.reason
+        )
+        if isinstance(made, RefundExceedsRefundable):
+            return Failure(made)
+        return Success(Refunds(made))
 
     async def replay_refusal(uow: PaymentsUnit) -> RefundError | None:
         order = await visible_order(uow, ctx, checked.order_id, for_update=False)

@@ -44,6 +44,7 @@ def refund_view(refund: Refund) -> dict[str, Any]:
         "amount": refund.amount.amount,
         "currency": refund.amount.currency,
         "reason": refund.reason,
+        "return_id": None if refund.return_id is None else str(refund.return_id),
         "provider_reference": refund.provider_reference,
         "failure_reason": refund.failure_reason,
         "version": refund.version,

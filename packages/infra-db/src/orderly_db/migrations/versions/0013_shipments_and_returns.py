@@ -3,7 +3,8 @@ shipments that carry the lines, with tracking; the returns customers ask for and
 receive; the refund a return gave rise to; and ``partially_shipped`` orders.
 
 Existing orders get their counters from their status: a shipped order shipped every unit, a
-delivered one delivered them too.
+delivered one delivered them too, at its last change (``delivered_at``: when its last units
+were delivered, from which the return window runs).
 
 The check constraints created with their table by earlier migrations were named twice over
 (``ck_orders_ck_orders_status_known``: the table's prefix given by hand, then again by the
@@ -98,6 +99,8 @@ def upgrade() -> None:
         "update order_lines set delivered = quantity from orders "
         "where orders.id = order_lines.order_id and orders.status = 'delivered'"
     )
+    op.add_column("orders", sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True))
+    op.execute("update orders set delivered_at = updated_at where status = 'delivered'")
     for name, condition in _LINE_CHECKS.items():
         op.create_check_constraint(op.f(f"ck_order_lines_{name}"), "order_lines", condition)
     op.create_table(
@@ -196,6 +199,7 @@ def downgrade() -> None:
         op.drop_constraint(op.f(f"ck_order_lines_{name}"), "order_lines", type_="check")
     for column in ("cancelled", "returned", "delivered", "shipped"):
         op.drop_column("order_lines", column)
+    op.drop_column("orders", "delivered_at")
     op.execute("update orders set status = 'paid' where status = 'partially_shipped'")
     op.drop_constraint(op.f("ck_orders_status_known"), "orders", type_="check")
     op.create_check_constraint(op.f("ck_orders_status_known"), "orders", _OLD_STATUSES)
