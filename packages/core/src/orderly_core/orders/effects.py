@@ -18,8 +18,8 @@ from orderly_core.catalogue.model import Product, Stock
 from orderly_core.catalogue.stock import record_movement
 from orderly_core.orders.model import Order, OrderStatus, order_view
 from orderly_core.orders.ports import OrdersServices, OrdersUnit
-from orderly_core.platform.ports import Services
 from orderly_core.platform.outbox import EventType, publish
+from orderly_core.platform.ports import Services
 from orderly_core.shared.context import Context
 
 
