@@ -168,8 +168,10 @@ async def test_the_address_changes_until_the_order_ships(
     by_staff = await client.patch(
         url, json={"email": "ann@example.org"}, headers=staff | {"If-Match": '"2"'}
     )
-    await client.post(f"{url}/pay", headers=staff)
-    await client.post(f"{url}/ship", headers=staff)
+    paid = await client.post(
+        f"{url}/pay", json={"amount": 2500, "reference": "SEPA 1"}, headers=keyed(staff)
+    )
+    shipping = await client.post(f"{url}/ship", headers=staff)
     shipped = await client.patch(
         url, json={"shipping_address": BERLIN}, headers=staff | {"If-Match": "*"}
     )
@@ -178,6 +180,8 @@ async def test_the_address_changes_until_the_order_ships(
     assert by_ann.status_code == 200, by_ann.text
     assert (by_ann.json()["shipping_address"]["city"], by_ann.headers["etag"]) == ("Paris", '"2"')
     assert (by_staff.json()["email"], by_staff.json()["version"]) == ("ann@example.org", 3)
+    assert paid.status_code == 201, paid.text
+    assert shipping.json()["status"] == "shipped"
     assert_problem(shipped, 409, "order_not_changeable")
 
 
