@@ -24,6 +24,7 @@ from tests.http.helpers import assert_problem, seed, serving
 pytestmark = pytest.mark.postgres
 
 ORDERS = "/api/v1/orders"
+STRIPE_EVENTS = "/api/v1/payments/stripe/events"
 PAYMENT_FIELDS = {
     "id", "order_id", "provider", "provider_reference", "status", "amount", "currency",
     "failure_reason", "version", "created_at", "updated_at",
@@ -181,3 +182,20 @@ async def test_an_unreachable_provider_is_503_with_retry_after_and_a_retry_conti
     assert retried.status_code == 201, retried.text
     assert (retried.json()["client_secret"], retried.json()["instructions"]) == ("secret_1", None)
     assert [p["provider_reference"] for p in listed.json()["items"]] == ["pi_1"]
+
+
+async def test_stripes_event_url_is_not_in_use_on_the_manual_provider(
+    client: httpx.AsyncClient, pg_deps: Dependencies
+) -> None:
+    ann, _, _ = await shop(client, pg_deps)
+    event = b'{"id": "evt_1", "object": "event", "type": "payment_intent.succeeded"}'
+    signature = {"Stripe-Signature": "t=1,v1=00"}
+
+    posted = await client.post(STRIPE_EVENTS, content=event, headers=signature)
+    signed_in_too = await client.post(STRIPE_EVENTS, content=event, headers=signature | ann)
+    too_large = await client.post(STRIPE_EVENTS, content=b" " * (256 * 1024 + 1))
+
+    body = assert_problem(posted, 404, "payment_provider_not_in_use")
+    assert body["provider"] == "stripe"
+    assert_problem(signed_in_too, 404, "payment_provider_not_in_use")
+    assert_problem(too_large, 413, "payload_too_large")

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from orderly_core.orders.model import OrderStatus
 from orderly_core.orders.steps import OrderStep, cancel_order
+from orderly_core.payments.errors import ProviderNotInUse
 from orderly_core.payments.events import Outcome, provider_actor, receive_provider_event
 from orderly_core.payments.followups import settle_payments
 from orderly_core.payments.model import Payment, PaymentStatus, RefundStatus
@@ -171,6 +172,23 @@ async def test_a_forged_notification_changes_nothing(deps: Dependencies) -> None
     assert refused == NotificationRefused("the signature does not match")
     assert (await event_types(deps))[: len(before)] == before
     assert genuine is Outcome.PAID
+
+
+async def test_a_notification_for_a_provider_the_shop_does_not_use_is_refused_unread(
+    deps: Dependencies,
+) -> None:
+    deps, provider, _ = shop(deps)
+    payment = await started(deps)
+    before = await event_types(deps)
+    notification = provider.notification(succeeded(payment))  # genuine, but for "fake"
+
+    refused = err(await receive_provider_event(deps, PROVIDER, notification, addressed_to="stripe"))
+    addressed = ok(await receive_provider_event(deps, PROVIDER, notification, addressed_to="fake"))
+
+    assert refused == ProviderNotInUse("stripe")
+    assert refused.code == "payment_provider_not_in_use"
+    assert addressed.outcome is Outcome.PAID  # the first time it was read at all
+    assert (await event_types(deps))[: len(before)] == before
 
 
 async def test_a_success_before_the_reference_was_kept_is_found_by_its_payment_id(

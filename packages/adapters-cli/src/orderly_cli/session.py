@@ -20,7 +20,7 @@ from orderly_core.shared.errors import DomainError
 from orderly_core.unit_of_work import Dependencies
 from orderly_db.engine import create_engine
 from orderly_db.unit_of_work import dependencies_from_settings
-from orderly_payments.settings import provider_from_settings
+from orderly_payments.settings import open_provider
 
 
 def operator_context(*, dry_run: bool = False, idempotency_key: str | None = None) -> Context:
@@ -40,12 +40,14 @@ def operator_context(*, dry_run: bool = False, idempotency_key: str | None = Non
 async def with_dependencies[T](
     work: Callable[[Dependencies], Awaitable[T]], settings: CliSettings | None = None
 ) -> T:
-    """Run ``work`` with PostgreSQL-backed dependencies, disposing of the engine afterwards."""
+    """Run ``work`` with PostgreSQL-backed dependencies and the payment provider, closing both
+    afterwards."""
     settings = settings or cli_settings()
     engine = create_engine(settings, application_name="orderly-cli")
     try:
-        deps = dependencies_from_settings(engine, settings)
-        return await work(replace(deps, payment_provider=provider_from_settings(settings)))
+        async with open_provider(settings) as provider:
+            deps = dependencies_from_settings(engine, settings)
+            return await work(replace(deps, payment_provider=provider))
     finally:
         await engine.dispose()
 

@@ -38,12 +38,14 @@ from orderly_http.routes import (
     payments,
     product_writes,
     products,
+    provider_events,
     reports,
     shipping_rates,
     stock,
     users,
     webhooks,
 )
+from orderly_http.routes.provider_events import MAX_EVENT_BYTES, STRIPE_EVENTS_PATH
 from orderly_http.security import AllowListCors, SecurityPolicy
 from orderly_http.settings import HttpSettings, http_settings
 
@@ -142,6 +144,8 @@ def create_app(
     app.include_router(orders.router, dependencies=SIGNED_IN, responses=problem_responses(401))
     app.include_router(products.router)
     app.include_router(payments.router, dependencies=SIGNED_IN, responses=problem_responses(401))
+    # Called by Stripe, which signs its events instead of signing in: no bearer token.
+    app.include_router(provider_events.router)
     app.include_router(imports.router, dependencies=SIGNED_IN)
     app.include_router(jobs.router, dependencies=SIGNED_IN)
     app.include_router(
@@ -159,7 +163,11 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        path_limits={IMPORT_PATH: settings.max_import_bytes},
+        path_limits={
+            IMPORT_PATH: settings.max_import_bytes,
+            # Stripe's events are small: their URL, open to anyone, takes less.
+            STRIPE_EVENTS_PATH: min(settings.max_body_bytes, MAX_EVENT_BYTES),
+        },
     )
     app.add_middleware(ErrorBoundaryMiddleware)
     if settings.cors_origins:

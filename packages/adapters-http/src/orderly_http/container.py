@@ -26,7 +26,7 @@ from orderly_db.unit_of_work import dependencies_from_settings
 from orderly_http.auth import AccessTokens
 from orderly_http.ratelimit import AttemptLimit, LoginLimiter
 from orderly_http.settings import HttpSettings
-from orderly_payments.settings import provider_from_settings
+from orderly_payments.settings import close_provider, provider_from_settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,8 @@ class AppResources:
 async def open_resources(
     settings: HttpSettings, dependencies: Dependencies | None = None
 ) -> AsyncIterator[AppResources]:
-    """Create the engine and the Redis client (neither connects yet) and dispose of both."""
+    """Create the engine, the Redis client (neither connects yet) and the payment provider,
+    and close them all at shutdown."""
     engine = create_engine(settings, application_name="orderly-api")
     redis = Redis.from_url(
         settings.redis_url,
@@ -54,10 +55,12 @@ async def open_resources(
         socket_timeout=settings.redis_timeout_s,
     )
     jobs = ArqJobQueue.from_url(settings.redis_url, timeout_s=settings.redis_timeout_s)
+    provider = None
     if dependencies is None:
+        provider = provider_from_settings(settings)
         dependencies = replace(
             dependencies_from_settings(engine, settings),
-            payment_provider=provider_from_settings(settings),
+            payment_provider=provider,
         )
     secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
     try:
@@ -95,6 +98,8 @@ async def open_resources(
         try:
             await redis.aclose()
             await jobs.close()
+            if provider is not None:
+                await close_provider(provider)
         finally:
             await engine.dispose()
 

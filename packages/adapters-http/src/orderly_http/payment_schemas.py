@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orderly_core.payments.events import EventReceipt
 from orderly_core.payments.manual import ManualPayment, PaymentRecorded
 from orderly_core.payments.model import Payment, Refund
 from orderly_core.payments.refunds import OrderRefund, Refunds
@@ -179,3 +180,30 @@ class RefundBody(RequestBody):
 
     def to_domain(self, order_id: str) -> OrderRefund:
         return OrderRefund(order_id, self.amount, self.reason)
+
+
+class ProviderEventReceiptResource(BaseModel):
+    """What Orderly made of an event the payment provider posted (for the provider's log of
+    deliveries, and Orderly's)."""
+
+    model_config = ConfigDict(title="ProviderEventReceipt")
+
+    event_id: str = Field(description="The provider's id of the event", examples=["evt_1Q2w3E"])
+    type: str = Field(
+        description="The provider's name for it", examples=["payment_intent.succeeded"]
+    )
+    outcome: str = Field(
+        description="succeeded, paid, orphaned, failed, mismatch, already_applied, ignored, "
+        "unknown_payment, or duplicate (handled before: nothing changed)",
+        examples=["paid"],
+    )
+    payment_id: str | None = Field(description="Orderly's payment it was about, if any")
+
+    @staticmethod
+    def document(receipt: EventReceipt) -> dict[str, Any]:
+        return {
+            "event_id": receipt.event_id,
+            "type": receipt.type,
+            "outcome": receipt.outcome.value,
+            "payment_id": str(receipt.payment_id) if receipt.payment_id else None,
+        }

@@ -54,6 +54,7 @@ from orderly_core.payments.errors import (
     ManualPaymentRefused,
     OrderNotPayable,
     PaymentExceedsDue,
+    ProviderNotInUse,
     RefundExceedsRefundable,
 )
 from orderly_core.payments.ports import NotificationRefused, ProviderRefused, ProviderUnavailable
@@ -149,6 +150,7 @@ PROBLEM_KINDS: Mapping[type[DomainError], ProblemKind] = {
     # The provider refused for good what Orderly asked of it: an upstream refusal.
     ProviderRefused: ProblemKind(502, "Payment provider refused"),
     NotificationRefused: ProblemKind(400, "Notification refused"),
+    ProviderNotInUse: ProblemKind(404, "Payment provider not in use"),
 }
 
 

@@ -26,7 +26,7 @@ from orderly_db.job_queue import ArqJobQueue
 from orderly_db.log import configure_logging
 from orderly_db.settings import ConfigurationError, InfraSettings, load_settings
 from orderly_db.unit_of_work import dependencies_from_settings
-from orderly_payments.settings import PaymentSettings, provider_from_settings
+from orderly_payments.settings import PaymentSettings, close_provider, provider_from_settings
 from orderly_worker.boundary import guarded
 from orderly_worker.jobs.imports import import_products_job
 from orderly_worker.jobs.scheduled import SCHEDULE
@@ -125,9 +125,8 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
         if setup_logging:
             configure_process_logging(env)
         engine = create_engine(env, application_name="orderly-worker")
-        deps = replace(
-            dependencies_from_settings(engine, env), payment_provider=provider_from_settings(env)
-        )
+        provider = provider_from_settings(env)
+        deps = replace(dependencies_from_settings(engine, env), payment_provider=provider)
         sender = HttpxSender(deps.webhooks)
         queue = ArqJobQueue(ctx["redis"])
         relay = Relay(deps, engine, queue, env.relay_options, queue) if env.worker_relay else None
@@ -136,6 +135,7 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
             if relay is not None:
                 await relay.stop()
             await sender.close()
+            await close_provider(provider)
             await engine.dispose()
 
         ctx[RESOURCES] = WorkerResources(

@@ -113,6 +113,7 @@ class StripeProvider:
         self._secrets = (secret_key, webhook_secret)
         self._webhook_secret = webhook_secret
         self._tolerance_s = tolerance_s
+        self._closed = False
         self._http = stripe.HTTPXClient(timeout=timeout_s)
         self._client = stripe.StripeClient(
             secret_key,
@@ -136,6 +137,12 @@ class StripeProvider:
     async def aclose(self) -> None:
         """Close the HTTP connections to Stripe (at the end of the process)."""
         await self._http.close_async()  # type: ignore[no-untyped-call]
+        self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` closed the provider's connections."""
+        return self._closed
 
     # --- payments ---------------------------------------------------------------------------
 

@@ -70,3 +70,16 @@ class RefundExceedsRefundable:
             f"Order {self.order_id} has {self.refundable} {self.currency} (minor units) left "
             f"to refund; {self.amount} is more than that."
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderNotInUse:
+    """A notification addressed to a payment provider the shop does not use (Stripe's events
+    reaching a shop on the manual provider)."""
+
+    provider: str
+    code: ClassVar[str] = "payment_provider_not_in_use"
+
+    @property
+    def detail(self) -> str:
+        return f"This shop does not take payments through {self.provider}."

@@ -18,6 +18,7 @@ from orderly_core.payments.common import (
     save_payment,
     settle_order,
 )
+from orderly_core.payments.errors import ProviderNotInUse
 from orderly_core.payments.model import Payment, PaymentStatus, Refund, RefundStatus
 from orderly_core.payments.ports import (
     InboundNotification,
@@ -197,8 +198,12 @@ async def _apply_failure(
 
 
 async def receive_provider_event(
-    deps: PaymentsServices, ctx: Context, notification: InboundNotification
-) -> Result[EventReceipt, NotificationRefused]:
+    deps: PaymentsServices,
+    ctx: Context,
+    notification: InboundNotification,
+    *,
+    addressed_to: str | None = None,
+) -> Result[EventReceipt, NotificationRefused | ProviderNotInUse]:
     """Apply a notification the payment provider posted, once.
 
     The provider verifies it first (its signature, its age): a refused notification changes
@@ -208,8 +213,12 @@ async def receive_provider_event(
     (a failure after a success is ignored); an event about no payment of Orderly's, or of a
     kind Orderly does not act on, is recorded and ignored. The outcome is answered, for the
     provider's log and Orderly's. ``ctx`` names the provider as actor (:func:`provider_actor`).
+    ``addressed_to`` names the provider the notification was sent for (by the URL it was
+    posted to): when the shop uses another, it is refused unread (``payment_provider_not_in_use``).
     """
     provider = deps.payment_provider
+    if addressed_to is not None and addressed_to != provider.name:
+        return Failure(ProviderNotInUse(addressed_to))
     event = provider.verify(notification, deps.clock.now())
     if isinstance(event, NotificationRefused):
         return Failure(event)
