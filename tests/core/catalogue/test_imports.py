@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from orderly_core.catalogue.errors import ImportRejected
@@ -145,3 +147,12 @@ def test_csv_header_may_come_in_any_order_and_with_a_bom() -> None:
     parsed = rows("\ufeffname,sku,price,currency,on_hand,description\nMug,m-1,2.5,EUR,,Blue\n")
 
     assert parsed == [ImportRow(2, "m-1", "Mug", "Blue", "2.5", "EUR", "")]
+
+
+async def test_the_readmes_example_file_imports_every_product(deps: Dependencies) -> None:
+    """``examples/products.csv``, which the README imports, is a file Orderly accepts."""
+    text = (Path(__file__).parents[3] / "examples" / "products.csv").read_text()
+    report = fresh(await import_product_csv(deps, ctx(), text))
+    assert {r.action for r in report.rows} == {ImportAction.CREATED}
+    assert len(report.rows) == len(text.splitlines()) - 1
+    assert (await stored(deps, "TEA-EARL")) is not None
