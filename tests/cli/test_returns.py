@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from orderly_core.returns.model import Return
 from orderly_core.returns.requests import ReturnLineRequest, ReturnRequest, request_return
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_db.engine import create_engine
@@ -49,7 +50,9 @@ def requested(settings: InfraSettings, order: Any, quantity: int) -> str:
             deps = sql_dependencies(engine)
             ctx = Context(actor=customer, request_id="req-cli-return")
             made = await request_return(deps, ctx, ReturnRequest(order["id"], lines))
-            return str(made.unwrap().id)
+            ret = made.unwrap()
+            assert isinstance(ret, Return)
+            return str(ret.id)
         finally:
             await engine.dispose()
 
