@@ -134,7 +134,8 @@ PASSWORD = os.environ.get("FUZZ_PASSWORD", "")
 ON_SALE = [f"FUZZ-{index}" for index in range(100)]
 EVENT_TYPES = [
     "order.placed", "order.paid", "order.shipped", "order.delivered", "order.cancelled",
-    "order.updated", "stock.low",
+    "order.updated", "stock.low", "return.requested", "return.approved", "return.rejected",
+    "return.received",
 ]  # fmt: skip
 # The steps an order is moved through before each of these operations acts on it.
 ORDER_STEPS = {
@@ -144,6 +145,7 @@ ORDER_STEPS = {
     "cancel": [],
     "ship": ["pay"],
     "deliver": ["pay", "ship"],
+    "returns": ["pay", "ship", "deliver"],
 }
 # The writes that move money (each needs an Idempotency-Key), and the total of a fresh order
 # (one unit of a product on sale at 10.00): what may be paid, then refunded.
@@ -162,6 +164,7 @@ REAL_DATA_PATHS = (
     "/api/v1/shipping-rates/{code}",
     "/api/v1/products/imports",
     "/api/v1/auth/token",
+    "/api/v1/returns/{return_id}",
 )
 
 _CLIENT = httpx.Client(base_url=BASE_URL, headers={"Authorization": AUTHORIZATION}, timeout=30)
@@ -217,6 +220,43 @@ def _order_case(case: Any, step: str, method: str) -> tuple[str, str]:
     case.path_parameters["order_id"] = target[0]
     if step in MONEY_STEPS and method == "POST":
         _money(case)
+    if step == "returns" and method == "POST":
+        _returned_lines(case.body, "reason", "too small")
+        _set_headers(case, _new_key())
+    return target
+
+
+def _returned_lines(body: Any, member: str, default: str) -> None:
+    """A return's (or a receipt's) lines: the one unit of a fresh delivered order, with the
+    generated ``member`` (the reason, the disposition) of the first line."""
+    if not isinstance(body, dict):
+        return
+    lines = body.get("lines")
+    first = lines[0] if isinstance(lines, list) and lines and isinstance(lines[0], dict) else {}
+    body["lines"] = [{"sku": ON_SALE[0], "quantity": 1, member: first.get(member, default)}]
+
+
+def _fresh_return(*, approve: bool) -> tuple[str, str]:
+    """A return of the one unit of a fresh delivered order, approved when asked: its id and
+    ETag."""
+    order_id, _ = _fresh_order(ORDER_STEPS["returns"])
+    body = {"lines": [{"sku": ON_SALE[0], "quantity": 1, "reason": "fuzz"}]}
+    made = _api("POST", f"/api/v1/orders/{order_id}/returns", json=body, headers=_new_key())
+    return_id, etag = str(made.json().get("id")), made.headers.get("ETag", '"1"')
+    if approve:
+        approved = _api("POST", f"/api/v1/returns/{return_id}/approve", json={})
+        etag = approved.headers.get("ETag", etag)
+    return return_id, etag
+
+
+def _return_case(case: Any, path: str, method: str) -> tuple[str, str]:
+    """Point ``case`` at a return in the status before its step; its id and ETag."""
+    receiving = path.endswith("/receive")
+    target = _fresh_return(approve=receiving)
+    case.path_parameters["return_id"] = target[0]
+    if receiving and method == "POST":
+        _returned_lines(case.body, "disposition", "restock")
+        _set_headers(case, _new_key())
     return target
 
 
@@ -258,6 +298,8 @@ def _real_target(case: Any, path: str, method: str) -> tuple[str, str] | None:
     elif path == "/api/v1/shipping-rates/{code}" and method in ("PATCH", "DELETE"):
         target = _fresh_rate()
         case.path_parameters["code"] = target[0]
+    elif path.startswith("/api/v1/returns/{return_id}"):
+        target = _return_case(case, path, method)
     return target
 
 

@@ -18,6 +18,7 @@ from orderly_cli.commands import (
     payments,
     products,
     reports,
+    returns,
     runtime,
     shipping_rates,
     stock,
@@ -80,6 +81,7 @@ app.add_typer(stock.app, name="stock")
 app.add_typer(orders.app, name="orders")
 app.add_typer(shipping_rates.app, name="shipping-rates")
 app.add_typer(payments.app, name="payments")
+app.add_typer(returns.app, name="returns")
 app.add_typer(audit.app, name="audit")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(jobs.app, name="jobs")

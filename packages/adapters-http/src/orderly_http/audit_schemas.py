@@ -30,7 +30,9 @@ class StockMovementResource(BaseModel):
     sku: str = Field(examples=["MUG-1"])
     at: datetime = Field(description="When the stock moved (RFC 3339, UTC)")
     kind: str = Field(
-        description="opening, adjustment, import, reservation, release or shipment",
+        description="opening, adjustment, import, reservation, release, shipment, restock "
+        "(a returned unit back on the shelf) or write_off (a returned unit written off: no "
+        "stock change)",
         examples=["adjustment"],
     )
     on_hand_delta: int = Field(description="Change of on-hand units", examples=[-2])

@@ -38,6 +38,7 @@ from orderly_core.orders.address import (
 from orderly_core.orders.model import MAX_LINES, MAX_QUANTITY
 from orderly_core.payments.common import REASON_MAX
 from orderly_core.platform.outbox import EventType
+from orderly_core.returns import model as returns_model
 from orderly_core.shared.context import IDEMPOTENCY_KEY_PATTERN
 from orderly_core.shared.countries import COUNTRIES
 from orderly_core.shared.money import MAX_MINOR_UNITS, MINOR_UNIT_EXPONENTS
@@ -84,6 +85,9 @@ UNITS = whole(0, ON_HAND_MAX)
 STOCK_DELTA: Keywords = whole(-ON_HAND_MAX, ON_HAND_MAX) | {"not": {"const": 0}}
 QUANTITY = whole(1, MAX_QUANTITY)
 LINES: Keywords = {"minItems": 1, "maxItems": MAX_LINES}
+RETURN_REASON = filled(max_length=returns_model.REASON_MAX, multiline=True)
+RETURN_NOTE = text(max_length=returns_model.NOTE_MAX, multiline=True)
+RECEIPT_LINES: Keywords = {"minItems": 1, "maxItems": returns_model.MAX_RECEIPT_LINES}
 MAX_PER_ORDER = whole(0, MAX_PER_ORDER_MAX)
 COUNTRY: Keywords = {"enum": sorted(COUNTRIES)}
 COUNTRY_LIST: Keywords = {"uniqueItems": True, "maxItems": len(COUNTRIES)}

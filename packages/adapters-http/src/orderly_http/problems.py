@@ -59,6 +59,14 @@ from orderly_core.payments.errors import (
 )
 from orderly_core.payments.ports import NotificationRefused, ProviderRefused, ProviderUnavailable
 from orderly_core.platform.idempotency import KeyReused, Replayed, RequestInFlight
+from orderly_core.returns.errors import (
+    IllegalReturnTransition,
+    NothingDelivered,
+    ReceiptExceedsReturn,
+    ReturnExceedsDelivered,
+    ReturnNotFound,
+    ReturnWindowClosed,
+)
 from orderly_core.shared.context import ActorKind, Context
 from orderly_core.shared.errors import (
     DomainError,
@@ -151,6 +159,12 @@ PROBLEM_KINDS: Mapping[type[DomainError], ProblemKind] = {
     ProviderRefused: ProblemKind(502, "Payment provider refused"),
     NotificationRefused: ProblemKind(400, "Notification refused"),
     ProviderNotInUse: ProblemKind(404, "Payment provider not in use"),
+    ReturnNotFound: ProblemKind(404, "Return not found"),
+    NothingDelivered: ProblemKind(409, "Nothing delivered"),
+    ReturnWindowClosed: ProblemKind(409, "Return window closed"),
+    ReturnExceedsDelivered: ProblemKind(409, "Return exceeds what was delivered"),
+    ReceiptExceedsReturn: ProblemKind(409, "Receipt exceeds the return"),
+    IllegalReturnTransition: ProblemKind(409, "Illegal return transition"),
 }
 
 

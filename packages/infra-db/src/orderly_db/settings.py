@@ -58,6 +58,8 @@ class InfraSettings(LogSettings):
     # hold at once.
     max_open_unpaid_orders: int = Field(default=3, ge=1, le=1000)
     idempotency_key_ttl_hours: int = Field(default=24, ge=1, le=720)
+    # How many days after an order's delivery its units may be returned.
+    return_window_days: int = Field(default=30, ge=0, le=3650)
     job_record_retention_days: int = Field(default=30, ge=1, le=3650)
     webhook_allow_http: bool = False
     webhook_allow_private_addresses: bool = False

@@ -27,6 +27,7 @@ from orderly_db.outbox import SqlOutbox
 from orderly_db.passwords import Argon2Passwords
 from orderly_db.payments import SqlPayments, SqlProviderEvents, SqlRefunds
 from orderly_db.records import SqlAuditLog, SqlStockLedger
+from orderly_db.returns import SqlReturns
 from orderly_db.sales import SqlSales
 from orderly_db.settings import InfraSettings
 from orderly_db.shipping import SqlShippingRates
@@ -142,6 +143,12 @@ class SqlUnitOfWork:
     @property
     def provider_events(self) -> SqlProviderEvents:
         return self._open()[14]
+
+    @property
+    def returns(self) -> SqlReturns:
+        self._open()
+        assert self._connection is not None  # noqa: S101 - open while its repositories are
+        return SqlReturns(self._connection)
 
     @property
     def customers(self) -> SqlCustomers:
@@ -309,4 +316,5 @@ def dependencies_from_settings(engine: AsyncEngine, settings: InfraSettings) -> 
         idempotency_ttl=timedelta(hours=settings.idempotency_key_ttl_hours),
         job_record_ttl=timedelta(days=settings.job_record_retention_days),
         webhooks=settings.webhook_policy(),
+        return_window=timedelta(days=settings.return_window_days),
     )

@@ -102,9 +102,10 @@ def history_command(
     """Show a product's stock movements, newest first, a page at a time.
 
     Each movement shows its kind (opening, adjustment, import, reservation, release,
-    shipment), the change of stock on hand and of reserved stock, the reason, a reference
-    (an order, an import job), who made it and under which request. When older movements
-    follow, the next page's cursor is printed; pass it back with --cursor. With --json:
+    shipment, restock, write_off), the change of stock on hand and of reserved stock, the
+    reason, a reference (an order, an import job, a return), who made it and under which
+    request. When older movements follow, the next page's cursor is printed; pass it back
+    with --cursor. With --json:
     {"items": [...], "next_cursor": ...}.
 
     \b

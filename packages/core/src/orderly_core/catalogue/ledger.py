@@ -19,6 +19,9 @@ class MovementKind(enum.StrEnum):
     RESERVATION = "reservation"  # held for an order
     RELEASE = "release"  # an order's hold given back
     SHIPMENT = "shipment"  # left the warehouse with an order
+    RESTOCK = "restock"  # came back with a return, on the shelf again
+    # Came back with a return, unsellable: no stock changes, the note counts the units.
+    WRITE_OFF = "write_off"
 
 
 @dataclass(frozen=True, slots=True)

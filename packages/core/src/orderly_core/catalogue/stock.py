@@ -54,8 +54,9 @@ async def record_movement(
 ) -> None:
     """Append one movement of ``product`` (as the movement left it; ``delta`` holds the
     changes of on-hand and reserved stock). When it takes the product's available stock
-    below its low-stock threshold, a ``stock.low`` event goes to the outbox."""
-    if delta.on_hand == 0 and delta.reserved == 0:
+    below its low-stock threshold, a ``stock.low`` event goes to the outbox. A movement that
+    changes nothing is not kept, except a write-off (units that came back unsellable)."""
+    if delta.on_hand == 0 and delta.reserved == 0 and kind is not MovementKind.WRITE_OFF:
         return
     await uow.stock_ledger.append(
         StockMovement(

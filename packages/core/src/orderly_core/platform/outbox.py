@@ -39,6 +39,10 @@ class EventType(enum.StrEnum):
     PAYMENT_MISMATCH = "payment.mismatch"
     REFUND_SUCCEEDED = "refund.succeeded"
     REFUND_FAILED = "refund.failed"
+    RETURN_REQUESTED = "return.requested"
+    RETURN_APPROVED = "return.approved"
+    RETURN_REJECTED = "return.rejected"
+    RETURN_RECEIVED = "return.received"  # its data carries the refunds it gave rise to
 
 
 @dataclass(frozen=True, slots=True)

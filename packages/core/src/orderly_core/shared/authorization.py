@@ -172,3 +172,15 @@ def job_admin_denied(actor: Actor, action: str) -> Forbidden | None:
 def job_recording_denied(actor: Actor) -> Forbidden | None:
     """Recording a job's runs and outcome: Orderly itself (its worker), nobody else."""
     return _denied_unless(actor.kind is ActorKind.SYSTEM, "record the progress of jobs")
+
+
+def return_request_denied(actor: Actor) -> Forbidden | None:
+    """Asking to return delivered units: anyone signed in, for an order they may see (a
+    customer their own, staff, admins, operators and Orderly itself any)."""
+    return _denied_unless(not must_sign_in(actor), "request returns")
+
+
+def returns_handling_denied(actor: Actor, action: str) -> Forbidden | None:
+    """Approving, rejecting and receiving returns, and listing every order's returns:
+    warehouse work, for staff and admins, operators and Orderly itself."""
+    return _denied_unless(_staff_or_operations(actor), action)

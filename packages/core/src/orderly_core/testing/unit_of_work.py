@@ -21,6 +21,7 @@ from orderly_core.payments.model import Payment, Refund
 from orderly_core.platform.audit import AuditEntry
 from orderly_core.platform.idempotency import KeyScope, StoredOutcome
 from orderly_core.platform.outbox import Event
+from orderly_core.returns.model import Return
 from orderly_core.sales.model import SalesSummary
 from orderly_core.shipping.model import ShippingRate
 from orderly_core.testing.accounts import FakePasswords, InMemoryRefreshTokens, InMemoryUsers
@@ -40,6 +41,7 @@ from orderly_core.testing.platform import (
     InMemoryOutbox,
     SequentialIds,
 )
+from orderly_core.testing.returns import InMemoryReturns
 from orderly_core.testing.sales import InMemorySales
 from orderly_core.testing.shipping import InMemoryShippingRates
 from orderly_core.testing.webhooks import InMemoryDeliveries, InMemoryEndpoints
@@ -70,6 +72,7 @@ class InMemoryStore:
     payments: dict[uuid.UUID, Payment] = field(default_factory=dict)
     refunds: dict[uuid.UUID, Refund] = field(default_factory=dict)
     provider_events: dict[tuple[str, str], tuple[str, str, datetime]] = field(default_factory=dict)
+    returns: dict[uuid.UUID, Return] = field(default_factory=dict)
     commits: int = 0
     held_keys: set[KeyScope] = field(default_factory=set)  # claimed by an open unit of work
 
@@ -94,6 +97,7 @@ class InMemoryStore:
             payments=dict(self.payments),
             refunds=dict(self.refunds),
             provider_events=dict(self.provider_events),
+            returns=dict(self.returns),
         )
 
 
@@ -126,6 +130,7 @@ class InMemoryUnitOfWork:
         self.payments = InMemoryPayments(self._working.payments, self._working.orders)
         self.refunds = InMemoryRefunds(self._working.refunds)
         self.provider_events = InMemoryProviderEvents(self._working.provider_events)
+        self.returns = InMemoryReturns(self._working.returns)
         self.idempotency = InMemoryIdempotency(
             self._working.idempotency, self._held, self._store.held_keys
         )
@@ -166,6 +171,7 @@ class InMemoryUnitOfWork:
         self._store.payments = dict(self._working.payments)
         self._store.refunds = dict(self._working.refunds)
         self._store.provider_events = dict(self._working.provider_events)
+        self._store.returns = dict(self._working.returns)
         self._store.commits += 1
         self._release_keys()
 

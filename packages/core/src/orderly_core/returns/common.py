@@ -1,0 +1,76 @@
+"""What the returns' use cases share: finding the return a request names (for an actor who
+may see its order), saving a return as a new version, and announcing it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from orderly_core.orders.model import Order
+from orderly_core.platform.audit import record
+from orderly_core.platform.outbox import EventType, publish
+from orderly_core.platform.ports import Services
+from orderly_core.returns.errors import ReturnNotFound
+from orderly_core.returns.model import Return, return_view
+from orderly_core.returns.ports import ReturnsUnit
+from orderly_core.shared.authorization import may_see_order
+from orderly_core.shared.context import Context
+from orderly_core.shared.validation import parse_id
+
+
+async def visible_return(
+    uow: ReturnsUnit, ctx: Context, return_id: str, *, for_update: bool
+) -> tuple[Return, Order] | ReturnNotFound:
+    """The return ``return_id`` names and its order, if the actor may see the order; anyone
+    else's return is not found. ``for_update`` locks the return's row."""
+    wanted = parse_id(return_id)
+    found = await uow.returns.get(wanted, for_update=for_update) if wanted else None
+    order = await uow.orders.get(found.order_id) if found else None
+    if found is None or order is None or not may_see_order(ctx.actor, order.customer_id):
+        return ReturnNotFound(return_id)
+    return found, order
+
+
+async def save_return(
+    deps: Services[ReturnsUnit],
+    uow: ReturnsUnit,
+    ctx: Context,
+    ret: Return,
+    operation: str,
+    **changes: Any,
+) -> Return:
+    """``ret`` (locked) with ``changes`` as its next version, saved and audited."""
+    changed = replace(ret, **changes, version=ret.version + 1, updated_at=deps.clock.now())
+    await uow.returns.save(changed)
+    await record(
+        deps,
+        uow,
+        ctx,
+        operation,
+        target=("return", str(ret.id)),
+        before=return_view(ret),
+        after=return_view(changed),
+    )
+    return changed
+
+
+async def announce_return(
+    deps: Services[ReturnsUnit],
+    uow: ReturnsUnit,
+    ctx: Context,
+    event_type: EventType,
+    ret: Return,
+    *,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """The return's event, with the return as it now is; its version orders its events."""
+    await publish(
+        deps,
+        uow,
+        ctx,
+        event_type,
+        subject=f"return:{ret.id}",
+        sequence=ret.version,
+        data=return_view(ret) | dict(extra or {}),
+    )
