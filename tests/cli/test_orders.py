@@ -37,6 +37,7 @@ ORDER_KEYS = [
     "shipping_method",
     "expires_at",
     "cancel_reason",
+    "delivered_at",
     "version",
     "created_at",
     "updated_at",

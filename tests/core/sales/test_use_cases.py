@@ -9,12 +9,13 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
-from orderly_core.orders.steps import OrderStep, cancel_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.sales.model import Revenue, SkuSales
 from orderly_core.sales.use_cases import SalesQuery, sales_report, summarise_sales
 from orderly_core.shared.context import Actor, Context, Mode, Role
 from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.shared.validation import DAY_RULE
+from orderly_core.shipments.steps import cancel_order
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import STAFF, err, fresh, make_product, ok, pay_order

@@ -17,15 +17,16 @@ from typing import Protocol
 
 from orderly_core.accounts.ports import AccountsUnit, PasswordHasher
 from orderly_core.jobs.ports import JobsUnit
-from orderly_core.payments.ports import PaymentProvider, PaymentsUnit
+from orderly_core.payments.ports import PaymentProvider
 from orderly_core.payments.unconfigured import UnconfiguredProvider
 from orderly_core.platform.ports import Clock, IdGenerator
 from orderly_core.sales.ports import SalesUnit
+from orderly_core.shipments.ports import ShipmentsUnit
 from orderly_core.webhooks.policy import WebhookPolicy
 from orderly_core.webhooks.ports import WebhooksUnit
 
 
-class UnitOfWork(PaymentsUnit, AccountsUnit, WebhooksUnit, JobsUnit, SalesUnit, Protocol):
+class UnitOfWork(ShipmentsUnit, AccountsUnit, WebhooksUnit, JobsUnit, SalesUnit, Protocol):
     """One database transaction, opened on entry, with every repository.
 
     Leaving the block without :meth:`commit` rolls back, whether by return or by exception.

@@ -29,6 +29,7 @@ from orderly_db.payments import SqlPayments, SqlProviderEvents, SqlRefunds
 from orderly_db.records import SqlAuditLog, SqlStockLedger
 from orderly_db.sales import SqlSales
 from orderly_db.settings import InfraSettings
+from orderly_db.shipments import SqlShipments
 from orderly_db.shipping import SqlShippingRates
 from orderly_db.statements import DriverConnection, translated
 from orderly_db.webhooks import SqlDeliveries, SqlEndpoints
@@ -142,6 +143,12 @@ class SqlUnitOfWork:
     @property
     def provider_events(self) -> SqlProviderEvents:
         return self._open()[14]
+
+    @property
+    def shipments(self) -> SqlShipments:
+        self._open()
+        assert self._connection is not None  # noqa: S101 - open while its repositories are
+        return SqlShipments(self._connection)
 
     @property
     def customers(self) -> SqlCustomers:

@@ -36,14 +36,7 @@ from orderly_core.orders.details import OrderDetailsChange, change_order_details
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
 from orderly_core.orders.reading import get_order, list_orders
-from orderly_core.orders.steps import (
-    OrderStep,
-    StepError,
-    cancel_order,
-    deliver_order,
-    expire_orders,
-    ship_order,
-)
+from orderly_core.orders.steps import OrderStep, StepError, expire_orders
 from orderly_core.payments.manual import ManualPayment, record_manual_payment
 from orderly_core.payments.reading import list_payments, list_refunds
 from orderly_core.payments.refunds import OrderRefund, refund_order
@@ -51,6 +44,7 @@ from orderly_core.platform.idempotency import Idempotent
 from orderly_core.shared.context import Context
 from orderly_core.shared.errors import InvalidInput
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
+from orderly_core.shipments.steps import cancel_order, deliver_order, ship_order
 from orderly_core.unit_of_work import Dependencies
 
 app = command_group(

@@ -25,10 +25,11 @@ from orderly_core.orders.details import change_order_details
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus, Placement
 from orderly_core.orders.placement import place_order
 from orderly_core.orders.reading import get_order, list_orders
-from orderly_core.orders.steps import OrderStep, cancel_order, deliver_order, ship_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.platform.idempotency import Idempotent
 from orderly_core.shared.context import Context
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
+from orderly_core.shipments.steps import cancel_order, deliver_order, ship_order
 from orderly_core.unit_of_work import Dependencies
 from orderly_http import limits
 from orderly_http.answers import (
