@@ -39,6 +39,7 @@ from orderly_http.routes import (
     product_writes,
     products,
     reports,
+    shipments,
     shipping_rates,
     stock,
     users,
@@ -154,6 +155,7 @@ def create_app(
     app.include_router(reports.router, dependencies=SIGNED_IN)
     app.include_router(webhooks.router, dependencies=SIGNED_IN, responses=problem_responses(401))
     app.include_router(shipping_rates.router, dependencies=SIGNED_IN)
+    app.include_router(shipments.router, dependencies=SIGNED_IN, responses=problem_responses(401))
     app.include_router(health.router)
     # Each one added wraps the ones before: see orderly_http.middleware for the order's reasons.
     app.add_middleware(

@@ -67,6 +67,12 @@ from orderly_core.shared.errors import (
     VersionConflict,
     error_members,
 )
+from orderly_core.shipments.errors import (
+    ExceedsRemaining,
+    OrderNotFulfillable,
+    ShipmentAlreadyDelivered,
+    ShipmentNotFound,
+)
 from orderly_core.shipping.errors import DuplicateShippingRate, ShippingRateNotFound
 from orderly_core.webhooks.errors import (
     DeliveryNotFound,
@@ -149,6 +155,11 @@ PROBLEM_KINDS: Mapping[type[DomainError], ProblemKind] = {
     # The provider refused for good what Orderly asked of it: an upstream refusal.
     ProviderRefused: ProblemKind(502, "Payment provider refused"),
     NotificationRefused: ProblemKind(400, "Notification refused"),
+    ShipmentNotFound: ProblemKind(404, "Shipment not found"),
+    # Shipping or cancelling more units than an order has left to ship (two staff racing).
+    ExceedsRemaining: ProblemKind(409, "Exceeds what remains to ship"),
+    OrderNotFulfillable: ProblemKind(409, "Order not fulfillable"),
+    ShipmentAlreadyDelivered: ProblemKind(409, "Shipment already delivered"),
 }
 
 
