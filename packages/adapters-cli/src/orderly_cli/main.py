@@ -19,6 +19,7 @@ from orderly_cli.commands import (
     products,
     reports,
     runtime,
+    shipments,
     shipping_rates,
     stock,
     users,
@@ -79,6 +80,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(stock.app, name="stock")
 app.add_typer(orders.app, name="orders")
 app.add_typer(shipping_rates.app, name="shipping-rates")
+app.add_typer(shipments.app, name="shipments")
 app.add_typer(payments.app, name="payments")
 app.add_typer(audit.app, name="audit")
 app.add_typer(webhooks.app, name="webhooks")
