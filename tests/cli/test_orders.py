@@ -23,6 +23,7 @@ from tests.cli.test_stock import sql
 
 pytestmark = [pytest.mark.postgres]
 
+NONE_YET = {"shipped": 0, "delivered": 0, "returned": 0, "cancelled": 0}
 ORDER_KEYS = [
     "id",
     "status",
@@ -37,6 +38,7 @@ ORDER_KEYS = [
     "shipping_method",
     "expires_at",
     "cancel_reason",
+    "delivered_at",
     "version",
     "created_at",
     "updated_at",
@@ -123,8 +125,8 @@ def test_place_reserves_stock_and_show_and_list_return_the_order(shop: Cli) -> N
         "status": "placed",
         "customer_id": customer_id("cust-7"),
         "lines": [
-            {"sku": "MUG-01", "quantity": 2, "unit_price": 1250, "currency": "EUR"},
-            {"sku": "TEA-1", "quantity": 3, "unit_price": 400, "currency": "EUR"},
+            {"sku": "MUG-01", "quantity": 2, "unit_price": 1250, "currency": "EUR"} | NONE_YET,
+            {"sku": "TEA-1", "quantity": 3, "unit_price": 400, "currency": "EUR"} | NONE_YET,
         ],
         "subtotal": 3700,
         "shipping": 0,
@@ -134,6 +136,7 @@ def test_place_reserves_stock_and_show_and_list_return_the_order(shop: Cli) -> N
         "shipping_address": None,
         "shipping_method": None,
         "cancel_reason": None,
+        "delivered_at": None,
         "version": 1,
         "created_at": order["updated_at"],
     }
@@ -309,8 +312,9 @@ def test_pay_ship_deliver_move_stock_and_versions(shop: Cli) -> None:
     assert ok_json(shop("orders", "show", order["id"], "--json")) == delivered
 
     history = ok_json(shop("stock", "history", "MUG-01", "--json"))["items"]
+    (shipment,) = ok_json(shop("shipments", "list", order["id"], "--json"))["items"]
     assert [(m["kind"], m["reference"]) for m in history[:2]] == [
-        ("shipment", order["id"]),
+        ("shipment", shipment["id"]),  # the shipment that carried the units
         ("reservation", order["id"]),
     ]
 

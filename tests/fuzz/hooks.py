@@ -134,7 +134,8 @@ PASSWORD = os.environ.get("FUZZ_PASSWORD", "")
 ON_SALE = [f"FUZZ-{index}" for index in range(100)]
 EVENT_TYPES = [
     "order.placed", "order.paid", "order.shipped", "order.delivered", "order.cancelled",
-    "order.updated", "stock.low", "return.requested", "return.approved", "return.rejected",
+    "order.updated", "stock.low", "order.partially_shipped", "shipment.created",
+    "shipment.delivered", "return.requested", "return.approved", "return.rejected",
     "return.received",
 ]  # fmt: skip
 # The steps an order is moved through before each of these operations acts on it.
@@ -146,10 +147,15 @@ ORDER_STEPS = {
     "ship": ["pay"],
     "deliver": ["pay", "ship"],
     "returns": ["pay", "ship", "deliver"],
+    "shipments": ["pay"],
+    "cancellations": ["pay"],
 }
 # The writes that move money (each needs an Idempotency-Key), and the total of a fresh order
 # (one unit of a product on sale at 10.00): what may be paid, then refunded.
 MONEY_STEPS = ("payments", "pay", "refunds")
+# The writes that move units of the order (each needs an Idempotency-Key): their lines name
+# the order's one line (one unit of its first product on sale), at most all of it.
+UNIT_STEPS = ("shipments", "cancellations")
 ORDER_TOTAL = 1000
 # The shop's shipping rate, serving every country in EUR, made by the test before the run: an
 # order is placed with an address and this method (another rate may serve elsewhere).
@@ -165,6 +171,7 @@ REAL_DATA_PATHS = (
     "/api/v1/products/imports",
     "/api/v1/auth/token",
     "/api/v1/returns/{return_id}",
+    "/api/v1/shipments/{shipment_id}",
 )
 
 _CLIENT = httpx.Client(base_url=BASE_URL, headers={"Authorization": AUTHORIZATION}, timeout=30)
@@ -223,6 +230,8 @@ def _order_case(case: Any, step: str, method: str) -> tuple[str, str]:
     if step == "returns" and method == "POST":
         _returned_lines(case.body, "reason", "too small")
         _set_headers(case, _new_key())
+    if step in UNIT_STEPS and method == "POST":
+        _units(case)
     return target
 
 
@@ -260,6 +269,25 @@ def _return_case(case: Any, path: str, method: str) -> tuple[str, str]:
     return target
 
 
+def _units(case: Any) -> None:
+    """A shipment or a cancellation of the fresh order's one unit, with a new key."""
+    _set_headers(case, _new_key())
+    if isinstance(case.body, dict) and "lines" in case.body:
+        case.body["lines"] = [{"sku": ON_SALE[0], "quantity": 1}]
+
+
+def _fresh_shipment() -> tuple[str, str]:
+    """A shipment of a fresh paid order's one unit: its id and ETag."""
+    order_id, _ = _fresh_order(["pay"])
+    body = {
+        "lines": [{"sku": ON_SALE[0], "quantity": 1}],
+        "carrier": "Fuzz",
+        "tracking_number": "F1",
+    }
+    made = _api("POST", f"/api/v1/orders/{order_id}/shipments", json=body, headers=_new_key())
+    return str(made.json().get("id")), made.headers.get("ETag", '"1"')
+
+
 def _money(case: Any) -> None:
     """A payment or a refund of the fresh order, with a new key, of at most its total."""
     _set_headers(case, _new_key())
@@ -295,6 +323,9 @@ def _real_target(case: Any, path: str, method: str) -> tuple[str, str] | None:
     elif path == "/api/v1/orders/{order_id}" and method == "PATCH":
         target = _fresh_order([])
         case.path_parameters["order_id"] = target[0]
+    elif path.startswith("/api/v1/shipments/{shipment_id}"):
+        target = _fresh_shipment()
+        case.path_parameters["shipment_id"] = target[0]
     elif path == "/api/v1/shipping-rates/{code}" and method in ("PATCH", "DELETE"):
         target = _fresh_rate()
         case.path_parameters["code"] = target[0]

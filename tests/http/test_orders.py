@@ -24,10 +24,11 @@ from tests.http.helpers import assert_problem, listening, seed
 pytestmark = pytest.mark.postgres
 
 ORDERS = "/api/v1/orders"
+NONE_YET = {"shipped": 0, "delivered": 0, "returned": 0, "cancelled": 0}
 ORDER_FIELDS = [
     "id", "status", "customer_id", "lines", "subtotal", "shipping", "total", "currency",
-    "email", "shipping_address", "shipping_method", "expires_at", "cancel_reason", "version",
-    "created_at", "updated_at",
+    "email", "shipping_address", "shipping_method", "expires_at", "cancel_reason",
+    "delivered_at", "version", "created_at", "updated_at",
 ]  # fmt: skip
 
 
@@ -69,8 +70,8 @@ async def test_a_customer_places_sees_and_cancels_an_order(
     assert (order["subtotal"], order["shipping"], order["email"]) == (2900, 0, "ann@example.com")
     assert (order["shipping_address"], order["shipping_method"]) == (None, None)
     assert order["lines"] == [
-        {"sku": "MUG-1", "quantity": 2, "unit_price": 1250, "currency": "EUR"},
-        {"sku": "TEA-1", "quantity": 1, "unit_price": 400, "currency": "EUR"},
+        {"sku": "MUG-1", "quantity": 2, "unit_price": 1250, "currency": "EUR"} | NONE_YET,
+        {"sku": "TEA-1", "quantity": 1, "unit_price": 400, "currency": "EUR"} | NONE_YET,
     ]
     assert await stock_of(client, "MUG-1") == (10, 2)
     shown = await client.get(placed.headers["location"], headers=headers)

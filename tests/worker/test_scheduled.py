@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_core.catalogue.use_cases import NewProduct, create_product
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
-from orderly_core.orders.steps import OrderStep, cancel_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.payments.starting import PaymentStart, start_payment
 from orderly_core.shared.context import Actor, Context, Role
+from orderly_core.shipments.steps import cancel_order
 from orderly_db.unit_of_work import sql_dependencies
 from orderly_payments.manual import ManualProvider
 from orderly_worker.jobs.scheduled import (

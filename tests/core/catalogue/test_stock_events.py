@@ -7,9 +7,10 @@ import pytest
 
 from orderly_core.catalogue.use_cases import StockAdjustment, adjust_stock
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
-from orderly_core.orders.steps import OrderStep, ship_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.platform.outbox import Event, EventType
 from orderly_core.shared.context import Actor, Role
+from orderly_core.shipments.steps import ship_order
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import STAFF, ctx, fresh, make_product, pay_order, stored
 

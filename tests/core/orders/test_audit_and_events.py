@@ -7,22 +7,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from unittest.mock import ANY
 
 import pytest
 
 from orderly_core.audit.use_cases import list_audit
 from orderly_core.orders.model import Order
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
-from orderly_core.orders.steps import (
-    OrderStep,
-    cancel_order,
-    deliver_order,
-    expire_orders,
-    ship_order,
-)
+from orderly_core.orders.steps import OrderStep, expire_orders
 from orderly_core.platform.audit import AuditEntry, AuditQuery
 from orderly_core.platform.outbox import Event, EventType
 from orderly_core.shared.context import Actor, Context, Role
+from orderly_core.shipments.steps import cancel_order, deliver_order, ship_order
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import STAFF, ctx, fresh, make_product, ok, pay_order
@@ -44,11 +40,21 @@ ORDER_KEYS = {
     "shipping_method",
     "expires_at",
     "cancel_reason",
+    "delivered_at",
     "version",
     "created_at",
     "updated_at",
 }
-LINE_KEYS = {"sku", "quantity", "unit_price", "currency"}
+LINE_KEYS = {
+    "sku",
+    "quantity",
+    "unit_price",
+    "currency",
+    "shipped",
+    "delivered",
+    "returned",
+    "cancelled",
+}
 
 
 def two_mugs() -> NewOrder:
@@ -85,7 +91,10 @@ async def test_a_placement_is_one_entry_holding_the_whole_new_order(deps: Depend
         "id": str(placed.id),
         "status": "placed",
         "customer_id": ANN.id,
-        "lines": [{"sku": "MUG-1", "quantity": 2, "unit_price": 1250, "currency": "EUR"}],
+        "lines": [
+            {"sku": "MUG-1", "quantity": 2, "unit_price": 1250, "currency": "EUR"}
+            | {"shipped": 0, "delivered": 0, "returned": 0, "cancelled": 0}
+        ],
         "subtotal": 2500,
         "shipping": 0,
         "total": 2500,
@@ -95,6 +104,7 @@ async def test_a_placement_is_one_entry_holding_the_whole_new_order(deps: Depend
         "shipping_method": None,
         "expires_at": placed.expires_at.isoformat(),
         "cancel_reason": None,
+        "delivered_at": None,
         "version": 1,
     }
 
@@ -109,6 +119,10 @@ async def test_each_step_is_one_entry_with_what_it_changed(deps: Dependencies) -
 
     warehouse = await entries_of(deps, shipped)
     cancellation = await entries_of(deps, cancelled)
+    line = {"sku": "MUG-1", "quantity": 2, "unit_price": 1250, "currency": "EUR", "returned": 0}
+
+    def counted(shipped: int, delivered: int, cancelled: int) -> list[dict[str, object]]:
+        return [line | {"shipped": shipped, "delivered": delivered, "cancelled": cancelled}]
 
     assert [(e.operation, e.actor_id, dict(e.changes)) for e in warehouse[1:]] == [
         (
@@ -121,6 +135,7 @@ async def test_each_step_is_one_entry_with_what_it_changed(deps: Dependencies) -
             STAFF.id,
             {
                 "status": {"before": "paid", "after": "shipped"},
+                "lines": {"before": counted(0, 0, 0), "after": counted(2, 0, 0)},
                 "version": {"before": 2, "after": 3},
             },
         ),
@@ -129,6 +144,8 @@ async def test_each_step_is_one_entry_with_what_it_changed(deps: Dependencies) -
             STAFF.id,
             {
                 "status": {"before": "shipped", "after": "delivered"},
+                "lines": {"before": counted(2, 0, 0), "after": counted(2, 2, 0)},
+                "delivered_at": {"before": None, "after": ANY},
                 "version": {"before": 3, "after": 4},
             },
         ),
@@ -139,6 +156,7 @@ async def test_each_step_is_one_entry_with_what_it_changed(deps: Dependencies) -
             "order.cancelled",
             {
                 "status": {"before": "placed", "after": "cancelled"},
+                "lines": {"before": counted(0, 0, 0), "after": counted(0, 0, 2)},
                 "cancel_reason": {"before": None, "after": "changed my mind"},
                 "version": {"before": 1, "after": 2},
             },
@@ -151,6 +169,8 @@ async def test_an_expiry_is_an_order_expire_entry_by_whoever_ran_it(deps: Depend
     deps = replace(deps, clock=clock)
     await make_product(deps, "MUG-1", on_hand=10)
     placed = fresh(await place_order(deps, ctx(ANN), two_mugs())).order
+    line = {"sku": "MUG-1", "quantity": 2, "unit_price": 1250, "currency": "EUR"}
+    counts = {"shipped": 0, "delivered": 0, "returned": 0}
     clock.advance(timedelta(minutes=31))
 
     ok(await expire_orders(deps, Context(Actor.system("scheduler"), "req-sweep")))
@@ -164,6 +184,10 @@ async def test_an_expiry_is_an_order_expire_entry_by_whoever_ran_it(deps: Depend
     )
     assert dict(entry.changes) == {
         "status": {"before": "placed", "after": "cancelled"},
+        "lines": {
+            "before": [line | counts | {"cancelled": 0}],
+            "after": [line | counts | {"cancelled": 2}],  # what no longer ships
+        },
         "cancel_reason": {"before": None, "after": "expired"},
         "version": {"before": 1, "after": 2},
     }
@@ -201,6 +225,7 @@ async def test_every_order_event_carries_the_orders_view_with_its_keys(
     }
     assert placed_data["lines"] == [
         {"sku": "MUG-1", "quantity": 2, "unit_price": 1250, "currency": "EUR"}
+        | {"shipped": 0, "delivered": 0, "returned": 0, "cancelled": 0}
     ]
     steps = (paid_data, cancelled_data)
     assert [(d["status"], d["version"], d["cancel_reason"]) for d in steps] == [

@@ -14,10 +14,11 @@ from returns.result import Result
 from orderly_core.orders.model import MAX_LINES, MAX_QUANTITY, OrderQuery, OrderStatus
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
 from orderly_core.orders.reading import list_orders
-from orderly_core.orders.steps import REASON_MAX, OrderStep, cancel_order
+from orderly_core.orders.steps import REASON_MAX, OrderStep
 from orderly_core.shared.context import Actor, Role
 from orderly_core.shared.errors import InvalidInput
 from orderly_core.shared.paging import PAGE_SIZE_MAX
+from orderly_core.shipments.steps import cancel_order
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import CUSTOMER, STAFF, ctx, err, fresh, make_product, ok, stored

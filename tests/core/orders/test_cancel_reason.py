@@ -8,10 +8,11 @@ import pytest
 from orderly_core.orders.model import OrderStatus
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
 from orderly_core.orders.reading import get_order
-from orderly_core.orders.steps import OrderStep, cancel_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.shared.context import Actor, Role
 from orderly_core.shared.errors import InvalidInput
 from orderly_core.shared.validation import MULTI_LINE_RULE
+from orderly_core.shipments.steps import cancel_order
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import ctx, err, fresh, make_product, ok
 

@@ -21,8 +21,9 @@ from orderly_core.orders.errors import IllegalTransition
 from orderly_core.orders.model import Order, OrderStatus
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
 from orderly_core.orders.reading import get_order
-from orderly_core.orders.steps import OrderStep, cancel_order, ship_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.shared.context import Actor, Role
+from orderly_core.shipments.steps import cancel_order, ship_order
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import STAFF, ctx, fresh, make_product, ok, pay_order, stored
 

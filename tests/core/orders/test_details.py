@@ -10,10 +10,11 @@ from orderly_core.orders.address import Address
 from orderly_core.orders.details import OrderDetailsChange, change_order_details
 from orderly_core.orders.errors import OrderNotChangeable, OrderNotFound, ShippingMethodUnavailable
 from orderly_core.orders.placement import place_order
-from orderly_core.orders.steps import OrderStep, ship_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.platform.outbox import EventType
 from orderly_core.shared.context import Actor, Mode
 from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict
+from orderly_core.shipments.steps import ship_order
 from orderly_core.shipping.use_cases import NewShippingRate, create_shipping_rate
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import ANN, BOB, STAFF, ctx, err, fresh, make_product, order, pay_order

@@ -13,9 +13,10 @@ from returns.result import Success
 from orderly_core.catalogue.use_cases import ProductChanges, update_product
 from orderly_core.orders.errors import MaxPerOrderExceeded, OverLimitLine, TooManyOpenOrders
 from orderly_core.orders.placement import place_order
-from orderly_core.orders.steps import OrderStep, cancel_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.shared.context import Mode
 from orderly_core.shared.errors import InvalidInput
+from orderly_core.shipments.steps import cancel_order
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import (

@@ -9,9 +9,10 @@ from orderly_core.orders.errors import OrderNotFound
 from orderly_core.orders.model import OrderQuery, OrderStatus
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
 from orderly_core.orders.reading import list_orders
-from orderly_core.orders.steps import OrderStep, cancel_order, deliver_order, ship_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.shared.context import Actor
 from orderly_core.shared.errors import Forbidden
+from orderly_core.shipments.steps import cancel_order, deliver_order, ship_order
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import (
     ANN,

@@ -8,7 +8,8 @@ from orderly_core.orders.errors import (
 from orderly_core.orders.model import OrderQuery
 from orderly_core.orders.placement import place_order
 from orderly_core.orders.reading import get_order, list_orders
-from orderly_core.orders.steps import OrderStep, cancel_order
+from orderly_core.orders.steps import OrderStep
+from orderly_core.shipments.steps import cancel_order
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import ANN, BOB, STAFF, ctx, err, fresh, make_product, ok, order
 

@@ -9,10 +9,11 @@ from orderly_core.catalogue.use_cases import NewProduct, create_product
 from orderly_core.orders.errors import OrderNotFound
 from orderly_core.orders.model import Order
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
-from orderly_core.orders.steps import OrderStep, cancel_order, ship_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.platform.idempotency import Replayed
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.shared.errors import Forbidden, VersionConflict
+from orderly_core.shipments.steps import cancel_order, ship_order
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import err, fresh, make_product, ok, pay_order
 

@@ -21,10 +21,11 @@ from orderly_core.orders.errors import (
 from orderly_core.orders.model import Order, OrderStatus
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
 from orderly_core.orders.reading import get_order
-from orderly_core.orders.steps import OrderStep, cancel_order, deliver_order, ship_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.platform.idempotency import KeyReused, Replayed, RequestInFlight
 from orderly_core.shared.context import Actor, Context, Role
 from orderly_core.shared.errors import VersionConflict
+from orderly_core.shipments.steps import cancel_order, deliver_order, ship_order
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import OPERATOR, STAFF, ctx, err, fresh, make_product, ok, pay_order, stored
 from tests.core.orders.accounts import add_account

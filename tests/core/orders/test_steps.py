@@ -12,14 +12,9 @@ from orderly_core.orders.errors import (
 from orderly_core.orders.model import OrderStatus
 from orderly_core.orders.placement import place_order
 from orderly_core.orders.reading import get_order
-from orderly_core.orders.steps import (
-    OrderStep,
-    cancel_order,
-    deliver_order,
-    expire_orders,
-    ship_order,
-)
+from orderly_core.orders.steps import OrderStep, expire_orders
 from orderly_core.shared.errors import Forbidden, InvalidInput
+from orderly_core.shipments.steps import cancel_order, deliver_order, ship_order
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import (

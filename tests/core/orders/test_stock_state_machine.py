@@ -58,18 +58,12 @@ from orderly_core.orders.errors import (
 )
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus, may_move
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
-from orderly_core.orders.steps import (
-    OrderStep,
-    StepError,
-    cancel_order,
-    deliver_order,
-    expire_orders,
-    ship_order,
-)
+from orderly_core.orders.steps import OrderStep, StepError, expire_orders
 from orderly_core.payments.errors import OrderNotPayable
 from orderly_core.platform.idempotency import Idempotent
 from orderly_core.shared.context import Actor, Context, Mode, Role
 from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict
+from orderly_core.shipments.steps import cancel_order, deliver_order, ship_order
 from orderly_core.testing import FixedClock, SequentialIds, in_memory_dependencies
 from orderly_core.unit_of_work import Dependencies
 from orderly_db.engine import create_engine

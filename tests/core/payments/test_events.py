@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from orderly_core.orders.model import OrderStatus
-from orderly_core.orders.steps import OrderStep, cancel_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.payments.errors import ProviderNotInUse
 from orderly_core.payments.events import Outcome, provider_actor, receive_provider_event
 from orderly_core.payments.followups import settle_payments
@@ -17,6 +17,7 @@ from orderly_core.payments.ports import NotificationRefused, ProviderEvent, Prov
 from orderly_core.payments.starting import PaymentStart, start_payment
 from orderly_core.shared.context import Context
 from orderly_core.shared.money import Money
+from orderly_core.shipments.steps import cancel_order
 from orderly_core.testing.payments import FakePaymentProvider
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import ANN, ctx, err, fresh, ok

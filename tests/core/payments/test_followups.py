@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from orderly_core.orders.steps import OrderStep, cancel_order, expire_orders
+from orderly_core.orders.steps import OrderStep, expire_orders
 from orderly_core.payments.followups import settle_payments
 from orderly_core.payments.model import Payment, PaymentStatus
 from orderly_core.payments.ports import ProviderRefused, ProviderUnavailable
 from orderly_core.payments.starting import PaymentStart, start_payment
 from orderly_core.shared.context import Mode
 from orderly_core.shared.errors import Forbidden
+from orderly_core.shipments.steps import cancel_order
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import ANN, STAFF, ctx, err, fresh, ok
 from tests.core.payments.helpers import keyed, payments_of, placed, shop

@@ -9,7 +9,7 @@ import pytest
 
 from orderly_core.orders.errors import OrderNotFound
 from orderly_core.orders.model import OrderStatus
-from orderly_core.orders.steps import OrderStep, cancel_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.payments.errors import ManualPaymentRefused, OrderNotPayable, PaymentExceedsDue
 from orderly_core.payments.manual import ManualPayment, record_manual_payment
 from orderly_core.payments.model import PaymentStatus
@@ -17,6 +17,7 @@ from orderly_core.platform.idempotency import Replayed
 from orderly_core.shared.context import Mode
 from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.shared.money import MAX_MINOR_UNITS
+from orderly_core.shipments.steps import cancel_order
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import ANN, BOB, OPERATOR, STAFF, ctx, err, fresh, ok
 from tests.core.payments.helpers import (

@@ -8,7 +8,7 @@ import json
 from datetime import timedelta
 
 from orderly_core.orders.errors import OrderNotFound
-from orderly_core.orders.steps import OrderStep, cancel_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.payments.errors import OrderNotPayable
 from orderly_core.payments.manual import ManualPayment, record_manual_payment
 from orderly_core.payments.model import PaymentStatus
@@ -16,6 +16,7 @@ from orderly_core.payments.ports import ProviderRefused, ProviderUnavailable
 from orderly_core.payments.starting import PaymentStart, start_payment
 from orderly_core.platform.idempotency import Replayed
 from orderly_core.shared.context import Mode
+from orderly_core.shipments.steps import cancel_order
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import ANN, BOB, STAFF, ctx, err, fresh, ok
 from tests.core.payments.helpers import (

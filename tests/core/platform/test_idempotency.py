@@ -21,7 +21,7 @@ from orderly_core.orders.errors import IllegalTransition, OutOfStock, ShortLine
 from orderly_core.orders.model import OrderQuery
 from orderly_core.orders.placement import place_order
 from orderly_core.orders.reading import list_orders
-from orderly_core.orders.steps import OrderStep, cancel_order, ship_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.platform.idempotency import (
     IdempotencyRecords,
     KeyReused,
@@ -36,6 +36,7 @@ from orderly_core.platform.idempotency import (
 from orderly_core.platform.retention import purge_expired_keys
 from orderly_core.shared.context import Actor, Context, Mode
 from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict
+from orderly_core.shipments.steps import cancel_order, ship_order
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import (

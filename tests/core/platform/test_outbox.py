@@ -17,11 +17,12 @@ from orderly_core.catalogue.use_cases import (
 )
 from orderly_core.orders.model import order_view
 from orderly_core.orders.placement import place_order
-from orderly_core.orders.steps import OrderStep, cancel_order, expire_orders
+from orderly_core.orders.steps import OrderStep, expire_orders
 from orderly_core.payments.manual import ManualPayment, record_manual_payment
 from orderly_core.platform.outbox import Event, EventType, json_ready
 from orderly_core.shared.context import Actor, Context, Mode
 from orderly_core.shared.errors import InvalidInput
+from orderly_core.shipments.steps import cancel_order
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import ANN, STAFF, ctx, err, fresh, make_product, order, pay_order

@@ -12,7 +12,7 @@ from orderly_core.catalogue.ledger import StockMovement
 from orderly_core.catalogue.model import Product
 from orderly_core.orders.model import Order
 from orderly_core.orders.placement import place_order
-from orderly_core.orders.steps import OrderStep, deliver_order, ship_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.returns.model import Disposition, Return
 from orderly_core.returns.requests import ReturnLineRequest, ReturnRequest, request_return
 from orderly_core.returns.steps import (
@@ -22,6 +22,7 @@ from orderly_core.returns.steps import (
     approve_return,
 )
 from orderly_core.shared.context import Actor
+from orderly_core.shipments.steps import deliver_order, ship_order
 from orderly_core.testing import FixedClock
 from orderly_core.testing.payments import FakePaymentProvider
 from orderly_core.unit_of_work import Dependencies

@@ -9,12 +9,15 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
-from orderly_core.orders.steps import OrderStep, cancel_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.sales.model import Revenue, SkuSales
 from orderly_core.sales.use_cases import SalesQuery, sales_report, summarise_sales
 from orderly_core.shared.context import Actor, Context, Mode, Role
 from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.shared.validation import DAY_RULE
+from orderly_core.shipments.model import ShipmentLine, Tracking
+from orderly_core.shipments.steps import cancel_order
+from orderly_core.shipments.use_cases import NewShipment, create_shipment
 from orderly_core.testing import FixedClock
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import STAFF, err, fresh, make_product, ok, pay_order
@@ -24,10 +27,11 @@ SCHEDULE = Context(Actor.system("scheduler"), "req-schedule")
 DAY = date(2031, 3, 1)
 
 
-async def paid_order(deps: Dependencies, *lines: tuple[str, int]) -> None:
+async def paid_order(deps: Dependencies, *lines: tuple[str, int]) -> str:
     new = NewOrder(tuple(LineRequest(sku, quantity) for sku, quantity in lines))
     order = fresh(await place_order(deps, ANN, new)).order
     fresh(await pay_order(deps, Context(STAFF, "req-staff"), OrderStep(str(order.id))))
+    return str(order.id)
 
 
 async def test_a_day_counts_its_paid_orders_revenue_per_currency_and_top_skus(
@@ -39,7 +43,9 @@ async def test_a_day_counts_its_paid_orders_revenue_per_currency_and_top_skus(
     await make_product(deps, "TEA-1", on_hand=100, unit_price=400)
     await make_product(deps, "YEN-1", on_hand=100, unit_price=1500, currency="JPY")
     await paid_order(deps, ("MUG-1", 2), ("TEA-1", 1))
-    await paid_order(deps, ("TEA-1", 5))
+    partly = await paid_order(deps, ("TEA-1", 5))
+    some = NewShipment(partly, (ShipmentLine("TEA-1", 2),), Tracking("DHL", "JD1"))
+    fresh(await create_shipment(deps, Context(STAFF, "req-ship"), some))  # a sale all the same
     await paid_order(deps, ("YEN-1", 1))
     fresh(await place_order(deps, ANN, NewOrder((LineRequest("MUG-1", 9),))))  # never paid
     cancelled = fresh(await place_order(deps, ANN, NewOrder((LineRequest("MUG-1", 7),))))

@@ -33,7 +33,7 @@ from orderly_core.jobs.use_cases import get_job, list_jobs
 from orderly_core.orders.model import OrderQuery
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
 from orderly_core.orders.reading import list_orders
-from orderly_core.orders.steps import OrderStep, cancel_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.platform.audit import AuditQuery
 from orderly_core.shared.context import Actor, Role
 from orderly_core.shared.errors import InvalidInput
@@ -44,6 +44,7 @@ from orderly_core.shared.validation import (
     SINGLE_LINE_RULE,
     text_problem,
 )
+from orderly_core.shipments.steps import cancel_order
 from orderly_core.unit_of_work import Dependencies
 from tests.core.helpers import CUSTOMER, STAFF, ctx, err, fresh, make_product
 

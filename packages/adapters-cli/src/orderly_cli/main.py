@@ -20,6 +20,7 @@ from orderly_cli.commands import (
     reports,
     returns,
     runtime,
+    shipments,
     shipping_rates,
     stock,
     users,
@@ -80,6 +81,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(stock.app, name="stock")
 app.add_typer(orders.app, name="orders")
 app.add_typer(shipping_rates.app, name="shipping-rates")
+app.add_typer(shipments.app, name="shipments")
 app.add_typer(payments.app, name="payments")
 app.add_typer(returns.app, name="returns")
 app.add_typer(audit.app, name="audit")

@@ -41,6 +41,7 @@ from orderly_http.routes import (
     provider_events,
     reports,
     returns,
+    shipments,
     shipping_rates,
     stock,
     users,
@@ -160,6 +161,7 @@ def create_app(
     app.include_router(webhooks.router, dependencies=SIGNED_IN, responses=problem_responses(401))
     app.include_router(shipping_rates.router, dependencies=SIGNED_IN)
     app.include_router(returns.router, dependencies=SIGNED_IN, responses=problem_responses(401))
+    app.include_router(shipments.router, dependencies=SIGNED_IN, responses=problem_responses(401))
     app.include_router(health.router)
     # Each one added wraps the ones before: see orderly_http.middleware for the order's reasons.
     app.add_middleware(

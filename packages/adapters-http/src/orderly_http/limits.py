@@ -48,6 +48,7 @@ from orderly_core.shared.validation import (
     SINGLE_LINE_PATTERN,
     SINGLE_LINE_REFUSED,
 )
+from orderly_core.shipments.model import CARRIER_MAX, TRACKING_NUMBER_MAX, TRACKING_URL_MAX
 from orderly_core.shipping.model import RATE_CODE_INPUT_PATTERN, RATE_CODE_MAX, RATE_NAME_MAX
 from orderly_core.webhooks.policy import URL_MAX
 
@@ -104,6 +105,14 @@ RATE_CODE: Keywords = {
     "maxLength": RATE_CODE_MAX,
 }
 RATE_NAME = filled(max_length=RATE_NAME_MAX)
+CARRIER = filled(max_length=CARRIER_MAX)
+TRACKING_NUMBER = filled(max_length=TRACKING_NUMBER_MAX)
+# A conservative shape of a tracking URL (http or https, a host name, a port, a path); the
+# core takes any absolute http(s) URL without credentials, spaces or control characters.
+TRACKING_URL: Keywords = {
+    "pattern": r"^https?://[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?(?::[0-9]{1,4})?(?:/[!-~]*)?$",
+    "maxLength": TRACKING_URL_MAX,
+}
 # A domain label of at most 63 characters that is not an IDNA A-label (``xn--``), which the
 # core takes only when it encodes an allowed Unicode label.
 _LABEL = rf"(?![Xx][Nn]--)[A-Za-z0-9](?:[A-Za-z0-9\-]{{0,{LABEL_MAX - 2}}}[A-Za-z0-9])?"

@@ -29,6 +29,13 @@ class OrderLineResource(BaseModel):
         examples=[1250],
     )
     currency: str = Field(examples=["EUR"])
+    shipped: int = Field(description="Units shipped", examples=[2])
+    delivered: int = Field(description="Units delivered (at most those shipped)", examples=[0])
+    returned: int = Field(description="Units returned (at most those delivered)", examples=[0])
+    cancelled: int = Field(
+        description="Units no longer to ship; `quantity - shipped - cancelled` remain to ship",
+        examples=[0],
+    )
 
 
 class AddressResource(BaseModel):
@@ -54,7 +61,8 @@ class OrderResource(BaseModel):
 
     id: str
     status: str = Field(
-        description="placed, paid, shipped, delivered or cancelled", examples=["placed"]
+        description="placed, paid, partially_shipped, shipped, delivered or cancelled",
+        examples=["placed"],
     )
     customer_id: str
     lines: list[OrderLineResource]
@@ -75,6 +83,10 @@ class OrderResource(BaseModel):
         description="An order still unpaid at this time is cancelled (reason `expired`)"
     )
     cancel_reason: str | None = Field(description="Why the order was cancelled, if it was")
+    delivered_at: datetime | None = Field(
+        description="When its last delivery so far was made (null before any): returns of "
+        "its delivered units count their window from it"
+    )
     version: int = Field(description="Increases with every change; the ETag carries it")
     created_at: datetime
     updated_at: datetime

@@ -76,6 +76,12 @@ from orderly_core.shared.errors import (
     VersionConflict,
     error_members,
 )
+from orderly_core.shipments.errors import (
+    ExceedsRemaining,
+    OrderNotFulfillable,
+    ShipmentAlreadyDelivered,
+    ShipmentNotFound,
+)
 from orderly_core.shipping.errors import DuplicateShippingRate, ShippingRateNotFound
 from orderly_core.webhooks.errors import (
     DeliveryNotFound,
@@ -165,6 +171,11 @@ PROBLEM_KINDS: Mapping[type[DomainError], ProblemKind] = {
     ReturnExceedsDelivered: ProblemKind(409, "Return exceeds what was delivered"),
     ReceiptExceedsReturn: ProblemKind(409, "Receipt exceeds the return"),
     IllegalReturnTransition: ProblemKind(409, "Illegal return transition"),
+    ShipmentNotFound: ProblemKind(404, "Shipment not found"),
+    # Shipping or cancelling more units than an order has left to ship (two staff racing).
+    ExceedsRemaining: ProblemKind(409, "Exceeds what remains to ship"),
+    OrderNotFulfillable: ProblemKind(409, "Order not fulfillable"),
+    ShipmentAlreadyDelivered: ProblemKind(409, "Shipment already delivered"),
 }
 
 

@@ -22,11 +22,14 @@ from orderly_core.payments.unconfigured import UnconfiguredProvider
 from orderly_core.platform.ports import Clock, IdGenerator
 from orderly_core.returns.ports import ReturnsUnit
 from orderly_core.sales.ports import SalesUnit
+from orderly_core.shipments.ports import ShipmentsUnit
 from orderly_core.webhooks.policy import WebhookPolicy
 from orderly_core.webhooks.ports import WebhooksUnit
 
 
-class UnitOfWork(ReturnsUnit, AccountsUnit, WebhooksUnit, JobsUnit, SalesUnit, Protocol):
+class UnitOfWork(
+    ShipmentsUnit, ReturnsUnit, AccountsUnit, WebhooksUnit, JobsUnit, SalesUnit, Protocol
+):
     """One database transaction, opened on entry, with every repository.
 
     Leaving the block without :meth:`commit` rolls back, whether by return or by exception.

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from orderly_core.sales.model import DayTally, Revenue, SalesSummary, SkuSales
 from orderly_db.tables import order_lines, orders, sales_summaries
 
-_PAID = ("paid", "shipped", "delivered")
+_PAID = ("paid", "partially_shipped", "shipped", "delivered")
 
 
 def _to_summary(row: Row[Any]) -> SalesSummary:

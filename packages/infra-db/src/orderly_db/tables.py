@@ -132,7 +132,7 @@ orders = Table(
     metadata,
     Column("id", Uuid, primary_key=True),
     Column("customer_id", String(255), nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("status", String(32), nullable=False),
     Column("total", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("placed_at", DateTime(timezone=True), nullable=False),

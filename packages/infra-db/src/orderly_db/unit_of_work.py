@@ -30,6 +30,7 @@ from orderly_db.records import SqlAuditLog, SqlStockLedger
 from orderly_db.returns import SqlReturns
 from orderly_db.sales import SqlSales
 from orderly_db.settings import InfraSettings
+from orderly_db.shipments import SqlShipments
 from orderly_db.shipping import SqlShippingRates
 from orderly_db.statements import DriverConnection, translated
 from orderly_db.webhooks import SqlDeliveries, SqlEndpoints
@@ -149,6 +150,12 @@ class SqlUnitOfWork:
         self._open()
         assert self._connection is not None  # noqa: S101 - open while its repositories are
         return SqlReturns(self._connection)
+
+    @property
+    def shipments(self) -> SqlShipments:
+        self._open()
+        assert self._connection is not None  # noqa: S101 - open while its repositories are
+        return SqlShipments(self._connection)
 
     @property
     def customers(self) -> SqlCustomers:

@@ -1,8 +1,8 @@
 """``orderly orders``: orders and their lifecycle, for operators.
 
 An operator may act on any order: place one on a customer's behalf, record a payment made by
-hand (which pays it once covered), refund it, mark it shipped or delivered, cancel it, and run
-the expiry that Orderly's scheduled job runs. Each command
+hand (which pays it once covered), refund it, mark it shipped or delivered, cancel it or what
+remains of it, and run the expiry that Orderly's scheduled job runs. Each command
 decodes its options, builds the operator's context, runs one order use case and prints the
 outcome. The state machine, the stock each step reserves, releases or consumes, and who may
 do what all live in the core; what is checked here is only what the command line itself must
@@ -20,6 +20,7 @@ import typer
 
 from orderly_cli import output
 from orderly_cli.commands import order_views, payment_views
+from orderly_cli.commands.shipments import unit_line
 from orderly_cli.options import (
     AsJson,
     Cursor,
@@ -36,14 +37,7 @@ from orderly_core.orders.details import OrderDetailsChange, change_order_details
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus
 from orderly_core.orders.placement import LineRequest, NewOrder, place_order
 from orderly_core.orders.reading import get_order, list_orders
-from orderly_core.orders.steps import (
-    OrderStep,
-    StepError,
-    cancel_order,
-    deliver_order,
-    expire_orders,
-    ship_order,
-)
+from orderly_core.orders.steps import OrderStep, StepError, expire_orders
 from orderly_core.payments.manual import ManualPayment, record_manual_payment
 from orderly_core.payments.reading import list_payments, list_refunds
 from orderly_core.payments.refunds import OrderRefund, refund_order
@@ -51,12 +45,21 @@ from orderly_core.platform.idempotency import Idempotent
 from orderly_core.shared.context import Context
 from orderly_core.shared.errors import InvalidInput
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
+from orderly_core.shipments.model import Tracking
+from orderly_core.shipments.steps import (
+    RemainderCancellation,
+    cancel_order,
+    cancel_remainder,
+    deliver_order,
+    ship_order,
+)
 from orderly_core.unit_of_work import Dependencies
 
 app = command_group(
     "Orders: place one for a customer, list and show them, move them through their "
-    "lifecycle (placed, paid, shipped, delivered; or cancelled), expire unpaid ones, record "
-    "payments made by hand, refund, and show an order's payments.\n\n"
+    "lifecycle (placed, paid, partially shipped, shipped, delivered; or cancelled), cancel "
+    "what remains to ship, expire unpaid ones, record payments made by hand, refund, and "
+    "show an order's payments. Shipping some units with tracking: orderly shipments.\n\n"
     "Commands connect with DATABASE_URL and REDIS_URL, or find a running `orderly dev` "
     "in the current directory. They act as the operator (your OS user), who may act on "
     "any order. Writes take --dry-run (check everything, show the result, change nothing) "
@@ -452,14 +455,60 @@ def payments_command(order_id: OrderId, as_json: AsJson = False) -> None:
 
 
 @app.command("ship")
-@_step_command(ship_order, done="shipped")
-def ship_command() -> None:
-    """Mark a paid order shipped: its reserved stock leaves the stock on hand.
+def ship_command(
+    order_id: OrderId,
+    *,
+    carrier: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="Who carries it (1-64 characters; default unspecified)."),
+    ] = None,
+    tracking_number: Annotated[
+        str | None,
+        typer.Option(metavar="NUMBER", help="The carrier's tracking number (with --carrier)."),
+    ] = None,
+    tracking_url: Annotated[
+        str | None,
+        typer.Option(metavar="URL", help="Where the customer follows it: an http(s) URL."),
+    ] = None,
+    if_version: IfVersion = None,
+    dry_run: DryRun = False,
+    idempotency_key: IdempotencyKey = None,
+    as_json: AsJson = False,
+) -> None:
+    """Ship everything a paid (or partially shipped) order has left to ship, in one
+    shipment: its reserved stock leaves the stock on hand.
+
+    Without --carrier and --tracking-number the shipment's carrier and tracking number are
+    "unspecified". To ship some units only: orderly shipments create.
 
     \b
     Example:
-      orderly orders ship 5a0e7c1e-3b1f-4d0a-9e53-0f5e2d1c9a77 --if-version 2
+      orderly orders ship 5a0e7c1e-3b1f-4d0a-9e53-0f5e2d1c9a77 --if-version 2 \\
+        --carrier DHL --tracking-number JD014600006281230704
     """
+    given = (carrier, tracking_number, tracking_url)
+    if any(value is not None for value in given) and (carrier is None or tracking_number is None):
+        raise typer.BadParameter(
+            "give --carrier and --tracking-number together", param_hint="'--carrier'"
+        )
+    tracking = None
+    if carrier is not None and tracking_number is not None:
+        tracking = Tracking(carrier, tracking_number, tracking_url)
+
+    async def ship(
+        deps: Dependencies, ctx: Context, step: OrderStep
+    ) -> Idempotent[Order, StepError | InvalidInput]:
+        return await ship_order(deps, ctx, step, tracking)
+
+    _step(
+        ship,
+        order_id,
+        if_version=if_version,
+        dry_run=dry_run,
+        idempotency_key=idempotency_key,
+        as_json=as_json,
+        done="shipped",
+    )
 
 
 @app.command("deliver")
@@ -485,9 +534,11 @@ def cancel_command(
     idempotency_key: IdempotencyKey = None,
     as_json: AsJson = False,
 ) -> None:
-    """Cancel a placed or paid order, releasing its reserved stock.
+    """Cancel a placed or paid order, releasing its reserved stock and refunding what its
+    payments took.
 
-    A shipped, delivered or already cancelled order cannot be cancelled.
+    A partially shipped, shipped, delivered or already cancelled order cannot be cancelled
+    (what remains of a partially shipped one can: orders cancel-remainder).
 
     \b
     Example:
@@ -508,6 +559,58 @@ def cancel_command(
         as_json=as_json,
         done="cancelled",
     )
+
+
+@app.command("cancel-remainder")
+def cancel_remainder_command(
+    order_id: OrderId,
+    *,
+    line: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="SKU:QTY",
+            help="Units no longer to ship, at most what remains of the line; repeat per SKU. "
+            "Without it, everything remaining.",
+        ),
+    ] = None,
+    reason: Annotated[
+        str, typer.Option(metavar="TEXT", help="Why (kept with the order and its refunds).")
+    ] = "cancelled",
+    if_version: IfVersion = None,
+    dry_run: DryRun = False,
+    idempotency_key: IdempotencyKey = None,
+    as_json: AsJson = False,
+) -> None:
+    """Cancel some or all of what a paid or partially shipped order has left to ship.
+
+    The units' reserved stock is released and what they cost is refunded through the
+    order's payment provider (the shipping too when nothing of the order shipped); under the
+    manual provider the refund records money staff give back by hand. Once nothing remains
+    to ship the order is shipped (delivered, if all it shipped was) or, when nothing shipped,
+    cancelled. With --json: {"applied", "order": {...}, "refunds": [...]}.
+
+    \b
+    Examples:
+      orderly orders cancel-remainder 5a0e7c1e-3b1f-4d0a-9e53-0f5e2d1c9a77 --line MUG-1:1
+      orderly orders cancel-remainder 5a0e7c1e-3b1f-4d0a-9e53-0f5e2d1c9a77 --reason "discontinued"
+    """
+    lines = None if not line else tuple(unit_line(text) for text in line)
+    request = RemainderCancellation(order_id, lines, reason, if_version)
+    ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
+    done = run_idempotent_use_case(
+        lambda deps: cancel_remainder(deps, ctx, request), as_json=as_json
+    )
+    if as_json:
+        output.print_json(
+            {
+                "applied": ctx.applies_changes,
+                "order": order_views.order_json(done.order),
+                "refunds": [payment_views.refund_json(r) for r in done.refunds],
+            }
+        )
+        return
+    order_views.show_written(done.order, applied=ctx.applies_changes, done="changed", as_json=False)
+    payment_views.show_refunds(done.refunds, title="Refunds made")
 
 
 @app.command("expire")

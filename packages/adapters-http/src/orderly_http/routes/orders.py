@@ -3,7 +3,9 @@
 Who may do what is the core's decision: customers place, read and cancel their own orders
 (another customer's order is 404, as if it did not exist); staff and admins read all and may
 ship, deliver and cancel any. An order becomes paid through its payments
-(:mod:`orderly_http.routes.payments`).
+(:mod:`orderly_http.routes.payments`); ``ship`` and ``deliver`` are shortcuts for shipping
+everything remaining in one shipment and delivering every shipment
+(:mod:`orderly_http.routes.shipments`).
 
 Placing requires an ``Idempotency-Key`` header (the HTTP API's policy,
 :func:`~orderly_http.answers.idempotency_key_missing`), and every step accepts one: a retry with the
@@ -25,10 +27,11 @@ from orderly_core.orders.details import change_order_details
 from orderly_core.orders.model import Order, OrderQuery, OrderStatus, Placement
 from orderly_core.orders.placement import place_order
 from orderly_core.orders.reading import get_order, list_orders
-from orderly_core.orders.steps import OrderStep, cancel_order, deliver_order, ship_order
+from orderly_core.orders.steps import OrderStep
 from orderly_core.platform.idempotency import Idempotent
 from orderly_core.shared.context import Context
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
+from orderly_core.shipments.steps import cancel_order, deliver_order, ship_order
 from orderly_core.unit_of_work import Dependencies
 from orderly_http import limits
 from orderly_http.answers import (
@@ -53,6 +56,7 @@ from orderly_http.order_schemas import (
 )
 from orderly_http.paging import Cursor, Instant, Limit
 from orderly_http.problems import precondition_required, problem_responses
+from orderly_http.shipment_schemas import TrackingBody
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
@@ -235,8 +239,33 @@ def _add_step(name: str, use_case: _StepUseCase, summary: str) -> None:
         return answer_change(result, ctx, OrderResource.document, if_match=if_match)
 
 
-_add_step("ship", ship_order, "Mark an order shipped")
 _add_step("deliver", deliver_order, "Mark an order delivered")
+
+
+@router.post(
+    "/{order_id}/ship",
+    summary="Ship everything an order has left to ship",
+    description=described(
+        ship_order,
+        "The body (the shipment's `carrier`, `tracking_number` and optional `tracking_url`) "
+        f"is optional. To ship some units only, `POST .../shipments`. {_STEP_NOTES}",
+    ),
+    response_model=OrderResource,
+    responses=_STEP_RESPONSES,
+    name="ship_order",
+)
+async def ship_order_route(
+    *,
+    order_id: str,
+    resources: Resources,
+    ctx: WriteContext,
+    body: TrackingBody | None = None,
+    if_match: IfMatch = None,
+) -> Response:
+    tracking = None if body is None else body.tracking()
+    step = _step(order_id, if_match)
+    result = await ship_order(resources.dependencies, ctx, step, tracking)
+    return answer_change(result, ctx, OrderResource.document, if_match=if_match)
 
 
 @router.post(

@@ -1,10 +1,11 @@
 """What an order does outside itself, in its own transaction: it moves stock and announces
 its events.
 
-Placing reserves each line (``reserved += q``), cancelling or expiring releases it, shipping
-consumes it (``on_hand -= q`` and ``reserved -= q``). Product rows are locked in SKU order, so
-orders sharing products never deadlock. Each movement goes to the stock ledger; each event
-carries the order as it now is, its version ordering its events.
+Placing reserves each line (``reserved += q``), cancelling or expiring releases what is left
+to ship, each shipment consumes what it carries (``on_hand -= q`` and ``reserved -= q``).
+Product rows are locked in SKU order, so orders sharing products never deadlock. Each movement
+goes to the stock ledger; each event carries the order as it now is, its version ordering its
+events.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from orderly_core.catalogue.ledger import MovementKind
 from orderly_core.catalogue.model import Product, Stock
+from orderly_core.catalogue.ports import CatalogueUnit
 from orderly_core.catalogue.stock import record_movement
 from orderly_core.orders.model import Order, OrderStatus, order_view
 from orderly_core.orders.ports import OrdersServices, OrdersUnit
@@ -32,17 +34,39 @@ async def move_stock(
     kind: MovementKind,
     products: dict[str, Product] | None = None,
 ) -> None:
-    """Apply one stock effect to every line of ``order``, rows locked in SKU order."""
+    """Apply one stock effect to every line of ``order`` (all its units), rows locked in SKU
+    order."""
+    units = {line.sku: line.quantity for line in order.lines}
+    await move_units(deps, uow, ctx, units, kind=kind, reference=str(order.id), products=products)
+
+
+async def move_units(
+    deps: Services[CatalogueUnit],
+    uow: CatalogueUnit,
+    ctx: Context,
+    units: Mapping[str, int],
+    *,
+    kind: MovementKind,
+    reference: str,
+    products: dict[str, Product] | None = None,
+) -> None:
+    """Apply one stock effect to ``units`` (SKU: quantity) of an order's products, rows locked
+    in SKU order, with one ledger movement per SKU naming ``reference`` (the order, or the
+    shipment that carried the units)."""
+    moving = {sku: quantity for sku, quantity in units.items() if quantity > 0}
+    if not moving:
+        return
     if products is None:
-        products = await uow.products.get_many([line.sku for line in order.lines], for_update=True)
+        products = await uow.products.get_many(sorted(moving), for_update=True)
     now = deps.clock.now()
-    for line in sorted(order.lines, key=lambda line: line.sku):
+    for sku in sorted(moving):
+        quantity = moving[sku]
         delta = {
-            MovementKind.RESERVATION: Stock(0, line.quantity),
-            MovementKind.RELEASE: Stock(0, -line.quantity),
-            MovementKind.SHIPMENT: Stock(-line.quantity, -line.quantity),
+            MovementKind.RESERVATION: Stock(0, quantity),
+            MovementKind.RELEASE: Stock(0, -quantity),
+            MovementKind.SHIPMENT: Stock(-quantity, -quantity),
         }[kind]
-        product = products[line.sku]
+        product = products[sku]
         stock = Stock(
             product.stock.on_hand + delta.on_hand, product.stock.reserved + delta.reserved
         )
@@ -56,12 +80,13 @@ async def move_stock(
             kind=kind,
             delta=delta,
             note=f"order {kind.value}",
-            reference=str(order.id),
+            reference=reference,
         )
 
 
 EVENT_OF = {
     OrderStatus.PAID: EventType.ORDER_PAID,
+    OrderStatus.PARTIALLY_SHIPPED: EventType.ORDER_PARTIALLY_SHIPPED,
     OrderStatus.SHIPPED: EventType.ORDER_SHIPPED,
     OrderStatus.DELIVERED: EventType.ORDER_DELIVERED,
     OrderStatus.CANCELLED: EventType.ORDER_CANCELLED,

@@ -1,9 +1,10 @@
 """Orders and their lifecycle, as frozen values.
 
 ``placed -> paid -> (partially_shipped ->) shipped -> delivered``; ``cancelled`` from placed or
-paid (an unpaid order past ``expires_at`` is cancelled with reason ``expired``). Nothing leaves
-delivered or cancelled. Each line counts what became of its units: shipped, delivered,
-returned and cancelled.
+paid (an unpaid order past ``expires_at`` is cancelled with reason ``expired``). A paid or
+partially shipped order whose remaining units are all cancelled becomes shipped (or delivered)
+when some of it shipped, cancelled when none did. Nothing leaves delivered or cancelled. Each
+line counts what became of its units: shipped, delivered, returned and cancelled.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PAID: frozenset(
         {OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.CANCELLED}
     ),
-    OrderStatus.PARTIALLY_SHIPPED: frozenset({OrderStatus.SHIPPED}),
+    OrderStatus.PARTIALLY_SHIPPED: frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED}),
     OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED}),
     OrderStatus.DELIVERED: frozenset(),
     OrderStatus.CANCELLED: frozenset(),
@@ -156,6 +157,10 @@ def order_view(order: Order) -> dict[str, Any]:
                 "quantity": line.quantity,
                 "unit_price": line.unit_price.amount,
                 "currency": line.unit_price.currency,
+                "shipped": line.shipped,
+                "delivered": line.delivered,
+                "returned": line.returned,
+                "cancelled": line.cancelled,
             }
             for line in order.lines
         ],
@@ -168,6 +173,7 @@ def order_view(order: Order) -> dict[str, Any]:
         "shipping_method": order.shipping_method,
         "expires_at": order.expires_at.astimezone(UTC),
         "cancel_reason": order.cancel_reason,
+        "delivered_at": None if order.delivered_at is None else order.delivered_at.astimezone(UTC),
         "version": order.version,
         "created_at": order.placed_at.astimezone(UTC),
         "updated_at": order.updated_at.astimezone(UTC),

@@ -1,7 +1,7 @@
-"""The steps of an order's lifecycle: ship, deliver, cancel, and the expiry of unpaid orders.
-Each step locks its order, checks who may take it and from which status, moves the order's
-stock where the step does (see :mod:`orderly_core.orders.effects`), and is audited and
-announced in its own transaction.
+"""What the steps of an order's lifecycle share (finding the order, who may move it where),
+becoming paid, and the expiry of unpaid orders. Shipping, delivering and cancelling move an
+order's units, its stock and its money, and live with its shipments
+(:mod:`orderly_core.shipments`).
 
 An order becomes paid only through its payments (:mod:`orderly_core.payments`), which call
 :func:`mark_paid` in their own transaction once the order's succeeded payments cover its
@@ -17,17 +17,16 @@ from typing import Any
 from returns.result import Failure, Result, Success
 
 from orderly_core.catalogue.ledger import MovementKind
-from orderly_core.orders.effects import EVENT_OF, announce, move_stock
+from orderly_core.orders.effects import EVENT_OF, announce, move_units
 from orderly_core.orders.errors import IllegalTransition, OrderNotFound
-from orderly_core.orders.model import Order, OrderLine, OrderStatus, may_move, order_view
+from orderly_core.orders.model import Order, OrderStatus, may_move, order_view
 from orderly_core.orders.ports import OrdersServices, OrdersUnit
 from orderly_core.platform.audit import record
-from orderly_core.platform.idempotency import Idempotent, Operation
 from orderly_core.platform.ports import Services
-from orderly_core.platform.transaction import in_idempotent_transaction, in_transaction
+from orderly_core.platform.transaction import in_transaction
 from orderly_core.shared.authorization import may_see_order, operations_denied, order_move_denied
 from orderly_core.shared.context import Context
-from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict, version_conflict
+from orderly_core.shared.errors import Forbidden, VersionConflict, version_conflict
 from orderly_core.shared.validation import parse_id, text_problem
 
 
@@ -46,25 +45,23 @@ class ExpiryReport:
 StepError = Forbidden | OrderNotFound | IllegalTransition | VersionConflict
 
 # The refusals that are outcomes of a request, replayed to its retries like a success.
-_STEP_OUTCOMES = (OrderNotFound, IllegalTransition, VersionConflict)
+STEP_OUTCOMES = (OrderNotFound, IllegalTransition, VersionConflict)
 
-_STOCK_EFFECT = {
-    OrderStatus.SHIPPED: MovementKind.SHIPMENT,
-    OrderStatus.CANCELLED: MovementKind.RELEASE,
-}
+CANCELLED_REASON = "cancelled"  # a cancellation's reason when none is given
+REASON_MAX = 255
 
 
-def _counted(lines: tuple[OrderLine, ...], target: OrderStatus) -> tuple[OrderLine, ...] | None:
-    """The lines' counts after a step to ``target`` (``None`` when they do not change):
-    shipping ships every unit still to ship, delivering delivers every unit shipped."""
-    if target is OrderStatus.SHIPPED:
-        return tuple(replace(line, shipped=line.shipped + line.unshipped) for line in lines)
-    if target is OrderStatus.DELIVERED:
-        return tuple(replace(line, delivered=line.shipped) for line in lines)
+def reason_problem(reason: str) -> str | None:
+    """What is wrong with ``reason`` as the reason of a cancellation (at most 255
+    characters of multi-line text; blank is the default reason), or ``None``."""
+    if problem := text_problem(reason, multiline=True):
+        return problem
+    if len(reason.strip()) > REASON_MAX:
+        return f"must be at most {REASON_MAX} characters"
     return None
 
 
-async def _visible_order(
+async def visible_order(
     uow: OrdersUnit, ctx: Context, order_id: str, *, for_update: bool
 ) -> Order | OrderNotFound:
     """The order ``order_id`` names, if the actor may see it; anyone else's is not found."""
@@ -75,7 +72,7 @@ async def _visible_order(
     return order
 
 
-def _step_refusal(
+def step_refusal(
     ctx: Context, step: OrderStep, order: Order, target: OrderStatus
 ) -> StepError | None:
     """Why ``ctx``'s actor may not move ``order`` to ``target`` now, if they may not."""
@@ -89,57 +86,38 @@ def _step_refusal(
     return None
 
 
-async def _step(
-    deps: OrdersServices,
-    ctx: Context,
-    step: OrderStep,
-    target: OrderStatus,
-    *,
-    reason: str | None = None,
-    expiring: bool = False,
-) -> Idempotent[Order, StepError]:
+async def _expire(deps: OrdersServices, ctx: Context, order_id: uuid.UUID) -> bool:
+    """Cancel one unpaid order past its expiry (reason ``expired``), releasing its stock,
+    in its own transaction; whether it was expired."""
+
     async def work(uow: OrdersUnit) -> Result[Order, StepError]:
-        order = await _visible_order(uow, ctx, step.order_id, for_update=True)
-        if isinstance(order, OrderNotFound):
-            return Failure(order)
-        if refusal := _step_refusal(ctx, step, order, target):
+        order = await uow.orders.get(order_id, for_update=True)
+        if order is None:
+            return Failure(OrderNotFound(str(order_id)))
+        if refusal := step_refusal(ctx, OrderStep(str(order_id)), order, OrderStatus.CANCELLED):
             return Failure(refusal)
-        now = deps.clock.now()
+        if order.status is not OrderStatus.PLACED:
+            return Failure(IllegalTransition(str(order.id), order.status.value, "expired"))
+        lines = tuple(replace(line, cancelled=line.quantity - line.shipped) for line in order.lines)
         moved = replace(
             order,
-            status=target,
-            cancel_reason=reason if target is OrderStatus.CANCELLED else order.cancel_reason,
+            status=OrderStatus.CANCELLED,
+            cancel_reason="expired",
             version=order.version + 1,
-            updated_at=now,
-            delivered_at=now if target is OrderStatus.DELIVERED else order.delivered_at,
+            updated_at=deps.clock.now(),
+            lines=lines,
         )
         await uow.orders.save(moved)
-        if (counted := _counted(order.lines, target)) is not None:
-            moved = replace(moved, lines=counted)
-            await uow.orders.save_lines(moved)
-        if (kind := _STOCK_EFFECT.get(target)) is not None:
-            await move_stock(deps, uow, ctx, order, kind=kind)
-        operation = "order.expire" if expiring else f"order.{target.value}"
+        await uow.orders.save_lines(moved)
+        units = {line.sku: line.unshipped for line in order.lines}
+        await move_units(deps, uow, ctx, units, kind=MovementKind.RELEASE, reference=str(order.id))
         before, after = order_view(order), order_view(moved)
         subject = ("order", str(order.id))
-        await record(deps, uow, ctx, operation, target=subject, before=before, after=after)
-        await announce(deps, uow, ctx, EVENT_OF[target], moved)
+        await record(deps, uow, ctx, "order.expire", target=subject, before=before, after=after)
+        await announce(deps, uow, ctx, EVENT_OF[OrderStatus.CANCELLED], moved)
         return Success(moved)
 
-    async def replay_refusal(uow: OrdersUnit) -> StepError | None:
-        """Today's answer to an actor who may no longer see the order or make the step."""
-        order = await _visible_order(uow, ctx, step.order_id, for_update=False)
-        if isinstance(order, OrderNotFound):
-            return order
-        return order_move_denied(ctx.actor, target)
-
-    if expiring:  # one sweep expires many orders: its key names the sweep, not a step
-        return await in_transaction(deps, ctx, work)
-    request = {"step": step, "reason": reason}
-    operation = Operation(f"order.{target.value}", request, Order, _STEP_OUTCOMES)
-    return await in_idempotent_transaction(
-        deps, ctx, operation, work, replay_refusal=replay_refusal
-    )
+    return isinstance(await in_transaction(deps, ctx, work), Success)
 
 
 async def mark_paid(
@@ -166,36 +144,6 @@ async def mark_paid(
     return paid
 
 
-async def ship_order(
-    deps: OrdersServices, ctx: Context, step: OrderStep
-) -> Idempotent[Order, StepError]:
-    """Mark a paid order shipped (staff): its reserved stock leaves the warehouse."""
-    return await _step(deps, ctx, step, OrderStatus.SHIPPED)
-
-
-async def deliver_order(
-    deps: OrdersServices, ctx: Context, step: OrderStep
-) -> Idempotent[Order, StepError]:
-    """Mark a shipped order delivered (staff)."""
-    return await _step(deps, ctx, step, OrderStatus.DELIVERED)
-
-
-REASON_MAX = 255
-
-
-async def cancel_order(
-    deps: OrdersServices, ctx: Context, step: OrderStep, reason: str = "cancelled"
-) -> Idempotent[Order, StepError | InvalidInput]:
-    """Cancel a placed or paid order (its owner, or staff), releasing its stock, with a reason
-    of at most 255 characters. Shipped orders cannot be cancelled."""
-    if problem := text_problem(reason, multiline=True):
-        return Failure(InvalidInput.single("reason", problem))
-    reason = reason.strip() or "cancelled"
-    if len(reason) > REASON_MAX:
-        return Failure(InvalidInput.single("reason", f"must be at most {REASON_MAX} characters"))
-    return await _step(deps, ctx, step, OrderStatus.CANCELLED, reason=reason)
-
-
 async def expire_orders(
     deps: OrdersServices, ctx: Context, *, limit: int = 500
 ) -> Result[ExpiryReport, Forbidden]:
@@ -211,16 +159,6 @@ async def expire_orders(
     found = await in_transaction(deps, ctx, work)
     if not isinstance(found, Success):
         return found
-    expired: list[uuid.UUID] = []
-    for order_id in found.unwrap().expired:
-        result = await _step(
-            deps,
-            ctx,
-            OrderStep(str(order_id)),
-            OrderStatus.CANCELLED,
-            reason="expired",
-            expiring=True,
-        )
-        if isinstance(result, Success):
-            expired.append(order_id)
+    due = found.unwrap().expired
+    expired = [order_id for order_id in due if await _expire(deps, ctx, order_id)]
     return Success(ExpiryReport(tuple(expired), applied=ctx.applies_changes))

@@ -26,6 +26,7 @@ from orderly_core.shared.context import Context
 class EventType(enum.StrEnum):
     ORDER_PLACED = "order.placed"
     ORDER_PAID = "order.paid"
+    ORDER_PARTIALLY_SHIPPED = "order.partially_shipped"  # some units shipped, some to ship
     ORDER_SHIPPED = "order.shipped"
     ORDER_DELIVERED = "order.delivered"
     ORDER_CANCELLED = "order.cancelled"  # its data carries the reason ("expired", ...)
@@ -39,6 +40,8 @@ class EventType(enum.StrEnum):
     PAYMENT_MISMATCH = "payment.mismatch"
     REFUND_SUCCEEDED = "refund.succeeded"
     REFUND_FAILED = "refund.failed"
+    SHIPMENT_CREATED = "shipment.created"  # with its carrier, tracking and lines
+    SHIPMENT_DELIVERED = "shipment.delivered"
     RETURN_REQUESTED = "return.requested"
     RETURN_APPROVED = "return.approved"
     RETURN_REJECTED = "return.rejected"

@@ -150,6 +150,13 @@ def order_move_denied(actor: Actor, target: str) -> Forbidden | None:
     )
 
 
+def fulfilment_denied(actor: Actor, action: str) -> Forbidden | None:
+    """Shipping an order's units, delivering its shipments and cancelling what remains of a
+    paid order: staff and admins, operators and Orderly itself (warehouse work, as shipping
+    and delivering whole orders are)."""
+    return _denied_unless(_staff_or_operations(actor), action)
+
+
 def money_handling_denied(actor: Actor, action: str) -> Forbidden | None:
     """Recording that money arrived by hand (a bank transfer, cash on delivery) and refunding
     an order: staff and admins, operators at the CLI, and Orderly itself (its follow-ups).

@@ -8,7 +8,12 @@ from datetime import date, datetime
 from orderly_core.orders.model import Order, OrderStatus
 from orderly_core.sales.model import DayTally, Revenue, SalesSummary, SkuSales
 
-_PAID = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+_PAID = (
+    OrderStatus.PAID,
+    OrderStatus.PARTIALLY_SHIPPED,
+    OrderStatus.SHIPPED,
+    OrderStatus.DELIVERED,
+)
 
 
 class InMemorySales:

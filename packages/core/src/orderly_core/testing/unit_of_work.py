@@ -23,6 +23,7 @@ from orderly_core.platform.idempotency import KeyScope, StoredOutcome
 from orderly_core.platform.outbox import Event
 from orderly_core.returns.model import Return
 from orderly_core.sales.model import SalesSummary
+from orderly_core.shipments.model import Shipment
 from orderly_core.shipping.model import ShippingRate
 from orderly_core.testing.accounts import FakePasswords, InMemoryRefreshTokens, InMemoryUsers
 from orderly_core.testing.catalogue import InMemoryLedger, InMemoryProducts
@@ -43,6 +44,7 @@ from orderly_core.testing.platform import (
 )
 from orderly_core.testing.returns import InMemoryReturns
 from orderly_core.testing.sales import InMemorySales
+from orderly_core.testing.shipments import InMemoryShipments
 from orderly_core.testing.shipping import InMemoryShippingRates
 from orderly_core.testing.webhooks import InMemoryDeliveries, InMemoryEndpoints
 from orderly_core.unit_of_work import Dependencies
@@ -73,6 +75,7 @@ class InMemoryStore:
     refunds: dict[uuid.UUID, Refund] = field(default_factory=dict)
     provider_events: dict[tuple[str, str], tuple[str, str, datetime]] = field(default_factory=dict)
     returns: dict[uuid.UUID, Return] = field(default_factory=dict)
+    shipments: dict[uuid.UUID, Shipment] = field(default_factory=dict)
     commits: int = 0
     held_keys: set[KeyScope] = field(default_factory=set)  # claimed by an open unit of work
 
@@ -98,6 +101,7 @@ class InMemoryStore:
             refunds=dict(self.refunds),
             provider_events=dict(self.provider_events),
             returns=dict(self.returns),
+            shipments=dict(self.shipments),
         )
 
 
@@ -131,6 +135,7 @@ class InMemoryUnitOfWork:
         self.refunds = InMemoryRefunds(self._working.refunds)
         self.provider_events = InMemoryProviderEvents(self._working.provider_events)
         self.returns = InMemoryReturns(self._working.returns)
+        self.shipments = InMemoryShipments(self._working.shipments)
         self.idempotency = InMemoryIdempotency(
             self._working.idempotency, self._held, self._store.held_keys
         )
@@ -172,6 +177,7 @@ class InMemoryUnitOfWork:
         self._store.refunds = dict(self._working.refunds)
         self._store.provider_events = dict(self._working.provider_events)
         self._store.returns = dict(self._working.returns)
+        self._store.shipments = dict(self._working.shipments)
         self._store.commits += 1
         self._release_keys()
 
