@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from orderly_cli.embedded import EmbeddedPostgres, create_database, start_postgres, start_redis
 
-pytest_plugins = ["tests.db_fixtures", "tests.payments_fixtures"]
+pytest_plugins = ["tests.db_fixtures", "tests.payments_fixtures", "tests.http.stripe_shop"]
 
 TEST_DATABASE = "orderly_test"
 NO_SERVERS = "--no-servers"
