@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,8 +14,8 @@ from orderly_core.orders.steps import mark_paid
 from orderly_core.payments.model import Payment, PaymentStatus, Refund
 from orderly_core.payments.ports import PaymentsServices, PaymentsUnit
 from orderly_core.payments.views import payment_view, refund_view, succeeded_amount
-from orderly_core.platform.audit import record
 from orderly_core.platform.outbox import EventType, publish
+from orderly_core.platform.versions import save_version
 from orderly_core.shared.authorization import may_see_order
 from orderly_core.shared.context import Actor, Context
 from orderly_core.shared.validation import parse_id
@@ -72,18 +71,17 @@ async def save_payment(
     **changes: Any,
 ) -> Payment:
     """``payment`` (locked) with ``changes`` as its next version, saved and audited."""
-    changed = replace(payment, **changes, version=payment.version + 1, updated_at=deps.clock.now())
-    await uow.payments.save(changed)
-    await record(
+    return await save_version(
         deps,
         uow,
         ctx,
+        payment,
         operation,
-        target=("payment", str(payment.id)),
-        before=payment_view(payment),
-        after=payment_view(changed),
+        save=uow.payments.save,
+        target_type="payment",
+        view=payment_view,
+        changes=changes,
     )
-    return changed
 
 
 async def save_refund(
@@ -95,18 +93,17 @@ async def save_refund(
     **changes: Any,
 ) -> Refund:
     """``refund`` (locked) with ``changes`` as its next version, saved and audited."""
-    changed = replace(refund, **changes, version=refund.version + 1, updated_at=deps.clock.now())
-    await uow.refunds.save(changed)
-    await record(
+    return await save_version(
         deps,
         uow,
         ctx,
+        refund,
         operation,
-        target=("refund", str(refund.id)),
-        before=refund_view(refund),
-        after=refund_view(changed),
+        save=uow.refunds.save,
+        target_type="refund",
+        view=refund_view,
+        changes=changes,
     )
-    return changed
 
 
 async def announce_payment(

@@ -4,13 +4,12 @@ may see its order), saving a return as a new version, and announcing it."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from orderly_core.orders.model import Order
-from orderly_core.platform.audit import record
 from orderly_core.platform.outbox import EventType, publish
 from orderly_core.platform.ports import Services
+from orderly_core.platform.versions import save_version
 from orderly_core.returns.errors import ReturnNotFound
 from orderly_core.returns.model import Return, return_view
 from orderly_core.returns.ports import ReturnsUnit
@@ -41,18 +40,17 @@ async def save_return(
     **changes: Any,
 ) -> Return:
     """``ret`` (locked) with ``changes`` as its next version, saved and audited."""
-    changed = replace(ret, **changes, version=ret.version + 1, updated_at=deps.clock.now())
-    await uow.returns.save(changed)
-    await record(
+    return await save_version(
         deps,
         uow,
         ctx,
+        ret,
         operation,
-        target=("return", str(ret.id)),
-        before=return_view(ret),
-        after=return_view(changed),
+        save=uow.returns.save,
+        target_type="return",
+        view=return_view,
+        changes=changes,
     )
-    return changed
 
 
 async def announce_return(
