@@ -5,7 +5,8 @@ shared with the follow-ups)."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from returns.result import Failure, Result, Success
 
@@ -45,6 +46,9 @@ from orderly_core.shared.context import Context
 from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.shared.money import Money
 from orderly_core.shared.validation import FieldErrors
+
+if TYPE_CHECKING:
+    from dataclasses import Field
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,12 +279,30 @@ async def refund_order(
     recorded = await in_idempotent_transaction(
         deps, ctx, operation, work, replay_refusal=replay_refusal
     )
+    return await with_refunds_settled(deps, ctx, recorded)
+
+
+class WithRefunds(Protocol):
+    """An answer (a frozen dataclass) holding the refunds a write recorded."""
+
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+
+    @property
+    def refunds(self) -> tuple[Refund, ...]: ...
+
+
+async def with_refunds_settled[T: WithRefunds, E](
+    deps: PaymentsServices, ctx: Context, recorded: Idempotent[T, E]
+) -> Idempotent[T, E]:
+    """A committed write's answer once its pending refunds were asked of their provider
+    (:func:`settle_refund`), each as it then is; a replay settles what is still pending too.
+    A failure, a dry run or a write that asks the provider nothing is answered as it was."""
     if not isinstance(recorded, Success) or not ctx.applies_changes:
         return recorded
     first = recorded.unwrap()
     planned = first.original if isinstance(first, Replayed) else first
     settled = [await settle_refund(deps, ctx, r.id) or r for r in planned.refunds]
-    value = Refunds(tuple(settled))
+    value = replace(planned, refunds=tuple(settled))
     if isinstance(first, Replayed):
         return Success(Replayed(value, first.request_id))
     return Success(value)

@@ -28,8 +28,8 @@ from orderly_core.orders.steps import (
     visible_order,
 )
 from orderly_core.payments.model import Refund
-from orderly_core.payments.refunds import settle_refund
-from orderly_core.platform.idempotency import Idempotent, Operation, Replayed
+from orderly_core.payments.refunds import settle_refund, with_refunds_settled
+from orderly_core.platform.idempotency import Idempotent, Operation
 from orderly_core.platform.transaction import in_idempotent_transaction
 from orderly_core.shared.authorization import fulfilment_denied, order_move_denied
 from orderly_core.shared.context import Context
@@ -254,19 +254,4 @@ async def cancel_remainder(
     recorded = await in_idempotent_transaction(
         deps, ctx, operation, work, replay_refusal=replay_refusal
     )
-    return await _settled(deps, ctx, recorded)
-
-
-async def _settled[E](
-    deps: ShipmentsServices, ctx: Context, recorded: Idempotent[Cancellation, E]
-) -> Idempotent[Cancellation, E]:
-    """The cancellation once its refunds were asked of the provider (not in a dry run)."""
-    if not isinstance(recorded, Success) or not ctx.applies_changes:
-        return recorded
-    first = recorded.unwrap()
-    planned = first.original if isinstance(first, Replayed) else first
-    settled = [await settle_refund(deps, ctx, r.id) or r for r in planned.refunds]
-    value = Cancellation(planned.order, tuple(settled))
-    if isinstance(first, Replayed):
-        return Success(Replayed(value, first.request_id))
-    return Success(value)
+    return await with_refunds_settled(deps, ctx, recorded)
