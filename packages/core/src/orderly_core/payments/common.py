@@ -14,8 +14,8 @@ from orderly_core.orders.steps import mark_paid
 from orderly_core.payments.model import Payment, PaymentStatus, Refund
 from orderly_core.payments.ports import PaymentsServices, PaymentsUnit
 from orderly_core.payments.views import payment_view, refund_view, succeeded_amount
-from orderly_core.platform.outbox import EventType, publish
-from orderly_core.platform.versions import save_version
+from orderly_core.platform.outbox import EventType
+from orderly_core.platform.versions import announce_version, save_version
 from orderly_core.shared.authorization import may_see_order
 from orderly_core.shared.context import Actor, Context
 from orderly_core.shared.validation import parse_id
@@ -116,28 +116,16 @@ async def announce_payment(
     extra: Mapping[str, Any] | None = None,
 ) -> None:
     """A payment's event: the payment as it now is, its version ordering its events."""
-    await publish(
-        deps,
-        uow,
-        ctx,
-        event_type,
-        subject=f"payment:{payment.id}",
-        sequence=payment.version,
-        data=payment_view(payment) | dict(extra or {}),
+    await announce_version(
+        deps, uow, ctx, event_type, payment, subject_type="payment", view=payment_view, extra=extra
     )
 
 
 async def announce_refund(
     deps: PaymentsServices, uow: PaymentsUnit, ctx: Context, event_type: EventType, refund: Refund
 ) -> None:
-    await publish(
-        deps,
-        uow,
-        ctx,
-        event_type,
-        subject=f"refund:{refund.id}",
-        sequence=refund.version,
-        data=refund_view(refund),
+    await announce_version(
+        deps, uow, ctx, event_type, refund, subject_type="refund", view=refund_view
     )
 
 

@@ -1,5 +1,5 @@
-"""Saving a record as its next version: the change, its version and time moved on, saved and
-audited in the write's own transaction."""
+"""Saving a record as its next version (the change, its version and time moved on, saved and
+audited in the write's own transaction) and announcing it (its event, ordered by its version)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from orderly_core.platform.audit import HasAuditLog, record
+from orderly_core.platform.outbox import EventType, HasOutbox, publish
 from orderly_core.platform.ports import Services
 from orderly_core.shared.context import Context
 
@@ -54,3 +55,27 @@ async def save_version[V: Versioned](
         after=view(changed),
     )
     return changed
+
+
+async def announce_version[V: Versioned](
+    deps: Services[object],
+    uow: HasOutbox,
+    ctx: Context,
+    event_type: EventType,
+    current: V,
+    *,
+    subject_type: str,
+    view: Callable[[V], Mapping[str, Any]],
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """``current``'s event: its ``view`` as it now is (with the ``extra`` members), about
+    ``<subject_type>:<id>``; its version orders the events about it."""
+    await publish(
+        deps,
+        uow,
+        ctx,
+        event_type,
+        subject=f"{subject_type}:{current.id}",
+        sequence=current.version,
+        data={**view(current), **(extra or {})},
+    )

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from orderly_core.orders.model import Order
-from orderly_core.platform.outbox import EventType, publish
+from orderly_core.platform.outbox import EventType
 from orderly_core.platform.ports import Services
-from orderly_core.platform.versions import save_version
+from orderly_core.platform.versions import announce_version, save_version
 from orderly_core.returns.errors import ReturnNotFound
 from orderly_core.returns.model import Return, return_view
 from orderly_core.returns.ports import ReturnsUnit
@@ -63,12 +63,6 @@ async def announce_return(
     extra: Mapping[str, Any] | None = None,
 ) -> None:
     """The return's event, with the return as it now is; its version orders its events."""
-    await publish(
-        deps,
-        uow,
-        ctx,
-        event_type,
-        subject=f"return:{ret.id}",
-        sequence=ret.version,
-        data=return_view(ret) | dict(extra or {}),
+    await announce_version(
+        deps, uow, ctx, event_type, ret, subject_type="return", view=return_view, extra=extra
     )

@@ -29,7 +29,8 @@ from orderly_core.payments.model import Refund
 from orderly_core.payments.refunds import record_refunds
 from orderly_core.payments.views import refunded_amount, succeeded_amount
 from orderly_core.platform.audit import record
-from orderly_core.platform.outbox import EventType, publish
+from orderly_core.platform.outbox import EventType
+from orderly_core.platform.versions import announce_version
 from orderly_core.shared.authorization import fulfilment_denied
 from orderly_core.shared.context import Context
 from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict, version_conflict
@@ -211,14 +212,8 @@ async def _announce_shipment(
     event_type: EventType,
     shipment: Shipment,
 ) -> None:
-    await publish(
-        deps,
-        uow,
-        ctx,
-        event_type,
-        subject=f"shipment:{shipment.id}",
-        sequence=shipment.version,
-        data=shipment_view(shipment),
+    await announce_version(
+        deps, uow, ctx, event_type, shipment, subject_type="shipment", view=shipment_view
     )
 
 
