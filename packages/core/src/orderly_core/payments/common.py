@@ -1,5 +1,5 @@
-"""What the payments' use cases share: finding the order a request names, saving a payment or
-a refund as a new version, announcing it, and settling an order once its payments cover it."""
+"""What the payments' use cases share: saving a payment or a refund as a new version,
+announcing it, and settling an order once its payments cover it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from orderly_core.orders.errors import OrderNotFound
 from orderly_core.orders.model import Order
 from orderly_core.orders.steps import mark_paid
 from orderly_core.payments.model import Payment, PaymentStatus, Refund
@@ -16,9 +15,7 @@ from orderly_core.payments.ports import PaymentsServices, PaymentsUnit
 from orderly_core.payments.views import payment_view, refund_view, succeeded_amount
 from orderly_core.platform.outbox import EventType
 from orderly_core.platform.versions import announce_version, save_version
-from orderly_core.shared.authorization import may_see_order
 from orderly_core.shared.context import Actor, Context
-from orderly_core.shared.validation import parse_id
 
 # A provider call that could not be made is tried again later, each time waiting twice as
 # long (1, 2, 4... minutes, at most an hour); after this many tries it has failed for good.
@@ -49,17 +46,6 @@ def provider_key(kind: str, record_id: uuid.UUID) -> str:
     """The idempotency key the provider is given for one of Orderly's payments or refunds:
     asking the provider twice for it does the work once."""
     return f"orderly-{kind}-{record_id}"
-
-
-async def visible_order(
-    uow: PaymentsUnit, ctx: Context, order_id: str, *, for_update: bool
-) -> Order | OrderNotFound:
-    """The order ``order_id`` names, if the actor may see it; anyone else's is not found."""
-    wanted = parse_id(order_id)
-    order = await uow.orders.get(wanted, for_update=for_update) if wanted else None
-    if order is None or not may_see_order(ctx.actor, order.customer_id):
-        return OrderNotFound(order_id)
-    return order
 
 
 async def save_payment(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from returns.result import Failure, Result, Success
 
 from orderly_core.orders.errors import OrderNotFound
-from orderly_core.payments.common import visible_order
+from orderly_core.orders.steps import visible_order
 from orderly_core.payments.model import Payment, Refund
 from orderly_core.payments.ports import PaymentsServices, PaymentsUnit
 from orderly_core.platform.transaction import in_transaction

@@ -12,6 +12,7 @@ from returns.result import Failure, Result, Success
 
 from orderly_core.orders.errors import OrderNotFound
 from orderly_core.orders.model import Order
+from orderly_core.orders.steps import visible_order
 from orderly_core.payments.common import (
     MAX_ATTEMPTS,
     REASON_MAX,
@@ -21,7 +22,6 @@ from orderly_core.payments.common import (
     next_try,
     provider_key,
     save_refund,
-    visible_order,
 )
 from orderly_core.payments.errors import RefundExceedsRefundable
 from orderly_core.payments.manual import checked_amount

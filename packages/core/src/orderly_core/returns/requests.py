@@ -10,7 +10,8 @@ from returns.result import Failure, Result, Success
 from orderly_core.catalogue.model import SKU_RULE, normalise_sku
 from orderly_core.orders.errors import OrderNotFound
 from orderly_core.orders.model import MAX_LINES, MAX_QUANTITY, Order
-from orderly_core.payments.common import actor_ref, visible_order
+from orderly_core.orders.steps import visible_order
+from orderly_core.payments.common import actor_ref
 from orderly_core.platform.audit import record
 from orderly_core.platform.idempotency import Idempotent, Operation
 from orderly_core.platform.outbox import EventType
