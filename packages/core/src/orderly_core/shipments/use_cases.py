@@ -12,6 +12,7 @@ from returns.result import Failure, Result, Success
 
 from orderly_core.orders.errors import OrderNotFound
 from orderly_core.orders.model import Order
+from orderly_core.orders.reading import order_records
 from orderly_core.orders.steps import visible_order
 from orderly_core.platform.idempotency import Idempotent, Operation
 from orderly_core.platform.transaction import in_idempotent_transaction, in_transaction
@@ -172,14 +173,9 @@ async def list_shipments(
 ) -> Result[tuple[Shipment, ...], OrderNotFound]:
     """An order's shipments, oldest first, with their tracking. Customers see their own
     orders' only: anyone else's order is not found."""
-
-    async def work(uow: ShipmentsUnit) -> Result[tuple[Shipment, ...], OrderNotFound]:
-        order = await visible_order(uow, ctx, order_id, for_update=False)
-        if isinstance(order, OrderNotFound):
-            return Failure(order)
-        return Success(tuple(await uow.shipments.of_order(order.id)))
-
-    return await in_transaction(deps, ctx, work)
+    return await order_records(
+        deps, ctx, order_id, lambda uow, wanted: uow.shipments.of_order(wanted)
+    )
 
 
 async def get_shipment(
