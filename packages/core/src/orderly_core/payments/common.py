@@ -1,5 +1,5 @@
-"""What the payments' use cases share: saving a payment or a refund as a new version,
-announcing it, and settling an order once its payments cover it."""
+"""What the payments' use cases share: making a pending refund, saving a payment or a refund
+as a new version, announcing it, and settling an order once its payments cover it."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from typing import Any
 
 from orderly_core.orders.model import Order
 from orderly_core.orders.steps import mark_paid
-from orderly_core.payments.model import Payment, PaymentStatus, Refund
+from orderly_core.payments.model import Payment, PaymentStatus, Refund, RefundStatus
 from orderly_core.payments.ports import PaymentsServices, PaymentsUnit
 from orderly_core.payments.views import payment_view, refund_view, succeeded_amount
+from orderly_core.platform.audit import record
 from orderly_core.platform.outbox import EventType
 from orderly_core.platform.versions import announce_version, save_version
 from orderly_core.shared.context import Actor, Context
+from orderly_core.shared.money import Money
 
 # A provider call that could not be made is tried again later, each time waiting twice as
 # long (1, 2, 4... minutes, at most an hour); after this many tries it has failed for good.
@@ -46,6 +48,43 @@ def provider_key(kind: str, record_id: uuid.UUID) -> str:
     """The idempotency key the provider is given for one of Orderly's payments or refunds:
     asking the provider twice for it does the work once."""
     return f"orderly-{kind}-{record_id}"
+
+
+def pending_refund(
+    deps: PaymentsServices,
+    ctx: Context,
+    payment: Payment,
+    amount: Money,
+    reason: str,
+    *,
+    now: datetime,
+    return_id: uuid.UUID | None = None,
+) -> Refund:
+    """A new refund of ``amount`` of what ``payment`` took, asked for by this context's actor,
+    pending until its provider gives the money back."""
+    return Refund(
+        id=deps.ids.new_id(),
+        payment_id=payment.id,
+        order_id=payment.order_id,
+        amount=amount,
+        reason=reason,
+        status=RefundStatus.PENDING,
+        created_by=actor_ref(ctx.actor),
+        created_at=now,
+        updated_at=now,
+        version=1,
+        return_id=return_id,
+    )
+
+
+async def add_refund(
+    deps: PaymentsServices, uow: PaymentsUnit, ctx: Context, refund: Refund
+) -> None:
+    """Add a new refund, audited (``refund.create``)."""
+    await uow.refunds.add(refund)
+    target = ("refund", str(refund.id))
+    view = refund_view(refund)
+    await record(deps, uow, ctx, "refund.create", target=target, before=None, after=view)
 
 
 async def save_payment(

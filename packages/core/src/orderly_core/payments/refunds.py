@@ -16,10 +16,11 @@ from orderly_core.orders.steps import visible_order
 from orderly_core.payments.common import (
     MAX_ATTEMPTS,
     REASON_MAX,
-    actor_ref,
+    add_refund,
     announce_refund,
     clipped,
     next_try,
+    pending_refund,
     provider_key,
     save_refund,
 )
@@ -36,8 +37,7 @@ from orderly_core.payments.ports import (
     ProviderUnavailable,
     RefundRequest,
 )
-from orderly_core.payments.views import refund_view, refunded_amount
-from orderly_core.platform.audit import record
+from orderly_core.payments.views import refunded_amount
 from orderly_core.platform.idempotency import Idempotent, Operation, Replayed
 from orderly_core.platform.outbox import EventType
 from orderly_core.platform.transaction import in_idempotent_transaction, in_transaction
@@ -105,20 +105,9 @@ def _split(
         take = min(room, left)
         if take <= 0:
             continue
+        amount = Money(take, payment.amount.currency)
         made.append(
-            Refund(
-                id=deps.ids.new_id(),
-                payment_id=payment.id,
-                order_id=payment.order_id,
-                amount=Money(take, payment.amount.currency),
-                reason=request.reason,
-                status=RefundStatus.PENDING,
-                created_by=actor_ref(ctx.actor),
-                created_at=now,
-                updated_at=now,
-                version=1,
-                return_id=return_id,
-            )
+            pending_refund(deps, ctx, payment, amount, request.reason, now=now, return_id=return_id)
         )
         left -= take
         if left == 0:
@@ -232,10 +221,7 @@ async def record_refunds(
     request = OrderRefund(str(order.id), amount, reason)
     made = _split(deps, ctx, request, payments, refunds, return_id=return_id)
     for refund in made:
-        await uow.refunds.add(refund)
-        target = ("refund", str(refund.id))
-        view = refund_view(refund)
-        await record(deps, uow, ctx, "refund.create", target=target, before=None, after=view)
+        await add_refund(deps, uow, ctx, refund)
     return tuple(made)
 
 
