@@ -16,7 +16,9 @@ the headers HTTP gives it:
   answered ``201`` or ``202``.
 
 The HTTP API's own policies on requests sit here too, each named once:
-:func:`idempotency_key_missing` (placing an order needs an ``Idempotency-Key``).
+:func:`idempotency_key_missing` (placing an order needs an ``Idempotency-Key``), with the
+header's declaration (:data:`IdempotencyKey`) and what the routes that require one say of it
+(:data:`REQUIRED_KEY_NOTE`).
 """
 
 from __future__ import annotations
@@ -24,17 +26,20 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
+from fastapi import Header
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
+from pydantic.json_schema import SkipJsonSchema
 from returns.pipeline import is_successful
 from returns.result import Result
 from starlette.responses import Response
 
 from orderly_core.platform.idempotency import Replayed, without_replay
 from orderly_core.shared.context import ActorKind, Context, Mode
-from orderly_http.context import MODE_HEADER
+from orderly_http import limits
+from orderly_http.context import IDEMPOTENCY_KEY_HEADER, MODE_HEADER
 from orderly_http.limits import ETAG_DIGITS_MAX
 from orderly_http.problems import (
     REPLAYED_HEADER,
@@ -104,6 +109,26 @@ def version_of(resource: Versioned) -> int:
 def optional_version(if_match: str | None) -> int | None:
     """The version an optional ``If-Match`` names; ``None`` without one (any version)."""
     return None if if_match is None else expected_version(if_match)
+
+
+IdempotencyKey = Annotated[
+    str | SkipJsonSchema[None],
+    Header(
+        alias=IDEMPOTENCY_KEY_HEADER,
+        description="A unique key for this request, reused for every retry of it",
+        json_schema_extra=limits.IDEMPOTENCY_KEY,
+    ),
+]
+"""A write's ``Idempotency-Key`` header, declared to document it: the context reads it."""
+
+REQUIRED_KEY_NOTE = (
+    "Requires `Idempotency-Key` (400 without it): a retry with the same key and body within "
+    "24 hours gets the first answer again with `Idempotent-Replayed: true`; the same key "
+    "with another body is 422 `idempotency_key_reused`; a retry while the first request is "
+    "still running is 409 `request_in_flight`. A dry run (`?mode=dry_run`, no key needed) "
+    "answers 200 and changes nothing."
+)
+"""What a route that requires an ``Idempotency-Key`` says of it in its description."""
 
 
 def idempotency_key_missing(ctx: Context) -> ProblemResponse | None:

@@ -10,20 +10,22 @@ and every amount rule, is the core's decision. Every write here requires an
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header
-from pydantic.json_schema import SkipJsonSchema
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from orderly_core.payments.manual import record_manual_payment
 from orderly_core.payments.reading import list_payments, list_refunds
 from orderly_core.payments.refunds import refund_order
 from orderly_core.payments.starting import PaymentStart, start_payment
-from orderly_http import limits
-from orderly_http.answers import answer, described, idempotency_key_missing
+from orderly_http.answers import (
+    REQUIRED_KEY_NOTE,
+    IdempotencyKey,
+    answer,
+    described,
+    idempotency_key_missing,
+)
 from orderly_http.container import Resources
-from orderly_http.context import IDEMPOTENCY_KEY_HEADER, RequestContext, WriteContext
+from orderly_http.context import RequestContext, WriteContext
 from orderly_http.payment_schemas import (
     ManualPaymentBody,
     PaymentListResource,
@@ -36,23 +38,6 @@ from orderly_http.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1/orders", tags=["payments"])
 
-IdempotencyKey = Annotated[
-    str | SkipJsonSchema[None],
-    Header(
-        alias=IDEMPOTENCY_KEY_HEADER,
-        description="A unique key for this request, reused for every retry of it",
-        json_schema_extra=limits.IDEMPOTENCY_KEY,
-    ),
-]
-
-_KEY_NOTE = (
-    "Requires `Idempotency-Key` (400 without it): a retry with the same key and body within "
-    "24 hours gets the first answer again with `Idempotent-Replayed: true`; the same key "
-    "with another body is 422 `idempotency_key_reused`; a retry while the first request is "
-    "still running is 409 `request_in_flight`. A dry run (`?mode=dry_run`, no key needed) "
-    "answers 200 and changes nothing."
-)
-
 
 @router.post(
     "/{order_id}/payments",
@@ -60,7 +45,7 @@ _KEY_NOTE = (
     summary="Start paying an order",
     description=described(
         start_payment,
-        f"{_KEY_NOTE} Answers 201 with the payment and `client_secret` (Stripe) or "
+        f"{REQUIRED_KEY_NOTE} Answers 201 with the payment and `client_secret` (Stripe) or "
         "`instructions` (manual). 503 `payment_provider_unavailable` (with `Retry-After`) "
         "when the provider cannot be reached: retry with the same key.",
     ),
@@ -104,7 +89,7 @@ async def list_payments_route(
     summary="Record a payment made by hand",
     description=described(
         record_manual_payment,
-        f"{_KEY_NOTE} Answers 201 with the payment and the order.",
+        f"{REQUIRED_KEY_NOTE} Answers 201 with the payment and the order.",
     ),
     response_model=RecordedPaymentResource,
     responses={
@@ -133,7 +118,7 @@ async def record_payment_route(
     summary="Refund an order",
     description=described(
         refund_order,
-        f"{_KEY_NOTE} Answers 201 with the refunds made (`items`), as the provider left "
+        f"{REQUIRED_KEY_NOTE} Answers 201 with the refunds made (`items`), as the provider left "
         "them; a dry run answers the refunds it would make.",
     ),
     response_model=RefundListResource,

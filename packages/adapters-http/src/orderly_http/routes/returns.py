@@ -28,6 +28,7 @@ from orderly_core.returns.steps import approve_return, receive_return, reject_re
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_http import limits
 from orderly_http.answers import (
+    IdempotencyKey,
     answer,
     answer_change,
     described,
@@ -36,7 +37,7 @@ from orderly_http.answers import (
     version_of,
 )
 from orderly_http.container import Resources
-from orderly_http.context import IDEMPOTENCY_KEY_HEADER, RequestContext, WriteContext
+from orderly_http.context import RequestContext, WriteContext
 from orderly_http.paging import Cursor, Limit
 from orderly_http.problems import problem_responses
 from orderly_http.return_schemas import (
@@ -51,14 +52,6 @@ from orderly_http.return_schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["returns"])
 
-IdempotencyKey = Annotated[
-    str | SkipJsonSchema[None],
-    Header(
-        alias=IDEMPOTENCY_KEY_HEADER,
-        description="A unique key for this request, reused for every retry of it",
-        json_schema_extra=limits.IDEMPOTENCY_KEY,
-    ),
-]
 IfMatch = Annotated[
     str | SkipJsonSchema[None],
     Header(

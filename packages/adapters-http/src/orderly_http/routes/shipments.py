@@ -27,6 +27,8 @@ from orderly_core.shipments.use_cases import (
 )
 from orderly_http import limits
 from orderly_http.answers import (
+    REQUIRED_KEY_NOTE,
+    IdempotencyKey,
     answer,
     answer_change,
     described,
@@ -35,7 +37,7 @@ from orderly_http.answers import (
     version_of,
 )
 from orderly_http.container import Resources
-from orderly_http.context import IDEMPOTENCY_KEY_HEADER, RequestContext, WriteContext
+from orderly_http.context import RequestContext, WriteContext
 from orderly_http.problems import problem_responses
 from orderly_http.shipment_schemas import (
     CancellationResource,
@@ -47,14 +49,6 @@ from orderly_http.shipment_schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["shipments"])
 
-IdempotencyKey = Annotated[
-    str | SkipJsonSchema[None],
-    Header(
-        alias=IDEMPOTENCY_KEY_HEADER,
-        description="A unique key for this request, reused for every retry of it",
-        json_schema_extra=limits.IDEMPOTENCY_KEY,
-    ),
-]
 OrderIfMatch = Annotated[
     str | SkipJsonSchema[None],
     Header(
@@ -70,14 +64,6 @@ ShipmentIfMatch = Annotated[
     ),
 ]
 
-_KEY_NOTE = (
-    "Requires `Idempotency-Key` (400 without it): a retry with the same key and body within "
-    "24 hours gets the first answer again with `Idempotent-Replayed: true`; the same key "
-    "with another body is 422 `idempotency_key_reused`; a retry while the first request is "
-    "still running is 409 `request_in_flight`. A dry run (`?mode=dry_run`, no key needed) "
-    "answers 200 and changes nothing."
-)
-
 
 def _shipment_location(shipment: Shipment) -> str:
     return f"{router.prefix}/shipments/{shipment.id}"
@@ -89,7 +75,7 @@ def _shipment_location(shipment: Shipment) -> str:
     summary="Ship some of an order's units",
     description=described(
         create_shipment,
-        f"{_KEY_NOTE} Answers 201 with the shipment, its `Location` and `ETag`. `If-Match` "
+        f"{REQUIRED_KEY_NOTE} Answers 201 with the shipment, its `Location` and `ETag`. `If-Match` "
         "(optional) names the order's version: a stale copy gets 412.",
     ),
     response_model=ShipmentResource,
@@ -179,9 +165,9 @@ async def deliver_shipment_route(
     summary="Cancel what remains to ship of an order",
     description=described(
         cancel_remainder,
-        f"The body is optional (without `lines`, everything remaining). {_KEY_NOTE} Answers "
-        "200 with the order and the refunds made. `If-Match` (optional) names the order's "
-        "version: a stale copy gets 412.",
+        "The body is optional (without `lines`, everything remaining). "
+        f"{REQUIRED_KEY_NOTE} Answers 200 with the order and the refunds made. `If-Match` "
+        "(optional) names the order's version: a stale copy gets 412.",
     ),
     response_model=CancellationResource,
     responses=problem_responses(400, 401, 403, 404, 409, 412, 422),

@@ -20,8 +20,9 @@ from orderly_core.catalogue.ports import CatalogueUnit
 from orderly_core.catalogue.stock import record_movement
 from orderly_core.orders.model import Order, OrderStatus, order_view
 from orderly_core.orders.ports import OrdersServices, OrdersUnit
-from orderly_core.platform.outbox import EventType, publish
+from orderly_core.platform.outbox import EventType
 from orderly_core.platform.ports import Services
+from orderly_core.platform.versions import announce_version
 from orderly_core.shared.context import Context
 
 
@@ -104,12 +105,6 @@ async def announce(
 ) -> None:
     """The order's event, with the order as it now is (and ``extra`` members, such as the
     payment that paid it); its version orders its events."""
-    await publish(
-        deps,
-        uow,
-        ctx,
-        event_type,
-        subject=f"order:{order.id}",
-        sequence=order.version,
-        data=order_view(order) | dict(extra or {}),
+    await announce_version(
+        deps, uow, ctx, event_type, order, subject_type="order", view=order_view, extra=extra
     )

@@ -1,7 +1,10 @@
-"""Reading orders: one order, and pages of orders, each actor seeing what is theirs to see."""
+"""Reading orders: one order, pages of orders, and what an order holds (its payments, refunds,
+shipments, returns), each actor seeing what is theirs to see."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
 from returns.result import Failure, Result, Success
@@ -9,6 +12,8 @@ from returns.result import Failure, Result, Success
 from orderly_core.orders.errors import OrderNotFound
 from orderly_core.orders.model import Order, OrderQuery
 from orderly_core.orders.ports import OrdersServices, OrdersUnit
+from orderly_core.orders.steps import visible_order
+from orderly_core.platform.ports import Services
 from orderly_core.platform.transaction import in_transaction
 from orderly_core.shared.authorization import customer_filter_for_listing, may_see_order
 from orderly_core.shared.context import Context
@@ -28,6 +33,25 @@ async def get_order(
         if order is None or not may_see_order(ctx.actor, order.customer_id):
             return Failure(OrderNotFound(order_id))
         return Success(order)
+
+    return await in_transaction(deps, ctx, work)
+
+
+async def order_records[U: OrdersUnit, T](
+    deps: Services[U],
+    ctx: Context,
+    order_id: str,
+    records: Callable[[U, uuid.UUID], Awaitable[Sequence[T]]],
+) -> Result[tuple[T, ...], OrderNotFound]:
+    """What ``records`` reads of the order ``order_id`` names (its payments, its shipments...),
+    if the actor may see the order: customers see their own orders' only, anyone else's
+    order is not found."""
+
+    async def work(uow: U) -> Result[tuple[T, ...], OrderNotFound]:
+        order = await visible_order(uow, ctx, order_id, for_update=False)
+        if isinstance(order, OrderNotFound):
+            return Failure(order)
+        return Success(tuple(await records(uow, order.id)))
 
     return await in_transaction(deps, ctx, work)
 

@@ -1,25 +1,23 @@
-"""What the payments' use cases share: finding the order a request names, saving a payment or
-a refund as a new version, announcing it, and settling an order once its payments cover it."""
+"""What the payments' use cases share: making a pending refund, saving a payment or a refund
+as a new version, announcing it, and settling an order once its payments cover it."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from orderly_core.orders.errors import OrderNotFound
 from orderly_core.orders.model import Order
 from orderly_core.orders.steps import mark_paid
-from orderly_core.payments.model import Payment, PaymentStatus, Refund
+from orderly_core.payments.model import Payment, PaymentStatus, Refund, RefundStatus
 from orderly_core.payments.ports import PaymentsServices, PaymentsUnit
 from orderly_core.payments.views import payment_view, refund_view, succeeded_amount
 from orderly_core.platform.audit import record
-from orderly_core.platform.outbox import EventType, publish
-from orderly_core.shared.authorization import may_see_order
+from orderly_core.platform.outbox import EventType
+from orderly_core.platform.versions import announce_version, save_version
 from orderly_core.shared.context import Actor, Context
-from orderly_core.shared.validation import parse_id
+from orderly_core.shared.money import Money
 
 # A provider call that could not be made is tried again later, each time waiting twice as
 # long (1, 2, 4... minutes, at most an hour); after this many tries it has failed for good.
@@ -52,15 +50,41 @@ def provider_key(kind: str, record_id: uuid.UUID) -> str:
     return f"orderly-{kind}-{record_id}"
 
 
-async def visible_order(
-    uow: PaymentsUnit, ctx: Context, order_id: str, *, for_update: bool
-) -> Order | OrderNotFound:
-    """The order ``order_id`` names, if the actor may see it; anyone else's is not found."""
-    wanted = parse_id(order_id)
-    order = await uow.orders.get(wanted, for_update=for_update) if wanted else None
-    if order is None or not may_see_order(ctx.actor, order.customer_id):
-        return OrderNotFound(order_id)
-    return order
+def pending_refund(
+    deps: PaymentsServices,
+    ctx: Context,
+    payment: Payment,
+    amount: Money,
+    reason: str,
+    *,
+    now: datetime,
+    return_id: uuid.UUID | None = None,
+) -> Refund:
+    """A new refund of ``amount`` of what ``payment`` took, asked for by this context's actor,
+    pending until its provider gives the money back."""
+    return Refund(
+        id=deps.ids.new_id(),
+        payment_id=payment.id,
+        order_id=payment.order_id,
+        amount=amount,
+        reason=reason,
+        status=RefundStatus.PENDING,
+        created_by=actor_ref(ctx.actor),
+        created_at=now,
+        updated_at=now,
+        version=1,
+        return_id=return_id,
+    )
+
+
+async def add_refund(
+    deps: PaymentsServices, uow: PaymentsUnit, ctx: Context, refund: Refund
+) -> None:
+    """Add a new refund, audited (``refund.create``)."""
+    await uow.refunds.add(refund)
+    target = ("refund", str(refund.id))
+    view = refund_view(refund)
+    await record(deps, uow, ctx, "refund.create", target=target, before=None, after=view)
 
 
 async def save_payment(
@@ -72,18 +96,17 @@ async def save_payment(
     **changes: Any,
 ) -> Payment:
     """``payment`` (locked) with ``changes`` as its next version, saved and audited."""
-    changed = replace(payment, **changes, version=payment.version + 1, updated_at=deps.clock.now())
-    await uow.payments.save(changed)
-    await record(
+    return await save_version(
         deps,
         uow,
         ctx,
+        payment,
         operation,
-        target=("payment", str(payment.id)),
-        before=payment_view(payment),
-        after=payment_view(changed),
+        save=uow.payments.save,
+        target_type="payment",
+        view=payment_view,
+        changes=changes,
     )
-    return changed
 
 
 async def save_refund(
@@ -95,18 +118,17 @@ async def save_refund(
     **changes: Any,
 ) -> Refund:
     """``refund`` (locked) with ``changes`` as its next version, saved and audited."""
-    changed = replace(refund, **changes, version=refund.version + 1, updated_at=deps.clock.now())
-    await uow.refunds.save(changed)
-    await record(
+    return await save_version(
         deps,
         uow,
         ctx,
+        refund,
         operation,
-        target=("refund", str(refund.id)),
-        before=refund_view(refund),
-        after=refund_view(changed),
+        save=uow.refunds.save,
+        target_type="refund",
+        view=refund_view,
+        changes=changes,
     )
-    return changed
 
 
 async def announce_payment(
@@ -119,28 +141,16 @@ async def announce_payment(
     extra: Mapping[str, Any] | None = None,
 ) -> None:
     """A payment's event: the payment as it now is, its version ordering its events."""
-    await publish(
-        deps,
-        uow,
-        ctx,
-        event_type,
-        subject=f"payment:{payment.id}",
-        sequence=payment.version,
-        data=payment_view(payment) | dict(extra or {}),
+    await announce_version(
+        deps, uow, ctx, event_type, payment, subject_type="payment", view=payment_view, extra=extra
     )
 
 
 async def announce_refund(
     deps: PaymentsServices, uow: PaymentsUnit, ctx: Context, event_type: EventType, refund: Refund
 ) -> None:
-    await publish(
-        deps,
-        uow,
-        ctx,
-        event_type,
-        subject=f"refund:{refund.id}",
-        sequence=refund.version,
-        data=refund_view(refund),
+    await announce_version(
+        deps, uow, ctx, event_type, refund, subject_type="refund", view=refund_view
     )
 
 

@@ -12,14 +12,15 @@ from returns.result import Failure, Result, Success
 
 from orderly_core.orders.model import OrderStatus
 from orderly_core.payments.common import (
-    actor_ref,
+    add_refund,
     announce_payment,
     clipped,
+    pending_refund,
     save_payment,
     settle_order,
 )
 from orderly_core.payments.errors import ProviderNotInUse
-from orderly_core.payments.model import Payment, PaymentStatus, Refund, RefundStatus
+from orderly_core.payments.model import Payment, PaymentStatus, Refund
 from orderly_core.payments.ports import (
     InboundNotification,
     NotificationRefused,
@@ -29,7 +30,6 @@ from orderly_core.payments.ports import (
     ProviderEventKind,
 )
 from orderly_core.payments.views import refund_view
-from orderly_core.platform.audit import record
 from orderly_core.platform.outbox import EventType
 from orderly_core.platform.transaction import in_transaction
 from orderly_core.shared.context import Actor, Context
@@ -151,22 +151,8 @@ async def _orphan_refund(
     deps: PaymentsServices, uow: PaymentsUnit, ctx: Context, payment: Payment
 ) -> Refund:
     now = deps.clock.now()
-    refund = Refund(
-        id=deps.ids.new_id(),
-        payment_id=payment.id,
-        order_id=payment.order_id,
-        amount=payment.amount,
-        reason=ORPHANED_REASON,
-        status=RefundStatus.PENDING,
-        created_by=actor_ref(ctx.actor),
-        created_at=now,
-        updated_at=now,
-        version=1,
-    )
-    await uow.refunds.add(refund)
-    target = ("refund", str(refund.id))
-    view = refund_view(refund)
-    await record(deps, uow, ctx, "refund.create", target=target, before=None, after=view)
+    refund = pending_refund(deps, ctx, payment, payment.amount, ORPHANED_REASON, now=now)
+    await add_refund(deps, uow, ctx, refund)
     return refund
 
 

@@ -9,12 +9,12 @@ from returns.result import Failure, Result, Success
 
 from orderly_core.orders.errors import OrderNotFound
 from orderly_core.orders.model import Order, OrderStatus
+from orderly_core.orders.steps import visible_order
 from orderly_core.payments.common import (
     REASON_MAX,
     actor_ref,
     announce_payment,
     settle_order,
-    visible_order,
 )
 from orderly_core.payments.errors import ManualPaymentRefused, OrderNotPayable, PaymentExceedsDue
 from orderly_core.payments.model import Payment, PaymentStatus

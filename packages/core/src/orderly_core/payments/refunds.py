@@ -5,22 +5,24 @@ shared with the follow-ups)."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from returns.result import Failure, Result, Success
 
 from orderly_core.orders.errors import OrderNotFound
 from orderly_core.orders.model import Order
+from orderly_core.orders.steps import visible_order
 from orderly_core.payments.common import (
     MAX_ATTEMPTS,
     REASON_MAX,
-    actor_ref,
+    add_refund,
     announce_refund,
     clipped,
     next_try,
+    pending_refund,
     provider_key,
     save_refund,
-    visible_order,
 )
 from orderly_core.payments.errors import RefundExceedsRefundable
 from orderly_core.payments.manual import checked_amount
@@ -35,8 +37,7 @@ from orderly_core.payments.ports import (
     ProviderUnavailable,
     RefundRequest,
 )
-from orderly_core.payments.views import refund_view, refunded_amount
-from orderly_core.platform.audit import record
+from orderly_core.payments.views import refunded_amount
 from orderly_core.platform.idempotency import Idempotent, Operation, Replayed
 from orderly_core.platform.outbox import EventType
 from orderly_core.platform.transaction import in_idempotent_transaction, in_transaction
@@ -45,6 +46,9 @@ from orderly_core.shared.context import Context
 from orderly_core.shared.errors import Forbidden, InvalidInput
 from orderly_core.shared.money import Money
 from orderly_core.shared.validation import FieldErrors
+
+if TYPE_CHECKING:
+    from dataclasses import Field
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,20 +105,9 @@ def _split(
         take = min(room, left)
         if take <= 0:
             continue
+        amount = Money(take, payment.amount.currency)
         made.append(
-            Refund(
-                id=deps.ids.new_id(),
-                payment_id=payment.id,
-                order_id=payment.order_id,
-                amount=Money(take, payment.amount.currency),
-                reason=request.reason,
-                status=RefundStatus.PENDING,
-                created_by=actor_ref(ctx.actor),
-                created_at=now,
-                updated_at=now,
-                version=1,
-                return_id=return_id,
-            )
+            pending_refund(deps, ctx, payment, amount, request.reason, now=now, return_id=return_id)
         )
         left -= take
         if left == 0:
@@ -228,10 +221,7 @@ async def record_refunds(
     request = OrderRefund(str(order.id), amount, reason)
     made = _split(deps, ctx, request, payments, refunds, return_id=return_id)
     for refund in made:
-        await uow.refunds.add(refund)
-        target = ("refund", str(refund.id))
-        view = refund_view(refund)
-        await record(deps, uow, ctx, "refund.create", target=target, before=None, after=view)
+        await add_refund(deps, uow, ctx, refund)
     return tuple(made)
 
 
@@ -275,12 +265,30 @@ async def refund_order(
     recorded = await in_idempotent_transaction(
         deps, ctx, operation, work, replay_refusal=replay_refusal
     )
+    return await with_refunds_settled(deps, ctx, recorded)
+
+
+class WithRefunds(Protocol):
+    """An answer (a frozen dataclass) holding the refunds a write recorded."""
+
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+
+    @property
+    def refunds(self) -> tuple[Refund, ...]: ...
+
+
+async def with_refunds_settled[T: WithRefunds, E](
+    deps: PaymentsServices, ctx: Context, recorded: Idempotent[T, E]
+) -> Idempotent[T, E]:
+    """A committed write's answer once its pending refunds were asked of their provider
+    (:func:`settle_refund`), each as it then is; a replay settles what is still pending too.
+    A failure, a dry run or a write that asks the provider nothing is answered as it was."""
     if not isinstance(recorded, Success) or not ctx.applies_changes:
         return recorded
     first = recorded.unwrap()
     planned = first.original if isinstance(first, Replayed) else first
     settled = [await settle_refund(deps, ctx, r.id) or r for r in planned.refunds]
-    value = Refunds(tuple(settled))
+    value = replace(planned, refunds=tuple(settled))
     if isinstance(first, Replayed):
         return Success(Replayed(value, first.request_id))
     return Success(value)

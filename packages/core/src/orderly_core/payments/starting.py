@@ -9,13 +9,13 @@ from returns.result import Failure, Result, Success
 
 from orderly_core.orders.errors import OrderNotFound
 from orderly_core.orders.model import OrderStatus
+from orderly_core.orders.steps import visible_order
 from orderly_core.payments.common import (
     actor_ref,
     announce_payment,
     clipped,
     provider_key,
     save_payment,
-    visible_order,
 )
 from orderly_core.payments.errors import OrderNotPayable
 from orderly_core.payments.model import Payment, PaymentStatus

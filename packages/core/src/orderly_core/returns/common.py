@@ -4,13 +4,12 @@ may see its order), saving a return as a new version, and announcing it."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from orderly_core.orders.model import Order
-from orderly_core.platform.audit import record
-from orderly_core.platform.outbox import EventType, publish
+from orderly_core.platform.outbox import EventType
 from orderly_core.platform.ports import Services
+from orderly_core.platform.versions import announce_version, save_version
 from orderly_core.returns.errors import ReturnNotFound
 from orderly_core.returns.model import Return, return_view
 from orderly_core.returns.ports import ReturnsUnit
@@ -41,18 +40,17 @@ async def save_return(
     **changes: Any,
 ) -> Return:
     """``ret`` (locked) with ``changes`` as its next version, saved and audited."""
-    changed = replace(ret, **changes, version=ret.version + 1, updated_at=deps.clock.now())
-    await uow.returns.save(changed)
-    await record(
+    return await save_version(
         deps,
         uow,
         ctx,
+        ret,
         operation,
-        target=("return", str(ret.id)),
-        before=return_view(ret),
-        after=return_view(changed),
+        save=uow.returns.save,
+        target_type="return",
+        view=return_view,
+        changes=changes,
     )
-    return changed
 
 
 async def announce_return(
@@ -65,12 +63,6 @@ async def announce_return(
     extra: Mapping[str, Any] | None = None,
 ) -> None:
     """The return's event, with the return as it now is; its version orders its events."""
-    await publish(
-        deps,
-        uow,
-        ctx,
-        event_type,
-        subject=f"return:{ret.id}",
-        sequence=ret.version,
-        data=return_view(ret) | dict(extra or {}),
+    await announce_version(
+        deps, uow, ctx, event_type, ret, subject_type="return", view=return_view, extra=extra
     )

@@ -10,7 +10,9 @@ from returns.result import Failure, Result, Success
 from orderly_core.catalogue.model import SKU_RULE, normalise_sku
 from orderly_core.orders.errors import OrderNotFound
 from orderly_core.orders.model import MAX_LINES, MAX_QUANTITY, Order
-from orderly_core.payments.common import actor_ref, visible_order
+from orderly_core.orders.reading import order_records
+from orderly_core.orders.steps import visible_order
+from orderly_core.payments.common import actor_ref
 from orderly_core.platform.audit import record
 from orderly_core.platform.idempotency import Idempotent, Operation
 from orderly_core.platform.outbox import EventType
@@ -198,14 +200,9 @@ async def list_order_returns(
     deps: ReturnsServices, ctx: Context, order_id: str
 ) -> Result[tuple[Return, ...], OrderNotFound]:
     """An order's returns, oldest first. Customers see their own orders' only."""
-
-    async def work(uow: ReturnsUnit) -> Result[tuple[Return, ...], OrderNotFound]:
-        order = await visible_order(uow, ctx, order_id, for_update=False)
-        if isinstance(order, OrderNotFound):
-            return Failure(order)
-        return Success(tuple(await uow.returns.of_order(order.id)))
-
-    return await in_transaction(deps, ctx, work)
+    return await order_records(
+        deps, ctx, order_id, lambda uow, wanted: uow.returns.of_order(wanted)
+    )
 
 
 async def list_returns(

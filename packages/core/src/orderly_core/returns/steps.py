@@ -19,9 +19,9 @@ from orderly_core.catalogue.stock import record_movement
 from orderly_core.orders.model import MAX_QUANTITY, Order
 from orderly_core.payments.errors import RefundExceedsRefundable
 from orderly_core.payments.model import Refund
-from orderly_core.payments.refunds import record_refunds, settle_refund
+from orderly_core.payments.refunds import record_refunds, with_refunds_settled
 from orderly_core.payments.views import refund_view
-from orderly_core.platform.idempotency import Idempotent, Operation, Replayed
+from orderly_core.platform.idempotency import Idempotent, Operation
 from orderly_core.platform.outbox import EventType
 from orderly_core.platform.transaction import in_idempotent_transaction
 from orderly_core.returns.common import announce_return, save_return, visible_return
@@ -381,12 +381,4 @@ async def receive_return(
     recorded = await in_idempotent_transaction(
         deps, ctx, operation, work, replay_refusal=replay_refusal
     )
-    if not isinstance(recorded, Success) or not ctx.applies_changes:
-        return recorded
-    first = recorded.unwrap()
-    planned = first.original if isinstance(first, Replayed) else first
-    settled = [await settle_refund(deps, ctx, r.id) or r for r in planned.refunds]
-    value = ReturnReceived(planned.ret, tuple(settled))
-    if isinstance(first, Replayed):
-        return Success(Replayed(value, first.request_id))
-    return Success(value)
+    return await with_refunds_settled(deps, ctx, recorded)

@@ -21,17 +21,21 @@ from urllib.parse import urlsplit
 from orderly_core.catalogue.ledger import MovementKind
 from orderly_core.catalogue.validation import Fields
 from orderly_core.orders.effects import EVENT_OF, announce, move_units
+from orderly_core.orders.errors import OrderNotFound
 from orderly_core.orders.model import MAX_LINES, MAX_QUANTITY, Order, OrderStatus, order_view
+from orderly_core.orders.steps import visible_order
 from orderly_core.payments.common import actor_ref
 from orderly_core.payments.model import Refund
 from orderly_core.payments.refunds import record_refunds
 from orderly_core.payments.views import refunded_amount, succeeded_amount
 from orderly_core.platform.audit import record
-from orderly_core.platform.outbox import EventType, publish
+from orderly_core.platform.outbox import EventType
+from orderly_core.platform.versions import announce_version
+from orderly_core.shared.authorization import fulfilment_denied
 from orderly_core.shared.context import Context
-from orderly_core.shared.errors import InvalidInput
+from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict, version_conflict
 from orderly_core.shared.validation import FieldErrors
-from orderly_core.shipments.errors import ExceedsRemaining, RemainingLine
+from orderly_core.shipments.errors import ExceedsRemaining, OrderNotFulfillable, RemainingLine
 from orderly_core.shipments.model import (
     CARRIER_MAX,
     TRACKING_NUMBER_MAX,
@@ -114,6 +118,26 @@ def checked_tracking(fields: FieldErrors, tracking: Tracking) -> Tracking:
     return Tracking(carrier, number, url)
 
 
+async def order_to_fulfil(
+    uow: ShipmentsUnit, ctx: Context, order_id: str, expected_version: int | None, *, action: str
+) -> Order | OrderNotFound | Forbidden | VersionConflict | OrderNotFulfillable:
+    """The order ``order_id`` names, locked, for the actor to ship or cancel units of (``action``
+    says which, in a refusal): not found when the actor may not see it, refused when they may
+    not fulfil orders, a conflict when ``expected_version`` is not its version, and not
+    fulfillable unless it is paid or partially shipped."""
+    order = await visible_order(uow, ctx, order_id, for_update=True)
+    if isinstance(order, OrderNotFound):
+        return order
+    if denied := fulfilment_denied(ctx.actor, action):
+        return denied
+    subject = ("order", str(order.id))
+    if conflict := version_conflict(subject, expected_version, order.version):
+        return conflict
+    if order.status not in FULFILLABLE:
+        return OrderNotFulfillable(str(order.id), order.status.value)
+    return order
+
+
 def remaining_refusal(
     order: Order, lines: Sequence[ShipmentLine]
 ) -> InvalidInput | ExceedsRemaining | None:
@@ -188,14 +212,8 @@ async def _announce_shipment(
     event_type: EventType,
     shipment: Shipment,
 ) -> None:
-    await publish(
-        deps,
-        uow,
-        ctx,
-        event_type,
-        subject=f"shipment:{shipment.id}",
-        sequence=shipment.version,
-        data=shipment_view(shipment),
+    await announce_version(
+        deps, uow, ctx, event_type, shipment, subject_type="shipment", view=shipment_view
     )
 
 

@@ -28,20 +28,20 @@ from orderly_core.orders.steps import (
     visible_order,
 )
 from orderly_core.payments.model import Refund
-from orderly_core.payments.refunds import settle_refund
-from orderly_core.platform.idempotency import Idempotent, Operation, Replayed
+from orderly_core.payments.refunds import settle_refund, with_refunds_settled
+from orderly_core.platform.idempotency import Idempotent, Operation
 from orderly_core.platform.transaction import in_idempotent_transaction
 from orderly_core.shared.authorization import fulfilment_denied, order_move_denied
 from orderly_core.shared.context import Context
-from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict, version_conflict
+from orderly_core.shared.errors import Forbidden, InvalidInput, VersionConflict
 from orderly_core.shared.validation import FieldErrors
 from orderly_core.shipments.errors import ExceedsRemaining, OrderNotFulfillable
 from orderly_core.shipments.fulfilment import (
-    FULFILLABLE,
     cancel_units,
     checked_lines,
     checked_tracking,
     deliver,
+    order_to_fulfil,
     remainder,
     remaining_refusal,
     ship,
@@ -226,16 +226,12 @@ async def cancel_remainder(
         return Failure(checked)
 
     async def work(uow: ShipmentsUnit) -> Result[Cancellation, CancellationError]:
-        order = await visible_order(uow, ctx, checked.order_id, for_update=True)
-        if isinstance(order, OrderNotFound):
+        action = "cancel what remains of orders"
+        order = await order_to_fulfil(
+            uow, ctx, checked.order_id, checked.expected_version, action=action
+        )
+        if not isinstance(order, Order):
             return Failure(order)
-        if denied := fulfilment_denied(ctx.actor, "cancel what remains of orders"):
-            return Failure(denied)
-        subject = ("order", str(order.id))
-        if conflict := version_conflict(subject, checked.expected_version, order.version):
-            return Failure(conflict)
-        if order.status not in FULFILLABLE:
-            return Failure(OrderNotFulfillable(str(order.id), order.status.value))
         lines = remainder(order) if checked.lines is None else checked.lines
         if refusal := remaining_refusal(order, lines):
             return Failure(refusal)
@@ -254,19 +250,4 @@ async def cancel_remainder(
     recorded = await in_idempotent_transaction(
         deps, ctx, operation, work, replay_refusal=replay_refusal
     )
-    return await _settled(deps, ctx, recorded)
-
-
-async def _settled[E](
-    deps: ShipmentsServices, ctx: Context, recorded: Idempotent[Cancellation, E]
-) -> Idempotent[Cancellation, E]:
-    """The cancellation once its refunds were asked of the provider (not in a dry run)."""
-    if not isinstance(recorded, Success) or not ctx.applies_changes:
-        return recorded
-    first = recorded.unwrap()
-    planned = first.original if isinstance(first, Replayed) else first
-    settled = [await settle_refund(deps, ctx, r.id) or r for r in planned.refunds]
-    value = Cancellation(planned.order, tuple(settled))
-    if isinstance(first, Replayed):
-        return Success(Replayed(value, first.request_id))
-    return Success(value)
+    return await with_refunds_settled(deps, ctx, recorded)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from returns.result import Failure, Result, Success
 
 from orderly_core.orders.errors import OrderNotFound
+from orderly_core.orders.model import Order
+from orderly_core.orders.reading import order_records
 from orderly_core.orders.steps import visible_order
 from orderly_core.platform.idempotency import Idempotent, Operation
 from orderly_core.platform.transaction import in_idempotent_transaction, in_transaction
@@ -25,10 +27,10 @@ from orderly_core.shipments.errors import (
     ShipmentNotFound,
 )
 from orderly_core.shipments.fulfilment import (
-    FULFILLABLE,
     checked_lines,
     checked_tracking,
     deliver,
+    order_to_fulfil,
     remaining_refusal,
     ship,
 )
@@ -91,16 +93,11 @@ async def create_shipment(
         return Failure(checked)
 
     async def work(uow: ShipmentsUnit) -> Result[Shipment, ShipmentError]:
-        order = await visible_order(uow, ctx, checked.order_id, for_update=True)
-        if isinstance(order, OrderNotFound):
+        order = await order_to_fulfil(
+            uow, ctx, checked.order_id, checked.expected_version, action="ship orders"
+        )
+        if not isinstance(order, Order):
             return Failure(order)
-        if denied := fulfilment_denied(ctx.actor, "ship orders"):
-            return Failure(denied)
-        subject = ("order", str(order.id))
-        if conflict := version_conflict(subject, checked.expected_version, order.version):
-            return Failure(conflict)
-        if order.status not in FULFILLABLE:
-            return Failure(OrderNotFulfillable(str(order.id), order.status.value))
         if refusal := remaining_refusal(order, checked.lines):
             return Failure(refusal)
         _, shipment = await ship(
@@ -176,14 +173,9 @@ async def list_shipments(
 ) -> Result[tuple[Shipment, ...], OrderNotFound]:
     """An order's shipments, oldest first, with their tracking. Customers see their own
     orders' only: anyone else's order is not found."""
-
-    async def work(uow: ShipmentsUnit) -> Result[tuple[Shipment, ...], OrderNotFound]:
-        order = await visible_order(uow, ctx, order_id, for_update=False)
-        if isinstance(order, OrderNotFound):
-            return Failure(order)
-        return Success(tuple(await uow.shipments.of_order(order.id)))
-
-    return await in_transaction(deps, ctx, work)
+    return await order_records(
+        deps, ctx, order_id, lambda uow, wanted: uow.shipments.of_order(wanted)
+    )
 
 
 async def get_shipment(
