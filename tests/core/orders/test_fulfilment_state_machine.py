@@ -264,6 +264,8 @@ class FulfilmentMachine(RuleBasedStateMachine):
         if given > 0:
             order.refunded += given
             self.tally.outcomes[f"refunded: {why}"] += 1
+        if 0 < given < amount:
+            self.tally.outcomes[f"refunded: {why}, capped"] += 1
 
     def _cancel_units(self, order: ModelOrder, units: dict[str, int]) -> None:
         for sku, q in units.items():
@@ -625,16 +627,16 @@ class FulfilmentMachine(RuleBasedStateMachine):
             None,
         )
         if model.status is OrderStatus.PLACED:
-            self._pay(order, "all", n)
+            self._pay(order, "part" if n % 3 == 0 else "all", n)
         elif pending and (n % 2 or model.status not in FULFILLABLE):
             self._deliver(pending[0])
         elif model.status in FULFILLABLE:
             self.ship(order, picks, Mode.EXECUTE)
         elif open_return is not None and open_return.status is ReturnStatus.REQUESTED:
-            self._decide(open_return.id, approve=n % 5 != 0)
+            self._decide(open_return.id, approve=n % 3 != 0)
         elif open_return is not None:
             self._receive(open_return.id, picks, refund_shipping=n % 3 == 0, mode=Mode.EXECUTE)
-        elif model.status is OrderStatus.DELIVERED:
+        elif model.status is OrderStatus.DELIVERED and n % 4:
             self.request(order, picks, "owner")
         else:
             self.refund(order, "part", n, Mode.EXECUTE)
@@ -895,6 +897,8 @@ MUST_REACH = frozenset(
         "refunded: staff",
         "refunded: cancellation",
         "refunded: return",
+        "refunded: cancellation, capped",
+        "refunded: return, capped",
     }
 )
 
