@@ -1,0 +1,1 @@
+"""Orderly's outbound email: SMTP sending, templates and the development mail catcher."""

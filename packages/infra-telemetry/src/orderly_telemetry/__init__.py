@@ -1,0 +1,1 @@
+"""Orderly's telemetry: Prometheus metrics and OpenTelemetry traces."""
