@@ -89,6 +89,7 @@ import random
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -495,8 +496,13 @@ class Worker:
 
 def stack_environment(settings: InfraSettings) -> dict[str, str]:
     """What the API and the workers run with: ``orders.py``'s API environment (production,
-    ``LOG_LEVEL=WARNING``), and permission to deliver to plain http on 127.0.0.1."""
-    return {**orders.api_environment(settings), **WEBHOOK_PERMISSIONS, "LOG_LEVEL": "WARNING"}
+    ``LOG_LEVEL=WARNING``); the workers add :data:`WORKER_OVERRIDES`."""
+    return {**orders.api_environment(settings), "LOG_LEVEL": "WARNING"}
+
+
+# The workers deliver to receivers on 127.0.0.1 over plain http, which only a development
+# configuration may allow: a production one refuses to start with these permissions.
+WORKER_OVERRIDES = {**WEBHOOK_PERMISSIONS, "ENVIRONMENT": "development"}
 
 
 def worker_options(settings: InfraSettings) -> WorkerEnv:
@@ -520,7 +526,8 @@ def start_workers(
     workers: list[Worker] = []
     for index in range(1, count + 1):
         log = workdir / f"worker-{index}.log"
-        workers.append(Worker(f"worker {index}", orders.spawn(worker_argv(), env, log, stack), log))
+        process = orders.spawn(worker_argv(), {**env, **WORKER_OVERRIDES}, log, stack)
+        workers.append(Worker(f"worker {index}", process, log))
     return workers
 
 
@@ -558,11 +565,12 @@ async def seed_staff(settings: InfraSettings) -> str:
 
 
 async def wait_for_workers(engine: AsyncEngine, workers: Sequence[Worker]) -> None:
-    """Until every worker's relay listens for ``NOTIFY orderly_outbox`` (its start-up is
-    then done and it polls the queue)."""
+    """Until every worker's delivery engine listens for ``NOTIFY orderly_outbox`` (its
+    start-up is then done and it polls the queue): its listening connection's last statement
+    is the ``LISTEN``, or the probe that checks the connection now and then."""
     listening = text(
-        "select count(*) from pg_stat_activity "
-        "where application_name = 'orderly-worker' and query like 'LISTEN %'"
+        "select count(*) from pg_stat_activity where application_name = 'orderly-worker'"
+        " and (query like 'LISTEN %' or query = 'SELECT 1')"
     )
     deadline = time.monotonic() + orders.READY_TIMEOUT_S
     while True:
@@ -1191,3 +1199,116 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --- Scenarios of the side-by-side harness (bench/run.py) ---------------------------------
+
+BACKLOG_TYPE = "stock.low"  # the backlog's events: no other endpoint subscribes to them
+
+
+async def forget_endpoints(settings: InfraSettings) -> None:
+    """Remove every webhook endpoint (and so their deliveries): each scenario registers its
+    own receivers, and what an earlier one left behind would share the worker with it."""
+    engine = create_engine(settings, application_name="orderly-bench")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("DELETE FROM webhook_endpoints"))
+    finally:
+        await engine.dispose()
+
+
+async def add_backlog(settings: InfraSettings, events: int) -> None:
+    """``events`` committed at once (one transaction, one ``NOTIFY``), as if a burst of
+    business had happened while no worker ran."""
+    engine = create_engine(settings, application_name="orderly-bench")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO outbox (id, type, subject, sequence, data, request_id,"
+                    " created_at, state)"
+                    " SELECT gen_random_uuid(), :type, 'product:backlog-' || n, 1,"
+                    " jsonb_build_object('sku', 'backlog-' || n), 'bench-backlog', now(),"
+                    " 'pending' FROM generate_series(1, :events) AS n"
+                ),
+                {"type": BACKLOG_TYPE, "events": events},
+            )
+            await connection.execute(text("SELECT pg_notify('orderly_outbox', '')"))
+    finally:
+        await engine.dispose()
+
+
+async def backlog_throughput(
+    settings: InfraSettings, worker: Worker, events: int, timeout_s: float
+) -> dict[str, Any]:
+    """How fast one worker delivers a backlog of ``events`` to one fast receiver, and the
+    worker's CPU per delivery (its process's CPU from the commit to the last arrival)."""
+    await forget_endpoints(settings)
+    with contextlib.ExitStack() as stack:
+        listener = listening_socket(stack)
+        url = f"http://{HOST}:{listener.getsockname()[1]}{RECEIVER_PATH}"
+        secret = await register_receiver(settings, url, [BACKLOG_TYPE])
+        receiver = Receiver(secret)
+        await receiver.start(listener)
+        probe = orders.CpuProbe({"worker": worker.process.pid})
+        try:
+            orders.progress(f"committing a backlog of {events:,} events")
+            before = probe.snapshot()
+            await add_backlog(settings, events)
+            keys = {(f"product:backlog-{n}", BACKLOG_TYPE) for n in range(1, events + 1)}
+            missing = await receiver.wait_for(keys, timeout_s, "backlog")
+            after = probe.snapshot()
+        finally:
+            await receiver.stop()
+    await forget_endpoints(settings)
+    arrived = sorted(arrival.at for arrival in receiver.first.values())
+    per_s = rate(arrived)
+    worker_share = probe.split(before, after)["worker"] or 0.0
+    worker_cpu_s = worker_share / 100 * (after.at - before.at)
+    delivered = len(arrived)
+    duplicates = sum(1 for a in receiver.arrivals if a.problem is None) - delivered
+    invalid = sum(1 for a in receiver.arrivals if a.problem is not None)
+    return {
+        "rps": None if per_s is None else round(per_s, 1),
+        "p50_ms": None,
+        "p99_ms": None,
+        "errors": len(missing) + invalid,
+        "requests": delivered,
+        "duplicates": duplicates,
+        "seconds": round(after.at - before.at, 2),
+        "worker_cpu_ms_per_delivery": round(1000 * worker_cpu_s / delivered, 3)
+        if delivered
+        else None,
+        "cpu_percent_of_one_core": probe.split(before, after),
+    }
+
+
+class Hanging:
+    """An endpoint that accepts connections, reads the requests and never answers: every
+    attempt to it lasts the worker's whole timeout."""
+
+    def __init__(self, stack: contextlib.ExitStack) -> None:
+        self._listener = listening_socket(stack)
+        self.url = f"http://{HOST}:{self._listener.getsockname()[1]}{RECEIVER_PATH}"
+        self._held: list[socket.socket] = []
+        self._stop = False
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+        stack.callback(self.close)
+
+    def _accept(self) -> None:
+        self._listener.settimeout(0.2)
+        while not self._stop:
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._held.append(connection)  # read by nobody, answered never
+
+    def close(self) -> None:
+        self._stop = True
+        self._thread.join(timeout=2)
+        for connection in self._held:
+            connection.close()
