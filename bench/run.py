@@ -911,16 +911,20 @@ def bench(config: Config, stack: contextlib.ExitStack) -> dict[str, Any]:
     settings = orders.infra_settings(servers)
     dataset = asyncio.run(seed(settings, config))
     secret = secrets.token_urlsafe(48)
+    # The APIs run in production, which refuses the development-only webhook permissions;
+    # the worker needs them to deliver to the receiver on 127.0.0.1 over plain http.
     env = {
-        **webhooks.stack_environment(settings),
+        **orders.api_environment(settings),
+        "LOG_LEVEL": "WARNING",
         "JWT_SECRET": secret,
         "DB_POOL_SIZE": str(config.pool_size),
     }
+    worker_env = {**env, **webhooks.WEBHOOK_PERMISSIONS, "ENVIRONMENT": "development"}
     apps = {
         name: start_server(name, config, env=env, workdir=workdir, stack=stack, placement=placement)
         for name in APPS
     }
-    worker = webhooks.start_workers(1, env, workdir, stack)[0]
+    worker = webhooks.start_workers(1, worker_env, workdir, stack)[0]
     pin_tree(worker.process.pid, placement.client)
     for server in apps.values():
         wait_ready(server)

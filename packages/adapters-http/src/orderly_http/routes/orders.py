@@ -45,7 +45,14 @@ from orderly_http.answers import (
     version_of,
 )
 from orderly_http.container import Resources
-from orderly_http.context import IDEMPOTENCY_KEY_HEADER, RequestContext, WriteContext
+from orderly_http.context import (
+    IDEMPOTENCY_KEY_HEADER,
+    ClaimsContext,
+    ClaimsWriteContext,
+    RequestContext,
+    WriteContext,
+    run_signed_in,
+)
 from orderly_http.order_schemas import (
     CancelBody,
     NewOrderBody,
@@ -113,7 +120,7 @@ async def place_order_route(
     *,
     body: NewOrderBody,
     resources: Resources,
-    ctx: WriteContext,
+    ctx: ClaimsWriteContext,
     idempotency_key: Annotated[
         str | SkipJsonSchema[None],
         Header(
@@ -126,7 +133,8 @@ async def place_order_route(
     del idempotency_key  # read into the context; declared here to document it
     if (missing := idempotency_key_missing(ctx)) is not None:
         return missing
-    result = await place_order(resources.dependencies, ctx, body.to_domain())
+    deps, new = resources.dependencies, body.to_domain()
+    ctx, result = await run_signed_in(deps, ctx, lambda c: place_order(deps, c, new))
     return answer(
         result,
         ctx,
@@ -168,7 +176,8 @@ async def list_orders_route(
         since=since,
         until=until,
     )
-    result = await list_orders(resources.dependencies, ctx, query)
+    deps = resources.dependencies
+    ctx, result = await run_signed_in(deps, ctx, lambda c: list_orders(deps, c, query))
     return answer(result, ctx, OrderPageResource.document)
 
 
@@ -179,8 +188,9 @@ async def list_orders_route(
     response_model=OrderResource,
     responses=problem_responses(401, 404, 422),
 )
-async def get_order_route(*, order_id: str, resources: Resources, ctx: RequestContext) -> Response:
-    result = await get_order(resources.dependencies, ctx, order_id)
+async def get_order_route(*, order_id: str, resources: Resources, ctx: ClaimsContext) -> Response:
+    deps = resources.dependencies
+    ctx, result = await run_signed_in(deps, ctx, lambda c: get_order(deps, c, order_id))
     return answer(result, ctx, OrderResource.document, version=version_of)
 
 

@@ -17,7 +17,7 @@ from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_http import limits
 from orderly_http.answers import answer, described, version_of
 from orderly_http.container import Resources
-from orderly_http.context import RequestContext
+from orderly_http.context import ClaimsContext, run_signed_in
 from orderly_http.paging import Cursor, Limit
 from orderly_http.problems import problem_responses
 from orderly_http.schemas import ProductPageResource, ProductResource
@@ -42,7 +42,7 @@ _LIST_FIELD_NAMES = {"search": "q"}
 async def list_products_route(
     *,
     resources: Resources,
-    ctx: RequestContext,
+    ctx: ClaimsContext,
     limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
     active: Annotated[
@@ -57,7 +57,8 @@ async def list_products_route(
     ] = None,
 ) -> Response:
     query = ProductQuery(limit=limit, cursor=cursor, active=active, search=q)
-    result = await list_products(resources.dependencies, ctx, query)
+    deps = resources.dependencies
+    ctx, result = await run_signed_in(deps, ctx, lambda c: list_products(deps, c, query))
     return answer(result, ctx, ProductPageResource.document, field_names=_LIST_FIELD_NAMES)
 
 
@@ -79,10 +80,11 @@ async def get_product_route(
     *,
     sku: limits.SkuPath,
     resources: Resources,
-    ctx: RequestContext,
+    ctx: ClaimsContext,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    result = await get_product(resources.dependencies, ctx, sku)
+    deps = resources.dependencies
+    ctx, result = await run_signed_in(deps, ctx, lambda c: get_product(deps, c, sku))
     return answer(
         result,
         ctx,
