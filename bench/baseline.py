@@ -46,7 +46,11 @@ OPERATION = "order.place"
 
 PRODUCT_COLUMNS = (
     "sku, name, description, unit_price, currency, active, on_hand, reserved, version, "
-    "created_at, updated_at, low_stock_threshold"
+    "created_at, updated_at, low_stock_threshold, max_per_order"
+)
+# Orderly's own text of its product reads (the placement's locks keep PRODUCT_COLUMNS).
+SELECT_PRODUCTS = "SELECT " + ", ".join(
+    f"products.{column}" for column in PRODUCT_COLUMNS.split(", ")
 )
 USER_BY_ID = (
     "SELECT users.id, users.email, users.display_name, users.password_hash, users.role, "
@@ -82,8 +86,8 @@ ORDER_PAGE = (
     "FROM page LEFT OUTER JOIN order_lines ON order_lines.order_id = page.id "
     "ORDER BY page.placed_at DESC, page.id DESC, order_lines.line_no"
 )
-PRODUCT_BY_SKU = "SELECT " + PRODUCT_COLUMNS + " FROM products WHERE sku = $1"  # noqa: S608
-PRODUCT_PAGE = "SELECT " + PRODUCT_COLUMNS + " FROM products ORDER BY sku LIMIT $1"  # noqa: S608
+PRODUCT_BY_SKU = SELECT_PRODUCTS + " FROM products WHERE products.sku = $1::VARCHAR"
+PRODUCT_PAGE = SELECT_PRODUCTS + " FROM products ORDER BY products.sku LIMIT $1"
 FIND_KEY = (
     "SELECT fingerprint, succeeded, kind, document, request_id, created_at, expires_at "
     "FROM idempotency_keys WHERE actor = $1 AND operation = $2 AND key = $3 AND expires_at > $4"
@@ -104,7 +108,7 @@ INSERT_LINE = (
 UPDATE_PRODUCT = (
     "UPDATE products SET name = $1, description = $2, unit_price = $3, currency = $4, "
     "active = $5, on_hand = $6, reserved = $7, version = $8, updated_at = $9, "
-    "low_stock_threshold = $10 WHERE sku = $11"
+    "low_stock_threshold = $10, max_per_order = $11 WHERE sku = $12"
 )
 INSERT_MOVEMENT = (
     "INSERT INTO stock_movements (id, sku, at, kind, on_hand_delta, reserved_delta, note, "
@@ -206,9 +210,23 @@ def _cursor(order: dict[str, Any]) -> str:
 
 
 def _product(row: asyncpg.Record) -> dict[str, Any]:
-    product = dict(row)
-    product["available"] = row["on_hand"] - row["reserved"]
-    return product
+    """A product as Orderly renders it."""
+    return {
+        "sku": row["sku"],
+        "name": row["name"],
+        "description": row["description"],
+        "unit_price": row["unit_price"],
+        "currency": row["currency"],
+        "active": row["active"],
+        "on_hand": row["on_hand"],
+        "reserved": row["reserved"],
+        "available": row["on_hand"] - row["reserved"],
+        "low_stock_threshold": row["low_stock_threshold"],
+        "max_per_order": row["max_per_order"],
+        "version": row["version"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
 
 
 class Baseline:
@@ -277,14 +295,15 @@ class Baseline:
             row = await connection.fetchrow(PRODUCT_BY_SKU, sku.strip().upper())
         if row is None:
             return Response(status_code=404)
-        return _json(_product(row), headers={"ETag": f'"{row["version"]}"'})
+        return _json_utc(_product(row), headers={"ETag": f'"{row["version"]}"'})
 
     async def list_products(self, limit: int) -> Response:
         async with self.pool.acquire() as connection, connection.transaction():
             rows = await connection.fetch(PRODUCT_PAGE, limit + 1)
         items = [_product(row) for row in rows[:limit]]
-        cursor = items[-1]["sku"] if len(rows) > limit else None
-        return _json({"items": items, "next_cursor": cursor})
+        more = len(rows) > limit
+        cursor = base64.urlsafe_b64encode(items[-1]["sku"].encode()).decode() if more else None
+        return _json_utc({"items": items, "next_cursor": cursor and cursor.rstrip("=")})
 
     async def place_order(self, new: NewOrder, request: Request) -> Response:  # noqa: PLR0911
         claims = self.claims(request)
@@ -399,6 +418,7 @@ class Placed:
                 row["version"] + 1,
                 now,
                 row["low_stock_threshold"],
+                row["max_per_order"],
                 sku,
             )
             await connection.execute(

@@ -166,12 +166,14 @@ _RUNS = 3  # a role that changes between every run is refused after this many
 
 
 async def run_signed_in[T, E](
-    deps: Dependencies,
+    request: Request,
     ctx: Context,
-    use_case: Callable[[Context], Awaitable[Result[T, E]]],
+    use_case: Callable[[Dependencies, Context], Awaitable[Result[T, E]]],
 ) -> tuple[Context, Result[T, E]]:
-    """The outcome of ``use_case`` run with ``ctx`` from :data:`ClaimsContext`, and the
-    context it ran with in the end.
+    """The outcome of ``use_case`` run with the app's dependencies and ``ctx`` from
+    :data:`ClaimsContext`, and the context it ran with in the end. (The route takes the
+    request rather than :data:`~orderly_http.container.Resources`: one dependency less to
+    resolve.)
 
     Its units of work check the account first (see
     :func:`orderly_core.platform.transaction.checked_claims`): a deactivated account, or one
@@ -181,12 +183,13 @@ async def run_signed_in[T, E](
     invalid input): the account is then read as :func:`request_actor` reads it, so that the
     answer is the one the account's current rights give.
     """
+    deps = app_resources(request.app).dependencies
     claims = ctx.claims
     if claims is None:
-        return ctx, await use_case(ctx)
+        return ctx, await use_case(deps, ctx)
     for _ in range(_RUNS):
         try:
-            result = await use_case(ctx)
+            result = await use_case(deps, ctx)
         except AccountRefused:
             raise InvalidToken(NO_LONGER_VALID) from None
         except AccountChanged as changed:
@@ -202,7 +205,7 @@ async def run_signed_in[T, E](
         if (actor := user.unwrap().actor) == ctx.actor:
             return ctx, result
         ctx = replace(checked, actor=actor)
-        return ctx, await use_case(ctx)
+        return ctx, await use_case(deps, ctx)
     raise InvalidToken(NO_LONGER_VALID)
 
 
@@ -224,7 +227,7 @@ WriteContext = Annotated[Context, Depends(write_context)]
 
 
 async def claims_write_context(
-    context: ClaimsContext,
+    request: Request,
     mode: Annotated[
         Mode,
         Query(
@@ -233,8 +236,9 @@ async def claims_write_context(
         ),
     ] = Mode.EXECUTE,
 ) -> Context:
-    """:func:`write_context` for a route that runs its use case with :func:`run_signed_in`."""
-    return replace(context, mode=mode)
+    """:func:`write_context` for a route that runs its use case with :func:`run_signed_in`
+    (one dependency, not two)."""
+    return replace(await claims_context(request), mode=mode)
 
 
 ClaimsWriteContext = Annotated[Context, Depends(claims_write_context)]

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
@@ -49,7 +49,6 @@ from orderly_http.context import (
     IDEMPOTENCY_KEY_HEADER,
     ClaimsContext,
     ClaimsWriteContext,
-    RequestContext,
     WriteContext,
     run_signed_in,
 )
@@ -119,7 +118,7 @@ def _placement_location(placement: Placement) -> str:
 async def place_order_route(
     *,
     body: NewOrderBody,
-    resources: Resources,
+    request: Request,
     ctx: ClaimsWriteContext,
     idempotency_key: Annotated[
         str | SkipJsonSchema[None],
@@ -133,8 +132,8 @@ async def place_order_route(
     del idempotency_key  # read into the context; declared here to document it
     if (missing := idempotency_key_missing(ctx)) is not None:
         return missing
-    deps, new = resources.dependencies, body.to_domain()
-    ctx, result = await run_signed_in(deps, ctx, lambda c: place_order(deps, c, new))
+    new = body.to_domain()
+    ctx, result = await run_signed_in(request, ctx, lambda deps, c: place_order(deps, c, new))
     return answer(
         result,
         ctx,
@@ -154,8 +153,8 @@ async def place_order_route(
 )
 async def list_orders_route(
     *,
-    resources: Resources,
-    ctx: RequestContext,
+    request: Request,
+    ctx: ClaimsContext,
     status: Annotated[OrderStatus | None, Query(description="Only orders in this status")] = None,
     customer_id: Annotated[
         str | None,
@@ -176,8 +175,7 @@ async def list_orders_route(
         since=since,
         until=until,
     )
-    deps = resources.dependencies
-    ctx, result = await run_signed_in(deps, ctx, lambda c: list_orders(deps, c, query))
+    ctx, result = await run_signed_in(request, ctx, lambda deps, c: list_orders(deps, c, query))
     return answer(result, ctx, OrderPageResource.document)
 
 
@@ -188,9 +186,8 @@ async def list_orders_route(
     response_model=OrderResource,
     responses=problem_responses(401, 404, 422),
 )
-async def get_order_route(*, order_id: str, resources: Resources, ctx: ClaimsContext) -> Response:
-    deps = resources.dependencies
-    ctx, result = await run_signed_in(deps, ctx, lambda c: get_order(deps, c, order_id))
+async def get_order_route(*, order_id: str, request: Request, ctx: ClaimsContext) -> Response:
+    ctx, result = await run_signed_in(request, ctx, lambda deps, c: get_order(deps, c, order_id))
     return answer(result, ctx, OrderResource.document, version=version_of)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response
 
 from orderly_core.catalogue.model import ProductQuery
@@ -16,7 +16,6 @@ from orderly_core.catalogue.use_cases import get_product, list_products
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_http import limits
 from orderly_http.answers import answer, described, version_of
-from orderly_http.container import Resources
 from orderly_http.context import ClaimsContext, run_signed_in
 from orderly_http.paging import Cursor, Limit
 from orderly_http.problems import problem_responses
@@ -41,7 +40,7 @@ _LIST_FIELD_NAMES = {"search": "q"}
 )
 async def list_products_route(
     *,
-    resources: Resources,
+    request: Request,
     ctx: ClaimsContext,
     limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
@@ -57,8 +56,7 @@ async def list_products_route(
     ] = None,
 ) -> Response:
     query = ProductQuery(limit=limit, cursor=cursor, active=active, search=q)
-    deps = resources.dependencies
-    ctx, result = await run_signed_in(deps, ctx, lambda c: list_products(deps, c, query))
+    ctx, result = await run_signed_in(request, ctx, lambda deps, c: list_products(deps, c, query))
     return answer(result, ctx, ProductPageResource.document, field_names=_LIST_FIELD_NAMES)
 
 
@@ -79,12 +77,11 @@ async def list_products_route(
 async def get_product_route(
     *,
     sku: limits.SkuPath,
-    resources: Resources,
+    request: Request,
     ctx: ClaimsContext,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    deps = resources.dependencies
-    ctx, result = await run_signed_in(deps, ctx, lambda c: get_product(deps, c, sku))
+    ctx, result = await run_signed_in(request, ctx, lambda deps, c: get_product(deps, c, sku))
     return answer(
         result,
         ctx,
