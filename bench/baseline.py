@@ -5,15 +5,19 @@ Orderly runs for that route, in the same transactions, on Orderly's own schema:
 
 - ``GET /api/v1/products/{sku}`` and ``GET /api/v1/products?limit=N``: one read in a
   transaction;
-- ``POST /api/v1/orders``: the bearer token checked (HS256, the account read by primary
-  key in a transaction of its own), then one transaction that looks the idempotency key up,
-  takes its advisory lock, looks again, locks the products, inserts the order and its lines,
-  updates each product and appends its stock movement, appends the audit entry and the
-  outbox event (with ``NOTIFY``) and stores the answer under the key. A retry with a used key
-  reads the stored answer and sends it again.
+- ``GET /api/v1/orders/{id}`` and ``GET /api/v1/orders?limit=N`` (a customer's own): the
+  bearer token checked (HS256), then one transaction that reads the account by primary key
+  and the order (or the page of orders) with its lines, in one statement;
+- ``POST /api/v1/orders``: the bearer token checked, then one transaction that reads the
+  account, looks the idempotency key up, takes its advisory lock, looks again, locks the
+  products, inserts the order and its lines, updates each product and appends its stock
+  movement, appends the audit entry and the outbox event (with ``NOTIFY``) and stores the
+  answer under the key. A retry with a used key reads the account and the stored answer and
+  sends it again.
 
-What it leaves out is what the comparison prices: the core's types and rules, the ports and
-the unit of work, SQLAlchemy, the middleware (request ids, security headers, error
+Its answers to the reads are Orderly's, byte for byte (``bench/run.py`` checks that before
+each run). What it leaves out is what the comparison prices: the core's types and rules, the
+ports and the unit of work, SQLAlchemy, the middleware (request ids, security headers, error
 boundary, body limits), validation beyond the shapes, and problem documents (a refusal is a
 bare status). It is not a product: never deploy it.
 

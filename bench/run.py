@@ -26,6 +26,11 @@ What is measured, per scenario, Orderly then the baseline (each after ``VACUUM A
 an uncounted warm-up)
     ``product_get``   ``GET /api/v1/products/{sku}``, a random SKU of the catalogue;
     ``product_list``  ``GET /api/v1/products?limit=50``;
+    ``order_get``     ``GET /api/v1/orders/{id}`` signed in as a random customer, one of its
+                      own orders (every customer holds ``ORDERS_PER_CUSTOMER`` orders of
+                      ``LINES_PER_ORDER`` lines, seeded in bulk);
+    ``order_list``    ``GET /api/v1/orders?limit=50`` signed in as a random customer: the
+                      first page of its own orders (a next page follows);
     ``order_place``   ``POST /api/v1/orders`` signed in as a random customer, one line of a
                       random SKU, a new ``Idempotency-Key`` each time;
     ``order_replay``  the same POST resent with a used key and body (orders placed just
@@ -38,6 +43,10 @@ an uncounted warm-up)
     ``webhook_latency`` orders placed over HTTP at ``--webhook-rate`` per second (open loop)
                       with a receiver on 127.0.0.1 registered for ``order.placed``: the
                       latency from the event's commit to its arrival (Orderly only).
+
+    Before each read scenario (the product and order reads) a few of its requests go to
+    both APIs, whose answers must be the same: status, ``ETag`` and body, byte for byte (a
+    difference is reported as a problem of the scenario).
 
     The load comes from wrk (Debian's package), one thread, ``--connections`` keep-alive
     connections, with ``bench/wrk/scenario.lua`` making the requests. ``rps`` counts the
