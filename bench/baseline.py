@@ -5,15 +5,19 @@ Orderly runs for that route, in the same transactions, on Orderly's own schema:
 
 - ``GET /api/v1/products/{sku}`` and ``GET /api/v1/products?limit=N``: one read in a
   transaction;
-- ``POST /api/v1/orders``: the bearer token checked (HS256, the account read by primary
-  key in a transaction of its own), then one transaction that looks the idempotency key up,
-  takes its advisory lock, looks again, locks the products, inserts the order and its lines,
-  updates each product and appends its stock movement, appends the audit entry and the
-  outbox event (with ``NOTIFY``) and stores the answer under the key. A retry with a used key
-  reads the stored answer and sends it again.
+- ``GET /api/v1/orders/{id}`` and ``GET /api/v1/orders?limit=N`` (a customer's own): the
+  bearer token checked (HS256), then one transaction that reads the account by primary key
+  and the order (or the page of orders) with its lines, in one statement;
+- ``POST /api/v1/orders``: the bearer token checked, then one transaction that reads the
+  account, looks the idempotency key up, takes its advisory lock, looks again, locks the
+  products, inserts the order and its lines, updates each product and appends its stock
+  movement, appends the audit entry and the outbox event (with ``NOTIFY``) and stores the
+  answer under the key. A retry with a used key reads the account and the stored answer and
+  sends it again.
 
-What it leaves out is what the comparison prices: the core's types and rules, the ports and
-the unit of work, SQLAlchemy, the middleware (request ids, security headers, error
+Its answers to the reads are Orderly's, byte for byte (``bench/run.py`` checks that before
+each run). What it leaves out is what the comparison prices: the core's types and rules, the
+ports and the unit of work, SQLAlchemy, the middleware (request ids, security headers, error
 boundary, body limits), validation beyond the shapes, and problem documents (a refusal is a
 bare status). It is not a product: never deploy it.
 
@@ -23,6 +27,7 @@ Run by ``bench/run.py`` as ``uvicorn baseline:create_app --factory --app-dir ben
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import uuid
@@ -45,14 +50,48 @@ OPERATION = "order.place"
 
 PRODUCT_COLUMNS = (
     "sku, name, description, unit_price, currency, active, on_hand, reserved, version, "
-    "created_at, updated_at, low_stock_threshold"
+    "created_at, updated_at, low_stock_threshold, max_per_order"
+)
+# Orderly's own text of its product reads (the placement's locks keep PRODUCT_COLUMNS).
+SELECT_PRODUCTS = "SELECT " + ", ".join(
+    f"products.{column}" for column in PRODUCT_COLUMNS.split(", ")
 )
 USER_BY_ID = (
-    "SELECT id, email, display_name, password_hash, role, active, created_at, updated_at "
-    "FROM users WHERE id = $1"
+    "SELECT users.id, users.email, users.display_name, users.password_hash, users.role, "
+    "users.active, users.created_at, users.updated_at, users.tokens_valid_after "
+    "FROM users WHERE users.id = $1::UUID"
 )
-PRODUCT_BY_SKU = "SELECT " + PRODUCT_COLUMNS + " FROM products WHERE sku = $1"  # noqa: S608
-PRODUCT_PAGE = "SELECT " + PRODUCT_COLUMNS + " FROM products ORDER BY sku LIMIT $1"  # noqa: S608
+ORDER_COLUMNS = (
+    "{t}.id, {t}.customer_id, {t}.status, {t}.total, {t}.currency, {t}.placed_at, "
+    "{t}.updated_at, {t}.expires_at, {t}.version, {t}.cancel_reason, {t}.email, "
+    "{t}.shipping_address, {t}.shipping_method, {t}.shipping, {t}.delivered_at"
+)
+LINE_COLUMNS = (
+    "order_lines.line_no, order_lines.sku AS line_sku, order_lines.quantity AS line_quantity, "
+    "order_lines.unit_price AS line_unit_price, order_lines.currency AS line_currency, "
+    "order_lines.shipped AS line_shipped, order_lines.delivered AS line_delivered, "
+    "order_lines.returned AS line_returned, order_lines.cancelled AS line_cancelled"
+)
+ORDER_BY_ID = (
+    f"SELECT {ORDER_COLUMNS.format(t='orders')}, {LINE_COLUMNS} "  # noqa: S608
+    "FROM orders LEFT OUTER JOIN order_lines ON order_lines.order_id = orders.id "
+    "WHERE orders.id = $1::UUID ORDER BY order_lines.line_no"
+)
+ORDER_PAGE = (
+    "WITH page AS (SELECT orders.id AS id, orders.customer_id AS customer_id, "  # noqa: S608
+    "orders.status AS status, orders.total AS total, orders.currency AS currency, "
+    "orders.placed_at AS placed_at, orders.updated_at AS updated_at, "
+    "orders.expires_at AS expires_at, orders.version AS version, "
+    "orders.cancel_reason AS cancel_reason, orders.email AS email, "
+    "orders.shipping_address AS shipping_address, orders.shipping_method AS shipping_method, "
+    "orders.shipping AS shipping, orders.delivered_at AS delivered_at FROM orders "
+    "WHERE orders.customer_id = $1::VARCHAR ORDER BY orders.placed_at DESC, orders.id DESC "
+    f"LIMIT $2) SELECT {ORDER_COLUMNS.format(t='page')}, {LINE_COLUMNS} "
+    "FROM page LEFT OUTER JOIN order_lines ON order_lines.order_id = page.id "
+    "ORDER BY page.placed_at DESC, page.id DESC, order_lines.line_no"
+)
+PRODUCT_BY_SKU = SELECT_PRODUCTS + " FROM products WHERE products.sku = $1::VARCHAR"
+PRODUCT_PAGE = SELECT_PRODUCTS + " FROM products ORDER BY products.sku LIMIT $1"
 FIND_KEY = (
     "SELECT fingerprint, succeeded, kind, document, request_id, created_at, expires_at "
     "FROM idempotency_keys WHERE actor = $1 AND operation = $2 AND key = $3 AND expires_at > $4"
@@ -73,7 +112,7 @@ INSERT_LINE = (
 UPDATE_PRODUCT = (
     "UPDATE products SET name = $1, description = $2, unit_price = $3, currency = $4, "
     "active = $5, on_hand = $6, reserved = $7, version = $8, updated_at = $9, "
-    "low_stock_threshold = $10 WHERE sku = $11"
+    "low_stock_threshold = $10, max_per_order = $11 WHERE sku = $12"
 )
 INSERT_MOVEMENT = (
     "INSERT INTO stock_movements (id, sku, at, kind, on_hand_delta, reserved_delta, note, "
@@ -112,10 +151,86 @@ def _json(document: Any, status: int = 200, headers: dict[str, str] | None = Non
     return Response(orjson.dumps(document), status, headers, media_type="application/json")
 
 
+def _json_utc(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = orjson.dumps(document, option=orjson.OPT_UTC_Z)
+    return Response(body, status, headers, media_type="application/json")
+
+
+def _orders(rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
+    """Orders as Orderly renders them, from rows of an order and one of its lines each."""
+    found: list[dict[str, Any]] = []
+    for row in rows:
+        if not found or found[-1]["id"] != str(row["id"]):
+            address = row["shipping_address"]
+            found.append({
+                "id": str(row["id"]),
+                "status": row["status"],
+                "customer_id": row["customer_id"],
+                "lines": [],
+                "subtotal": 0,
+                "shipping": row["shipping"],
+                "total": row["shipping"],
+                "currency": row["line_currency"],
+                "email": row["email"],
+                "shipping_address": None if address is None else {
+                    "name": address["name"],
+                    "line1": address["line1"],
+                    "line2": address.get("line2", ""),
+                    "postal_code": address.get("postal_code", ""),
+                    "city": address["city"],
+                    "region": address.get("region", ""),
+                    "country": address["country"],
+                    "phone": address.get("phone"),
+                },
+                "shipping_method": row["shipping_method"],
+                "expires_at": row["expires_at"],
+                "cancel_reason": row["cancel_reason"],
+                "delivered_at": row["delivered_at"],
+                "version": row["version"],
+                "created_at": row["placed_at"],
+                "updated_at": row["updated_at"],
+                "_at": row["placed_at"],
+            })  # fmt: skip
+        order = found[-1]
+        order["lines"].append({
+            "sku": row["line_sku"],
+            "quantity": row["line_quantity"],
+            "unit_price": row["line_unit_price"],
+            "currency": row["line_currency"],
+            "shipped": row["line_shipped"],
+            "delivered": row["line_delivered"],
+            "returned": row["line_returned"],
+            "cancelled": row["line_cancelled"],
+        })  # fmt: skip
+        subtotal = row["line_unit_price"] * row["line_quantity"]
+        order["subtotal"] += subtotal
+        order["total"] += subtotal
+    return found
+
+
+def _cursor(order: dict[str, Any]) -> str:
+    position = f"{order['_at'].isoformat()}|{order['id']}"
+    return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
+
+
 def _product(row: asyncpg.Record) -> dict[str, Any]:
-    product = dict(row)
-    product["available"] = row["on_hand"] - row["reserved"]
-    return product
+    """A product as Orderly renders it."""
+    return {
+        "sku": row["sku"],
+        "name": row["name"],
+        "description": row["description"],
+        "unit_price": row["unit_price"],
+        "currency": row["currency"],
+        "active": row["active"],
+        "on_hand": row["on_hand"],
+        "reserved": row["reserved"],
+        "available": row["on_hand"] - row["reserved"],
+        "low_stock_threshold": row["low_stock_threshold"],
+        "max_per_order": row["max_per_order"],
+        "version": row["version"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
 
 
 class Baseline:
@@ -124,45 +239,91 @@ class Baseline:
     def __init__(self, pool: asyncpg.Pool, secret: str) -> None:
         self.pool, self.secret = pool, secret
 
-    async def customer(self, request: Request) -> str | None:
-        """The signed-in customer's id, or None (the caller gets 401)."""
+    def claims(self, request: Request) -> dict[str, Any] | None:
+        """The bearer token's claims, or None (the caller gets 401)."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer":
             return None
         try:
-            claims = jwt.decode(token, self.secret, algorithms=["HS256"])
+            claims: dict[str, Any] = jwt.decode(token, self.secret, algorithms=["HS256"])
         except jwt.InvalidTokenError:
             return None
+        return claims
+
+    @staticmethod
+    async def customer(connection: Executor, claims: dict[str, Any]) -> str | None:
+        """The signed-in customer's id, read first in the request's transaction, or None
+        (the caller gets 401)."""
+        user = await connection.fetchrow(USER_BY_ID, uuid.UUID(claims["sub"]))
+        if user is None or not user["active"] or user["role"] != claims["role"]:
+            return None
+        valid_after = user["tokens_valid_after"]
+        if valid_after is not None and claims["iat"] < valid_after.timestamp():
+            return None
+        return str(user["id"])
+
+    async def get_order(self, order_id: str, request: Request) -> Response:
+        claims = self.claims(request)
+        if claims is None:
+            return Response(status_code=401)
         async with self.pool.acquire() as connection, connection.transaction():
-            user = await connection.fetchrow(USER_BY_ID, uuid.UUID(claims["sub"]))
-        return str(user["id"]) if user is not None and user["active"] else None
+            customer_id = await self.customer(connection, claims)
+            if customer_id is None:
+                return Response(status_code=401)
+            rows = await connection.fetch(ORDER_BY_ID, uuid.UUID(order_id))
+        found = _orders(rows)
+        if not found or found[0]["customer_id"] != customer_id:
+            return Response(status_code=404)
+        order = found[0]
+        del order["_at"]
+        return _json_utc(order, headers={"ETag": f'"{order["version"]}"'})
+
+    async def list_orders(self, limit: int, request: Request) -> Response:
+        claims = self.claims(request)
+        if claims is None:
+            return Response(status_code=401)
+        async with self.pool.acquire() as connection, connection.transaction():
+            customer_id = await self.customer(connection, claims)
+            if customer_id is None:
+                return Response(status_code=401)
+            rows = await connection.fetch(ORDER_PAGE, customer_id, limit + 1)
+        found = _orders(rows)
+        items = found[:limit]
+        cursor = _cursor(items[-1]) if len(found) > limit else None
+        for order in items:
+            del order["_at"]
+        return _json_utc({"items": items, "next_cursor": cursor})
 
     async def get_product(self, sku: str) -> Response:
         async with self.pool.acquire() as connection, connection.transaction():
             row = await connection.fetchrow(PRODUCT_BY_SKU, sku.strip().upper())
         if row is None:
             return Response(status_code=404)
-        return _json(_product(row), headers={"ETag": f'"{row["version"]}"'})
+        return _json_utc(_product(row), headers={"ETag": f'"{row["version"]}"'})
 
     async def list_products(self, limit: int) -> Response:
         async with self.pool.acquire() as connection, connection.transaction():
             rows = await connection.fetch(PRODUCT_PAGE, limit + 1)
         items = [_product(row) for row in rows[:limit]]
-        cursor = items[-1]["sku"] if len(rows) > limit else None
-        return _json({"items": items, "next_cursor": cursor})
+        more = len(rows) > limit
+        cursor = base64.urlsafe_b64encode(items[-1]["sku"].encode()).decode() if more else None
+        return _json_utc({"items": items, "next_cursor": cursor and cursor.rstrip("=")})
 
     async def place_order(self, new: NewOrder, request: Request) -> Response:  # noqa: PLR0911
-        customer_id = await self.customer(request)
-        if customer_id is None:
+        claims = self.claims(request)
+        if claims is None:
             return Response(status_code=401)
         key = request.headers.get("idempotency-key")
         if not key:
             return Response(status_code=400)
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         lines = sorted((line.sku.strip().upper(), line.quantity) for line in new.lines)
-        fingerprint = hashlib.sha256(orjson.dumps([customer_id, lines])).hexdigest()
         now = datetime.now(UTC)
         async with self.pool.acquire() as connection, connection.transaction():
+            customer_id = await self.customer(connection, claims)
+            if customer_id is None:
+                return Response(status_code=401)
+            fingerprint = hashlib.sha256(orjson.dumps([customer_id, lines])).hexdigest()
             found = await connection.fetchrow(FIND_KEY, customer_id, OPERATION, key, now)
             if found is None:
                 scope = f"{customer_id}\x1f{OPERATION}\x1f{key}"
@@ -261,6 +422,7 @@ class Placed:
                 row["version"] + 1,
                 now,
                 row["low_stock_threshold"],
+                row["max_per_order"],
                 sku,
             )
             await connection.execute(
@@ -359,5 +521,13 @@ def create_app() -> FastAPI:
     @app.post("/api/v1/orders")
     async def place_order(new: NewOrder, request: Request) -> Response:
         return await holder["app"].place_order(new, request)
+
+    @app.get("/api/v1/orders/{order_id}")
+    async def get_order(order_id: str, request: Request) -> Response:
+        return await holder["app"].get_order(order_id, request)
+
+    @app.get("/api/v1/orders")
+    async def list_orders(request: Request, limit: int = 50) -> Response:
+        return await holder["app"].list_orders(limit, request)
 
     return app

@@ -26,6 +26,11 @@ What is measured, per scenario, Orderly then the baseline (each after ``VACUUM A
 an uncounted warm-up)
     ``product_get``   ``GET /api/v1/products/{sku}``, a random SKU of the catalogue;
     ``product_list``  ``GET /api/v1/products?limit=50``;
+    ``order_get``     ``GET /api/v1/orders/{id}`` signed in as a random customer, one of its
+                      own orders (every customer holds ``ORDERS_PER_CUSTOMER`` orders of
+                      ``LINES_PER_ORDER`` lines, seeded in bulk);
+    ``order_list``    ``GET /api/v1/orders?limit=50`` signed in as a random customer: the
+                      first page of its own orders (a next page follows);
     ``order_place``   ``POST /api/v1/orders`` signed in as a random customer, one line of a
                       random SKU, a new ``Idempotency-Key`` each time;
     ``order_replay``  the same POST resent with a used key and body (orders placed just
@@ -42,6 +47,10 @@ an uncounted warm-up)
                       connections and never answers: the fast receiver's latency;
     ``webhook_throughput`` ``--backlog`` events committed at once, for one fast receiver:
                       deliveries per second and the worker's CPU per delivery.
+
+    Before each read scenario (the product and order reads) a few of its requests go to
+    both APIs, whose answers must be the same: status, ``ETag`` and body, byte for byte (a
+    difference is reported as a problem of the scenario).
 
     The load comes from wrk (Debian's package), one thread, ``--connections`` keep-alive
     connections, with ``bench/wrk/scenario.lua`` making the requests. ``rps`` counts the
@@ -85,7 +94,7 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 from sqlalchemy import func, insert, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orderly_cli.processes import API_FACTORY, api_argv
 from orderly_db import migrate
@@ -93,6 +102,7 @@ from orderly_db.engine import create_engine
 from orderly_db.passwords import Argon2Passwords
 from orderly_db.settings import InfraSettings
 from orderly_db.tables import order_lines, products, stock_movements, users
+from orderly_db.tables import orders as orders_table
 
 if TYPE_CHECKING:  # mypy, run from the repository root, knows bench/orders.py as bench.orders
     from bench import orders, webhooks
@@ -105,11 +115,24 @@ RESULTS = BENCH / "results"
 LUA = BENCH / "wrk" / "scenario.lua"
 PGBENCH_SQL = BENCH / "pgbench" / "reserve.sql"
 HOST = orders.HOST
-THROUGHPUT_SCENARIOS = ("product_get", "product_list", "order_place", "order_replay", "hot_sku")
+THROUGHPUT_SCENARIOS = (
+    "product_get",
+    "product_list",
+    "order_get",
+    "order_list",
+    "order_place",
+    "order_replay",
+    "hot_sku",
+)
+# The reads whose answers must be the same, byte for byte, from Orderly and the baseline.
+SAME_ANSWERS = ("product_get", "product_list", "order_get", "order_list")
 WEBHOOK_SCENARIOS = ("webhook_latency", "webhook_isolation", "webhook_throughput")
 SCENARIOS = (*THROUGHPUT_SCENARIOS, *WEBHOOK_SCENARIOS)
 APPS = ("orderly", "baseline")
 REPLAY_ORDERS = 256
+ORDERS_PER_CUSTOMER = 60  # more than a page of 50: every customer's first page has a next
+LINES_PER_ORDER = 2
+READ_ORDERS_PER_CUSTOMER = 5  # of each customer's orders, those order_get reads
 STOCK = 1_000_000
 HOT_STOCK = 1_000_000_000
 TOKEN_TTL = timedelta(hours=6)
@@ -235,6 +258,7 @@ class Dataset:
     customers: list[tuple[str, str]]  # (id, email)
     run: str
     postgres_version: str
+    orders: dict[str, list[str]]  # each customer's seeded orders (ids), newest first
 
 
 async def seed(settings: InfraSettings, config: Config) -> Dataset:
@@ -310,12 +334,66 @@ async def seed(settings: InfraSettings, config: Config) -> Dataset:
                     for user_id, email in customers
                 ],
             )
+            placed = await seed_orders(connection, skus, customers, now)
             await connection.execute(text("analyze"))
         async with engine.connect() as connection:
             postgres = str(await connection.scalar(text("select version()")))
-        return Dataset(skus, hot, customers, run, postgres)
+        return Dataset(skus, hot, customers, run, postgres, placed)
     finally:
         await engine.dispose()
+
+
+async def seed_orders(
+    connection: AsyncConnection,
+    skus: Sequence[str],
+    customers: Sequence[tuple[str, str]],
+    now: datetime,
+) -> dict[str, list[str]]:
+    """ORDERS_PER_CUSTOMER paid orders per customer, LINES_PER_ORDER lines each, with a
+    shipping address, one a minute into the past, copied in bulk; each customer's order ids,
+    newest first."""
+    orders.progress(
+        f"seeding {ORDERS_PER_CUSTOMER * len(customers)} orders of {LINES_PER_ORDER} lines"
+    )
+    order_rows: list[tuple[Any, ...]] = []
+    line_rows: list[tuple[Any, ...]] = []
+    placed: dict[str, list[str]] = {}
+    for number, (customer_id, email) in enumerate(customers):
+        address = json.dumps({
+            "name": f"Customer {number}",
+            "line1": f"{number} rue de la Paix",
+            "line2": "",
+            "postal_code": "75002",
+            "city": "Paris",
+            "region": "",
+            "country": "FR",
+            "phone": None,
+        })  # fmt: skip
+        ids = placed[customer_id] = []
+        for index in range(ORDERS_PER_CUSTOMER):
+            order_id = uuid.uuid4()
+            ids.append(str(order_id))
+            at = now - timedelta(minutes=index + 1, microseconds=number)
+            total = 0
+            for line_no in range(1, LINES_PER_ORDER + 1):
+                sku = skus[(number * ORDERS_PER_CUSTOMER + index * 7 + line_no) % len(skus)]
+                quantity = 1 + (index + line_no) % 3
+                total += 1250 * quantity
+                line_rows.append((order_id, line_no, sku, quantity, 1250, "EUR", 0, 0, 0, 0))
+            order_rows.append((
+                order_id, customer_id, "paid", total, "EUR", at, at, at + timedelta(minutes=30),
+                2, None, email, address, None, 0, None,
+            ))  # fmt: skip
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None  # noqa: S101 - an asyncpg connection while checked out
+    await driver.copy_records_to_table(
+        "orders", records=order_rows, columns=[column.name for column in orders_table.c]
+    )
+    await driver.copy_records_to_table(
+        "order_lines", records=line_rows, columns=[column.name for column in order_lines.c]
+    )
+    return placed
 
 
 def access_tokens(secret: str, customers: Sequence[tuple[str, str]]) -> list[str]:
@@ -610,9 +688,11 @@ def write_data(
     skus: Sequence[str] = (),
     tokens: Sequence[str] = (),
     replays: Sequence[tuple[str, str, str]] = (),
+    reads: Sequence[tuple[str, str]] = (),
 ) -> Path:
     lines = [f"S {sku}" for sku in skus] + [f"T {token}" for token in tokens]
     lines += [f"R {token} {key} {sku}" for token, key, sku in replays]
+    lines += [f"O {token} {order_id}" for token, order_id in reads]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -767,6 +847,53 @@ class Bench:
     worker: webhooks.Worker
     env: dict[str, str]
 
+    def order_reads(self) -> list[tuple[str, str]]:
+        """(token, order id): some of each customer's own orders, read with its token."""
+        return [
+            (token, order_id)
+            for token, (customer_id, _) in zip(self.tokens, self.dataset.customers, strict=True)
+            for order_id in self.dataset.orders[customer_id][:READ_ORDERS_PER_CUSTOMER]
+        ]
+
+    def sample_requests(self, name: str) -> list[tuple[str, dict[str, str]]]:
+        """A few requests of the scenario ``name``, as (path, headers)."""
+        if name == "product_get":
+            return [(f"/api/v1/products/{sku}", {}) for sku in self.dataset.skus[:3]]
+        if name == "product_list":
+            return [("/api/v1/products?limit=50", {})]
+        if name == "order_get":
+            return [
+                (f"/api/v1/orders/{order_id}", {"Authorization": f"Bearer {token}"})
+                for token, order_id in self.order_reads()[:: READ_ORDERS_PER_CUSTOMER * 250]
+            ]
+        return [
+            ("/api/v1/orders?limit=50", {"Authorization": f"Bearer {token}"})
+            for token in self.tokens[::250]
+        ]
+
+    def same_answers(self, name: str) -> str | None:
+        """None when Orderly and the baseline answer the scenario's sample requests with the
+        same status, ``ETag`` and body, byte for byte; else what differs."""
+        for path, headers in self.sample_requests(name):
+            answers = []
+            for app in APPS:
+                url = f"http://{HOST}:{self.servers[app].port}{path}"
+                request = urllib.request.Request(url, headers=headers)
+                try:
+                    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+                        answers.append((answer.status, answer.headers.get("ETag"), answer.read()))
+                except urllib.error.HTTPError as error:
+                    answers.append((error.code, None, error.read()))
+            if answers[0] != answers[1]:
+                ours, theirs = answers
+                return (
+                    f"GET {path}: Orderly answered {ours[0]} {ours[1]} {ours[2][:300]!r}, the "
+                    f"baseline {theirs[0]} {theirs[1]} {theirs[2][:300]!r}"
+                )
+            if answers[0][0] != 200:
+                return f"GET {path}: both answered {answers[0][0]}"
+        return None
+
     def scenario(self, name: str) -> dict[str, Any]:
         orders.progress(f"scenario {name}")
         if name == "webhook_latency":
@@ -779,6 +906,8 @@ class Bench:
             return self.webhook_throughput()
         entry: dict[str, Any] = {}
         notes: list[str] = []
+        if name in SAME_ANSWERS and (difference := self.same_answers(name)):
+            notes.append(f"not the same answers: {difference}")
         for app in APPS:
             measured, note = self.measure(name, self.servers[app])
             entry[app] = measured.public()
@@ -809,10 +938,14 @@ class Bench:
 
     def measure(self, name: str, server: Server) -> tuple[Measured, str | None]:
         tokens = self.tokens
-        if name == "product_get":
+        if name in {"product_get", "product_list"}:
             return self.load.run(server, name), None
-        if name == "product_list":
-            return self.load.run(server, name), None
+        if name == "order_get":
+            data = write_data(self.workdir / "order-get.txt", reads=self.order_reads())
+            return self.load.run(server, name, data), None
+        if name == "order_list":
+            data = write_data(self.workdir / "order-list.txt", tokens=tokens)
+            return self.load.run(server, name, data), None
         if name == "order_place":
             data = write_data(self.workdir / "place.txt", skus=self.dataset.skus, tokens=tokens)
             return self.load.run(server, name, data), None
@@ -940,8 +1073,11 @@ def bench(config: Config, stack: contextlib.ExitStack) -> dict[str, Any]:
     settings = orders.infra_settings(servers)
     dataset = asyncio.run(seed(settings, config))
     secret = secrets.token_urlsafe(48)
+    # The APIs run in production; the worker adds the development-only webhook permissions
+    # it needs to deliver to receivers on 127.0.0.1 over plain http (webhooks.start_workers).
     env = {
-        **webhooks.stack_environment(settings),
+        **orders.api_environment(settings),
+        "LOG_LEVEL": "WARNING",
         "JWT_SECRET": secret,
         "DB_POOL_SIZE": str(config.pool_size),
     }

@@ -2,11 +2,14 @@
 --
 --   wrk ... -s bench/wrk/scenario.lua URL -- SCENARIO DATA_FILE RUN_ID
 --
--- SCENARIO: product_get | product_list | order_place | hot_sku | order_replay.
+-- SCENARIO: product_get | product_list | order_get | order_list | order_place | hot_sku |
+--           order_replay.
 -- DATA_FILE, written by bench/run.py, holds one item per line:
 --   S <sku>                      a SKU to read or order (order_place: one at random per
 --                                request; hot_sku: the first)
---   T <token>                    a customer's access token (one at random per order)
+--   T <token>                    a customer's access token (one at random per order, or
+--                                per page of its orders: order_list)
+--   O <token> <order id>         one of that customer's own orders (order_get)
 --   R <token> <key> <sku>        an order placed already, resent as it was (order_replay)
 -- RUN_ID makes the keys of order_place and hot_sku unique to this run.
 --
@@ -19,7 +22,7 @@ function setup(thread)
   thread:set("thread_id", thread_number)
 end
 
-local scenario, skus, tokens, replays, run_id
+local scenario, skus, tokens, replays, reads, run_id
 local counter = 0
 local replay_next = 1
 
@@ -37,7 +40,7 @@ end
 
 function init(args)
   scenario, run_id = args[1], args[3] or "run"
-  skus, tokens, replays = {}, {}, {}
+  skus, tokens, replays, reads = {}, {}, {}, {}
   for line in io.lines(args[2]) do
     local kind, rest = line:match("^(%u) (.*)$")
     if kind == "S" then
@@ -47,6 +50,9 @@ function init(args)
     elseif kind == "R" then
       local token, key, sku = rest:match("^(%S+) (%S+) (%S+)$")
       replays[#replays + 1] = { token, key, sku }
+    elseif kind == "O" then
+      local token, order_id = rest:match("^(%S+) (%S+)$")
+      reads[#reads + 1] = { token, order_id }
     end
   end
   math.randomseed(thread_id * 7919 + os.time())
@@ -62,6 +68,15 @@ function request()
     return wrk.format("GET", "/api/v1/products/" .. skus[math.random(#skus)])
   elseif scenario == "product_list" then
     return wrk.format("GET", "/api/v1/products?limit=50")
+  elseif scenario == "order_get" then
+    local item = reads[math.random(#reads)]
+    return wrk.format("GET", "/api/v1/orders/" .. item[2], {
+      ["Authorization"] = "Bearer " .. item[1],
+    })
+  elseif scenario == "order_list" then
+    return wrk.format("GET", "/api/v1/orders?limit=50", {
+      ["Authorization"] = "Bearer " .. tokens[math.random(#tokens)],
+    })
   elseif scenario == "order_place" or scenario == "hot_sku" then
     counter = counter + 1
     local key = run_id .. "-" .. thread_id .. "-" .. counter

@@ -1,14 +1,18 @@
 """Who a request is and which request it is: the one place an HTTP request becomes a Context.
 
-The actor comes from the bearer access token, checked by :func:`request_actor` against the
-account on every request; without ``Authorization`` the caller is anonymous. Writes also
-read the request's :class:`Mode` from ``?mode=dry_run|execute``.
+The actor comes from the bearer access token, checked against the account on every request;
+without ``Authorization`` the caller is anonymous. Most routes check the account in a
+transaction of its own before the use case (:func:`request_actor`); the busiest ones
+(:data:`ClaimsContext` with :func:`run_signed_in`) hand the token's claims to the use case,
+whose own unit of work checks the account as its first statement. Writes also read the
+request's :class:`Mode` from ``?mode=dry_run|execute``.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Annotated
 
@@ -16,16 +20,20 @@ import structlog
 from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from returns.pipeline import is_successful
+from returns.result import Result
 from starlette.types import Scope
 
 from orderly_core.accounts.sessions import current_user
+from orderly_core.platform.transaction import AccountChanged, AccountRefused
 from orderly_core.shared.context import (
     IDEMPOTENCY_KEY_RULE,
     Actor,
+    Claims,
     Context,
     Mode,
     is_idempotency_key,
 )
+from orderly_core.unit_of_work import Dependencies
 from orderly_http.auth import InvalidToken
 from orderly_http.container import AppResources, app_resources
 
@@ -68,21 +76,34 @@ async def request_actor(request: Request, resources: AppResources) -> Actor:
     this one was; its role is read from the account (one primary-key read), not from the
     token, so changes apply at once.
     """
+    claims = request_claims(request, resources)
+    if claims is None:
+        return Actor.anonymous()
+    claimed = Context(claims.actor, request_id_of(request.scope))
+    user = await current_user(resources.dependencies, claimed, token_issued_at=claims.issued_at)
+    if not is_successful(user):
+        raise InvalidToken(NO_LONGER_VALID)
+    return user.unwrap().actor
+
+
+NO_LONGER_VALID = (
+    "The access token is no longer valid: its account is deactivated or gone, or it was "
+    "issued before a sign-out, a password change or a deactivation."
+)
+
+
+def request_claims(request: Request, resources: AppResources) -> Claims | None:
+    """The claims of the request's bearer token, checked for form, signature and expiry but
+    not against the account (:func:`run_signed_in` has the use case do that); ``None``
+    without ``Authorization``."""
     authorization = request.headers.get("Authorization")
     if authorization is None:
-        return Actor.anonymous()
+        return None
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidToken("Send the access token as 'Authorization: Bearer <token>'.")
-    claims = resources.tokens.verify(token.strip())
-    claimed = Context(Actor.user(claims.user_id, claims.role), request_id_of(request.scope))
-    user = await current_user(resources.dependencies, claimed, token_issued_at=claims.issued_at)
-    if not is_successful(user):
-        raise InvalidToken(
-            "The access token is no longer valid: its account is deactivated or gone, or it "
-            "was issued before a sign-out, a password change or a deactivation."
-        )
-    return user.unwrap().actor
+    verified = resources.tokens.verify(token.strip())
+    return Claims(verified.user_id, verified.role, verified.issued_at)
 
 
 _SF_STRING = re.compile(r'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"')
@@ -129,6 +150,65 @@ def context_of(request: Request, actor: Actor) -> Context:
 RequestContext = Annotated[Context, Depends(request_context)]
 
 
+async def claims_context(request: Request) -> Context:
+    """The context of a route that runs its use case with :func:`run_signed_in`: the actor
+    is the token's, and the account is checked by the first statement of the use case's own
+    unit of work, in the same transaction as the work (one transaction less per request)."""
+    claims = request_claims(request, app_resources(request.app))
+    if claims is None:
+        return context_of(request, Actor.anonymous())
+    return replace(context_of(request, claims.actor), claims=claims)
+
+
+ClaimsContext = Annotated[Context, Depends(claims_context)]
+
+_RUNS = 3  # a role that changes between every run is refused after this many
+
+
+async def run_signed_in[T, E](
+    request: Request,
+    ctx: Context,
+    use_case: Callable[[Dependencies, Context], Awaitable[Result[T, E]]],
+) -> tuple[Context, Result[T, E]]:
+    """The outcome of ``use_case`` run with the app's dependencies and ``ctx`` from
+    :data:`ClaimsContext`, and the context it ran with in the end. (The route takes the
+    request rather than :data:`~orderly_http.container.Resources`: one dependency less to
+    resolve.)
+
+    Its units of work check the account first (see
+    :func:`orderly_core.platform.transaction.checked_claims`): a deactivated account, or one
+    that refuses the token, is 401 ``invalid_token``, as on every route; an account whose
+    role changed runs the use case again with the account's role, as if it had been read
+    first. A refusal may come before any unit of work (a rule decided by the actor alone, an
+    invalid input): the account is then read as :func:`request_actor` reads it, so that the
+    answer is the one the account's current rights give.
+    """
+    deps = app_resources(request.app).dependencies
+    claims = ctx.claims
+    if claims is None:
+        return ctx, await use_case(deps, ctx)
+    for _ in range(_RUNS):
+        try:
+            result = await use_case(deps, ctx)
+        except AccountRefused:
+            raise InvalidToken(NO_LONGER_VALID) from None
+        except AccountChanged as changed:
+            role = changed.actor.role or claims.role
+            ctx = replace(ctx, actor=changed.actor, claims=replace(claims, role=role))
+            continue
+        if is_successful(result):
+            return ctx, result
+        checked = replace(ctx, claims=None)
+        user = await current_user(deps, checked, token_issued_at=claims.issued_at)
+        if not is_successful(user):
+            raise InvalidToken(NO_LONGER_VALID)
+        if (actor := user.unwrap().actor) == ctx.actor:
+            return ctx, result
+        ctx = replace(checked, actor=actor)
+        return ctx, await use_case(deps, ctx)
+    raise InvalidToken(NO_LONGER_VALID)
+
+
 async def write_context(
     context: RequestContext,
     mode: Annotated[
@@ -144,3 +224,21 @@ async def write_context(
 
 
 WriteContext = Annotated[Context, Depends(write_context)]
+
+
+async def claims_write_context(
+    request: Request,
+    mode: Annotated[
+        Mode,
+        Query(
+            description="`dry_run`: run every check and answer what would happen, changing "
+            "nothing (the answer carries `Orderly-Mode: dry_run`); `execute`: apply the change"
+        ),
+    ] = Mode.EXECUTE,
+) -> Context:
+    """:func:`write_context` for a route that runs its use case with :func:`run_signed_in`
+    (one dependency, not two)."""
+    return replace(await claims_context(request), mode=mode)
+
+
+ClaimsWriteContext = Annotated[Context, Depends(claims_write_context)]

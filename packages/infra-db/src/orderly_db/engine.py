@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine.interfaces import AdaptedConnection
 from sqlalchemy.exc import DisconnectionError
@@ -35,6 +37,9 @@ def create_engine(settings: InfraSettings, *, application_name: str = "orderly")
     ``ROLLBACK``), a third of the round trips of a catalogue read. A connection that breaks
     while in use fails its statement as a transient fault and is discarded (see
     :class:`orderly_db.unit_of_work.SqlUnitOfWork`).
+
+    JSON and JSONB values are read by orjson (:func:`_json_loads`), several times faster than
+    the standard library: an order's address, a page's worth of them.
     """
     engine = create_async_engine(
         settings.database_url,
@@ -44,6 +49,7 @@ def create_engine(settings: InfraSettings, *, application_name: str = "orderly")
         pool_recycle=1800,
         isolation_level="AUTOCOMMIT",
         hide_parameters=True,
+        json_deserializer=_json_loads,
         connect_args={
             "server_settings": {
                 "statement_timeout": str(settings.db_statement_timeout_ms),
@@ -63,6 +69,15 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         _ = await connection.execution_options(isolation_level="READ COMMITTED")
         async with connection.begin():
             yield connection
+
+
+def _json_loads(text: str | bytes) -> Any:
+    """A stored JSON value; what orjson does not read (an integer beyond 64 bits) is read by
+    the standard library, as before."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _replace_closed(dbapi_connection: AdaptedConnection, _record: Any, _proxy: Any) -> None:

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import builtins
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, null, select, update
+from sqlalchemy import DateTime, Uuid, bindparam, func, insert, null, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_core.orders.address import Address, address_view
 from orderly_core.orders.model import Order, OrderLine, OrderQuery, OrderStatus
 from orderly_core.shared.money import Money
-from orderly_db.keyset import newest_first
-from orderly_db.statements import DriverConnection, Statement, json_text
+from orderly_db.statements import Columns, DriverConnection, Statement, json_text
 from orderly_db.tables import order_lines, orders
 
 
@@ -35,23 +33,57 @@ def _to_address(stored: dict[str, Any] | None) -> Address | None:
     )
 
 
-def _to_order(row: Row[Any], lines: list[OrderLine]) -> Order:
+_INSTANT = DateTime(timezone=True)
+_STATUSES = {status.value: status for status in OrderStatus}
+
+
+def _to_order(row: Columns, lines: list[OrderLine]) -> Order:
     return Order(
-        id=row.id,
-        customer_id=row.customer_id,
-        status=OrderStatus(row.status),
+        id=row["id"],
+        customer_id=row["customer_id"],
+        status=_STATUSES[row["status"]],
         lines=tuple(lines),
-        placed_at=row.placed_at,
-        updated_at=row.updated_at,
-        expires_at=row.expires_at,
-        version=row.version,
-        cancel_reason=row.cancel_reason,
-        email=row.email,
-        shipping_address=_to_address(row.shipping_address),
-        shipping_method=row.shipping_method,
-        shipping_price=row.shipping,
-        delivered_at=row.delivered_at,
+        placed_at=row["placed_at"],
+        updated_at=row["updated_at"],
+        expires_at=row["expires_at"],
+        version=row["version"],
+        cancel_reason=row["cancel_reason"],
+        email=row["email"],
+        shipping_address=_to_address(row["shipping_address"]),
+        shipping_method=row["shipping_method"],
+        shipping_price=row["shipping"],
+        delivered_at=row["delivered_at"],
     )
+
+
+def _to_line(row: Columns) -> OrderLine:
+    return OrderLine(
+        row["line_sku"],
+        row["line_quantity"],
+        Money(row["line_unit_price"], row["line_currency"]),
+        shipped=row["line_shipped"],
+        delivered=row["line_delivered"],
+        returned=row["line_returned"],
+        cancelled=row["line_cancelled"],
+    )
+
+
+def _to_orders(rows: Sequence[Columns]) -> list[Order]:
+    """The orders of rows that each carry an order and one of its lines (the order's lines
+    in turn, each order's rows together)."""
+    found: list[Order] = []
+    order: Columns | None = None
+    lines: list[OrderLine] = []
+    for row in rows:
+        if order is None or row["id"] != order["id"]:
+            if order is not None:
+                found.append(_to_order(order, lines))
+            order, lines = row, []
+        if row["line_no"] is not None:
+            lines.append(_to_line(row))
+    if order is not None:
+        found.append(_to_order(order, lines))
+    return found
 
 
 def _address_json(address: Address | None) -> str | None:
@@ -81,6 +113,59 @@ _OPEN_UNPAID = Statement.compiled(
 _ADD_LINE = Statement.compiled(
     insert(order_lines).values({c.name: bindparam(c.name) for c in order_lines.c})
 )
+
+# An order comes with its lines in one statement: one row per line, the order's columns on
+# each, the line's prefixed with ``line_``.
+_LINE_COLUMNS = [
+    column.label(f"line_{column.name}") if column.name != "line_no" else column
+    for column in order_lines.c
+    if column.name != "order_id"
+]
+_BY_ID = (
+    select(orders, *_LINE_COLUMNS)
+    .select_from(orders.outerjoin(order_lines, order_lines.c.order_id == orders.c.id))
+    .where(orders.c.id == bindparam("id"))
+    .order_by(order_lines.c.line_no)
+)
+_GET = Statement.compiled(_BY_ID)
+# A locked read takes the order's lock first, then reads its lines in a statement of its own:
+# a statement that waited for the lock sees the order as its holder left it, but the rows it
+# joined to it as they were when it began.
+_LOCK = Statement.compiled(select(orders).where(orders.c.id == bindparam("id")).with_for_update())
+_LINES = Statement.compiled(
+    select(*_LINE_COLUMNS)
+    .where(order_lines.c.order_id == bindparam("id"))
+    .order_by(order_lines.c.line_no)
+)
+
+
+@cache
+def _page(*, after: bool, status: bool, customer: bool, since: bool, until: bool) -> Statement:
+    """The page query of one combination of filters, compiled on first use: a page of
+    orders, newest first, with their lines."""
+    query = select(orders)
+    if status:
+        query = query.where(orders.c.status == bindparam("status"))
+    if customer:
+        query = query.where(orders.c.customer_id == bindparam("customer_id"))
+    if since:
+        query = query.where(orders.c.placed_at >= bindparam("since", type_=_INSTANT))
+    if until:
+        query = query.where(orders.c.placed_at < bindparam("until", type_=_INSTANT))
+    if after:
+        position = tuple_(bindparam("after_at", type_=_INSTANT), bindparam("after_id", type_=Uuid))
+        query = query.where(tuple_(orders.c.placed_at, orders.c.id) < position)
+    page = (
+        query.order_by(orders.c.placed_at.desc(), orders.c.id.desc())
+        .limit(bindparam("limit"))
+        .cte("page")
+    )
+    return Statement.compiled(
+        select(page, *_LINE_COLUMNS)
+        .select_from(page.outerjoin(order_lines, order_lines.c.order_id == page.c.id))
+        .order_by(page.c.placed_at.desc(), page.c.id.desc(), order_lines.c.line_no)
+    )
+
 
 _SAVE_LINE_COUNTS = Statement.compiled(
     update(order_lines)
@@ -154,13 +239,14 @@ class SqlOrders:
         await _SAVE_LINE_COUNTS.execute_many(self._driver, counts)
 
     async def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None:
-        query = select(orders).where(orders.c.id == order_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._db.execute(query)).one_or_none()
+        if not for_update:
+            found = _to_orders(await _GET.fetch(self._driver, {"id": order_id}))
+            return found[0] if found else None
+        row = await _LOCK.fetch_one(self._driver, {"id": order_id})
         if row is None:
             return None
-        return _to_order(row, (await self._lines([order_id]))[order_id])
+        lines = await _LINES.fetch(self._driver, {"id": order_id})
+        return _to_order(row, [_to_line(line) for line in lines])
 
     async def save(self, order: Order) -> None:
         address = order.shipping_address
@@ -189,20 +275,23 @@ class SqlOrders:
     async def list(
         self, *, after: tuple[datetime, uuid.UUID] | None, limit: int, query: OrderQuery
     ) -> list[Order]:
-        statement = newest_first(
-            select(orders), orders.c.placed_at, orders.c.id, after=after, limit=limit
+        statement = _page(
+            after=after is not None,
+            status=query.status is not None,
+            customer=query.customer_id is not None,
+            since=query.since is not None,
+            until=query.until is not None,
         )
-        if query.status is not None:
-            statement = statement.where(orders.c.status == query.status.value)
-        if query.customer_id is not None:
-            statement = statement.where(orders.c.customer_id == query.customer_id)
-        if query.since is not None:
-            statement = statement.where(orders.c.placed_at >= query.since)
-        if query.until is not None:
-            statement = statement.where(orders.c.placed_at < query.until)
-        rows = (await self._db.execute(statement)).all()
-        lines = await self._lines([row.id for row in rows])
-        return [_to_order(row, lines[row.id]) for row in rows]
+        values = {
+            "limit": limit,
+            "status": None if query.status is None else query.status.value,
+            "customer_id": query.customer_id,
+            "since": query.since,
+            "until": query.until,
+            "after_at": None if after is None else after[0],
+            "after_id": None if after is None else after[1],
+        }
+        return _to_orders(await statement.fetch(self._driver, values))
 
     async def due_for_expiry(self, now: datetime, limit: int) -> tuple[uuid.UUID, ...]:
         statement = (
@@ -212,28 +301,3 @@ class SqlOrders:
             .limit(limit)
         )
         return tuple(row.id for row in (await self._db.execute(statement)).all())
-
-    async def _lines(
-        self, order_ids: Sequence[uuid.UUID]
-    ) -> defaultdict[uuid.UUID, builtins.list[OrderLine]]:
-        found: defaultdict[uuid.UUID, builtins.list[OrderLine]] = defaultdict(builtins.list)
-        if not order_ids:
-            return found
-        statement = (
-            select(order_lines)
-            .where(order_lines.c.order_id.in_(order_ids))
-            .order_by(order_lines.c.order_id, order_lines.c.line_no)
-        )
-        for row in (await self._db.execute(statement)).all():
-            found[row.order_id].append(
-                OrderLine(
-                    row.sku,
-                    row.quantity,
-                    Money(row.unit_price, row.currency),
-                    shipped=row.shipped,
-                    delivered=row.delivered,
-                    returned=row.returned,
-                    cancelled=row.cancelled,
-                )
-            )
-        return found

@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import QueuePool
 
 from orderly_core.accounts.ports import PasswordHasher
+from orderly_core.accounts.sessions import claims_actor
 from orderly_core.platform.ports import RandomIds, SystemClock
+from orderly_core.shared.context import Actor, Claims
 from orderly_core.unit_of_work import Dependencies
 from orderly_db.accounts import SqlRefreshTokens, SqlUsers
 from orderly_db.catalogue import SqlProducts
@@ -238,6 +240,9 @@ class SqlUnitOfWork:
     def _release_turn(self) -> None:
         if self._turns is not None:
             self._turns.give_back()
+
+    async def claims_actor(self, claims: Claims) -> Actor | None:
+        return await claims_actor(self.users, claims)
 
     async def commit(self) -> None:
         await self._end(commit=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
@@ -45,7 +45,13 @@ from orderly_http.answers import (
     version_of,
 )
 from orderly_http.container import Resources
-from orderly_http.context import IDEMPOTENCY_KEY_HEADER, RequestContext, WriteContext
+from orderly_http.context import (
+    IDEMPOTENCY_KEY_HEADER,
+    ClaimsContext,
+    ClaimsWriteContext,
+    WriteContext,
+    run_signed_in,
+)
 from orderly_http.order_schemas import (
     CancelBody,
     NewOrderBody,
@@ -112,8 +118,8 @@ def _placement_location(placement: Placement) -> str:
 async def place_order_route(
     *,
     body: NewOrderBody,
-    resources: Resources,
-    ctx: WriteContext,
+    request: Request,
+    ctx: ClaimsWriteContext,
     idempotency_key: Annotated[
         str | SkipJsonSchema[None],
         Header(
@@ -126,7 +132,8 @@ async def place_order_route(
     del idempotency_key  # read into the context; declared here to document it
     if (missing := idempotency_key_missing(ctx)) is not None:
         return missing
-    result = await place_order(resources.dependencies, ctx, body.to_domain())
+    new = body.to_domain()
+    ctx, result = await run_signed_in(request, ctx, lambda deps, c: place_order(deps, c, new))
     return answer(
         result,
         ctx,
@@ -146,8 +153,8 @@ async def place_order_route(
 )
 async def list_orders_route(
     *,
-    resources: Resources,
-    ctx: RequestContext,
+    request: Request,
+    ctx: ClaimsContext,
     status: Annotated[OrderStatus | None, Query(description="Only orders in this status")] = None,
     customer_id: Annotated[
         str | None,
@@ -168,7 +175,7 @@ async def list_orders_route(
         since=since,
         until=until,
     )
-    result = await list_orders(resources.dependencies, ctx, query)
+    ctx, result = await run_signed_in(request, ctx, lambda deps, c: list_orders(deps, c, query))
     return answer(result, ctx, OrderPageResource.document)
 
 
@@ -179,8 +186,8 @@ async def list_orders_route(
     response_model=OrderResource,
     responses=problem_responses(401, 404, 422),
 )
-async def get_order_route(*, order_id: str, resources: Resources, ctx: RequestContext) -> Response:
-    result = await get_order(resources.dependencies, ctx, order_id)
+async def get_order_route(*, order_id: str, request: Request, ctx: ClaimsContext) -> Response:
+    ctx, result = await run_signed_in(request, ctx, lambda deps, c: get_order(deps, c, order_id))
     return answer(result, ctx, OrderResource.document, version=version_of)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response
 
 from orderly_core.catalogue.model import ProductQuery
@@ -16,8 +16,7 @@ from orderly_core.catalogue.use_cases import get_product, list_products
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_http import limits
 from orderly_http.answers import answer, described, version_of
-from orderly_http.container import Resources
-from orderly_http.context import RequestContext
+from orderly_http.context import ClaimsContext, run_signed_in
 from orderly_http.paging import Cursor, Limit
 from orderly_http.problems import problem_responses
 from orderly_http.schemas import ProductPageResource, ProductResource
@@ -41,8 +40,8 @@ _LIST_FIELD_NAMES = {"search": "q"}
 )
 async def list_products_route(
     *,
-    resources: Resources,
-    ctx: RequestContext,
+    request: Request,
+    ctx: ClaimsContext,
     limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
     active: Annotated[
@@ -57,7 +56,7 @@ async def list_products_route(
     ] = None,
 ) -> Response:
     query = ProductQuery(limit=limit, cursor=cursor, active=active, search=q)
-    result = await list_products(resources.dependencies, ctx, query)
+    ctx, result = await run_signed_in(request, ctx, lambda deps, c: list_products(deps, c, query))
     return answer(result, ctx, ProductPageResource.document, field_names=_LIST_FIELD_NAMES)
 
 
@@ -78,11 +77,11 @@ async def list_products_route(
 async def get_product_route(
     *,
     sku: limits.SkuPath,
-    resources: Resources,
-    ctx: RequestContext,
+    request: Request,
+    ctx: ClaimsContext,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    result = await get_product(resources.dependencies, ctx, sku)
+    ctx, result = await run_signed_in(request, ctx, lambda deps, c: get_product(deps, c, sku))
     return answer(
         result,
         ctx,

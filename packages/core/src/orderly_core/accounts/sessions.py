@@ -29,10 +29,10 @@ from orderly_core.accounts.model import (
     hash_refresh_token,
     normalise_email,
 )
-from orderly_core.accounts.ports import AccountsServices, AccountsUnit
+from orderly_core.accounts.ports import AccountsServices, AccountsUnit, UserRepository
 from orderly_core.platform.transaction import in_transaction
 from orderly_core.shared.authorization import own_account
-from orderly_core.shared.context import Context
+from orderly_core.shared.context import Actor, Claims, Context
 from orderly_core.shared.validation import text_problem
 
 
@@ -146,6 +146,21 @@ async def signed_in_user(uow: AccountsUnit, ctx: Context, *, lock: bool = False)
 def end_access_tokens(user: User, at: datetime) -> User:
     """``user`` refusing every access token issued before ``at``."""
     return replace(user, tokens_valid_after=at)
+
+
+async def claims_actor(users: UserRepository, claims: Claims) -> Actor | None:
+    """The actor the account of ``claims`` makes now, with the account's role (not the
+    token's), or ``None`` when the account is gone or deactivated, or refuses tokens issued
+    when this one was: what every unit of work of a use case run with claims checks first
+    (:func:`orderly_core.platform.transaction.checked_claims`)."""
+    try:
+        user_id = uuid.UUID(claims.user_id)
+    except ValueError:
+        return None
+    user = await users.get(user_id)
+    if user is None or not user.active or not user.accepts_token_issued(claims.issued_at):
+        return None
+    return user.actor
 
 
 async def current_user(

@@ -147,6 +147,7 @@ class OrderQuery(PageQuery):
 
 def order_view(order: Order) -> dict[str, Any]:
     """The public representation of an order."""
+    subtotal = sum(line.unit_price.amount * line.quantity for line in order.lines)
     return {
         "id": str(order.id),
         "status": order.status.value,
@@ -164,9 +165,9 @@ def order_view(order: Order) -> dict[str, Any]:
             }
             for line in order.lines
         ],
-        "subtotal": order.subtotal.amount,
+        "subtotal": subtotal,
         "shipping": order.shipping_price,
-        "total": order.total.amount,
+        "total": subtotal + order.shipping_price,
         "currency": order.currency,
         "email": order.email,
         "shipping_address": address_view(order.shipping_address),

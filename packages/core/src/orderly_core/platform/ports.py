@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
+from orderly_core.shared.context import Actor, Claims
+
 
 class Clock(Protocol):
     def now(self) -> datetime:
@@ -55,6 +57,12 @@ class Transactional(Protocol):
     async def commit(self) -> None: ...
 
     async def rollback(self) -> None: ...
+
+    async def claims_actor(self, claims: Claims) -> Actor | None:
+        """The actor the account of ``claims`` makes now (its role read from the account),
+        or ``None`` when the account is gone or deactivated or refuses tokens issued when
+        this one was (a sign-out, a password change, a deactivation since)."""
+        ...
 
 
 class Services[U](Protocol):

@@ -19,7 +19,35 @@ from orderly_core.platform.idempotency import (
     stored_outcome,
 )
 from orderly_core.platform.ports import Services, Transactional
-from orderly_core.shared.context import Context
+from orderly_core.shared.context import Actor, Context
+
+
+class AccountRefused(Exception):  # noqa: N818 - named as what happened
+    """The account of the context's claims is gone or deactivated, or refuses tokens issued
+    when their token was. Nothing was done; adapters answer as to an invalid token."""
+
+
+class AccountChanged(Exception):  # noqa: N818 - named as what happened
+    """The account of the context's claims holds, but its role is no longer the one the
+    context acted with. Nothing was done; the adapter runs the use case again as ``actor``."""
+
+    def __init__(self, actor: Actor) -> None:
+        super().__init__(f"the account now acts as {actor.role}")
+        self.actor = actor
+
+
+async def checked_claims(uow: Transactional, ctx: Context) -> None:
+    """The first statement of every unit of work of a use case whose context carries an
+    access token's claims: the account is read in the same transaction as the work, so a
+    deactivation or a role change applies at once, and no second transaction is needed to
+    authenticate."""
+    if ctx.claims is None:
+        return
+    actor = await uow.claims_actor(ctx.claims)
+    if actor is None:
+        raise AccountRefused
+    if actor != ctx.actor:
+        raise AccountChanged(actor)
 
 
 class IdempotentUnit(Transactional, Protocol):
@@ -60,6 +88,7 @@ async def in_transaction[U: Transactional, T, E](
     refresh token revokes its family, and the refusal must not undo the revocation).
     """
     async with deps.unit_of_work() as uow:
+        await checked_claims(uow, ctx)
         result = await work(uow)
         kept = not is_successful(result) and isinstance(result.failure(), keep_on_failure)
         if ctx.applies_changes and (is_successful(result) or kept):
@@ -95,6 +124,7 @@ async def in_idempotent_transaction[U: IdempotentUnit, T, E](
         return await in_transaction(deps, ctx, work)
     scope = KeyScope.of(ctx.actor, operation.name, key)
     async with deps.unit_of_work() as uow:
+        await checked_claims(uow, ctx)
         now = deps.clock.now()
         earlier = await earlier_answer(uow.idempotency, scope, operation, now)
         if earlier is not None:
@@ -111,6 +141,7 @@ async def in_idempotent_transaction[U: IdempotentUnit, T, E](
             return result
     if is_kept(operation, result):
         async with deps.unit_of_work() as uow:
+            await checked_claims(uow, ctx)
             now = deps.clock.now()
             if await earlier_answer(uow.idempotency, scope, operation, now) is None:
                 outcome = stored_outcome(ctx, operation, result, now, deps.idempotency_ttl)

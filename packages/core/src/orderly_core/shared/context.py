@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 IDEMPOTENCY_KEY_RULE = (
     "must be 1-255 printable ASCII characters, not starting or ending with a space"
@@ -72,11 +73,32 @@ class Mode(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Claims:
+    """What a signed-in user's access token claims, its account not read yet: the user, the
+    role the token was issued with and when it was issued (to the microsecond)."""
+
+    user_id: str
+    role: Role
+    issued_at: datetime
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.user(self.user_id, self.role)
+
+
+@dataclass(frozen=True, slots=True)
 class Context:
+    """``claims``: the claims of the access token that made ``actor``, when its account is
+    still to be checked. The first statement of each unit of work of the use case then reads the
+    account (see :func:`orderly_core.platform.transaction.in_transaction`), so the check and
+    the work share one transaction; ``None`` when the actor was checked already, or is not a
+    token's."""
+
     actor: Actor
     request_id: str
     idempotency_key: str | None = None
     mode: Mode = Mode.EXECUTE
+    claims: Claims | None = None
 
     @property
     def applies_changes(self) -> bool:

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Self
 
 from orderly_core.accounts.model import RefreshToken, User
+from orderly_core.accounts.sessions import claims_actor
 from orderly_core.catalogue.ledger import StockMovement
 from orderly_core.catalogue.model import Product
 from orderly_core.jobs.model import JobRecord
@@ -23,6 +24,7 @@ from orderly_core.platform.idempotency import KeyScope, StoredOutcome
 from orderly_core.platform.outbox import Event
 from orderly_core.returns.model import Return
 from orderly_core.sales.model import SalesSummary
+from orderly_core.shared.context import Actor, Claims
 from orderly_core.shipments.model import Shipment
 from orderly_core.shipping.model import ShippingRate
 from orderly_core.testing.accounts import FakePasswords, InMemoryRefreshTokens, InMemoryUsers
@@ -157,6 +159,9 @@ class InMemoryUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         await self.rollback()
+
+    async def claims_actor(self, claims: Claims) -> Actor | None:
+        return await claims_actor(self.users, claims)
 
     async def commit(self) -> None:
         self._store.products = dict(self._working.products)
