@@ -15,11 +15,8 @@ from typing import Any, NoReturn
 
 import structlog
 import typer
-from redis.exceptions import RedisError
-from sqlalchemy.exc import DBAPIError, InterfaceError
 
 from orderly_core.shared.errors import DomainError, error_members
-from orderly_db.faults import is_transient
 from orderly_db.settings import ConfigurationError
 
 EXIT_REFUSED = 1
@@ -47,6 +44,12 @@ def refuse(error: DomainError, *, as_json: bool = False) -> NoReturn:
 
 def run_async[T](command: Coroutine[Any, Any, T]) -> T:
     """Run a command's coroutine, turning infrastructure faults into one line and an exit code."""
+    # Imported here: `orderly dev` starts its servers before it needs the database drivers.
+    from redis.exceptions import RedisError
+    from sqlalchemy.exc import DBAPIError, InterfaceError
+
+    from orderly_db.faults import is_transient
+
     try:
         return asyncio.run(command)
     except ConfigurationError as error:

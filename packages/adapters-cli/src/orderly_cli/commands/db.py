@@ -7,7 +7,6 @@ upgrade`` runs once before new API and worker processes start (the ``migrate`` s
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -82,13 +81,6 @@ def purge_keys(dry_run: DryRun = False, as_json: AsJson = False) -> None:
         typer.echo(f"{verb} {report.purged} expired idempotency key(s)")
 
 
-def quiet_migration_logs() -> None:
-    """Alembic narrates each step at INFO; the commands print one summary line instead. Its
-    lines still show with LOG_LEVEL=DEBUG."""
-    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-
-
 def _name(revision: str | None) -> str:
     return revision if revision is not None else "none (empty schema)"
 
@@ -103,7 +95,7 @@ def _migrate(move: _Move, *, done: str) -> None:
 
 
 async def _move(move: _Move) -> tuple[str | None, str | None]:
-    quiet_migration_logs()
+    migrate.quiet_migration_logs()
     engine = create_engine(cli_settings(), application_name="orderly-cli")
     try:
         before = await migrate.current(engine)
