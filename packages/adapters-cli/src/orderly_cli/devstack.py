@@ -61,6 +61,7 @@ from orderly_cli.processes import (
     stop_children,
     worker_argv,
 )
+from orderly_db.log import quiet_migration_logs
 from orderly_db.settings import InfraSettings, load_settings
 
 DATABASE_NAME = "orderly"
@@ -387,12 +388,12 @@ async def _validated(
 ) -> tuple[InfraSettings, str | None, str | None]:
     """Settings for the stack (bad variables exit 2), with the database migrated to head;
     and its revisions before and after."""
+    settings = load_settings(InfraSettings, database_url=database_url, redis_url=redis_url)
+    quiet_migration_logs()
     # Imported once the servers are starting: see orderly_cli.bytecode.
     from orderly_db import migrate
     from orderly_db.engine import create_engine
 
-    settings = load_settings(InfraSettings, database_url=database_url, redis_url=redis_url)
-    migrate.quiet_migration_logs()
     engine = create_engine(settings, application_name="orderly-dev")
     try:
         before = await migrate.current(engine)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from alembic import command
@@ -62,10 +61,3 @@ async def current(engine: AsyncEngine) -> str | None:
         return await connection.run_sync(
             lambda sync: MigrationContext.configure(sync).get_current_revision()
         )
-
-
-def quiet_migration_logs() -> None:
-    """Alembic narrates each step at INFO; the commands print one summary line instead. Its
-    lines still show with LOG_LEVEL=DEBUG."""
-    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-        logging.getLogger("alembic").setLevel(logging.WARNING)

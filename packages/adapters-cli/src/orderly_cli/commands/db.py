@@ -21,6 +21,7 @@ from orderly_cli.session import operator_context, run_use_case
 from orderly_core.platform.retention import purge_expired_keys
 from orderly_db import migrate
 from orderly_db.engine import create_engine
+from orderly_db.log import quiet_migration_logs
 
 app = typer.Typer(
     help="Apply, revert and inspect the database migrations, and purge expired idempotency "
@@ -95,7 +96,7 @@ def _migrate(move: _Move, *, done: str) -> None:
 
 
 async def _move(move: _Move) -> tuple[str | None, str | None]:
-    migrate.quiet_migration_logs()
+    quiet_migration_logs()
     engine = create_engine(cli_settings(), application_name="orderly-cli")
     try:
         before = await migrate.current(engine)
