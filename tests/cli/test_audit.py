@@ -142,12 +142,13 @@ def test_bad_filters_are_refused(orderly: Orderly) -> None:
         assert result.exit_code == 2, result.output
         assert f"'{option}'" in result.stderr
     backwards = orderly("audit", "list", "--since", "2031-04-02", "--until", "2031-04-01")
-    assert backwards.exit_code == 1, backwards.output
+    assert backwards.exit_code == 2, backwards.output
     assert backwards.stderr.strip() == "error: until: must be after since"
-    for name, value in (("--limit", "0"), ("--cursor", "nonsense")):
-        error = ok_json(orderly("audit", "list", name, value, "--json"), exit_code=1)["error"]
-        assert error["code"] == "invalid_input"
-        assert error["errors"][0]["field"] == name.removeprefix("--")
+    error = ok_json(orderly("audit", "list", "--limit", "0", "--json"), exit_code=2)["error"]
+    assert error["code"] == "usage_error"
+    error = ok_json(orderly("audit", "list", "--cursor", "nonsense", "--json"), 2)["error"]
+    assert error["code"] == "invalid_input"
+    assert error["errors"][0]["field"] == "cursor"
 
 
 # --- tail ----------------------------------------------------------------------------------

@@ -194,9 +194,11 @@ def test_reading_refusals_and_usage_errors(shop: Cli) -> None:
     assert unknown.stderr.strip() == f"error: No order is known as '{missing}'."
     refused = ok_json(shop("orders", "show", "not-an-id", "--json"), exit_code=1)
     assert refused["error"]["code"] == "order_not_found"
-    for option in (("--limit", "0"), ("--cursor", "not-a-cursor")):
-        bad = ok_json(shop("orders", "list", *option, "--json"), exit_code=1)
-        assert bad["error"]["code"] == "invalid_input"
+    too_few = ok_json(shop("orders", "list", "--limit", "0", "--json"), exit_code=2)
+    assert too_few["error"]["code"] == "usage_error"
+    assert "'--limit'" in too_few["error"]["detail"]
+    bad = ok_json(shop("orders", "list", "--cursor", "not-a-cursor", "--json"), exit_code=2)
+    assert bad["error"]["code"] == "invalid_input"
     assert shop("orders", "list", "--since", "yesterday").exit_code == 2
     assert shop("orders", "list", "--status", "lost").exit_code == 2
     for line in ("MUG-01", "MUG-01:two", ":2"):
@@ -239,9 +241,13 @@ def test_out_of_stock_names_every_short_line_and_reserves_nothing(shop: Cli) -> 
     )
     assert other["error"]["code"] == "products_unavailable"
     invalid = ok_json(
-        shop("orders", "place", "--customer", "c@example.com", "--line", "MUG-01:0", "--json"), 1
+        shop("orders", "place", "--customer", "c@example.com", "--line", "MUG-01:0", "--json"), 2
     )
     assert invalid["error"]["code"] == "invalid_input"
+    assert invalid["error"]["errors"][0]["field"] == "lines.0.quantity"  # for scripts, as is
+    told = shop("orders", "place", "--customer", "c@example.com", "--line", "TEA-1:0")
+    assert told.exit_code == 2, told.output
+    assert told.stderr.strip() == "error: line 1: quantity must be 1-1000"
 
 
 @pytest.mark.parametrize(

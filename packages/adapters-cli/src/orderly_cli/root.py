@@ -15,7 +15,7 @@ from typing import Annotated
 import structlog
 import typer
 
-from orderly_cli.boundary import EXIT_USAGE
+from orderly_cli.boundary import EXIT_USAGE, OrderlyGroup, stop
 from orderly_cli.commands import runtime
 from orderly_db.log import configure_logging
 from orderly_db.settings import ConfigurationError, LogSettings, load_settings
@@ -34,6 +34,7 @@ def make_app() -> typer.Typer:
     """The root command with ``dev``, ``serve`` and ``worker``."""
     app = typer.Typer(
         name="orderly",
+        cls=OrderlyGroup,
         help=HELP,
         no_args_is_help=True,
         pretty_exceptions_enable=False,
@@ -65,8 +66,7 @@ def _start(
     try:
         settings = load_settings(LogSettings)
     except ConfigurationError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        stop(EXIT_USAGE, "configuration_error", str(error))
     configure_logging(settings.log_format, settings.log_level)
     words = [arg for arg in sys.argv[1:] if not arg.startswith("-")][:2]
     structlog.contextvars.bind_contextvars(command=" ".join(words))
