@@ -198,22 +198,31 @@ def import_json(report: ImportReport) -> dict[str, Any]:
     }
 
 
-def show_import(report: ImportReport) -> None:
+def show_import(report: ImportReport, *, verbose: bool = False) -> None:
+    """The rows the import created or updated (every row with ``verbose``), then its summary:
+    last, where a long import leaves it on screen."""
     out = console()
     if not report.applied:
         out.print(f"[bold]{NOT_APPLIED}.[/bold] This is what the import would do:")
-    counts = Table(title="Import summary", title_justify="left")
     verb = "" if report.applied else "would be "
+    listed = [r for r in report.rows if verbose or r.action is not ImportAction.UNCHANGED]
+    if listed:
+        rows = list_table("Every row" if verbose else "Rows created or updated")
+        rows.add_column("Line", justify="right", no_wrap=True)
+        rows.add_column("SKU", no_wrap=True)
+        rows.add_column("Action", no_wrap=True)
+        rows.add_column("Changed fields", overflow="fold")
+        for row in listed:
+            changed = ", ".join(row.changed) or "-"
+            rows.add_row(str(row.line), row.sku, f"{verb}{row.action.value}", changed)
+        out.print(rows)
+    if hidden := len(report.rows) - len(listed):
+        out.print(f"{hidden} unchanged row(s) not listed: --verbose lists every row.")
+    counts = Table(title="Import summary", title_justify="left")
     for action in ImportAction:
         counts.add_column(f"{verb}{action.value}", justify="right")
     counts.add_row(*(str(report.count(action)) for action in ImportAction))
     out.print(counts)
-    rows = Table(title_justify="left")
-    for heading in ("Line", "SKU", "Action", "Changed fields"):
-        rows.add_column(heading, overflow="fold")
-    for row in report.rows:
-        rows.add_row(str(row.line), row.sku, f"{verb}{row.action.value}", ", ".join(row.changed))
-    out.print(rows)
 
 
 @contextmanager
