@@ -52,6 +52,13 @@ def if_version_option(subject: str) -> Any:
 
 
 IfVersion = Annotated[int | None, if_version_option("product")]
+Wide = Annotated[
+    bool,
+    typer.Option(
+        "--wide",
+        help="Show every column, times in full; lines may be wider than the terminal.",
+    ),
+]
 Limit = Annotated[
     int,
     typer.Option(

@@ -31,16 +31,35 @@ NOT_APPLIED = "dry run: nothing was changed"
 PIPE_WIDTH = 160
 
 
-def console() -> Console:
+WIDE_WIDTH = 250
+
+
+def console(*, wide: bool = False) -> Console:
     """A console on the current stdout (built per call, so redirected output is honoured).
 
     Output to a pipe or file is laid out wide instead of at 80 columns, so that no column of
-    a table is cut; ``COLUMNS`` overrides the width either way.
+    a table is cut; ``COLUMNS`` overrides the width either way. The tables of ``--wide`` are
+    laid out as wide as they need, the terminal wrapping their lines.
     """
     out = Console(highlight=False)
     if not out.is_terminal and "COLUMNS" not in os.environ:
         out.width = PIPE_WIDTH
+    if wide:
+        out.width = max(out.width, WIDE_WIDTH)
     return out
+
+
+def table_time(moment: datetime | None, *, wide: bool = False) -> str:
+    """A time in a listing: UTC to the minute (``2031-04-01 09:00``), in full with ``--wide``
+    (as ``--json`` always has it), ``-`` where there is none."""
+    if moment is None:
+        return "-"
+    return rfc3339(moment) if wide else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def add_id_column(table: Table, heading: str = "ID") -> None:
+    """A column of ids: never wrapped nor cut, so that each can be copied whole."""
+    table.add_column(heading, no_wrap=True, overflow="ignore")
 
 
 def print_json(document: Mapping[str, Any]) -> None:

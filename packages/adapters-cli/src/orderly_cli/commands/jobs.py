@@ -14,7 +14,7 @@ import typer
 from orderly_cli import output
 from orderly_cli.commands import job_views
 from orderly_cli.config import cli_settings
-from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, Limit, command_group
+from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, Limit, Wide, command_group
 from orderly_cli.session import operator_context, run_idempotent_use_case, run_use_case
 from orderly_core.jobs.model import JobQuery, JobStatus, JobSummary
 from orderly_core.jobs.payloads import SCHEDULED_JOBS
@@ -56,6 +56,7 @@ def _page(
     title: str,
     empty: str,
     hidden_names: frozenset[str] = frozenset(),
+    wide: bool = False,
 ) -> None:
     query = JobQuery(
         limit=limit, cursor=cursor, status=status, name=name, hidden_names=hidden_names
@@ -65,7 +66,7 @@ def _page(
     if as_json:
         output.print_json(output.page_json(page, job_views.summary_json))
     else:
-        job_views.show_page(page, title=title, empty=empty)
+        job_views.show_page(page, title=title, empty=empty, wide=wide)
         if hidden_names:
             output.console().print(
                 "Scheduled jobs (expire_orders, settle_payments...) are not listed: "
@@ -86,6 +87,7 @@ def list_command(
     ] = False,
     limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
+    wide: Wide = False,
     as_json: AsJson = False,
 ) -> None:
     """List background jobs, newest first, a page at a time: id, type, status, runs, when
@@ -110,6 +112,7 @@ def list_command(
         as_json=as_json,
         title="job(s)",
         empty="No jobs.",
+        wide=wide,
         hidden_names=frozenset() if every or name is not None else SCHEDULED_JOBS,
     )
 
@@ -120,6 +123,7 @@ def dead_command(
     name: Name = None,
     limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
+    wide: Wide = False,
     as_json: AsJson = False,
 ) -> None:
     """List the dead letters, newest first: the jobs Orderly gave up on, with why.
@@ -142,6 +146,7 @@ def dead_command(
         as_json=as_json,
         title="dead job(s)",
         empty="No dead jobs.",
+        wide=wide,
     )
 
 
