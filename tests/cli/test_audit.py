@@ -89,7 +89,7 @@ def test_every_write_leaves_one_entry_naming_its_actor_request_key_and_mode(
     assert entries[1]["changes"]["on_hand"] == {"before": 40, "after": 37}
     assert entries[2]["changes"]["on_hand"] == {"before": None, "after": 40}
 
-    human = orderly("audit", "list")
+    human = orderly("audit", "list", "--wide")  # with the changes, request and key
     assert human.exit_code == 0, human.output
     update_row = next(line for line in human.stdout.splitlines() if "product.update" in line)
     assert 'name: "MUG-01" → "Red mug"' in update_row

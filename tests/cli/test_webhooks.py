@@ -309,11 +309,11 @@ def test_replay_and_redeliver_refusals(cli: Cli) -> None:
     )  # fmt: skip
     unknown = cli("webhooks", "redeliver", str(uuid.uuid4()))
 
-    assert unsubscribed.exit_code == 1
+    assert unsubscribed.exit_code == 2  # invalid input: a bad option
     assert unsubscribed.stderr == (
-        "error: event_types.0: the endpoint does not subscribe to order.paid\n"
+        "error: event type 1: the endpoint does not subscribe to order.paid\n"
     )
-    assert (backwards.exit_code, backwards.stderr) == (1, "error: until: must be after since\n")
+    assert (backwards.exit_code, backwards.stderr) == (2, "error: until: must be after since\n")
     assert unreadable.exit_code == 2
     assert "'--since'" in unreadable.stderr
     assert unknown.exit_code == 1
