@@ -7,7 +7,7 @@
 check:
 	uv run ruff check .
 	uv run ruff format --check .
-	uv run mypy packages tests bench scripts
+	uv run mypy packages tests bench scripts examples
 	uv run lint-imports
 
 ## The core's use cases on the in-memory fakes only, and the import-cycle check: no

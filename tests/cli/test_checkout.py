@@ -73,7 +73,7 @@ def test_the_quote_the_order_and_its_new_address(shop: Cli) -> None:
 
     quote = ok_json(shop(*base, "--address", BERLIN, "--dry-run", "--json"))
     human_quote = shop(*base, "--address", BERLIN, "--dry-run")
-    missing = ok_json(shop(*base, "--json"), 1)
+    missing = ok_json(shop(*base, "--json"), 2)
     placed = ok_json(shop(*base, "--address", BERLIN, "--shipping-method", "std-eur", "--json"))[
         "order"
     ]

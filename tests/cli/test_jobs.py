@@ -97,6 +97,30 @@ def test_list_shows_every_job_newest_first_and_filters_them(jobs: Cli) -> None:
     assert item["created_at"] == "2031-04-01T09:01:00Z"
 
 
+def test_scheduled_jobs_are_listed_only_when_asked_for(
+    jobs: Cli, infra_settings: InfraSettings
+) -> None:
+    ran(
+        infra_settings,
+        "expire_orders:1922518800000",
+        JobStatus.SUCCEEDED,
+        minute=3,
+        name="expire_orders",
+    )
+
+    def ids(*args: str) -> list[str]:
+        return [job["id"] for job in ok_json(jobs("list", *args, "--json"))["items"]]
+
+    assert ids() == ["webhook:1", "import-dead", "import-ok"]
+    assert ids("--all")[0] == "expire_orders:1922518800000"
+    assert ids("--type", "expire_orders") == ["expire_orders:1922518800000"]
+    assert ids("--name", "expire_orders") == ["expire_orders:1922518800000"]
+    table = jobs("list")
+    assert "expire_orders" not in table.stdout.split("Scheduled jobs")[0]
+    assert "--all or --type NAME lists them" in table.stdout
+    assert "expire_orders:1922518800000" in jobs("list", "--all").stdout
+
+
 def test_pages_follow_the_printed_cursor(jobs: Cli) -> None:
     first = ok_json(jobs("list", "--limit", "2", "--json"))
     second = ok_json(jobs("list", "--limit", "2", "--cursor", first["next_cursor"], "--json"))

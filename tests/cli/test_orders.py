@@ -157,7 +157,7 @@ def test_place_reserves_stock_and_show_and_list_return_the_order(shop: Cli) -> N
     listed = shop("orders", "list")
     assert listed.exit_code == 0, listed.output
     row = next(line for line in listed.stdout.splitlines() if order["id"] in line)
-    assert row.split()[:6] == [order["id"], "placed", customer_id("cust-7"), "2", "37.00", "EUR"]
+    assert row.split()[:5] == [order["id"], "placed", "cust-7@example.com", "37.00", "EUR"]
 
 
 def test_list_filters_and_pages(shop: Cli) -> None:
@@ -194,9 +194,11 @@ def test_reading_refusals_and_usage_errors(shop: Cli) -> None:
     assert unknown.stderr.strip() == f"error: No order is known as '{missing}'."
     refused = ok_json(shop("orders", "show", "not-an-id", "--json"), exit_code=1)
     assert refused["error"]["code"] == "order_not_found"
-    for option in (("--limit", "0"), ("--cursor", "not-a-cursor")):
-        bad = ok_json(shop("orders", "list", *option, "--json"), exit_code=1)
-        assert bad["error"]["code"] == "invalid_input"
+    too_few = ok_json(shop("orders", "list", "--limit", "0", "--json"), exit_code=2)
+    assert too_few["error"]["code"] == "usage_error"
+    assert "'--limit'" in too_few["error"]["detail"]
+    bad = ok_json(shop("orders", "list", "--cursor", "not-a-cursor", "--json"), exit_code=2)
+    assert bad["error"]["code"] == "invalid_input"
     assert shop("orders", "list", "--since", "yesterday").exit_code == 2
     assert shop("orders", "list", "--status", "lost").exit_code == 2
     for line in ("MUG-01", "MUG-01:two", ":2"):
@@ -239,9 +241,13 @@ def test_out_of_stock_names_every_short_line_and_reserves_nothing(shop: Cli) -> 
     )
     assert other["error"]["code"] == "products_unavailable"
     invalid = ok_json(
-        shop("orders", "place", "--customer", "c@example.com", "--line", "MUG-01:0", "--json"), 1
+        shop("orders", "place", "--customer", "c@example.com", "--line", "MUG-01:0", "--json"), 2
     )
     assert invalid["error"]["code"] == "invalid_input"
+    assert invalid["error"]["errors"][0]["field"] == "lines.0.quantity"  # for scripts, as is
+    told = shop("orders", "place", "--customer", "c@example.com", "--line", "TEA-1:0")
+    assert told.exit_code == 2, told.output
+    assert told.stderr.strip() == "error: line 1: quantity must be 1-1000"
 
 
 @pytest.mark.parametrize(

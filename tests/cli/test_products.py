@@ -444,10 +444,17 @@ def test_import_creates_updates_and_leaves_unchanged(
     again = orderly("import", "-", input=catalogue.read_text(encoding="utf-8"))
     assert again.exit_code == 0, again.output
     assert "dry run" not in again.stdout
-    counts = next(line for line in again.stdout.splitlines() if line.strip(" │┃").startswith("0"))
-    assert counts.replace("│", " ").split() == ["0", "0", "3"]
+    # Only the rows that changed are listed (none here), and the summary comes last.
+    assert "3 unchanged row(s) not listed: --verbose lists every row." in again.stdout
     for sku in ("MUG-01", "TEA-1", "NEW-1"):
-        assert sku in again.stdout
+        assert sku not in again.stdout
+    last = [line for line in again.stdout.splitlines() if any(c.isdigit() for c in line)][-1]
+    assert last.replace("│", " ").split() == ["0", "0", "3"]
+    every = orderly("import", "-", "--verbose", input=catalogue.read_text(encoding="utf-8"))
+    assert every.exit_code == 0, every.output
+    for sku in ("MUG-01", "TEA-1", "NEW-1"):
+        assert sku in every.stdout
+    assert every.stdout.index("NEW-1") < every.stdout.index("Import summary")
 
 
 def test_dry_run_import_shows_what_would_happen_and_changes_nothing(
@@ -463,8 +470,11 @@ def test_dry_run_import_shows_what_would_happen_and_changes_nothing(
         "would be unchanged",
         "price, on_hand",
         "NEW-1",
+        "1 unchanged row(s) not listed",
     ):
         assert shown in human.stdout
+    assert "MUG-01" not in human.stdout  # unchanged: only counted
+    assert human.stdout.index("TEA-1") < human.stdout.index("Import summary")
     report = ok_json(orderly("import", str(catalogue), "--dry-run", "--json"))
     assert report["applied"] is False
     assert (report["created"], report["updated"], report["unchanged"]) == (1, 1, 1)

@@ -110,12 +110,12 @@ def test_the_json_of_add_warns_on_stderr_that_the_secret_is_shown_once(cli: Cli)
 def test_add_refuses_bad_urls_and_event_types_with_every_reason(cli: Cli) -> None:
     result = cli("webhooks", "add", "--url", "http://127.0.0.1/hook", "--event", "order.lost")
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr.startswith("error: url: must be an absolute https:// URL")
-    assert "event_types.0: is not an event type" in result.stderr
+    assert "event type 1: is not an event type" in result.stderr
     refused = ok_json(
         cli("webhooks", "add", "--url", "https://10.0.0.1/", "--event", "order.placed", "--json"),
-        exit_code=1,
+        exit_code=2,
     )
     assert refused["error"]["code"] == "invalid_input"
     assert refused["error"]["errors"][0]["field"] == "url"
@@ -309,11 +309,11 @@ def test_replay_and_redeliver_refusals(cli: Cli) -> None:
     )  # fmt: skip
     unknown = cli("webhooks", "redeliver", str(uuid.uuid4()))
 
-    assert unsubscribed.exit_code == 1
+    assert unsubscribed.exit_code == 2  # invalid input: a bad option
     assert unsubscribed.stderr == (
-        "error: event_types.0: the endpoint does not subscribe to order.paid\n"
+        "error: event type 1: the endpoint does not subscribe to order.paid\n"
     )
-    assert (backwards.exit_code, backwards.stderr) == (1, "error: until: must be after since\n")
+    assert (backwards.exit_code, backwards.stderr) == (2, "error: until: must be after since\n")
     assert unreadable.exit_code == 2
     assert "'--since'" in unreadable.stderr
     assert unknown.exit_code == 1

@@ -105,6 +105,13 @@ def start_dev(project_dir: Path) -> Iterator[Any]:
         up = wait_until(lambda: health_ok(run.url) or process.poll() is not None, HEALTH_DEADLINE_S)
         assert process.poll() is None, run.output()
         assert up, f"no answer from /health within {HEALTH_DEADLINE_S} s\n{run.output()}"
+        # The worker starts once the API answers; the banner says the whole stack is up.
+        started = wait_until(
+            lambda: "Press Ctrl-C to stop." in run.output() or process.poll() is not None,
+            HEALTH_DEADLINE_S,
+        )
+        assert started, run.output()
+        assert process.poll() is None, run.output()
         return run
 
     yield start

@@ -168,6 +168,8 @@ async def test_listings_are_newest_first_by_status_and_name_and_page_by_key(
     imports = await page_of(JobQuery(status=JobStatus.DEAD, name="import_products"))
     assert [j.id for j in imports.items] == ["e", "d"]
     assert (await page_of(JobQuery(name="expire_orders"))).items == ()
+    without = JobQuery(limit=2, hidden_names=frozenset({"import_products", "expire_orders"}))
+    assert [j.id for j in (await page_of(without)).items] == ["b"]
     summary = dead.items[0]
     assert (summary.status, summary.attempts, summary.last_error) == (
         JobStatus.DEAD,

@@ -51,7 +51,6 @@ from orderly_cli.boundary import (
     EXIT_USAGE,
     run_async,
 )
-from orderly_cli.commands.db import quiet_migration_logs
 from orderly_cli.config import DEV_STATE_FILE, STATE_DIR, find_dev_stack
 from orderly_cli.processes import (
     Child,
@@ -62,8 +61,7 @@ from orderly_cli.processes import (
     stop_children,
     worker_argv,
 )
-from orderly_db import migrate
-from orderly_db.engine import create_engine
+from orderly_db.log import quiet_migration_logs
 from orderly_db.settings import InfraSettings, load_settings
 
 DATABASE_NAME = "orderly"
@@ -181,6 +179,7 @@ def run(host: str, port: int, *, with_worker: bool) -> int:
 def _serve(stack: _Stack, host: str, port: int, *, with_worker: bool) -> int:
     given = _Given()
     database_url, redis_url = _servers(stack, given)
+    bytecode.wait_until_migrations_compiled()
     settings = _migrated(database_url, redis_url)
     api_url = f"http://{_connect_host(host)}:{port}"
     env = _child_environment(settings, _signing_key(given))
@@ -193,20 +192,23 @@ def _serve(stack: _Stack, host: str, port: int, *, with_worker: bool) -> int:
     stack.children.append(
         Child.start("API", api_argv(host, port, production=False), env, label="api")
     )
-    if with_worker:
-        stack.children.append(Child.start("worker", worker_argv(), env, ready_when=WORKER_READY))
     deadline = started + HEALTH_TIMEOUT_S
     while not answers_health(f"{api_url}/health"):
-        _note_ready(stack, started)
-        if dead := first_exited(stack.children):
-            dead.drain()
-            return _child_failed(dead, "during start-up")
-        if time.monotonic() > deadline:
-            reason = f"the API did not answer GET /health within {HEALTH_TIMEOUT_S:.0f} s"
-            return _fail(EXIT_REFUSED, f"{reason} (its output is above)")
+        if failed := _start_up_failed(stack, deadline, "the API did not answer GET /health"):
+            return failed
         time.sleep(0.05)
     _progress("API", started, f"{api_url}, pid {stack.children[0].pid}", "answering")
-    _note_ready(stack, started)
+    # The worker starts once the API answers: the two would otherwise share the processor
+    # while both import, and the API would answer later.
+    if with_worker:
+        stack.children.append(Child.start("worker", worker_argv(), env, ready_when=WORKER_READY))
+        worker, worker_started = stack.children[-1], time.monotonic()
+        worker_deadline = worker_started + HEALTH_TIMEOUT_S
+        while not worker.ready.is_set():
+            if failed := _start_up_failed(stack, worker_deadline, "the worker did not start"):
+                return failed
+            time.sleep(0.05)
+        _note_ready(stack, worker_started)
     _announce(settings, api_url, stack, with_worker=with_worker)
     argvs = {child.name: child.process.args for child in stack.children}
     try:
@@ -214,6 +216,16 @@ def _serve(stack: _Stack, host: str, port: int, *, with_worker: bool) -> int:
     except TooManyCrashesError as error:
         return _fail(EXIT_REFUSED, str(error))
     raise AssertionError("unreachable: supervision ends only by a signal or by giving up")
+
+
+def _start_up_failed(stack: _Stack, deadline: float, late: str) -> int | None:
+    """The exit code once a child stopped during the start-up, or it took too long."""
+    if dead := first_exited(stack.children):
+        dead.drain()
+        return _child_failed(dead, "during start-up")
+    if time.monotonic() > deadline:
+        return _fail(EXIT_REFUSED, f"{late} within {HEALTH_TIMEOUT_S:.0f} s (its output is above)")
+    return None
 
 
 def _progress(step: str, since: float, detail: str, done: str = "ready") -> None:
@@ -378,6 +390,10 @@ async def _validated(
     and its revisions before and after."""
     settings = load_settings(InfraSettings, database_url=database_url, redis_url=redis_url)
     quiet_migration_logs()
+    # Imported once the servers are starting: see orderly_cli.bytecode.
+    from orderly_db import migrate
+    from orderly_db.engine import create_engine
+
     engine = create_engine(settings, application_name="orderly-dev")
     try:
         before = await migrate.current(engine)

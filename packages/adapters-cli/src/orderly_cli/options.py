@@ -52,7 +52,19 @@ def if_version_option(subject: str) -> Any:
 
 
 IfVersion = Annotated[int | None, if_version_option("product")]
-Limit = Annotated[int, typer.Option(metavar="N", help=f"Items per page (1-{PAGE_SIZE_MAX}).")]
+Wide = Annotated[
+    bool,
+    typer.Option(
+        "--wide",
+        help="Show every column, times in full; lines may be wider than the terminal.",
+    ),
+]
+Limit = Annotated[
+    int,
+    typer.Option(
+        min=1, max=PAGE_SIZE_MAX, metavar="N", help=f"Items per page (1-{PAGE_SIZE_MAX})."
+    ),
+]
 Cursor = Annotated[
     str | None,
     typer.Option(metavar="CURSOR", help="Start after this cursor, printed with the previous page."),

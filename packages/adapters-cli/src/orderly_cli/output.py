@@ -31,16 +31,35 @@ NOT_APPLIED = "dry run: nothing was changed"
 PIPE_WIDTH = 160
 
 
-def console() -> Console:
+WIDE_WIDTH = 250
+
+
+def console(*, wide: bool = False) -> Console:
     """A console on the current stdout (built per call, so redirected output is honoured).
 
     Output to a pipe or file is laid out wide instead of at 80 columns, so that no column of
-    a table is cut; ``COLUMNS`` overrides the width either way.
+    a table is cut; ``COLUMNS`` overrides the width either way. The tables of ``--wide`` are
+    laid out as wide as they need, the terminal wrapping their lines.
     """
     out = Console(highlight=False)
     if not out.is_terminal and "COLUMNS" not in os.environ:
         out.width = PIPE_WIDTH
+    if wide:
+        out.width = max(out.width, WIDE_WIDTH)
     return out
+
+
+def table_time(moment: datetime | None, *, wide: bool = False) -> str:
+    """A time in a listing: UTC to the minute (``2031-04-01 09:00``), in full with ``--wide``
+    (as ``--json`` always has it), ``-`` where there is none."""
+    if moment is None:
+        return "-"
+    return rfc3339(moment) if wide else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def add_id_column(table: Table, heading: str = "ID") -> None:
+    """A column of ids: never wrapped nor cut, so that each can be copied whole."""
+    table.add_column(heading, no_wrap=True, overflow="ignore")
 
 
 def print_json(document: Mapping[str, Any]) -> None:
@@ -198,22 +217,31 @@ def import_json(report: ImportReport) -> dict[str, Any]:
     }
 
 
-def show_import(report: ImportReport) -> None:
+def show_import(report: ImportReport, *, verbose: bool = False) -> None:
+    """The rows the import created or updated (every row with ``verbose``), then its summary:
+    last, where a long import leaves it on screen."""
     out = console()
     if not report.applied:
         out.print(f"[bold]{NOT_APPLIED}.[/bold] This is what the import would do:")
-    counts = Table(title="Import summary", title_justify="left")
     verb = "" if report.applied else "would be "
+    listed = [r for r in report.rows if verbose or r.action is not ImportAction.UNCHANGED]
+    if listed:
+        rows = list_table("Every row" if verbose else "Rows created or updated")
+        rows.add_column("Line", justify="right", no_wrap=True)
+        rows.add_column("SKU", no_wrap=True)
+        rows.add_column("Action", no_wrap=True)
+        rows.add_column("Changed fields", overflow="fold")
+        for row in listed:
+            changed = ", ".join(row.changed) or "-"
+            rows.add_row(str(row.line), row.sku, f"{verb}{row.action.value}", changed)
+        out.print(rows)
+    if hidden := len(report.rows) - len(listed):
+        out.print(f"{hidden} unchanged row(s) not listed: --verbose lists every row.")
+    counts = Table(title="Import summary", title_justify="left")
     for action in ImportAction:
         counts.add_column(f"{verb}{action.value}", justify="right")
     counts.add_row(*(str(report.count(action)) for action in ImportAction))
     out.print(counts)
-    rows = Table(title_justify="left")
-    for heading in ("Line", "SKU", "Action", "Changed fields"):
-        rows.add_column(heading, overflow="fold")
-    for row in report.rows:
-        rows.add_row(str(row.line), row.sku, f"{verb}{row.action.value}", ", ".join(row.changed))
-    out.print(rows)
 
 
 @contextmanager

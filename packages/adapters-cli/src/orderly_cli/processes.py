@@ -45,6 +45,7 @@ def api_argv(
     argv = [sys.executable, "-m", "uvicorn", API_FACTORY, "--factory"]
     argv += ["--host", host, "--port", str(port), "--no-access-log", "--log-level", log_level]
     argv += ["--no-proxy-headers", "--log-config", str(UVICORN_LOG_CONFIG)]
+    argv += ["--ws", "none"]  # the API serves no WebSocket: their modules are not even imported
     if production:
         argv += ["--loop", "uvloop", "--http", "httptools"]
     else:  # bounded, so that `orderly dev` stops promptly even with a client still connected

@@ -26,7 +26,7 @@ from orderly_http.middleware import (
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
 )
-from orderly_http.openapi import API_DESCRIPTION, openapi_builder
+from orderly_http.openapi import API_DESCRIPTION, openapi_builder, require_operation_ids
 from orderly_http.problems import install_problem_handlers, problem_responses
 from orderly_http.routes import (
     audit,
@@ -163,6 +163,7 @@ def create_app(
     app.include_router(returns.router, dependencies=SIGNED_IN, responses=problem_responses(401))
     app.include_router(shipments.router, dependencies=SIGNED_IN, responses=problem_responses(401))
     app.include_router(health.router)
+    require_operation_ids(app)
     # Each one added wraps the ones before: see orderly_http.middleware for the order's reasons.
     app.add_middleware(
         BodyLimitMiddleware,

@@ -137,7 +137,7 @@ class CancellationResource(BaseModel):
     """An order once (some of) what remained of it was cancelled, and the refunds of what
     the cancelled units cost, as the provider left them."""
 
-    model_config = ConfigDict(title="Cancellation")
+    model_config = ConfigDict(title="CancelledRemainder")
 
     order: OrderResource
     refunds: list[RefundResource]

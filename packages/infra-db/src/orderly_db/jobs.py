@@ -140,6 +140,7 @@ class SqlJobRecords:
         limit: int,
         status: JobStatus | None,
         name: str | None,
+        hidden_names: frozenset[str] = frozenset(),
     ) -> list[JobSummary]:
         query = newest_first(
             select(*_SUMMARY_COLUMNS), jobs.c.created_at, jobs.c.id, after=after, limit=limit
@@ -148,4 +149,6 @@ class SqlJobRecords:
             query = query.where(jobs.c.status == status.value)
         if name is not None:
             query = query.where(jobs.c.name == name)
+        if hidden_names:
+            query = query.where(jobs.c.name.not_in(sorted(hidden_names)))
         return [_to_summary(row) for row in (await self._db.execute(query)).all()]

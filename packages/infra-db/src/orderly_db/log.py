@@ -167,3 +167,10 @@ def handler_from_environment() -> logging.Handler:
         settings = LogSettings.model_construct()
     configure_logging(settings.log_format, settings.log_level)
     return logging.getLogger().handlers[0]
+
+
+def quiet_migration_logs() -> None:
+    """Alembic narrates each step at INFO; the commands print one summary line instead. Its
+    lines (even those it writes as it is imported) still show with LOG_LEVEL=DEBUG."""
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("alembic").setLevel(logging.WARNING)

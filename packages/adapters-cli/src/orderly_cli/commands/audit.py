@@ -24,7 +24,7 @@ from returns.result import Result, Success
 from rich.text import Text
 
 from orderly_cli import output
-from orderly_cli.options import AsJson, Cursor, Limit, command_group, moment
+from orderly_cli.options import AsJson, Cursor, Limit, Wide, command_group, moment
 from orderly_cli.session import operator_context, run_use_case
 from orderly_core.audit.use_cases import entry_view, list_audit
 from orderly_core.platform.audit import AuditEntry, AuditQuery
@@ -95,28 +95,41 @@ def entry_line(entry: AuditEntry) -> str:
     return "  ".join(part for part in parts if part)
 
 
-def _show_page(items: tuple[AuditEntry, ...], next_cursor: str | None) -> None:
-    out = output.console()
+def _show_page(
+    items: tuple[AuditEntry, ...], next_cursor: str | None, *, wide: bool = False
+) -> None:
+    """Entries with their target whole; ``wide`` adds the mode, request, key and changes
+    (``orderly audit show`` has them too), and times in full."""
+    out = output.console(wide=wide)
     if not items:
         out.print("No audit entries.")
     else:
         table = output.list_table(
             f"{len(items)} audit entr{'y' if len(items) == 1 else 'ies'}, newest first"
         )
-        for heading in ("At", "Operation", "Target", "Actor", "Mode", "Request", "Key"):
-            table.add_column(heading, no_wrap=True)
-        table.add_column("Changes", overflow="fold", min_width=20)
+        table.add_column("At", no_wrap=True)
+        table.add_column("Operation", overflow="fold")
+        output.add_id_column(table, "Target")
+        table.add_column("Actor", overflow="fold")
+        if wide:
+            for heading in ("Mode", "Request", "Key"):
+                table.add_column(heading, no_wrap=True)
+            table.add_column("Changes", overflow="fold", min_width=20)
         for e in items:
-            table.add_row(
-                output.rfc3339(e.at),
+            cells: list[str | Text] = [
+                output.table_time(e.at, wide=wide),
                 e.operation,
                 Text(f"{e.target_type}:{e.target_id}"),
                 Text(_actor(e)),
-                e.mode,
-                Text(e.request_id),
-                Text(e.idempotency_key or "-"),
-                Text(changes_text(e)),  # recorded values: never read as markup
-            )
+            ]
+            if wide:
+                cells += [
+                    e.mode,
+                    Text(e.request_id),
+                    Text(e.idempotency_key or "-"),
+                    Text(changes_text(e)),  # recorded values: never read as markup
+                ]
+            table.add_row(*cells)
         out.print(table)
     if next_cursor:
         out.print(f"Older entries follow: --cursor {next_cursor}")
@@ -148,15 +161,17 @@ def list_command(
     ] = None,
     limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
+    wide: Wide = False,
     as_json: AsJson = False,
 ) -> None:
     """List audit entries, newest first, a page at a time.
 
-    Each entry says when, who (actor kind, id and role), which operation on which target,
-    under which request id, idempotency key and mode, and the fields it changed (before and
-    after). Filters combine; times are ISO 8601 (2031-04-01, 2031-04-01T09:00:00+02:00),
-    read as UTC without an offset. When older entries follow, the next page's cursor is
-    printed; pass it back with --cursor. With --json: {"items": [...], "next_cursor": ...}.
+    Each entry says when, who (actor kind, id and role) and which operation on which target;
+    --wide (and --json) add under which request id, idempotency key and mode, and the fields
+    it changed (before and after). Filters combine; times are ISO 8601 (2031-04-01,
+    2031-04-01T09:00:00+02:00), read as UTC without an offset. When older entries follow,
+    the next page's cursor is printed; pass it back with --cursor. With --json:
+    {"items": [...], "next_cursor": ...}.
 
     \b
     Examples:
@@ -178,7 +193,7 @@ def list_command(
     if as_json:
         output.print_json(output.page_json(page, entry_json))
     else:
-        _show_page(page.items, page.next_cursor)
+        _show_page(page.items, page.next_cursor, wide=wide)
 
 
 # --- tail ----------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ upgrade`` runs once before new API and worker processes start (the ``migrate`` s
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -22,6 +21,7 @@ from orderly_cli.session import operator_context, run_use_case
 from orderly_core.platform.retention import purge_expired_keys
 from orderly_db import migrate
 from orderly_db.engine import create_engine
+from orderly_db.log import quiet_migration_logs
 
 app = typer.Typer(
     help="Apply, revert and inspect the database migrations, and purge expired idempotency "
@@ -80,13 +80,6 @@ def purge_keys(dry_run: DryRun = False, as_json: AsJson = False) -> None:
     else:
         verb = "purged" if report.applied else "would purge"
         typer.echo(f"{verb} {report.purged} expired idempotency key(s)")
-
-
-def quiet_migration_logs() -> None:
-    """Alembic narrates each step at INFO; the commands print one summary line instead. Its
-    lines still show with LOG_LEVEL=DEBUG."""
-    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _name(revision: str | None) -> str:

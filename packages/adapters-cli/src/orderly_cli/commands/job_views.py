@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rich.table import Table
 from rich.text import Text
 
 from orderly_cli import output
@@ -25,35 +26,60 @@ def job_json(record: JobRecord) -> dict[str, Any]:
     return output.json_view(job_view(record))
 
 
-def show_page(page: Page[JobSummary], *, title: str, empty: str) -> None:
-    """A page of jobs, newest first, with the cursor of the next page when one follows."""
-    out = output.console()
+def show_page(page: Page[JobSummary], *, title: str, empty: str, wide: bool = False) -> None:
+    """A page of jobs, newest first, with the cursor of the next page when one follows.
+
+    A job's id (an import's is 71 characters) leaves no room for a table at 100 columns: each
+    job is its id on a line of its own, whole, then what became of it, indented. ``wide``
+    shows a table with a column each, times in full."""
+    out = output.console(wide=wide)
     if not page.items:
         out.print(empty)
+    elif wide:
+        out.print(_jobs_table(page.items, f"{len(page.items)} {title}, newest first"))
     else:
-        table = output.list_table(f"{len(page.items)} {title}, newest first")
-        table.add_column("ID", overflow="fold", min_width=12)
-        table.add_column("Name", no_wrap=True)
-        table.add_column("Status", no_wrap=True)
-        table.add_column("Attempts", justify="right", no_wrap=True)
-        table.add_column("Queued", no_wrap=True)
-        table.add_column("Finished", no_wrap=True)
-        table.add_column("Request", overflow="fold")
-        table.add_column("Last error", overflow="fold", min_width=12)
+        out.print(f"{len(page.items)} {title}, newest first")
         for job in page.items:
-            table.add_row(
-                Text(job.id),
-                job.name,
-                job.status.value,
-                str(job.attempts),
-                output.rfc3339(job.created_at),
-                output.time_text(job.finished_at),
-                Text(job.request_id or "-"),
-                Text(job.last_error or "-"),
+            out.print()
+            out.print(Text(job.id, style="bold"), soft_wrap=True)
+            tries = f"{job.attempts} attempt{'' if job.attempts == 1 else 's'}"
+            finished = f", finished {output.table_time(job.finished_at)}" if job.finished_at else ""
+            out.print(
+                Text(
+                    f"  {job.name}, {job.status.value}, {tries}, "
+                    f"queued {output.table_time(job.created_at)}{finished}"
+                )
             )
-        out.print(table)
+            if job.request_id:
+                out.print(Text(f"  request {job.request_id}"))
+            if job.last_error:
+                out.print(Text(f"  last error: {job.last_error}"))
     if page.next_cursor:
         out.print(f"Older jobs follow: --cursor {page.next_cursor}")
+
+
+def _jobs_table(jobs: tuple[JobSummary, ...], title: str) -> Table:
+    table = output.list_table(title)
+    output.add_id_column(table)
+    table.add_column("Name", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Attempts", justify="right", no_wrap=True)
+    table.add_column("Queued", no_wrap=True)
+    table.add_column("Finished", no_wrap=True)
+    table.add_column("Request", overflow="fold")
+    table.add_column("Last error", overflow="fold", min_width=12)
+    for job in jobs:
+        table.add_row(
+            Text(job.id),
+            job.name,
+            job.status.value,
+            str(job.attempts),
+            output.rfc3339(job.created_at),
+            output.time_text(job.finished_at),
+            Text(job.request_id or "-"),
+            Text(job.last_error or "-"),
+        )
+    return table
 
 
 def show_job(record: JobRecord) -> None:

@@ -14,9 +14,10 @@ import typer
 from orderly_cli import output
 from orderly_cli.commands import job_views
 from orderly_cli.config import cli_settings
-from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, Limit, command_group
+from orderly_cli.options import AsJson, Cursor, DryRun, IdempotencyKey, Limit, Wide, command_group
 from orderly_cli.session import operator_context, run_idempotent_use_case, run_use_case
 from orderly_core.jobs.model import JobQuery, JobStatus, JobSummary
+from orderly_core.jobs.payloads import SCHEDULED_JOBS
 from orderly_core.jobs.use_cases import RetryJobError, get_job, list_jobs, retry_job
 from orderly_core.platform.idempotency import Idempotent
 from orderly_core.shared.context import Context
@@ -39,7 +40,9 @@ app = command_group(
 JobId = Annotated[str, typer.Argument(metavar="ID", help="The job's id.")]
 Name = Annotated[
     str | None,
-    typer.Option(metavar="NAME", help="Only jobs of this name, such as import_products."),
+    typer.Option(
+        "--type", "--name", metavar="TYPE", help="Only jobs of this type, such as import_products."
+    ),
 ]
 
 
@@ -52,14 +55,23 @@ def _page(
     as_json: bool,
     title: str,
     empty: str,
+    hidden_names: frozenset[str] = frozenset(),
+    wide: bool = False,
 ) -> None:
-    query = JobQuery(limit=limit, cursor=cursor, status=status, name=name)
+    query = JobQuery(
+        limit=limit, cursor=cursor, status=status, name=name, hidden_names=hidden_names
+    )
     ctx = operator_context()
     page = run_use_case(lambda deps: list_jobs(deps, ctx, query), as_json=as_json)
     if as_json:
         output.print_json(output.page_json(page, job_views.summary_json))
     else:
-        job_views.show_page(page, title=title, empty=empty)
+        job_views.show_page(page, title=title, empty=empty, wide=wide)
+        if hidden_names:
+            output.console().print(
+                "Scheduled jobs (expire_orders, settle_payments...) are not listed: "
+                "--all or --type NAME lists them."
+            )
 
 
 @app.command("list")
@@ -70,20 +82,27 @@ def list_command(
         typer.Option(case_sensitive=False, help="Only jobs with this status."),
     ] = None,
     name: Name = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Also list the scheduled jobs (expire_orders...).")
+    ] = False,
     limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
+    wide: Wide = False,
     as_json: AsJson = False,
 ) -> None:
-    """List background jobs, newest first, a page at a time: id, name, status, runs, when
+    """List background jobs, newest first, a page at a time: id, type, status, runs, when
     queued and finished, the request that caused it and its last error.
 
-    When older jobs follow, the next page's cursor is printed; pass it back with --cursor.
-    With --json: {"items": [...], "next_cursor": ...}.
+    The jobs the worker runs on its own schedule (expire_orders every minute,
+    settle_payments, purge_idempotency_keys...) are left out unless --all, or --type names
+    one. When older jobs follow, the next page's cursor is printed; pass it back with
+    --cursor. With --json: {"items": [...], "next_cursor": ...}.
 
     \b
     Examples:
       orderly jobs list --status failed
-      orderly jobs list --name import_products --limit 20
+      orderly jobs list --type import_products --limit 20
+      orderly jobs list --all
     """
     _page(
         status=status,
@@ -93,6 +112,8 @@ def list_command(
         as_json=as_json,
         title="job(s)",
         empty="No jobs.",
+        wide=wide,
+        hidden_names=frozenset() if every or name is not None else SCHEDULED_JOBS,
     )
 
 
@@ -102,6 +123,7 @@ def dead_command(
     name: Name = None,
     limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
+    wide: Wide = False,
     as_json: AsJson = False,
 ) -> None:
     """List the dead letters, newest first: the jobs Orderly gave up on, with why.
@@ -124,6 +146,7 @@ def dead_command(
         as_json=as_json,
         title="dead job(s)",
         empty="No dead jobs.",
+        wide=wide,
     )
 
 

@@ -113,29 +113,33 @@ def show_quote(placement: Placement, *, as_json: bool) -> None:
     out.print(table)
 
 
-def show_page(page: Page[Order]) -> None:
-    out = output.console()
+def show_page(page: Page[Order], *, wide: bool = False) -> None:
+    """Orders, each with its customer's email; ``wide`` adds the customer's id, the number of
+    lines and the version, and times in full."""
+    out = output.console(wide=wide)
     if not page.items:
         out.print("No orders.")
     else:
         table = output.list_table(f"{len(page.items)} order(s), newest first")
-        table.add_column("ID", no_wrap=True)
+        output.add_id_column(table)
         table.add_column("Status", no_wrap=True)
-        table.add_column("Customer", overflow="fold")
-        table.add_column("Lines", justify="right", no_wrap=True)
+        table.add_column("Customer", overflow="fold", min_width=12)
+        if wide:
+            output.add_id_column(table, "Customer ID")
+            table.add_column("Lines", justify="right", no_wrap=True)
         table.add_column("Total", justify="right", no_wrap=True)
-        table.add_column("Version", justify="right", no_wrap=True)
+        if wide:
+            table.add_column("Version", justify="right", no_wrap=True)
         table.add_column("Created", no_wrap=True)
         for order in page.items:
-            table.add_row(
-                str(order.id),
-                order.status.value,
-                Text(order.customer_id),
-                str(len(order.lines)),
-                money_text(order.total),
-                str(order.version),
-                output.rfc3339(order.placed_at),
-            )
+            cells: list[str | Text] = [str(order.id), order.status.value, Text(order.email or "-")]
+            if wide:
+                cells += [order.customer_id, str(len(order.lines))]
+            cells.append(money_text(order.total))
+            if wide:
+                cells.append(str(order.version))
+            cells.append(output.table_time(order.placed_at, wide=wide))
+            table.add_row(*cells)
         out.print(table)
     if page.next_cursor:
         out.print(f"Older orders follow: --cursor {page.next_cursor}")

@@ -27,6 +27,7 @@ from orderly_cli.options import (
     DryRun,
     IdempotencyKey,
     Limit,
+    Wide,
     command_group,
     if_version_option,
     moment,
@@ -149,9 +150,11 @@ def list_command(
     ] = None,
     limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
+    wide: Wide = False,
     as_json: AsJson = False,
 ) -> None:
-    """List orders, newest first, a page at a time.
+    """List orders, newest first, a page at a time: id, status, the customer's email, total
+    and when placed (--wide adds the customer's id, lines and version).
 
     Filters combine; times are ISO 8601 (2031-04-01, 2031-04-01T09:00:00+02:00), read as
     UTC without an offset. When older orders follow, the next page's cursor is printed; pass
@@ -175,7 +178,7 @@ def list_command(
     if as_json:
         output.print_json(output.page_json(page, order_views.order_json))
     else:
-        order_views.show_page(page)
+        order_views.show_page(page, wide=wide)
 
 
 @app.command("show")
@@ -430,8 +433,9 @@ def refund_command(
 
 
 @app.command("payments")
-def payments_command(order_id: OrderId, as_json: AsJson = False) -> None:
-    """Show an order's payments and refunds, oldest first.
+def payments_command(order_id: OrderId, wide: Wide = False, as_json: AsJson = False) -> None:
+    """Show an order's payments and refunds, oldest first (--wide adds the payment each
+    refund refunds).
 
     With --json: {"payments": [...], "refunds": [...]}.
 
@@ -450,8 +454,8 @@ def payments_command(order_id: OrderId, as_json: AsJson = False) -> None:
             }
         )
         return
-    payment_views.show_payments(payments)
-    payment_views.show_refunds(refunds)
+    payment_views.show_payments(payments, wide=wide)
+    payment_views.show_refunds(refunds, wide=wide)
 
 
 @app.command("ship")

@@ -27,14 +27,20 @@ def refund_json(refund: Refund) -> dict[str, Any]:
     return output.json_view(refund_view(refund))
 
 
-def show_payments(payments: Sequence[Payment], *, title: str = "Payments") -> None:
-    out = output.console()
+def show_payments(
+    payments: Sequence[Payment], *, title: str = "Payments", wide: bool = False
+) -> None:
+    out = output.console(wide=wide)
     if not payments:
         out.print(f"{title}: none.")
         return
     table = output.list_table(f"{title}, oldest first")
-    for heading in ("ID", "Status", "Provider", "Reference", "Amount", "Created"):
-        table.add_column(heading, overflow="fold")
+    output.add_id_column(table)
+    for heading in ("Status", "Provider"):
+        table.add_column(heading, no_wrap=True)
+    table.add_column("Reference", overflow="fold")
+    table.add_column("Amount", justify="right", no_wrap=True)
+    table.add_column("Created", no_wrap=True)
     for payment in payments:
         table.add_row(
             str(payment.id),
@@ -42,28 +48,35 @@ def show_payments(payments: Sequence[Payment], *, title: str = "Payments") -> No
             payment.provider,
             Text(payment.provider_reference or "-"),
             money_text(payment.amount),
-            output.rfc3339(payment.created_at),
+            output.table_time(payment.created_at, wide=wide),
         )
     out.print(table)
 
 
-def show_refunds(refunds: Sequence[Refund], *, title: str = "Refunds") -> None:
-    out = output.console()
+def show_refunds(refunds: Sequence[Refund], *, title: str = "Refunds", wide: bool = False) -> None:
+    """Refunds; ``wide`` adds the payment each one refunds, and times in full."""
+    out = output.console(wide=wide)
     if not refunds:
         out.print(f"{title}: none.")
         return
     table = output.list_table(title)
-    for heading in ("ID", "Status", "Payment", "Amount", "Reason", "Created"):
-        table.add_column(heading, overflow="fold")
+    output.add_id_column(table)
+    table.add_column("Status", no_wrap=True)
+    if wide:
+        output.add_id_column(table, "Payment")
+    table.add_column("Amount", justify="right", no_wrap=True)
+    table.add_column("Reason", overflow="fold")
+    table.add_column("Created", no_wrap=True)
     for refund in refunds:
-        table.add_row(
-            str(refund.id),
-            refund.status.value,
-            str(refund.payment_id),
+        cells: list[str | Text] = [str(refund.id), refund.status.value]
+        if wide:
+            cells.append(str(refund.payment_id))
+        cells += [
             money_text(refund.amount),
             Text(refund.reason),
-            output.rfc3339(refund.created_at),
-        )
+            output.table_time(refund.created_at, wide=wide),
+        ]
+        table.add_row(*cells)
     out.print(table)
 
 

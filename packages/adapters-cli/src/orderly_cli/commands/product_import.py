@@ -37,8 +37,13 @@ def import_command(
             metavar="FILE.csv", show_default=False, help="UTF-8 CSV file, or - to read stdin."
         ),
     ],
+    *,
     background: Annotated[
         bool, typer.Option("--background", help="Queue the import for the worker and return.")
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="List every row, the unchanged ones too."),
     ] = False,
     dry_run: DryRun = False,
     idempotency_key: IdempotencyKey = None,
@@ -51,8 +56,9 @@ def import_command(
     description and on_hand may be empty. An empty on_hand keeps an existing product's stock
     (a new product starts at 0); a number sets stock on hand. Every row is checked first: one
     bad row rejects the whole import and every bad row is listed as `line N (SKU): field:
-    message`. The summary shows what was created, updated (with the changed fields) and left
-    unchanged; with --dry-run, what would be.
+    message`. The rows created or updated are listed with their changed fields (every row with
+    --verbose), then the summary: how many were created, updated and left unchanged; with
+    --dry-run, what would be. With --json: every row, and the counts.
 
     With --background the worker runs the import and the command prints the job's id, to
     follow with `orderly jobs show ID`. With --idempotency-key the job id is made from you
@@ -79,7 +85,7 @@ def import_command(
     if as_json:
         output.print_json(output.import_json(report))
     else:
-        output.show_import(report)
+        output.show_import(report, verbose=verbose)
 
 
 def _read_csv(source: str) -> str:

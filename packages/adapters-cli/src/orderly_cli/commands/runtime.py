@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from orderly_cli import devstack
 from orderly_cli.boundary import EXIT_USAGE
 from orderly_cli.processes import api_argv, exec_process, worker_argv
 from orderly_db.settings import ConfigurationError, InfraSettings, load_settings
@@ -29,6 +28,8 @@ def dev(
     Other orderly commands run in this directory find the stack by themselves. Ctrl-C stops
     everything that was started.
     """
+    from orderly_cli import devstack  # what only `orderly dev` needs (see orderly_cli.launcher)
+
     code = devstack.run(host, port, with_worker=worker)
     if code:
         raise typer.Exit(code)

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from orderly_cli import output
 from orderly_cli.boundary import EXIT_REFUSED
-from orderly_cli.options import AsJson, Cursor, DryRun, Limit, command_group
+from orderly_cli.options import AsJson, Cursor, DryRun, Limit, Wide, command_group
 from orderly_cli.session import operator_context, run_use_case
 from orderly_core.catalogue.ledger import StockMovement
 from orderly_core.catalogue.stock import (
@@ -60,8 +60,10 @@ def movement_json(movement: StockMovement) -> dict[str, Any]:
     return output.json_view(movement_view(movement))
 
 
-def _show_history(sku: str, page: Page[StockMovement]) -> None:
-    out = output.console()
+def _show_history(sku: str, page: Page[StockMovement], *, wide: bool = False) -> None:
+    """Movements with what they refer to (an order's id, whole); ``wide`` adds who made them
+    under which request, and times in full."""
+    out = output.console(wide=wide)
     if not page.items:
         out.print(f"No stock movements for {sku}.")
     else:
@@ -72,21 +74,23 @@ def _show_history(sku: str, page: Page[StockMovement]) -> None:
         table.add_column("Kind", no_wrap=True)
         table.add_column("On hand", justify="right", no_wrap=True)
         table.add_column("Reserved", justify="right", no_wrap=True)
+        output.add_id_column(table, "Reference")
         table.add_column("Reason", overflow="fold", min_width=12)
-        table.add_column("Reference", overflow="fold")
-        table.add_column("Actor", no_wrap=True)
-        table.add_column("Request", no_wrap=True)
+        if wide:
+            table.add_column("Actor", no_wrap=True)
+            table.add_column("Request", no_wrap=True)
         for m in page.items:
-            table.add_row(
-                output.rfc3339(m.at),
+            cells: list[str | Text] = [
+                output.table_time(m.at, wide=wide),
                 m.kind.value,
                 _signed(m.on_hand_delta),
                 _signed(m.reserved_delta),
-                Text(m.note),  # a person's words: never read as markup
                 Text(m.reference or "-"),
-                Text(m.actor_id),
-                m.request_id,
-            )
+                Text(m.note),  # a person's words: never read as markup
+            ]
+            if wide:
+                cells += [Text(m.actor_id), m.request_id]
+            table.add_row(*cells)
         out.print(table)
     if page.next_cursor:
         out.print(f"Older movements follow: --cursor {page.next_cursor}")
@@ -97,16 +101,16 @@ def history_command(
     sku: Sku,
     limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
+    wide: Wide = False,
     as_json: AsJson = False,
 ) -> None:
     """Show a product's stock movements, newest first, a page at a time.
 
     Each movement shows its kind (opening, adjustment, import, reservation, release,
     shipment, restock, write_off), the change of stock on hand and of reserved stock, the
-    reason, a reference (an order, an import job, a return), who made it and under which
-    request. When older movements follow, the next page's cursor is printed; pass it back
-    with --cursor. With --json:
-    {"items": [...], "next_cursor": ...}.
+    reason and a reference (an order, an import job, a return); --wide adds who made it and
+    under which request. When older movements follow, the next page's cursor is printed;
+    pass it back with --cursor. With --json: {"items": [...], "next_cursor": ...}.
 
     \b
     Example:
@@ -118,7 +122,7 @@ def history_command(
     if as_json:
         output.print_json(output.page_json(page, movement_json))
     else:
-        _show_history(sku.strip().upper(), page)
+        _show_history(sku.strip().upper(), page, wide=wide)
 
 
 # --- verify --------------------------------------------------------------------------------

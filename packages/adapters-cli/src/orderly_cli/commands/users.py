@@ -14,9 +14,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from orderly_cli import output
-from orderly_cli.options import AsJson, Cursor, DryRun, Limit, command_group
+from orderly_cli.options import AsJson, Cursor, DryRun, Limit, Wide, command_group
 from orderly_cli.session import operator_context, run_use_case
 from orderly_core.accounts.administration import (
     ActiveChange,
@@ -73,20 +74,23 @@ _show_written: output.WriteOutcome[User] = output.WriteOutcome(
 """The user a write produced."""
 
 
-def _show_page(page: Page[User]) -> None:
-    out = output.console()
+def _show_page(page: Page[User], *, wide: bool = False) -> None:
+    """Users by email, with their id whole; ``wide`` adds their display names."""
+    out = output.console(wide=wide)
     if not page.items:
         out.print("No users.")
     else:
         table = output.list_table(f"{len(page.items)} user(s)")
-        table.add_column("Email", no_wrap=True)
-        table.add_column("Display name", overflow="fold", min_width=12)
+        table.add_column("Email", overflow="fold")
         table.add_column("Role", no_wrap=True)
         table.add_column("Active", no_wrap=True)
-        table.add_column("ID", no_wrap=True)
+        output.add_id_column(table)
+        if wide:
+            table.add_column("Display name", overflow="fold")
         for user in page.items:
             active = "yes" if user.active else "no"
-            table.add_row(user.email, user.display_name, user.role.value, active, str(user.id))
+            cells = [Text(user.email), user.role.value, active, str(user.id)]
+            table.add_row(*cells, *((Text(user.display_name),) if wide else ()))
         out.print(table)
     if page.next_cursor:
         out.print(f"More users follow: --cursor {page.next_cursor}")
@@ -173,13 +177,14 @@ def list_command(
     ] = None,
     limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
+    wide: Wide = False,
     as_json: AsJson = False,
 ) -> None:
     """List users in email order, a page at a time.
 
-    Shows each user's email, display name, role, active flag and id. When more users
-    follow, the next page's cursor is printed; pass it back with --cursor. With --json:
-    {"items": [...], "next_cursor": ...}.
+    Shows each user's email, role, active flag and id (--wide adds the display name). When
+    more users follow, the next page's cursor is printed; pass it back with --cursor. With
+    --json: {"items": [...], "next_cursor": ...}.
 
     \b
     Example:
@@ -193,7 +198,7 @@ def list_command(
     if as_json:
         output.print_json(output.page_json(page, user_json))
     else:
-        _show_page(page)
+        _show_page(page, wide=wide)
 
 
 @app.command("set-role")

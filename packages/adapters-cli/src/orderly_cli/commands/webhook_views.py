@@ -137,40 +137,45 @@ def show_removed(endpoint: Endpoint, *, applied: bool, as_json: bool) -> None:
         )
 
 
-def _deliveries_table(title: str) -> Table:
+def _deliveries_table(title: str, *, wide: bool) -> Table:
+    """Deliveries with their id whole; ``wide`` adds the event's id, the last HTTP status and
+    when each was made, and times in full."""
     table = output.list_table(title)
-    table.add_column("ID", no_wrap=True)
-    table.add_column("Event", no_wrap=True)
-    table.add_column("Type", no_wrap=True)
+    output.add_id_column(table)
+    if wide:
+        output.add_id_column(table, "Event")
+    table.add_column("Type", overflow="fold")
     table.add_column("State", no_wrap=True)
-    table.add_column("Attempts", justify="right", no_wrap=True)
-    table.add_column("Last status", justify="right", no_wrap=True)
+    table.add_column("Tries", justify="right", no_wrap=True)
+    if wide:
+        table.add_column("Last status", justify="right", no_wrap=True)
     table.add_column("Next attempt", no_wrap=True)
-    table.add_column("Created", no_wrap=True)
+    if wide:
+        table.add_column("Created", no_wrap=True)
     return table
 
 
-def _delivery_row(table: Table, delivery: Delivery) -> None:
-    table.add_row(
-        str(delivery.id),
-        str(delivery.event_id),
-        delivery.event_type.value,
-        delivery.state.value,
-        str(delivery.attempts),
-        "-" if delivery.last_status is None else str(delivery.last_status),
-        output.time_text(delivery.next_attempt_at),
-        output.rfc3339(delivery.created_at),
-    )
+def _delivery_row(table: Table, delivery: Delivery, *, wide: bool) -> None:
+    cells = [str(delivery.id)]
+    if wide:
+        cells.append(str(delivery.event_id))
+    cells += [delivery.event_type.value, delivery.state.value, str(delivery.attempts)]
+    if wide:
+        cells.append("-" if delivery.last_status is None else str(delivery.last_status))
+    cells.append(output.table_time(delivery.next_attempt_at, wide=wide))
+    if wide:
+        cells.append(output.rfc3339(delivery.created_at))
+    table.add_row(*cells)
 
 
-def show_deliveries(page: Page[Delivery]) -> None:
-    out = output.console()
+def show_deliveries(page: Page[Delivery], *, wide: bool = False) -> None:
+    out = output.console(wide=wide)
     if not page.items:
         out.print("No deliveries.")
     else:
-        table = _deliveries_table(f"{len(page.items)} delivery(ies), newest first")
+        table = _deliveries_table(f"{len(page.items)} delivery(ies), newest first", wide=wide)
         for delivery in page.items:
-            _delivery_row(table, delivery)
+            _delivery_row(table, delivery, wide=wide)
         out.print(table)
     if page.next_cursor:
         out.print(f"Older deliveries follow: --cursor {page.next_cursor}")

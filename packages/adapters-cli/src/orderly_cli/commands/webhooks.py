@@ -23,6 +23,7 @@ from orderly_cli.options import (
     DryRun,
     IdempotencyKey,
     Limit,
+    Wide,
     command_group,
     if_version_option,
     moment,
@@ -240,9 +241,11 @@ def deliveries_command(
     *,
     limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
+    wide: Wide = False,
     as_json: AsJson = False,
 ) -> None:
-    """List an endpoint's deliveries, newest first, a page at a time.
+    """List an endpoint's deliveries, newest first, a page at a time (--wide adds each one's
+    event id, last HTTP status and creation time).
 
     A delivery is pending (waiting for its next attempt), delivered, or dead (every attempt
     failed). When older deliveries follow, the next page's cursor is printed; pass it back
@@ -260,7 +263,7 @@ def deliveries_command(
     if as_json:
         output.print_json(output.page_json(page, webhook_views.delivery_json))
     else:
-        webhook_views.show_deliveries(page)
+        webhook_views.show_deliveries(page, wide=wide)
 
 
 @app.command("show-delivery")

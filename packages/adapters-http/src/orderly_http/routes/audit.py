@@ -33,6 +33,7 @@ _TIME = (
 
 @router.get(
     "",
+    operation_id="audit.list",
     summary="List audit entries (admins)",
     description=described(
         list_audit,

@@ -66,6 +66,7 @@ def too_many_attempts(request_id: str, retry_after_s: int) -> ProblemResponse:
 
 @router.post(
     "/token",
+    operation_id="auth.sign_in",
     summary="Sign in",
     description=described(
         log_in,
@@ -105,6 +106,7 @@ async def issue_tokens(
 
 @router.post(
     "/refresh",
+    operation_id="auth.refresh",
     summary="Refresh the tokens",
     description=described(
         refresh_session,
@@ -123,6 +125,7 @@ async def refresh_tokens(
 
 @router.post(
     "/logout",
+    operation_id="auth.sign_out",
     summary="Sign out",
     description=described(
         log_out,

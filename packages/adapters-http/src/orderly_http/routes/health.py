@@ -26,7 +26,7 @@ log = structlog.get_logger(__name__)
 _HEALTHY = Health(status="ok").model_dump_json().encode()
 
 
-@router.get("/health", summary="Liveness", response_model=Health)
+@router.get("/health", operation_id="health.live", summary="Liveness", response_model=Health)
 async def health() -> Response:
     """Answers as long as the process runs; touches no server."""
     return Response(_HEALTHY, media_type="application/json")
@@ -49,6 +49,7 @@ async def _select_one(resources: AppResources) -> None:
 
 @router.get(
     "/ready",
+    operation_id="health.ready",
     summary="Readiness",
     response_model=Readiness,
     responses=problem_responses(503),

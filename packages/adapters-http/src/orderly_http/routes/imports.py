@@ -44,6 +44,7 @@ class SubmittedJobResource(BaseModel):
 
 @router.post(
     "/api/v1/products/imports",
+    operation_id="imports.submit",
     status_code=202,
     summary="Import products from a CSV file, in the background",
     description=described(

@@ -37,6 +37,7 @@ def job_url(job_id: str) -> str:
 
 @router.get(
     "",
+    operation_id="jobs.list",
     summary="List background jobs",
     description=described(
         list_jobs,
@@ -70,6 +71,7 @@ async def list_jobs_route(
 
 @router.get(
     "/{job_id}",
+    operation_id="jobs.get",
     summary="Follow a background job",
     description=described(
         get_job,
@@ -86,6 +88,7 @@ async def get_job_route(job_id: str, resources: Resources, ctx: RequestContext) 
 
 @router.post(
     "/{job_id}/retry",
+    operation_id="jobs.retry",
     status_code=202,
     summary="Retry a failed or dead job",
     description=described(

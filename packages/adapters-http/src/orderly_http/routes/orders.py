@@ -99,6 +99,7 @@ def _placement_location(placement: Placement) -> str:
 
 @router.post(
     "",
+    operation_id="orders.place",
     status_code=201,
     summary="Place an order",
     description=described(
@@ -146,6 +147,7 @@ async def place_order_route(
 
 @router.get(
     "",
+    operation_id="orders.list",
     summary="List orders",
     description=described(list_orders, "Follow `next_cursor` until it is null."),
     response_model=OrderPageResource,
@@ -181,6 +183,7 @@ async def list_orders_route(
 
 @router.get(
     "/{order_id}",
+    operation_id="orders.get",
     summary="Get an order",
     description=described(get_order, "Answers the order with its `ETag`."),
     response_model=OrderResource,
@@ -193,6 +196,7 @@ async def get_order_route(*, order_id: str, request: Request, ctx: ClaimsContext
 
 @router.patch(
     "/{order_id}",
+    operation_id="orders.update",
     summary="Change an order's email or shipping address",
     description=described(
         change_order_details,
@@ -233,6 +237,7 @@ type _StepUseCase = Callable[[Dependencies, Context, OrderStep], Awaitable[Idemp
 def _add_step(name: str, use_case: _StepUseCase, summary: str) -> None:
     @router.post(
         f"/{{order_id}}/{name}",
+        operation_id=f"orders.{name}",
         summary=summary,
         description=described(use_case, _STEP_NOTES),
         response_model=OrderResource,
@@ -251,6 +256,7 @@ _add_step("deliver", deliver_order, "Mark an order delivered")
 
 @router.post(
     "/{order_id}/ship",
+    operation_id="orders.ship",
     summary="Ship everything an order has left to ship",
     description=described(
         ship_order,
@@ -277,6 +283,7 @@ async def ship_order_route(
 
 @router.post(
     "/{order_id}/cancel",
+    operation_id="orders.cancel",
     summary="Cancel an order",
     description=described(cancel_order, f"The body (a `reason`) is optional. {_STEP_NOTES}"),
     response_model=OrderResource,

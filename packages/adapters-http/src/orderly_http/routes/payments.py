@@ -41,6 +41,7 @@ router = APIRouter(prefix="/api/v1/orders", tags=["payments"])
 
 @router.post(
     "/{order_id}/payments",
+    operation_id="payments.start",
     status_code=201,
     summary="Start paying an order",
     description=described(
@@ -71,6 +72,7 @@ async def start_payment_route(
 
 @router.get(
     "/{order_id}/payments",
+    operation_id="payments.list",
     summary="List an order's payments",
     description=described(list_payments),
     response_model=PaymentListResource,
@@ -85,6 +87,7 @@ async def list_payments_route(
 
 @router.post(
     "/{order_id}/pay",
+    operation_id="payments.record",
     status_code=201,
     summary="Record a payment made by hand",
     description=described(
@@ -114,6 +117,7 @@ async def record_payment_route(
 
 @router.post(
     "/{order_id}/refunds",
+    operation_id="refunds.create",
     status_code=201,
     summary="Refund an order",
     description=described(
@@ -144,6 +148,7 @@ async def refund_order_route(
 
 @router.get(
     "/{order_id}/refunds",
+    operation_id="refunds.list",
     summary="List an order's refunds",
     description=described(list_refunds),
     response_model=RefundListResource,

@@ -68,6 +68,7 @@ def _location(product: Product) -> str:
 
 @router.post(
     "",
+    operation_id="products.create",
     status_code=201,
     summary="Create a product",
     description=described(
@@ -92,6 +93,7 @@ async def create_product_route(
 
 @router.patch(
     "/{sku}",
+    operation_id="products.update",
     summary="Change a product",
     description=described(
         update_product,
@@ -118,6 +120,7 @@ async def update_product_route(
 
 @router.delete(
     "/{sku}",
+    operation_id="products.archive",
     summary="Archive a product",
     description=described(
         archive_product,
@@ -137,6 +140,7 @@ async def archive_product_route(
 
 @router.post(
     "/{sku}/stock-adjustments",
+    operation_id="stock.adjust",
     summary="Adjust a product's stock",
     description=described(
         adjust_stock,

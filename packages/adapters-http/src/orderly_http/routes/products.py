@@ -29,6 +29,7 @@ _LIST_FIELD_NAMES = {"search": "q"}
 
 @router.get(
     "",
+    operation_id="products.list",
     summary="List products",
     description=described(
         list_products,
@@ -62,6 +63,7 @@ async def list_products_route(
 
 @router.get(
     "/{sku}",
+    operation_id="products.get",
     summary="Get a product",
     description=described(
         get_product,

@@ -72,6 +72,7 @@ _OPENAPI_EXTRA: Final = {
 
 @router.post(
     STRIPE_EVENTS_PATH,
+    operation_id="payments.receive_stripe_event",
     summary="Receive a Stripe event",
     description=described(receive_provider_event, _NOTES),
     response_model=ProviderEventReceiptResource,

@@ -20,6 +20,7 @@ router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 @router.get(
     "/sales",
+    operation_id="reports.sales",
     summary="Daily sales summaries",
     description=described(
         sales_report,

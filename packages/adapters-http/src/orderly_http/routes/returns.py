@@ -79,6 +79,7 @@ def _location(ret: Return) -> str:
 
 @router.post(
     "/orders/{order_id}/returns",
+    operation_id="returns.request",
     status_code=201,
     summary="Ask to return delivered units of an order",
     description=described(
@@ -111,6 +112,7 @@ async def request_return_route(
 
 @router.get(
     "/orders/{order_id}/returns",
+    operation_id="returns.list_for_order",
     summary="List an order's returns",
     description=described(list_order_returns),
     response_model=ReturnListResource,
@@ -125,6 +127,7 @@ async def list_order_returns_route(
 
 @router.get(
     "/returns",
+    operation_id="returns.list",
     summary="List returns",
     description=described(list_returns, "Follow `next_cursor` until it is null."),
     response_model=ReturnPageResource,
@@ -145,6 +148,7 @@ async def list_returns_route(
 
 @router.get(
     "/returns/{return_id}",
+    operation_id="returns.get",
     summary="Get a return",
     description=described(get_return, "Answers the return with its `ETag`."),
     response_model=ReturnResource,
@@ -165,6 +169,7 @@ _STEP_RESPONSES = {
 
 @router.post(
     "/returns/{return_id}/approve",
+    operation_id="returns.approve",
     summary="Approve a return",
     description=described(approve_return, f"The body (a `note`) is optional. {_STEP_NOTES}"),
     response_model=ReturnResource,
@@ -185,6 +190,7 @@ async def approve_return_route(
 
 @router.post(
     "/returns/{return_id}/reject",
+    operation_id="returns.reject",
     summary="Reject a return",
     description=described(reject_return, f"The body (a `note`) is optional. {_STEP_NOTES}"),
     response_model=ReturnResource,
@@ -205,6 +211,7 @@ async def reject_return_route(
 
 @router.post(
     "/returns/{return_id}/receive",
+    operation_id="returns.receive",
     summary="Receive a return",
     description=described(
         receive_return,

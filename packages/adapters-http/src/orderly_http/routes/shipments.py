@@ -71,6 +71,7 @@ def _shipment_location(shipment: Shipment) -> str:
 
 @router.post(
     "/orders/{order_id}/shipments",
+    operation_id="shipments.create",
     status_code=201,
     summary="Ship some of an order's units",
     description=described(
@@ -111,6 +112,7 @@ async def create_shipment_route(
 
 @router.get(
     "/orders/{order_id}/shipments",
+    operation_id="shipments.list_for_order",
     summary="List an order's shipments",
     description=described(list_shipments),
     response_model=ShipmentListResource,
@@ -125,6 +127,7 @@ async def list_shipments_route(
 
 @router.get(
     "/shipments/{shipment_id}",
+    operation_id="shipments.get",
     summary="Get a shipment",
     description=described(get_shipment, "Answers the shipment with its `ETag`."),
     response_model=ShipmentResource,
@@ -139,6 +142,7 @@ async def get_shipment_route(
 
 @router.post(
     "/shipments/{shipment_id}/deliver",
+    operation_id="shipments.deliver",
     summary="Mark a shipment delivered",
     description=described(
         deliver_shipment,
@@ -162,6 +166,7 @@ async def deliver_shipment_route(
 
 @router.post(
     "/orders/{order_id}/cancellations",
+    operation_id="orders.cancel_remainder",
     summary="Cancel what remains to ship of an order",
     description=described(
         cancel_remainder,

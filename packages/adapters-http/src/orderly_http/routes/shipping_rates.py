@@ -65,6 +65,7 @@ def _location(rate: ShippingRate) -> str:
 
 @router.post(
     "",
+    operation_id="shipping_rates.create",
     status_code=201,
     summary="Create a shipping rate",
     description=described(
@@ -94,6 +95,7 @@ async def create_rate_route(
 
 @router.get(
     "",
+    operation_id="shipping_rates.list",
     summary="List shipping rates",
     description=described(list_shipping_rates, "Follow `next_cursor` until it is null."),
     response_model=ShippingRatePageResource,
@@ -116,6 +118,7 @@ async def list_rates_route(
 
 @router.get(
     "/{code}",
+    operation_id="shipping_rates.get",
     summary="Get a shipping rate",
     description=described(get_shipping_rate, "Answers the rate with its `ETag`."),
     response_model=ShippingRateResource,
@@ -130,6 +133,7 @@ async def get_rate_route(
 
 @router.patch(
     "/{code}",
+    operation_id="shipping_rates.update",
     summary="Change a shipping rate",
     description=described(
         update_shipping_rate,
@@ -156,6 +160,7 @@ async def update_rate_route(
 
 @router.delete(
     "/{code}",
+    operation_id="shipping_rates.retire",
     summary="Retire a shipping rate",
     description=described(
         retire_shipping_rate,

@@ -25,6 +25,7 @@ router = APIRouter(prefix="/api/v1/products", tags=["products"])
 
 @router.get(
     "/{sku}/stock-movements",
+    operation_id="stock.list_movements",
     summary="List a product's stock movements",
     description=described(
         stock_history,

@@ -70,6 +70,7 @@ def _location(user: User) -> str:
 
 @router.post(
     "",
+    operation_id="users.register",
     summary="Sign up",
     description=described(
         register,
@@ -95,6 +96,7 @@ async def register_route(
 
 @router.get(
     "/me",
+    operation_id="users.get_me",
     summary="Get my account",
     description=described(current_user),
     response_model=UserResource,
@@ -107,6 +109,7 @@ async def get_me(resources: Resources, ctx: RequestContext) -> Response:
 
 @router.patch(
     "/me",
+    operation_id="users.update_me",
     summary="Change my account",
     description=described(update_profile),
     response_model=UserResource,
@@ -121,6 +124,7 @@ async def patch_me(body: ProfileChangesBody, resources: Resources, ctx: RequestC
 
 @router.post(
     "/me/password",
+    operation_id="users.change_password",
     summary="Change my password",
     description=described(
         change_password,
@@ -149,6 +153,7 @@ async def change_my_password(
 
 @router.get(
     "",
+    operation_id="users.list",
     summary="List users (admins)",
     description=described(list_users),
     response_model=UserPageResource,
@@ -181,6 +186,7 @@ async def list_users_route(
 
 @router.get(
     "/{user_id}",
+    operation_id="users.get",
     summary="Get a user",
     description=described(get_user),
     response_model=UserResource,
@@ -197,6 +203,7 @@ async def get_user_route(
 
 @router.patch(
     "/{user_id}",
+    operation_id="users.update",
     summary="Change a user's role or active flag (admins)",
     description=described(update_user),
     response_model=UserResource,

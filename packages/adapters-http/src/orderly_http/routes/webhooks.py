@@ -90,6 +90,7 @@ def _delivery_location(delivery: Delivery) -> str:
 
 @router.get(
     "/deliveries/{delivery_id}",
+    operation_id="webhooks.get_delivery",
     summary="Get a delivery with its attempts",
     description=described(get_delivery, "`attempt_log` lists every try, first first."),
     response_model=DeliveryDetailResource,
@@ -104,6 +105,7 @@ async def get_delivery_route(
 
 @router.post(
     "/deliveries/{delivery_id}/redeliver",
+    operation_id="webhooks.redeliver",
     status_code=202,
     summary="Send a delivery's event again",
     description=described(
@@ -129,6 +131,7 @@ async def redeliver_route(*, delivery_id: str, resources: Resources, ctx: WriteC
 
 @router.post(
     "",
+    operation_id="webhooks.register",
     status_code=201,
     summary="Register a webhook endpoint",
     description=described(
@@ -159,6 +162,7 @@ async def register_endpoint_route(
 
 @router.get(
     "",
+    operation_id="webhooks.list",
     summary="List webhook endpoints",
     description=described(list_endpoints, "Secrets are never listed."),
     response_model=EndpointListResource,
@@ -171,6 +175,7 @@ async def list_endpoints_route(*, resources: Resources, ctx: RequestContext) -> 
 
 @router.get(
     "/{endpoint_id}",
+    operation_id="webhooks.get",
     summary="Get a webhook endpoint",
     description=described(get_endpoint, "Answers the endpoint with its `ETag`, never its secret."),
     response_model=EndpointResource,
@@ -185,6 +190,7 @@ async def get_endpoint_route(
 
 @router.patch(
     "/{endpoint_id}",
+    operation_id="webhooks.update",
     summary="Change a webhook endpoint",
     description=described(
         update_endpoint,
@@ -209,6 +215,7 @@ async def update_endpoint_route(
 
 @router.delete(
     "/{endpoint_id}",
+    operation_id="webhooks.remove",
     status_code=204,
     summary="Remove a webhook endpoint",
     description=described(
@@ -227,6 +234,7 @@ async def remove_endpoint_route(
 
 @router.post(
     "/{endpoint_id}/rotate-secret",
+    operation_id="webhooks.rotate_secret",
     summary="Rotate a webhook endpoint's signing secret",
     description=described(
         rotate_secret,
@@ -252,6 +260,7 @@ async def rotate_secret_route(
 
 @router.get(
     "/{endpoint_id}/deliveries",
+    operation_id="webhooks.list_deliveries",
     summary="List a webhook endpoint's deliveries",
     description=described(list_deliveries, "Follow `next_cursor` until it is null."),
     response_model=DeliveryPageResource,
@@ -272,6 +281,7 @@ async def list_deliveries_route(
 
 @router.post(
     "/{endpoint_id}/replay",
+    operation_id="webhooks.replay",
     status_code=202,
     summary="Send a webhook endpoint past events again",
     description=described(

@@ -110,6 +110,7 @@ class JobRecord:
 class JobQuery(PageQuery):
     status: JobStatus | None = None
     name: str | None = None  # such as "import_products"
+    hidden_names: frozenset[str] = frozenset()  # jobs of these names are left out
 
 
 @dataclass(frozen=True, slots=True)

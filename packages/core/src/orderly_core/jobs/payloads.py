@@ -23,6 +23,18 @@ from dataclasses import dataclass
 from orderly_core.shared.context import Mode
 
 IMPORT_PRODUCTS = "import_products"
+# The jobs the worker runs on a schedule of its own (orderly_worker.jobs.scheduled), which
+# `orderly jobs list` leaves out unless asked for them.
+SCHEDULED_JOBS = frozenset(
+    {
+        "expire_orders",
+        "purge_idempotency_keys",
+        "summarise_sales",
+        "purge_job_records",
+        "settle_payments",
+        "reconcile_payments",
+    }
+)
 
 
 class PayloadError(ValueError):

@@ -60,6 +60,7 @@ class JobRecords(Protocol):
         limit: int,
         status: JobStatus | None,
         name: str | None,
+        hidden_names: frozenset[str] = frozenset(),
     ) -> list[JobSummary]:
         """Summaries newest first, by (created_at, id), after the position ``after``."""
         ...

@@ -122,7 +122,7 @@ async def list_jobs(
     deps: JobsServices, ctx: Context, query: JobQuery
 ) -> Result[Page[JobSummary], ListJobsError]:
     """Background jobs, newest first (keyset pagination), at most 200 a page, optionally of
-    one status (``dead``: the dead letters) and one name.
+    one status (``dead``: the dead letters) and one name, or without the jobs of some names.
 
     Rules: staff and admins, operators and Orderly itself only. Listings show no payload and
     no result: read one job for those.
@@ -138,7 +138,11 @@ async def list_jobs(
 
     async def work(uow: JobsUnit) -> Result[Page[JobSummary], ListJobsError]:
         found = await uow.jobs.list(
-            after=page.after, limit=page.fetch_limit, status=query.status, name=query.name
+            after=page.after,
+            limit=page.fetch_limit,
+            status=query.status,
+            name=query.name,
+            hidden_names=query.hidden_names,
         )
         return Success(page.cut(found, lambda j: (j.created_at, j.id)))
 

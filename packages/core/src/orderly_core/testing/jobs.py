@@ -57,6 +57,7 @@ class InMemoryJobRecords:
         limit: int,
         status: JobStatus | None,
         name: str | None,
+        hidden_names: frozenset[str] = frozenset(),
     ) -> list[JobSummary]:
         newest_first = sorted(self._rows.values(), key=lambda j: (j.created_at, j.id), reverse=True)
         return [
@@ -65,6 +66,7 @@ class InMemoryJobRecords:
             if (after is None or (j.created_at, j.id) < after)
             and status in (None, j.status)
             and name in (None, j.name)
+            and j.name not in hidden_names
         ][:limit]
 
 
