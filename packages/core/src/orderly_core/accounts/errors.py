@@ -108,17 +108,3 @@ class TokenRejected:
     @property
     def detail(self) -> str:
         return "The link is not valid (unknown, already used or expired): ask for a new one."
-
-
-@dataclass(frozen=True, slots=True)
-class EmailNotVerified:
-    """The shop lets only customers with a verified email place orders."""
-
-    code: ClassVar[str] = "email_not_verified"
-
-    @property
-    def detail(self) -> str:
-        return (
-            "Verify your email address first: follow the link Orderly mailed you, or ask for "
-            "a new one at /api/v1/users/me/email-verification."
-        )
