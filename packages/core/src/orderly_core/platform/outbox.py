@@ -77,6 +77,10 @@ class Outbox(Protocol):
 
     async def get(self, event_id: uuid.UUID) -> Event | None: ...
 
+    async def get_many(self, event_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Event]:
+        """Those of these events that exist, by id."""
+        ...
+
     async def between(
         self, types: Sequence[EventType], since: datetime, until: datetime, limit: int
     ) -> list[Event]:
