@@ -14,7 +14,9 @@ room, and, as a safety net and for scheduled retries, every ``poll_s`` seconds. 
    deliveries for ``lease``, longer than an attempt may last;
 3. sends each claimed delivery at once, concurrently, over the worker's one pooled HTTP
    client; as attempts end, their outcomes are recorded in batches, one transaction each
-   (:func:`~orderly_core.webhooks.delivery.record_deliveries`).
+   (:func:`~orderly_core.webhooks.delivery.record_deliveries`);
+4. does the same for due emails, its second channel (:mod:`orderly_worker.mail`), with a
+   room and a lease of their own.
 
 Several workers run engines at once: claims skip rows another worker holds, so no delivery is
 sent by two workers at a time. A worker killed mid-attempt leaves its leases to run out and
@@ -64,6 +66,7 @@ from orderly_core.webhooks.delivery import (
 from orderly_core.webhooks.model import Delivery, DeliveryState
 from orderly_core.webhooks.ports import WebhookSender
 from orderly_db.outbox import CHANNEL
+from orderly_worker.mail import MailChannel
 
 MAX_BACKOFF_S = 30.0
 FIRST_BACKOFF_S = 0.25  # a PostgreSQL restart takes about that long
@@ -93,8 +96,11 @@ class DeliveryEngine:
         sender: WebhookSender,
         options: EngineOptions,
         states: JobStates | None = None,
+        *,
+        mail: MailChannel | None = None,
     ) -> None:
         self._deps = deps
+        self._mail = mail  # the second channel: due emails, sent over SMTP
         self._engine = engine
         self._sender = sender
         self._states = states  # the queue, asked about jobs whose records were left open
@@ -110,6 +116,9 @@ class DeliveryEngine:
         self._waiting = False  # the last claim left due deliveries for want of room
 
     def start(self) -> None:
+        if self._mail is not None:
+            self._mail.on_ended = self._ended.set
+            self._mail.on_room = self._wake.set
         self._task = asyncio.create_task(self._run(), name="orderly-delivery-engine")
         self._recorder = asyncio.create_task(self._record_loop(), name="orderly-recorder")
 
@@ -121,6 +130,8 @@ class DeliveryEngine:
             await asyncio.wait(self._sending, timeout=grace_s)
         for task in list(self._sending):
             task.cancel()
+        if self._mail is not None:
+            await self._mail.stop(grace_s)
         await _cancel(self._recorder)
         with contextlib.suppress(Exception):
             await self._record_ended()
@@ -194,6 +205,8 @@ class DeliveryEngine:
             if report.events < RELAY_BATCH:
                 break
         await self._claim(ctx)
+        if self._mail is not None:
+            await self._mail.claim(ctx)
         if time.monotonic() - self._last_reconcile >= self._options.reconcile_every_s:
             self._last_reconcile = time.monotonic()
             await listener.probe()
@@ -272,6 +285,8 @@ class DeliveryEngine:
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     async def _record_ended(self) -> None:
+        if self._mail is not None:
+            await self._mail.record_ended()
         batch, self._outcomes = self._outcomes, []
         if not batch:
             return

@@ -26,11 +26,15 @@ from orderly_db.job_queue import ArqJobQueue
 from orderly_db.log import configure_logging
 from orderly_db.settings import ConfigurationError, InfraSettings, load_settings
 from orderly_db.unit_of_work import dependencies_from_settings
+from orderly_mail.rendering import TemplateRenderer
+from orderly_mail.settings import MailSettings
+from orderly_mail.smtp import SmtpSender
 from orderly_payments.settings import PaymentSettings, close_provider, provider_from_settings
 from orderly_worker.boundary import guarded
 from orderly_worker.engine import DeliveryEngine, EngineOptions
 from orderly_worker.jobs.imports import import_products_job
 from orderly_worker.jobs.scheduled import SCHEDULE
+from orderly_worker.mail import MailChannel, MailOptions
 from orderly_worker.retry import RetryPolicy
 from orderly_worker.runtime import RESOURCES, JobContext, WorkerResources
 from orderly_worker.sender import HttpxSender, longest_attempt
@@ -51,7 +55,7 @@ LEASE_MARGIN_S = 5.0
 log = structlog.get_logger("orderly_worker")
 
 
-class WorkerEnv(InfraSettings, PaymentSettings):
+class WorkerEnv(InfraSettings, PaymentSettings, MailSettings):
     """The worker's variables, on top of those every Orderly process reads."""
 
     worker_max_jobs: int = Field(default=10, ge=1, le=1000, description="Jobs run at once.")
@@ -88,6 +92,12 @@ class WorkerEnv(InfraSettings, PaymentSettings):
         gt=0,
         le=60,
         description="How long a receiver may take to answer before the attempt fails.",
+    )
+    worker_mail: bool = Field(
+        default=True, description="Send the emails waiting in PostgreSQL (with the relay)."
+    )
+    worker_mail_concurrency: int = Field(
+        default=8, ge=1, le=1000, description="Emails sent at once, over SMTP, per worker."
     )
     worker_reconcile_grace_s: float = Field(
         default=30.0, gt=0, description="A job record this stale, its job gone, is closed."
@@ -157,8 +167,20 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
         )
         queue = ArqJobQueue(ctx["redis"])
         options = env.engine_options
+        mail = (
+            MailChannel(
+                deps,
+                TemplateRenderer(env),
+                SmtpSender(env),
+                MailOptions(concurrency=env.worker_mail_concurrency),
+            )
+            if env.worker_mail
+            else None
+        )
         delivering = (
-            DeliveryEngine(deps, engine, sender, options, queue) if env.worker_relay else None
+            DeliveryEngine(deps, engine, sender, options, queue, mail=mail)
+            if env.worker_relay
+            else None
         )
 
         async def close() -> None:

@@ -139,6 +139,21 @@ async def record_outcomes(
     return await in_transaction(deps, ctx, work)
 
 
+async def claim_mail(
+    deps: MailServices, ctx: Context, *, limit: int, lease: timedelta = LEASE
+) -> Result[list[MailMessage], Forbidden]:
+    """Lease up to ``limit`` due messages, soonest due first (rows another worker holds are
+    skipped); each is due again only when ``lease`` has passed. The messages as they were
+    claimed: their attempts say which attempt recording them expects."""
+    if denied := operations_denied(ctx.actor, "send mail"):
+        return Failure(denied)
+
+    async def claim(uow: MailUnit) -> Result[list[MailMessage], Forbidden]:
+        return Success(await uow.mail.claim_due(deps.clock.now(), lease, limit))
+
+    return await in_transaction(deps, ctx, claim)
+
+
 async def send_due_mail(
     deps: MailServices,
     ctx: Context,
@@ -151,13 +166,10 @@ async def send_due_mail(
 ) -> Result[SendReport, Forbidden]:
     """Claim up to ``batch`` due messages, send them (at most ``concurrency`` at once) and
     record the outcomes (see the module's description)."""
-    if denied := operations_denied(ctx.actor, "send mail"):
-        return Failure(denied)
-
-    async def claim(uow: MailUnit) -> Result[list[MailMessage], Forbidden]:
-        return Success(await uow.mail.claim_due(deps.clock.now(), lease, batch))
-
-    claimed = (await in_transaction(deps, ctx, claim)).value_or([])
+    found = await claim_mail(deps, ctx, limit=batch, lease=lease)
+    if not isinstance(found, Success):
+        return Failure(found.failure())
+    claimed = found.unwrap()
     if not claimed:
         return Success(SendReport(0, 0, 0, 0))
     gate = asyncio.Semaphore(concurrency)
