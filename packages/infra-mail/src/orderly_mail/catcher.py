@@ -28,7 +28,7 @@ HOST = "127.0.0.1"
 SIZE_LIMIT = 10 * 1024 * 1024
 
 
-class _Keeper:
+class Keeper:
     """aiosmtpd's handler: every message's bytes to a file of its own."""
 
     def __init__(self, folder: Path) -> None:
@@ -50,17 +50,21 @@ class _Keeper:
 
 
 class MailCatcher:
-    """The catcher on the running loop; ``port`` 0 picks a free one."""
+    """The catcher on the running loop; ``port`` 0 picks a free one. ``keeper`` replaces
+    the handler that keeps each email (a test may slow it down)."""
 
-    def __init__(self, folder: Path, port: int = 0, host: str = HOST) -> None:
+    def __init__(
+        self, folder: Path, port: int = 0, host: str = HOST, keeper: Keeper | None = None
+    ) -> None:
         self.folder = folder
         self.host = host
         self.port = port
+        self._keeper = keeper or Keeper(folder)
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        keeper = _Keeper(self.folder)
+        keeper = self._keeper
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: SMTP(keeper, hostname="orderly-catcher", data_size_limit=SIZE_LIMIT),
