@@ -51,6 +51,7 @@ INTERRUPTED_RUNS_ALLOWED = 3
 # A claimed webhook delivery is held this much longer than its attempt may last, for recording
 # it: a worker killed meanwhile leaves its deliveries to another once the lease ends.
 LEASE_MARGIN_S = 5.0
+SMTP_STEPS = 8  # the most steps of one SMTP conversation, each within SMTP_TIMEOUT_S
 
 log = structlog.get_logger("orderly_worker")
 
@@ -132,6 +133,16 @@ class WorkerEnv(InfraSettings, PaymentSettings, MailSettings):
         )
 
     @property
+    def mail_options(self) -> MailOptions:
+        # An SMTP conversation is at most a handful of steps (connect, EHLO, STARTTLS, AUTH,
+        # MAIL, RCPT, DATA, QUIT), each within SMTP_TIMEOUT_S.
+        longest = self.smtp_timeout_s * SMTP_STEPS
+        return MailOptions(
+            concurrency=self.worker_mail_concurrency,
+            lease=timedelta(seconds=longest + LEASE_MARGIN_S),
+        )
+
+    @property
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
             max_tries=self.worker_max_tries,
@@ -172,7 +183,7 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
                 deps,
                 TemplateRenderer(env),
                 SmtpSender(env),
-                MailOptions(concurrency=env.worker_mail_concurrency),
+                env.mail_options,
             )
             if env.worker_mail
             else None
