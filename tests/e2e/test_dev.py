@@ -231,6 +231,7 @@ def test_dev_runs_the_stack_that_other_commands_use_and_stops_on_ctrl_c(
         [delivery] = receiver.received
     verify(secret, delivery.headers, delivery.body, now=int(time.time()))
     assert json.loads(delivery.body)["data"]["id"] == json.loads(placed.stdout)["order"]["id"]
+    _order_emails_and_a_reset_from_the_inbox(run, json.loads(placed.stdout)["order"], account)
 
     current = run.orderly("db", "current", "--json")
     assert current.returncode == 0, current.stderr
@@ -241,6 +242,76 @@ def test_dev_runs_the_stack_that_other_commands_use_and_stops_on_ctrl_c(
     run.process.send_signal(signal.SIGINT)
     assert run.process.wait(timeout=STOP_DEADLINE_S) == 0, run.output()
     _assert_nothing_left(run, stack)
+
+
+def _inbox(run: DevRun, count: int) -> list[dict[str, Any]]:
+    """``orderly mail inbox --json``'s emails, once there are at least ``count``."""
+    found: list[dict[str, Any]] = []
+
+    def enough() -> bool:
+        listed = run.orderly("mail", "inbox", "--json")
+        assert listed.returncode == 0, listed.stderr
+        found[:] = json.loads(listed.stdout)["items"]
+        return len(found) >= count
+
+    assert wait_until(enough, 30), run.output()
+    return found
+
+
+def _order_emails_and_a_reset_from_the_inbox(
+    run: DevRun, order: dict[str, Any], account: dict[str, str]
+) -> None:
+    """Placing, paying and shipping an order puts three readable emails in the catcher's
+    inbox (besides the sign-up's verification link), and a password reset works from the
+    email's link."""
+    assert re.search(r"^dev    \| mail +ready in .*smtp://127\.0\.0\.1:\d+", run.output(), re.M)
+    assert "Mail       caught at smtp://127.0.0.1:" in run.output()
+    paid = run.orderly(
+        "orders", "pay", order["id"], "--amount", str(order["total"]), "--reference", "e2e"
+    )
+    assert paid.returncode == 0, paid.stderr
+    shipped = run.orderly(
+        "orders", "ship", order["id"], "--carrier", "DHL", "--tracking-number", "JD0001"
+    )
+    assert shipped.returncode == 0, shipped.stderr
+    emails = _inbox(run, 4)
+    short = order["id"][:8]
+    subjects = sorted(email["subject"] for email in emails)
+    assert subjects == sorted([
+        "Confirm your email address for Orderly Shop",
+        f"Your order {short} is placed",
+        f"Payment received for order {short}",
+        f"Your order {short} has shipped",
+    ])  # fmt: skip
+    shipped_mail = next(e for e in emails if e["subject"].endswith("has shipped"))
+    full = run.orderly("mail", "inbox", str(shipped_mail["number"]))
+    assert full.returncode == 0, full.stderr
+    assert "Tracking number: JD0001" in full.stdout
+    sent = run.orderly("mail", "list", "--status", "sent", "--json")
+    assert sent.returncode == 0, sent.stderr
+    assert len(json.loads(sent.stdout)["items"]) == 4
+
+    asked = httpx.post(
+        f"{run.url}/api/v1/auth/password-reset",
+        json={"email": account["email"]},
+        timeout=10,
+        trust_env=False,
+    )
+    assert asked.status_code == 202, asked.text
+    reset = next(e for e in _inbox(run, 5) if e["subject"].startswith("Reset your"))
+    text = run.orderly("mail", "inbox", str(reset["number"]), "--json")
+    [token] = re.findall(r"\?token=([A-Za-z0-9_-]+)", json.loads(text.stdout)["text"])
+    new_password = "a brand new e2e passphrase"
+    done = httpx.post(
+        f"{run.url}/api/v1/auth/password-reset/confirm",
+        json={"token": token, "password": new_password},
+        timeout=10,
+        trust_env=False,
+    )
+    assert done.status_code == 204, done.text
+    form = {"username": account["email"], "password": new_password}
+    signed_in = httpx.post(f"{run.url}/api/v1/auth/token", data=form, timeout=10, trust_env=False)
+    assert signed_in.status_code == 200, signed_in.text
 
 
 @pytest.fixture
@@ -278,7 +349,7 @@ def test_dev_uses_the_servers_it_is_given_and_stops_on_sigterm(
         assert client.ping()
 
 
-STEPS = ("PostgreSQL", "Redis", "migrations", "worker", "API")
+STEPS = ("PostgreSQL", "Redis", "migrations", "mail", "worker", "API")
 LABELS = ("dev    | ", "api    | ", "worker | ")
 
 
