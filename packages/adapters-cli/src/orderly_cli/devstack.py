@@ -8,8 +8,9 @@ database is migrated, the stack's URLs are published in ``.orderly/dev.json`` (r
 other ``orderly`` command run in this directory or below it, see
 ``config.running_dev_stack``) and in ``.orderly/dev.env`` (for scripts and other tools), and
 the API and the worker run as children until Ctrl-C, SIGTERM or SIGHUP, every line they write
-labelled with its process. Each step prints one line saying how long it took. Then everything started here is stopped again:
-children first, then the embedded servers, so that nothing is left running.
+labelled with its process. Each step prints one line saying how long it took. Then
+everything started here is stopped again: children first, then the embedded servers, so that
+nothing is left running.
 
 Access tokens are signed with a key kept in ``.orderly/jwt-secret`` (made once, readable by
 its owner only), unless ``JWT_SECRET`` is set: tokens outlast restarts of the stack.

@@ -146,11 +146,22 @@ class SqlMail:
         )
         return [_to_message(row._mapping) for row in claimed]  # as they were before the lease
 
-    async def order_contact(self, order_id: uuid.UUID) -> OrderContact | None:
-        order = await SqlOrders(self._db, self._driver).get(order_id)
-        if order is None or order.email is None:
-            return None
-        return OrderContact(order.email, order_view(order))
+    async def add_many(self, messages: Sequence[MailMessage]) -> int:
+        if not messages:
+            return 0
+        statement = (
+            pg_insert(mail_messages)
+            .values([_message_row(message) for message in messages])
+            .on_conflict_do_nothing()
+            .returning(mail_messages.c.id)
+        )
+        return len((await self._db.execute(statement)).all())
+
+    async def order_contacts(self, order_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, OrderContact]:
+        found = await SqlOrders(self._db, self._driver).with_email(order_ids)
+        return {
+            order.id: OrderContact(order.email, order_view(order)) for order in found if order.email
+        }
 
 
 def _to_token(row: Columns) -> AccountToken:

@@ -85,14 +85,18 @@ async def mail_for_events(deps: MailServices, uow: MailUnit, events: Sequence[Ev
     the policy mails, to its order's contact email); the number made. The relay calls this
     in the transaction that hands the events on, so a message exists if and only if its
     event was handed on, and once."""
-    made = 0
-    for event in events:
-        if not mails_events(deps, event.type) or (order_id := order_of(event)) is None:
-            continue
-        contact = await uow.mail.order_contact(order_id)
-        if contact is None:
-            continue
-        message = messages_for(deps, event, contact)
-        if message is not None and await uow.mail.add(message):
-            made += 1
-    return made
+    mailing = [
+        (event, order_id)
+        for event in events
+        if mails_events(deps, event.type) and (order_id := order_of(event)) is not None
+    ]
+    if not mailing:
+        return 0
+    contacts = await uow.mail.order_contacts(sorted({order_id for _, order_id in mailing}))
+    messages = [
+        message
+        for event, order_id in mailing
+        if (contact := contacts.get(order_id)) is not None
+        and (message := messages_for(deps, event, contact)) is not None
+    ]
+    return await uow.mail.add_many(messages)

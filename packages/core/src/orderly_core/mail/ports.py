@@ -59,8 +59,13 @@ class MailRepository(Protocol):
         skipped, not waited for."""
         ...
 
-    async def order_contact(self, order_id: uuid.UUID) -> OrderContact | None:
-        """The order's contact email and public view, or ``None`` if it has no email."""
+    async def add_many(self, messages: Sequence[MailMessage]) -> int:
+        """Store new messages in one statement, each as :meth:`add` would; how many were
+        new."""
+        ...
+
+    async def order_contacts(self, order_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, OrderContact]:
+        """The contact email and public view of each of these orders that has an email."""
         ...
 
 

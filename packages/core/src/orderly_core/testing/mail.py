@@ -87,11 +87,15 @@ class InMemoryMail:
             claimed.append(message)
         return claimed
 
-    async def order_contact(self, order_id: uuid.UUID) -> OrderContact | None:
-        order = self._orders.get(order_id)
-        if order is None or order.email is None:
-            return None
-        return OrderContact(order.email, order_view(order))
+    async def add_many(self, messages: Sequence[MailMessage]) -> int:
+        return sum([await self.add(message) for message in messages])
+
+    async def order_contacts(self, order_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, OrderContact]:
+        return {
+            order.id: OrderContact(order.email, order_view(order))
+            for order_id in order_ids
+            if (order := self._orders.get(order_id)) is not None and order.email is not None
+        }
 
 
 class InMemoryAccountTokens:
