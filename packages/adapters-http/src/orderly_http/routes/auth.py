@@ -175,7 +175,11 @@ def too_many_resets(request_id: str, retry_after_s: int) -> ProblemResponse:
         "seconds; then 429 `too_many_password_resets` with `Retry-After`.",
     ),
     status_code=202,
-    responses=problem_responses(422, 429),
+    response_class=Response,
+    responses={
+        202: {"description": "Accepted: a link is mailed if the email has an active account"},
+        **problem_responses(422, 429),
+    },
 )
 async def ask_for_password_reset(
     body: PasswordResetRequestBody, request: Request, resources: Resources, ctx: CredentialContext
