@@ -37,7 +37,7 @@ from orderly_worker.jobs.scheduled import SCHEDULE
 from orderly_worker.mail import MailChannel, MailOptions
 from orderly_worker.retry import RetryPolicy
 from orderly_worker.runtime import RESOURCES, JobContext, WorkerResources
-from orderly_worker.sender import HttpxSender, longest_attempt
+from orderly_worker.sender import HttpSender, longest_attempt
 
 KEEP_RESULT_S = 86_400  # a job's result stays readable for a day
 HEALTH_CHECK_INTERVAL_S = 10
@@ -171,7 +171,7 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
         engine = create_engine(env, application_name="orderly-worker")
         provider = provider_from_settings(env)
         deps = replace(dependencies_from_settings(engine, env), payment_provider=provider)
-        sender = HttpxSender(
+        sender = HttpSender(
             deps.webhooks,
             timeout_s=env.worker_delivery_timeout_s,
             connections=env.worker_delivery_concurrency,
