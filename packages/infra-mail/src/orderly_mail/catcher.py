@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import email
 import email.policy
+import logging
 import secrets
 import threading
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 HOST = "127.0.0.1"
 SIZE_LIMIT = 10 * 1024 * 1024
+# aiosmtpd logs every step of every SMTP conversation at INFO; the catcher says only what
+# goes wrong.
+SMTP_SERVER_LOGGER = "mail.log"
 
 
 class Keeper:
@@ -63,6 +67,7 @@ class MailCatcher:
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
+        logging.getLogger(SMTP_SERVER_LOGGER).setLevel(logging.WARNING)
         self.folder.mkdir(parents=True, exist_ok=True)
         keeper = self._keeper
         loop = asyncio.get_running_loop()
