@@ -101,7 +101,7 @@ async def test_tokens_and_bodies_that_are_not_a_link_are_refused(
     extra = await client.post(VERIFY, json={"token": "A" * 43, "admin": True})
     huge = await client.post(RESET, json={"email": "a" * 5000})
 
-    assert_problem(malformed, 422, "invalid_input")  # not a token Orderly could have made
+    assert_problem(malformed, 400, "token_rejected")  # not a token Orderly could have made
     assert_problem(unknown, 400, "token_rejected")
     assert_problem(extra, 422, "invalid_input")
     assert_problem(huge, 422, "invalid_input")

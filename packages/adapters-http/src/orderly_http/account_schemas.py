@@ -126,7 +126,7 @@ class PasswordResetRequestBody(RequestBody):
 class PasswordResetBody(RequestBody):
     token: str = Field(
         description="The `token` of the link mailed to the account",
-        pattern=limits.MAILED_TOKEN_PATTERN,
+        json_schema_extra=limits.MAILED_TOKEN,
     )
     password: str = Field(
         description="The new password: 10-256 characters, not the email",
@@ -138,7 +138,7 @@ class PasswordResetBody(RequestBody):
 class EmailVerificationBody(RequestBody):
     token: str = Field(
         description="The `token` of the verification link mailed to the address",
-        pattern=limits.MAILED_TOKEN_PATTERN,
+        json_schema_extra=limits.MAILED_TOKEN,
     )
 
 
