@@ -38,8 +38,8 @@ class JobSummaryResource(BaseModel):
 
     id: str = Field(description="The job's id in the queue", examples=[_EXAMPLE_ID])
     name: str = Field(
-        description="`import_products`, `deliver_webhook`, `expire_orders`, "
-        "`purge_idempotency_keys`",
+        description="`import_products`, `expire_orders`, `purge_idempotency_keys`, "
+        "`summarise_sales`, `purge_job_records`, `settle_payments`, `reconcile_payments`",
         examples=["import_products"],
     )
     status: str = Field(description=_STATUS, examples=["succeeded"])

@@ -98,7 +98,10 @@ class DeliveryResource(BaseModel):
         examples=["pending"],
     )
     attempts: int = Field(description="Tries made so far")
-    next_attempt_at: datetime | None = Field(description="When it is tried next, if pending")
+    next_attempt_at: datetime | None = Field(
+        description="When it is tried next, if pending; while an attempt is under way, the end "
+        "of the worker's lease on it (it is tried again then if that attempt goes unrecorded)"
+    )
     last_status: int | None = Field(description="The status code of the last answer, if any")
     last_error: str | None = Field(description="Why the last attempt failed, if it did")
     delivered_at: datetime | None

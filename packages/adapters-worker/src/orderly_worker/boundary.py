@@ -15,13 +15,13 @@ to run again after a backoff (:mod:`orderly_worker.retry`).
 
 Every job's record (:mod:`orderly_core.jobs.model`) follows it here, whoever queued it: it
 is ``running`` when a run starts (recorded then if nobody recorded it when queueing it, as
-for the relay's deliveries and the scheduled runs), ``queued`` again with the error when a
-run is retried, then ``succeeded``, ``failed`` or ``dead`` with the result. Each write is a
+for the scheduled runs), ``queued`` again with the error when a run is retried, then
+``succeeded``, ``failed`` or ``dead`` with the result. Each write is a
 short transaction of its own, tried again after an infrastructure fault (from
 :data:`RECORD_RETRY_FIRST_S`, doubling) for up to :data:`RECORD_TIMEOUT_S`; one that still
 fails is logged as ``job_not_recorded`` and the job goes on, since what the job does matters
 more than its record. A record left open that way is closed later with the outcome the queue
-kept (:mod:`orderly_core.jobs.reconcile`, run by the relay's sweep).
+kept (:mod:`orderly_core.jobs.reconcile`, run by the delivery engine, :mod:`.engine`).
 """
 
 from __future__ import annotations

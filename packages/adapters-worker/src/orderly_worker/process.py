@@ -4,8 +4,9 @@ arq stops its worker when a Redis command fails (python-arq/arq#435, #498, #386)
 queue holds nothing that cannot be rebuilt from PostgreSQL, so an outage is waited out
 instead: a failed poll is logged and retried after a backoff (doubling up to
 :data:`MAX_BACKOFF_S`), and a Redis that is down at start-up is waited for. Meanwhile the
-relay keeps events in PostgreSQL, and jobs lost with Redis's memory are queued again by the
-sweep once it is back.
+delivery engine goes on sending webhooks from PostgreSQL (:mod:`orderly_worker.engine`), and
+jobs lost with Redis's memory are closed as ``lost`` dead letters by its reconciliation once
+Redis is back.
 
 ``python -m orderly_worker`` (what ``orderly worker`` runs) starts it; ``arq --check
 orderly_worker.settings.WorkerSettings`` stays the health check.

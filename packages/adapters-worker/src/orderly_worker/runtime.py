@@ -36,7 +36,7 @@ class WorkerResources:
     deps: Dependencies
     retry: RetryPolicy
     job_timeout_s: float
-    close: Callable[[], Awaitable[None]]  # releases what start-up opened (pool, client, relay)
+    close: Callable[[], Awaitable[None]]  # releases the pool, the client and the delivery engine
     sender: WebhookSender
     queue: JobQueue
     engine: AsyncEngine

@@ -25,9 +25,9 @@ from orderly_core.unit_of_work import Dependencies
 from orderly_db.job_queue import ArqJobQueue
 
 app = command_group(
-    "Background jobs: every job Orderly runs (product imports, webhook deliveries, "
-    "scheduled runs) with its status, runs, last error and result, and retries of the "
-    "jobs that failed or died.\n\n"
+    "Background jobs: every job Orderly runs (product imports, scheduled runs) with its "
+    "status, runs, last error and result, and retries of the jobs that failed or died. "
+    "Webhook deliveries are not jobs: see `orderly webhooks deliveries`.\n\n"
     "A job is queued, running, succeeded, failed (refused by a business rule) or dead "
     "(Orderly gave up on it: a dead letter). Commands connect with DATABASE_URL and "
     "REDIS_URL, or find a running `orderly dev` in the current directory, and act as the "
@@ -114,7 +114,7 @@ def dead_command(
 
     \b
     Example:
-      orderly jobs dead --name deliver_webhook
+      orderly jobs dead --name import_products
     """
     _page(
         status=JobStatus.DEAD,

@@ -1,8 +1,8 @@
 """``/api/v1/jobs``: the record of every background job, and retries of the failed and dead.
 
-Every job Orderly runs (imports, webhook deliveries, scheduled runs) has a record, kept in
-PostgreSQL: its status, runs, last error, result, request id and timestamps. Who may read and
-retry them is the core's decision (staff and admins; operators at the CLI). A retry takes
+Every job Orderly runs (imports, scheduled runs) has a record, kept in PostgreSQL: its
+status, runs, last error, result, request id and timestamps. Who may read and retry them is
+the core's decision (staff and admins; operators at the CLI). A retry takes
 ``?mode=dry_run`` and ``Idempotency-Key``.
 """
 

@@ -22,8 +22,8 @@ it repeats, and so keeps its request id.
 - ``reconcile_payments`` (daily, 03:15 UTC): applies the provider's payment successes of the
   last two days that Orderly missed (what ``orderly payments reconcile`` does by hand).
 
-Lost webhook deliveries are queued again by the relay's sweep, in every worker (see
-:mod:`orderly_worker.engine`).
+Webhook deliveries are not jobs: every worker's delivery engine sends them, and sends again
+those a dead worker left (see :mod:`orderly_worker.engine`).
 """
 
 from __future__ import annotations

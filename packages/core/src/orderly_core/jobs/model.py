@@ -1,10 +1,10 @@
 """The record of every background job Orderly runs, kept in PostgreSQL.
 
 Each job has one record under its queue id, whoever queued it (an import submitted over the
-API or the CLI, a webhook delivery queued by the relay, a scheduled run, a retry): its name,
-its payload, its status, how many runs it took, the last error it met, its result, the
-request that caused it and its timestamps. The queue in Redis only carries the work; what
-became of a job is read here, for as long as the record is kept.
+API or the CLI, a scheduled run, a retry): its name, its payload, its status, how many runs
+it took, the last error it met, its result, the request that caused it and its timestamps.
+The queue in Redis only carries the work; what became of a job is read here, for as long as
+the record is kept.
 
 A record moves through the statuses of :class:`~orderly_core.jobs.model.JobStatus`:
 

@@ -4,9 +4,9 @@ A job's record follows it through the worker's boundary, one short transaction p
 things can leave a record ``queued`` or ``running`` for good: the write of the job's end
 failed (PostgreSQL away at that moment, and still away through the boundary's own retries),
 or the job left the queue without ending (its worker died mid-run and Redis lost the job, or
-Redis restarted empty; a lost webhook delivery is then queued again by the sweep under a job
-id of its own). The queue knows the truth of each: :func:`reconcile_jobs` asks it about every
-record unchanged for longer than a grace period and closes the record with that truth.
+Redis restarted empty). The queue knows the truth of each: :func:`reconcile_jobs` asks it
+about every record unchanged for longer than a grace period and closes the record with that
+truth.
 
 - A job the queue still holds, waiting or running, is left alone.
 - A job the queue finished is closed with the result the queue kept (``succeeded``,
@@ -108,7 +108,7 @@ async def reconcile_jobs(
     than ``grace``, up to ``batch`` at a time, oldest first. A record that moved on while
     the queue was asked is left as it now is.
 
-    Rules: Orderly itself and operators only (the worker's sweep runs it).
+    Rules: Orderly itself and operators only (the worker's delivery engine runs it).
     """
     if denied := operations_denied(ctx.actor, "reconcile job records"):
         return Failure(denied)

@@ -4,8 +4,8 @@ and the worker's record of every run (see :mod:`orderly_core.jobs.model`).
 Staff and admins, operators and Orderly itself read and retry jobs
 (:func:`~orderly_core.shared.authorization.job_admin_denied`); only Orderly's worker records runs.
 Whoever queues a job records it in the unit of work that queues it (:func:`queue_recorded`),
-so a job is never queued unrecorded by Orderly's use cases; a job queued by the relay or the
-scheduler is recorded by the worker when it first runs it.
+so a job is never queued unrecorded by Orderly's use cases; a job queued by the scheduler is
+recorded by the worker when it first runs it.
 """
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ async def _record_run(
     change: Callable[[JobRecord, datetime], JobRecord],
 ) -> Result[JobRecord, RecordRunError]:
     """Apply ``change`` to the job's record, first recording a job nobody recorded (one
-    queued by the relay or the scheduler), queued when the queue received it."""
+    queued by the scheduler), queued when the queue received it."""
     if denied := job_recording_denied(ctx.actor):
         return Failure(denied)
 
