@@ -46,7 +46,7 @@ async def test_a_reset_link_sets_the_password_once(
     assert asked.status_code == 202, asked.text
     assert asked.headers["cache-control"] == "no-store"
     assert done.status_code == 204, done.text
-    assert_problem(again, 400, "token_rejected")
+    assert_problem(again, 404, "token_rejected")
     assert (
         await client.get("/api/v1/users/me", headers=bearer(old_tokens["access_token"]))
     ).status_code == 401
@@ -101,8 +101,8 @@ async def test_tokens_and_bodies_that_are_not_a_link_are_refused(
     extra = await client.post(VERIFY, json={"token": "A" * 43, "admin": True})
     huge = await client.post(RESET, json={"email": "a" * 5000})
 
-    assert_problem(malformed, 400, "token_rejected")  # not a token Orderly could have made
-    assert_problem(unknown, 400, "token_rejected")
+    assert_problem(malformed, 404, "token_rejected")  # not a token Orderly could have made
+    assert_problem(unknown, 404, "token_rejected")
     assert_problem(extra, 422, "invalid_input")
     assert_problem(huge, 422, "invalid_input")
 
@@ -126,7 +126,7 @@ async def test_signing_up_mails_a_verification_link_and_it_verifies(
     assert verified.status_code == 204, verified.text
     assert me.json()["email_verified"] is True
     assert (resent.status_code, resent.json()) == (202, {"sent": False})
-    assert_problem(await client.post(VERIFY, json={"token": token}), 400, "token_rejected")
+    assert_problem(await client.post(VERIFY, json={"token": token}), 404, "token_rejected")
 
 
 async def test_asking_for_verification_links_is_limited_per_account(

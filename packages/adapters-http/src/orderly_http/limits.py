@@ -127,7 +127,7 @@ DISPLAY_NAME = filled(max_length=DISPLAY_NAME_MAX)
 PASSWORD: Keywords = {"minLength": PASSWORD_MIN, "maxLength": PASSWORD_MAX}
 EMAIL_MAX_INPUT = 320  # an address as typed, before it is trimmed and folded
 # A mailed link's token as Orderly issues it (URL-safe base64 of 32 random bytes).
-# The core refuses any other text as an unknown token (400 token_rejected).
+# The core refuses any other text as an unknown token (404 token_rejected).
 MAILED_TOKEN: Keywords = {"pattern": rf"^[A-Za-z0-9_-]{{20,{TOKEN_MAX}}}$", "maxLength": TOKEN_MAX}
 EVENT_TYPES: Keywords = {
     "items": {"enum": [t.value for t in EventType]},

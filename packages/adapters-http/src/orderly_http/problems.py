@@ -136,9 +136,9 @@ PROBLEM_KINDS: Mapping[type[DomainError], ProblemKind] = {
     LastAdmin: ProblemKind(409, "Last admin"),
     RefreshRejected: ProblemKind(401, "Refresh token rejected"),
     RefreshReused: ProblemKind(401, "Refresh token reused"),
-    # A mailed link's token that is unknown, used or expired: the request is understood and
-    # refused as it stands (no sign-in would help, so not 401).
-    TokenRejected: ProblemKind(400, "Link not valid"),
+    # A mailed link's token that is unknown, used or expired: the link it names is not
+    # found (no sign-in would help, so not 401).
+    TokenRejected: ProblemKind(404, "Link not valid"),
     EmailNotVerified: ProblemKind(403, "Email not verified"),
     MailNotFound: ProblemKind(404, "Mail message not found"),
     MailNotResendable: ProblemKind(409, "Mail message not resendable"),

@@ -201,12 +201,12 @@ async def ask_for_password_reset(
     description=described(
         reset_password,
         "Answers 204. A token that is unknown, used, expired, or was mailed to an address the "
-        "account no longer has answers 400 `token_rejected`; a password that breaks the rules "
+        "account no longer has answers 404 `token_rejected`; a password that breaks the rules "
         "answers 422 and leaves the link usable. Every session of the account ends, and every "
         "access token issued before now answers 401 from then on.",
     ),
     status_code=204,
-    responses=problem_responses(400, 422),
+    responses=problem_responses(404, 422),
 )
 async def confirm_password_reset(
     body: PasswordResetBody, resources: Resources, ctx: CredentialContext
@@ -222,10 +222,10 @@ async def confirm_password_reset(
     description=described(
         verify_email,
         "Answers 204; needs no sign-in. A token that is unknown, used, expired, or for an "
-        "address the account no longer has answers 400 `token_rejected`.",
+        "address the account no longer has answers 404 `token_rejected`.",
     ),
     status_code=204,
-    responses=problem_responses(400, 422),
+    responses=problem_responses(404, 422),
 )
 async def verify_email_route(
     body: EmailVerificationBody, resources: Resources, ctx: CredentialContext
