@@ -31,7 +31,9 @@ from tests.db_fixtures import FAST_PASSWORDS
 
 pytestmark = [pytest.mark.postgres]
 
-USER_KEYS = {"id", "email", "display_name", "role", "active", "created_at", "updated_at"}
+USER_KEYS = {
+    "id", "email", "display_name", "role", "active", "email_verified", "created_at", "updated_at",
+}  # fmt: skip
 OPERATOR = Context(Actor.operator("test-users-cli"), "test-users-cli")
 PASSWORD = "  correct horse battery staple "  # spaces at both ends belong to the password
 

@@ -62,6 +62,7 @@ def _user_row(password_hash: str, **changes: Any) -> dict[str, Any]:
         "created_at": now,
         "updated_at": now,
         "tokens_valid_after": None,
+        "email_verified_at": None,
     }
     return row | changes
 

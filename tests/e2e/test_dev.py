@@ -250,6 +250,96 @@ def test_dev_runs_the_stack_that_other_commands_use_and_stops_on_ctrl_c(
     _assert_nothing_left(run, stack)
 
 
+def _inbox(run: DevRun, count: int) -> list[dict[str, Any]]:
+    """``orderly mail inbox --json``'s emails, once there are at least ``count``."""
+    found: list[dict[str, Any]] = []
+
+    def enough() -> bool:
+        listed = run.orderly("mail", "inbox", "--json")
+        assert listed.returncode == 0, listed.stderr
+        found[:] = json.loads(listed.stdout)["items"]
+        return len(found) >= count
+
+    assert wait_until(enough, 30), run.output()
+    return found
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.timeout(240)
+def test_dev_catches_an_orders_emails_and_a_reset_link_that_works(
+    project_dir: Path, start_dev: Any
+) -> None:
+    """Placing, paying and shipping an order puts three readable emails in the catcher's
+    inbox (besides the sign-up's verification link), and a password reset works from the
+    email's link."""
+    run: DevRun = start_dev()
+    assert wait_until(lambda: "Press Ctrl-C to stop." in run.output(), 10), run.output()
+    created = run.orderly(
+        "products", "create", "--sku", "E2E-MUG", "--name", "E2E mug", "--price", "12.50",
+        "--currency", "EUR", "--on-hand", "5",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    account = {"email": "m-1@example.com", "password": "e2e customer pass", "display_name": "M"}
+    signed_up = httpx.post(f"{run.url}/api/v1/users", json=account, timeout=10, trust_env=False)
+    assert signed_up.status_code == 201, signed_up.text
+    placed = run.orderly(
+        "orders", "place", "--customer", account["email"], "--line", "E2E-MUG:1", "--json"
+    )
+    assert placed.returncode == 0, placed.stderr
+    order = json.loads(placed.stdout)["order"]
+    assert re.search(r"^dev    \| mail +ready in .*smtp://127\.0\.0\.1:\d+", run.output(), re.M)
+    assert "Mail       caught at smtp://127.0.0.1:" in run.output()
+    paid = run.orderly(
+        "orders", "pay", order["id"], "--amount", str(order["total"]), "--reference", "e2e"
+    )
+    assert paid.returncode == 0, paid.stderr
+    shipped = run.orderly(
+        "orders", "ship", order["id"], "--carrier", "DHL", "--tracking-number", "JD0001"
+    )
+    assert shipped.returncode == 0, shipped.stderr
+    emails = _inbox(run, 4)
+    short = order["id"][:8]
+    subjects = sorted(email["subject"] for email in emails)
+    assert subjects == sorted([
+        "Confirm your email address for Orderly Shop",
+        f"Your order {short} is placed",
+        f"Payment received for order {short}",
+        f"Your order {short} has shipped",
+    ])  # fmt: skip
+    shipped_mail = next(e for e in emails if e["subject"].endswith("has shipped"))
+    full = run.orderly("mail", "inbox", str(shipped_mail["number"]))
+    assert full.returncode == 0, full.stderr
+    assert "Tracking number: JD0001" in full.stdout
+    sent = run.orderly("mail", "list", "--status", "sent", "--json")
+    assert sent.returncode == 0, sent.stderr
+    assert len(json.loads(sent.stdout)["items"]) == 4
+
+    asked = httpx.post(
+        f"{run.url}/api/v1/auth/password-reset",
+        json={"email": account["email"]},
+        timeout=10,
+        trust_env=False,
+    )
+    assert asked.status_code == 202, asked.text
+    reset = next(e for e in _inbox(run, 5) if e["subject"].startswith("Reset your"))
+    text = run.orderly("mail", "inbox", str(reset["number"]), "--json")
+    [token] = re.findall(r"\?token=([A-Za-z0-9_-]+)", json.loads(text.stdout)["text"])
+    new_password = "a brand new e2e passphrase"
+    done = httpx.post(
+        f"{run.url}/api/v1/auth/password-reset/confirm",
+        json={"token": token, "password": new_password},
+        timeout=10,
+        trust_env=False,
+    )
+    assert done.status_code == 204, done.text
+    form = {"username": account["email"], "password": new_password}
+    signed_in = httpx.post(f"{run.url}/api/v1/auth/token", data=form, timeout=10, trust_env=False)
+    assert signed_in.status_code == 200, signed_in.text
+    run.process.send_signal(signal.SIGINT)
+    assert run.process.wait(timeout=STOP_DEADLINE_S) == 0, run.output()
+
+
 @pytest.fixture
 def given_database(embedded_postgres: EmbeddedPostgres | None) -> str:
     if embedded_postgres is None:
@@ -285,7 +375,7 @@ def test_dev_uses_the_servers_it_is_given_and_stops_on_sigterm(
         assert client.ping()
 
 
-STEPS = ("PostgreSQL", "Redis", "migrations", "worker", "API")
+STEPS = ("PostgreSQL", "Redis", "migrations", "mail", "worker", "API")
 LABELS = ("dev    | ", "api    | ", "worker | ")
 
 

@@ -39,6 +39,9 @@ BUSINESS_RULES = {
     # its payments took minus what was refunded.
     "payment_exceeds_due": "a payment recorded by hand is at most what the order owes",
     "refund_exceeds_refundable": "a refund is at most what was paid minus what was refunded",
+    # A mailed link's token is one Orderly issued and mailed, unused and unexpired; a
+    # generated one of the right shape names none.
+    "token_rejected": "a password reset or verification token is one Orderly mailed",
 }
 
 # Fields (regular expressions) an ``invalid_input`` may name for schema-valid data, by

@@ -36,10 +36,17 @@ def auth_settings(database_url: str, redis_url: str, **overrides: Any) -> HttpSe
     return HttpSettings(**(fields | overrides))
 
 
+# The counts of the mailed-link limits, which every test starts without too.
+MAILED_LINK_COUNTS = ("orderly:password-resets:*", "orderly:verification-links:*")
+
+
 def forget_login_failures(redis_url: str) -> None:
-    """Every test starts with no failed sign-in counted (the tests share 127.0.0.1)."""
+    """Every test starts with no failed sign-in counted (the tests share 127.0.0.1), and no
+    password reset or verification link asked for."""
     with redis.Redis.from_url(redis_url) as client:
         keys = list(client.scan_iter(match=KEY_PREFIX + "*"))
+        for pattern in MAILED_LINK_COUNTS:
+            keys += list(client.scan_iter(match=pattern))
         if keys:
             client.delete(*keys)
 

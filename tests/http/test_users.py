@@ -22,7 +22,9 @@ from tests.http.helpers import assert_problem
 
 USERS = "/api/v1/users"
 ME = f"{USERS}/me"
-USER_FIELDS = {"id", "email", "display_name", "role", "active", "created_at", "updated_at"}
+USER_FIELDS = {
+    "id", "email", "display_name", "role", "active", "email_verified", "created_at", "updated_at",
+}  # fmt: skip
 RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)")
 ANN = {"email": "Ann@Example.com", "password": PASSWORD, "display_name": " Ann "}
 

@@ -1,13 +1,16 @@
 """``orderly dev``: the whole of Orderly on one machine, with nothing to install or configure.
 
 Servers not named by ``DATABASE_URL`` / ``REDIS_URL`` (environment or ``.env``) are embedded,
-with their data under ``./.orderly/`` (both start at once). The database is migrated, the
-stack's URLs are published in ``.orderly/dev.json`` (read by every other ``orderly`` command
-run in this directory or below it, see ``config.running_dev_stack``) and in
-``.orderly/dev.env`` (for scripts and other tools), and the API and the worker run as children
-until Ctrl-C, SIGTERM or SIGHUP, every line they write labelled with its process. Each step
-prints one line saying how long it took. Then everything started here is stopped again:
-children first, then the embedded servers, so that nothing is left running.
+with their data under ``./.orderly/`` (both start at once). Unless ``SMTP_HOST`` is set, a
+local mail catcher (an SMTP server on 127.0.0.1) takes every email the worker sends and keeps
+it under ``.orderly/mail`` for ``orderly mail inbox``: nothing leaves the machine. The
+database is migrated, the stack's URLs are published in ``.orderly/dev.json`` (read by every
+other ``orderly`` command run in this directory or below it, see
+``config.running_dev_stack``) and in ``.orderly/dev.env`` (for scripts and other tools), and
+the API and the worker run as children until Ctrl-C, SIGTERM or SIGHUP, every line they write
+labelled with its process. Each step prints one line saying how long it took. Then
+everything started here is stopped again: children first, then the embedded servers, so that
+nothing is left running.
 
 Access tokens are signed with a key kept in ``.orderly/jwt-secret`` (made once, readable by
 its owner only), unless ``JWT_SECRET`` is set: tokens outlast restarts of the stack.
@@ -63,6 +66,8 @@ from orderly_cli.processes import (
 )
 from orderly_db.log import quiet_migration_logs
 from orderly_db.settings import InfraSettings, load_settings
+from orderly_mail.catcher import HOST as CATCHER_HOST
+from orderly_mail.catcher import ThreadedCatcher
 
 DATABASE_NAME = "orderly"
 HEALTH_TIMEOUT_S = 30.0
@@ -94,6 +99,7 @@ class _Given(BaseSettings):
     database_url: str | None = None
     redis_url: str | None = None
     jwt_secret: str | None = None
+    smtp_host: str | None = None
 
 
 @dataclass
@@ -132,11 +138,14 @@ class _Stack:
     children: list[Child] = field(default_factory=list)
     ready: set[str] = field(default_factory=set)  # children whose start-up was reported
     published: bool = False
+    catcher: ThreadedCatcher | None = None
 
     def stop(self) -> None:
         if self.published:
             _unpublish()
         stop_children(self.children, CHILD_GRACE_S)
+        if self.catcher is not None:
+            self.catcher.stop()
         for server in self.servers:
             server.stop()
         # A start interrupted half-way leaves a server without a handle: stop it by directory.
@@ -183,7 +192,10 @@ def _serve(stack: _Stack, host: str, port: int, *, with_worker: bool) -> int:
     settings = _migrated(database_url, redis_url)
     api_url = f"http://{_connect_host(host)}:{port}"
     env = _child_environment(settings, _signing_key(given))
-    _publish(settings, api_url)
+    if not given.smtp_host:
+        stack.catcher = _mail_catcher()
+        env |= _catcher_environment(stack.catcher)
+    _publish(settings, api_url, stack.catcher)
     stack.published = True
 
     if (compiling := bytecode.wait_until_compiled()) is not None:
@@ -282,6 +294,28 @@ def _redis(stack: _Stack) -> str:
     stack.servers.append(redis)
     _progress("Redis", started, f"embedded, port {redis.port}, data in {STATE_DIR}/redis")
     return redis.url
+
+
+def _mail_catcher() -> ThreadedCatcher:
+    """The local SMTP server the worker sends every email to, keeping each under
+    ``.orderly/mail`` (``orderly mail inbox`` reads them)."""
+    started = time.monotonic()
+    catcher = ThreadedCatcher((STATE_DIR / "mail").resolve())
+    catcher.start()
+    where = f"smtp://{CATCHER_HOST}:{catcher.port}, kept in {STATE_DIR}/mail"
+    _progress("mail", started, where)
+    return catcher
+
+
+def _catcher_environment(catcher: ThreadedCatcher) -> dict[str, str]:
+    """What points the worker at the catcher (plain SMTP on loopback)."""
+    return {
+        "SMTP_HOST": CATCHER_HOST,
+        "SMTP_PORT": str(catcher.port),
+        "SMTP_STARTTLS": "false",
+        "SMTP_TLS": "false",
+        "MAIL_CATCHER_DIR": str(catcher.folder),
+    }
 
 
 def _migrated(database_url: str, redis_url: str) -> InfraSettings:
@@ -453,6 +487,7 @@ def _announce(settings: InfraSettings, api_url: str, stack: _Stack, *, with_work
         f"  Redis      {_without_password(settings.redis_url)}",
         f"  Worker     {'running' if with_worker else 'not started (--no-worker)'}",
         f"  Webhooks   {_webhooks_line(_child_environment(settings))}",
+        f"  Mail       {_mail_line(stack.catcher)}",
         f"  Variables  {DEV_ENV_FILE} (for scripts: set -a; . {DEV_ENV_FILE}; set +a)",
         f"  Tokens     {_tokens_line()}",
         "",
@@ -461,6 +496,15 @@ def _announce(settings: InfraSettings, api_url: str, stack: _Stack, *, with_work
         "Press Ctrl-C to stop.",
     ]
     typer.echo("\n".join(lines))
+
+
+def _mail_line(catcher: ThreadedCatcher | None) -> str:
+    if catcher is None:
+        return "sent to SMTP_HOST (given by the environment)"
+    return (
+        f"caught at smtp://{CATCHER_HOST}:{catcher.port}, nothing leaves this machine "
+        "(read it: orderly mail inbox)"
+    )
 
 
 def _tokens_line() -> str:
@@ -486,10 +530,15 @@ def _fail(code: int, reason: str) -> int:
     return code
 
 
-def _publish(settings: InfraSettings, api_url: str) -> None:
+def _publish(settings: InfraSettings, api_url: str, catcher: ThreadedCatcher | None = None) -> None:
     """Write ``dev.json`` (for ``orderly`` commands) and ``dev.env`` (for other tools)
     atomically: readers never see half a file."""
     children = _child_environment(settings)
+    mail = (
+        {}
+        if catcher is None
+        else {"mail_dir": str(catcher.folder), "smtp_host": CATCHER_HOST, "smtp_port": catcher.port}
+    )
     state = {
         "pid": os.getpid(),
         "database_url": settings.database_url,
@@ -497,6 +546,7 @@ def _publish(settings: InfraSettings, api_url: str) -> None:
         "api_url": api_url,
         # CLI commands register webhook endpoints by the rules the stack's worker delivers by
         **{name.lower(): children[name] for name in DEVELOPMENT_WEBHOOKS},
+        **mail,
     }
     _write_atomically(DEV_STATE_FILE, json.dumps(state, indent=2) + "\n")
     variables = {
@@ -504,6 +554,7 @@ def _publish(settings: InfraSettings, api_url: str) -> None:
         "REDIS_URL": settings.redis_url,
         "ORDERLY_API_URL": api_url,
         **{name: children[name] for name in DEVELOPMENT_WEBHOOKS},
+        **({} if catcher is None else _catcher_environment(catcher)),
     }
     lines = [f"# The servers of `orderly dev` (pid {os.getpid()}), removed when it stops."]
     lines += [f"{name}={shlex.quote(value)}" for name, value in variables.items()]

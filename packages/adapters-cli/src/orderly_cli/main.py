@@ -6,6 +6,7 @@ from orderly_cli.commands import (
     audit,
     db,
     jobs,
+    mail,
     orders,
     payments,
     products,
@@ -31,6 +32,7 @@ app.add_typer(payments.app, name="payments")
 app.add_typer(returns.app, name="returns")
 app.add_typer(audit.app, name="audit")
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(mail.app, name="mail")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(reports.app, name="reports")
 

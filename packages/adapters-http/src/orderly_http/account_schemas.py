@@ -34,6 +34,10 @@ class UserResource(BaseModel):
     display_name: str = Field(examples=["Ann"])
     role: Role
     active: bool = Field(description="False once deactivated: the account cannot sign in")
+    email_verified: bool = Field(
+        description="Whether the owner followed a link mailed to this address (a verification "
+        "or a password reset); a changed email is unverified again"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -108,3 +112,39 @@ class TokenPair(BaseModel):
     expires_in: int = Field(description="Seconds the access token stays valid", examples=[900])
     refresh_token: str = Field(description="Trade at /api/v1/auth/refresh for a new pair")
     refresh_expires_at: datetime
+
+
+class PasswordResetRequestBody(RequestBody):
+    email: str = Field(
+        description="The account's email; the answer is the same whether it has one or not",
+        examples=["ann@example.com"],
+        min_length=1,
+        max_length=limits.EMAIL_MAX_INPUT,
+    )
+
+
+class PasswordResetBody(RequestBody):
+    token: str = Field(
+        description="The `token` of the link mailed to the account",
+        json_schema_extra=limits.MAILED_TOKEN,
+    )
+    password: str = Field(
+        description="The new password: 10-256 characters, not the email",
+        examples=["a long passphrase"],
+        json_schema_extra=limits.PASSWORD,
+    )
+
+
+class EmailVerificationBody(RequestBody):
+    token: str = Field(
+        description="The `token` of the verification link mailed to the address",
+        json_schema_extra=limits.MAILED_TOKEN,
+    )
+
+
+class VerificationSent(BaseModel):
+    """Whether a verification link was mailed."""
+
+    model_config = ConfigDict(title="VerificationSent")
+
+    sent: bool = Field(description="False when the email is verified already: nothing sent")

@@ -34,6 +34,7 @@ from orderly_http.routes import (
     health,
     imports,
     jobs,
+    mail,
     orders,
     payments,
     product_writes,
@@ -159,6 +160,7 @@ def create_app(
     app.include_router(audit.router, dependencies=SIGNED_IN)
     app.include_router(reports.router, dependencies=SIGNED_IN)
     app.include_router(webhooks.router, dependencies=SIGNED_IN, responses=problem_responses(401))
+    app.include_router(mail.router, dependencies=SIGNED_IN, responses=problem_responses(401))
     app.include_router(shipping_rates.router, dependencies=SIGNED_IN)
     app.include_router(returns.router, dependencies=SIGNED_IN, responses=problem_responses(401))
     app.include_router(shipments.router, dependencies=SIGNED_IN, responses=problem_responses(401))

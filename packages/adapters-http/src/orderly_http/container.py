@@ -39,6 +39,9 @@ class AppResources:
     login_limiter: LoginLimiter  # counts failed sign-ins in Redis
     signup_limit: AttemptLimit  # counts sign-ups per client address
     password_change_limit: AttemptLimit  # counts wrong current passwords per account
+    reset_email_limit: AttemptLimit  # counts password reset requests per email
+    reset_address_limit: AttemptLimit  # counts password reset requests per client address
+    verification_limit: AttemptLimit  # counts verification links asked for per account
     jobs: JobQueue  # where background work is queued and followed
 
 
@@ -91,6 +94,24 @@ async def open_resources(
                 kind="password-failures",
                 limit=settings.password_change_max_failures,
                 window_s=settings.login_window_s,
+            ),
+            reset_email_limit=AttemptLimit(
+                redis,
+                kind="password-resets:email",
+                limit=settings.password_reset_max_per_email,
+                window_s=settings.password_reset_window_s,
+            ),
+            reset_address_limit=AttemptLimit(
+                redis,
+                kind="password-resets:address",
+                limit=settings.password_reset_max_per_address,
+                window_s=settings.password_reset_window_s,
+            ),
+            verification_limit=AttemptLimit(
+                redis,
+                kind="verification-links",
+                limit=settings.verification_max_per_account,
+                window_s=settings.password_reset_window_s,
             ),
             jobs=jobs,
         )

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import Path
 
 from orderly_core.accounts.emails import LABEL_MAX
+from orderly_core.accounts.mailed_links import TOKEN_MAX
 from orderly_core.accounts.model import DISPLAY_NAME_MAX, EMAIL_MAX, PASSWORD_MAX, PASSWORD_MIN
 from orderly_core.catalogue.model import (
     DESCRIPTION_MAX,
@@ -124,6 +125,10 @@ _UUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f
 USER_REF: Keywords = {"pattern": rf"^(?:{_UUID}|{_EMAIL_SHAPE})$", "maxLength": EMAIL_MAX}
 DISPLAY_NAME = filled(max_length=DISPLAY_NAME_MAX)
 PASSWORD: Keywords = {"minLength": PASSWORD_MIN, "maxLength": PASSWORD_MAX}
+EMAIL_MAX_INPUT = 320  # an address as typed, before it is trimmed and folded
+# A mailed link's token as Orderly issues it (URL-safe base64 of 32 random bytes).
+# The core refuses any other text as an unknown token (404 token_rejected).
+MAILED_TOKEN: Keywords = {"pattern": rf"^[A-Za-z0-9_-]{{20,{TOKEN_MAX}}}$", "maxLength": TOKEN_MAX}
 EVENT_TYPES: Keywords = {
     "items": {"enum": [t.value for t in EventType]},
     "minItems": 1,

@@ -28,6 +28,7 @@ from orderly_core.accounts.errors import (
     NotSignedIn,
     RefreshRejected,
     RefreshReused,
+    TokenRejected,
     UserNotFound,
     WrongPassword,
 )
@@ -38,8 +39,10 @@ from orderly_core.catalogue.errors import (
     StockBelowReserved,
 )
 from orderly_core.jobs.model import JobNotFound, JobNotRetryable
+from orderly_core.mail.errors import MailNotFound, MailNotResendable
 from orderly_core.orders.errors import (
     CustomerNotFound,
+    EmailNotVerified,
     IllegalTransition,
     MaxPerOrderExceeded,
     MixedCurrencies,
@@ -133,6 +136,12 @@ PROBLEM_KINDS: Mapping[type[DomainError], ProblemKind] = {
     LastAdmin: ProblemKind(409, "Last admin"),
     RefreshRejected: ProblemKind(401, "Refresh token rejected"),
     RefreshReused: ProblemKind(401, "Refresh token reused"),
+    # A mailed link's token that is unknown, used or expired: the link it names is not
+    # found (no sign-in would help, so not 401).
+    TokenRejected: ProblemKind(404, "Link not valid"),
+    EmailNotVerified: ProblemKind(403, "Email not verified"),
+    MailNotFound: ProblemKind(404, "Mail message not found"),
+    MailNotResendable: ProblemKind(409, "Mail message not resendable"),
     JobNotFound: ProblemKind(404, "Job not found"),
     JobNotRetryable: ProblemKind(409, "Job not retryable"),
     OrderNotFound: ProblemKind(404, "Order not found"),

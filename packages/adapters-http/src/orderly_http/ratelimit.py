@@ -55,6 +55,12 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def normalised_subject(email: str) -> str:
+    """An email as a rate limit counts it: the account's form when it is one, so that
+    ``ANN@example.com`` and ``ann@example.com`` share a count."""
+    return normalise_email(email) or email.strip().lower()
+
+
 @dataclass(frozen=True, slots=True)
 class LoginAttempt:
     email: str

@@ -67,6 +67,27 @@ class HttpSettings(InfraSettings, PaymentSettings):
     signup_window_s: int = Field(
         default=3600, ge=1, le=86_400, description="Length of a sign-up limit window (s)"
     )
+    password_reset_max_per_email: int = Field(
+        default=3,
+        ge=1,
+        description="Password reset requests for one email within PASSWORD_RESET_WINDOW_S "
+        "before 429 (each mails a link)",
+    )
+    password_reset_max_per_address: int = Field(
+        default=10,
+        ge=1,
+        description="Password reset requests from one client address within "
+        "PASSWORD_RESET_WINDOW_S before 429",
+    )
+    password_reset_window_s: int = Field(
+        default=3600, ge=1, le=86_400, description="Length of a password reset limit window (s)"
+    )
+    verification_max_per_account: int = Field(
+        default=5,
+        ge=1,
+        description="Verification links one account may ask for within PASSWORD_RESET_WINDOW_S "
+        "before 429",
+    )
     password_change_max_failures: int = Field(
         default=5,
         ge=1,

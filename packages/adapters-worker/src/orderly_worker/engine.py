@@ -14,6 +14,8 @@ room, and, as a safety net and for scheduled retries, every ``poll_s`` seconds. 
 3. sends each claimed delivery at once, concurrently, over the worker's one pooled HTTP
    client; as attempts end, their outcomes are recorded in batches, one transaction each
    (:func:`~orderly_core.webhooks.delivery.record_deliveries`);
+4. does the same for due emails, its second channel (:mod:`orderly_worker.mail`), with a
+   room and a lease of their own;
 
 and again from 1 until the outbox is empty.
 
@@ -65,6 +67,7 @@ from orderly_core.webhooks.delivery import (
 from orderly_core.webhooks.model import Delivery, DeliveryState
 from orderly_core.webhooks.ports import WebhookSender
 from orderly_db.outbox import CHANNEL
+from orderly_worker.mail import MailChannel
 
 MAX_BACKOFF_S = 30.0
 FIRST_BACKOFF_S = 0.25  # a PostgreSQL restart takes about that long
@@ -94,8 +97,11 @@ class DeliveryEngine:
         sender: WebhookSender,
         options: EngineOptions,
         states: JobStates | None = None,
+        *,
+        mail: MailChannel | None = None,
     ) -> None:
         self._deps = deps
+        self._mail = mail  # the second channel: due emails, sent over SMTP
         self._engine = engine
         self._sender = sender
         self._states = states  # the queue, asked about jobs whose records were left open
@@ -111,6 +117,9 @@ class DeliveryEngine:
         self._waiting = False  # the last claim left due deliveries for want of room
 
     def start(self) -> None:
+        if self._mail is not None:
+            self._mail.on_ended = self._ended.set
+            self._mail.on_room = self._wake.set
         self._task = asyncio.create_task(self._run(), name="orderly-delivery-engine")
         self._recorder = asyncio.create_task(self._record_loop(), name="orderly-recorder")
 
@@ -122,6 +131,8 @@ class DeliveryEngine:
             await asyncio.wait(self._sending, timeout=grace_s)
         for task in list(self._sending):
             task.cancel()
+        if self._mail is not None:
+            await self._mail.stop(grace_s)
         await _cancel(self._recorder)
         with contextlib.suppress(Exception):
             await self._record_ended()
@@ -193,6 +204,8 @@ class DeliveryEngine:
             if report.events:
                 log.debug("events_relayed", events=report.events, deliveries=report.deliveries)
             await self._claim(ctx)
+            if self._mail is not None:
+                await self._mail.claim(ctx)
             if report.events < RELAY_BATCH:
                 break
         if time.monotonic() - self._last_reconcile >= self._options.reconcile_every_s:
@@ -273,6 +286,8 @@ class DeliveryEngine:
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     async def _record_ended(self) -> None:
+        if self._mail is not None:
+            await self._mail.record_ended()
         batch, self._outcomes = self._outcomes, []
         if not batch:
             return

@@ -26,11 +26,15 @@ from orderly_db.job_queue import ArqJobQueue
 from orderly_db.log import configure_logging
 from orderly_db.settings import ConfigurationError, InfraSettings, load_settings
 from orderly_db.unit_of_work import dependencies_from_settings
+from orderly_mail.rendering import TemplateRenderer
+from orderly_mail.settings import MailSettings
+from orderly_mail.smtp import SmtpSender
 from orderly_payments.settings import PaymentSettings, close_provider, provider_from_settings
 from orderly_worker.boundary import guarded
 from orderly_worker.engine import DeliveryEngine, EngineOptions
 from orderly_worker.jobs.imports import import_products_job
 from orderly_worker.jobs.scheduled import SCHEDULE
+from orderly_worker.mail import MailChannel, MailOptions
 from orderly_worker.retry import RetryPolicy
 from orderly_worker.runtime import RESOURCES, JobContext, WorkerResources
 from orderly_worker.sender import HttpSender, longest_attempt
@@ -47,11 +51,12 @@ INTERRUPTED_RUNS_ALLOWED = 3
 # A claimed webhook delivery is held this much longer than its attempt may last, for recording
 # it: a worker killed meanwhile leaves its deliveries to another once the lease ends.
 LEASE_MARGIN_S = 5.0
+SMTP_STEPS = 8  # the most steps of one SMTP conversation, each within SMTP_TIMEOUT_S
 
 log = structlog.get_logger("orderly_worker")
 
 
-class WorkerEnv(InfraSettings, PaymentSettings):
+class WorkerEnv(InfraSettings, PaymentSettings, MailSettings):
     """The worker's variables, on top of those every Orderly process reads."""
 
     worker_max_jobs: int = Field(default=10, ge=1, le=1000, description="Jobs run at once.")
@@ -89,6 +94,12 @@ class WorkerEnv(InfraSettings, PaymentSettings):
         le=60,
         description="How long a receiver may take to answer before the attempt fails.",
     )
+    worker_mail: bool = Field(
+        default=True, description="Send the emails waiting in PostgreSQL (with the relay)."
+    )
+    worker_mail_concurrency: int = Field(
+        default=8, ge=1, le=1000, description="Emails sent at once, over SMTP, per worker."
+    )
     worker_reconcile_grace_s: float = Field(
         default=30.0, gt=0, description="A job record this stale, its job gone, is closed."
     )
@@ -118,6 +129,16 @@ class WorkerEnv(InfraSettings, PaymentSettings):
             reconcile_grace=timedelta(seconds=self.worker_reconcile_grace_s),
             concurrency=self.worker_delivery_concurrency,
             per_endpoint=min(self.worker_delivery_per_endpoint, self.worker_delivery_concurrency),
+            lease=timedelta(seconds=longest + LEASE_MARGIN_S),
+        )
+
+    @property
+    def mail_options(self) -> MailOptions:
+        # An SMTP conversation is at most a handful of steps (connect, EHLO, STARTTLS, AUTH,
+        # MAIL, RCPT, DATA, QUIT), each within SMTP_TIMEOUT_S.
+        longest = self.smtp_timeout_s * SMTP_STEPS
+        return MailOptions(
+            concurrency=self.worker_mail_concurrency,
             lease=timedelta(seconds=longest + LEASE_MARGIN_S),
         )
 
@@ -157,8 +178,20 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
         )
         queue = ArqJobQueue(ctx["redis"])
         options = env.engine_options
+        mail = (
+            MailChannel(
+                deps,
+                TemplateRenderer(env),
+                SmtpSender(env),
+                env.mail_options,
+            )
+            if env.worker_mail
+            else None
+        )
         delivering = (
-            DeliveryEngine(deps, engine, sender, options, queue) if env.worker_relay else None
+            DeliveryEngine(deps, engine, sender, options, queue, mail=mail)
+            if env.worker_relay
+            else None
         )
 
         async def close() -> None:

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from orderly_core.accounts.ports import AccountsUnit, PasswordHasher
 from orderly_core.jobs.ports import JobsUnit
+from orderly_core.mail.model import MailPolicy
 from orderly_core.payments.ports import PaymentProvider
 from orderly_core.payments.unconfigured import UnconfiguredProvider
 from orderly_core.platform.ports import Clock, IdGenerator
@@ -51,6 +52,8 @@ class Dependencies:
     idempotency_ttl: timedelta = timedelta(hours=24)  # how long a key's outcome is kept
     job_record_ttl: timedelta = timedelta(days=30)  # how long a succeeded job's record is kept
     webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
+    # Which events send which email, the retry schedule, mailed links' lifetimes (MAIL_*).
+    mail: MailPolicy = field(default_factory=MailPolicy)
     # The shop's payment provider: each process sets it from its settings (PAYMENT_PROVIDER).
     payment_provider: PaymentProvider = field(default_factory=UnconfiguredProvider)
     # How long after an order's delivery its units may be returned (RETURN_WINDOW_DAYS).

@@ -30,6 +30,7 @@ def _to_user(row: Columns) -> User:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         tokens_valid_after=row["tokens_valid_after"],
+        email_verified_at=row["email_verified_at"],
     )
 
 
@@ -44,6 +45,7 @@ def _user_row(user: User) -> dict[str, object]:
         "created_at": user.created_at,
         "updated_at": user.updated_at,
         "tokens_valid_after": user.tokens_valid_after,
+        "email_verified_at": user.email_verified_at,
     }
 
 

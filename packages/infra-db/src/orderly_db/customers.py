@@ -41,5 +41,15 @@ class SqlCustomers:
         email: str | None = await self._db.scalar(select(users.c.email).where(users.c.id == wanted))
         return email
 
+    async def email_verified(self, customer_id: str) -> bool:
+        try:
+            wanted = uuid.UUID(customer_id)
+        except ValueError:
+            return False
+        verified = await self._db.scalar(
+            select(users.c.email_verified_at).where(users.c.id == wanted)
+        )
+        return verified is not None
+
     def normalised_email(self, raw: str) -> str | None:
         return normalise_email(raw)

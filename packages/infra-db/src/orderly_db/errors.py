@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 SKU_TAKEN = "pk_products"  # -> DuplicateSku
 EMAIL_TAKEN = "uq_users_email"  # -> EmailTaken
 SHIPPING_RATE_TAKEN = "pk_shipping_rates"  # -> DuplicateShippingRate
+MAIL_OF_EVENT_EXISTS = "uq_mail_messages_event_id_recipient"  # -> no second message
 
 
 def constraint_name(error: IntegrityError) -> str | None:

@@ -14,7 +14,11 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orderly_core.mail.model import DEFAULT_EVENT_TEMPLATES, MailPolicy, MailTemplate
+from orderly_core.platform.outbox import EventType
 from orderly_core.webhooks.policy import WebhookPolicy
+
+_DEFAULT_MAIL_EVENTS = ",".join(sorted(DEFAULT_EVENT_TEMPLATES))
 
 
 class ConfigurationError(Exception):
@@ -68,6 +72,42 @@ class InfraSettings(LogSettings):
     )
     webhook_disable_after_hours: float = Field(default=24, gt=0)
     webhook_secret_overlap_hours: float = Field(default=24, ge=0)
+
+    # The events that send an email to the order's contact, each its own template (see
+    # docs/email.md); empty: none.
+    mail_events: str = Field(default=_DEFAULT_MAIL_EVENTS, max_length=1000)
+    mail_retry_schedule_s: str = Field(
+        default="10,60,300,1800,7200,28800", pattern=r"^\d+(\.\d+)?(,\d+(\.\d+)?)*$"
+    )
+    password_reset_ttl_minutes: int = Field(default=30, ge=5, le=1440)
+    email_verification_ttl_hours: int = Field(default=48, ge=1, le=720)
+    unverified_customers_may_order: bool = True
+
+    @field_validator("mail_events")
+    @classmethod
+    def _mailed_events(cls, raw: str) -> str:
+        for name in filter(None, (part.strip() for part in raw.split(","))):
+            if name not in DEFAULT_EVENT_TEMPLATES:
+                known = ", ".join(sorted(DEFAULT_EVENT_TEMPLATES))
+                raise ValueError(f"'{name}' sends no email; the events that may: {known}")
+        return raw
+
+    def mail_policy(self) -> MailPolicy:
+        wanted = {part.strip() for part in self.mail_events.split(",") if part.strip()}
+        templates: dict[EventType, MailTemplate] = {
+            event: template
+            for event, template in DEFAULT_EVENT_TEMPLATES.items()
+            if event.value in wanted
+        }
+        return MailPolicy(
+            event_templates=templates,
+            retry_schedule=tuple(
+                timedelta(seconds=float(s)) for s in self.mail_retry_schedule_s.split(",")
+            ),
+            password_reset_ttl=timedelta(minutes=self.password_reset_ttl_minutes),
+            verification_ttl=timedelta(hours=self.email_verification_ttl_hours),
+            unverified_may_order=self.unverified_customers_may_order,
+        )
 
     def webhook_policy(self) -> WebhookPolicy:
         return WebhookPolicy(

@@ -72,6 +72,7 @@ users = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("tokens_valid_after", DateTime(timezone=True), nullable=True),
+    Column("email_verified_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("email"),
     CheckConstraint("email = lower(email)", name="email_lower_case"),
     CheckConstraint("role in ('customer', 'staff', 'admin')", name="role_known"),
@@ -461,4 +462,60 @@ return_lines = Table(
         "restocked >= 0 and written_off >= 0 and restocked + written_off <= quantity",
         name="received_within_quantity",
     ),
+)
+
+account_tokens = Table(
+    "account_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint("purpose in ('password_reset', 'email_verification')", name="purpose_known"),
+    Index(None, "user_id", "purpose"),
+)
+
+mail_messages = Table(
+    "mail_messages",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("recipient", String(254), nullable=False),
+    Column("template", String(32), nullable=False),
+    Column("event_id", Uuid, nullable=True),  # no foreign key: mail outlives purged events
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("data", JSONB, nullable=False),
+    Column("secret", String(128), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("provider_message_id", String(255), nullable=True),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("resend_of", Uuid, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("event_id", "recipient"),
+    CheckConstraint("status in ('pending', 'sent', 'dead')", name="status_known"),
+    CheckConstraint("secret is null or status = 'pending'", name="secret_only_while_pending"),
+    CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "created_at"),
+    Index(None, "recipient"),
+)
+
+mail_attempts = Table(
+    "mail_attempts",
+    metadata,
+    Column(
+        "message_id",
+        Uuid,
+        ForeignKey("mail_messages.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("number", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("latency_ms", Integer, nullable=False),
+    Column("error", Text, nullable=True),
 )

@@ -24,6 +24,7 @@ from orderly_db.catalogue import SqlProducts
 from orderly_db.customers import SqlCustomers
 from orderly_db.idempotency import SqlIdempotencyRecords
 from orderly_db.jobs import SqlJobRecords
+from orderly_db.mail import SqlAccountTokens, SqlMail
 from orderly_db.orders import SqlOrders
 from orderly_db.outbox import SqlOutbox
 from orderly_db.passwords import Argon2Passwords
@@ -158,6 +159,19 @@ class SqlUnitOfWork:
         self._open()
         assert self._connection is not None  # noqa: S101 - open while its repositories are
         return SqlShipments(self._connection)
+
+    @property
+    def mail(self) -> SqlMail:
+        self._open()
+        assert self._connection is not None  # noqa: S101 - open while its repositories are
+        assert self._driver is not None  # noqa: S101 - open while its repositories are
+        return SqlMail(self._connection, self._driver)
+
+    @property
+    def account_tokens(self) -> SqlAccountTokens:
+        self._open()
+        assert self._connection is not None  # noqa: S101 - open while its repositories are
+        return SqlAccountTokens(self._connection)
 
     @property
     def customers(self) -> SqlCustomers:
@@ -328,5 +342,6 @@ def dependencies_from_settings(engine: AsyncEngine, settings: InfraSettings) -> 
         idempotency_ttl=timedelta(hours=settings.idempotency_key_ttl_hours),
         job_record_ttl=timedelta(days=settings.job_record_retention_days),
         webhooks=settings.webhook_policy(),
+        mail=settings.mail_policy(),
         return_window=timedelta(days=settings.return_window_days),
     )

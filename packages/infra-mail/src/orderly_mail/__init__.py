@@ -1,1 +1,2 @@
-"""Orderly's outbound email: SMTP sending, templates and the development mail catcher."""
+"""Orderly's outbound email: SMTP through aiosmtplib, Jinja2 templates, and a local mail
+catcher for development and tests."""

@@ -17,8 +17,16 @@ import typer
 from rich.text import Text
 
 from orderly_cli import output
-from orderly_cli.options import AsJson, Cursor, DryRun, Limit, Wide, command_group
-from orderly_cli.session import operator_context, run_use_case
+from orderly_cli.options import (
+    AsJson,
+    Cursor,
+    DryRun,
+    IdempotencyKey,
+    Limit,
+    Wide,
+    command_group,
+)
+from orderly_cli.session import operator_context, run_idempotent_use_case, run_use_case
 from orderly_core.accounts.administration import (
     ActiveChange,
     RoleChange,
@@ -26,6 +34,7 @@ from orderly_core.accounts.administration import (
     set_active,
     set_role,
 )
+from orderly_core.accounts.mailed_links import send_password_reset
 from orderly_core.accounts.model import DISPLAY_NAME_MAX, User, UserQuery, user_view
 from orderly_core.accounts.registration import NewUser, create_user
 from orderly_core.shared.context import Role
@@ -33,7 +42,7 @@ from orderly_core.shared.paging import PAGE_SIZE_DEFAULT, Page
 
 app = command_group(
     "Accounts: create the first admin, list users, change roles, deactivate and "
-    "reactivate.\n\n"
+    "reactivate, mail a password reset link.\n\n"
     "Commands connect with DATABASE_URL and REDIS_URL, or find a running `orderly dev` "
     "in the current directory. They act as the operator (your OS user), who may manage "
     "every account. Writes take --dry-run (check everything, show the result, change "
@@ -262,3 +271,43 @@ def reactivate_command(user: UserRef, dry_run: DryRun = False, as_json: AsJson =
       orderly users reactivate grace@example.com
     """
     _set_active(user, active=True, dry_run=dry_run, as_json=as_json)
+
+
+@app.command("send-reset")
+def send_reset_command(
+    user: UserRef,
+    dry_run: DryRun = False,
+    idempotency_key: IdempotencyKey = None,
+    as_json: AsJson = False,
+) -> None:
+    """Mail a user a password reset link, for support: the customer who cannot sign in.
+
+    The link goes to the account's own email (never to you), works once, for
+    PASSWORD_RESET_TTL_MINUTES (30) minutes, and replaces any earlier link. Orderly's worker
+    sends it; `orderly mail list --template password_reset` shows it. The account must be
+    active. Audited as you. The token is never printed. With --json: {"applied": ...,
+    "user_id": ..., "email": ..., "message_id": ..., "expires_at": ...}.
+
+    \b
+    Example:
+      orderly users send-reset ann@example.com
+    """
+    ctx = operator_context(dry_run=dry_run, idempotency_key=idempotency_key)
+    sent = run_idempotent_use_case(
+        lambda deps: send_password_reset(deps, ctx, user), as_json=as_json
+    )
+    document = {
+        "user_id": str(sent.user_id),
+        "email": sent.email,
+        "message_id": str(sent.message_id),
+        "expires_at": output.rfc3339(sent.expires_at),
+    }
+    if as_json:
+        output.print_json({"applied": ctx.applies_changes} | document)
+    elif ctx.applies_changes:
+        output.console().print(
+            f"A password reset link for {sent.email} is on its way (mail message "
+            f"{sent.message_id}); it works until {document['expires_at']}."
+        )
+    else:
+        output.not_applied(f"A password reset link would be mailed to {sent.email}.")

@@ -16,16 +16,28 @@ from returns.pipeline import is_successful
 from starlette.responses import Response
 
 from orderly_core.accounts.errors import InvalidCredentials
+from orderly_core.accounts.mailed_links import (
+    PasswordReset,
+    request_password_reset,
+    reset_password,
+    verify_email,
+)
 from orderly_core.accounts.model import Session
 from orderly_core.accounts.sessions import Credentials, log_in, log_out, refresh_session
 from orderly_core.shared.context import Actor, Context
-from orderly_http.account_schemas import RefreshBody, TokenPair
+from orderly_http.account_schemas import (
+    EmailVerificationBody,
+    PasswordResetBody,
+    PasswordResetRequestBody,
+    RefreshBody,
+    TokenPair,
+)
 from orderly_http.addresses import client_address
 from orderly_http.answers import answer, described
 from orderly_http.container import AppResources, Resources
 from orderly_http.context import request_id_of
 from orderly_http.problems import ProblemResponse, problem_response, problem_responses
-from orderly_http.ratelimit import LoginAttempt
+from orderly_http.ratelimit import LoginAttempt, normalised_subject
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -139,3 +151,90 @@ async def refresh_tokens(
 async def sign_out(body: RefreshBody, resources: Resources, ctx: CredentialContext) -> Response:
     await log_out(resources.dependencies, ctx, body.refresh_token)
     return Response(status_code=204, headers=NO_STORE)
+
+
+def too_many_resets(request_id: str, retry_after_s: int) -> ProblemResponse:
+    return problem_response(
+        request_id,
+        status=429,
+        code="too_many_password_resets",
+        title="Too many password resets",
+        detail=f"Too many password reset requests: try again in {retry_after_s} seconds.",
+        members={"retry_after_s": retry_after_s},
+        headers={"Retry-After": str(retry_after_s), **NO_STORE},
+    )
+
+
+@router.post(
+    "/password-reset",
+    operation_id="auth.request_password_reset",
+    summary="Ask for a password reset link",
+    description=described(
+        request_password_reset,
+        "Always answers 202, whether the email names an account or not. If it names an "
+        "active one, a link to `PASSWORD_RESET_URL` with `?token=...` appended is mailed to "
+        "it; the link works once, for `PASSWORD_RESET_TTL_MINUTES` (30) minutes, and a newer "
+        "link replaces it. Each email may ask `PASSWORD_RESET_MAX_PER_EMAIL` times, and each "
+        "client address `PASSWORD_RESET_MAX_PER_ADDRESS` times, per `PASSWORD_RESET_WINDOW_S` "
+        "seconds; then 429 `too_many_password_resets` with `Retry-After`.",
+    ),
+    status_code=202,
+    response_class=Response,
+    responses={
+        202: {"description": "Accepted: a link is mailed if the email has an active account"},
+        **problem_responses(422, 429),
+    },
+)
+async def ask_for_password_reset(
+    body: PasswordResetRequestBody, request: Request, resources: Resources, ctx: CredentialContext
+) -> Response:
+    address = client_address(request, resources.settings.trusted_proxies)
+    for limit, subject in (
+        (resources.reset_address_limit, address),
+        (resources.reset_email_limit, normalised_subject(body.email)),
+    ):
+        if (wait := await limit.take(subject)) is not None:
+            return too_many_resets(ctx.request_id, wait)
+    result = await request_password_reset(resources.dependencies, ctx, body.email)
+    return answer(result, ctx, lambda _: None, status=202, headers=NO_STORE)
+
+
+@router.post(
+    "/password-reset/confirm",
+    operation_id="auth.reset_password",
+    summary="Set a new password with a reset link",
+    description=described(
+        reset_password,
+        "Answers 204. A token that is unknown, used, expired, or was mailed to an address the "
+        "account no longer has answers 404 `token_rejected`; a password that breaks the rules "
+        "answers 422 and leaves the link usable. Every session of the account ends, and every "
+        "access token issued before now answers 401 from then on.",
+    ),
+    status_code=204,
+    responses=problem_responses(404, 422),
+)
+async def confirm_password_reset(
+    body: PasswordResetBody, resources: Resources, ctx: CredentialContext
+) -> Response:
+    reset = PasswordReset(body.token, body.password)
+    result = await reset_password(resources.dependencies, ctx, reset)
+    return answer(result, ctx, lambda _: None, status=204, headers=NO_STORE)
+
+
+@router.post(
+    "/verify-email",
+    operation_id="auth.verify_email",
+    summary="Verify an email address with its link",
+    description=described(
+        verify_email,
+        "Answers 204; needs no sign-in. A token that is unknown, used, expired, or for an "
+        "address the account no longer has answers 404 `token_rejected`.",
+    ),
+    status_code=204,
+    responses=problem_responses(404, 422),
+)
+async def verify_email_route(
+    body: EmailVerificationBody, resources: Resources, ctx: CredentialContext
+) -> Response:
+    result = await verify_email(resources.dependencies, ctx, body.token)
+    return answer(result, ctx, lambda _: None, status=204, headers=NO_STORE)

@@ -13,6 +13,7 @@ from returns.pipeline import is_successful
 from starlette.responses import Response
 
 from orderly_core.accounts.administration import UserChanges, get_user, list_users, update_user
+from orderly_core.accounts.mailed_links import resend_verification
 from orderly_core.accounts.model import User, UserQuery
 from orderly_core.accounts.profile import (
     PasswordChange,
@@ -32,6 +33,7 @@ from orderly_http.account_schemas import (
     UserChangesBody,
     UserPageResource,
     UserResource,
+    VerificationSent,
 )
 from orderly_http.addresses import client_address
 from orderly_http.answers import answer, described
@@ -47,6 +49,7 @@ router = APIRouter(prefix="/api/v1/users", tags=["users"])
 _TOO_MANY = {
     "sign_ups": ("Too many sign-ups", "Too many sign-ups from this address"),
     "attempts": ("Too many attempts", "Too many attempts to change the password"),
+    "verification_links": ("Too many verification links", "Too many verification links"),
 }
 
 
@@ -149,6 +152,30 @@ async def change_my_password(
     if is_successful(result):
         await limit.clear(ctx.actor.id)
     return answer(result, ctx, lambda _: None, status=204)
+
+
+@router.post(
+    "/me/email-verification",
+    operation_id="users.resend_verification",
+    summary="Mail me a new verification link",
+    description=described(
+        resend_verification,
+        'Answers 202 with `{"sent": true}` when a link was mailed to the account\'s email '
+        '(earlier links stop working), `{"sent": false}` when the email is verified '
+        "already. Each account may ask `VERIFICATION_MAX_PER_ACCOUNT` times per "
+        "`PASSWORD_RESET_WINDOW_S` seconds; then 429 `too_many_verification_links` with "
+        "`Retry-After`.",
+    ),
+    status_code=202,
+    response_model=VerificationSent,
+    dependencies=SIGNED_IN,
+    responses=problem_responses(401, 429),
+)
+async def resend_my_verification(resources: Resources, ctx: RequestContext) -> Response:
+    if (wait := await resources.verification_limit.take(ctx.actor.id)) is not None:
+        return too_many(ctx, "verification_links", wait)
+    result = await resend_verification(resources.dependencies, ctx)
+    return answer(result, ctx, lambda sent: VerificationSent(sent=sent), status=202)
 
 
 @router.get(

@@ -96,3 +96,15 @@ class NotSignedIn:
     @property
     def detail(self) -> str:
         return "Sign in first."
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRejected:
+    """A mailed link's token is unknown, used, expired, or for an address the account no
+    longer has: deliberately one answer for all."""
+
+    code: ClassVar[str] = "token_rejected"
+
+    @property
+    def detail(self) -> str:
+        return "The link is not valid (unknown, already used or expired): ask for a new one."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ class User:
     # Access tokens issued before this instant are refused: set by a deactivation, a password
     # change and a sign-out. ``None``: every unexpired token of the account is good.
     tokens_valid_after: datetime | None = None
+    # When the owner proved they read mail at ``email`` (a verification link, or a password
+    # reset link sent there); ``None``: unverified. A change of email unverifies.
+    email_verified_at: datetime | None = None
 
     @property
     def actor(self) -> Actor:
@@ -68,6 +72,7 @@ def user_view(user: User) -> dict[str, Any]:
         "display_name": user.display_name,
         "role": user.role.value,
         "active": user.active,
+        "email_verified": user.email_verified_at is not None,
         "created_at": user.created_at.astimezone(UTC),
         "updated_at": user.updated_at.astimezone(UTC),
     }
@@ -97,6 +102,34 @@ class RefreshToken:
 def hash_refresh_token(token: str) -> str:
     """Refresh tokens are long random strings: a plain SHA-256 is enough to store them."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenPurpose(enum.StrEnum):
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose, not a secret
+    EMAIL_VERIFICATION = "email_verification"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountToken:
+    """A single-use token mailed to an account's owner: only its hash is kept. A
+    verification token names the address it verifies, so that it verifies nothing once the
+    email has changed."""
+
+    token_hash: str
+    user_id: uuid.UUID
+    purpose: TokenPurpose
+    email: str  # the address it was mailed to
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+    def usable(self, purpose: TokenPurpose, now: datetime) -> bool:
+        return self.purpose is purpose and self.used_at is None and now < self.expires_at
+
+
+def hash_account_token(token: str) -> str:
+    """Account tokens are long random strings, like refresh tokens: SHA-256 stores them."""
+    return hashlib.sha256(b"account-token:" + token.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

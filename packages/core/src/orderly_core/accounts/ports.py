@@ -9,9 +9,10 @@ from typing import Protocol
 from returns.result import Result
 
 from orderly_core.accounts.errors import EmailTaken
-from orderly_core.accounts.model import RefreshToken, User
+from orderly_core.accounts.model import AccountToken, RefreshToken, TokenPurpose, User
+from orderly_core.mail.model import MailPolicy
+from orderly_core.mail.ports import MailUnit
 from orderly_core.platform.ports import Services
-from orderly_core.platform.unit import PlatformUnit
 from orderly_core.shared.context import Role
 
 
@@ -55,6 +56,19 @@ class RefreshTokenStore(Protocol):
     async def revoke_user(self, user_id: uuid.UUID, at: datetime) -> None: ...
 
 
+class AccountTokenStore(Protocol):
+    async def add(self, token: AccountToken) -> None: ...
+
+    async def get(self, token_hash: str, *, for_update: bool = False) -> AccountToken | None: ...
+
+    async def mark_used(self, token_hash: str, at: datetime) -> None: ...
+
+    async def void(self, user_id: uuid.UUID, purpose: TokenPurpose, at: datetime) -> None:
+        """Use up every unused token of the user for ``purpose``: a newer link replaces
+        them, a reset password or a verified address ends them."""
+        ...
+
+
 class PasswordHasher(Protocol):
     """A slow, salted password hash (Argon2id in production). Async: hashing takes CPU time
     that must not stall other requests."""
@@ -72,15 +86,23 @@ class PasswordHasher(Protocol):
         ...
 
 
-class AccountsUnit(PlatformUnit, Protocol):
+class AccountsUnit(MailUnit, Protocol):
     @property
     def users(self) -> UserRepository: ...
 
     @property
     def refresh_tokens(self) -> RefreshTokenStore: ...
 
+    @property
+    def account_tokens(self) -> AccountTokenStore: ...
+
 
 class AccountsServices(Services[AccountsUnit], Protocol):
+    @property
+    def mail(self) -> MailPolicy:
+        """How long mailed links last, and whether unverified customers may order."""
+        ...
+
     @property
     def passwords(self) -> PasswordHasher: ...
 

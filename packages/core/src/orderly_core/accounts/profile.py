@@ -12,6 +12,7 @@ from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
 
 from orderly_core.accounts.errors import EmailTaken, NotSignedIn, WrongPassword
+from orderly_core.accounts.mailed_links import tell_old_address
 from orderly_core.accounts.model import User, user_view
 from orderly_core.accounts.ports import AccountsServices, AccountsUnit
 from orderly_core.accounts.sessions import end_access_tokens, signed_in_user
@@ -37,7 +38,8 @@ class PasswordChange:
 async def update_profile(
     deps: AccountsServices, ctx: Context, changes: ProfileChanges
 ) -> Result[User, NotSignedIn | InvalidInput | EmailTaken]:
-    """Change one's own display name or email (unique, ignoring case)."""
+    """Change one's own display name or email (unique, ignoring case). A new email is
+    unverified: a verification link is mailed to it, and the old address is told."""
     fields = AccountFields()
     name = None if changes.display_name is None else fields.display_name(changes.display_name)
     email = None if changes.email is None else fields.email(changes.email)
@@ -57,10 +59,15 @@ async def update_profile(
         )
         if updated == user:
             return Success(user)
+        email_changed = updated.email != user.email
+        if email_changed:
+            updated = replace(updated, email_verified_at=None)
         updated = replace(updated, updated_at=deps.clock.now())
         saved = await uow.users.save(updated)
         if not is_successful(saved):
             return Failure(saved.failure())
+        if email_changed:
+            await tell_old_address(deps, uow, user, updated)
         await record(
             deps,
             uow,

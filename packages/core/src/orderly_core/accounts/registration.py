@@ -12,6 +12,7 @@ from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
 
 from orderly_core.accounts.errors import EmailTaken
+from orderly_core.accounts.mailed_links import mail_verification
 from orderly_core.accounts.model import User, user_view
 from orderly_core.accounts.ports import AccountsServices, AccountsUnit
 from orderly_core.accounts.validation import AccountFields
@@ -40,11 +41,12 @@ class NewUser:
 async def register(
     deps: AccountsServices, ctx: Context, registration: Registration
 ) -> Result[User, InvalidInput | EmailTaken]:
-    """Sign up: anyone may, and always as a customer. The email is unique, ignoring case."""
+    """Sign up: anyone may, and always as a customer. The email is unique, ignoring case.
+    A link that verifies the email is mailed to it."""
     new = NewUser(
         registration.email, registration.password, registration.display_name, Role.CUSTOMER
     )
-    return await _create_user(deps, ctx, new, "user.register")
+    return await _create_user(deps, ctx, new, "user.register", verify=True)
 
 
 async def create_user(
@@ -57,7 +59,7 @@ async def create_user(
 
 
 async def _create_user(
-    deps: AccountsServices, ctx: Context, new: NewUser, operation: str
+    deps: AccountsServices, ctx: Context, new: NewUser, operation: str, *, verify: bool = False
 ) -> Result[User, InvalidInput | EmailTaken]:
     fields = AccountFields()
     email = fields.email(new.email)
@@ -81,6 +83,8 @@ async def _create_user(
         added = await uow.users.add(user)
         if not is_successful(added):
             return Failure(added.failure())
+        if verify:
+            await mail_verification(deps, uow, user)
         await record(
             deps,
             uow,

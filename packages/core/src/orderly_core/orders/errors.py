@@ -17,6 +17,21 @@ class OrderNotFound:
 
 
 @dataclass(frozen=True, slots=True)
+class EmailNotVerified:
+    """The shop lets only customers whose email is verified place orders
+    (``UNVERIFIED_CUSTOMERS_MAY_ORDER=false``), and the caller's is not."""
+
+    code: ClassVar[str] = "email_not_verified"
+
+    @property
+    def detail(self) -> str:
+        return (
+            "Verify your email address first: follow the link Orderly mailed you, or ask for "
+            "a new one with POST /api/v1/users/me/email-verification."
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class CustomerNotFound:
     """The customer an order is placed for, named by an operator or by Orderly, is no active
     customer account: invalid input for the field that named it."""

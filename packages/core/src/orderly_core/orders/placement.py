@@ -14,6 +14,7 @@ from orderly_core.orders.address import Address, checked_address
 from orderly_core.orders.effects import announce, move_stock
 from orderly_core.orders.errors import (
     CustomerNotFound,
+    EmailNotVerified,
     MaxPerOrderExceeded,
     MixedCurrencies,
     OutOfStock,
@@ -69,6 +70,7 @@ PlaceOrderError = (
     Forbidden
     | InvalidInput
     | CustomerNotFound
+    | EmailNotVerified
     | TooManyOpenOrders
     | ProductsUnavailable
     | MixedCurrencies
@@ -280,14 +282,28 @@ async def _contact_email(
     return InvalidInput.single("email", _NOT_AN_EMAIL) if email is None else email
 
 
+async def _unverified_refused(
+    deps: OrdersServices, uow: OrdersUnit, ctx: Context, customer_id: str
+) -> bool:
+    """Whether a customer ordering for themselves is refused for an unverified email (only
+    when the shop says so; staff, operators and Orderly order for anyone)."""
+    if deps.mail.unverified_may_order or own_account(ctx.actor) is None:
+        return False
+    return not await uow.customers.email_verified(customer_id)
+
+
 async def _checked_customer(
     deps: OrdersServices, uow: OrdersUnit, ctx: Context, customer: str, new: NewOrder
-) -> tuple[str, str | None] | CustomerNotFound | TooManyOpenOrders | InvalidInput:
+) -> (
+    tuple[str, str | None] | CustomerNotFound | EmailNotVerified | TooManyOpenOrders | InvalidInput
+):
     """The account the order is for, if it may hold one more unpaid order, and the order's
     contact email."""
     customer_id = await _customer_account(uow, ctx, customer)
     if isinstance(customer_id, CustomerNotFound):
         return customer_id
+    if await _unverified_refused(deps, uow, ctx, customer_id):
+        return EmailNotVerified()
     if refused := await _holds_refused(deps, uow, customer_id):
         return refused
     email = await _contact_email(uow, new, customer_id)

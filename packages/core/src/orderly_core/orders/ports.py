@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from orderly_core.catalogue.ports import CatalogueUnit
+from orderly_core.mail.model import MailPolicy
 from orderly_core.orders.model import Order, OrderQuery
 from orderly_core.platform.ports import Services
 from orderly_core.shipping.ports import ShippingUnit
@@ -60,6 +61,10 @@ class CustomerDirectory(Protocol):
         """The email of the account ``customer_id`` names, if there is one."""
         ...
 
+    async def email_verified(self, customer_id: str) -> bool:
+        """Whether the account ``customer_id`` names has verified its email."""
+        ...
+
     def normalised_email(self, raw: str) -> str | None:
         """``raw`` written as accounts write an email address (one form per mailbox, no
         look-alikes), or ``None`` when it is not one."""
@@ -86,4 +91,9 @@ class OrdersServices(Services[OrdersUnit], Protocol):
     @property
     def max_open_unpaid_orders(self) -> int:
         """How many unpaid orders one customer may hold at once."""
+        ...
+
+    @property
+    def mail(self) -> MailPolicy:
+        """Whether customers whose email is unverified may place orders."""
         ...

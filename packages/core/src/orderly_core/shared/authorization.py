@@ -191,3 +191,20 @@ def returns_handling_denied(actor: Actor, action: str) -> Forbidden | None:
     """Approving, rejecting and receiving returns, and listing every order's returns:
     warehouse work, for staff and admins, operators and Orderly itself."""
     return _denied_unless(_staff_or_operations(actor), action)
+
+
+def mail_read_denied(actor: Actor) -> Forbidden | None:
+    """Reading the emails Orderly sent and their attempts: staff and admins (who answer
+    customers asking where their email went), operators and Orderly itself."""
+    return _denied_unless(_staff_or_operations(actor), "read mail messages")
+
+
+def mail_resend_denied(actor: Actor) -> Forbidden | None:
+    """Sending an email again: admins and operators (support staff at the CLI)."""
+    return _denied_unless(_admin_or_operator(actor), "resend mail messages")
+
+
+def password_reset_for_others_denied(actor: Actor) -> Forbidden | None:
+    """Sending a password reset link to someone else's account: admins and operators
+    (support staff, ``orderly users send-reset``). Anyone may ask for one for an email."""
+    return _denied_unless(_admin_or_operator(actor), "send password reset links")

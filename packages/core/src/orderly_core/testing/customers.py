@@ -33,6 +33,13 @@ class InMemoryCustomers:
             return None
         return None if user is None else user.email
 
+    async def email_verified(self, customer_id: str) -> bool:
+        try:
+            user = await self._users.get(uuid.UUID(customer_id))
+        except ValueError:
+            return False
+        return user is not None and user.email_verified_at is not None
+
     def normalised_email(self, raw: str) -> str | None:
         return normalise_email(raw)
 

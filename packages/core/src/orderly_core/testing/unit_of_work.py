@@ -12,11 +12,12 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Self
 
-from orderly_core.accounts.model import RefreshToken, User
+from orderly_core.accounts.model import AccountToken, RefreshToken, User
 from orderly_core.accounts.sessions import claims_actor
 from orderly_core.catalogue.ledger import StockMovement
 from orderly_core.catalogue.model import Product
 from orderly_core.jobs.model import JobRecord
+from orderly_core.mail.model import MailAttempt, MailMessage
 from orderly_core.orders.model import Order
 from orderly_core.payments.model import Payment, Refund
 from orderly_core.platform.audit import AuditEntry
@@ -31,6 +32,7 @@ from orderly_core.testing.accounts import FakePasswords, InMemoryRefreshTokens, 
 from orderly_core.testing.catalogue import InMemoryLedger, InMemoryProducts
 from orderly_core.testing.customers import InMemoryCustomers
 from orderly_core.testing.jobs import InMemoryJobRecords
+from orderly_core.testing.mail import InMemoryAccountTokens, InMemoryMail
 from orderly_core.testing.orders import InMemoryOrders
 from orderly_core.testing.payments import (
     InMemoryPayments,
@@ -78,6 +80,9 @@ class InMemoryStore:
     provider_events: dict[tuple[str, str], tuple[str, str, datetime]] = field(default_factory=dict)
     returns: dict[uuid.UUID, Return] = field(default_factory=dict)
     shipments: dict[uuid.UUID, Shipment] = field(default_factory=dict)
+    mail: dict[uuid.UUID, MailMessage] = field(default_factory=dict)
+    mail_attempts: list[MailAttempt] = field(default_factory=list)
+    account_tokens: dict[str, AccountToken] = field(default_factory=dict)
     commits: int = 0
     held_keys: set[KeyScope] = field(default_factory=set)  # claimed by an open unit of work
 
@@ -104,6 +109,9 @@ class InMemoryStore:
             provider_events=dict(self.provider_events),
             returns=dict(self.returns),
             shipments=dict(self.shipments),
+            mail=dict(self.mail),
+            mail_attempts=list(self.mail_attempts),
+            account_tokens=dict(self.account_tokens),
         )
 
 
@@ -140,6 +148,10 @@ class InMemoryUnitOfWork:
         self.provider_events = InMemoryProviderEvents(self._working.provider_events)
         self.returns = InMemoryReturns(self._working.returns)
         self.shipments = InMemoryShipments(self._working.shipments)
+        self.mail = InMemoryMail(
+            self._working.mail, self._working.mail_attempts, self._working.orders
+        )
+        self.account_tokens = InMemoryAccountTokens(self._working.account_tokens)
         self.idempotency = InMemoryIdempotency(
             self._working.idempotency, self._held, self._store.held_keys
         )
@@ -185,6 +197,9 @@ class InMemoryUnitOfWork:
         self._store.provider_events = dict(self._working.provider_events)
         self._store.returns = dict(self._working.returns)
         self._store.shipments = dict(self._working.shipments)
+        self._store.mail = dict(self._working.mail)
+        self._store.mail_attempts = list(self._working.mail_attempts)
+        self._store.account_tokens = dict(self._working.account_tokens)
         self._store.commits += 1
         self._release_keys()
 

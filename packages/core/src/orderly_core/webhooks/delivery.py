@@ -4,8 +4,10 @@ PostgreSQL holds the truth and the schedule; nothing about a delivery lives anyw
 
 - :func:`relay_events` claims committed events from the outbox (rows another relay holds are
   skipped, so several workers may relay at once without handing on a row twice), creates one
-  delivery per subscribed endpoint, due at once, and marks the events dispatched, in one
-  transaction. An event nobody subscribed to is done.
+  delivery per subscribed endpoint, due at once, and the emails the events send
+  (:func:`~orderly_core.mail.composing.mail_for_events`), and marks the events dispatched,
+  in one transaction. An event no endpoint subscribed to is done (its emails are on their
+  own way).
 - :func:`claim_deliveries` takes due deliveries (rows another worker holds are skipped), by
   due time, at most ``room`` per endpoint, and leases them: their next attempt moves to the end
   of the lease, so no other worker takes them meanwhile. A worker killed before recording an
@@ -31,6 +33,7 @@ from datetime import datetime, timedelta
 
 from returns.result import Failure, Result, Success
 
+from orderly_core.mail.composing import mail_for_events
 from orderly_core.platform.outbox import Event
 from orderly_core.platform.transaction import in_transaction
 from orderly_core.shared.authorization import operations_denied
@@ -57,6 +60,7 @@ _DELIVERY_IDS = uuid.UUID("6d1f0c5e-8a47-4e1b-9a53-0b7f3c2d9e41")  # namespace o
 class RelayReport:
     events: int  # events handed on
     deliveries: int  # deliveries created
+    messages: int = 0  # emails created (see orderly_core.mail.composing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +115,12 @@ async def relay_events(
                 for endpoint in wanted
             )
         await uow.deliveries.add_many(created)
+        messages = await mail_for_events(deps, uow, events)
         if heard := [e.id for e in events if e.id not in unheard]:
             await uow.outbox.mark_dispatched(heard, now)
         if unheard:
             await uow.outbox.mark_done(unheard, now)
-        return Success(RelayReport(len(events), len(created)))
+        return Success(RelayReport(len(events), len(created), messages))
 
     return await in_transaction(deps, ctx, work)
 

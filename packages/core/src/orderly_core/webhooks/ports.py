@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from orderly_core.mail.model import MailPolicy
+from orderly_core.mail.ports import MailUnit
 from orderly_core.platform.ports import Services
-from orderly_core.platform.unit import PlatformUnit
 from orderly_core.webhooks.model import Attempt, Delivery, Endpoint
 from orderly_core.webhooks.policy import WebhookPolicy
 
@@ -108,7 +109,10 @@ class WebhookSender(Protocol):
     async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendOutcome: ...
 
 
-class WebhooksUnit(PlatformUnit, Protocol):
+class WebhooksUnit(MailUnit, Protocol):
+    """The relay hands each event on to webhooks and to mail in one transaction, so this unit
+    of work holds mail's repository too."""
+
     @property
     def endpoints(self) -> EndpointRepository: ...
 
@@ -120,4 +124,9 @@ class WebhooksServices(Services[WebhooksUnit], Protocol):
     @property
     def webhooks(self) -> WebhookPolicy:
         """Where webhooks may be sent, and their retry schedule."""
+        ...
+
+    @property
+    def mail(self) -> MailPolicy:
+        """Which events the relay turns into emails."""
         ...

@@ -1,0 +1,1 @@
+"""Mail: the emails Orderly sends to people, each recorded until it is sent or dead."""

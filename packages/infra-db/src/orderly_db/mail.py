@@ -1,0 +1,220 @@
+"""Mail messages, their attempts, and the account tokens they carry, in PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderly_core.accounts.model import AccountToken, TokenPurpose
+from orderly_core.mail.model import MailAttempt, MailMessage, MailQuery, MailStatus, MailTemplate
+from orderly_core.mail.ports import OrderContact
+from orderly_core.orders.model import order_view
+from orderly_db.keyset import newest_first
+from orderly_db.orders import SqlOrders
+from orderly_db.statements import Columns, DriverConnection
+from orderly_db.tables import account_tokens, mail_attempts, mail_messages
+
+
+def _to_message(row: Columns) -> MailMessage:
+    return MailMessage(
+        id=row["id"],
+        recipient=row["recipient"],
+        template=MailTemplate(row["template"]),
+        status=MailStatus(row["status"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        data=row["data"],
+        event_id=row["event_id"],
+        secret=row["secret"],
+        last_error=row["last_error"],
+        provider_message_id=row["provider_message_id"],
+        sent_at=row["sent_at"],
+        resend_of=row["resend_of"],
+    )
+
+
+def _message_row(message: MailMessage) -> dict[str, object]:
+    return {
+        "id": message.id,
+        "recipient": message.recipient,
+        "template": message.template.value,
+        "event_id": message.event_id,
+        "status": message.status.value,
+        "attempts": message.attempts,
+        "next_attempt_at": message.next_attempt_at,
+        "data": dict(message.data),
+        "secret": message.secret,
+        "last_error": message.last_error,
+        "provider_message_id": message.provider_message_id,
+        "sent_at": message.sent_at,
+        "resend_of": message.resend_of,
+        "created_at": message.created_at,
+        "updated_at": message.updated_at,
+    }
+
+
+class SqlMail:
+    def __init__(self, connection: AsyncConnection, driver: DriverConnection) -> None:
+        self._db = connection
+        self._driver = driver
+
+    async def add(self, message: MailMessage) -> bool:
+        # A message of an event to a recipient that has one already is no second message:
+        # the unique (event_id, recipient) and the primary key both leave the row alone.
+        statement = (
+            pg_insert(mail_messages)
+            .values(_message_row(message))
+            .on_conflict_do_nothing()
+            .returning(mail_messages.c.id)
+        )
+        return (await self._db.execute(statement)).first() is not None
+
+    async def get(self, message_id: uuid.UUID, *, for_update: bool = False) -> MailMessage | None:
+        query = select(mail_messages).where(mail_messages.c.id == message_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._db.execute(query)).one_or_none()
+        return None if row is None else _to_message(row._mapping)
+
+    async def save(self, message: MailMessage) -> None:
+        values = _message_row(message)
+        del values["id"], values["created_at"]
+        await self._db.execute(
+            update(mail_messages).where(mail_messages.c.id == message.id).values(values)
+        )
+
+    async def find(
+        self, *, after: tuple[datetime, uuid.UUID] | None, limit: int, query: MailQuery
+    ) -> list[MailMessage]:
+        table = mail_messages
+        statement = select(table)
+        if query.status is not None:
+            statement = statement.where(table.c.status == query.status.value)
+        if query.template is not None:
+            statement = statement.where(table.c.template == query.template.value)
+        if query.recipient is not None:
+            statement = statement.where(table.c.recipient == query.recipient)
+        page = newest_first(statement, table.c.created_at, table.c.id, after=after, limit=limit)
+        return [_to_message(row._mapping) for row in await self._db.execute(page)]
+
+    async def add_attempts(self, attempts: Sequence[MailAttempt]) -> None:
+        if not attempts:
+            return
+        await self._db.execute(
+            insert(mail_attempts),
+            [
+                {
+                    "message_id": a.message_id,
+                    "number": a.number,
+                    "at": a.at,
+                    "latency_ms": a.latency_ms,
+                    "error": a.error,
+                }
+                for a in attempts
+            ],
+        )
+
+    async def attempts(self, message_id: uuid.UUID) -> list[MailAttempt]:
+        table = mail_attempts
+        rows = await self._db.execute(
+            select(table).where(table.c.message_id == message_id).order_by(table.c.number)
+        )
+        return [MailAttempt(r.message_id, r.number, r.at, r.latency_ms, r.error) for r in rows]
+
+    async def claim_due(self, now: datetime, lease: timedelta, limit: int) -> list[MailMessage]:
+        table = mail_messages
+        due = (
+            select(table)
+            .where(table.c.status == MailStatus.PENDING.value, table.c.next_attempt_at <= now)
+            .order_by(table.c.next_attempt_at, table.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claimed = (await self._db.execute(due)).all()
+        if not claimed:
+            return []
+        ids = [row.id for row in claimed]
+        await self._db.execute(
+            update(table).where(table.c.id.in_(ids)).values(next_attempt_at=now + lease)
+        )
+        return [_to_message(row._mapping) for row in claimed]  # as they were before the lease
+
+    async def add_many(self, messages: Sequence[MailMessage]) -> int:
+        if not messages:
+            return 0
+        statement = (
+            pg_insert(mail_messages)
+            .values([_message_row(message) for message in messages])
+            .on_conflict_do_nothing()
+            .returning(mail_messages.c.id)
+        )
+        return len((await self._db.execute(statement)).all())
+
+    async def order_contacts(self, order_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, OrderContact]:
+        found = await SqlOrders(self._db, self._driver).with_email(order_ids)
+        return {
+            order.id: OrderContact(order.email, order_view(order)) for order in found if order.email
+        }
+
+
+def _to_token(row: Columns) -> AccountToken:
+    return AccountToken(
+        token_hash=row["token_hash"],
+        user_id=row["user_id"],
+        purpose=TokenPurpose(row["purpose"]),
+        email=row["email"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        used_at=row["used_at"],
+    )
+
+
+class SqlAccountTokens:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._db = connection
+
+    async def add(self, token: AccountToken) -> None:
+        await self._db.execute(
+            insert(account_tokens).values(
+                token_hash=token.token_hash,
+                user_id=token.user_id,
+                purpose=token.purpose.value,
+                email=token.email,
+                created_at=token.created_at,
+                expires_at=token.expires_at,
+                used_at=token.used_at,
+            )
+        )
+
+    async def get(self, token_hash: str, *, for_update: bool = False) -> AccountToken | None:
+        query = select(account_tokens).where(account_tokens.c.token_hash == token_hash)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._db.execute(query)).one_or_none()
+        return None if row is None else _to_token(row._mapping)
+
+    async def mark_used(self, token_hash: str, at: datetime) -> None:
+        await self._db.execute(
+            update(account_tokens)
+            .where(account_tokens.c.token_hash == token_hash)
+            .values(used_at=at)
+        )
+
+    async def void(self, user_id: uuid.UUID, purpose: TokenPurpose, at: datetime) -> None:
+        table = account_tokens
+        await self._db.execute(
+            update(table)
+            .where(
+                table.c.user_id == user_id,
+                table.c.purpose == purpose.value,
+                table.c.used_at.is_(None),
+            )
+            .values(used_at=at)
+        )
