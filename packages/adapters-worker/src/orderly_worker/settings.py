@@ -35,6 +35,7 @@ from orderly_worker.relay import Relay, RelayOptions
 from orderly_worker.retry import RetryPolicy
 from orderly_worker.runtime import RESOURCES, JobContext, WorkerResources
 from orderly_worker.sender import HttpxSender
+from orderly_worker.telemetry import start_telemetry
 
 KEEP_RESULT_S = 86_400  # a job's result stays readable for a day
 HEALTH_CHECK_INTERVAL_S = 10
@@ -53,6 +54,9 @@ class WorkerEnv(InfraSettings, PaymentSettings):
     """The worker's variables, on top of those every Orderly process reads."""
 
     worker_max_jobs: int = Field(default=10, ge=1, le=1000, description="Jobs run at once.")
+    worker_metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="Port of the worker's /metrics; 0: none."
+    )
     worker_job_timeout_s: float = Field(
         default=600.0, gt=0, description="A run taking longer is stopped and tried again."
     )
@@ -125,6 +129,11 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
         if setup_logging:
             configure_process_logging(env)
         engine = create_engine(env, application_name="orderly-worker")
+        stop_telemetry = start_telemetry(
+            engine,
+            metrics_port=env.worker_metrics_port,
+            tracing_endpoint=env.otel_exporter_otlp_endpoint,
+        )
         provider = provider_from_settings(env)
         deps = replace(dependencies_from_settings(engine, env), payment_provider=provider)
         sender = HttpxSender(deps.webhooks)
@@ -136,6 +145,7 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
                 await relay.stop()
             await sender.close()
             await close_provider(provider)
+            await stop_telemetry()
             await engine.dispose()
 
         ctx[RESOURCES] = WorkerResources(

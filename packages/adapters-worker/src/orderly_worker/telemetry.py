@@ -1,0 +1,70 @@
+"""A worker's telemetry: its ``/metrics`` port, its traces, and the outbox's backlog.
+
+Each worker serves its own metrics on ``WORKER_METRICS_PORT`` (0: none), from a thread of its
+own. It also samples the outbox every :data:`SAMPLE_EVERY_S`: how many events wait to be
+relayed, and how old the oldest of them is. Every worker samples the same table, so the
+dashboards take the largest of the workers' values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orderly_telemetry.exposition import start_metrics_server
+from orderly_telemetry.metrics import OUTBOX_OLDEST_PENDING_AGE, OUTBOX_PENDING
+from orderly_telemetry.tracing import configure_tracing
+
+SAMPLE_EVERY_S = 15.0
+SAMPLE_TIMEOUT_S = 5.0  # a sample that takes longer is skipped, never queued up
+# One index range scan (the outbox's index on state and position), however long the backlog.
+_BACKLOG = text(
+    "select count(*), coalesce(extract(epoch from now() - min(created_at)), 0) "
+    "from outbox where state = 'pending'"
+)
+
+log = structlog.get_logger("orderly_worker")
+
+
+async def sample_outbox(engine: AsyncEngine) -> None:
+    """Set the outbox's gauges from one look at the table."""
+    async with asyncio.timeout(SAMPLE_TIMEOUT_S), engine.connect() as connection:
+        pending, oldest_s = (await connection.execute(_BACKLOG)).one()
+    OUTBOX_PENDING.set(pending)
+    OUTBOX_OLDEST_PENDING_AGE.set(max(float(oldest_s), 0.0))
+
+
+async def _sample_forever(engine: AsyncEngine, every_s: float) -> None:
+    while True:
+        try:
+            await sample_outbox(engine)
+        except Exception as error:  # a sample missed is not worth more than a line
+            log.warning("outbox_sample_failed", error=type(error).__name__)
+        await asyncio.sleep(every_s)
+
+
+def start_telemetry(
+    engine: AsyncEngine, *, metrics_port: int, tracing_endpoint: str
+) -> Callable[[], Awaitable[None]]:
+    """Turn tracing on if configured, serve the metrics if a port is given and start sampling
+    the outbox; what stops it all."""
+    configure_tracing("orderly-worker", endpoint=tracing_endpoint)
+    stop_server: Callable[[], None] | None = None
+    if metrics_port:
+        port, stop_server = start_metrics_server(metrics_port)
+        log.info("metrics_served", port=port)
+    sampler = asyncio.create_task(_sample_forever(engine, SAMPLE_EVERY_S))
+
+    async def stop() -> None:
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
+        if stop_server is not None:
+            await asyncio.to_thread(stop_server)
+
+    return stop
