@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import replace
 
 import pytest
+from prometheus_client import REGISTRY
 from returns.result import Failure, Result, Success
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -248,3 +249,27 @@ async def test_waiting_longer_than_the_pool_timeout_is_a_transient_fault(
     assert is_transient(raised.value)
     async with SqlUnitOfWork(clean_engine, turns) as uow:  # the turn was given back
         assert await uow.products.get("MUG-1") is None
+
+
+async def test_the_pool_gauges_count_connections_held_and_units_of_work_waiting(
+    clean_engine: AsyncEngine,
+) -> None:
+    def gauges() -> tuple[float | None, float | None]:
+        return (
+            REGISTRY.get_sample_value("orderly_db_pool_connections_in_use"),
+            REGISTRY.get_sample_value("orderly_db_pool_waiting"),
+        )
+
+    in_use, waiting = gauges()
+    assert in_use is not None
+    assert waiting is not None
+    turns = Turns(1, wait_s=0.3)
+    async with SqlUnitOfWork(clean_engine, turns):
+        second = asyncio.create_task(SqlUnitOfWork(clean_engine, turns).__aenter__())
+        await asyncio.sleep(0.05)
+        assert gauges() == (in_use + 1, waiting + 1)
+        with pytest.raises(PoolTimeout):
+            await second  # gave up waiting: no longer counted as waiting
+        assert gauges() == (in_use + 1, waiting)
+
+    assert gauges() == (in_use, waiting)

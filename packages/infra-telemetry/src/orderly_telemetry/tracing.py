@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -41,6 +41,7 @@ _TRACER = trace.get_tracer("orderly")
 class _State:
     enabled = False
     provider: TracerProvider | None = None
+    exporters: ClassVar[list[SpanExporter]] = []
 
 
 def tracing_enabled() -> bool:
@@ -53,9 +54,12 @@ def configure_tracing(
     """Turn tracing on for this process when ``endpoint`` (the ``OTEL_EXPORTER_OTLP_ENDPOINT``
     setting, the collector's base URL) is set, or ``exporter`` is given (each span is then
     exported as it ends: for tests). Whether tracing is on."""
-    processor: SpanProcessor
-    if exporter is not None:
-        processor = SimpleSpanProcessor(exporter)
+    processor: SpanProcessor | None
+    if exporter is not None:  # added once, however often tracing is turned on with it
+        processor = None if exporter in _State.exporters else SimpleSpanProcessor(exporter)
+        _State.exporters.append(exporter)
+    elif _State.enabled:  # by an earlier call: one exporter per process
+        return True
     elif endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -68,7 +72,8 @@ def configure_tracing(
         name = os.environ.get(SERVICE_NAME_ENV) or service_name
         _State.provider = TracerProvider(resource=Resource.create({"service.name": name}))
         trace.set_tracer_provider(_State.provider)
-    _State.provider.add_span_processor(processor)
+    if processor is not None:
+        _State.provider.add_span_processor(processor)
     if not _State.enabled:
         for instrumentor in _instrumentors():
             instrumentor.instrument()

@@ -1,0 +1,67 @@
+"""Tracing's helpers: off by default and free then; the W3C traceparent carried through a
+string; the ids on log lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from orderly_telemetry.tracing import (
+    add_trace_ids,
+    context_of,
+    continued_span,
+    current_traceparent,
+    inject_traceparent,
+    tracing_enabled,
+)
+from tests.tracing_fixtures import spans
+
+__all__ = ["spans"]
+
+
+def test_off_by_default_nothing_is_made() -> None:
+    headers: dict[str, str] = {}
+
+    with continued_span("anything", None) as span:
+        inject_traceparent(headers)
+        line = add_trace_ids(None, "info", {"event": "x"})
+        assert current_traceparent() is None
+
+    assert not tracing_enabled()
+    assert span is None
+    assert headers == {}
+    assert line == {"event": "x"}
+
+
+def test_a_span_continues_the_trace_a_stored_traceparent_names(
+    spans: InMemorySpanExporter,
+) -> None:
+    with continued_span("place", None):
+        stored = current_traceparent()
+    with continued_span("deliver", stored) as delivering:
+        headers: dict[str, str] = {}
+        inject_traceparent(headers)
+        line: dict[str, Any] = add_trace_ids(None, "info", {"event": "x"})
+
+    placing, delivered = spans.get_finished_spans()
+    assert stored is not None
+    assert delivering is not None
+    assert placing.context is not None
+    assert delivered.context is not None
+    assert delivered.context.trace_id == placing.context.trace_id
+    assert delivered.parent is not None
+    assert delivered.parent.span_id == placing.context.span_id
+    assert headers["traceparent"].split("-")[1] == f"{placing.context.trace_id:032x}"
+    assert line["trace_id"] == f"{placing.context.trace_id:032x}"
+    assert line["span_id"] == f"{delivered.context.span_id:016x}"
+
+
+def test_a_malformed_traceparent_starts_a_new_trace(spans: InMemorySpanExporter) -> None:
+    for stored in ("", "garbage", "00-" + "0" * 32 + "-" + "0" * 16 + "-01", "\x00" * 55):
+        assert context_of(stored) is None
+        with continued_span("deliver", stored):
+            pass
+
+    assert all(span.parent is None for span in spans.get_finished_spans())
+    assert len(spans.get_finished_spans()) == 4
