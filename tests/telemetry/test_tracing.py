@@ -3,8 +3,6 @@ string; the ids on log lines."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from orderly_telemetry.tracing import (
@@ -42,7 +40,7 @@ def test_a_span_continues_the_trace_a_stored_traceparent_names(
     with continued_span("deliver", stored) as delivering:
         headers: dict[str, str] = {}
         inject_traceparent(headers)
-        line: dict[str, Any] = add_trace_ids(None, "info", {"event": "x"})
+        line = add_trace_ids(None, "info", {"event": "x"})
 
     placing, delivered = spans.get_finished_spans()
     assert stored is not None
