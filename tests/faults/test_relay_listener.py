@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from orderly_cli.embedded import EmbeddedPostgres
 from orderly_core.platform.outbox import EventType, new_event
 from orderly_core.shared.context import Actor, Context
-from orderly_core.testing import InMemoryJobQueue
+from orderly_core.testing import ScriptedSender
 from orderly_core.unit_of_work import Dependencies
 from orderly_db.tables import outbox
 from orderly_db.unit_of_work import sql_dependencies
-from orderly_worker.relay import Relay, RelayOptions
+from orderly_worker.engine import DeliveryEngine, EngineOptions
 from tests.db_fixtures import FAST_PASSWORDS
 
 pytestmark = pytest.mark.postgres
@@ -58,8 +58,8 @@ async def test_the_relay_listens_again_after_postgresql_restarts(
     fault_engine: AsyncEngine, fault_postgres: EmbeddedPostgres
 ) -> None:
     deps = sql_dependencies(fault_engine, passwords=FAST_PASSWORDS)
-    options = RelayOptions(poll_s=POLL_S, sweep_every_s=3600)
-    relay = Relay(deps, fault_engine, InMemoryJobQueue(), options)
+    options = EngineOptions(poll_s=POLL_S, reconcile_every_s=3600)
+    relay = DeliveryEngine(deps, fault_engine, ScriptedSender(), options)
     with structlog.testing.capture_logs() as logs:
         relay.start()
         try:

@@ -41,10 +41,13 @@ class Receiver:
 
 @contextmanager
 def receiving(
-    statuses: list[int] | None = None, hold_first: threading.Event | None = None
+    statuses: list[int] | None = None,
+    hold_first: threading.Event | None = None,
+    hold_all: threading.Event | None = None,
 ) -> Iterator[Receiver]:
     """A receiver answering ``statuses`` in turn; with ``hold_first`` it keeps the first
-    request waiting (up to :data:`WAIT_S`) until that event is set."""
+    request waiting (up to :data:`WAIT_S`) until that event is set, with ``hold_all`` every
+    request."""
     receiver = Receiver(url="", statuses=list(statuses or []))
 
     class Handler(BaseHTTPRequestHandler):
@@ -56,6 +59,8 @@ def receiving(
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
             if first and hold_first is not None:
                 hold_first.wait(WAIT_S)
+            if hold_all is not None:
+                hold_all.wait(WAIT_S)
             self.send_response(status)
             self.send_header("content-length", "0")
             self.end_headers()

@@ -1,6 +1,6 @@
-"""A worker killed with SIGKILL in the middle of a delivery: another worker completes it. The
-receiver may see the event twice (it drops the duplicate by its ``webhook-id``); Orderly
-records it delivered once."""
+"""A worker killed with SIGKILL in the middle of a delivery: once its lease on the delivery
+ends, another worker completes it. The receiver may see the event twice (it drops the
+duplicate by its ``webhook-id``); Orderly records it delivered once."""
 
 from __future__ import annotations
 
@@ -61,8 +61,8 @@ async def test_a_delivery_cut_short_by_sigkill_is_completed_by_another_worker(
         WEBHOOK_ALLOW_HTTP="true",
         WEBHOOK_ALLOW_PRIVATE_ADDRESSES="true",
         WORKER_RELAY_POLL_S="0.2",
-        WORKER_SWEEP_GRACE_S="1",
-        WORKER_SWEEP_EVERY_S="0.5",
+        # An attempt may last 1 + 2 x 1 s: the lease of a claimed delivery ends 8 s after it.
+        WORKER_DELIVERY_TIMEOUT_S="1",
     )
     deps = sql_dependencies(clean_engine)
     await make_product(deps, on_hand=5)

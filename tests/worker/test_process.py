@@ -116,7 +116,7 @@ def test_every_option_reaches_the_queue(
     kwargs = cast("dict[str, Any]", get_kwargs(settings))
     assert kwargs["job_serializer"] is jobs.serialize
     assert kwargs["job_deserializer"] is jobs.deserialize
-    assert [f.name for f in kwargs["functions"]] == [jobs.IMPORT_PRODUCTS, jobs.DELIVER_WEBHOOK]
+    assert [f.name for f in kwargs["functions"]] == [jobs.IMPORT_PRODUCTS]
     assert kwargs["redis_settings"].database == WORKER_REDIS_DB
     assert kwargs["poll_delay"] < 0.5
     assert kwargs["keep_result"] >= 86_400

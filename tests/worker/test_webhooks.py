@@ -1,11 +1,12 @@
 """Webhooks end to end: an order committed in PostgreSQL reaches a real receiver on 127.0.0.1
-through the relay, the real queue on Redis and a real worker, signed, retried on failure, and
-recorded once."""
+through a real worker's delivery engine, signed, retried on failure, recorded once, and never
+held up by another endpoint that hangs."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 import uuid
 from dataclasses import replace
@@ -31,6 +32,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning"),
 ]
 
+ORDERS = 8
 ANN = Actor.user("00000000-0000-0000-0000-0000000000a1", Role.CUSTOMER)
 
 
@@ -95,8 +97,10 @@ async def test_a_failing_receiver_gets_the_delivery_on_the_third_attempt(
             await place(deps, "req-checkout-2")
             arrived = await receiver.wait_for(3)
             await asyncio.sleep(0.5)
-            for _ in range(50):  # the last job records its end just after its delivery
-                if len(await stored_jobs(clean_engine, status="succeeded")) == 3:
+            for _ in range(50):  # the last attempt is recorded just after it arrived
+                async with deps.unit_of_work() as uow:
+                    found = await uow.deliveries.of_endpoint(endpoint.id, after=None, limit=1)
+                if found[0].state is DeliveryState.DELIVERED:
                     break
                 await asyncio.sleep(0.1)
 
@@ -111,29 +115,52 @@ async def test_a_failing_receiver_gets_the_delivery_on_the_third_attempt(
     assert [(a.number, a.status) for a in attempts] == [(1, 500), (2, 500), (3, 200)]
     assert all(a.latency_ms >= 0 for a in attempts)
     assert saved == replace(endpoint, failing_since=None)
-    # One job per attempt, queued by the relay and then by each failed attempt, each recorded.
-    records = await stored_jobs(clean_engine)
-    assert [(r["name"], r["status"], r["attempts"]) for r in records] == [
-        ("deliver_webhook", "succeeded", 1)
-    ] * 3
-    assert {r["request_id"] for r in records} == {"req-checkout-2"}
-    assert sorted(r["payload"]["attempt"] for r in records) == [1, 2, 3]
-    assert [r["result"]["sent"] for r in records] == [True] * 3
+    assert await stored_jobs(clean_engine) == []  # deliveries are not jobs of the queue
 
 
-async def test_every_line_of_a_delivery_job_names_the_request_behind_it(
+async def test_every_line_about_a_delivery_names_the_request_behind_it(
     webhook_env: dict[str, str],
     queue: ArqRedis,
     clean_engine: AsyncEngine,
     job_logs: list[dict[str, object]],
 ) -> None:
-    with receiving() as receiver:
+    with receiving(statuses=[503]) as receiver:
         deps, _ = await shop(clean_engine, receiver)
         async with worker_running():
             await place(deps, "req-checkout-3")
-            await receiver.wait_for(1)
+            await receiver.wait_for(2)
             await asyncio.sleep(0.3)
 
-    job_lines = [e for e in job_logs if e.get("job_name") == "deliver_webhook"]
-    assert job_lines
-    assert {e["request_id"] for e in job_lines} == {"req-checkout-3"}
+    lines = [e for e in job_logs if "delivery_id" in e]
+    assert {e["event"] for e in lines} == {"webhook_attempt_failed", "webhook_delivered"}
+    assert {e["request_id"] for e in lines} == {"req-checkout-3"}
+
+
+async def test_an_endpoint_that_hangs_does_not_hold_up_another(
+    webhook_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    queue: ArqRedis,
+    clean_engine: AsyncEngine,
+) -> None:
+    monkeypatch.setenv("WORKER_DELIVERY_PER_ENDPOINT", "2")
+    monkeypatch.setenv("WORKER_DELIVERY_TIMEOUT_S", "15")
+    release = threading.Event()
+    deps = sql_dependencies(clean_engine)
+    deps = replace(deps, max_open_unpaid_orders=ORDERS)
+    await make_product(deps, on_hand=ORDERS)
+    with receiving(hold_all=release) as hanging, receiving() as fast:
+        stuck = await add_endpoint(deps, url=hanging.url)
+        await add_endpoint(deps, url=fast.url)
+        async with worker_running():
+            for n in range(ORDERS):
+                await place(deps, f"req-isolated-{n}")
+            arrived = await fast.wait_for(ORDERS)  # every one, while the other hangs
+            held = len(hanging.received)
+            release.set()
+            await hanging.wait_for(ORDERS)
+
+    assert len({d.headers["webhook-id"] for d in arrived}) == ORDERS
+    assert held <= 2  # the hanging endpoint's share: two attempts under way at a time
+    async with deps.unit_of_work() as uow:
+        stuck_ones = await uow.deliveries.of_endpoint(stuck.id, after=None, limit=ORDERS)
+    assert len(stuck_ones) == ORDERS

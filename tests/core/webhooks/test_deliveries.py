@@ -17,6 +17,7 @@ from orderly_core.webhooks.deliveries import DeliveryQuery, get_delivery, list_d
 from orderly_core.webhooks.endpoints import EndpointChanges, update_endpoint
 from orderly_core.webhooks.errors import DeliveryNotFound, EndpointDisabled, EndpointNotFound
 from orderly_core.webhooks.model import Attempt, Delivery, DeliveryState
+from orderly_core.webhooks.ports import Claim
 from orderly_core.webhooks.replay import ReplayRequest, replay_events
 from tests.core.helpers import ctx, err, fresh, ok
 from tests.core.webhooks.helpers import (
@@ -128,8 +129,9 @@ async def test_redelivering_makes_a_new_pending_delivery_of_the_same_event(
     )
     assert await stored_delivery(timed, again.id) == again
     assert await stored_delivery(timed, dead.id) == dead
-    async with timed.unit_of_work() as uow:
-        assert await uow.deliveries.overdue(clock.now() + timedelta(seconds=1), 10) == [again]
+    async with timed.unit_of_work() as uow:  # due at once: the next claim takes it
+        claim = Claim(clock.now(), clock.now() + timedelta(seconds=30), 10, 10)
+        assert [d.id for d in await uow.deliveries.claim_due(claim)] == [again.id]
     entry = (await webhook_audit(timed))[-1]
     assert (entry.operation, entry.target_type, entry.target_id) == (
         "webhook.redeliver",

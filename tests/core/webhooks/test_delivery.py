@@ -1,5 +1,5 @@
-"""Relaying events and attempting deliveries, on the fakes and on PostgreSQL, with an in-memory
-queue and a scripted receiver (the worker's tests use Redis and a real receiver)."""
+"""Relaying events, claiming, sending and recording deliveries, on the fakes and on PostgreSQL,
+with a scripted receiver (the worker's tests use a real receiver)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import json
 import uuid
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from returns.pipeline import is_successful
@@ -17,15 +16,17 @@ from orderly_core.orders.placement import LineRequest, NewOrder, place_order
 from orderly_core.orders.steps import OrderStep
 from orderly_core.platform.outbox import EventType
 from orderly_core.shared.context import Actor, Context
-from orderly_core.testing import FixedClock, InMemoryJobQueue, ScriptedSender
+from orderly_core.testing import FixedClock, ScriptedSender
 from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.deliveries import redeliver
 from orderly_core.webhooks.delivery import (
-    attempt_delivery,
+    Claimed,
+    claim_deliveries,
+    record_deliveries,
     relay_events,
-    sweep_deliveries,
+    send_delivery,
 )
-from orderly_core.webhooks.model import Delivery, DeliveryState
+from orderly_core.webhooks.model import Delivery, DeliveryState, Endpoint
 from orderly_core.webhooks.policy import WebhookPolicy
 from orderly_core.webhooks.signing import InvalidSignature, new_secret, verify
 from tests.core.helpers import ANN, STAFF, fresh, make_product, ok, pay_order
@@ -54,11 +55,27 @@ async def delivery(deps: Dependencies, delivery_id: uuid.UUID) -> Delivery:
     return found
 
 
-def delivery_id_of(queue: InMemoryJobQueue, index: int = -1) -> uuid.UUID:
-    return uuid.UUID(str(queue.jobs[index].payload["delivery_id"]))
+LEASE = timedelta(seconds=30)
 
 
-async def test_relay_makes_one_delivery_per_subscribed_endpoint_and_queues_it(
+async def claim(
+    deps: Dependencies, *, limit: int = 100, per_endpoint: int = 100, **room: int
+) -> list[Claimed]:
+    rooms = {uuid.UUID(endpoint[1:]): n for endpoint, n in room.items()}
+    return ok(
+        await claim_deliveries(
+            deps, SYSTEM, limit=limit, lease=LEASE, per_endpoint=per_endpoint, room=rooms
+        )
+    )
+
+
+async def deliver_due(deps: Dependencies, receiver: ScriptedSender) -> list[Delivery]:
+    """One worker's round: claim what is due, send it, record the outcomes."""
+    sent = [await send_delivery(deps, one, receiver) for one in await claim(deps)]
+    return ok(await record_deliveries(deps, SYSTEM, sent)) if sent else []
+
+
+async def test_relay_makes_one_delivery_per_subscribed_endpoint_due_at_once(
     shop: Dependencies,
 ) -> None:
     await make_product(shop, "MUG-1", on_hand=10)
@@ -66,22 +83,17 @@ async def test_relay_makes_one_delivery_per_subscribed_endpoint_and_queues_it(
     await add_endpoint(shop, EventType.ORDER_SHIPPED)  # not interested
     order_id = await place(shop)
     fresh(await pay_order(shop, Context(STAFF, "req-pay"), OrderStep(str(order_id))))
-    queue = InMemoryJobQueue()
 
-    report = ok(await relay_events(shop, SYSTEM, queue))
-    again = ok(await relay_events(shop, SYSTEM, queue))
+    report = ok(await relay_events(shop, SYSTEM))
+    again = ok(await relay_events(shop, SYSTEM))
 
     assert (report.events, report.deliveries) == (3, 1)  # placed, payment.succeeded, paid
     assert (again.events, again.deliveries) == (0, 0)
-    [job] = queue.jobs
-    sent = await delivery(shop, delivery_id_of(queue))
-    async with shop.unit_of_work() as uow:
-        event = await uow.outbox.get(sent.event_id)
-    assert event is not None
-    assert event.type is EventType.ORDER_PLACED
-    assert job.name == "deliver_webhook"
-    assert str(event.id) in job.job_id  # the outbox row names the job
-    assert job.payload["request_id"] == "req-place"
+    [claimed] = await claim(shop)
+    sent = claimed.delivery
+    assert claimed.event.type is EventType.ORDER_PLACED
+    assert claimed.event.request_id == "req-place"
+    assert claimed.endpoint.id == placed_hook.id
     assert (sent.endpoint_id, sent.state, sent.attempts) == (
         placed_hook.id,
         DeliveryState.PENDING,
@@ -89,62 +101,69 @@ async def test_relay_makes_one_delivery_per_subscribed_endpoint_and_queues_it(
     )
 
 
-async def test_an_unreachable_queue_leaves_the_deliveries_for_the_sweep(
-    shop: Dependencies,
+async def test_a_claim_leases_its_deliveries_until_the_lease_runs_out(
+    shop: Dependencies, clock: FixedClock
 ) -> None:
     await make_product(shop, "MUG-1", on_hand=10)
     await add_endpoint(shop)
     await place(shop)
-    queue = InMemoryJobQueue()
-    queue.down = True
+    ok(await relay_events(shop, SYSTEM))
+    receiver = ScriptedSender()
 
-    with pytest.raises(ConnectionError):
-        await relay_events(shop, SYSTEM, queue)
-    queue.down = False
-    again = ok(await relay_events(shop, SYSTEM, queue))
-    swept = ok(await sweep_deliveries(shop, SYSTEM, queue))
+    [first] = await claim(shop)  # a worker claims it, sends it, and is killed
+    lost = await send_delivery(shop, first, receiver)
+    assert await claim(shop) == []  # nobody else takes it while the lease runs
+    clock.advance(LEASE + timedelta(seconds=1))
+    [again] = await claim(shop)  # then another worker does
+    [delivered] = ok(
+        await record_deliveries(shop, SYSTEM, [await send_delivery(shop, again, receiver)])
+    )
 
-    assert (again.events, again.deliveries) == (0, 0)  # handed on once, by the first relay
-    assert (swept, len(queue.jobs)) == (1, 1)
-    assert ok(await sweep_deliveries(shop, SYSTEM, queue)) == 0  # now noted queued
-
-
-async def test_a_job_is_queued_only_once_its_delivery_is_committed(shop: Dependencies) -> None:
-    await make_product(shop, "MUG-1", on_hand=10)
-    await add_endpoint(shop)
-    await place(shop)
-    seen: list[Delivery | None] = []
-
-    class LookingQueue(InMemoryJobQueue):
-        async def enqueue(self, name: str, payload: Any, job_id: str, **kwargs: Any) -> bool:
-            found = await delivery_or_none(shop, uuid.UUID(str(payload["delivery_id"])))
-            seen.append(found)
-            return await super().enqueue(name, payload, job_id, **kwargs)
-
-    ok(await relay_events(shop, SYSTEM, LookingQueue()))
-
-    assert len(seen) == 1
-    assert seen[0] is not None
+    assert again.delivery.id == first.delivery.id
+    assert (delivered.state, delivered.attempts) == (DeliveryState.DELIVERED, 1)
+    # The killed worker's outcome, recorded late, is not recorded a second time.
+    assert ok(await record_deliveries(shop, SYSTEM, [lost])) == []
+    async with shop.unit_of_work() as uow:
+        attempts = await uow.deliveries.attempts(first.delivery.id)
+    assert len(attempts) == 1
+    assert len(receiver.sent) == 2  # at least once: the receiver drops the duplicate by its id
+    assert len({headers["webhook-id"] for _, _, headers in receiver.sent}) == 1
 
 
-async def delivery_or_none(deps: Dependencies, delivery_id: uuid.UUID) -> Delivery | None:
-    async with deps.unit_of_work() as uow:
-        return await uow.deliveries.get(delivery_id)
+async def test_a_claim_shares_the_due_deliveries_out_by_endpoint(shop: Dependencies) -> None:
+    shop = replace(shop, max_open_unpaid_orders=10)
+    await make_product(shop, "MUG-1", on_hand=50)
+    slow = await add_endpoint(shop)
+    fast = await add_endpoint(shop, url="https://hooks.example.com/b")
+    for n in range(6):
+        await place(shop, f"req-{n}")
+    ok(await relay_events(shop, SYSTEM))
+
+    shared = await claim(shop, per_endpoint=2)
+    only_fast = await claim(shop, per_endpoint=2, **{f"e{slow.id}": 0})
+    capped = await claim(shop, limit=3)
+
+    assert sorted(str(c.endpoint.id) for c in shared) == sorted(
+        [str(slow.id)] * 2 + [str(fast.id)] * 2
+    )
+    assert [c.endpoint.id for c in only_fast] == [fast.id] * 2
+    assert len(capped) == 3
 
 
 async def test_a_delivery_is_signed_and_recorded_delivered_once(shop: Dependencies) -> None:
     await make_product(shop, "MUG-1", on_hand=10)
     hook = await add_endpoint(shop)
     order_id = await place(shop, "req-abc")
-    queue, receiver = InMemoryJobQueue(), ScriptedSender([200])
-    ok(await relay_events(shop, SYSTEM, queue))
-    delivery_id = delivery_id_of(queue)
+    receiver = ScriptedSender([200])
+    ok(await relay_events(shop, SYSTEM))
+    [claimed] = await claim(shop)
+    sent = await send_delivery(shop, claimed, receiver)
 
-    report = ok(await attempt_delivery(shop, SYSTEM, delivery_id, receiver, queue, attempt=1))
-    rerun = ok(await attempt_delivery(shop, SYSTEM, delivery_id, receiver, queue, attempt=1))
+    recorded = ok(await record_deliveries(shop, SYSTEM, [sent]))
+    again = ok(await record_deliveries(shop, SYSTEM, [sent]))
 
-    assert report.sent
-    assert not rerun.sent
+    assert [d.id for d in recorded] == [claimed.delivery.id]
+    assert again == []
     [(url, body, headers)] = receiver.sent
     assert url == hook.url
     now = int(shop.clock.now().timestamp())
@@ -159,12 +178,15 @@ async def test_a_delivery_is_signed_and_recorded_delivered_once(shop: Dependenci
     assert envelope["subject"] == f"order:{order_id}"
     assert (envelope["sequence"], envelope["data"]["id"]) == (1, str(order_id))
     assert headers["webhook-id"] == envelope["id"]
-    done = await delivery(shop, delivery_id)
+    done = await delivery(shop, claimed.delivery.id)
     assert (done.state, done.attempts, done.last_status) == (DeliveryState.DELIVERED, 1, 200)
     async with shop.unit_of_work() as uow:
-        attempts = await uow.deliveries.attempts(delivery_id)
+        attempts = await uow.deliveries.attempts(done.id)
         assert await uow.outbox.claim(10) == []
+        event = await uow.outbox.get(done.event_id)
     assert [(a.number, a.status, a.error) for a in attempts] == [(1, 200, None)]
+    assert event is not None
+    assert await claim(shop) == []
 
 
 async def test_failures_are_retried_on_the_schedule_then_delivered(
@@ -173,28 +195,22 @@ async def test_failures_are_retried_on_the_schedule_then_delivered(
     await make_product(shop, "MUG-1", on_hand=10)
     await add_endpoint(shop)
     await place(shop)
-    queue, receiver = InMemoryJobQueue(), ScriptedSender([500, None, 204])
-    ok(await relay_events(shop, SYSTEM, queue))
-    delivery_id = delivery_id_of(queue)
+    receiver = ScriptedSender([500, None, 204])
+    ok(await relay_events(shop, SYSTEM))
 
-    for attempt, wait in ((1, SCHEDULE[0]), (2, SCHEDULE[1])):
+    for wait in SCHEDULE:
         started = clock.now()
-        ok(await attempt_delivery(shop, SYSTEM, delivery_id, receiver, queue, attempt=attempt))
-        retry = queue.jobs[-1]
-        assert retry.payload["attempt"] == attempt + 1
-        assert retry.defer_until is not None
-        assert wait * 0.9 <= retry.defer_until - started <= wait * 1.1
-        early = ok(
-            await attempt_delivery(shop, SYSTEM, delivery_id, receiver, queue, attempt=attempt)
-        )
-        assert not early.sent  # a leftover job of an attempt already made sends nothing
-        clock.current = retry.defer_until
-    ok(await attempt_delivery(shop, SYSTEM, delivery_id, receiver, queue, attempt=3))
+        [failed] = await deliver_due(shop, receiver)
+        assert failed.state is DeliveryState.PENDING
+        assert failed.next_attempt_at is not None
+        assert wait * 0.9 <= failed.next_attempt_at - started <= wait * 1.1
+        assert await claim(shop) == []  # not before its time
+        clock.current = failed.next_attempt_at
+    [done] = await deliver_due(shop, receiver)
 
-    done = await delivery(shop, delivery_id)
     assert (done.state, done.attempts) == (DeliveryState.DELIVERED, 3)
     async with shop.unit_of_work() as uow:
-        attempts = await uow.deliveries.attempts(delivery_id)
+        attempts = await uow.deliveries.attempts(done.id)
     assert [(a.status, a.error) for a in attempts] == [
         (500, "HTTP 500"),
         (None, "connection refused"),
@@ -210,17 +226,17 @@ async def test_after_the_last_attempt_the_delivery_is_dead_and_the_endpoint_disa
     await make_product(shop, "MUG-1", on_hand=10)
     hook = await add_endpoint(shop)
     await place(shop)
-    queue, receiver = InMemoryJobQueue(), ScriptedSender([503] * 10)
-    ok(await relay_events(shop, SYSTEM, queue))
-    delivery_id = delivery_id_of(queue)
+    receiver = ScriptedSender([503] * 10)
+    ok(await relay_events(shop, SYSTEM))
 
-    for attempt in (1, 2, 3):
-        ok(await attempt_delivery(shop, SYSTEM, delivery_id, receiver, queue, attempt=attempt))
+    for _ in range(3):
+        await deliver_due(shop, receiver)
         clock.advance(timedelta(minutes=3))
 
-    dead = await delivery(shop, delivery_id)
+    [dead] = [await delivery(shop, c) for c in {d.id for d in await _all(shop, hook.id)}]
     assert (dead.state, dead.attempts, dead.next_attempt_at) == (DeliveryState.DEAD, 3, None)
-    assert len(queue.jobs) == 3  # the first and two retries: nothing after the last
+    assert len(receiver.sent) == 3  # the first and two retries: nothing after the last
+    assert await deliver_due(shop, receiver) == []
     async with shop.unit_of_work() as uow:
         endpoint = await uow.endpoints.get(hook.id)
         assert await uow.outbox.claim(10) == []
@@ -230,26 +246,55 @@ async def test_after_the_last_attempt_the_delivery_is_dead_and_the_endpoint_disa
     assert "HTTP 503" in endpoint.disabled_reason
 
 
-async def test_the_sweep_queues_again_what_the_queue_lost(
+async def _all(deps: Dependencies, endpoint_id: uuid.UUID) -> list[Delivery]:
+    async with deps.unit_of_work() as uow:
+        return await uow.deliveries.of_endpoint(endpoint_id, after=None, limit=100)
+
+
+async def test_a_success_ends_the_endpoints_failing_streak(
     shop: Dependencies, clock: FixedClock
 ) -> None:
     await make_product(shop, "MUG-1", on_hand=10)
-    await add_endpoint(shop)
+    hook = await add_endpoint(shop)
     await place(shop)
-    lost = InMemoryJobQueue()
-    ok(await relay_events(shop, SYSTEM, lost))  # queued, then Redis restarts empty
-    queue, receiver = InMemoryJobQueue(), ScriptedSender()
+    ok(await relay_events(shop, SYSTEM))
+    receiver = ScriptedSender([500, 200])
 
-    grace = timedelta(seconds=30)
-    assert ok(await sweep_deliveries(shop, SYSTEM, queue, grace=grace)) == 0  # not overdue yet
+    await deliver_due(shop, receiver)
+    failing = await stored(shop, hook.id)
     clock.advance(timedelta(minutes=1))
-    assert ok(await sweep_deliveries(shop, SYSTEM, queue)) == 0  # only due, never-queued ones
-    assert ok(await sweep_deliveries(shop, SYSTEM, queue, grace=grace)) == 1
-    [job] = queue.jobs
-    assert job.job_id != lost.jobs[0].job_id
-    ok(await attempt_delivery(shop, SYSTEM, delivery_id_of(queue), receiver, queue, attempt=1))
-    assert (await delivery(shop, delivery_id_of(queue))).state is DeliveryState.DELIVERED
-    assert ok(await sweep_deliveries(shop, SYSTEM, queue, grace=grace)) == 0
+    await deliver_due(shop, receiver)
+    healthy = await stored(shop, hook.id)
+
+    assert failing.failing_since is not None
+    assert healthy.failing_since is None
+    assert healthy.active
+
+
+async def stored(deps: Dependencies, endpoint_id: uuid.UUID) -> Endpoint:
+    async with deps.unit_of_work() as uow:
+        found = await uow.endpoints.get(endpoint_id)
+    assert found is not None
+    return found
+
+
+async def test_a_delivery_to_a_removed_endpoint_ends_dead_unsent(shop: Dependencies) -> None:
+    await make_product(shop, "MUG-1", on_hand=10)
+    hook = await add_endpoint(shop)
+    await place(shop)
+    ok(await relay_events(shop, SYSTEM))
+    [pending] = await _all(shop, hook.id)
+    async with shop.unit_of_work() as uow:
+        await uow.endpoints.save(replace(hook, active=False))
+        await uow.commit()
+
+    assert await claim(shop) == []
+    dead = await delivery(shop, pending.id)
+    assert (dead.state, dead.attempts, dead.last_error) == (
+        DeliveryState.DEAD,
+        0,
+        "the endpoint is disabled",
+    )
 
 
 async def test_a_rotated_secret_signs_beside_the_new_one_during_the_overlap(
@@ -268,10 +313,10 @@ async def test_a_rotated_secret_signs_beside_the_new_one_during_the_overlap(
         await uow.endpoints.save(rotated)
         await uow.commit()
     await place(shop)
-    queue, receiver = InMemoryJobQueue(), ScriptedSender()
-    ok(await relay_events(shop, SYSTEM, queue))
+    receiver = ScriptedSender()
+    ok(await relay_events(shop, SYSTEM))
 
-    ok(await attempt_delivery(shop, SYSTEM, delivery_id_of(queue), receiver, queue))
+    await deliver_due(shop, receiver)
 
     [(_, body, headers)] = receiver.sent
     assert len(headers["webhook-signature"].split()) == 2
@@ -280,9 +325,12 @@ async def test_a_rotated_secret_signs_beside_the_new_one_during_the_overlap(
     verify(rotated.secret, headers, body, now=now)
 
 
-async def test_only_orderly_itself_or_an_operator_relays(shop: Dependencies) -> None:
-    result = await relay_events(shop, Context(ANN, "r"), InMemoryJobQueue())
-    assert not is_successful(result)
+async def test_only_orderly_itself_or_an_operator_relays_and_delivers(shop: Dependencies) -> None:
+    customer = Context(ANN, "r")
+    assert not is_successful(await relay_events(shop, customer))
+    claimed = await claim_deliveries(shop, customer, limit=1, lease=LEASE, per_endpoint=1)
+    assert not is_successful(claimed)
+    assert not is_successful(await record_deliveries(shop, customer, []))
 
 
 @pytest.mark.postgres
@@ -290,18 +338,12 @@ async def test_only_orderly_itself_or_an_operator_relays(shop: Dependencies) -> 
 async def test_two_relays_at_once_never_hand_on_the_same_event(shop: Dependencies) -> None:
     shop = replace(shop, max_open_unpaid_orders=30)  # one customer's 30 unpaid orders
     await make_product(shop, "MUG-1", on_hand=100)
-    await add_endpoint(shop)
+    hook = await add_endpoint(shop)
     for n in range(30):
         await place(shop, f"req-{n}")
 
-    class SlowQueue(InMemoryJobQueue):
-        async def enqueue(self, *args: Any, **kwargs: Any) -> bool:
-            await asyncio.sleep(0.005)  # both relays hold their claims at once
-            return await super().enqueue(*args, **kwargs)
-
-    queue = SlowQueue()
     reports = await asyncio.gather(
-        relay_events(shop, SYSTEM, queue, batch=20), relay_events(shop, SYSTEM, queue, batch=20)
+        relay_events(shop, SYSTEM, batch=20), relay_events(shop, SYSTEM, batch=20)
     )
 
     handed = [ok(report).events for report in reports]
@@ -309,28 +351,47 @@ async def test_two_relays_at_once_never_hand_on_the_same_event(shop: Dependencie
     # hand on every event exactly once.
     assert sum(handed) == 30
     assert all(count <= 20 for count in handed)
-    assert len({job.job_id for job in queue.jobs}) == len(queue.jobs) == 30
+    deliveries = await _all(shop, hook.id)
+    assert len({d.event_id for d in deliveries}) == len(deliveries) == 30
 
 
-async def test_a_redelivery_is_queued_at_the_next_wake_up_and_sent_again(
+@pytest.mark.postgres
+@pytest.mark.parametrize("deps", ["postgres"], indirect=True)
+async def test_two_workers_claiming_at_once_never_take_the_same_delivery(
+    shop: Dependencies,
+) -> None:
+    shop = replace(shop, max_open_unpaid_orders=40)
+    await make_product(shop, "MUG-1", on_hand=100)
+    await add_endpoint(shop)
+    await add_endpoint(shop, url="https://hooks.example.com/b")
+    for n in range(40):
+        await place(shop, f"req-{n}")
+    ok(await relay_events(shop, SYSTEM))
+
+    rounds = [await asyncio.gather(*(claim(shop, limit=15) for _ in range(3))) for _ in range(3)]
+
+    taken = [c.delivery.id for claims in rounds for claimed in claims for c in claimed]
+    assert len(taken) == len(set(taken)) == 80
+
+
+async def test_a_redelivery_is_claimed_at_the_next_wake_up_and_sent_again(
     shop: Dependencies,
 ) -> None:
     await make_product(shop, "MUG-1", on_hand=10)
     await add_endpoint(shop)
     await place(shop)
-    queue, receiver = InMemoryJobQueue(), ScriptedSender()
-    ok(await relay_events(shop, SYSTEM, queue))
-    first = delivery_id_of(queue)
-    ok(await attempt_delivery(shop, SYSTEM, first, receiver, queue, attempt=1))
+    receiver = ScriptedSender()
+    ok(await relay_events(shop, SYSTEM))
+    [first] = await deliver_due(shop, receiver)
 
-    again = fresh(await redeliver(shop, Context(Actor.operator("alice"), "req-again"), str(first)))
-    queued = ok(await sweep_deliveries(shop, SYSTEM, queue))
-    ok(await attempt_delivery(shop, SYSTEM, delivery_id_of(queue), receiver, queue, attempt=1))
+    again = fresh(
+        await redeliver(shop, Context(Actor.operator("alice"), "req-again"), str(first.id))
+    )
+    [resent] = await deliver_due(shop, receiver)
 
-    assert queued == 1
-    assert delivery_id_of(queue) == again.id
-    assert (await delivery(shop, again.id)).state is DeliveryState.DELIVERED
-    assert ok(await sweep_deliveries(shop, SYSTEM, queue)) == 0
+    assert resent.id == again.id
+    assert resent.state is DeliveryState.DELIVERED
+    assert await deliver_due(shop, receiver) == []
     [(_, body_1, headers_1), (_, body_2, headers_2)] = receiver.sent
     assert headers_1["webhook-id"] == headers_2["webhook-id"]
     assert body_1 == body_2

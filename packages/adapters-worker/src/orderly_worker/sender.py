@@ -1,6 +1,7 @@
 """Sending webhook deliveries over HTTP, with Orderly's limits.
 
-One ``httpx.AsyncClient`` per worker process, opened at start-up and closed at shutdown:
+One ``httpx.AsyncClient`` per worker process, opened at start-up and closed at shutdown, its
+connections kept alive and shared by every attempt:
 
 - connect and read timeouts (a receiver that hangs is a failed attempt, not a stuck worker);
 - redirects are never followed (a 3xx is a failed attempt: the endpoint's URL is wrong);
@@ -86,13 +87,27 @@ def _host(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
+def longest_attempt(timeout_s: float) -> float:
+    """The longest an attempt with a read timeout of ``timeout_s`` may last: connecting, then
+    waiting for the answer (and, for a receiver that trickles it, reading it)."""
+    return min(CONNECT_TIMEOUT_S, timeout_s) + 2 * timeout_s
+
+
 class HttpxSender:
-    def __init__(self, policy: WebhookPolicy, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        policy: WebhookPolicy,
+        client: httpx.AsyncClient | None = None,
+        *,
+        timeout_s: float = READ_TIMEOUT_S,
+        connections: int = 100,
+    ) -> None:
         self._policy = policy
+        self._longest_s = longest_attempt(timeout_s)
         self._client = client or httpx.AsyncClient(
             follow_redirects=False,
-            timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            timeout=httpx.Timeout(timeout_s, connect=min(CONNECT_TIMEOUT_S, timeout_s)),
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             trust_env=False,
         )
 
@@ -106,20 +121,26 @@ class HttpxSender:
             return round((time.perf_counter() - started) * 1000)
 
         try:
-            await _check_destination(url, self._policy)
-            async with self._client.stream("POST", url, content=body, headers=dict(headers)) as r:
-                read = 0
-                async for chunk in r.aiter_raw():
-                    read += len(chunk)
-                    if read >= MAX_RESPONSE_BYTES:
-                        break
-                status = r.status_code
+            async with asyncio.timeout(self._longest_s):
+                status = await self._post(url, body, headers)
         except RefusedAddress as error:
             return SendOutcome(None, elapsed(), str(error))
         except httpx.TimeoutException as error:
             return SendOutcome(None, elapsed(), f"timed out ({type(error).__name__})")
+        except TimeoutError:
+            return SendOutcome(None, elapsed(), "timed out (the answer took too long)")
         except httpx.HTTPError as error:
             text = without_addresses(f"{type(error).__name__}: {error}", _host(url))
             return SendOutcome(None, elapsed(), text[:500])
         error_text = None if 200 <= status < 300 else f"HTTP {status}"
         return SendOutcome(status, elapsed(), error_text)
+
+    async def _post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        await _check_destination(url, self._policy)
+        async with self._client.stream("POST", url, content=body, headers=dict(headers)) as r:
+            read = 0
+            async for chunk in r.aiter_raw():
+                read += len(chunk)
+                if read >= MAX_RESPONSE_BYTES:
+                    break
+            return r.status_code

@@ -28,13 +28,12 @@ from orderly_db.settings import ConfigurationError, InfraSettings, load_settings
 from orderly_db.unit_of_work import dependencies_from_settings
 from orderly_payments.settings import PaymentSettings, close_provider, provider_from_settings
 from orderly_worker.boundary import guarded
+from orderly_worker.engine import DeliveryEngine, EngineOptions
 from orderly_worker.jobs.imports import import_products_job
 from orderly_worker.jobs.scheduled import SCHEDULE
-from orderly_worker.jobs.webhooks import deliver_webhook_job
-from orderly_worker.relay import Relay, RelayOptions
 from orderly_worker.retry import RetryPolicy
 from orderly_worker.runtime import RESOURCES, JobContext, WorkerResources
-from orderly_worker.sender import HttpxSender
+from orderly_worker.sender import HttpxSender, longest_attempt
 from orderly_worker.telemetry import start_telemetry
 
 KEEP_RESULT_S = 86_400  # a job's result stays readable for a day
@@ -46,6 +45,9 @@ POLL_DELAY_S = 0.05
 QUEUE_TIMEOUT_MARGIN_S = 10
 # A job cut short by a worker shutting down runs again and uses up a try: allow for a few.
 INTERRUPTED_RUNS_ALLOWED = 3
+# A claimed webhook delivery is held this much longer than its attempt may last, for recording
+# it: a worker killed meanwhile leaves its deliveries to another once the lease ends.
+LEASE_MARGIN_S = 5.0
 
 log = structlog.get_logger("orderly_worker")
 
@@ -70,15 +72,32 @@ class WorkerEnv(InfraSettings, PaymentSettings):
     worker_shutdown_grace_s: int = Field(
         default=20, ge=0, description="On SIGTERM, how long running jobs may finish."
     )
-    worker_relay: bool = Field(default=True, description="Relay outbox events to the queue.")
+    worker_relay: bool = Field(
+        default=True, description="Relay outbox events and send webhook deliveries."
+    )
     worker_relay_poll_s: float = Field(
-        default=1.0, gt=0, le=60, description="The relay's safety-net poll interval."
+        default=1.0,
+        gt=0,
+        le=60,
+        description="The delivery engine's safety-net poll interval, and how late a retry may be.",
     )
-    worker_sweep_grace_s: float = Field(
-        default=30.0, gt=0, description="A queued delivery this overdue was lost: requeue it."
+    worker_delivery_concurrency: int = Field(
+        default=256, ge=1, le=10_000, description="Webhook attempts under way at once, in all."
     )
-    worker_sweep_every_s: float = Field(
-        default=10.0, gt=0, description="How often the relay looks for lost deliveries."
+    worker_delivery_per_endpoint: int = Field(
+        default=32, ge=1, le=10_000, description="Webhook attempts under way to one endpoint."
+    )
+    worker_delivery_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=60,
+        description="How long a receiver may take to answer before the attempt fails.",
+    )
+    worker_reconcile_grace_s: float = Field(
+        default=30.0, gt=0, description="A job record this stale, its job gone, is closed."
+    )
+    worker_reconcile_every_s: float = Field(
+        default=10.0, gt=0, description="How often the worker looks for stale job records."
     )
 
     @field_validator("redis_url")
@@ -95,11 +114,15 @@ class WorkerEnv(InfraSettings, PaymentSettings):
         return RedisSettings.from_dsn(self.redis_url)
 
     @property
-    def relay_options(self) -> RelayOptions:
-        return RelayOptions(
+    def engine_options(self) -> EngineOptions:
+        longest = longest_attempt(self.worker_delivery_timeout_s)
+        return EngineOptions(
             poll_s=self.worker_relay_poll_s,
-            sweep_every_s=self.worker_sweep_every_s,
-            sweep_grace=timedelta(seconds=self.worker_sweep_grace_s),
+            reconcile_every_s=self.worker_reconcile_every_s,
+            reconcile_grace=timedelta(seconds=self.worker_reconcile_grace_s),
+            concurrency=self.worker_delivery_concurrency,
+            per_endpoint=min(self.worker_delivery_per_endpoint, self.worker_delivery_concurrency),
+            lease=timedelta(seconds=longest + LEASE_MARGIN_S),
         )
 
     @property
@@ -136,13 +159,20 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
         )
         provider = provider_from_settings(env)
         deps = replace(dependencies_from_settings(engine, env), payment_provider=provider)
-        sender = HttpxSender(deps.webhooks)
+        sender = HttpxSender(
+            deps.webhooks,
+            timeout_s=env.worker_delivery_timeout_s,
+            connections=env.worker_delivery_concurrency,
+        )
         queue = ArqJobQueue(ctx["redis"])
-        relay = Relay(deps, engine, queue, env.relay_options, queue) if env.worker_relay else None
+        options = env.engine_options
+        delivering = (
+            DeliveryEngine(deps, engine, sender, options, queue) if env.worker_relay else None
+        )
 
         async def close() -> None:
-            if relay is not None:
-                await relay.stop()
+            if delivering is not None:
+                await delivering.stop(grace_s=min(env.worker_shutdown_grace_s, 10))
             await sender.close()
             await close_provider(provider)
             await stop_telemetry()
@@ -157,8 +187,8 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
             queue=queue,
             engine=engine,
         )
-        if relay is not None:
-            relay.start()
+        if delivering is not None:
+            delivering.start()
         log.info("worker_started", max_jobs=env.worker_max_jobs, max_tries=policy.max_tries)
 
     async def on_shutdown(ctx: JobContext) -> None:
@@ -172,7 +202,6 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
         "__doc__": "Options of Orderly's background worker (read by arq).",
         "functions": [
             guarded(jobs.IMPORT_PRODUCTS, import_products_job),
-            guarded(jobs.DELIVER_WEBHOOK, deliver_webhook_job),
         ],
         "cron_jobs": SCHEDULE,
         "redis_settings": env.redis_settings,

@@ -1,24 +1,40 @@
-"""A worker's telemetry: its ``/metrics`` port, its traces, and the outbox's backlog.
+"""A worker's telemetry: its ``/metrics`` port, its traces, the outbox's backlog and the
+webhook deliveries.
 
 Each worker serves its own metrics on ``WORKER_METRICS_PORT`` (0: none), from a thread of its
 own. It also samples the outbox every :data:`SAMPLE_EVERY_S`: how many events wait to be
 relayed, and how old the oldest of them is. Every worker samples the same table, so the
 dashboards take the largest of the workers' values.
+
+Each delivery attempt is a span continuing the trace of the event's request
+(:func:`delivery_span`; the httpx instrumentation passes it on to the receiver in
+``traceparent``), and is counted once recorded, by outcome, with the time from the event's
+commit to the attempt's end (:func:`observe_deliveries`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import timedelta
 
 import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from orderly_core.webhooks.delivery import Claimed, Sent
+from orderly_core.webhooks.model import Delivery, DeliveryState
 from orderly_telemetry.exposition import start_metrics_server
-from orderly_telemetry.metrics import OUTBOX_OLDEST_PENDING_AGE, OUTBOX_PENDING
-from orderly_telemetry.tracing import configure_tracing
+from orderly_telemetry.metrics import (
+    DEAD_LETTERS,
+    OUTBOX_OLDEST_PENDING_AGE,
+    OUTBOX_PENDING,
+    WEBHOOK_DELIVERIES,
+    WEBHOOK_DELIVERY_LATENCY,
+)
+from orderly_telemetry.tracing import configure_tracing, continued_span
 
 SAMPLE_EVERY_S = 15.0
 SAMPLE_TIMEOUT_S = 5.0  # a sample that takes longer is skipped, never queued up
@@ -68,3 +84,36 @@ def start_telemetry(
             await asyncio.to_thread(stop_server)
 
     return stop
+
+
+_OUTCOMES = {DeliveryState.DELIVERED: "delivered", DeliveryState.DEAD: "dead"}
+DEAD_DELIVERY = "webhook_delivery"  # the dead letters' job label for a delivery given up on
+
+
+@contextmanager
+def delivery_span(claimed: Claimed) -> Iterator[None]:
+    """The span of one delivery attempt, in the trace of the event's request (when tracing)."""
+    attributes: dict[str, str | int] = {
+        "orderly.event.type": claimed.event.type.value,
+        "orderly.event.id": str(claimed.event.id),
+        "orderly.delivery.id": str(claimed.delivery.id),
+        "orderly.delivery.attempt": claimed.delivery.attempts + 1,
+    }
+    with continued_span("webhook.deliver", claimed.event.trace_context, attributes=attributes):
+        yield
+
+
+def observe_deliveries(batch: Sequence[Sent], recorded: Sequence[Delivery]) -> None:
+    """Count recorded attempts by outcome (delivered, retry, dead), with their latency from
+    the commit of their event; a delivery given up on is a dead letter too."""
+    sent_by_id = {sent.claimed.delivery.id: sent for sent in batch}
+    for delivery in recorded:
+        outcome = _OUTCOMES.get(delivery.state, "retry")
+        WEBHOOK_DELIVERIES.labels(outcome).inc()
+        if outcome == "dead":
+            DEAD_LETTERS.labels(DEAD_DELIVERY, "retries_exhausted").inc()
+        sent = sent_by_id.get(delivery.id)
+        if sent is not None:
+            ended = sent.at + timedelta(milliseconds=sent.outcome.latency_ms)
+            latency_s = (ended - sent.claimed.event.created_at).total_seconds()
+            WEBHOOK_DELIVERY_LATENCY.labels(outcome).observe(max(latency_s, 0.0))

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_core.platform.outbox import Event, EventType
@@ -34,6 +34,7 @@ def _to_event(row: Columns) -> Event:
         data=row["data"],
         request_id=row["request_id"],
         created_at=row["created_at"],
+        trace_context=row["trace_context"],
     )
 
 
@@ -59,6 +60,21 @@ _ADD = Statement.compiled(
 
 
 _GET = Statement.compiled(select(outbox).where(outbox.c.id == bindparam("id")))
+_CLAIM = Statement.raw(
+    "SELECT * FROM outbox WHERE state = 'pending' ORDER BY position LIMIT $1"
+    " FOR UPDATE SKIP LOCKED",
+    ("limit",),
+)
+_MARK_DISPATCHED = Statement.raw(
+    "UPDATE outbox SET state = 'dispatched', dispatched_at = $2 WHERE id = ANY($1::uuid[])",
+    ("ids", "at"),
+)
+_MARK_DONE = Statement.raw(
+    "UPDATE outbox SET state = 'done', done_at = $2,"
+    " dispatched_at = coalesce(dispatched_at, $2) WHERE id = ANY($1::uuid[])",
+    ("ids", "at"),
+)
+_GET_MANY = Statement.raw("SELECT * FROM outbox WHERE id = ANY($1::uuid[])", ("ids",))
 
 
 class SqlOutbox:
@@ -76,23 +92,21 @@ class SqlOutbox:
             "data": json_text(event.data),
             "request_id": event.request_id,
             "created_at": event.created_at,
-            "trace_context": current_traceparent(),
+            "trace_context": event.trace_context or current_traceparent(),
         }
         await _ADD.execute(self._driver, values)
         self.added.append(event)
 
     async def mark_done(self, event_ids: Sequence[uuid.UUID], at: datetime) -> None:
-        await self._db.execute(
-            update(outbox)
-            .where(outbox.c.id.in_(event_ids))
-            .values(
-                state="done", done_at=at, dispatched_at=func.coalesce(outbox.c.dispatched_at, at)
-            )
-        )
+        await _MARK_DONE.execute(self._driver, {"ids": list(event_ids), "at": at})
 
     async def get(self, event_id: uuid.UUID) -> Event | None:
         row = await _GET.fetch_one(self._driver, {"id": event_id})
         return None if row is None else _to_event(row)
+
+    async def get_many(self, event_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Event]:
+        rows = await _GET_MANY.fetch(self._driver, {"ids": list(event_ids)})
+        return {row["id"]: _to_event(row) for row in rows}
 
     async def between(
         self, types: Sequence[EventType], since: datetime, until: datetime, limit: int
@@ -110,18 +124,7 @@ class SqlOutbox:
         return [_to_event(row._mapping) for row in await self._db.execute(query)]
 
     async def claim(self, limit: int) -> list[Event]:
-        query = (
-            select(outbox)
-            .where(outbox.c.state == "pending")
-            .order_by(outbox.c.position)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return [_to_event(row._mapping) for row in await self._db.execute(query)]
+        return [_to_event(row) for row in await _CLAIM.fetch(self._driver, {"limit": limit})]
 
     async def mark_dispatched(self, event_ids: Sequence[uuid.UUID], at: datetime) -> None:
-        await self._db.execute(
-            update(outbox)
-            .where(outbox.c.id.in_(event_ids))
-            .values(state="dispatched", dispatched_at=at)
-        )
+        await _MARK_DISPATCHED.execute(self._driver, {"ids": list(event_ids), "at": at})

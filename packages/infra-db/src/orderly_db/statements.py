@@ -64,6 +64,12 @@ class Statement:
         constants = {name: value for name, value in compiled.params.items() if value is not None}
         return cls(str(compiled), names, constants)
 
+    @classmethod
+    def raw(cls, sql: str, names: Sequence[str]) -> Statement:
+        """A statement written in SQL, with ``$1..$n`` named by ``names`` in order: for what
+        SQLAlchemy Core cannot say as plainly (``unnest`` of arrays, data-modifying CTEs)."""
+        return cls(" ".join(sql.split()), tuple(names), {})
+
     def _arguments(self, values: Mapping[str, Any]) -> list[Any]:
         return [values[name] if name in values else self.constants[name] for name in self.names]
 

@@ -252,7 +252,6 @@ webhook_deliveries = Table(
     Column("last_status", Integer, nullable=True),
     Column("last_error", Text, nullable=True),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
-    Column("queued_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     CheckConstraint("state in ('pending', 'delivered', 'dead')", name="state_known"),

@@ -6,12 +6,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_core.platform.outbox import EventType
 from orderly_core.webhooks.model import Attempt, Delivery, DeliveryState, Endpoint
+from orderly_core.webhooks.ports import Claim, Recorded
 from orderly_db.keyset import newest_first
 from orderly_db.statements import Columns, DriverConnection, Statement
 from orderly_db.tables import webhook_attempts, webhook_deliveries, webhook_endpoints
@@ -53,6 +54,9 @@ def _endpoint_row(endpoint: Endpoint) -> dict[str, object]:
 
 _ENDPOINT = select(webhook_endpoints).where(webhook_endpoints.c.id == bindparam("id"))
 _GET_ENDPOINT = Statement.compiled(_ENDPOINT)
+_ALL_ENDPOINTS = Statement.compiled(
+    select(webhook_endpoints).order_by(webhook_endpoints.c.created_at, webhook_endpoints.c.id)
+)
 # FOR NO KEY UPDATE: deliveries' foreign-key checks do not wait on it.
 _GET_ENDPOINT_FOR_UPDATE = Statement.compiled(_ENDPOINT.with_for_update(key_share=True))
 _DELIVERY = select(webhook_deliveries).where(webhook_deliveries.c.id == bindparam("id"))
@@ -70,11 +74,10 @@ _SAVE_DELIVERY = Statement.compiled(
 _ADD_ATTEMPT = Statement.compiled(
     insert(webhook_attempts).values({c.name: bindparam(c.name) for c in webhook_attempts.c})
 )
-_PENDING_FOR_EVENT = Statement.compiled(
-    select(func.count()).where(
-        webhook_deliveries.c.event_id == bindparam("event_id"),
-        webhook_deliveries.c.state == DeliveryState.PENDING.value,
-    )
+_CLEAR_FAILING = Statement.raw(
+    "UPDATE webhook_endpoints SET failing_since = NULL"
+    " WHERE id = ANY($1::uuid[]) AND failing_since IS NOT NULL",
+    ("ids",),
 )
 
 
@@ -104,9 +107,10 @@ class SqlEndpoints:
         )
 
     async def all(self) -> list[Endpoint]:
-        table = webhook_endpoints
-        rows = await self._db.execute(select(table).order_by(table.c.created_at, table.c.id))
-        return [_to_endpoint(row._mapping) for row in rows]
+        return [_to_endpoint(row) for row in await _ALL_ENDPOINTS.fetch(self._driver, {})]
+
+    async def clear_failing(self, endpoint_ids: Sequence[uuid.UUID]) -> None:
+        await _CLEAR_FAILING.execute(self._driver, {"ids": list(endpoint_ids)})
 
 
 def _to_delivery(row: Columns) -> Delivery:
@@ -123,7 +127,6 @@ def _to_delivery(row: Columns) -> Delivery:
         last_status=row["last_status"],
         last_error=row["last_error"],
         delivered_at=row["delivered_at"],
-        queued_at=row["queued_at"],
     )
 
 
@@ -139,7 +142,6 @@ def _delivery_row(delivery: Delivery) -> dict[str, object]:
         "last_status": delivery.last_status,
         "last_error": delivery.last_error,
         "delivered_at": delivery.delivered_at,
-        "queued_at": delivery.queued_at,
         "created_at": delivery.created_at,
         "updated_at": delivery.updated_at,
     }
@@ -203,37 +205,135 @@ class SqlDeliveries:
         )
         return [_to_delivery(row._mapping) for row in await self._db.execute(query)]
 
-    async def pending_for_event(self, event_id: uuid.UUID) -> int:
-        return int(await _PENDING_FOR_EVENT.fetch_value(self._driver, {"event_id": event_id}) or 0)
+    async def add_many(self, deliveries: Sequence[Delivery]) -> None:
+        if deliveries:
+            await _ADD_MANY.execute(self._driver, _columns(deliveries, _ADDED))
 
-    async def mark_queued(self, delivery_ids: Sequence[uuid.UUID], at: datetime) -> None:
-        table = webhook_deliveries
-        await self._db.execute(
-            update(table)
-            .where(table.c.id.in_(delivery_ids), table.c.state == DeliveryState.PENDING.value)
-            .values(queued_at=at)
-        )
+    async def claim_due(self, claim: Claim) -> list[Delivery]:
+        full = [endpoint for endpoint, room in claim.room.items() if room <= 0]
+        values = {
+            "now": claim.now,
+            "until": claim.until,
+            "limit": claim.limit,
+            "scan": claim.limit * _SCAN_FACTOR,
+            "per_endpoint": claim.per_endpoint,
+            "full": full,
+            "room_ids": list(claim.room),
+            "rooms": list(claim.room.values()),
+        }
+        return [_to_delivery(row) for row in await _CLAIM.fetch(self._driver, values)]
 
-    async def unqueued(self, now: datetime, limit: int) -> list[Delivery]:
-        table = webhook_deliveries
-        query = (
-            select(table)
-            .where(
-                table.c.state == DeliveryState.PENDING.value,
-                table.c.queued_at.is_(None),
-                func.coalesce(table.c.next_attempt_at, table.c.created_at) <= now,
-            )
-            .order_by(table.c.created_at, table.c.id)
-            .limit(limit)
-        )
-        return [_to_delivery(row._mapping) for row in await self._db.execute(query)]
+    async def record(self, recorded: Sequence[Recorded]) -> list[uuid.UUID]:
+        if not recorded:
+            return []
+        values = _columns([r.delivery for r in recorded], _RECORDED)
+        values["expected"] = [r.expected_attempts for r in recorded]
+        tried = [r.attempt for r in recorded if r.attempt is not None]
+        values |= {
+            "attempt_ids": [a.delivery_id for a in tried],
+            "numbers": [a.number for a in tried],
+            "ats": [a.at for a in tried],
+            "latencies": [a.latency_ms for a in tried],
+            "statuses": [a.status for a in tried],
+            "errors": [a.error for a in tried],
+        }
+        return [row["id"] for row in await _RECORD.fetch(self._driver, values)]
 
-    async def overdue(self, before: datetime, limit: int) -> list[Delivery]:
-        table = webhook_deliveries
-        query = (
-            select(table)
-            .where(table.c.state == DeliveryState.PENDING.value, table.c.next_attempt_at < before)
-            .order_by(table.c.next_attempt_at, table.c.id)
-            .limit(limit)
-        )
-        return [_to_delivery(row._mapping) for row in await self._db.execute(query)]
+    async def settle_events(self, event_ids: Sequence[uuid.UUID], at: datetime) -> None:
+        await _SETTLE.execute(self._driver, {"ids": list(set(event_ids)), "at": at})
+
+
+def _columns(deliveries: Sequence[Delivery], names: Sequence[str]) -> dict[str, list[object]]:
+    """The deliveries' rows as one array per column, for ``unnest``."""
+    rows = [_delivery_row(delivery) for delivery in deliveries]
+    return {name: [row[name] for row in rows] for name in names}
+
+
+# A claim looks at this many times its limit of the soonest due deliveries to share them out
+# by endpoint: enough that one endpoint's backlog does not hide the others'.
+_SCAN_FACTOR = 4
+_ADDED = (
+    "id", "endpoint_id", "event_id", "event_type", "state", "attempts", "next_attempt_at",
+    "created_at", "updated_at",
+)  # fmt: skip
+_RECORDED = (
+    "id", "state", "attempts", "next_attempt_at", "last_status", "last_error", "delivered_at",
+    "updated_at",
+)  # fmt: skip
+_ADD_MANY = Statement.raw(
+    """
+    INSERT INTO webhook_deliveries
+        (id, endpoint_id, event_id, event_type, state, attempts, next_attempt_at, created_at,
+         updated_at)
+    SELECT * FROM unnest(
+        $1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::int[],
+        $7::timestamptz[], $8::timestamptz[], $9::timestamptz[])
+    ON CONFLICT (id) DO NOTHING
+    """,
+    _ADDED,
+)
+# The soonest due, shared out by endpoint (each at most its room), leased: rows another
+# transaction holds are skipped, and a row changed since the scan is checked again.
+_CLAIM = Statement.raw(
+    """
+    WITH candidates AS (
+        SELECT id, endpoint_id, next_attempt_at FROM webhook_deliveries
+        WHERE state = 'pending' AND next_attempt_at <= $1 AND endpoint_id <> ALL($6::uuid[])
+        ORDER BY next_attempt_at, id
+        LIMIT $4
+    ), ranked AS (
+        SELECT c.id, c.next_attempt_at, coalesce(r.room, $5) AS room,
+               row_number() OVER (
+                   PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.id) AS place
+        FROM candidates AS c
+        LEFT JOIN unnest($7::uuid[], $8::int[]) AS r (endpoint_id, room) USING (endpoint_id)
+    ), chosen AS (
+        SELECT d.id FROM webhook_deliveries AS d JOIN ranked USING (id)
+        WHERE ranked.place <= ranked.room AND d.state = 'pending' AND d.next_attempt_at <= $1
+        ORDER BY ranked.next_attempt_at, d.id
+        LIMIT $3
+        FOR UPDATE OF d SKIP LOCKED
+    )
+    UPDATE webhook_deliveries AS d SET next_attempt_at = $2
+    FROM chosen WHERE d.id = chosen.id
+    RETURNING d.*
+    """,
+    ("now", "until", "limit", "scan", "per_endpoint", "full", "room_ids", "rooms"),
+)
+# Each delivery saved only if still pending with the attempts it had when claimed, and the
+# attempts of those saved added: one statement for a whole batch.
+_RECORD = Statement.raw(
+    """
+    WITH v AS (
+        SELECT * FROM unnest(
+            $1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::int[], $6::text[],
+            $7::timestamptz[], $8::timestamptz[], $9::int[])
+        AS v (id, state, attempts, next_attempt_at, last_status, last_error, delivered_at,
+              updated_at, expected)
+    ), saved AS (
+        UPDATE webhook_deliveries AS d
+        SET state = v.state, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
+            last_status = v.last_status, last_error = v.last_error,
+            delivered_at = v.delivered_at, updated_at = v.updated_at
+        FROM v WHERE d.id = v.id AND d.state = 'pending' AND d.attempts = v.expected
+        RETURNING d.id
+    ), tried AS (
+        INSERT INTO webhook_attempts (delivery_id, number, at, latency_ms, status, error)
+        SELECT a.* FROM unnest(
+            $10::uuid[], $11::int[], $12::timestamptz[], $13::int[], $14::int[], $15::text[])
+        AS a (delivery_id, number, at, latency_ms, status, error)
+        JOIN saved ON saved.id = a.delivery_id
+    )
+    SELECT id FROM saved
+    """,
+    (*_RECORDED, "expected", "attempt_ids", "numbers", "ats", "latencies", "statuses", "errors"),
+)
+_SETTLE = Statement.raw(
+    """
+    UPDATE outbox AS o
+    SET state = 'done', done_at = $2, dispatched_at = coalesce(o.dispatched_at, $2)
+    WHERE o.id = ANY($1::uuid[]) AND o.state <> 'done' AND NOT EXISTS (
+        SELECT 1 FROM webhook_deliveries AS d WHERE d.event_id = o.id AND d.state = 'pending')
+    """,
+    ("ids", "at"),
+)

@@ -82,7 +82,7 @@ OUTBOX_OLDEST_PENDING_AGE = Gauge(
 )
 WEBHOOK_DELIVERIES = Counter(
     "orderly_webhook_deliveries",
-    "Webhook delivery attempts, by outcome (delivered, retry, failed).",
+    "Webhook delivery attempts, by outcome (delivered, retry, dead).",
     ("outcome",),
 )
 WEBHOOK_DELIVERY_LATENCY = Histogram(
@@ -107,7 +107,8 @@ JOB_DURATION = Histogram(
 )
 DEAD_LETTERS = Counter(
     "orderly_dead_letters",
-    "Jobs Orderly gave up on, by job and reason (invalid_payload, unavailable, internal_error).",
+    "Jobs and webhook deliveries Orderly gave up on, by job (webhook_delivery for a delivery) "
+    "and reason (invalid_payload, unavailable, internal_error, retries_exhausted).",
     ("job", "reason"),
 )
 EMAILS_SENT = Counter(

@@ -23,7 +23,7 @@ it repeats, and so keeps its request id.
   last two days that Orderly missed (what ``orderly payments reconcile`` does by hand).
 
 Lost webhook deliveries are queued again by the relay's sweep, in every worker (see
-:mod:`orderly_worker.relay`).
+:mod:`orderly_worker.engine`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ namespace of its own that no other kind can produce, and never from a client's t
 
 - ``import:<hex>``: a product import, the SHA-256 of its submitter and idempotency key, or
   a new random id (:mod:`orderly_core.jobs.imports`);
-- ``webhook:<event>:<delivery>:<attempt>:<time>``: a webhook delivery's attempt;
 - ``<scheduled job name>:<unix ms>``: a run of a scheduled job, named by the queue;
 - ``<id>:retry-<n>``: a retry of the job ``<id>``.
 """
@@ -24,7 +23,6 @@ from dataclasses import dataclass
 from orderly_core.shared.context import Mode
 
 IMPORT_PRODUCTS = "import_products"
-DELIVER_WEBHOOK = "deliver_webhook"
 
 
 class PayloadError(ValueError):

@@ -57,6 +57,9 @@ class Event:
     data: Mapping[str, Any]  # JSON-ready: strings, numbers, booleans, null, lists, objects
     request_id: str  # of the request that caused it
     created_at: datetime
+    # Where the event sits in a distributed trace (a W3C traceparent), when the adapters trace:
+    # stamped and read by them only, so that its delivery continues the request's trace.
+    trace_context: str | None = None
 
 
 class Outbox(Protocol):
@@ -76,6 +79,10 @@ class Outbox(Protocol):
         ...
 
     async def get(self, event_id: uuid.UUID) -> Event | None: ...
+
+    async def get_many(self, event_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Event]:
+        """Those of these events that exist, by id."""
+        ...
 
     async def between(
         self, types: Sequence[EventType], since: datetime, until: datetime, limit: int

@@ -61,6 +61,10 @@ class InMemoryOutbox:
     async def get(self, event_id: uuid.UUID) -> Event | None:
         return next((event for event in self._rows if event.id == event_id), None)
 
+    async def get_many(self, event_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Event]:
+        wanted = set(event_ids)
+        return {event.id: event for event in self._rows if event.id in wanted}
+
     async def between(
         self, types: Sequence[EventType], since: datetime, until: datetime, limit: int
     ) -> list[Event]:

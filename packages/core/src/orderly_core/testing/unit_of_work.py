@@ -127,7 +127,9 @@ class InMemoryUnitOfWork:
             self._working.events, self._working.dispatched, self._working.done
         )
         self.endpoints = InMemoryEndpoints(self._working.endpoints)
-        self.deliveries = InMemoryDeliveries(self._working.deliveries, self._working.attempts)
+        self.deliveries = InMemoryDeliveries(
+            self._working.deliveries, self._working.attempts, self.outbox
+        )
         self.jobs = InMemoryJobRecords(self._working.jobs)
         self.sales = InMemorySales(self._working.orders, self._working.sales)
         self.shipping_rates = InMemoryShippingRates(self._working.shipping_rates)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from orderly_core.testing.platform import InMemoryOutbox
 from orderly_core.webhooks.model import Attempt, Delivery, DeliveryState, Endpoint
-from orderly_core.webhooks.ports import SendOutcome
+from orderly_core.webhooks.ports import Claim, Recorded, SendOutcome
 
 
 class InMemoryEndpoints:
@@ -30,11 +32,19 @@ class InMemoryEndpoints:
     async def all(self) -> list[Endpoint]:
         return sorted(self._rows.values(), key=lambda e: (e.created_at, e.id))
 
+    async def clear_failing(self, endpoint_ids: Sequence[uuid.UUID]) -> None:
+        for endpoint_id in endpoint_ids:
+            if (found := self._rows.get(endpoint_id)) is not None:
+                self._rows[endpoint_id] = replace(found, failing_since=None)
+
 
 class InMemoryDeliveries:
-    def __init__(self, rows: dict[uuid.UUID, Delivery], attempts: list[Attempt]) -> None:
+    def __init__(
+        self, rows: dict[uuid.UUID, Delivery], attempts: list[Attempt], outbox: InMemoryOutbox
+    ) -> None:
         self._rows = rows
         self._attempts = attempts
+        self._outbox = outbox
 
     async def add(self, delivery: Delivery) -> bool:
         if delivery.id in self._rows:
@@ -66,44 +76,52 @@ class InMemoryDeliveries:
             found = [d for d in found if (d.created_at, d.id) < after]
         return found[:limit]
 
-    async def pending_for_event(self, event_id: uuid.UUID) -> int:
-        return sum(
-            1
-            for d in self._rows.values()
-            if d.event_id == event_id and d.state is DeliveryState.PENDING
-        )
+    async def add_many(self, deliveries: Sequence[Delivery]) -> None:
+        for delivery in deliveries:
+            await self.add(delivery)
 
-    async def mark_queued(self, delivery_ids: Sequence[uuid.UUID], at: datetime) -> None:
-        for delivery_id in delivery_ids:
-            found = self._rows.get(delivery_id)
-            if found is not None and found.state is DeliveryState.PENDING:
-                self._rows[delivery_id] = replace(found, queued_at=at)
-
-    async def unqueued(self, now: datetime, limit: int) -> list[Delivery]:
-        found = sorted(
-            (
-                d
-                for d in self._rows.values()
-                if d.state is DeliveryState.PENDING
-                and d.queued_at is None
-                and (d.next_attempt_at or d.created_at) <= now
-            ),
-            key=lambda d: (d.created_at, d.id),
-        )
-        return found[:limit]
-
-    async def overdue(self, before: datetime, limit: int) -> list[Delivery]:
-        found = sorted(
+    async def claim_due(self, claim: Claim) -> list[Delivery]:
+        due = sorted(
             (
                 d
                 for d in self._rows.values()
                 if d.state is DeliveryState.PENDING
                 and d.next_attempt_at is not None
-                and d.next_attempt_at < before
+                and d.next_attempt_at <= claim.now
             ),
             key=lambda d: (d.next_attempt_at or d.created_at, d.id),
         )
-        return found[:limit]
+        taken: list[Delivery] = []
+        per_endpoint: Counter[uuid.UUID] = Counter()
+        for delivery in due:
+            room = claim.room.get(delivery.endpoint_id, claim.per_endpoint)
+            if len(taken) == claim.limit or per_endpoint[delivery.endpoint_id] >= room:
+                continue
+            per_endpoint[delivery.endpoint_id] += 1
+            taken.append(delivery)
+            self._rows[delivery.id] = replace(delivery, next_attempt_at=claim.until)
+        return taken
+
+    async def record(self, recorded: Sequence[Recorded]) -> list[uuid.UUID]:
+        saved = []
+        for entry in recorded:
+            stored = self._rows.get(entry.delivery.id)
+            if (
+                stored is None
+                or stored.state is not DeliveryState.PENDING
+                or stored.attempts != entry.expected_attempts
+            ):
+                continue
+            self._rows[stored.id] = entry.delivery
+            if entry.attempt is not None:
+                self._attempts.append(entry.attempt)
+            saved.append(stored.id)
+        return saved
+
+    async def settle_events(self, event_ids: Sequence[uuid.UUID], at: datetime) -> None:
+        waiting = {d.event_id for d in self._rows.values() if d.state is DeliveryState.PENDING}
+        ended = [event_id for event_id in event_ids if event_id not in waiting]
+        await self._outbox.mark_done(ended, at)
 
 
 @dataclass

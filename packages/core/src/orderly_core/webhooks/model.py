@@ -74,7 +74,6 @@ class Delivery:
     last_status: int | None = None
     last_error: str | None = None
     delivered_at: datetime | None = None
-    queued_at: datetime | None = None  # when its next attempt was handed to the queue
 
 
 @dataclass(frozen=True, slots=True)

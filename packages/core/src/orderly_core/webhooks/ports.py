@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -12,6 +12,26 @@ from orderly_core.platform.ports import Services
 from orderly_core.platform.unit import PlatformUnit
 from orderly_core.webhooks.model import Attempt, Delivery, Endpoint
 from orderly_core.webhooks.policy import WebhookPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Which due deliveries a worker takes, and until when it holds them."""
+
+    now: datetime  # due by then
+    until: datetime  # the lease: no other worker takes them before
+    limit: int  # at most this many in all
+    per_endpoint: int  # at most this many of one endpoint...
+    room: Mapping[uuid.UUID, int] = field(default_factory=dict)  # ...or this many of these
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A delivery as an attempt left it, and the attempt (``None``: it ended unsent)."""
+
+    delivery: Delivery
+    attempt: Attempt | None
+    expected_attempts: int  # its attempts when claimed: saved only if still so
 
 
 class EndpointRepository(Protocol):
@@ -25,6 +45,10 @@ class EndpointRepository(Protocol):
 
     async def all(self) -> list[Endpoint]:
         """Every endpoint, oldest first (a shop has a handful)."""
+        ...
+
+    async def clear_failing(self, endpoint_ids: Sequence[uuid.UUID]) -> None:
+        """End the failing streak of these endpoints (they answered)."""
         ...
 
 
@@ -49,22 +73,23 @@ class DeliveryRepository(Protocol):
         """The endpoint's deliveries newest first, after the (created_at, id) position."""
         ...
 
-    async def pending_for_event(self, event_id: uuid.UUID) -> int:
-        """How many deliveries of the event are still pending."""
+    async def add_many(self, deliveries: Sequence[Delivery]) -> None:
+        """Store new deliveries; one whose id exists is left as it is."""
         ...
 
-    async def mark_queued(self, delivery_ids: Sequence[uuid.UUID], at: datetime) -> None:
-        """Note that the next attempts of these (pending) deliveries were queued at ``at``."""
+    async def claim_due(self, claim: Claim) -> list[Delivery]:
+        """Lease the deliveries ``claim`` describes (rows another transaction holds are
+        skipped): their next attempt moves to ``claim.until``. The leased deliveries, soonest
+        due first."""
         ...
 
-    async def unqueued(self, now: datetime, limit: int) -> list[Delivery]:
-        """Pending deliveries due by ``now`` that were never handed to the queue (made by a
-        redelivery or a replay), oldest first."""
+    async def record(self, recorded: Sequence[Recorded]) -> list[uuid.UUID]:
+        """Save each delivery and add its attempt, where the stored delivery is still pending
+        with ``expected_attempts`` attempts; the ids of those saved."""
         ...
 
-    async def overdue(self, before: datetime, limit: int) -> list[Delivery]:
-        """Pending deliveries whose next attempt was due before ``before``, oldest first:
-        their queued job was lost (Redis restarted empty, a worker died)."""
+    async def settle_events(self, event_ids: Sequence[uuid.UUID], at: datetime) -> None:
+        """Mark done those of these events that no delivery waits for any more."""
         ...
 
 
