@@ -3,8 +3,13 @@ string; the ids on log lines."""
 
 from __future__ import annotations
 
+import json
+
+import pytest
+import structlog
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from orderly_db.log import configure_logging
 from orderly_telemetry.tracing import (
     add_trace_ids,
     context_of,
@@ -63,3 +68,21 @@ def test_a_malformed_traceparent_starts_a_new_trace(spans: InMemorySpanExporter)
 
     assert all(span.parent is None for span in spans.get_finished_spans())
     assert len(spans.get_finished_spans()) == 4
+
+
+def test_log_lines_written_in_a_span_carry_its_ids(
+    spans: InMemorySpanExporter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("json", "INFO")  # as the processes do (and the suite leaves it)
+    with continued_span("work", None) as span:
+        structlog.get_logger("test").info("inside")
+    structlog.get_logger("test").info("outside")
+
+    inside, outside = (json.loads(line) for line in capsys.readouterr().err.splitlines())
+    assert span is not None
+    context = span.get_span_context()
+    assert (inside["trace_id"], inside["span_id"]) == (
+        f"{context.trace_id:032x}",
+        f"{context.span_id:016x}",
+    )
+    assert "trace_id" not in outside
