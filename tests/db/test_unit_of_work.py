@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import REGISTRY
@@ -21,6 +23,7 @@ from orderly_core.catalogue.use_cases import (
     adjust_stock,
     update_product,
 )
+from orderly_core.platform.outbox import Event, EventType
 from orderly_core.platform.transaction import in_transaction
 from orderly_core.shared.errors import VersionConflict
 from orderly_core.unit_of_work import Dependencies, UnitOfWork
@@ -273,3 +276,32 @@ async def test_the_pool_gauges_count_connections_held_and_units_of_work_waiting(
         assert gauges() == (in_use + 1, waiting)
 
     assert gauges() == (in_use, waiting)
+
+
+async def test_published_events_are_counted_once_committed_and_never_when_rolled_back(
+    pg_deps: Dependencies,
+) -> None:
+    def counted() -> float:
+        return REGISTRY.get_sample_value("orderly_outbox_events_total", {"type": "stock.low"}) or 0
+
+    def event() -> Event:
+        return Event(uuid.uuid4(), EventType.STOCK_LOW, "product:MUG-1", 1, {}, "req-1", now())
+
+    before = counted()
+    async with pg_deps.unit_of_work() as uow:
+        await uow.outbox.add(event())
+        await uow.rollback()
+    async with pg_deps.unit_of_work() as uow:
+        await uow.outbox.add(event())
+    assert counted() == before  # rolled back, then left without a commit
+
+    async with pg_deps.unit_of_work() as uow:
+        await uow.outbox.add(event())
+        await uow.outbox.add(event())
+        await uow.commit()
+        await uow.commit()  # ends nothing more
+    assert counted() == before + 2
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

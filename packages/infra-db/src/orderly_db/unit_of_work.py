@@ -241,10 +241,12 @@ class SqlUnitOfWork:
             self._turns.give_back()
 
     async def commit(self) -> None:
-        published = self._repositories[7].added if self._repositories is not None else ()
+        outbox = None
+        if self._repositories is not None and self._transaction is not None:
+            outbox = self._repositories[7]
         await self._end(commit=True)
-        if published:
-            metrics.events_committed(published)
+        if outbox is not None and outbox.added:  # counted once, by the commit that ends it
+            metrics.events_committed(outbox.added)
 
     async def rollback(self) -> None:
         await self._end(commit=False)
