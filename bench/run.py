@@ -37,7 +37,11 @@ an uncounted warm-up)
                       ``bench/pgbench/reserve.sql``) with as many clients, for comparison;
     ``webhook_latency`` orders placed over HTTP at ``--webhook-rate`` per second (open loop)
                       with a receiver on 127.0.0.1 registered for ``order.placed``: the
-                      latency from the event's commit to its arrival (Orderly only).
+                      latency from the event's commit to its arrival (Orderly only);
+    ``webhook_isolation`` the same, with a second endpoint for ``order.placed`` that accepts
+                      connections and never answers: the fast receiver's latency;
+    ``webhook_throughput`` ``--backlog`` events committed at once, for one fast receiver:
+                      deliveries per second and the worker's CPU per delivery.
 
     The load comes from wrk (Debian's package), one thread, ``--connections`` keep-alive
     connections, with ``bench/wrk/scenario.lua`` making the requests. ``rps`` counts the
@@ -102,7 +106,8 @@ LUA = BENCH / "wrk" / "scenario.lua"
 PGBENCH_SQL = BENCH / "pgbench" / "reserve.sql"
 HOST = orders.HOST
 THROUGHPUT_SCENARIOS = ("product_get", "product_list", "order_place", "order_replay", "hot_sku")
-SCENARIOS = (*THROUGHPUT_SCENARIOS, "webhook_latency")
+WEBHOOK_SCENARIOS = ("webhook_latency", "webhook_isolation", "webhook_throughput")
+SCENARIOS = (*THROUGHPUT_SCENARIOS, *WEBHOOK_SCENARIOS)
 APPS = ("orderly", "baseline")
 REPLAY_ORDERS = 256
 STOCK = 1_000_000
@@ -125,6 +130,7 @@ class Config:
     pool_size: int
     server: str
     webhook_rate: float
+    backlog: int
     scenarios: tuple[str, ...]
     json_path: Path | None
     database_url: str | None
@@ -148,6 +154,7 @@ def parse_args(argv: Sequence[str] | None) -> Config:
     add("--pool-size", type=int, default=5, help="database connections per API process (5)")
     add("--server", choices=("uvicorn", "granian"), default="uvicorn", help="Orderly's server")
     add("--webhook-rate", type=float, default=100.0, help="orders/s for webhook_latency (100)")
+    add("--backlog", type=int, default=20_000, help="events for webhook_throughput (20,000)")
     add("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset, in order")
     add("--json", type=Path, dest="json_path", help="also write the results here")
     add("--database-url", help="an existing PostgreSQL (SQLAlchemy URL) instead of embedded")
@@ -172,6 +179,7 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         pool_size=args.pool_size,
         server=args.server,
         webhook_rate=args.webhook_rate,
+        backlog=args.backlog,
         scenarios=wanted,
         json_path=args.json_path,
         database_url=args.database_url,
@@ -763,6 +771,12 @@ class Bench:
         orders.progress(f"scenario {name}")
         if name == "webhook_latency":
             return self.webhook_latency()
+        if name == "webhook_isolation":
+            with contextlib.ExitStack() as stack:
+                hanging = webhooks.Hanging(stack)
+                return self.webhook_latency(hanging.url)
+        if name == "webhook_throughput":
+            return self.webhook_throughput()
         entry: dict[str, Any] = {}
         notes: list[str] = []
         for app in APPS:
@@ -834,12 +848,26 @@ class Bench:
         finally:
             await engine.dispose()
 
-    def webhook_latency(self) -> dict[str, Any]:
-        """bench/webhooks.py's measurement, on this stack, at --webhook-rate orders/s."""
+    def webhook_throughput(self) -> dict[str, Any]:
+        """A backlog of --backlog events, delivered by the one worker to one fast receiver."""
         asyncio.run(vacuum(self.settings))
+        measured = asyncio.run(
+            webhooks.backlog_throughput(
+                self.settings, self.worker, self.config.backlog, timeout_s=600.0
+            )
+        )
+        return {"orderly": measured}
+
+    def webhook_latency(self, hanging_url: str | None = None) -> dict[str, Any]:
+        """bench/webhooks.py's measurement, on this stack, at --webhook-rate orders/s; with
+        ``hanging_url``, beside an endpoint that never answers (webhook_isolation)."""
+        asyncio.run(vacuum(self.settings))
+        asyncio.run(webhooks.forget_endpoints(self.settings))
         listener = webhooks.listening_socket(contextlib.ExitStack())
         url = f"http://{HOST}:{listener.getsockname()[1]}{webhooks.RECEIVER_PATH}"
         secret = asyncio.run(webhooks.register_receiver(self.settings, url, [webhooks.PLACED]))
+        if hanging_url is not None:
+            asyncio.run(webhooks.register_receiver(self.settings, hanging_url, [webhooks.PLACED]))
         customers = self.dataset.customers[:50]
         seeded = orders.Seeded(self.dataset.skus, [email for _, email in customers], "")
         orderly = self.servers["orderly"]
@@ -871,6 +899,7 @@ class Bench:
         roots = {"server": orderly.process.pid, **self.load._roots}
         run = asyncio.run(webhooks.measure(config, running, orders.CpuProbe(roots)))
         listener.close()
+        asyncio.run(webhooks.forget_endpoints(self.settings))
         deliveries = webhooks.delivery_results(run, [webhooks.PLACED])
         placed = deliveries["by_type"][webhooks.PLACED]
         latency = placed["latency_ms"]
@@ -958,6 +987,7 @@ def bench(config: Config, stack: contextlib.ExitStack) -> dict[str, Any]:
             "api_workers": config.api_workers,
             "db_pool_size": config.pool_size,
             "webhook_rate": config.webhook_rate,
+            "backlog": config.backlog,
             "cpu_placement": placement.describe(),
             "load_generator": _first_line(["wrk", "--version"]),
             "orderly_revision": orders._revision(),
@@ -1049,6 +1079,18 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"webhook_latency: orders placed at {hooks['orders_per_s']}/s; rps is deliveries "
             "per second, p50/p99 run from the event's commit to its arrival at the receiver"
+        )
+    if "webhook_isolation" in report["scenarios"]:
+        lines.append(
+            "webhook_isolation: as webhook_latency, beside an endpoint that never answers; "
+            "the figures are the answering receiver's"
+        )
+    if "webhook_throughput" in report["scenarios"]:
+        backlog = report["scenarios"]["webhook_throughput"]["orderly"]
+        lines.append(
+            f"webhook_throughput: {backlog['requests']:,} events of a backlog delivered in "
+            f"{backlog['seconds']} s; rps is deliveries per second; the worker used "
+            f"{backlog['worker_cpu_ms_per_delivery']} ms of CPU per delivery"
         )
     for name, entry in report["scenarios"].items():
         lines.extend(f"PROBLEM in {name}: {problem}" for problem in entry.get("problems", []))

@@ -64,13 +64,12 @@ How to read the figures
     it commits; both clocks are this machine's. Orderly's records split it in three:
     ``created_at`` to the relay's claim (the outbox row's ``dispatched_at``: the rest of the
     transaction, its commit and ``NOTIFY``, and the relay's query), the claim to the first
-    attempt (the relay's transaction and its commit, the job queue, which each worker polls
-    every 0.1 s, and the job loading the delivery), and the attempt to the arrival (the
-    worker's HTTP client and the receiver). Below: what Orderly recorded of these events and
-    deliveries, and how their ``deliver_webhook`` jobs ended, from the results the queue
-    keeps. A delivery whose job was lost is sent again by the relay's sweep, some 30-40 s
-    later with the default ``WORKER_SWEEP_GRACE_S`` and ``WORKER_SWEEP_EVERY_S``: a maximum
-    latency of that size is such a delivery, not a slow one.
+    attempt (the relay's transaction and its commit, then the delivery engine's claim of the
+    due delivery), and the attempt to the arrival (the worker's HTTP client and the
+    receiver). Below: what Orderly recorded of these events and deliveries. A delivery whose
+    worker died mid-attempt is sent again once its lease ends (about 30 s with the default
+    ``WORKER_DELIVERY_TIMEOUT_S``): a maximum latency of that size is such a delivery, not a
+    slow one.
 
     The CPU table is ``orders.py``'s, from the first measured order to the last delivery,
     with a column for the workers (all of them) and ``bench`` for this process (load
@@ -89,6 +88,7 @@ import random
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -99,8 +99,6 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from arq.constants import result_key_prefix
-from redis.asyncio import Redis
 from returns.pipeline import is_successful
 from sqlalchemy import and_, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -116,7 +114,7 @@ from orderly_db.engine import create_engine
 from orderly_db.settings import ConfigurationError, InfraSettings
 from orderly_db.tables import outbox, webhook_attempts, webhook_deliveries
 from orderly_db.unit_of_work import dependencies_from_settings
-from orderly_worker.settings import POLL_DELAY_S, WorkerEnv, load_worker_env
+from orderly_worker.settings import WorkerEnv, load_worker_env
 
 if TYPE_CHECKING:  # mypy, run from the repository root, knows bench/orders.py as bench.orders
     from bench import orders
@@ -495,8 +493,13 @@ class Worker:
 
 def stack_environment(settings: InfraSettings) -> dict[str, str]:
     """What the API and the workers run with: ``orders.py``'s API environment (production,
-    ``LOG_LEVEL=WARNING``), and permission to deliver to plain http on 127.0.0.1."""
-    return {**orders.api_environment(settings), **WEBHOOK_PERMISSIONS, "LOG_LEVEL": "WARNING"}
+    ``LOG_LEVEL=WARNING``); the workers add :data:`WORKER_OVERRIDES`."""
+    return {**orders.api_environment(settings), "LOG_LEVEL": "WARNING"}
+
+
+# The workers deliver to receivers on 127.0.0.1 over plain http, which only a development
+# configuration may allow: a production one refuses to start with these permissions.
+WORKER_OVERRIDES = {**WEBHOOK_PERMISSIONS, "ENVIRONMENT": "development"}
 
 
 def worker_options(settings: InfraSettings) -> WorkerEnv:
@@ -520,7 +523,8 @@ def start_workers(
     workers: list[Worker] = []
     for index in range(1, count + 1):
         log = workdir / f"worker-{index}.log"
-        workers.append(Worker(f"worker {index}", orders.spawn(worker_argv(), env, log, stack), log))
+        process = orders.spawn(worker_argv(), {**env, **WORKER_OVERRIDES}, log, stack)
+        workers.append(Worker(f"worker {index}", process, log))
     return workers
 
 
@@ -558,11 +562,12 @@ async def seed_staff(settings: InfraSettings) -> str:
 
 
 async def wait_for_workers(engine: AsyncEngine, workers: Sequence[Worker]) -> None:
-    """Until every worker's relay listens for ``NOTIFY orderly_outbox`` (its start-up is
-    then done and it polls the queue)."""
+    """Until every worker's delivery engine listens for ``NOTIFY orderly_outbox`` (its
+    start-up is then done and it polls the queue): its listening connection's last statement
+    is the ``LISTEN``, or the probe that checks the connection now and then."""
     listening = text(
-        "select count(*) from pg_stat_activity "
-        "where application_name = 'orderly-worker' and query like 'LISTEN %'"
+        "select count(*) from pg_stat_activity where application_name = 'orderly-worker'"
+        " and (query like 'LISTEN %' or query = 'SELECT 1')"
     )
     deadline = time.monotonic() + orders.READY_TIMEOUT_S
     while True:
@@ -618,7 +623,6 @@ class Run:
     cpu: dict[str, float | None]
     cpu_elapsed_s: float
     records: list[Record]
-    jobs: Counter[str]  # how the measured events' deliver_webhook jobs ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -660,12 +664,11 @@ async def measure(config: Config, running: Running, probe: orders.CpuProbe) -> R
             after = probe.snapshot()
             await asyncio.sleep(SETTLE_S)
         records = await read_records(engine, measured, config.event_types)
-        jobs = await read_job_outcomes(running.settings.redis_url, {r.event_id for r in records})
     finally:
         await engine.dispose()
         await receiver.stop()
     cpu = probe.split(before, after)
-    return Run(warmup, measured, receiver, cpu, after.at - before.at, records, jobs)
+    return Run(warmup, measured, receiver, cpu, after.at - before.at, records)
 
 
 async def warm_up(
@@ -728,38 +731,6 @@ async def read_records(engine: AsyncEngine, phase: Phase, types: Sequence[str]) 
         for row in rows
         if (row.subject, row.type) in phase.expected
     ]
-
-
-async def read_job_outcomes(redis_url: str, event_ids: set[str]) -> Counter[str]:
-    """How the ``deliver_webhook`` jobs of these events ended, from the results the queue
-    keeps for a day (job ids ``webhook:<event id>:...``): ``succeeded``, or the status and
-    error code of the others."""
-    client = Redis.from_url(redis_url)
-    outcomes: Counter[str] = Counter()
-    try:
-        pattern = f"{result_key_prefix}webhook:*"
-        keys = [key async for key in client.scan_iter(match=pattern, count=1000)]
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            for key, raw in zip(chunk, await client.mget(chunk), strict=True):
-                event_id = key.decode().removeprefix(result_key_prefix).split(":")[1]
-                if raw is not None and event_id in event_ids:
-                    outcomes[_job_outcome(raw)] += 1
-    finally:
-        await client.aclose()
-    return outcomes
-
-
-def _job_outcome(raw: bytes) -> str:
-    try:
-        result = json.loads(raw).get("r")
-    except (ValueError, AttributeError):
-        return "unreadable result"
-    if not isinstance(result, dict):
-        return f"no result ({str(result)[:60]})"
-    error = result.get("error")
-    code = error.get("code") if isinstance(error, dict) else None
-    return f"{result.get('status')}: {code}" if code else str(result.get("status"))
 
 
 def _unix(moment: datetime | None) -> float | None:
@@ -954,7 +925,6 @@ def bench(config: Config, stack: contextlib.ExitStack) -> dict[str, Any]:
         "deliveries": delivery_results(run, config.event_types),
         "orderly_records": record_results(run),
         "cpu": cpu_results(run, config.workers),
-        "worker_jobs": dict(run.jobs.most_common()),
         "warmup": warmup_results(run),
         "samples_ms": samples(run),
         "logs": {
@@ -983,6 +953,7 @@ def software_info(postgres_version: str) -> dict[str, str]:
         "arq": version("arq"),
         "redis": version("redis"),
         "asyncpg": version("asyncpg"),
+        "aiohttp": version("aiohttp"),
     }
 
 
@@ -996,9 +967,9 @@ def config_info(
         "pay": config.pay,
         "event_types": list(config.event_types),
         "workers": config.workers,
-        "worker_max_jobs": options.worker_max_jobs,
+        "delivery_concurrency": options.worker_delivery_concurrency,
+        "delivery_per_endpoint": options.worker_delivery_per_endpoint,
         "worker_relay_poll_s": options.worker_relay_poll_s,
-        "queue_poll_s": POLL_DELAY_S,
         "worker_db_pool": f"{options.db_pool_size}+{options.db_max_overflow}",
         "api_workers": config.api_workers,
         "api_db_pool_per_worker": f"{settings.db_pool_size}+{settings.db_max_overflow}",
@@ -1013,7 +984,7 @@ def config_info(
 
 STAGE_LABELS = {
     "created_to_claimed": "  created_at to the relay's claim",
-    "claimed_to_attempt": "  claim to the attempt (queue, job)",
+    "claimed_to_attempt": "  claim to the attempt (the engine's claim)",
     "attempt_to_arrival": "  attempt to arrival (HTTP)",
 }
 
@@ -1026,14 +997,14 @@ def render(report: dict[str, Any]) -> str:
         orders.machine_line(machine),
         f"  software  Orderly {software['orderly']}, Python {software['python']}, "
         f"uvicorn {software['uvicorn']} (uvloop, httptools), arq {software['arq']}, "
-        f"httpx {software['httpx']}",
+        f"aiohttp {software['aiohttp']}",
         f"  database  {software['postgresql']}",
         f"  config    {config['rate_per_s']:g} orders/s for {config['duration_s']:g} s after "
         f"{config['warmup_s']:g} s warm-up{', each paid' if config['pay'] else ''}; "
         f"API workers {config['api_workers']}, client {config['client']}",
-        f"  workers   {config['workers']} process(es), {config['worker_max_jobs']} jobs each, "
-        f"relay poll {config['worker_relay_poll_s']:g} s, queue poll {config['queue_poll_s']:g} "
-        f"s, DB pool {config['worker_db_pool']} each",
+        f"  workers   {config['workers']} process(es), {config['delivery_concurrency']} "
+        f"attempts at once each ({config['delivery_per_endpoint']} per endpoint), "
+        f"relay poll {config['worker_relay_poll_s']:g} s, DB pool {config['worker_db_pool']} each",
         f"  receiver  {config['receiver']} for {', '.join(config['event_types'])} "
         "(in this process, answers 204)",
         "",
@@ -1050,7 +1021,6 @@ def render(report: dict[str, Any]) -> str:
         _cpu_table(cpu),
         "",
         _records_line(report["orderly_records"]),
-        _jobs_line(report["worker_jobs"]),
         _warmup_line(report["warmup"]),
         *_error_lines(report),
     ]
@@ -1137,11 +1107,6 @@ def _records_line(records: dict[str, Any]) -> str:
     )
 
 
-def _jobs_line(jobs: dict[str, int]) -> str:
-    outcomes = ", ".join(f"{count} {outcome}" for outcome, count in jobs.items()) or "none"
-    return f"Their deliver_webhook jobs, as the queue kept their results: {outcomes}"
-
-
 def _warmup_line(warmup: dict[str, Any]) -> str:
     return (
         f"Warm-up ({warmup['seconds']:g} s, not counted): {warmup['placed']} orders placed, "
@@ -1191,3 +1156,116 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --- Scenarios of the side-by-side harness (bench/run.py) ---------------------------------
+
+BACKLOG_TYPE = "stock.low"  # the backlog's events: no other endpoint subscribes to them
+
+
+async def forget_endpoints(settings: InfraSettings) -> None:
+    """Remove every webhook endpoint (and so their deliveries): each scenario registers its
+    own receivers, and what an earlier one left behind would share the worker with it."""
+    engine = create_engine(settings, application_name="orderly-bench")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("DELETE FROM webhook_endpoints"))
+    finally:
+        await engine.dispose()
+
+
+async def add_backlog(settings: InfraSettings, events: int) -> None:
+    """``events`` committed at once (one transaction, one ``NOTIFY``), as if a burst of
+    business had happened while no worker ran."""
+    engine = create_engine(settings, application_name="orderly-bench")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO outbox (id, type, subject, sequence, data, request_id,"
+                    " created_at, state)"
+                    " SELECT gen_random_uuid(), :type, 'product:backlog-' || n, 1,"
+                    " jsonb_build_object('sku', 'backlog-' || n), 'bench-backlog', now(),"
+                    " 'pending' FROM generate_series(1, :events) AS n"
+                ),
+                {"type": BACKLOG_TYPE, "events": events},
+            )
+            await connection.execute(text("SELECT pg_notify('orderly_outbox', '')"))
+    finally:
+        await engine.dispose()
+
+
+async def backlog_throughput(
+    settings: InfraSettings, worker: Worker, events: int, timeout_s: float
+) -> dict[str, Any]:
+    """How fast one worker delivers a backlog of ``events`` to one fast receiver, and the
+    worker's CPU per delivery (its process's CPU from the commit to the last arrival)."""
+    await forget_endpoints(settings)
+    with contextlib.ExitStack() as stack:
+        listener = listening_socket(stack)
+        url = f"http://{HOST}:{listener.getsockname()[1]}{RECEIVER_PATH}"
+        secret = await register_receiver(settings, url, [BACKLOG_TYPE])
+        receiver = Receiver(secret)
+        await receiver.start(listener)
+        probe = orders.CpuProbe({"worker": worker.process.pid})
+        try:
+            orders.progress(f"committing a backlog of {events:,} events")
+            before = probe.snapshot()
+            await add_backlog(settings, events)
+            keys = {(f"product:backlog-{n}", BACKLOG_TYPE) for n in range(1, events + 1)}
+            missing = await receiver.wait_for(keys, timeout_s, "backlog")
+            after = probe.snapshot()
+        finally:
+            await receiver.stop()
+    await forget_endpoints(settings)
+    arrived = sorted(arrival.at for arrival in receiver.first.values())
+    per_s = rate(arrived)
+    worker_share = probe.split(before, after)["worker"] or 0.0
+    worker_cpu_s = worker_share / 100 * (after.at - before.at)
+    delivered = len(arrived)
+    duplicates = sum(1 for a in receiver.arrivals if a.problem is None) - delivered
+    invalid = sum(1 for a in receiver.arrivals if a.problem is not None)
+    return {
+        "rps": None if per_s is None else round(per_s, 1),
+        "p50_ms": None,
+        "p99_ms": None,
+        "errors": len(missing) + invalid,
+        "requests": delivered,
+        "duplicates": duplicates,
+        "seconds": round(after.at - before.at, 2),
+        "worker_cpu_ms_per_delivery": round(1000 * worker_cpu_s / delivered, 3)
+        if delivered
+        else None,
+        "cpu_percent_of_one_core": probe.split(before, after),
+    }
+
+
+class Hanging:
+    """An endpoint that accepts connections, reads the requests and never answers: every
+    attempt to it lasts the worker's whole timeout."""
+
+    def __init__(self, stack: contextlib.ExitStack) -> None:
+        self._listener = listening_socket(stack)
+        self.url = f"http://{HOST}:{self._listener.getsockname()[1]}{RECEIVER_PATH}"
+        self._held: list[socket.socket] = []
+        self._stop = False
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+        stack.callback(self.close)
+
+    def _accept(self) -> None:
+        self._listener.settimeout(0.2)
+        while not self._stop:
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._held.append(connection)  # read by nobody, answered never
+
+    def close(self) -> None:
+        self._stop = True
+        self._thread.join(timeout=2)
+        for connection in self._held:
+            connection.close()

@@ -21,7 +21,7 @@ from orderly_core.webhooks.model import Attempt, Endpoint
 from orderly_core.webhooks.policy import WebhookPolicy
 from orderly_core.webhooks.signing import new_secret
 from orderly_db.unit_of_work import sql_dependencies
-from orderly_worker.sender import NON_PUBLIC, HttpxSender, without_addresses
+from orderly_worker.sender import NON_PUBLIC, HttpSender, without_addresses
 from tests.core.helpers import fresh
 from tests.worker.helpers import worker_running
 from tests.worker.receiver import receiving
@@ -35,7 +35,7 @@ LOOPBACK = ("127.0.0.1", "::1", "0:0:0:0:0:0:0:1")
 
 
 async def test_the_sender_refuses_a_name_resolving_to_loopback_without_naming_the_address() -> None:
-    sender = HttpxSender(WebhookPolicy(allow_http=True))
+    sender = HttpSender(WebhookPolicy(allow_http=True))
     try:
         with receiving() as receiver:
             url = receiver.url.replace("127.0.0.1", "localhost")

@@ -1,9 +1,12 @@
 """Sending webhook deliveries over HTTP, with Orderly's limits.
 
-One ``httpx.AsyncClient`` per worker process, opened at start-up and closed at shutdown, its
-connections kept alive and shared by every attempt:
+One aiohttp client session per worker process, opened at start-up and closed at shutdown, its
+connections kept alive and shared by every attempt (aiohttp's client: its HTTP parser is
+compiled, and an attempt costs a fraction of the CPU a pure-Python client needs; see
+bench/README.md):
 
-- connect and read timeouts (a receiver that hangs is a failed attempt, not a stuck worker);
+- connect and read timeouts, and a bound on the whole attempt (a receiver that hangs, or
+  answers a byte at a time, is a failed attempt, not a stuck worker);
 - redirects are never followed (a 3xx is a failed attempt: the endpoint's URL is wrong);
 - at most :data:`MAX_RESPONSE_BYTES` of an answer is read (only its status matters);
 - the guard against server-side request forgery: the endpoint's host is resolved and the
@@ -12,9 +15,8 @@ connections kept alive and shared by every attempt:
   as the cloud metadata address 169.254.169.254, shared, documentation, reserved, multicast,
   and IPv6 forms carrying such an IPv4 address), and plain ``http://`` is refused, unless the
   policy allows them (``orderly dev`` does, for a receiver on the developer's machine). The
-  client then connects by name, so a DNS answer that changes between the check and the
-  connection is not caught: run receivers' DNS you trust, or an egress proxy, where that
-  matters;
+  check is made by the client's own resolver, on the very addresses it then connects to, so a
+  DNS answer that changes between a check and the connection cannot slip through;
 - an attempt's error, shown to administrators, never names an address the host resolved to:
   a refusal says only that the host resolves to a non-public address, and addresses in a
   transport error's text (other than the URL's own host) are replaced by ``<address>``.
@@ -22,7 +24,6 @@ connections kept alive and shared by every attempt:
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import re
 import socket
@@ -30,7 +31,9 @@ import time
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
 
 from orderly_core.webhooks.policy import WebhookPolicy, is_public_address
 from orderly_core.webhooks.ports import SendOutcome
@@ -39,31 +42,36 @@ CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 10.0
 MAX_RESPONSE_BYTES = 64 * 1024
 NON_PUBLIC = "refused: the host resolves to a non-public address"
+DNS_CACHE_S = 10  # a host's checked addresses are reused this long
 
 # Runs of characters an IPv4 or IPv6 address is written with (a scope such as %eth0 included).
 _ADDRESS_LIKE = re.compile(r"[0-9A-Fa-f:.]*[:.][0-9A-Fa-f:.]*(?:%[\w.-]+)?")
 
 
-class RefusedAddress(Exception):  # noqa: N818 - the reason a delivery is not sent
-    pass
+class RefusedAddress(OSError):  # noqa: N818 - the reason a delivery is not sent
+    """The reason a delivery is not sent: its scheme, or where its host resolves to."""
 
 
-async def _check_destination(url: str, policy: WebhookPolicy) -> None:
-    parts = urlsplit(url)
-    if parts.scheme != "https" and not (parts.scheme == "http" and policy.allow_http):
-        raise RefusedAddress(f"refused: {parts.scheme}:// is not allowed")
-    if policy.allow_private_addresses:
-        return
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as error:
-        raise RefusedAddress(f"cannot resolve {host}: {error}") from None
-    for *_, address in found:
-        ip = ipaddress.ip_address(address[0])
-        if not is_public_address(ip):
-            raise RefusedAddress(NON_PUBLIC)
+class PublicOnlyResolver(AbstractResolver):
+    """The system's resolver, refusing a host when any of its addresses is not public."""
+
+    def __init__(self) -> None:
+        self._resolver = ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        try:
+            found = await self._resolver.resolve(host, port, family)
+        except OSError as error:
+            raise RefusedAddress(f"cannot resolve {host}: {error}") from None
+        for entry in found:
+            if not is_public_address(ipaddress.ip_address(entry["host"])):
+                raise RefusedAddress(NON_PUBLIC)
+        return found
+
+    async def close(self) -> None:
+        await self._resolver.close()
 
 
 def without_addresses(text: str, host: str) -> str:
@@ -93,26 +101,47 @@ def longest_attempt(timeout_s: float) -> float:
     return min(CONNECT_TIMEOUT_S, timeout_s) + 2 * timeout_s
 
 
-class HttpxSender:
+class HttpSender:
     def __init__(
         self,
         policy: WebhookPolicy,
-        client: httpx.AsyncClient | None = None,
         *,
         timeout_s: float = READ_TIMEOUT_S,
         connections: int = 100,
     ) -> None:
         self._policy = policy
-        self._longest_s = longest_attempt(timeout_s)
-        self._client = client or httpx.AsyncClient(
-            follow_redirects=False,
-            timeout=httpx.Timeout(timeout_s, connect=min(CONNECT_TIMEOUT_S, timeout_s)),
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-            trust_env=False,
+        self._timeout = aiohttp.ClientTimeout(
+            total=longest_attempt(timeout_s),
+            connect=min(CONNECT_TIMEOUT_S, timeout_s),
+            sock_read=timeout_s,
         )
+        self._connections = connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def _opened(self) -> aiohttp.ClientSession:
+        """The session, opened on first use (it belongs to the running event loop)."""
+        if self._session is None:
+            resolver: AbstractResolver = (
+                ThreadedResolver() if self._policy.allow_private_addresses else PublicOnlyResolver()
+            )
+            connector = aiohttp.TCPConnector(
+                limit=self._connections,
+                resolver=resolver,
+                ttl_dns_cache=DNS_CACHE_S,
+                enable_cleanup_closed=True,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._timeout,
+                trust_env=False,
+                auto_decompress=False,
+                skip_auto_headers=("Accept-Encoding",),
+            )
+        return self._session
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendOutcome:
         started = time.perf_counter()
@@ -121,26 +150,40 @@ class HttpxSender:
             return round((time.perf_counter() - started) * 1000)
 
         try:
-            async with asyncio.timeout(self._longest_s):
-                status = await self._post(url, body, headers)
+            status = await self._post(url, body, headers)
         except RefusedAddress as error:
             return SendOutcome(None, elapsed(), str(error))
-        except httpx.TimeoutException as error:
-            return SendOutcome(None, elapsed(), f"timed out ({type(error).__name__})")
-        except TimeoutError:
-            return SendOutcome(None, elapsed(), "timed out (the answer took too long)")
-        except httpx.HTTPError as error:
-            text = without_addresses(f"{type(error).__name__}: {error}", _host(url))
-            return SendOutcome(None, elapsed(), text[:500])
+        except aiohttp.ClientConnectorError as error:
+            if isinstance(error.os_error, RefusedAddress):
+                return SendOutcome(None, elapsed(), str(error.os_error))
+            return SendOutcome(None, elapsed(), _shown(error, url))
+        except (TimeoutError, aiohttp.ServerTimeoutError) as error:
+            return SendOutcome(None, elapsed(), f"timed out ({_timed_out(error)})")
+        except (aiohttp.ClientError, OSError) as error:
+            return SendOutcome(None, elapsed(), _shown(error, url))
         error_text = None if 200 <= status < 300 else f"HTTP {status}"
         return SendOutcome(status, elapsed(), error_text)
 
     async def _post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
-        await _check_destination(url, self._policy)
-        async with self._client.stream("POST", url, content=body, headers=dict(headers)) as r:
+        scheme = urlsplit(url).scheme
+        if scheme != "https" and not (scheme == "http" and self._policy.allow_http):
+            raise RefusedAddress(f"refused: {scheme}:// is not allowed")
+        session = self._opened()
+        async with session.post(url, data=body, headers=headers, allow_redirects=False) as r:
             read = 0
-            async for chunk in r.aiter_raw():
+            while read < MAX_RESPONSE_BYTES and (chunk := await r.content.readany()):
                 read += len(chunk)
-                if read >= MAX_RESPONSE_BYTES:
-                    break
-            return r.status_code
+            return r.status
+
+
+def _timed_out(error: BaseException) -> str:
+    if isinstance(error, aiohttp.ConnectionTimeoutError):
+        return "ConnectTimeout"
+    if isinstance(error, aiohttp.SocketTimeoutError):
+        return "ReadTimeout"
+    return "the answer took too long"
+
+
+def _shown(error: BaseException, url: str) -> str:
+    text = without_addresses(f"{type(error).__name__}: {error}", _host(url))
+    return text[:500]

@@ -33,8 +33,8 @@ from orderly_worker.jobs.imports import import_products_job
 from orderly_worker.jobs.scheduled import SCHEDULE
 from orderly_worker.retry import RetryPolicy
 from orderly_worker.runtime import RESOURCES, JobContext, WorkerResources
-from orderly_worker.sender import HttpxSender, longest_attempt
-from orderly_worker.telemetry import start_telemetry
+from orderly_worker.sender import HttpSender, longest_attempt
+from orderly_worker.telemetry import start_telemetry, traced
 
 KEEP_RESULT_S = 86_400  # a job's result stays readable for a day
 HEALTH_CHECK_INTERVAL_S = 10
@@ -159,7 +159,7 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
         )
         provider = provider_from_settings(env)
         deps = replace(dependencies_from_settings(engine, env), payment_provider=provider)
-        sender = HttpxSender(
+        sender = HttpSender(
             deps.webhooks,
             timeout_s=env.worker_delivery_timeout_s,
             connections=env.worker_delivery_concurrency,
@@ -167,7 +167,9 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
         queue = ArqJobQueue(ctx["redis"])
         options = env.engine_options
         delivering = (
-            DeliveryEngine(deps, engine, sender, options, queue) if env.worker_relay else None
+            DeliveryEngine(deps, engine, traced(sender), options, queue)
+            if env.worker_relay
+            else None
         )
 
         async def close() -> None:

@@ -7,16 +7,16 @@ relayed, and how old the oldest of them is. Every worker samples the same table,
 dashboards take the largest of the workers' values.
 
 Each delivery attempt is a span continuing the trace of the event's request
-(:func:`delivery_span`; the httpx instrumentation passes it on to the receiver in
-``traceparent``), and is counted once recorded, by outcome, with the time from the event's
-commit to the attempt's end (:func:`observe_deliveries`).
+(:func:`delivery_span`), passed on to the receiver in a ``traceparent`` header
+(:class:`TracedSender`), and is counted once recorded, by outcome, with the time from the
+event's commit to the attempt's end (:func:`observe_deliveries`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly_core.webhooks.delivery import Claimed, Sent
 from orderly_core.webhooks.model import Delivery, DeliveryState
+from orderly_core.webhooks.ports import SendOutcome, WebhookSender
 from orderly_telemetry.exposition import start_metrics_server
 from orderly_telemetry.metrics import (
     DEAD_LETTERS,
@@ -34,7 +35,12 @@ from orderly_telemetry.metrics import (
     WEBHOOK_DELIVERIES,
     WEBHOOK_DELIVERY_LATENCY,
 )
-from orderly_telemetry.tracing import configure_tracing, continued_span
+from orderly_telemetry.tracing import (
+    configure_tracing,
+    continued_span,
+    inject_traceparent,
+    tracing_enabled,
+)
 
 SAMPLE_EVERY_S = 15.0
 SAMPLE_TIMEOUT_S = 5.0  # a sample that takes longer is skipped, never queued up
@@ -117,3 +123,20 @@ def observe_deliveries(batch: Sequence[Sent], recorded: Sequence[Delivery]) -> N
             ended = sent.at + timedelta(milliseconds=sent.outcome.latency_ms)
             latency_s = (ended - sent.claimed.event.created_at).total_seconds()
             WEBHOOK_DELIVERY_LATENCY.labels(outcome).observe(max(latency_s, 0.0))
+
+
+class TracedSender:
+    """A sender that tells the receiver, in ``traceparent``, which trace its delivery is in."""
+
+    def __init__(self, sender: WebhookSender) -> None:
+        self._sender = sender
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendOutcome:
+        traced = dict(headers)
+        inject_traceparent(traced)
+        return await self._sender.send(url, body, traced)
+
+
+def traced(sender: WebhookSender) -> WebhookSender:
+    """``sender``, telling receivers the trace of each delivery when tracing is on."""
+    return TracedSender(sender) if tracing_enabled() else sender
