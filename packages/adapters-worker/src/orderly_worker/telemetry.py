@@ -44,7 +44,8 @@ from orderly_telemetry.tracing import (
 
 SAMPLE_EVERY_S = 15.0
 SAMPLE_TIMEOUT_S = 5.0  # a sample that takes longer is skipped, never queued up
-# One index range scan (the outbox's index on state and position), however long the backlog.
+# A range scan of the outbox's index on state and position, over the pending events only
+# (a handful when the relay keeps up); the timeout bounds it when a backlog has grown.
 _BACKLOG = text(
     "select count(*), coalesce(extract(epoch from now() - min(created_at)), 0) "
     "from outbox where state = 'pending'"
