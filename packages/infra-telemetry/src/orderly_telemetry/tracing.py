@@ -22,27 +22,33 @@ from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.trace import Span, SpanKind
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
-if TYPE_CHECKING:  # the SDK is imported when tracing is turned on, not by every process
+# OpenTelemetry is imported once tracing is turned on, not by every process at start-up.
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
     from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.trace import Span, SpanKind, Tracer
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 TRACES_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 SERVICE_NAME_ENV = "OTEL_SERVICE_NAME"
 TRACEPARENT = "traceparent"
-
-_PROPAGATOR = TraceContextTextMapPropagator()
-_TRACER = trace.get_tracer("orderly")
 
 
 class _State:
     enabled = False
     provider: TracerProvider | None = None
     exporters: ClassVar[list[SpanExporter]] = []
+    tracer: Tracer | None = None
+    propagator: TraceContextTextMapPropagator | None = None
+
+
+def _propagator() -> TraceContextTextMapPropagator:
+    if _State.propagator is None:
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        _State.propagator = TraceContextTextMapPropagator()
+    return _State.propagator
 
 
 def tracing_enabled() -> bool:
@@ -55,6 +61,7 @@ def configure_tracing(
     """Turn tracing on for this process when ``endpoint`` (the ``OTEL_EXPORTER_OTLP_ENDPOINT``
     setting, the collector's base URL) is set, or ``exporter`` is given (each span is then
     exported as it ends: for tests). Whether tracing is on."""
+    from opentelemetry import trace
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
@@ -77,6 +84,7 @@ def configure_tracing(
         name = os.environ.get(SERVICE_NAME_ENV) or service_name
         _State.provider = TracerProvider(resource=Resource.create({"service.name": name}))
         trace.set_tracer_provider(_State.provider)
+        _State.tracer = trace.get_tracer("orderly")
     if processor is not None:
         _State.provider.add_span_processor(processor)
     if not _State.enabled:
@@ -110,7 +118,7 @@ def current_traceparent() -> str | None:
     if not _State.enabled:
         return None
     carrier: dict[str, str] = {}
-    _PROPAGATOR.inject(carrier)
+    _propagator().inject(carrier)
     return carrier.get(TRACEPARENT)
 
 
@@ -118,7 +126,9 @@ def context_of(traceparent: str | None) -> Context | None:
     """The trace context a stored ``traceparent`` names (None if it is missing or malformed)."""
     if not traceparent:
         return None
-    context = _PROPAGATOR.extract({TRACEPARENT: traceparent})
+    from opentelemetry import trace
+
+    context = _propagator().extract({TRACEPARENT: traceparent})
     return context if trace.get_current_span(context).get_span_context().is_valid else None
 
 
@@ -127,16 +137,22 @@ def continued_span(
     name: str,
     traceparent: str | None,
     *,
-    kind: SpanKind = SpanKind.CONSUMER,
+    kind: SpanKind | None = None,
     attributes: dict[str, str | int] | None = None,
 ) -> Iterator[Span | None]:
     """A span continuing the trace ``traceparent`` names (a new trace without one), current
-    while the block runs; None when tracing is off."""
-    if not _State.enabled:
+    while the block runs (a consumer's span unless ``kind`` says otherwise); None when tracing
+    is off."""
+    if not _State.enabled or _State.tracer is None:
         yield None
         return
-    with _TRACER.start_as_current_span(
-        name, context=context_of(traceparent), kind=kind, attributes=attributes
+    from opentelemetry.trace import SpanKind
+
+    with _State.tracer.start_as_current_span(
+        name,
+        context=context_of(traceparent),
+        kind=kind or SpanKind.CONSUMER,
+        attributes=attributes,
     ) as span:
         yield span
 
@@ -144,7 +160,7 @@ def continued_span(
 def inject_traceparent(headers: MutableMapping[str, str]) -> None:
     """Add the active span's ``traceparent`` to outgoing ``headers`` (nothing when off)."""
     if _State.enabled:
-        _PROPAGATOR.inject(headers)
+        _propagator().inject(headers)
 
 
 def add_trace_ids(
@@ -153,6 +169,8 @@ def add_trace_ids(
     """A structlog processor: the active span's trace and span ids on the log line."""
     if not _State.enabled:
         return event
+    from opentelemetry import trace
+
     context = trace.get_current_span().get_span_context()
     if context.is_valid:
         event["trace_id"] = format(context.trace_id, "032x")
