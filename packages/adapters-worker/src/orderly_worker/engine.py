@@ -5,8 +5,7 @@ One loop per worker process does both. It wakes when PostgreSQL notifies ``order
 (sent by the commit that adds an event), when an attempt ends while due deliveries wait for
 room, and, as a safety net and for scheduled retries, every ``poll_s`` seconds. Each wake-up:
 
-1. relays batches until the outbox is empty
-   (:func:`~orderly_core.webhooks.delivery.relay_events`);
+1. relays a batch of events (:func:`~orderly_core.webhooks.delivery.relay_events`), then
 2. claims due deliveries while there is room
    (:func:`~orderly_core.webhooks.delivery.claim_deliveries`): at most ``concurrency``
    attempts under way in all and ``per_endpoint`` to one endpoint, so an endpoint that hangs
@@ -14,7 +13,9 @@ room, and, as a safety net and for scheduled retries, every ``poll_s`` seconds. 
    deliveries for ``lease``, longer than an attempt may last;
 3. sends each claimed delivery at once, concurrently, over the worker's one pooled HTTP
    client; as attempts end, their outcomes are recorded in batches, one transaction each
-   (:func:`~orderly_core.webhooks.delivery.record_deliveries`).
+   (:func:`~orderly_core.webhooks.delivery.record_deliveries`);
+
+and again from 1 until the outbox is empty.
 
 Several workers run engines at once: claims skip rows another worker holds, so no delivery is
 sent by two workers at a time. A worker killed mid-attempt leaves its leases to run out and
@@ -188,13 +189,13 @@ class DeliveryEngine:
 
     async def _wake_up(self, listener: _Listener) -> None:
         ctx = Context(RELAY_ACTOR, f"relay-{uuid.uuid4().hex[:12]}")
-        while True:
+        while True:  # a batch relayed, then what is due sent: a backlog starts leaving at once
             report = (await relay_events(self._deps, ctx)).unwrap()
             if report.events:
                 log.debug("events_relayed", events=report.events, deliveries=report.deliveries)
+            await self._claim(ctx)
             if report.events < RELAY_BATCH:
                 break
-        await self._claim(ctx)
         if time.monotonic() - self._last_reconcile >= self._options.reconcile_every_s:
             self._last_reconcile = time.monotonic()
             await listener.probe()
