@@ -4,6 +4,7 @@ string; the ids on log lines."""
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 import structlog
@@ -73,10 +74,17 @@ def test_a_malformed_traceparent_starts_a_new_trace(spans: InMemorySpanExporter)
 def test_log_lines_written_in_a_span_carry_its_ids(
     spans: InMemorySpanExporter, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    configure_logging("json", "INFO")  # as the processes do (and the suite leaves it)
-    with continued_span("work", None) as span:
-        structlog.get_logger("test").info("inside")
-    structlog.get_logger("test").info("outside")
+    previous, root = structlog.get_config(), logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    configure_logging("json", "INFO")  # as the processes do
+    try:
+        with continued_span("work", None) as span:
+            structlog.get_logger("test").info("inside")
+        structlog.get_logger("test").info("outside")
+    finally:  # the logging of the tests that follow is left as it was
+        structlog.configure(**previous)
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
     inside, outside = (json.loads(line) for line in capsys.readouterr().err.splitlines())
     assert span is not None

@@ -63,12 +63,12 @@ async def sample_outbox(engine: AsyncEngine) -> None:
 
 
 async def _sample_forever(engine: AsyncEngine, every_s: float) -> None:
-    while True:
+    while True:  # the first sample waits too: a worker starting takes no extra connection
+        await asyncio.sleep(every_s)
         try:
             await sample_outbox(engine)
         except Exception as error:  # a sample missed is not worth more than a line
             log.warning("outbox_sample_failed", error=type(error).__name__)
-        await asyncio.sleep(every_s)
 
 
 def start_telemetry(
