@@ -7,6 +7,7 @@ settings from the environment exactly as in production; the tests set the variab
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,10 @@ def job_logs() -> Iterator[list[MutableMapping[str, Any]]]:
     a stream that has since been closed, say) can decide how a job ends."""
     capture = LogCapture()
     previous = structlog.get_config()
-    structlog.configure(processors=[structlog.contextvars.merge_contextvars, capture])
+    structlog.configure(
+        processors=[structlog.contextvars.merge_contextvars, capture],
+        # Every level: an API run by an earlier test leaves INFO's filter behind.
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+    )
     yield capture.entries
     structlog.configure(**previous)
