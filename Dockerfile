@@ -43,6 +43,8 @@ COPY packages/adapters-http/pyproject.toml packages/adapters-http/pyproject.toml
 COPY packages/adapters-cli/pyproject.toml packages/adapters-cli/pyproject.toml
 COPY packages/adapters-worker/pyproject.toml packages/adapters-worker/pyproject.toml
 COPY packages/infra-payments/pyproject.toml packages/infra-payments/pyproject.toml
+COPY packages/infra-mail/pyproject.toml packages/infra-mail/pyproject.toml
+COPY packages/infra-telemetry/pyproject.toml packages/infra-telemetry/pyproject.toml
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --all-packages --no-dev --no-editable --no-install-workspace
 

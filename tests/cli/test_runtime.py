@@ -15,8 +15,10 @@ import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from orderly_cli.main import app
@@ -228,6 +230,7 @@ def test_serve_becomes_a_production_uvicorn(server_env: dict[str, str], tmp_path
         ):  # fmt: skip
             assert flag in me.cmdline
         assert wait_until(lambda: len(running(lambda p: p.ppid == process.pid)) >= 2, 60)
+        _metrics_cover_every_process(url, process.pid)
 
         os.kill(process.pid, signal.SIGTERM)
         assert process.wait(timeout=30) == 0
@@ -263,3 +266,29 @@ def test_worker_becomes_an_orderly_worker_process(
     finally:
         kill_session(process)
         log.close()
+
+
+def _health_requests_counted(url: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=5.0, trust_env=False).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "orderly_http_requests_total" and sample.labels == {
+                "route": "/health", "method": "GET", "status": "200",
+            }:  # fmt: skip
+                return sample.value
+    return 0.0
+
+
+def _metrics_cover_every_process(url: str, server_pid: int) -> None:
+    """Both API processes write their metrics to the directory `orderly serve` gave them,
+    and a scrape, answered by either, counts the requests both answered."""
+    workers = {p.pid for p in running(lambda p: p.ppid == server_pid)}  # and their tracker
+    environ = Path(f"/proc/{min(workers)}/environ").read_bytes().split(b"\0")
+    [directory] = [v.split(b"=", 1)[1].decode() for v in environ if v.startswith(b"PROMETHEUS_")]
+    before = _health_requests_counted(url)
+    for _ in range(40):  # a new connection each: the kernel hands them to either process
+        assert health_ok(url)
+    assert _health_requests_counted(url) - before == 40
+    writers = {int(f.stem.rsplit("_", 1)[1]) for f in Path(directory).glob("counter_*.db")}
+    assert len(writers) == 2
+    assert writers <= workers  # (the third child is multiprocessing's resource tracker)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
+from prometheus_client import REGISTRY
 from returns.result import Failure, Result, Success
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -20,6 +23,7 @@ from orderly_core.catalogue.use_cases import (
     adjust_stock,
     update_product,
 )
+from orderly_core.platform.outbox import Event, EventType
 from orderly_core.platform.transaction import in_transaction
 from orderly_core.shared.errors import VersionConflict
 from orderly_core.unit_of_work import Dependencies, UnitOfWork
@@ -248,3 +252,56 @@ async def test_waiting_longer_than_the_pool_timeout_is_a_transient_fault(
     assert is_transient(raised.value)
     async with SqlUnitOfWork(clean_engine, turns) as uow:  # the turn was given back
         assert await uow.products.get("MUG-1") is None
+
+
+async def test_the_pool_gauges_count_connections_held_and_units_of_work_waiting(
+    clean_engine: AsyncEngine,
+) -> None:
+    def gauges() -> tuple[float | None, float | None]:
+        return (
+            REGISTRY.get_sample_value("orderly_db_pool_connections_in_use"),
+            REGISTRY.get_sample_value("orderly_db_pool_waiting"),
+        )
+
+    in_use, waiting = gauges()
+    assert in_use is not None
+    assert waiting is not None
+    turns = Turns(1, wait_s=0.3)
+    async with SqlUnitOfWork(clean_engine, turns):
+        second = asyncio.create_task(SqlUnitOfWork(clean_engine, turns).__aenter__())
+        await asyncio.sleep(0.05)
+        assert gauges() == (in_use + 1, waiting + 1)
+        with pytest.raises(PoolTimeout):
+            await second  # gave up waiting: no longer counted as waiting
+        assert gauges() == (in_use + 1, waiting)
+
+    assert gauges() == (in_use, waiting)
+
+
+async def test_published_events_are_counted_once_committed_and_never_when_rolled_back(
+    pg_deps: Dependencies,
+) -> None:
+    def counted() -> float:
+        return REGISTRY.get_sample_value("orderly_outbox_events_total", {"type": "stock.low"}) or 0
+
+    def event() -> Event:
+        return Event(uuid.uuid4(), EventType.STOCK_LOW, "product:MUG-1", 1, {}, "req-1", now())
+
+    before = counted()
+    async with pg_deps.unit_of_work() as uow:
+        await uow.outbox.add(event())
+        await uow.rollback()
+    async with pg_deps.unit_of_work() as uow:
+        await uow.outbox.add(event())
+    assert counted() == before  # rolled back, then left without a commit
+
+    async with pg_deps.unit_of_work() as uow:
+        await uow.outbox.add(event())
+        await uow.outbox.add(event())
+        await uow.commit()
+        await uow.commit()  # ends nothing more
+    assert counted() == before + 2
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

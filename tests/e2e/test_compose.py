@@ -25,7 +25,9 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 SCHEMA_FILE = Path(__file__).with_name("compose-spec.json")
 
 SERVICES = frozenset({"postgres", "redis", "migrate", "api", "worker"})
-LONG_RUNNING = ("postgres", "redis", "api", "worker")
+# Started by `docker compose --profile observability up` (docs/observability.md).
+OBSERVABILITY = frozenset({"prometheus", "grafana"})
+LONG_RUNNING = ("postgres", "redis", "api", "worker", "prometheus", "grafana")
 APP_SERVICES = ("migrate", "api", "worker")
 
 # The `orderly` command line: each subcommand path and the options it accepts.
@@ -204,7 +206,11 @@ def test_compose_file_uses_the_current_format(compose: dict[str, Any]) -> None:
 
 
 def test_all_services_exist(services: dict[str, Service]) -> None:
-    assert set(services) == SERVICES
+    assert set(services) == SERVICES | OBSERVABILITY
+    for name in SERVICES:  # `docker compose up` starts the stack without the monitoring
+        assert "profiles" not in services[name], name
+    for name in OBSERVABILITY:
+        assert services[name]["profiles"] == ["observability"], name
 
 
 @pytest.mark.parametrize("name", LONG_RUNNING)

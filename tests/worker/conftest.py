@@ -82,7 +82,8 @@ def job_logs() -> Iterator[list[MutableMapping[str, Any]]]:
     previous = structlog.get_config()
     structlog.configure(
         processors=[structlog.contextvars.merge_contextvars, capture],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),  # every level
+        # Every level: an API run by an earlier test leaves INFO's filter behind.
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
     )
     yield capture.entries
     structlog.configure(**previous)

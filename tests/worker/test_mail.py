@@ -12,6 +12,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -100,6 +101,7 @@ async def test_placing_paying_and_shipping_an_order_mail_three_emails_once(
 ) -> None:
     deps = sql_dependencies(clean_engine)
     await make_product(deps, on_hand=10, unit_price=1250)
+    counted_before = _emails_counted()
     async with catching(tmp_path / "mail") as catcher:
         mail_env(monkeypatch, catcher.port)
         async with worker_running():
@@ -127,6 +129,23 @@ async def test_placing_paying_and_shipping_an_order_mail_three_emails_once(
     assert 'href="https://track.example/JD0001"' in shipped.html
     assert [(m.status, m.attempts) for m in recorded] == [(MailStatus.SENT, 1)] * 3
     assert {m.provider_message_id for m in recorded} == {m.message_id for m in emails}
+    counted = _emails_counted()
+    moved = {k: counted[k] - counted_before.get(k, 0.0) for k in counted}
+    assert {k: n for k, n in moved.items() if n} == {
+        "order_placed": 1.0,
+        "order_paid": 1.0,
+        "shipment_created": 1.0,
+    }
+
+
+def _emails_counted() -> dict[str, float]:
+    """The worker's count of emails sent, by template (the process's metrics)."""
+    found: dict[str, float] = {}
+    for metric in REGISTRY.collect():
+        for sample in metric.samples:
+            if sample.name == "orderly_emails_sent_total" and sample.labels["outcome"] == "sent":
+                found[sample.labels["kind"]] = sample.value
+    return found
 
 
 async def test_a_reset_link_from_the_email_works_once_and_leaves_no_token_behind(

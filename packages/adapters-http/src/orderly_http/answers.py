@@ -48,6 +48,7 @@ from orderly_http.problems import (
     idempotency_key_required,
 )
 from orderly_http.schemas import document_response, json_response
+from orderly_telemetry.metrics import IDEMPOTENT_REPLAYS
 
 type Body = BaseModel | Mapping[str, Any] | None
 """What a route renders from a use case's value: a resource model (serialised by
@@ -194,6 +195,7 @@ def answer[T](
         written["Location"] = location(value)
     if replayed:
         written[REPLAYED_HEADER] = "true"
+        IDEMPOTENT_REPLAYS.inc()
     return _response(render(value), status, written | dict(headers or {}))
 
 

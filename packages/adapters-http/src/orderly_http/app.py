@@ -1,7 +1,9 @@
 """The FastAPI application factory: ``uvicorn orderly_http.app:create_app --factory``.
 
-Nothing is built at import time. The factory reads and validates the settings; the lifespan
-configures logging, opens the engine and the Redis client, and closes them at shutdown.
+Nothing is built at import time. The factory reads and validates the settings and turns
+tracing on when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set; the lifespan configures logging, opens
+the engine and the Redis client, and closes them at shutdown. ``GET /metrics`` serves the
+Prometheus metrics (docs/observability.md).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from importlib.metadata import version
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from orderly_core.unit_of_work import Dependencies
@@ -51,7 +56,12 @@ from orderly_http.routes import (
 from orderly_http.routes.provider_events import MAX_EVENT_BYTES, STRIPE_EVENTS_PATH
 from orderly_http.security import AllowListCors, SecurityPolicy
 from orderly_http.settings import HttpSettings, http_settings
+from orderly_telemetry.exposition import forget_dead_processes, render
+from orderly_telemetry.tracing import configure_tracing, tracing_enabled
 
+METRICS_PATH = "/metrics"
+# Probes and scrapes make no spans: they would bury the traces of real requests.
+_UNTRACED = "/health,/ready,/metrics"
 # Product imports upload whole CSV files: they get MAX_IMPORT_BYTES instead of MAX_BODY_BYTES.
 IMPORT_PATH = "/api/v1/products/imports"
 
@@ -111,6 +121,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_format, settings.log_level)
+        forget_dead_processes()
         async with open_resources(settings, dependencies) as resources:
             app.state.resources = resources
             # Everything built so far (modules, routes, schemas, the engine) lives as long as
@@ -180,7 +191,21 @@ def create_app(
     if settings.cors_origins:
         app.add_middleware(AllowListCors, origins=settings.cors_origins)
     app.add_middleware(RequestIdMiddleware)
+    if settings.metrics_enabled:
+        app.add_route(METRICS_PATH, _metrics, methods=["GET"], include_in_schema=False)
+    configure_tracing("orderly-api", endpoint=settings.otel_exporter_otlp_endpoint)
+    if tracing_enabled():
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(app, excluded_urls=_UNTRACED)
     return app
+
+
+async def _metrics(request: Request) -> Response:
+    """Prometheus metrics of the API (every process of it: see orderly_telemetry.exposition).
+    Not in the OpenAPI document; unauthenticated, so kept from the public at the proxy."""
+    body, media_type = await run_in_threadpool(render, request.headers.get("accept"))
+    return Response(body, media_type=media_type)
 
 
 class _SecuredFastAPI(FastAPI):

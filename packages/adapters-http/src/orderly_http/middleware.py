@@ -5,7 +5,8 @@ From the outside in (see :func:`orderly_http.app.create_app`):
 - :class:`SecurityHeadersMiddleware` wraps even Starlette's last-resort error handler, so every
   response leaves with the security headers;
 - :class:`RequestIdMiddleware` gives the request its id, binds it into every log line, returns
-  it on every response and writes one access line per request;
+  it on every response, writes one access line per request and counts it in the metrics
+  (by route template, method and status, with its duration);
 - CORS (:mod:`orderly_http.security`), when origins are configured, so a browser can read
   every answer below it, problems and 500s included;
 - :class:`ErrorBoundaryMiddleware` turns an exception that escaped the app into a 500 problem,
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
@@ -31,8 +33,32 @@ from orderly_http.context import (
 )
 from orderly_http.problems import payload_too_large, unexpected
 from orderly_http.security import SecurityPolicy
+from orderly_telemetry.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS, UNMATCHED_ROUTE
 
 log = structlog.get_logger("orderly_http.access")
+
+type _Observers = tuple[Any, Any]  # a request's counter and duration histogram, labelled
+# The labelled metrics of each (route template, method, status) met so far: labelling one
+# takes a lock and a lookup, a few microseconds, paid once per combination instead of per
+# request. Templates, methods and statuses are few, so this stays small.
+_OBSERVERS: dict[tuple[str, str, int], _Observers] = {}
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _observers(scope: Scope, status: int) -> _Observers:
+    route = scope.get("route")
+    template = getattr(route, "path", None) if route is not None else None
+    method: str = scope["method"]
+    if method not in _METHODS:  # any token is a method to HTTP: never a label of its own
+        method = "OTHER"
+    key = (template or UNMATCHED_ROUTE, method, status)
+    found = _OBSERVERS.get(key)
+    if found is None:
+        found = _OBSERVERS[key] = (
+            HTTP_REQUESTS.labels(key[0], method, str(status)),
+            HTTP_REQUEST_DURATION.labels(key[0], method),
+        )
+    return found
 
 
 class SecurityHeadersMiddleware:
@@ -86,12 +112,16 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            duration_s = time.perf_counter() - started
+            requests, durations = _observers(scope, status)
+            requests.inc()
+            durations.observe(duration_s)
             log.info(
                 "request",
                 method=scope["method"],
                 path=scope["path"],
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(duration_s * 1000, 2),
             )
             structlog.contextvars.clear_contextvars()
 

@@ -94,6 +94,7 @@ from orderly_core.webhooks.errors import (
 from orderly_db.faults import is_transient
 from orderly_http.auth import InvalidToken
 from orderly_http.context import REQUEST_ID_HEADER, request_id_of
+from orderly_telemetry.metrics import IDEMPOTENT_REPLAYS, STOCK_RESERVATIONS_REFUSED
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 REPLAYED_HEADER = "Idempotent-Replayed"  # on the stored answer to a retried request
@@ -247,6 +248,9 @@ def domain_problem(
         request_id = error.request_id or request_id
         error = error.original
         headers[REPLAYED_HEADER] = "true"
+        IDEMPOTENT_REPLAYS.inc()
+    elif isinstance(error, OutOfStock) and not isinstance(ctx, str) and ctx.applies_changes:
+        STOCK_RESERVATIONS_REFUSED.inc()
     if isinstance(error, RequestInFlight):
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, ProviderUnavailable):

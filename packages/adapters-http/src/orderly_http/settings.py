@@ -28,6 +28,9 @@ class HttpSettings(InfraSettings, PaymentSettings):
     docs_enabled: bool = Field(
         default=True, description="Serve the OpenAPI document at /openapi.json, /docs and /redoc"
     )
+    metrics_enabled: bool = Field(
+        default=True, description="Serve Prometheus metrics at /metrics (unauthenticated)"
+    )
     ready_timeout_s: float = Field(
         default=2.0,
         gt=0,

@@ -13,6 +13,10 @@ ended:
 Infrastructure faults before the last try are not results: the job is put back on the queue
 to run again after a backoff (:mod:`orderly_worker.retry`).
 
+Every run is counted by job and outcome (``orderly_job_runs_total``: succeeded, failed,
+retry, dead) and timed; every dead letter is counted by its reason
+(``orderly_dead_letters_total``).
+
 Every job's record (:mod:`orderly_core.jobs.model`) follows it here, whoever queued it: it
 is ``running`` when a run starts (recorded then if nobody recorded it when queueing it, as
 for the scheduled runs), ``queued`` again with the error when a run is retried, then
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, cast
@@ -51,6 +56,7 @@ from orderly_core.platform.idempotency import Idempotent, without_replay
 from orderly_core.shared.context import Context
 from orderly_core.shared.errors import DomainError, error_members
 from orderly_core.unit_of_work import Dependencies
+from orderly_telemetry.metrics import DEAD_LETTERS, IDEMPOTENT_REPLAYS, JOB_DURATION, JOB_RUNS
 from orderly_worker.retry import is_infrastructure_fault
 from orderly_worker.runtime import (
     WORKER_ACTOR,
@@ -178,6 +184,7 @@ async def _give_up(
     held: WorkerResources, fields: dict[str, Any], run: JobRun, code: str, detail: str
 ) -> JobResult:
     """Record the job as dead (a dead letter) and answer the ``dead`` result."""
+    DEAD_LETTERS.labels(run.name, code).inc()
     result: JobResult = {"status": "dead", "error": {"code": code, "detail": detail}}
     await _record(held, fields, lambda deps, ctx: record_run_ended(deps, ctx, run, _ending(result)))
     return result
@@ -197,6 +204,7 @@ async def _after_exception(
         detail = f"gave up after {job_try} tries: {_describe(error)}"
         return await _give_up(held, fields, run, "unavailable", detail)
     delay = held.retry.backoff(job_try)
+    JOB_RUNS.labels(run.name, "retry").inc()
     log.warning("job_retry", error=_describe(error), retry_in_s=round(delay, 3))
     reason = _describe(error)
     await _record(held, fields, lambda deps, ctx: record_run_retrying(deps, ctx, run, reason))
@@ -213,21 +221,29 @@ def guarded(name: str, handler: JobHandler) -> Function:
         with structlog.contextvars.bound_contextvars(**fields):
             log.info("job_started")
             await _record(held, fields, lambda deps, c: record_run_started(deps, c, run))
+            started = time.perf_counter()
             try:
                 async with asyncio.timeout(held.job_timeout_s):
                     result = await handler(ctx, _payload(args, kwargs))
             except PayloadError as error:
                 log.error("job_dead", reason="invalid_payload", error=str(error))  # noqa: TRY400
-                return await _give_up(held, fields, run, "invalid_payload", str(error))
+                result = await _give_up(held, fields, run, "invalid_payload", str(error))
             except Exception as error:
-                return await _after_exception(error, held, fields, run)
-            log.info(
-                "job_finished", status=result["status"], code=result.get("error", {}).get("code")
-            )
-            result = _json_safe(result)
-            await _record(
-                held, fields, lambda deps, c: record_run_ended(deps, c, run, _ending(result))
-            )
+                result = await _after_exception(error, held, fields, run)
+            else:
+                log.info(
+                    "job_finished",
+                    status=result["status"],
+                    code=result.get("error", {}).get("code"),
+                )
+                result = _json_safe(result)
+                ended = _ending(result)
+                await _record(held, fields, lambda deps, c: record_run_ended(deps, c, run, ended))
+            finally:
+                JOB_DURATION.labels(name).observe(time.perf_counter() - started)
+            JOB_RUNS.labels(name, str(result.get("status"))).inc()
+            if result.get("replayed"):
+                IDEMPOTENT_REPLAYS.inc()
             return result
 
     run.__name__ = run.__qualname__ = name

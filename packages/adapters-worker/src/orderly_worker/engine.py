@@ -68,6 +68,7 @@ from orderly_core.webhooks.model import Delivery, DeliveryState
 from orderly_core.webhooks.ports import WebhookSender
 from orderly_db.outbox import CHANNEL
 from orderly_worker.mail import MailChannel
+from orderly_worker.telemetry import delivery_span, observe_deliveries
 
 MAX_BACKOFF_S = 30.0
 FIRST_BACKOFF_S = 0.25  # a PostgreSQL restart takes about that long
@@ -264,7 +265,8 @@ class DeliveryEngine:
         task.add_done_callback(done)
 
     async def _attempt(self, claimed: Claimed) -> None:
-        sent = await send_delivery(self._deps, claimed, self._sender)
+        with delivery_span(claimed):  # continues the trace of the request behind the event
+            sent = await send_delivery(self._deps, claimed, self._sender)
         self._outcomes.append(sent)
         self._ended.set()
 
@@ -297,6 +299,7 @@ class DeliveryEngine:
         except BaseException:
             self._outcomes[:0] = batch
             raise
+        observe_deliveries(batch, recorded)
         requests = {sent.claimed.delivery.id: sent.claimed.event.request_id for sent in batch}
         for delivery in recorded:
             _log_attempt(delivery, requests[delivery.id])

@@ -29,6 +29,7 @@ from orderly_core.mail.ports import MailOutcome, MailRenderer, MailSender
 from orderly_core.mail.sending import LEASE, claim_mail, deliver_one, record_outcomes
 from orderly_core.shared.context import Actor, Context
 from orderly_core.unit_of_work import Dependencies
+from orderly_worker.telemetry import observe_mail
 
 MAIL_ACTOR = Actor.system("mail")
 
@@ -107,6 +108,7 @@ class MailChannel:
         except BaseException:
             self._outcomes[:0] = batch
             raise
+        observe_mail(recorded)
         for message in recorded:
             _log_attempt(message)
 

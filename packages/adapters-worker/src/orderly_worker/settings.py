@@ -38,6 +38,7 @@ from orderly_worker.mail import MailChannel, MailOptions
 from orderly_worker.retry import RetryPolicy
 from orderly_worker.runtime import RESOURCES, JobContext, WorkerResources
 from orderly_worker.sender import HttpSender, longest_attempt
+from orderly_worker.telemetry import start_telemetry, traced
 
 KEEP_RESULT_S = 86_400  # a job's result stays readable for a day
 HEALTH_CHECK_INTERVAL_S = 10
@@ -60,6 +61,9 @@ class WorkerEnv(InfraSettings, PaymentSettings, MailSettings):
     """The worker's variables, on top of those every Orderly process reads."""
 
     worker_max_jobs: int = Field(default=10, ge=1, le=1000, description="Jobs run at once.")
+    worker_metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="Port of the worker's /metrics; 0: none."
+    )
     worker_job_timeout_s: float = Field(
         default=600.0, gt=0, description="A run taking longer is stopped and tried again."
     )
@@ -169,6 +173,11 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
         if setup_logging:
             configure_process_logging(env)
         engine = create_engine(env, application_name="orderly-worker")
+        stop_telemetry = start_telemetry(
+            engine,
+            metrics_port=env.worker_metrics_port,
+            tracing_endpoint=env.otel_exporter_otlp_endpoint,
+        )
         provider = provider_from_settings(env)
         deps = replace(dependencies_from_settings(engine, env), payment_provider=provider)
         sender = HttpSender(
@@ -189,7 +198,7 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
             else None
         )
         delivering = (
-            DeliveryEngine(deps, engine, sender, options, queue, mail=mail)
+            DeliveryEngine(deps, engine, traced(sender), options, queue, mail=mail)
             if env.worker_relay
             else None
         )
@@ -199,6 +208,7 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
                 await delivering.stop(grace_s=min(env.worker_shutdown_grace_s, 10))
             await sender.close()
             await close_provider(provider)
+            await stop_telemetry()
             await engine.dispose()
 
         ctx[RESOURCES] = WorkerResources(

@@ -2,7 +2,8 @@
 
 Development gets readable console lines, production one JSON object per line. Whatever the
 adapter binds with ``structlog.contextvars`` (request id, job id, command, actor) is merged
-into every line. No line carries a secret: values under secret-looking keys are masked, and
+into every line, with the trace and span ids of the active span when tracing is on. No line
+carries a secret: values under secret-looking keys are masked, and
 every rendered text, tracebacks included, has password hashes, tokens, webhook secrets,
 statement parameters and the rows PostgreSQL quotes in its error details masked before it is
 written. Lines that libraries write through the standard library (uvicorn, arq, alembic) are
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 import structlog
+
+from orderly_telemetry.tracing import add_trace_ids
 
 LogFormat = Literal["console", "json"]
 # uvicorn's ``--log-config``: its first lines (written before the application starts and
@@ -118,6 +121,7 @@ def configure_logging(log_format: LogFormat = "console", level: str = "INFO") ->
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_trace_ids,
         _mask_secrets,
     ]
     renderer: structlog.typing.Processor

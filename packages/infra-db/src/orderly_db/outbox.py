@@ -3,6 +3,9 @@
 Adding an event also sends ``NOTIFY orderly_outbox``; PostgreSQL delivers notifications only
 when the transaction commits, so a listener wakes exactly when there is a committed event to
 relay, and never for one that was rolled back.
+
+Each event keeps the W3C ``traceparent`` of the span active when it was added (only when
+tracing is on), so that whoever delivers it continues the trace of the request behind it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from orderly_core.platform.outbox import Event, EventType
 from orderly_db.statements import Columns, DriverConnection, Statement, json_text
 from orderly_db.tables import outbox
+from orderly_telemetry.tracing import current_traceparent
 
 CHANNEL = "orderly_outbox"
 
@@ -30,10 +34,20 @@ def _to_event(row: Columns) -> Event:
         data=row["data"],
         request_id=row["request_id"],
         created_at=row["created_at"],
+        trace_context=row["trace_context"],
     )
 
 
-_EVENT_COLUMNS = ("id", "type", "subject", "sequence", "data", "request_id", "created_at")
+_EVENT_COLUMNS = (
+    "id",
+    "type",
+    "subject",
+    "sequence",
+    "data",
+    "request_id",
+    "created_at",
+    "trace_context",
+)
 # The insert and its NOTIFY in one round trip.
 _ADD = Statement.compiled(
     select(func.pg_notify(CHANNEL, "")).select_from(
@@ -67,6 +81,7 @@ class SqlOutbox:
     def __init__(self, connection: AsyncConnection, driver: DriverConnection) -> None:
         self._db = connection
         self._driver = driver
+        self.added: list[Event] = []  # by this unit of work, counted once it commits
 
     async def add(self, event: Event) -> None:
         values = {
@@ -77,8 +92,10 @@ class SqlOutbox:
             "data": json_text(event.data),
             "request_id": event.request_id,
             "created_at": event.created_at,
+            "trace_context": event.trace_context or current_traceparent(),
         }
         await _ADD.execute(self._driver, values)
+        self.added.append(event)
 
     async def mark_done(self, event_ids: Sequence[uuid.UUID], at: datetime) -> None:
         await _MARK_DONE.execute(self._driver, {"ids": list(event_ids), "at": at})

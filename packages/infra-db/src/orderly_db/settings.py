@@ -46,6 +46,11 @@ class InfraSettings(LogSettings):
     )
     redis_url: str = Field(description="Redis URL for the job queue, e.g. redis://host:6379/0")
     environment: Literal["development", "production"] = "development"
+    otel_exporter_otlp_endpoint: str = Field(
+        default="",
+        max_length=2000,
+        description="OTLP/HTTP collector to send traces to (tracing is off when empty)",
+    )
     db_pool_size: int = Field(default=5, ge=1, le=100)
     # Overflow connections are closed as soon as they are returned, so under steady load they
     # are opened again and again (a new server process, statements prepared anew): a fixed

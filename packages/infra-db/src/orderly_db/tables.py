@@ -211,6 +211,8 @@ outbox = Table(
     Column("state", String(16), nullable=False, server_default="pending"),
     Column("dispatched_at", DateTime(timezone=True), nullable=True),
     Column("done_at", DateTime(timezone=True), nullable=True),
+    # The W3C traceparent of the transaction that published the event, when tracing is on.
+    Column("trace_context", Text, nullable=True),
     CheckConstraint("state in ('pending', 'dispatched', 'done')", name="state_known"),
     Index(None, "state", "position"),
     Index(None, "created_at"),

@@ -37,6 +37,7 @@ from orderly_db.shipments import SqlShipments
 from orderly_db.shipping import SqlShippingRates
 from orderly_db.statements import DriverConnection, translated
 from orderly_db.webhooks import SqlDeliveries, SqlEndpoints
+from orderly_telemetry import metrics
 
 _Repositories = tuple[
     SqlProducts,
@@ -259,7 +260,12 @@ class SqlUnitOfWork:
         return await claims_actor(self.users, claims)
 
     async def commit(self) -> None:
+        outbox = None
+        if self._repositories is not None and self._transaction is not None:
+            outbox = self._repositories[7]
         await self._end(commit=True)
+        if outbox is not None and outbox.added:  # counted once, by the commit that ends it
+            metrics.events_committed(outbox.added)
 
     async def rollback(self) -> None:
         await self._end(commit=False)
@@ -287,7 +293,8 @@ class Turns:
     others went through. ``asyncio.Semaphore`` is first come, first served, so with as many
     turns as the pool has connections nobody waits in the pool, only here, in line. Waiting
     longer than the pool's timeout fails as the pool would (``sqlalchemy.exc.TimeoutError``,
-    a transient fault).
+    a transient fault). The turns taken and those waited for are the pool's metrics
+    (``orderly_db_pool_connections_in_use`` and ``orderly_db_pool_waiting``).
     """
 
     def __init__(self, connections: int, wait_s: float) -> None:
@@ -295,13 +302,23 @@ class Turns:
         self._wait_s = wait_s
 
     async def take(self) -> None:
-        try:
-            async with asyncio.timeout(self._wait_s):
-                await self._free.acquire()
-        except TimeoutError:
-            raise PoolTimeout(f"no database connection free within {self._wait_s:g} s") from None
+        if self._free.locked():
+            metrics.DB_POOL_WAITING.inc()
+            try:
+                async with asyncio.timeout(self._wait_s):
+                    await self._free.acquire()
+            except TimeoutError:
+                raise PoolTimeout(
+                    f"no database connection free within {self._wait_s:g} s"
+                ) from None
+            finally:
+                metrics.DB_POOL_WAITING.dec()
+        else:
+            await self._free.acquire()  # a turn is free: taken at once, no waiting counted
+        metrics.DB_POOL_IN_USE.inc()
 
     def give_back(self) -> None:
+        metrics.DB_POOL_IN_USE.dec()
         self._free.release()
 
 

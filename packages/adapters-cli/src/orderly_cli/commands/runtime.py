@@ -3,6 +3,7 @@ for production (they are what the container image and ``compose.yaml`` run)."""
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -46,9 +47,16 @@ def serve(
     """Serve the HTTP API in production (uvicorn with uvloop and httptools).
 
     Needs DATABASE_URL and REDIS_URL. Believes X-Forwarded-For only from the proxies in
-    TRUSTED_PROXIES (default: none). Run `orderly db upgrade` first.
+    TRUSTED_PROXIES (default: none). Run `orderly db upgrade` first. With several processes,
+    their metrics are shared through files in PROMETHEUS_MULTIPROC_DIR (a fresh temporary
+    directory unless set), so that /metrics counts them all.
     """
     settings = _settings()
+    if workers > 1:
+        from orderly_telemetry.exposition import MULTIPROC_DIR_ENV, fresh_multiprocess_dir
+
+        given = os.environ.get(MULTIPROC_DIR_ENV)
+        os.environ[MULTIPROC_DIR_ENV] = fresh_multiprocess_dir(given)
     exec_process(
         api_argv(host, port, production=True, workers=workers, log_level=settings.log_level.lower())
     )

@@ -57,6 +57,9 @@ class Event:
     data: Mapping[str, Any]  # JSON-ready: strings, numbers, booleans, null, lists, objects
     request_id: str  # of the request that caused it
     created_at: datetime
+    # Where the event sits in a distributed trace (a W3C traceparent), when the adapters trace:
+    # stamped and read by them only, so that its delivery continues the request's trace.
+    trace_context: str | None = None
 
 
 class Outbox(Protocol):
