@@ -3,8 +3,11 @@
 A flat FastAPI handler per benchmarked route, with raw asyncpg running the SQL statements
 Orderly runs for that route, in the same transactions, on Orderly's own schema:
 
-- ``GET /api/v1/products/{sku}`` and ``GET /api/v1/products?limit=N``: one read in a
-  transaction;
+- ``GET /api/v1/products/{sku}`` and ``GET /api/v1/products?limit=N[&cursor=C]``: one read
+  in a transaction;
+- ``GET /api/v1/orders?limit=N`` (the caller's own orders, newest first) and
+  ``GET /api/v1/audit?limit=N`` (admins): the token checked as for an order, then the page
+  (and, for orders, the page's lines) in one transaction;
 - ``POST /api/v1/orders``: the bearer token checked (HS256, the account read by primary
   key in a transaction of its own), then one transaction that looks the idempotency key up,
   takes its advisory lock, looks again, locks the products, inserts the order and its lines,
@@ -23,6 +26,7 @@ Run by ``bench/run.py`` as ``uvicorn baseline:create_app --factory --app-dir ben
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import uuid
@@ -53,6 +57,26 @@ USER_BY_ID = (
 )
 PRODUCT_BY_SKU = "SELECT " + PRODUCT_COLUMNS + " FROM products WHERE sku = $1"  # noqa: S608
 PRODUCT_PAGE = "SELECT " + PRODUCT_COLUMNS + " FROM products ORDER BY sku LIMIT $1"  # noqa: S608
+PRODUCT_PAGE_AFTER = (
+    "SELECT " + PRODUCT_COLUMNS + " FROM products WHERE sku > $2 ORDER BY sku LIMIT $1"  # noqa: S608
+)
+ORDER_COLUMNS = (
+    "id, customer_id, status, total, currency, placed_at, updated_at, expires_at, version, "
+    "cancel_reason, email, shipping_address, shipping_method, shipping, delivered_at"
+)
+ORDER_PAGE = (
+    f"SELECT {ORDER_COLUMNS} FROM orders WHERE customer_id = $1 "  # noqa: S608
+    "ORDER BY placed_at DESC, id DESC LIMIT $2"
+)
+LINE_COLUMNS = (
+    "order_id, line_no, sku, quantity, unit_price, currency, shipped, delivered, returned, "
+    "cancelled"
+)
+AUDIT_PAGE = (
+    "SELECT id, at, actor_kind, actor_id, actor_role, operation, target_type, target_id, "
+    "request_id, idempotency_key, mode, changes FROM audit_entries "
+    "ORDER BY at DESC, id DESC LIMIT $1"
+)
 FIND_KEY = (
     "SELECT fingerprint, succeeded, kind, document, request_id, created_at, expires_at "
     "FROM idempotency_keys WHERE actor = $1 AND operation = $2 AND key = $3 AND expires_at > $4"
@@ -109,7 +133,9 @@ class NewOrder(BaseModel):
 
 
 def _json(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(document), status, headers, media_type="application/json")
+    # asyncpg's UUIDs are not uuid.UUID to orjson: written as text, as uuid.UUID would be.
+    body = orjson.dumps(document, default=str)
+    return Response(body, status, headers, media_type="application/json")
 
 
 def _product(row: asyncpg.Record) -> dict[str, Any]:
@@ -118,14 +144,30 @@ def _product(row: asyncpg.Record) -> dict[str, Any]:
     return product
 
 
+def _line(row: asyncpg.Record) -> dict[str, Any]:
+    line = dict(row)
+    del line["order_id"], line["line_no"]
+    return line
+
+
+def _order(row: asyncpg.Record, lines: list[dict[str, Any]]) -> dict[str, Any]:
+    order = dict(row)
+    order["lines"] = lines
+    return order
+
+
+def _cursor(position: str) -> str:
+    return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
+
+
 class Baseline:
     """The pool and the signing key; one method per route."""
 
     def __init__(self, pool: asyncpg.Pool, secret: str) -> None:
         self.pool, self.secret = pool, secret
 
-    async def customer(self, request: Request) -> str | None:
-        """The signed-in customer's id, or None (the caller gets 401)."""
+    async def account(self, request: Request) -> asyncpg.Record | None:
+        """The signed-in account, or None (the caller gets 401)."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer":
             return None
@@ -135,7 +177,12 @@ class Baseline:
             return None
         async with self.pool.acquire() as connection, connection.transaction():
             user = await connection.fetchrow(USER_BY_ID, uuid.UUID(claims["sub"]))
-        return str(user["id"]) if user is not None and user["active"] else None
+        return user if user is not None and user["active"] else None
+
+    async def customer(self, request: Request) -> str | None:
+        """The signed-in customer's id, or None (the caller gets 401)."""
+        user = await self.account(request)
+        return None if user is None else str(user["id"])
 
     async def get_product(self, sku: str) -> Response:
         async with self.pool.acquire() as connection, connection.transaction():
@@ -144,11 +191,58 @@ class Baseline:
             return Response(status_code=404)
         return _json(_product(row), headers={"ETag": f'"{row["version"]}"'})
 
-    async def list_products(self, limit: int) -> Response:
+    async def list_products(self, limit: int, cursor: str | None) -> Response:
+        after = None
+        if cursor is not None:
+            after = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         async with self.pool.acquire() as connection, connection.transaction():
-            rows = await connection.fetch(PRODUCT_PAGE, limit + 1)
+            if after is None:
+                rows = await connection.fetch(PRODUCT_PAGE, limit + 1)
+            else:
+                rows = await connection.fetch(PRODUCT_PAGE_AFTER, limit + 1, after)
         items = [_product(row) for row in rows[:limit]]
         cursor = items[-1]["sku"] if len(rows) > limit else None
+        return _json({"items": items, "next_cursor": cursor})
+
+    async def list_orders(self, limit: int, request: Request) -> Response:
+        """The caller's orders, newest first, with their lines (read as Orderly reads them:
+        the lines of the page's orders by an ``IN`` list of their ids)."""
+        customer_id = await self.customer(request)
+        if customer_id is None:
+            return Response(status_code=401)
+        async with self.pool.acquire() as connection, connection.transaction():
+            rows = await connection.fetch(ORDER_PAGE, customer_id, limit + 1)
+            shown = rows[:limit]
+            lines: dict[uuid.UUID, list[dict[str, Any]]] = {row["id"]: [] for row in shown}
+            if shown:
+                marks = ", ".join(f"${n}" for n in range(1, len(shown) + 1))
+                found = await connection.fetch(
+                    f"SELECT {LINE_COLUMNS} FROM order_lines WHERE order_id IN ({marks}) "  # noqa: S608
+                    "ORDER BY order_id, line_no",
+                    *(row["id"] for row in shown),
+                )
+                for line in found:
+                    lines[line["order_id"]].append(_line(line))
+        items = [_order(row, lines[row["id"]]) for row in shown]
+        cursor = None
+        if len(rows) > limit:
+            last = shown[-1]
+            cursor = _cursor(f"{last['placed_at'].isoformat()}|{last['id']}")
+        return _json({"items": items, "next_cursor": cursor})
+
+    async def list_audit(self, limit: int, request: Request) -> Response:
+        """The newest audit entries, for an admin."""
+        user = await self.account(request)
+        if user is None:
+            return Response(status_code=401)
+        if user["role"] != "admin":
+            return Response(status_code=403)
+        async with self.pool.acquire() as connection, connection.transaction():
+            rows = await connection.fetch(AUDIT_PAGE, limit + 1)
+        items = [dict(row) for row in rows[:limit]]
+        cursor = None
+        if len(rows) > limit:
+            cursor = _cursor(f"{items[-1]['at'].isoformat()}|{items[-1]['id']}")
         return _json({"items": items, "next_cursor": cursor})
 
     async def place_order(self, new: NewOrder, request: Request) -> Response:  # noqa: PLR0911
@@ -353,8 +447,16 @@ def create_app() -> FastAPI:
         return await holder["app"].get_product(sku)
 
     @app.get("/api/v1/products")
-    async def list_products(limit: int = 50) -> Response:
-        return await holder["app"].list_products(limit)
+    async def list_products(limit: int = 50, cursor: str | None = None) -> Response:
+        return await holder["app"].list_products(limit, cursor)
+
+    @app.get("/api/v1/orders")
+    async def list_orders(request: Request, limit: int = 50) -> Response:
+        return await holder["app"].list_orders(limit, request)
+
+    @app.get("/api/v1/audit")
+    async def list_audit(request: Request, limit: int = 50) -> Response:
+        return await holder["app"].list_audit(limit, request)
 
     @app.post("/api/v1/orders")
     async def place_order(new: NewOrder, request: Request) -> Response:

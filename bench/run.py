@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -73,12 +74,13 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
 import jwt
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -91,9 +93,10 @@ from orderly_db.settings import InfraSettings
 from orderly_db.tables import order_lines, products, stock_movements, users
 
 if TYPE_CHECKING:  # mypy, run from the repository root, knows bench/orders.py as bench.orders
-    from bench import orders, webhooks
+    from bench import orders, scale, webhooks
 else:  # run as a script, bench/ comes first on sys.path
     import orders
+    import scale
     import webhooks
 
 BENCH = Path(__file__).resolve().parent
@@ -102,7 +105,18 @@ LUA = BENCH / "wrk" / "scenario.lua"
 PGBENCH_SQL = BENCH / "pgbench" / "reserve.sql"
 HOST = orders.HOST
 THROUGHPUT_SCENARIOS = ("product_get", "product_list", "order_place", "order_replay", "hot_sku")
-SCENARIOS = (*THROUGHPUT_SCENARIOS, "webhook_latency")
+SCALE_SCENARIOS = (
+    "product_get",
+    "product_list",
+    "product_list_deep",
+    "order_place",
+    "order_list",
+    "audit_list",
+)
+DEFAULT_SCENARIOS = (*THROUGHPUT_SCENARIOS, "webhook_latency")
+SCENARIOS = (*DEFAULT_SCENARIOS, "product_list_deep", "order_list", "audit_list")
+SCALE_PRODUCTS = 1_000_000
+DEEP_PAGE_FROM_END = 500  # product_list_deep resumes this many products before the last
 APPS = ("orderly", "baseline")
 REPLAY_ORDERS = 256
 STOCK = 1_000_000
@@ -122,6 +136,7 @@ class Config:
     products: int
     customers: int
     api_workers: int
+    workers: int
     pool_size: int
     server: str
     webhook_rate: float
@@ -130,6 +145,9 @@ class Config:
     database_url: str | None
     redis_url: str | None
     profile_dir: Path | None = None
+    scale: bool = False
+    orders: int = 0
+    pin: bool = True
 
 
 def parse_args(argv: Sequence[str] | None) -> Config:
@@ -142,24 +160,55 @@ def parse_args(argv: Sequence[str] | None) -> Config:
     add("--warmup", type=int, help="uncounted seconds before each run (3; quick: 1)")
     add("--connections", type=int, default=16, help="wrk connections (16)")
     add("--hot-connections", type=int, default=32, help="connections on the hot SKU (32)")
-    add("--products", type=int, default=10_000, help="products to seed (10000)")
-    add("--customers", type=int, default=1_000, help="customers to seed (1000)")
+    add("--products", type=int, help="products to seed (10000; --scale: 1000000)")
+    add("--customers", type=int, help="customers to seed (1000; --scale: a tenth of products)")
+    add("--orders", type=int, help="--scale: delivered orders to seed (as many as products)")
+    add(
+        "--scale",
+        action="store_true",
+        help="seed by COPY a catalogue, customers and order history at scale, and run the "
+        f"scale scenarios ({', '.join(SCALE_SCENARIOS)})",
+    )
     add("--api-workers", type=int, default=1, help="server worker processes per API (1)")
+    add("--workers", type=int, default=1, help="background workers (orderly worker) (1)")
+    add(
+        "--no-pin",
+        action="store_false",
+        dest="pin",
+        help="no fixed cores: every process may run on any core (to compare replicas)",
+    )
     add("--pool-size", type=int, default=5, help="database connections per API process (5)")
     add("--server", choices=("uvicorn", "granian"), default="uvicorn", help="Orderly's server")
     add("--webhook-rate", type=float, default=100.0, help="orders/s for webhook_latency (100)")
-    add("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset, in order")
+    add(
+        "--scenarios",
+        help=f"comma-separated, in order (default: {','.join(DEFAULT_SCENARIOS)}; with --scale, "
+        f"{','.join(SCALE_SCENARIOS)}); also known: {','.join(sorted(set(SCENARIOS)))}",
+    )
     add("--json", type=Path, dest="json_path", help="also write the results here")
     add("--database-url", help="an existing PostgreSQL (SQLAlchemy URL) instead of embedded")
     add("--redis-url", help="an existing Redis instead of embedded")
     add("--profile", type=Path, dest="profile_dir", help="py-spy Orderly's API into this dir")
     args = parser.parse_args(argv)
-    wanted = tuple(name.strip() for name in args.scenarios.split(",") if name.strip())
+    default = SCALE_SCENARIOS if args.scale else DEFAULT_SCENARIOS
+    listed = args.scenarios if args.scenarios is not None else ",".join(default)
+    wanted = tuple(name.strip() for name in listed.split(",") if name.strip())
     if unknown := [name for name in wanted if name not in SCENARIOS]:
         parser.error(f"unknown scenarios: {', '.join(unknown)} (known: {', '.join(SCENARIOS)})")
-    for name in ("connections", "hot_connections", "products", "customers", "api_workers"):
+    if args.orders is not None and not args.scale:
+        parser.error("--orders needs --scale")
+    if args.products is None:
+        args.products = SCALE_PRODUCTS if args.scale else 10_000
+    if args.customers is None:
+        args.customers = max(1, args.products // 10) if args.scale else 1_000
+    if args.orders is None:
+        args.orders = args.products if args.scale else 0
+    names = ("connections", "hot_connections", "products", "customers", "api_workers", "workers")
+    for name in names:
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.orders < 0:
+        parser.error("--orders must not be negative")
     return Config(
         quick=args.quick,
         duration_s=args.duration or (4 if args.quick else 20),
@@ -169,6 +218,7 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         products=args.products,
         customers=args.customers,
         api_workers=args.api_workers,
+        workers=args.workers,
         pool_size=args.pool_size,
         server=args.server,
         webhook_rate=args.webhook_rate,
@@ -177,6 +227,9 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         database_url=args.database_url,
         redis_url=args.redis_url,
         profile_dir=args.profile_dir,
+        scale=args.scale,
+        orders=args.orders,
+        pin=args.pin,
     )
 
 
@@ -195,7 +248,7 @@ class Placement:
 
     def describe(self) -> str:
         if self.server is None:
-            return "not pinned (one usable core)"
+            return "not pinned (--no-pin, or one usable core)"
         return (
             f"APIs on core {self.server}; wrk, pgbench, PostgreSQL, Redis, the worker and "
             f"the harness on core {self.client}"
@@ -227,16 +280,25 @@ class Dataset:
     customers: list[tuple[str, str]]  # (id, email)
     run: str
     postgres_version: str
+    admin: tuple[str, str] | None = None  # (id, email): the audit list's reader
+    seeding: dict[str, Any] | None = None  # --scale: rows and seconds per table
 
 
 async def seed(settings: InfraSettings, config: Config) -> Dataset:
     """Migrate to head, then insert the products (with their opening stock movements) and
-    the customers (one password, hashed once) in bulk."""
+    the customers (one password, hashed once) in bulk; with ``--scale``, COPY the catalogue,
+    the customers and the order history of ``bench/scale.py``."""
     engine = create_engine(settings, application_name="orderly-bench")
     try:
         orders.progress("migrating the schema to head")
         await migrate.upgrade(engine, "head")
         run = secrets.token_hex(3).upper()
+        if config.scale:
+            dataset = await seed_scale(settings, config, run)
+            async with engine.connect() as connection:
+                await connection.execute(text("checkpoint"))
+                postgres = str(await connection.scalar(text("select version()")))
+            return replace(dataset, postgres_version=postgres)
         now = datetime.now(UTC)
         skus = [f"B{run}-{index:05d}" for index in range(config.products)]
         hot = {name: f"HOT-{run}-{name.upper()}" for name in (*APPS, "pgbench")}
@@ -310,7 +372,33 @@ async def seed(settings: InfraSettings, config: Config) -> Dataset:
         await engine.dispose()
 
 
-def access_tokens(secret: str, customers: Sequence[tuple[str, str]]) -> list[str]:
+async def seed_scale(settings: InfraSettings, config: Config, run: str) -> Dataset:
+    """``bench/scale.py``'s data by COPY, with the three hot products."""
+    size = scale.Size(config.products, config.customers, config.orders)
+    hot = {name: f"HOT-{run}-{name.upper()}" for name in (*APPS, "pgbench")}
+    password = await Argon2Passwords.from_settings(settings).hash(orders.PASSWORD)
+    started = time.monotonic()
+    connection = await asyncpg.connect(scale.driver_url(settings.database_url))
+    try:
+        seeded = await scale.seed(
+            connection,
+            size,
+            run=run,
+            password_hash=password,
+            hot=list(hot.values()),
+            progress=orders.progress,
+        )
+    finally:
+        await connection.close()
+    seconds = round(time.monotonic() - started, 1)
+    orders.progress(f"seeded in {seconds} s")
+    seeding = {"rows": seeded.rows, "seconds": seeded.seconds, "total_s": seconds}
+    return Dataset(seeded.skus, hot, seeded.customers, run, "", seeded.admin, seeding)
+
+
+def access_tokens(
+    secret: str, customers: Sequence[tuple[str, str]], role: str = "customer"
+) -> list[str]:
     """Access tokens as Orderly issues them (HS256, sub/role/iat/exp/jti), signed with the
     APIs' key: the customers need not sign in one by one."""
     now = int(time.time())
@@ -319,7 +407,7 @@ def access_tokens(secret: str, customers: Sequence[tuple[str, str]]) -> list[str
         jwt.encode(
             {
                 "sub": user_id,
-                "role": "customer",
+                "role": role,
                 "iat": now,
                 "exp": expires,
                 "jti": uuid.uuid4().hex,
@@ -602,8 +690,10 @@ def write_data(
     skus: Sequence[str] = (),
     tokens: Sequence[str] = (),
     replays: Sequence[tuple[str, str, str]] = (),
+    cursors: Sequence[str] = (),
 ) -> Path:
     lines = [f"S {sku}" for sku in skus] + [f"T {token}" for token in tokens]
+    lines += [f"C {cursor}" for cursor in cursors]
     lines += [f"R {token} {key} {sku}" for token, key, sku in replays]
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -793,12 +883,21 @@ class Bench:
             entry["problems"] = notes
         return entry
 
-    def measure(self, name: str, server: Server) -> tuple[Measured, str | None]:
+    def measure(self, name: str, server: Server) -> tuple[Measured, str | None]:  # noqa: PLR0911
         tokens = self.tokens
         if name == "product_get":
             return self.load.run(server, name), None
         if name == "product_list":
             return self.load.run(server, name), None
+        if name == "product_list_deep":
+            data = write_data(self.workdir / "deep.txt", cursors=[self.deep_cursor()])
+            return self.load.run(server, name, data), None
+        if name == "order_list":
+            data = write_data(self.workdir / "owners.txt", tokens=tokens)
+            return self.load.run(server, name, data), None
+        if name == "audit_list":
+            data = write_data(self.workdir / "admin.txt", tokens=[self.admin_token()])
+            return self.load.run(server, name, data), None
         if name == "order_place":
             data = write_data(self.workdir / "place.txt", skus=self.dataset.skus, tokens=tokens)
             return self.load.run(server, name, data), None
@@ -819,6 +918,19 @@ class Bench:
             measured = self.load.run(server, name, data, self.config.hot_connections)
             return measured, asyncio.run(self.check_hot(server.name))
         raise AssertionError(name)
+
+    def deep_cursor(self) -> str:
+        """The cursor of a page near the end of the catalogue (in SKU order): the one after
+        the product ``DEEP_PAGE_FROM_END`` before the last, as Orderly writes it."""
+        ordered = sorted([*self.dataset.skus, *self.dataset.hot.values()])
+        after = ordered[max(0, len(ordered) - DEEP_PAGE_FROM_END)]
+        return base64.urlsafe_b64encode(after.encode()).decode().rstrip("=")
+
+    def admin_token(self) -> str:
+        """An admin's access token (``--scale`` seeds one): the audit list's reader."""
+        if self.dataset.admin is None:
+            raise orders.BenchError("audit_list needs an admin: run it with --scale")
+        return access_tokens(self.env["JWT_SECRET"], [self.dataset.admin], "admin")[0]
 
     async def orders_now(self) -> int:
         engine = create_engine(self.settings, application_name="orderly-bench")
@@ -901,7 +1013,7 @@ def _ratio(orderly: float | None, other: float | None) -> float | None:
 
 def bench(config: Config, stack: contextlib.ExitStack) -> dict[str, Any]:
     started = datetime.now(UTC)
-    placement = Placement.of_machine()
+    placement = Placement.of_machine() if config.pin else Placement(None, None)
     workdir = orders.make_workdir(stack)
     servers = orders.start_servers(workdir, stack, config.database_url, config.redis_url)
     pin_tree(servers.postgres_pid, placement.client)
@@ -912,7 +1024,7 @@ def bench(config: Config, stack: contextlib.ExitStack) -> dict[str, Any]:
     dataset = asyncio.run(seed(settings, config))
     secret = secrets.token_urlsafe(48)
     env = {
-        **webhooks.stack_environment(settings),
+        **orders.api_environment(settings),
         "JWT_SECRET": secret,
         "DB_POOL_SIZE": str(config.pool_size),
     }
@@ -920,16 +1032,22 @@ def bench(config: Config, stack: contextlib.ExitStack) -> dict[str, Any]:
         name: start_server(name, config, env=env, workdir=workdir, stack=stack, placement=placement)
         for name in APPS
     }
-    worker = webhooks.start_workers(1, env, workdir, stack)[0]
-    pin_tree(worker.process.pid, placement.client)
+    # Production refuses the switches that let the worker deliver to http://127.0.0.1, so
+    # the workers (and they alone) run in the development environment.
+    worker_env = {**env, **webhooks.WEBHOOK_PERMISSIONS, "ENVIRONMENT": "development"}
+    workers = webhooks.start_workers(config.workers, worker_env, workdir, stack)
+    for each in workers:
+        pin_tree(each.process.pid, placement.client)
+    worker = workers[0]
     for server in apps.values():
         wait_ready(server)
     tokens = access_tokens(secret, dataset.customers)
-    roots = {
+    roots: dict[str, int | None] = {
         "PostgreSQL": servers.postgres_pid,
         "Redis": servers.redis_pid,
         "worker": worker.process.pid,
     }
+    roots |= {f"worker {n}": each.process.pid for n, each in enumerate(workers[1:], start=2)}
     skus = write_data(workdir / "skus.txt", skus=dataset.skus)
     load = Load(config, placement, roots, skus, settings)
     run = Bench(config, placement, settings, dataset, tokens, apps, load, workdir, worker, env)
@@ -956,6 +1074,10 @@ def bench(config: Config, stack: contextlib.ExitStack) -> dict[str, Any]:
             "customers": config.customers,
             "server": config.server,
             "api_workers": config.api_workers,
+            "workers": config.workers,
+            "scale": config.scale,
+            "orders": config.orders,
+            "seeding": dataset.seeding,
             "db_pool_size": config.pool_size,
             "webhook_rate": config.webhook_rate,
             "cpu_placement": placement.describe(),
@@ -1042,8 +1164,11 @@ def render(report: dict[str, Any]) -> str:
         f"Orderly on {settings['server']} ({settings['api_workers']} worker process(es), pool "
         f"{settings['db_pool_size']}); wrk: {settings['connections']} connections "
         f"({settings['hot_connections']} on the hot SKU), {settings['duration_s']} s per run "
-        f"after {settings['warmup_s']} s of warm-up",
+        f"after {settings['warmup_s']} s of warm-up; {settings['workers']} background worker(s)",
     ]
+    if seeding := settings.get("seeding"):
+        counts = ", ".join(f"{table} {n}" for table, n in seeding["rows"].items())
+        lines.append(f"scale: seeded by COPY in {seeding['total_s']} s ({counts})")
     if "webhook_latency" in report["scenarios"]:
         hooks = report["scenarios"]["webhook_latency"]["orderly"]
         lines.append(

@@ -2,11 +2,14 @@
 --
 --   wrk ... -s bench/wrk/scenario.lua URL -- SCENARIO DATA_FILE RUN_ID
 --
--- SCENARIO: product_get | product_list | order_place | hot_sku | order_replay.
+-- SCENARIO: product_get | product_list | product_list_deep | order_place | hot_sku |
+--           order_replay | order_list | audit_list.
 -- DATA_FILE, written by bench/run.py, holds one item per line:
 --   S <sku>                      a SKU to read or order (order_place: one at random per
 --                                request; hot_sku: the first)
---   T <token>                    a customer's access token (one at random per order)
+--   T <token>                    an access token (one at random per request): a customer's
+--                                (order_place, order_list), an admin's (audit_list)
+--   C <cursor>                   the page to resume after (product_list_deep)
 --   R <token> <key> <sku>        an order placed already, resent as it was (order_replay)
 -- RUN_ID makes the keys of order_place and hot_sku unique to this run.
 --
@@ -19,7 +22,7 @@ function setup(thread)
   thread:set("thread_id", thread_number)
 end
 
-local scenario, skus, tokens, replays, run_id
+local scenario, skus, tokens, replays, cursors, run_id
 local counter = 0
 local replay_next = 1
 
@@ -37,13 +40,15 @@ end
 
 function init(args)
   scenario, run_id = args[1], args[3] or "run"
-  skus, tokens, replays = {}, {}, {}
+  skus, tokens, replays, cursors = {}, {}, {}, {}
   for line in io.lines(args[2]) do
     local kind, rest = line:match("^(%u) (.*)$")
     if kind == "S" then
       skus[#skus + 1] = rest
     elseif kind == "T" then
       tokens[#tokens + 1] = rest
+    elseif kind == "C" then
+      cursors[#cursors + 1] = rest
     elseif kind == "R" then
       local token, key, sku = rest:match("^(%S+) (%S+) (%S+)$")
       replays[#replays + 1] = { token, key, sku }
@@ -62,6 +67,16 @@ function request()
     return wrk.format("GET", "/api/v1/products/" .. skus[math.random(#skus)])
   elseif scenario == "product_list" then
     return wrk.format("GET", "/api/v1/products?limit=50")
+  elseif scenario == "product_list_deep" then
+    return wrk.format("GET", "/api/v1/products?limit=50&cursor=" .. cursors[1])
+  elseif scenario == "order_list" then
+    return wrk.format("GET", "/api/v1/orders?limit=50", {
+      ["Authorization"] = "Bearer " .. tokens[math.random(#tokens)],
+    })
+  elseif scenario == "audit_list" then
+    return wrk.format("GET", "/api/v1/audit?limit=50", {
+      ["Authorization"] = "Bearer " .. tokens[math.random(#tokens)],
+    })
   elseif scenario == "order_place" or scenario == "hot_sku" then
     counter = counter + 1
     local key = run_id .. "-" .. thread_id .. "-" .. counter
