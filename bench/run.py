@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import json
 import os
@@ -922,9 +921,9 @@ class Bench:
     def deep_cursor(self) -> str:
         """The cursor of a page near the end of the catalogue (in SKU order): the one after
         the product ``DEEP_PAGE_FROM_END`` before the last, as Orderly writes it."""
-        ordered = sorted([*self.dataset.skus, *self.dataset.hot.values()])
-        after = ordered[max(0, len(ordered) - DEEP_PAGE_FROM_END)]
-        return base64.urlsafe_b64encode(after.encode()).decode().rstrip("=")
+        return scale.deep_cursor(
+            [*self.dataset.skus, *self.dataset.hot.values()], DEEP_PAGE_FROM_END
+        )
 
     def admin_token(self) -> str:
         """An admin's access token (``--scale`` seeds one): the audit list's reader."""

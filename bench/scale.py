@@ -24,6 +24,7 @@ spread over the customers round robin, so each has ``orders / customers`` of the
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import time
@@ -73,6 +74,14 @@ class Seeded:
     admin: tuple[str, str]
     rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+
+
+def deep_cursor(skus: Sequence[str], from_end: int) -> str:
+    """The catalogue's ``next_cursor`` (unpadded base64url of the last SKU shown) for a page
+    that starts ``from_end`` products before the end of ``skus`` in SKU order."""
+    ordered = sorted(skus)
+    after = ordered[max(0, len(ordered) - from_end - 1)]
+    return base64.urlsafe_b64encode(after.encode()).decode().rstrip("=")
 
 
 def driver_url(database_url: str) -> str:
