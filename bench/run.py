@@ -5,6 +5,8 @@ Run from the repository root (it is not a test)::
     uv run python bench/run.py              # every scenario, 20 s each (about 9 minutes)
     uv run python bench/run.py --quick      # every scenario, 4 s each (under 3 minutes)
     uv run python bench/run.py --json out.json --scenarios order_place,hot_sku
+    uv run python bench/run.py --scale      # 1,000,000 products and orders (about 20 minutes)
+    uv run python bench/run.py --scale --quick --products 100000   # a smoke test of it
 
 What runs
     Embedded PostgreSQL and Redis in a fresh directory under ``.bench-tmp/`` (or the servers
@@ -17,15 +19,32 @@ What runs
       ``LOG_LEVEL=WARNING``; ``--server granian`` runs it under granian instead), with
       ``--api-workers`` worker processes;
     - the baseline, ``bench/baseline.py``, under the same server settings;
-    - one background worker (``orderly worker``), which relays the outbox as in production.
+    - ``--workers`` background workers (``orderly worker``, one by default), which relay the
+      outbox as in production (in the development environment: production refuses the
+      switches that let them deliver to the receiver on 127.0.0.1).
 
     With two or more usable cores the split is fixed: both APIs on the first core; the load
     generator, PostgreSQL, Redis and the worker on the last. The results name it.
+    ``--no-pin`` lets every process run on any core (to see what a second API process and a
+    second worker buy: ``--no-pin --api-workers 2 --workers 2`` against ``--no-pin``).
+
+    ``--scale`` seeds instead, by COPY (``bench/scale.py``), ``--products`` products
+    (1,000,000), ``--customers`` customers (a tenth of them) and ``--orders`` delivered orders
+    (as many as products) with their lines, stock movements and audit entries, plus one admin;
+    the tables are then frozen and written out (``VACUUM (FREEZE, ANALYZE)``, ``CHECKPOINT``)
+    before anything is measured. Its scenarios are product_get, product_list,
+    product_list_deep, order_place, order_list and audit_list; compare them with the same
+    command at ``--products 10000``.
 
 What is measured, per scenario, Orderly then the baseline (each after ``VACUUM ANALYZE`` and
 an uncounted warm-up)
     ``product_get``   ``GET /api/v1/products/{sku}``, a random SKU of the catalogue;
     ``product_list``  ``GET /api/v1/products?limit=50``;
+    ``product_list_deep`` the same with the ``cursor`` of a page 500 products before the end
+                      of the catalogue;
+    ``order_list``    ``GET /api/v1/orders?limit=50``, a random customer's own orders;
+    ``audit_list``    ``GET /api/v1/audit?limit=50`` as an admin (``--scale`` only: it seeds
+                      the admin);
     ``order_place``   ``POST /api/v1/orders`` signed in as a random customer, one line of a
                       random SKU, a new ``Idempotency-Key`` each time;
     ``order_replay``  the same POST resent with a used key and body (orders placed just
@@ -50,8 +69,9 @@ an uncounted warm-up)
 
 Output
     A table on stdout, the results as JSON (``--json PATH``, and always
-    ``bench/results/latest.json``, or ``quick.json`` for ``--quick``) and a PNG chart beside
-    it. Ctrl-C stops everything it started and removes its data.
+    ``bench/results/latest.json``, or ``quick.json`` for ``--quick``; ``scale-latest.json``
+    and ``scale-quick.json`` with ``--scale``) and a PNG chart beside it. Ctrl-C stops
+    everything it started and removes its data.
 """
 
 from __future__ import annotations
@@ -294,7 +314,12 @@ async def seed(settings: InfraSettings, config: Config) -> Dataset:
         run = secrets.token_hex(3).upper()
         if config.scale:
             dataset = await seed_scale(settings, config, run)
+            # Every page the COPY wrote is dirty and its rows' hint bits unset: frozen and
+            # written out now, or the first measured runs would pay for it (the buffers they
+            # evict, the checkpoint that flushes them).
+            orders.progress("freezing and writing out the seeded tables")
             async with engine.connect() as connection:
+                await connection.execute(text("vacuum (freeze, analyze)"))
                 await connection.execute(text("checkpoint"))
                 postgres = str(await connection.scalar(text("select version()")))
             return replace(dataset, postgres_version=postgres)
@@ -1251,7 +1276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("interrupted: stopping what was started", file=sys.stderr)
             return 130
     RESULTS.mkdir(exist_ok=True)
-    stem = "quick" if config.quick else "latest"
+    stem = ("scale-" if config.scale else "") + ("quick" if config.quick else "latest")
     paths = [RESULTS / f"{stem}.json"] + ([config.json_path] if config.json_path else [])
     for path in paths:
         path.write_text(json.dumps(report, indent=2, default=str) + "\n")
