@@ -319,6 +319,7 @@ async def seed(settings: InfraSettings, config: Config) -> Dataset:
             # evict, the checkpoint that flushes them).
             orders.progress("freezing and writing out the seeded tables")
             async with engine.connect() as connection:
+                await connection.execute(text("set statement_timeout = 0"))
                 await connection.execute(text("vacuum (freeze, analyze)"))
                 await connection.execute(text("checkpoint"))
                 postgres = str(await connection.scalar(text("select version()")))
@@ -759,6 +760,7 @@ async def vacuum(settings: InfraSettings) -> None:
     engine = create_engine(settings, application_name="orderly-bench")
     try:
         async with engine.connect() as connection:
+            await connection.execute(text("set statement_timeout = 0"))  # a large database's
             await connection.execute(text("vacuum analyze"))
     finally:
         await engine.dispose()
