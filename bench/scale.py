@@ -317,3 +317,60 @@ class _History:
                 self._audit_id(), placed, "user", customer, "customer", "order.place", "order",
                 str(order_id), SEED_REQUEST, f"seed-{order}", "execute", changes,
             )  # fmt: skip
+
+
+# --- Comparing two runs ---------------------------------------------------------------------
+
+LIMIT = 1.5
+"""How much slower a scenario may get at scale than at the small size, p50 and p99 alike."""
+
+
+def compare(small: dict[str, Any], large: dict[str, Any]) -> str:
+    """A Markdown table of each scenario's p50 and p99 in two ``bench/run.py --json``
+    reports (the small catalogue's, then the large one's), Orderly's and the baseline's,
+    with the growth and whether it stays within :data:`LIMIT`."""
+
+    def size(report: dict[str, Any]) -> str:
+        return f"{report['settings']['products']:,}"
+
+    header = (
+        f"| Scenario | Orderly p50 / p99 at {size(small)} | at {size(large)} | growth p50 / p99 "
+        f"| within {LIMIT}x | baseline p50 / p99 at {size(small)} | at {size(large)} | "
+        "ratio to the baseline | Orderly CPU per request |"
+    )
+    lines = [header, "|" + "---|" * 9]
+    for name, entry in large["scenarios"].items():
+        before = small["scenarios"].get(name)
+        if before is None or "baseline" not in entry:
+            continue
+        mine, theirs = (
+            (before["orderly"], entry["orderly"]),
+            (before["baseline"], entry["baseline"]),
+        )
+        growth = [theirs_ / mine_ for mine_, theirs_ in _pairs(*mine)]
+        ok = "yes" if all(g <= LIMIT for g in growth) else "**no**"
+        lines.append(
+            f"| `{name}` | {_latency(mine[0])} | {_latency(mine[1])} | "
+            f"{' / '.join(f'{g:.2f}x' for g in growth)} | {ok} | {_latency(theirs[0])} | "
+            f"{_latency(theirs[1])} | {before.get('ratio')} → {entry.get('ratio')} | "
+            f"{mine[0]['server_cpu_ms_per_request']} → {mine[1]['server_cpu_ms_per_request']} ms |"
+        )
+    return "\n".join(lines)
+
+
+def _pairs(small: dict[str, Any], large: dict[str, Any]) -> list[tuple[float, float]]:
+    return [(small[key] or 1e-9, large[key] or 0.0) for key in ("p50_ms", "p99_ms")]
+
+
+def _latency(measured: dict[str, Any]) -> str:
+    return f"{measured['p50_ms']} / {measured['p99_ms']} ms"
+
+
+if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    if len(sys.argv) != 3:
+        sys.exit("usage: python bench/scale.py SMALL.json LARGE.json (bench/run.py --json files)")
+    reports = [json.loads(Path(path).read_text()) for path in sys.argv[1:]]
+    print(compare(*reports))
