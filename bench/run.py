@@ -12,7 +12,9 @@ What runs
     Embedded PostgreSQL and Redis in a fresh directory under ``.bench-tmp/`` (or the servers
     of ``--database-url`` / ``--redis-url``), migrated to head and seeded in bulk with
     ``--products`` products (ample stock), ``--customers`` customer accounts and three "hot"
-    products (one each for Orderly, the baseline and pgbench). Then, all at once:
+    products (one each for Orderly, the baseline and pgbench), the tables then frozen and
+    written out (``VACUUM (FREEZE, ANALYZE)``, ``CHECKPOINT``) so that no measured run pays for
+    the load. Then, all at once:
 
     - the Orderly API in its production configuration (``orderly serve``'s uvicorn command
       line: uvloop, httptools, no access log, ``ENVIRONMENT=production``,
@@ -30,9 +32,8 @@ What runs
 
     ``--scale`` seeds instead, by COPY (``bench/scale.py``), ``--products`` products
     (1,000,000), ``--customers`` customers (a tenth of them) and ``--orders`` delivered orders
-    (as many as products) with their lines, stock movements and audit entries, plus one admin;
-    the tables are then frozen and written out (``VACUUM (FREEZE, ANALYZE)``, ``CHECKPOINT``)
-    before anything is measured. Its scenarios are product_get, product_list,
+    (as many as products) with their lines, stock movements and audit entries, plus one admin.
+    Its scenarios are product_get, product_list,
     product_list_deep, order_place, order_list and audit_list; compare them with the same
     command at ``--products 10000``.
 
