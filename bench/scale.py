@@ -69,7 +69,7 @@ class Seeded:
     """What the benchmark needs to know of the data it seeded."""
 
     skus: list[str]
-    hot: dict[str, str]
+    hot: list[str]
     customers: list[tuple[str, str]]  # (id, email)
     admin: tuple[str, str]
     rows: dict[str, int] = field(default_factory=dict)
@@ -162,12 +162,13 @@ async def seed(
         for index in range(size.customers)
     ]
     admin = (str(uuid.uuid4()), f"scale-{run.lower()}-admin@example.com")
-    seeded = Seeded(skus, {}, customers, admin)
+    seeded = Seeded(skus, list(hot), customers, admin)
     opened = now - HISTORY - timedelta(days=30)
-    shipped = [0] * size.products
+    shipped, lines = [0] * size.products, [0] * size.products
     for order in range(size.orders):
         for line in _lines_of(order, size.products):
             shipped[line.sku_index] += line.quantity
+            lines[line.sku_index] += 1
 
     def timed(name: str, started: float) -> None:
         seeded.seconds[name] = round(time.monotonic() - started, 1)
@@ -176,7 +177,8 @@ async def seed(
     async with connection.transaction():
         started = time.monotonic()
         progress(f"seeding {size.products} products, {len(hot)} hot ones")
-        await _copy(connection, products, _products(skus, shipped, hot, opened), seeded.rows)
+        catalogue = _products(skus, shipped, lines, hot, opened)
+        await _copy(connection, products, catalogue, seeded.rows)
         timed("products", started)
 
         started = time.monotonic()
@@ -207,17 +209,20 @@ async def seed(
     progress("analysing the tables")
     await connection.execute("ANALYZE")
     seeded.seconds["analyze"] = round(time.monotonic() - started, 1)
-    seeded.hot = {sku: sku for sku in hot}
     return seeded
 
 
 def _products(
-    skus: Sequence[str], shipped: Sequence[int], hot: Sequence[str], at: datetime
+    skus: Sequence[str],
+    shipped: Sequence[int],
+    lines: Sequence[int],
+    hot: Sequence[str],
+    at: datetime,
 ) -> Iterator[tuple[Any, ...]]:
     # sku, name, description, unit_price, currency, active, on_hand, reserved, version,
     # created_at, updated_at, low_stock_threshold, max_per_order
-    for sku, taken in zip(skus, shipped, strict=True):
-        version = 1 + (2 if taken else 0)  # the reservations and shipments bumped it
+    for sku, taken, touched in zip(skus, shipped, lines, strict=True):
+        version = 1 + 2 * touched  # each line's reservation and shipment bumped it
         yield (
             sku, f"Scale product {sku}", "", UNIT_PRICE, CURRENCY, True, STOCK - taken, 0,
             version, at, at, 0, None,
