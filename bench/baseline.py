@@ -3,11 +3,14 @@
 A flat FastAPI handler per benchmarked route, with raw asyncpg running the SQL statements
 Orderly runs for that route, in the same transactions, on Orderly's own schema:
 
-- ``GET /api/v1/products/{sku}`` and ``GET /api/v1/products?limit=N``: one read in a
-  transaction;
+- ``GET /api/v1/products/{sku}`` and ``GET /api/v1/products?limit=N[&cursor=C]``: one read
+  in a transaction;
 - ``GET /api/v1/orders/{id}`` and ``GET /api/v1/orders?limit=N`` (a customer's own): the
   bearer token checked (HS256), then one transaction that reads the account by primary key
   and the order (or the page of orders) with its lines, in one statement;
+- ``GET /api/v1/audit?limit=N`` (admins): the bearer token checked, the account read by
+  primary key in a transaction of its own (Orderly's audit route checks it apart from its
+  use case), then the page in another;
 - ``POST /api/v1/orders``: the bearer token checked, then one transaction that reads the
   account, looks the idempotency key up, takes its advisory lock, looks again, locks the
   products, inserts the order and its lines, updates each product and appends its stock
@@ -92,6 +95,15 @@ ORDER_PAGE = (
 )
 PRODUCT_BY_SKU = SELECT_PRODUCTS + " FROM products WHERE products.sku = $1::VARCHAR"
 PRODUCT_PAGE = SELECT_PRODUCTS + " FROM products ORDER BY products.sku LIMIT $1"
+PRODUCT_PAGE_AFTER = (
+    SELECT_PRODUCTS
+    + " FROM products WHERE products.sku > $2::VARCHAR ORDER BY products.sku LIMIT $1"
+)
+AUDIT_PAGE = (
+    "SELECT id, at, actor_kind, actor_id, actor_role, operation, target_type, target_id, "
+    "request_id, idempotency_key, mode, changes FROM audit_entries "
+    "ORDER BY at DESC, id DESC LIMIT $1"
+)
 FIND_KEY = (
     "SELECT fingerprint, succeeded, kind, document, request_id, created_at, expires_at "
     "FROM idempotency_keys WHERE actor = $1 AND operation = $2 AND key = $3 AND expires_at > $4"
@@ -148,7 +160,9 @@ class NewOrder(BaseModel):
 
 
 def _json(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(document), status, headers, media_type="application/json")
+    # asyncpg's UUIDs are not uuid.UUID to orjson: written as text, as uuid.UUID would be.
+    body = orjson.dumps(document, default=str)
+    return Response(body, status, headers, media_type="application/json")
 
 
 def _json_utc(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -233,6 +247,19 @@ def _product(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
+def _position_cursor(position: str) -> str:
+    return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
+
+
+def _signed_in(user: asyncpg.Record, claims: dict[str, Any]) -> bool:
+    """Whether the token's account is still there, active, in the token's role, and the
+    token not issued before the account's tokens were revoked."""
+    if not user["active"] or user["role"] != claims["role"]:
+        return False
+    valid_after = user["tokens_valid_after"]
+    return valid_after is None or claims["iat"] >= valid_after.timestamp()
+
+
 class Baseline:
     """The pool and the signing key; one method per route."""
 
@@ -255,12 +282,17 @@ class Baseline:
         """The signed-in customer's id, read first in the request's transaction, or None
         (the caller gets 401)."""
         user = await connection.fetchrow(USER_BY_ID, uuid.UUID(claims["sub"]))
-        if user is None or not user["active"] or user["role"] != claims["role"]:
+        return str(user["id"]) if user is not None and _signed_in(user, claims) else None
+
+    async def account(self, request: Request) -> asyncpg.Record | None:
+        """The signed-in account, read in a transaction of its own, or None (the caller gets
+        401): for the routes whose account is checked apart from their use case."""
+        claims = self.claims(request)
+        if claims is None:
             return None
-        valid_after = user["tokens_valid_after"]
-        if valid_after is not None and claims["iat"] < valid_after.timestamp():
-            return None
-        return str(user["id"])
+        async with self.pool.acquire() as connection, connection.transaction():
+            user = await connection.fetchrow(USER_BY_ID, uuid.UUID(claims["sub"]))
+        return user if user is not None and _signed_in(user, claims) else None
 
     async def get_order(self, order_id: str, request: Request) -> Response:
         claims = self.claims(request)
@@ -301,13 +333,34 @@ class Baseline:
             return Response(status_code=404)
         return _json_utc(_product(row), headers={"ETag": f'"{row["version"]}"'})
 
-    async def list_products(self, limit: int) -> Response:
+    async def list_products(self, limit: int, cursor: str | None) -> Response:
+        after = None
+        if cursor is not None:
+            after = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         async with self.pool.acquire() as connection, connection.transaction():
-            rows = await connection.fetch(PRODUCT_PAGE, limit + 1)
+            if after is None:
+                rows = await connection.fetch(PRODUCT_PAGE, limit + 1)
+            else:
+                rows = await connection.fetch(PRODUCT_PAGE_AFTER, limit + 1, after)
         items = [_product(row) for row in rows[:limit]]
         more = len(rows) > limit
         cursor = base64.urlsafe_b64encode(items[-1]["sku"].encode()).decode() if more else None
         return _json_utc({"items": items, "next_cursor": cursor and cursor.rstrip("=")})
+
+    async def list_audit(self, limit: int, request: Request) -> Response:
+        """The newest audit entries, for an admin."""
+        user = await self.account(request)
+        if user is None:
+            return Response(status_code=401)
+        if user["role"] != "admin":
+            return Response(status_code=403)
+        async with self.pool.acquire() as connection, connection.transaction():
+            rows = await connection.fetch(AUDIT_PAGE, limit + 1)
+        items = [dict(row) for row in rows[:limit]]
+        cursor = None
+        if len(rows) > limit:
+            cursor = _position_cursor(f"{items[-1]['at'].isoformat()}|{items[-1]['id']}")
+        return _json({"items": items, "next_cursor": cursor})
 
     async def place_order(self, new: NewOrder, request: Request) -> Response:  # noqa: PLR0911
         claims = self.claims(request)
@@ -515,8 +568,16 @@ def create_app() -> FastAPI:
         return await holder["app"].get_product(sku)
 
     @app.get("/api/v1/products")
-    async def list_products(limit: int = 50) -> Response:
-        return await holder["app"].list_products(limit)
+    async def list_products(limit: int = 50, cursor: str | None = None) -> Response:
+        return await holder["app"].list_products(limit, cursor)
+
+    @app.get("/api/v1/orders")
+    async def list_orders(request: Request, limit: int = 50) -> Response:
+        return await holder["app"].list_orders(limit, request)
+
+    @app.get("/api/v1/audit")
+    async def list_audit(request: Request, limit: int = 50) -> Response:
+        return await holder["app"].list_audit(limit, request)
 
     @app.post("/api/v1/orders")
     async def place_order(new: NewOrder, request: Request) -> Response:
@@ -525,9 +586,5 @@ def create_app() -> FastAPI:
     @app.get("/api/v1/orders/{order_id}")
     async def get_order(order_id: str, request: Request) -> Response:
         return await holder["app"].get_order(order_id, request)
-
-    @app.get("/api/v1/orders")
-    async def list_orders(request: Request, limit: int = 50) -> Response:
-        return await holder["app"].list_orders(limit, request)
 
     return app

@@ -5,32 +5,52 @@ Run from the repository root (it is not a test)::
     uv run python bench/run.py              # every scenario, 20 s each (about 9 minutes)
     uv run python bench/run.py --quick      # every scenario, 4 s each (under 3 minutes)
     uv run python bench/run.py --json out.json --scenarios order_place,hot_sku
+    uv run python bench/run.py --scale      # 1,000,000 products and orders (about 20 minutes)
+    uv run python bench/run.py --scale --quick --products 100000   # a smoke test of it
 
 What runs
     Embedded PostgreSQL and Redis in a fresh directory under ``.bench-tmp/`` (or the servers
     of ``--database-url`` / ``--redis-url``), migrated to head and seeded in bulk with
     ``--products`` products (ample stock), ``--customers`` customer accounts and three "hot"
-    products (one each for Orderly, the baseline and pgbench). Then, all at once:
+    products (one each for Orderly, the baseline and pgbench), the tables then frozen and
+    written out (``VACUUM (FREEZE, ANALYZE)``, ``CHECKPOINT``) so that no measured run pays for
+    the load. Then, all at once:
 
     - the Orderly API in its production configuration (``orderly serve``'s uvicorn command
       line: uvloop, httptools, no access log, ``ENVIRONMENT=production``,
       ``LOG_LEVEL=WARNING``; ``--server granian`` runs it under granian instead), with
       ``--api-workers`` worker processes;
     - the baseline, ``bench/baseline.py``, under the same server settings;
-    - one background worker (``orderly worker``), which relays the outbox as in production.
+    - ``--workers`` background workers (``orderly worker``, one by default), which relay the
+      outbox as in production (in the development environment: production refuses the
+      switches that let them deliver to the receiver on 127.0.0.1).
 
     With two or more usable cores the split is fixed: both APIs on the first core; the load
     generator, PostgreSQL, Redis and the worker on the last. The results name it.
+    ``--no-pin`` lets every process run on any core (to see what a second API process and a
+    second worker buy: ``--no-pin --api-workers 2 --workers 2`` against ``--no-pin``).
+
+    ``--scale`` seeds instead, by COPY (``bench/scale.py``), ``--products`` products
+    (1,000,000), ``--customers`` customers (a tenth of them) and ``--orders`` delivered orders
+    (as many as products) with their lines, stock movements and audit entries, plus one admin.
+    Its scenarios are product_get, product_list,
+    product_list_deep, order_place, order_list and audit_list; compare them with the same
+    command at ``--products 10000``.
 
 What is measured, per scenario, Orderly then the baseline (each after ``VACUUM ANALYZE`` and
 an uncounted warm-up)
     ``product_get``   ``GET /api/v1/products/{sku}``, a random SKU of the catalogue;
     ``product_list``  ``GET /api/v1/products?limit=50``;
+    ``product_list_deep`` the same with the ``cursor`` of a page 500 products before the end
+                      of the catalogue;
     ``order_get``     ``GET /api/v1/orders/{id}`` signed in as a random customer, one of its
                       own orders (every customer holds ``ORDERS_PER_CUSTOMER`` orders of
-                      ``LINES_PER_ORDER`` lines, seeded in bulk);
+                      ``LINES_PER_ORDER`` lines, seeded in bulk; with ``--scale``, those of
+                      ``bench/scale.py``, of the first ``SCALE_READERS`` customers);
     ``order_list``    ``GET /api/v1/orders?limit=50`` signed in as a random customer: the
                       first page of its own orders (a next page follows);
+    ``audit_list``    ``GET /api/v1/audit?limit=50`` as an admin (``--scale`` only: it seeds
+                      the admin);
     ``order_place``   ``POST /api/v1/orders`` signed in as a random customer, one line of a
                       random SKU, a new ``Idempotency-Key`` each time;
     ``order_replay``  the same POST resent with a used key and body (orders placed just
@@ -63,8 +83,9 @@ an uncounted warm-up)
 
 Output
     A table on stdout, the results as JSON (``--json PATH``, and always
-    ``bench/results/latest.json``, or ``quick.json`` for ``--quick``) and a PNG chart beside
-    it. Ctrl-C stops everything it started and removes its data.
+    ``bench/results/latest.json``, or ``quick.json`` for ``--quick``; ``scale-latest.json``
+    and ``scale-quick.json`` with ``--scale``) and a PNG chart beside it. Ctrl-C stops
+    everything it started and removes its data.
 """
 
 from __future__ import annotations
@@ -86,12 +107,13 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
 import jwt
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -105,9 +127,10 @@ from orderly_db.tables import order_lines, products, stock_movements, users
 from orderly_db.tables import orders as orders_table
 
 if TYPE_CHECKING:  # mypy, run from the repository root, knows bench/orders.py as bench.orders
-    from bench import orders, webhooks
+    from bench import orders, scale, webhooks
 else:  # run as a script, bench/ comes first on sys.path
     import orders
+    import scale
     import webhooks
 
 BENCH = Path(__file__).resolve().parent
@@ -127,7 +150,19 @@ THROUGHPUT_SCENARIOS = (
 # The reads whose answers must be the same, byte for byte, from Orderly and the baseline.
 SAME_ANSWERS = ("product_get", "product_list", "order_get", "order_list")
 WEBHOOK_SCENARIOS = ("webhook_latency", "webhook_isolation", "webhook_throughput")
-SCENARIOS = (*THROUGHPUT_SCENARIOS, *WEBHOOK_SCENARIOS)
+SCALE_SCENARIOS = (
+    "product_get",
+    "product_list",
+    "product_list_deep",
+    "order_place",
+    "order_list",
+    "audit_list",
+)
+DEFAULT_SCENARIOS = (*THROUGHPUT_SCENARIOS, *WEBHOOK_SCENARIOS)
+SCENARIOS = (*DEFAULT_SCENARIOS, "product_list_deep", "audit_list")
+SCALE_PRODUCTS = 1_000_000
+DEEP_PAGE_FROM_END = 500  # product_list_deep resumes this many products before the last
+SCALE_READERS = 1000  # --scale: the customers whose orders order_get reads
 APPS = ("orderly", "baseline")
 REPLAY_ORDERS = 256
 ORDERS_PER_CUSTOMER = 60  # more than a page of 50: every customer's first page has a next
@@ -150,6 +185,7 @@ class Config:
     products: int
     customers: int
     api_workers: int
+    workers: int
     pool_size: int
     server: str
     webhook_rate: float
@@ -159,6 +195,9 @@ class Config:
     database_url: str | None
     redis_url: str | None
     profile_dir: Path | None = None
+    scale: bool = False
+    orders: int = 0
+    pin: bool = True
 
 
 def parse_args(argv: Sequence[str] | None) -> Config:
@@ -171,25 +210,56 @@ def parse_args(argv: Sequence[str] | None) -> Config:
     add("--warmup", type=int, help="uncounted seconds before each run (3; quick: 1)")
     add("--connections", type=int, default=16, help="wrk connections (16)")
     add("--hot-connections", type=int, default=32, help="connections on the hot SKU (32)")
-    add("--products", type=int, default=10_000, help="products to seed (10000)")
-    add("--customers", type=int, default=1_000, help="customers to seed (1000)")
+    add("--products", type=int, help="products to seed (10000; --scale: 1000000)")
+    add("--customers", type=int, help="customers to seed (1000; --scale: a tenth of products)")
+    add("--orders", type=int, help="--scale: delivered orders to seed (as many as products)")
+    add(
+        "--scale",
+        action="store_true",
+        help="seed by COPY a catalogue, customers and order history at scale, and run the "
+        f"scale scenarios ({', '.join(SCALE_SCENARIOS)})",
+    )
     add("--api-workers", type=int, default=1, help="server worker processes per API (1)")
+    add("--workers", type=int, default=1, help="background workers (orderly worker) (1)")
+    add(
+        "--no-pin",
+        action="store_false",
+        dest="pin",
+        help="no fixed cores: every process may run on any core (to compare replicas)",
+    )
     add("--pool-size", type=int, default=5, help="database connections per API process (5)")
     add("--server", choices=("uvicorn", "granian"), default="uvicorn", help="Orderly's server")
     add("--webhook-rate", type=float, default=100.0, help="orders/s for webhook_latency (100)")
     add("--backlog", type=int, default=20_000, help="events for webhook_throughput (20,000)")
-    add("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset, in order")
+    add(
+        "--scenarios",
+        help=f"comma-separated, in order (default: {','.join(DEFAULT_SCENARIOS)}; with --scale, "
+        f"{','.join(SCALE_SCENARIOS)}); also known: {','.join(sorted(set(SCENARIOS)))}",
+    )
     add("--json", type=Path, dest="json_path", help="also write the results here")
     add("--database-url", help="an existing PostgreSQL (SQLAlchemy URL) instead of embedded")
     add("--redis-url", help="an existing Redis instead of embedded")
     add("--profile", type=Path, dest="profile_dir", help="py-spy Orderly's API into this dir")
     args = parser.parse_args(argv)
-    wanted = tuple(name.strip() for name in args.scenarios.split(",") if name.strip())
+    default = SCALE_SCENARIOS if args.scale else DEFAULT_SCENARIOS
+    listed = args.scenarios if args.scenarios is not None else ",".join(default)
+    wanted = tuple(name.strip() for name in listed.split(",") if name.strip())
     if unknown := [name for name in wanted if name not in SCENARIOS]:
         parser.error(f"unknown scenarios: {', '.join(unknown)} (known: {', '.join(SCENARIOS)})")
-    for name in ("connections", "hot_connections", "products", "customers", "api_workers"):
+    if args.orders is not None and not args.scale:
+        parser.error("--orders needs --scale")
+    if args.products is None:
+        args.products = SCALE_PRODUCTS if args.scale else 10_000
+    if args.customers is None:
+        args.customers = max(1, args.products // 10) if args.scale else 1_000
+    if args.orders is None:
+        args.orders = args.products if args.scale else 0
+    names = ("connections", "hot_connections", "products", "customers", "api_workers", "workers")
+    for name in names:
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.orders < 0:
+        parser.error("--orders must not be negative")
     return Config(
         quick=args.quick,
         duration_s=args.duration or (4 if args.quick else 20),
@@ -199,6 +269,7 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         products=args.products,
         customers=args.customers,
         api_workers=args.api_workers,
+        workers=args.workers,
         pool_size=args.pool_size,
         server=args.server,
         webhook_rate=args.webhook_rate,
@@ -208,6 +279,9 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         database_url=args.database_url,
         redis_url=args.redis_url,
         profile_dir=args.profile_dir,
+        scale=args.scale,
+        orders=args.orders,
+        pin=args.pin,
     )
 
 
@@ -226,7 +300,7 @@ class Placement:
 
     def describe(self) -> str:
         if self.server is None:
-            return "not pinned (one usable core)"
+            return "not pinned (--no-pin, or one usable core)"
         return (
             f"APIs on core {self.server}; wrk, pgbench, PostgreSQL, Redis, the worker and "
             f"the harness on core {self.client}"
@@ -259,88 +333,116 @@ class Dataset:
     run: str
     postgres_version: str
     orders: dict[str, list[str]]  # each customer's seeded orders (ids), newest first
+    admin: tuple[str, str] | None = None  # (id, email): the audit list's reader
+    seeding: dict[str, Any] | None = None  # --scale: rows and seconds per table
 
 
 async def seed(settings: InfraSettings, config: Config) -> Dataset:
     """Migrate to head, then insert the products (with their opening stock movements) and
-    the customers (one password, hashed once) in bulk."""
+    the customers (one password, hashed once) in bulk; with ``--scale``, COPY the catalogue,
+    the customers and the order history of ``bench/scale.py``."""
     engine = create_engine(settings, application_name="orderly-bench")
     try:
         orders.progress("migrating the schema to head")
         await migrate.upgrade(engine, "head")
         run = secrets.token_hex(3).upper()
-        now = datetime.now(UTC)
-        skus = [f"B{run}-{index:05d}" for index in range(config.products)]
-        hot = {name: f"HOT-{run}-{name.upper()}" for name in (*APPS, "pgbench")}
-        stock = dict.fromkeys(skus, STOCK) | dict.fromkeys(hot.values(), HOT_STOCK)
-        password = await Argon2Passwords.from_settings(settings).hash(orders.PASSWORD)
-        customers = [
-            (str(uuid.uuid4()), f"bench-{run.lower()}-{index:04d}@example.com")
-            for index in range(config.customers)
-        ]
-        orders.progress(f"seeding {len(stock)} products and {len(customers)} customers")
-        async with engine.begin() as connection:
-            await connection.execute(
-                insert(products),
-                [
-                    {
-                        "sku": sku,
-                        "name": f"Bench product {sku}",
-                        "description": "",
-                        "unit_price": 1250,
-                        "currency": "EUR",
-                        "active": True,
-                        "on_hand": units,
-                        "reserved": 0,
-                        "version": 1,
-                        "created_at": now,
-                        "updated_at": now,
-                        "low_stock_threshold": 0,
-                    }
-                    for sku, units in stock.items()
-                ],
-            )
-            await connection.execute(
-                insert(stock_movements),
-                [
-                    {
-                        "id": uuid.uuid4(),
-                        "sku": sku,
-                        "at": now,
-                        "kind": "opening",
-                        "on_hand_delta": units,
-                        "reserved_delta": 0,
-                        "note": "bench seed",
-                        "reference": None,
-                        "actor_id": "bench",
-                        "request_id": "bench",
-                    }
-                    for sku, units in stock.items()
-                ],
-            )
-            await connection.execute(
-                insert(users),
-                [
-                    {
-                        "id": uuid.UUID(user_id),
-                        "email": email,
-                        "display_name": "Bench customer",
-                        "password_hash": password,
-                        "role": "customer",
-                        "active": True,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for user_id, email in customers
-                ],
-            )
-            placed = await seed_orders(connection, skus, customers, now)
-            await connection.execute(text("analyze"))
+        if config.scale:
+            dataset = await seed_scale(settings, config, run)
+        else:
+            dataset = await seed_rows(engine, settings, config, run)
+        await settle(engine)
         async with engine.connect() as connection:
             postgres = str(await connection.scalar(text("select version()")))
-        return Dataset(skus, hot, customers, run, postgres, placed)
+        return replace(dataset, postgres_version=postgres)
     finally:
         await engine.dispose()
+
+
+async def settle(engine: AsyncEngine) -> None:
+    """Freeze the seeded rows and write them out: every page a bulk load wrote is dirty and
+    its rows' hint bits unset, and the load's WAL sets off checkpoints; left as they are, the
+    first measured runs (Orderly's, in every scenario) would pay for it in the buffers they
+    evict and the checkpoint that flushes them."""
+    orders.progress("freezing and writing out the seeded tables")
+    async with engine.connect() as connection:
+        await connection.execute(text("set statement_timeout = 0"))  # a large database's
+        await connection.execute(text("vacuum (freeze, analyze)"))
+        await connection.execute(text("checkpoint"))
+
+
+async def seed_rows(
+    engine: AsyncEngine, settings: InfraSettings, config: Config, run: str
+) -> Dataset:
+    """The products (with their opening stock movements), the customers and their orders,
+    in bulk."""
+    now = datetime.now(UTC)
+    skus = [f"B{run}-{index:05d}" for index in range(config.products)]
+    hot = {name: f"HOT-{run}-{name.upper()}" for name in (*APPS, "pgbench")}
+    stock = dict.fromkeys(skus, STOCK) | dict.fromkeys(hot.values(), HOT_STOCK)
+    password = await Argon2Passwords.from_settings(settings).hash(orders.PASSWORD)
+    customers = [
+        (str(uuid.uuid4()), f"bench-{run.lower()}-{index:04d}@example.com")
+        for index in range(config.customers)
+    ]
+    orders.progress(f"seeding {len(stock)} products and {len(customers)} customers")
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(products),
+            [
+                {
+                    "sku": sku,
+                    "name": f"Bench product {sku}",
+                    "description": "",
+                    "unit_price": 1250,
+                    "currency": "EUR",
+                    "active": True,
+                    "on_hand": units,
+                    "reserved": 0,
+                    "version": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                    "low_stock_threshold": 0,
+                }
+                for sku, units in stock.items()
+            ],
+        )
+        await connection.execute(
+            insert(stock_movements),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "sku": sku,
+                    "at": now,
+                    "kind": "opening",
+                    "on_hand_delta": units,
+                    "reserved_delta": 0,
+                    "note": "bench seed",
+                    "reference": None,
+                    "actor_id": "bench",
+                    "request_id": "bench",
+                }
+                for sku, units in stock.items()
+            ],
+        )
+        await connection.execute(
+            insert(users),
+            [
+                {
+                    "id": uuid.UUID(user_id),
+                    "email": email,
+                    "display_name": "Bench customer",
+                    "password_hash": password,
+                    "role": "customer",
+                    "active": True,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for user_id, email in customers
+            ],
+        )
+        placed = await seed_orders(connection, skus, customers, now)
+        await connection.execute(text("analyze"))
+    return Dataset(skus, hot, customers, run, "", placed)
 
 
 async def seed_orders(
@@ -396,7 +498,49 @@ async def seed_orders(
     return placed
 
 
-def access_tokens(secret: str, customers: Sequence[tuple[str, str]]) -> list[str]:
+async def seed_scale(settings: InfraSettings, config: Config, run: str) -> Dataset:
+    """``bench/scale.py``'s data by COPY, with the three hot products."""
+    size = scale.Size(config.products, config.customers, config.orders)
+    hot = {name: f"HOT-{run}-{name.upper()}" for name in (*APPS, "pgbench")}
+    password = await Argon2Passwords.from_settings(settings).hash(orders.PASSWORD)
+    started = time.monotonic()
+    connection = await asyncpg.connect(scale.driver_url(settings.database_url))
+    try:
+        seeded = await scale.seed(
+            connection,
+            size,
+            run=run,
+            password_hash=password,
+            hot=list(hot.values()),
+            progress=orders.progress,
+        )
+        placed = await orders_of(connection, seeded.customers[:SCALE_READERS])
+    finally:
+        await connection.close()
+    seconds = round(time.monotonic() - started, 1)
+    orders.progress(f"seeded in {seconds} s")
+    seeding = {"rows": seeded.rows, "seconds": seeded.seconds, "total_s": seconds}
+    return Dataset(seeded.skus, hot, seeded.customers, run, "", placed, seeded.admin, seeding)
+
+
+async def orders_of(
+    connection: asyncpg.Connection, customers: Sequence[tuple[str, str]]
+) -> dict[str, list[str]]:
+    """The seeded orders of ``customers`` (ids, newest first), for order_get."""
+    rows = await connection.fetch(
+        "SELECT customer_id, id FROM orders WHERE customer_id = ANY($1::varchar[]) "
+        "ORDER BY customer_id, placed_at DESC, id DESC",
+        [customer_id for customer_id, _ in customers],
+    )
+    placed: dict[str, list[str]] = {}
+    for row in rows:
+        placed.setdefault(row["customer_id"], []).append(str(row["id"]))
+    return placed
+
+
+def access_tokens(
+    secret: str, customers: Sequence[tuple[str, str]], role: str = "customer"
+) -> list[str]:
     """Access tokens as Orderly issues them (HS256, sub/role/iat/exp/jti), signed with the
     APIs' key: the customers need not sign in one by one."""
     now = int(time.time())
@@ -405,7 +549,7 @@ def access_tokens(secret: str, customers: Sequence[tuple[str, str]]) -> list[str
         jwt.encode(
             {
                 "sub": user_id,
-                "role": "customer",
+                "role": role,
                 "iat": now,
                 "exp": expires,
                 "jti": uuid.uuid4().hex,
@@ -689,8 +833,10 @@ def write_data(
     tokens: Sequence[str] = (),
     replays: Sequence[tuple[str, str, str]] = (),
     reads: Sequence[tuple[str, str]] = (),
+    cursors: Sequence[str] = (),
 ) -> Path:
     lines = [f"S {sku}" for sku in skus] + [f"T {token}" for token in tokens]
+    lines += [f"C {cursor}" for cursor in cursors]
     lines += [f"R {token} {key} {sku}" for token, key, sku in replays]
     lines += [f"O {token} {order_id}" for token, order_id in reads]
     path.write_text("\n".join(lines) + "\n")
@@ -733,6 +879,7 @@ async def vacuum(settings: InfraSettings) -> None:
     engine = create_engine(settings, application_name="orderly-bench")
     try:
         async with engine.connect() as connection:
+            await connection.execute(text("set statement_timeout = 0"))  # a large database's
             await connection.execute(text("vacuum analyze"))
     finally:
         await engine.dispose()
@@ -852,7 +999,7 @@ class Bench:
         return [
             (token, order_id)
             for token, (customer_id, _) in zip(self.tokens, self.dataset.customers, strict=True)
-            for order_id in self.dataset.orders[customer_id][:READ_ORDERS_PER_CUSTOMER]
+            for order_id in self.dataset.orders.get(customer_id, [])[:READ_ORDERS_PER_CUSTOMER]
         ]
 
     def sample_requests(self, name: str) -> list[tuple[str, dict[str, str]]]:
@@ -936,15 +1083,21 @@ class Bench:
             entry["problems"] = notes
         return entry
 
-    def measure(self, name: str, server: Server) -> tuple[Measured, str | None]:
+    def measure(self, name: str, server: Server) -> tuple[Measured, str | None]:  # noqa: PLR0911
         tokens = self.tokens
         if name in {"product_get", "product_list"}:
             return self.load.run(server, name), None
+        if name == "product_list_deep":
+            data = write_data(self.workdir / "deep.txt", cursors=[self.deep_cursor()])
+            return self.load.run(server, name, data), None
         if name == "order_get":
             data = write_data(self.workdir / "order-get.txt", reads=self.order_reads())
             return self.load.run(server, name, data), None
         if name == "order_list":
             data = write_data(self.workdir / "order-list.txt", tokens=tokens)
+            return self.load.run(server, name, data), None
+        if name == "audit_list":
+            data = write_data(self.workdir / "admin.txt", tokens=[self.admin_token()])
             return self.load.run(server, name, data), None
         if name == "order_place":
             data = write_data(self.workdir / "place.txt", skus=self.dataset.skus, tokens=tokens)
@@ -966,6 +1119,19 @@ class Bench:
             measured = self.load.run(server, name, data, self.config.hot_connections)
             return measured, asyncio.run(self.check_hot(server.name))
         raise AssertionError(name)
+
+    def deep_cursor(self) -> str:
+        """The cursor of a page near the end of the catalogue (in SKU order): the one after
+        the product ``DEEP_PAGE_FROM_END`` before the last, as Orderly writes it."""
+        return scale.deep_cursor(
+            [*self.dataset.skus, *self.dataset.hot.values()], DEEP_PAGE_FROM_END
+        )
+
+    def admin_token(self) -> str:
+        """An admin's access token (``--scale`` seeds one): the audit list's reader."""
+        if self.dataset.admin is None:
+            raise orders.BenchError("audit_list needs an admin: run it with --scale")
+        return access_tokens(self.env["JWT_SECRET"], [self.dataset.admin], "admin")[0]
 
     async def orders_now(self) -> int:
         engine = create_engine(self.settings, application_name="orderly-bench")
@@ -1063,7 +1229,7 @@ def _ratio(orderly: float | None, other: float | None) -> float | None:
 
 def bench(config: Config, stack: contextlib.ExitStack) -> dict[str, Any]:
     started = datetime.now(UTC)
-    placement = Placement.of_machine()
+    placement = Placement.of_machine() if config.pin else Placement(None, None)
     workdir = orders.make_workdir(stack)
     servers = orders.start_servers(workdir, stack, config.database_url, config.redis_url)
     pin_tree(servers.postgres_pid, placement.client)
@@ -1085,16 +1251,19 @@ def bench(config: Config, stack: contextlib.ExitStack) -> dict[str, Any]:
         name: start_server(name, config, env=env, workdir=workdir, stack=stack, placement=placement)
         for name in APPS
     }
-    worker = webhooks.start_workers(1, env, workdir, stack)[0]
-    pin_tree(worker.process.pid, placement.client)
+    workers = webhooks.start_workers(config.workers, env, workdir, stack)
+    for each in workers:
+        pin_tree(each.process.pid, placement.client)
+    worker = workers[0]
     for server in apps.values():
         wait_ready(server)
     tokens = access_tokens(secret, dataset.customers)
-    roots = {
+    roots: dict[str, int | None] = {
         "PostgreSQL": servers.postgres_pid,
         "Redis": servers.redis_pid,
         "worker": worker.process.pid,
     }
+    roots |= {f"worker {n}": each.process.pid for n, each in enumerate(workers[1:], start=2)}
     skus = write_data(workdir / "skus.txt", skus=dataset.skus)
     load = Load(config, placement, roots, skus, settings)
     run = Bench(config, placement, settings, dataset, tokens, apps, load, workdir, worker, env)
@@ -1121,6 +1290,10 @@ def bench(config: Config, stack: contextlib.ExitStack) -> dict[str, Any]:
             "customers": config.customers,
             "server": config.server,
             "api_workers": config.api_workers,
+            "workers": config.workers,
+            "scale": config.scale,
+            "orders": config.orders,
+            "seeding": dataset.seeding,
             "db_pool_size": config.pool_size,
             "webhook_rate": config.webhook_rate,
             "backlog": config.backlog,
@@ -1208,8 +1381,11 @@ def render(report: dict[str, Any]) -> str:
         f"Orderly on {settings['server']} ({settings['api_workers']} worker process(es), pool "
         f"{settings['db_pool_size']}); wrk: {settings['connections']} connections "
         f"({settings['hot_connections']} on the hot SKU), {settings['duration_s']} s per run "
-        f"after {settings['warmup_s']} s of warm-up",
+        f"after {settings['warmup_s']} s of warm-up; {settings['workers']} background worker(s)",
     ]
+    if seeding := settings.get("seeding"):
+        counts = ", ".join(f"{table} {n}" for table, n in seeding["rows"].items())
+        lines.append(f"scale: seeded by COPY in {seeding['total_s']} s ({counts})")
     if "webhook_latency" in report["scenarios"]:
         hooks = report["scenarios"]["webhook_latency"]["orderly"]
         lines.append(
@@ -1305,7 +1481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("interrupted: stopping what was started", file=sys.stderr)
             return 130
     RESULTS.mkdir(exist_ok=True)
-    stem = "quick" if config.quick else "latest"
+    stem = ("scale-" if config.scale else "") + ("quick" if config.quick else "latest")
     paths = [RESULTS / f"{stem}.json"] + ([config.json_path] if config.json_path else [])
     for path in paths:
         path.write_text(json.dumps(report, indent=2, default=str) + "\n")

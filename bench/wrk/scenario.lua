@@ -2,14 +2,16 @@
 --
 --   wrk ... -s bench/wrk/scenario.lua URL -- SCENARIO DATA_FILE RUN_ID
 --
--- SCENARIO: product_get | product_list | order_get | order_list | order_place | hot_sku |
---           order_replay.
+-- SCENARIO: product_get | product_list | product_list_deep | order_get | order_list |
+--           order_place | hot_sku | order_replay | audit_list.
 -- DATA_FILE, written by bench/run.py, holds one item per line:
 --   S <sku>                      a SKU to read or order (order_place: one at random per
 --                                request; hot_sku: the first)
---   T <token>                    a customer's access token (one at random per order, or
---                                per page of its orders: order_list)
+--   T <token>                    an access token (one at random per request): a customer's
+--                                (order_place, hot_sku, order_list: its page of orders), an
+--                                admin's (audit_list)
 --   O <token> <order id>         one of that customer's own orders (order_get)
+--   C <cursor>                   the page to resume after (product_list_deep)
 --   R <token> <key> <sku>        an order placed already, resent as it was (order_replay)
 -- RUN_ID makes the keys of order_place and hot_sku unique to this run.
 --
@@ -22,7 +24,7 @@ function setup(thread)
   thread:set("thread_id", thread_number)
 end
 
-local scenario, skus, tokens, replays, reads, run_id
+local scenario, skus, tokens, replays, reads, cursors, run_id
 local counter = 0
 local replay_next = 1
 
@@ -40,13 +42,15 @@ end
 
 function init(args)
   scenario, run_id = args[1], args[3] or "run"
-  skus, tokens, replays, reads = {}, {}, {}, {}
+  skus, tokens, replays, reads, cursors = {}, {}, {}, {}, {}
   for line in io.lines(args[2]) do
     local kind, rest = line:match("^(%u) (.*)$")
     if kind == "S" then
       skus[#skus + 1] = rest
     elseif kind == "T" then
       tokens[#tokens + 1] = rest
+    elseif kind == "C" then
+      cursors[#cursors + 1] = rest
     elseif kind == "R" then
       local token, key, sku = rest:match("^(%S+) (%S+) (%S+)$")
       replays[#replays + 1] = { token, key, sku }
@@ -68,6 +72,8 @@ function request()
     return wrk.format("GET", "/api/v1/products/" .. skus[math.random(#skus)])
   elseif scenario == "product_list" then
     return wrk.format("GET", "/api/v1/products?limit=50")
+  elseif scenario == "product_list_deep" then
+    return wrk.format("GET", "/api/v1/products?limit=50&cursor=" .. cursors[1])
   elseif scenario == "order_get" then
     local item = reads[math.random(#reads)]
     return wrk.format("GET", "/api/v1/orders/" .. item[2], {
@@ -75,6 +81,10 @@ function request()
     })
   elseif scenario == "order_list" then
     return wrk.format("GET", "/api/v1/orders?limit=50", {
+      ["Authorization"] = "Bearer " .. tokens[math.random(#tokens)],
+    })
+  elseif scenario == "audit_list" then
+    return wrk.format("GET", "/api/v1/audit?limit=50", {
       ["Authorization"] = "Bearer " .. tokens[math.random(#tokens)],
     })
   elseif scenario == "order_place" or scenario == "hot_sku" then
