@@ -235,10 +235,10 @@ def _users(
     customers: Sequence[tuple[str, str]], admin: tuple[str, str], password_hash: str, at: datetime
 ) -> Iterator[tuple[Any, ...]]:
     # id, email, display_name, password_hash, role, active, created_at, updated_at,
-    # tokens_valid_after
+    # tokens_valid_after, email_verified_at (long-standing accounts: verified)
     for user_id, email in customers:
-        yield (uuid.UUID(user_id), email, "Scale customer", password_hash, "customer", True, at, at, None)  # fmt: skip  # noqa: E501
-    yield (uuid.UUID(admin[0]), admin[1], "Scale admin", password_hash, "admin", True, at, at, None)  # fmt: skip  # noqa: E501
+        yield (uuid.UUID(user_id), email, "Scale customer", password_hash, "customer", True, at, at, None, at)  # fmt: skip  # noqa: E501
+    yield (uuid.UUID(admin[0]), admin[1], "Scale admin", password_hash, "admin", True, at, at, None, at)  # fmt: skip  # noqa: E501
 
 
 def _openings(
