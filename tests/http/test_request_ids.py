@@ -127,3 +127,14 @@ async def test_a_malformed_idempotency_key_is_an_invalid_input_problem(
 
     body = assert_problem(response, 422, "invalid_input")
     assert body["errors"] == [{"field": "Idempotency-Key", "message": IDEMPOTENCY_KEY_RULE}]
+
+
+async def test_a_path_with_control_characters_is_logged_percent_encoded(
+    client: httpx.AsyncClient,
+) -> None:
+    with structlog.testing.capture_logs() as logs:
+        response = await client.get("/api/v1/orders/%00x%0Aforged%20line")
+
+    assert response.status_code in (401, 404)
+    [line] = [e for e in logs if e["event"] == "request"]
+    assert line["path"] == "/api/v1/orders/%00x%0Aforged%20line"

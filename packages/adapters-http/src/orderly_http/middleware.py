@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
@@ -36,6 +37,16 @@ from orderly_http.security import SecurityPolicy
 from orderly_telemetry.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS, UNMATCHED_ROUTE
 
 log = structlog.get_logger("orderly_http.access")
+
+
+def printable_path(path: str) -> str:
+    """The request's path as a log line shows it: control characters, spaces and anything
+    outside ASCII percent-encoded again (as on the wire), so that a path carrying ``%00`` or
+    ``%0A`` can neither break a console log line nor forge another."""
+    return quote(path, safe=_PATH_SAFE)
+
+
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"  # what a path may hold as it is; the rest is %-encoded
 
 type _Observers = tuple[Any, Any]  # a request's counter and duration histogram, labelled
 # The labelled metrics of each (route template, method, status) met so far: labelling one
@@ -119,7 +130,7 @@ class RequestIdMiddleware:
             log.info(
                 "request",
                 method=scope["method"],
-                path=scope["path"],
+                path=printable_path(scope["path"]),
                 status=status,
                 duration_ms=round(duration_s * 1000, 2),
             )
@@ -153,7 +164,10 @@ class ErrorBoundaryMiddleware:
             await self.app(scope, receive, send_tracked)
         except Exception as error:
             answer = unexpected(
-                error, request_id_of(scope), method=scope["method"], path=scope["path"]
+                error,
+                request_id_of(scope),
+                method=scope["method"],
+                path=printable_path(scope["path"]),
             )
             if not response_started:  # else the server closes the half-sent response
                 await answer(scope, receive, send)
