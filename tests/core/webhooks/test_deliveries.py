@@ -130,7 +130,7 @@ async def test_redelivering_makes_a_new_pending_delivery_of_the_same_event(
     assert await stored_delivery(timed, again.id) == again
     assert await stored_delivery(timed, dead.id) == dead
     async with timed.unit_of_work() as uow:  # due at once: the next claim takes it
-        claim = Claim(clock.now(), clock.now() + timedelta(seconds=30), 10, 10)
+        claim = Claim(clock.now(), clock.now() + timedelta(seconds=30), 10, {endpoint.id: 10})
         assert [d.id for d in await uow.deliveries.claim_due(claim)] == [again.id]
     entry = (await webhook_audit(timed))[-1]
     assert (entry.operation, entry.target_type, entry.target_id) == (

@@ -21,7 +21,9 @@ from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.deliveries import redeliver
 from orderly_core.webhooks.delivery import (
     Claimed,
+    Room,
     claim_deliveries,
+    delivery_id,
     record_deliveries,
     relay_events,
     send_delivery,
@@ -30,7 +32,7 @@ from orderly_core.webhooks.model import Delivery, DeliveryState, Endpoint
 from orderly_core.webhooks.policy import WebhookPolicy
 from orderly_core.webhooks.signing import InvalidSignature, new_secret, verify
 from tests.core.helpers import ANN, STAFF, fresh, make_product, ok, pay_order
-from tests.core.webhooks.helpers import add_endpoint
+from tests.core.webhooks.helpers import a_delivery, add_endpoint, one_event
 
 SYSTEM = Context(Actor.system("worker"), "req-worker")
 SCHEDULE = (timedelta(seconds=10), timedelta(seconds=60))
@@ -59,14 +61,14 @@ LEASE = timedelta(seconds=30)
 
 
 async def claim(
-    deps: Dependencies, *, limit: int = 100, per_endpoint: int = 100, **room: int
+    deps: Dependencies,
+    *,
+    limit: int = 100,
+    per_endpoint: int = 100,
+    under_way: dict[uuid.UUID, int] | None = None,
 ) -> list[Claimed]:
-    rooms = {uuid.UUID(endpoint[1:]): n for endpoint, n in room.items()}
-    return ok(
-        await claim_deliveries(
-            deps, SYSTEM, limit=limit, lease=LEASE, per_endpoint=per_endpoint, room=rooms
-        )
-    )
+    room = Room(limit, per_endpoint, LEASE, under_way or {})
+    return ok(await claim_deliveries(deps, SYSTEM, room))
 
 
 async def deliver_due(deps: Dependencies, receiver: ScriptedSender) -> list[Delivery]:
@@ -140,7 +142,7 @@ async def test_a_claim_shares_the_due_deliveries_out_by_endpoint(shop: Dependenc
     ok(await relay_events(shop, SYSTEM))
 
     shared = await claim(shop, per_endpoint=2)
-    only_fast = await claim(shop, per_endpoint=2, **{f"e{slow.id}": 0})
+    only_fast = await claim(shop, per_endpoint=2, under_way={slow.id: 2})
     capped = await claim(shop, limit=3)
 
     assert sorted(str(c.endpoint.id) for c in shared) == sorted(
@@ -148,6 +150,50 @@ async def test_a_claim_shares_the_due_deliveries_out_by_endpoint(shop: Dependenc
     )
     assert [c.endpoint.id for c in only_fast] == [fast.id] * 2
     assert len(capped) == 3
+
+
+async def test_the_relay_hands_the_deliveries_it_has_room_for_to_its_caller_leased(
+    shop: Dependencies, clock: FixedClock
+) -> None:
+    shop = replace(shop, max_open_unpaid_orders=10)
+    await make_product(shop, "MUG-1", on_hand=50)
+    busy = await add_endpoint(shop)
+    idle = await add_endpoint(shop, url="https://hooks.example.com/b")
+    for n in range(4):
+        await place(shop, f"req-{n}")
+    # Room for 5 attempts more in all, 2 of them to `busy` (which has 1 under way already).
+    room = Room(5, 3, LEASE, {busy.id: 1})
+
+    report = ok(await relay_events(shop, SYSTEM, room=room))
+
+    handed = [c.delivery.endpoint_id for c in report.claimed]
+    assert (report.events, report.deliveries) == (4, 8)
+    assert sorted(map(str, handed)) == sorted([str(busy.id)] * 2 + [str(idle.id)] * 3)
+    assert all(c.delivery.next_attempt_at == clock.now() + LEASE for c in report.claimed)
+    assert all(c.event.id == c.delivery.event_id for c in report.claimed)
+    # The other 3 are due at once, for any worker's claim; the 5 handed on are leased.
+    left = await claim(shop)
+    assert len(left) == 3
+    assert not {c.delivery.id for c in left} & {c.delivery.id for c in report.claimed}
+    # A handed-on delivery is sent and recorded like a claimed one.
+    receiver = ScriptedSender()
+    sent = [await send_delivery(shop, one, receiver) for one in report.claimed]
+    recorded = ok(await record_deliveries(shop, SYSTEM, sent))
+    assert [d.state for d in recorded] == [DeliveryState.DELIVERED] * 5
+    clock.advance(LEASE + timedelta(seconds=1))
+    assert {c.delivery.id for c in await claim(shop)} == {c.delivery.id for c in left}
+
+
+async def test_the_relay_hands_on_only_deliveries_it_created(shop: Dependencies) -> None:
+    hook = await add_endpoint(shop)
+    [event] = await one_event(shop)
+    # Made already, say by a relay whose transaction was not the one that committed.
+    existing = await a_delivery(shop, hook, event, id=delivery_id(event.id, hook.id))
+
+    report = ok(await relay_events(shop, SYSTEM, room=Room(10, 10, LEASE)))
+
+    assert (report.events, report.deliveries, report.claimed) == (1, 0, ())
+    assert await delivery(shop, existing.id) == existing
 
 
 async def test_a_delivery_is_signed_and_recorded_delivered_once(shop: Dependencies) -> None:
@@ -328,7 +374,7 @@ async def test_a_rotated_secret_signs_beside_the_new_one_during_the_overlap(
 async def test_only_orderly_itself_or_an_operator_relays_and_delivers(shop: Dependencies) -> None:
     customer = Context(ANN, "r")
     assert not is_successful(await relay_events(shop, customer))
-    claimed = await claim_deliveries(shop, customer, limit=1, lease=LEASE, per_endpoint=1)
+    claimed = await claim_deliveries(shop, customer, Room(1, 1, LEASE))
     assert not is_successful(claimed)
     assert not is_successful(await record_deliveries(shop, customer, []))
 

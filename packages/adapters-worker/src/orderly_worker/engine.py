@@ -5,17 +5,21 @@ One loop per worker process does both. It wakes when PostgreSQL notifies ``order
 (sent by the commit that adds an event), when an attempt ends while due deliveries wait for
 room, and, as a safety net and for scheduled retries, every ``poll_s`` seconds. Each wake-up:
 
-1. relays a batch of events (:func:`~orderly_core.webhooks.delivery.relay_events`), then
-2. claims due deliveries while there is room
-   (:func:`~orderly_core.webhooks.delivery.claim_deliveries`): at most ``concurrency``
-   attempts under way in all and ``per_endpoint`` to one endpoint, so an endpoint that hangs
-   or fails holds only its own share and the others keep their pace. A claim leases its
-   deliveries for ``lease``, longer than an attempt may last;
-3. sends each claimed delivery at once, concurrently, over the worker's one pooled HTTP
+1. relays a batch of events (:func:`~orderly_core.webhooks.delivery.relay_events`). The
+   deliveries the engine has room for are created leased to it, in the relay's own
+   transaction, and sent at once: a new event reaches its endpoints after one transaction;
+2. when deliveries may be due beyond those (the relay had no room for some, a retry came due,
+   an attempt ended while some waited for room), claims them while there is room
+   (:func:`~orderly_core.webhooks.delivery.claim_deliveries`);
+3. room is at most ``concurrency`` attempts under way in all and ``per_endpoint`` to one
+   endpoint, so an endpoint that hangs or fails holds only its own share and the others keep
+   their pace (a claim does not even look at an endpoint without room). Whatever is taken is
+   leased for ``lease``, longer than an attempt may last;
+4. every delivery taken is sent at once, concurrently, over the worker's one pooled HTTP
    client; as attempts end, their outcomes are recorded in batches, one transaction each
    (:func:`~orderly_core.webhooks.delivery.record_deliveries`);
-4. does the same for due emails, its second channel (:mod:`orderly_worker.mail`), with a
-   room and a lease of their own;
+5. due emails, its second channel (:mod:`orderly_worker.mail`), are claimed with a room and
+   a lease of their own, when the relay made some or on the safety net's poll;
 
 and again from 1 until the outbox is empty.
 
@@ -45,7 +49,7 @@ import contextlib
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -58,6 +62,7 @@ from orderly_core.unit_of_work import Dependencies
 from orderly_core.webhooks.delivery import (
     RELAY_BATCH,
     Claimed,
+    Room,
     Sent,
     claim_deliveries,
     record_deliveries,
@@ -115,7 +120,9 @@ class DeliveryEngine:
         self._sending: set[asyncio.Task[None]] = set()
         self._under_way: Counter[uuid.UUID] = Counter()  # attempts under way, by endpoint
         self._outcomes: list[Sent] = []
+        self._due = True  # deliveries may be due that nobody has taken: claim at the wake-up
         self._waiting = False  # the last claim left due deliveries for want of room
+        self._mail_due = True  # emails may be due: claim them at the wake-up
 
     def start(self) -> None:
         if self._mail is not None:
@@ -169,8 +176,10 @@ class DeliveryEngine:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_S)
                     continue
-                with contextlib.suppress(TimeoutError):
+                try:
                     await asyncio.wait_for(self._wake.wait(), self._options.poll_s)
+                except TimeoutError:  # the safety net: retries come due, a wake-up was missed
+                    self._due = self._mail_due = True
         finally:  # stopped (cancelled) wherever it was waiting: its connection goes back
             if listener is not None:
                 await listener.close()
@@ -201,11 +210,25 @@ class DeliveryEngine:
     async def _wake_up(self, listener: _Listener) -> None:
         ctx = Context(RELAY_ACTOR, f"relay-{uuid.uuid4().hex[:12]}")
         while True:  # a batch relayed, then what is due sent: a backlog starts leaving at once
-            report = (await relay_events(self._deps, ctx)).unwrap()
+            room = self._room()
+            report = (
+                await relay_events(self._deps, ctx, room=room if room.free > 0 else None)
+            ).unwrap()
+            for one in report.claimed:
+                self._send(one)
             if report.events:
-                log.debug("events_relayed", events=report.events, deliveries=report.deliveries)
-            await self._claim(ctx)
-            if self._mail is not None:
+                log.debug(
+                    "events_relayed",
+                    events=report.events,
+                    deliveries=report.deliveries,
+                    sent_at_once=len(report.claimed),
+                )
+            if report.deliveries > len(report.claimed):
+                self._due = True
+            if self._due or self._waiting:
+                await self._claim(ctx)
+            if self._mail is not None and (self._mail_due or report.messages):
+                self._mail_due = False
                 await self._mail.claim(ctx)
             if report.events < RELAY_BATCH:
                 break
@@ -215,32 +238,29 @@ class DeliveryEngine:
             if self._states is not None:
                 await self._reconcile(ctx)
 
+    def _room(self) -> Room:
+        options = self._options
+        return Room(
+            free=options.concurrency - len(self._sending),
+            per_endpoint=options.per_endpoint,
+            lease=options.lease,
+            under_way=dict(self._under_way),
+        )
+
     async def _claim(self, ctx: Context) -> None:
         """Claim and send due deliveries while there is room."""
-        options = self._options
-        while (free := options.concurrency - len(self._sending)) > 0:
-            limit = min(options.batch, free)
-            room = {
-                endpoint: options.per_endpoint - count
-                for endpoint, count in self._under_way.items()
-                if count
-            }
-            claimed = (
-                await claim_deliveries(
-                    self._deps,
-                    ctx,
-                    limit=limit,
-                    lease=options.lease,
-                    per_endpoint=options.per_endpoint,
-                    room=room,
-                )
-            ).unwrap()
+        self._due = False
+        while (room := self._room()).free > 0:
+            room = replace(room, free=min(self._options.batch, room.free))
+            claimed = (await claim_deliveries(self._deps, ctx, room)).unwrap()
             for one in claimed:
                 self._send(one)
-            if len(claimed) < limit:
-                # Fewer than asked: nothing else is due, or what is due waits for room at its
-                # endpoint; an attempt ending there wakes the loop to claim again.
-                self._waiting = bool(room) or bool(claimed)
+            if len(claimed) < room.free:
+                # Fewer than asked: nothing else is due, or what is due waits for room at an
+                # endpoint that is full now; an attempt ending there wakes the loop to claim
+                # again.
+                taken = Counter(one.delivery.endpoint_id for one in claimed)
+                self._waiting = any(room.of(e) <= taken[e] for e in {*room.under_way, *taken})
                 return
         self._waiting = True
 

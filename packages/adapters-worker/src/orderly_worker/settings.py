@@ -187,13 +187,9 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
         )
         queue = ArqJobQueue(ctx["redis"])
         options = env.engine_options
+        smtp = SmtpSender(env)
         mail = (
-            MailChannel(
-                deps,
-                TemplateRenderer(env),
-                SmtpSender(env),
-                env.mail_options,
-            )
+            MailChannel(deps, TemplateRenderer(env), smtp, env.mail_options)
             if env.worker_mail
             else None
         )
@@ -207,6 +203,7 @@ def build_worker_settings(env: WorkerEnv, *, setup_logging: bool = True) -> type
             if delivering is not None:
                 await delivering.stop(grace_s=min(env.worker_shutdown_grace_s, 10))
             await sender.close()
+            await smtp.close()
             await close_provider(provider)
             await stop_telemetry()
             await engine.dispose()

@@ -16,7 +16,7 @@ from orderly_core.mail.ports import OrderContact
 from orderly_core.orders.model import order_view
 from orderly_db.keyset import newest_first
 from orderly_db.orders import SqlOrders
-from orderly_db.statements import Columns, DriverConnection
+from orderly_db.statements import Columns, DriverConnection, Statement, json_text
 from orderly_db.tables import account_tokens, mail_attempts, mail_messages
 
 
@@ -149,19 +149,38 @@ class SqlMail:
     async def add_many(self, messages: Sequence[MailMessage]) -> int:
         if not messages:
             return 0
-        statement = (
-            pg_insert(mail_messages)
-            .values([_message_row(message) for message in messages])
-            .on_conflict_do_nothing()
-            .returning(mail_messages.c.id)
-        )
-        return len((await self._db.execute(statement)).all())
+        rows = [_message_row(message) for message in messages]
+        for row in rows:
+            row["data"] = json_text(row["data"])
+        values = {name: [row[name] for row in rows] for name in _MESSAGE_COLUMNS}
+        return len(await _ADD_MESSAGES.fetch(self._driver, values))
 
     async def order_contacts(self, order_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, OrderContact]:
         found = await SqlOrders(self._db, self._driver).with_email(order_ids)
         return {
             order.id: OrderContact(order.email, order_view(order)) for order in found if order.email
         }
+
+
+_MESSAGE_COLUMNS = (
+    "id", "recipient", "template", "event_id", "status", "attempts", "next_attempt_at", "data",
+    "secret", "last_error", "provider_message_id", "sent_at", "resend_of", "created_at",
+    "updated_at",
+)  # fmt: skip
+# The relay's emails in one statement (an array per column); a message of an event to a
+# recipient that has one already is no second message.
+_ADD_MESSAGES = Statement.raw(
+    f"""
+    INSERT INTO mail_messages ({", ".join(_MESSAGE_COLUMNS)})
+    SELECT * FROM unnest(
+        $1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::int[],
+        $7::timestamptz[], $8::jsonb[], $9::text[], $10::text[], $11::text[],
+        $12::timestamptz[], $13::uuid[], $14::timestamptz[], $15::timestamptz[])
+    ON CONFLICT DO NOTHING
+    RETURNING id
+    """,  # noqa: S608 - the column names are the constants above
+    _MESSAGE_COLUMNS,
+)
 
 
 def _to_token(row: Columns) -> AccountToken:

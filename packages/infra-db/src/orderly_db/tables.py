@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -257,7 +258,13 @@ webhook_deliveries = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     CheckConstraint("state in ('pending', 'delivered', 'dead')", name="state_known"),
     Index(None, "endpoint_id", "created_at"),
-    Index(None, "state", "next_attempt_at"),
+    # A claim reads each endpoint's soonest due deliveries (migration 0018).
+    Index(
+        "ix_webhook_deliveries_due",
+        "endpoint_id",
+        "next_attempt_at",
+        postgresql_where=text("state = 'pending'"),
+    ),
     Index(None, "event_id"),
 )
 

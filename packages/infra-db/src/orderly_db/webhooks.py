@@ -205,21 +205,22 @@ class SqlDeliveries:
         )
         return [_to_delivery(row._mapping) for row in await self._db.execute(query)]
 
-    async def add_many(self, deliveries: Sequence[Delivery]) -> None:
-        if deliveries:
-            await _ADD_MANY.execute(self._driver, _columns(deliveries, _ADDED))
+    async def add_many(self, deliveries: Sequence[Delivery]) -> set[uuid.UUID]:
+        if not deliveries:
+            return set()
+        rows = await _ADD_MANY.fetch(self._driver, _columns(deliveries, _ADDED))
+        return {row["id"] for row in rows}
 
     async def claim_due(self, claim: Claim) -> list[Delivery]:
-        full = [endpoint for endpoint, room in claim.room.items() if room <= 0]
+        rooms = {endpoint: room for endpoint, room in claim.rooms.items() if room > 0}
+        if not rooms or claim.limit <= 0:
+            return []
         values = {
             "now": claim.now,
             "until": claim.until,
             "limit": claim.limit,
-            "scan": claim.limit * _SCAN_FACTOR,
-            "per_endpoint": claim.per_endpoint,
-            "full": full,
-            "room_ids": list(claim.room),
-            "rooms": list(claim.room.values()),
+            "endpoint_ids": list(rooms),
+            "rooms": list(rooms.values()),
         }
         return [_to_delivery(row) for row in await _CLAIM.fetch(self._driver, values)]
 
@@ -249,9 +250,6 @@ def _columns(deliveries: Sequence[Delivery], names: Sequence[str]) -> dict[str, 
     return {name: [row[name] for row in rows] for name in names}
 
 
-# A claim looks at this many times its limit of the soonest due deliveries to share them out
-# by endpoint: enough that one endpoint's backlog does not hide the others'.
-_SCAN_FACTOR = 4
 _ADDED = (
     "id", "endpoint_id", "event_id", "event_type", "state", "attempts", "next_attempt_at",
     "created_at", "updated_at",
@@ -269,36 +267,34 @@ _ADD_MANY = Statement.raw(
         $1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::int[],
         $7::timestamptz[], $8::timestamptz[], $9::timestamptz[])
     ON CONFLICT (id) DO NOTHING
+    RETURNING id
     """,
     _ADDED,
 )
-# The soonest due, shared out by endpoint (each at most its room), leased: rows another
-# transaction holds are skipped, and a row changed since the scan is checked again.
+# Each endpoint's soonest due deliveries up to its room, read in the order of the partial
+# index on (endpoint_id, next_attempt_at) where pending: an endpoint without room is not
+# scanned at all. Of those, the soonest due in all, leased. Rows another transaction holds
+# are skipped.
 _CLAIM = Statement.raw(
     """
-    WITH candidates AS (
-        SELECT id, endpoint_id, next_attempt_at FROM webhook_deliveries
-        WHERE state = 'pending' AND next_attempt_at <= $1 AND endpoint_id <> ALL($6::uuid[])
-        ORDER BY next_attempt_at, id
-        LIMIT $4
-    ), ranked AS (
-        SELECT c.id, c.next_attempt_at, coalesce(r.room, $5) AS room,
-               row_number() OVER (
-                   PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.id) AS place
-        FROM candidates AS c
-        LEFT JOIN unnest($7::uuid[], $8::int[]) AS r (endpoint_id, room) USING (endpoint_id)
-    ), chosen AS (
-        SELECT d.id FROM webhook_deliveries AS d JOIN ranked USING (id)
-        WHERE ranked.place <= ranked.room AND d.state = 'pending' AND d.next_attempt_at <= $1
-        ORDER BY ranked.next_attempt_at, d.id
+    WITH chosen AS (
+        SELECT due.id FROM unnest($4::uuid[], $5::int[]) AS e (endpoint_id, room)
+        CROSS JOIN LATERAL (
+            SELECT d.id, d.next_attempt_at FROM webhook_deliveries AS d
+            WHERE d.endpoint_id = e.endpoint_id AND d.state = 'pending'
+              AND d.next_attempt_at <= $1
+            ORDER BY d.next_attempt_at
+            LIMIT least(e.room, $3)
+            FOR UPDATE SKIP LOCKED
+        ) AS due
+        ORDER BY due.next_attempt_at, due.id
         LIMIT $3
-        FOR UPDATE OF d SKIP LOCKED
     )
     UPDATE webhook_deliveries AS d SET next_attempt_at = $2
     FROM chosen WHERE d.id = chosen.id
     RETURNING d.*
     """,
-    ("now", "until", "limit", "scan", "per_endpoint", "full", "room_ids", "rooms"),
+    ("now", "until", "limit", "endpoint_ids", "rooms"),
 )
 # Each delivery saved only if still pending with the attempts it had when claimed, and the
 # attempts of those saved added: one statement for a whole batch.

@@ -17,6 +17,7 @@ import email.policy
 import logging
 import secrets
 import threading
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -65,22 +66,28 @@ class MailCatcher:
         self.port = port
         self._keeper = keeper or Keeper(folder)
         self._server: asyncio.Server | None = None
+        self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()  # connections, open or not
 
     async def start(self) -> None:
         logging.getLogger(SMTP_SERVER_LOGGER).setLevel(logging.WARNING)
         self.folder.mkdir(parents=True, exist_ok=True)
         keeper = self._keeper
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: SMTP(keeper, hostname="orderly-catcher", data_size_limit=SIZE_LIMIT),
-            self.host,
-            self.port,
-        )
+
+        def session() -> SMTP:
+            made = SMTP(keeper, hostname="orderly-catcher", data_size_limit=SIZE_LIMIT)
+            self._sessions.add(made)
+            return made
+
+        self._server = await loop.create_server(session, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+            for session in list(self._sessions):  # a client's open connection ends with it
+                if session.transport is not None:
+                    session.transport.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
             self._server = None
@@ -152,9 +159,14 @@ def read_mail(path: Path) -> CaughtMail:
         recipient=str(message.get("To", "")),
         subject=str(message.get("Subject", "")),
         message_id=str(message.get("Message-ID", "")),
-        text=text_part.get_content() if text_part is not None else "",
-        html=html_part.get_content() if html_part is not None else "",
+        text=_lines(text_part.get_content()) if text_part is not None else "",
+        html=_lines(html_part.get_content()) if html_part is not None else "",
     )
+
+
+def _lines(content: str) -> str:
+    """A part's text with its line breaks as Python writes them (SMTP carries CRLF)."""
+    return content.replace("\r\n", "\n")
 
 
 def inbox(folder: Path) -> list[CaughtMail]:

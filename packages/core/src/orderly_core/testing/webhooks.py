@@ -76,9 +76,8 @@ class InMemoryDeliveries:
             found = [d for d in found if (d.created_at, d.id) < after]
         return found[:limit]
 
-    async def add_many(self, deliveries: Sequence[Delivery]) -> None:
-        for delivery in deliveries:
-            await self.add(delivery)
+    async def add_many(self, deliveries: Sequence[Delivery]) -> set[uuid.UUID]:
+        return {delivery.id for delivery in deliveries if await self.add(delivery)}
 
     async def claim_due(self, claim: Claim) -> list[Delivery]:
         due = sorted(
@@ -94,7 +93,7 @@ class InMemoryDeliveries:
         taken: list[Delivery] = []
         per_endpoint: Counter[uuid.UUID] = Counter()
         for delivery in due:
-            room = claim.room.get(delivery.endpoint_id, claim.per_endpoint)
+            room = claim.rooms.get(delivery.endpoint_id, 0)
             if len(taken) == claim.limit or per_endpoint[delivery.endpoint_id] >= room:
                 continue
             per_endpoint[delivery.endpoint_id] += 1

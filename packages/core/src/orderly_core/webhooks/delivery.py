@@ -4,14 +4,15 @@ PostgreSQL holds the truth and the schedule; nothing about a delivery lives anyw
 
 - :func:`relay_events` claims committed events from the outbox (rows another relay holds are
   skipped, so several workers may relay at once without handing on a row twice), creates one
-  delivery per subscribed endpoint, due at once, and the emails the events send
+  delivery per subscribed endpoint, and the emails the events send
   (:func:`~orderly_core.mail.composing.mail_for_events`), and marks the events dispatched,
   in one transaction. An event no endpoint subscribed to is done (its emails are on their
-  own way).
+  own way). Deliveries the caller has :class:`Room` for are created leased to it and handed
+  back, to be sent at once; the others are created due at once, for a claim.
 - :func:`claim_deliveries` takes due deliveries (rows another worker holds are skipped), by
-  due time, at most ``room`` per endpoint, and leases them: their next attempt moves to the end
-  of the lease, so no other worker takes them meanwhile. A worker killed before recording an
-  attempt leaves the lease to run out, and the delivery is claimed again (at least once).
+  due time, each endpoint at most its room, and leases them: their next attempt moves to the
+  end of the lease, so no other worker takes them meanwhile. A worker killed before recording
+  an attempt leaves the lease to run out, and the delivery is claimed again (at least once).
 - :func:`send_delivery` sends one claimed delivery (signed, see :mod:`.signing`) outside any
   transaction.
 - :func:`record_deliveries` records a batch of attempts in one transaction. A 2xx delivers a
@@ -27,8 +28,9 @@ from __future__ import annotations
 import json
 import random
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from returns.result import Failure, Result, Success
@@ -57,19 +59,41 @@ _DELIVERY_IDS = uuid.UUID("6d1f0c5e-8a47-4e1b-9a53-0b7f3c2d9e41")  # namespace o
 
 
 @dataclass(frozen=True, slots=True)
-class RelayReport:
-    events: int  # events handed on
-    deliveries: int  # deliveries created
-    messages: int = 0  # emails created (see orderly_core.mail.composing)
-
-
-@dataclass(frozen=True, slots=True)
 class Claimed:
     """A leased delivery, with what sending it needs."""
 
     delivery: Delivery
     endpoint: Endpoint
     event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class RelayReport:
+    events: int  # events handed on
+    deliveries: int  # deliveries created
+    messages: int = 0  # emails created (see orderly_core.mail.composing)
+    claimed: tuple[Claimed, ...] = ()  # of the deliveries, those leased to the caller
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    """How many more attempts a sender may start now: ``free`` in all, and to each endpoint
+    its share, ``per_endpoint``, less the attempts ``under_way`` there. What it takes is
+    leased to it for ``lease``, longer than an attempt may last."""
+
+    free: int
+    per_endpoint: int
+    lease: timedelta
+    under_way: Mapping[uuid.UUID, int] = field(default_factory=dict)
+
+    def of(self, endpoint_id: uuid.UUID) -> int:
+        return max(0, self.per_endpoint - self.under_way.get(endpoint_id, 0))
+
+    def without(self, taken: Sequence[Claimed]) -> Room:
+        """The room left once ``taken`` are under way too."""
+        under_way = Counter(self.under_way)
+        under_way.update(claimed.delivery.endpoint_id for claimed in taken)
+        return replace(self, free=self.free - len(taken), under_way=under_way)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +105,17 @@ class Sent:
     at: datetime
 
 
+def delivery_id(event_id: uuid.UUID, endpoint_id: uuid.UUID) -> uuid.UUID:
+    """The id of the relay's delivery of an event to an endpoint: one, however often the
+    event is relayed."""
+    return uuid.uuid5(_DELIVERY_IDS, f"{event_id}:{endpoint_id}")
+
+
 async def relay_events(
-    deps: WebhooksServices, ctx: Context, *, batch: int = RELAY_BATCH
+    deps: WebhooksServices, ctx: Context, *, batch: int = RELAY_BATCH, room: Room | None = None
 ) -> Result[RelayReport, Forbidden]:
-    """Hand committed events on to their endpoints (see the module's description)."""
+    """Hand committed events on to their endpoints (see the module's description); with
+    ``room``, the deliveries it has room for come back leased, to be sent at once."""
     if denied := operations_denied(ctx.actor, "relay events"):
         return Failure(denied)
 
@@ -93,62 +124,68 @@ async def relay_events(
         if not events:
             return Success(RelayReport(0, 0))
         now = deps.clock.now()
+        until = now if room is None else now + room.lease
         endpoints = await uow.endpoints.all()
         created: list[Delivery] = []
+        leased: list[Claimed] = []
+        taken: Counter[uuid.UUID] = Counter()
         unheard: list[uuid.UUID] = []
         for event in events:
             wanted = [endpoint for endpoint in endpoints if endpoint.wants(event.type)]
             if not wanted:
                 unheard.append(event.id)
-            created.extend(
-                Delivery(
-                    id=uuid.uuid5(_DELIVERY_IDS, f"{event.id}:{endpoint.id}"),
+            for endpoint in wanted:
+                handed = (
+                    room is not None
+                    and len(leased) < room.free
+                    and taken[endpoint.id] < room.of(endpoint.id)
+                )
+                delivery = Delivery(
+                    id=delivery_id(event.id, endpoint.id),
                     endpoint_id=endpoint.id,
                     event_id=event.id,
                     event_type=event.type,
                     state=DeliveryState.PENDING,
                     attempts=0,
-                    next_attempt_at=now,
+                    next_attempt_at=until if handed else now,
                     created_at=now,
                     updated_at=now,
                 )
-                for endpoint in wanted
-            )
-        await uow.deliveries.add_many(created)
+                created.append(delivery)
+                if handed:
+                    taken[endpoint.id] += 1
+                    leased.append(Claimed(delivery, endpoint, event))
+        stored = await uow.deliveries.add_many(created)
         messages = await mail_for_events(deps, uow, events)
         if heard := [e.id for e in events if e.id not in unheard]:
             await uow.outbox.mark_dispatched(heard, now)
         if unheard:
             await uow.outbox.mark_done(unheard, now)
-        return Success(RelayReport(len(events), len(created), messages))
+        # A delivery that existed already is not this relay's to send.
+        claimed = tuple(one for one in leased if one.delivery.id in stored)
+        return Success(RelayReport(len(events), len(stored), messages, claimed))
 
     return await in_transaction(deps, ctx, work)
 
 
 async def claim_deliveries(
-    deps: WebhooksServices,
-    ctx: Context,
-    *,
-    limit: int,
-    lease: timedelta,
-    per_endpoint: int,
-    room: Mapping[uuid.UUID, int] | None = None,
+    deps: WebhooksServices, ctx: Context, room: Room
 ) -> Result[list[Claimed], Forbidden]:
-    """Lease up to ``limit`` due deliveries, oldest due first, at most ``per_endpoint`` of one
-    endpoint (``room`` lowers that for endpoints that already have attempts under way).
+    """Lease up to ``room.free`` due deliveries, oldest due first, to each endpoint at most
+    its room (an endpoint without room is not even looked at).
 
-    A delivery whose endpoint was removed or disabled, or whose event is gone, is not sent:
-    it ends dead here, with the reason, in the same transaction."""
+    A delivery whose endpoint was disabled, or whose event is gone, is not sent: it ends dead
+    here, with the reason, in the same transaction."""
     if denied := operations_denied(ctx.actor, "send webhook deliveries"):
         return Failure(denied)
 
     async def work(uow: WebhooksUnit) -> Result[list[Claimed], Forbidden]:
         now = deps.clock.now()
-        claim = Claim(now, now + lease, limit, per_endpoint, dict(room or {}))
-        leased = await uow.deliveries.claim_due(claim)
+        endpoints = {endpoint.id: endpoint for endpoint in await uow.endpoints.all()}
+        rooms = {endpoint: room.of(endpoint) for endpoint in endpoints}
+        leased = await uow.deliveries.claim_due(Claim(now, now + room.lease, room.free, rooms))
         if not leased:
             return Success([])
-        endpoints = {endpoint.id: endpoint for endpoint in await uow.endpoints.all()}
         events = await uow.outbox.get_many(list({d.event_id for d in leased}))
         ready: list[Claimed] = []
         unsendable: list[Recorded] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -22,8 +22,7 @@ class Claim:
     now: datetime  # due by then
     until: datetime  # the lease: no other worker takes them before
     limit: int  # at most this many in all
-    per_endpoint: int  # at most this many of one endpoint...
-    room: Mapping[uuid.UUID, int] = field(default_factory=dict)  # ...or this many of these
+    rooms: Mapping[uuid.UUID, int]  # only of these endpoints, at most this many of each
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +73,14 @@ class DeliveryRepository(Protocol):
         """The endpoint's deliveries newest first, after the (created_at, id) position."""
         ...
 
-    async def add_many(self, deliveries: Sequence[Delivery]) -> None:
-        """Store new deliveries; one whose id exists is left as it is."""
+    async def add_many(self, deliveries: Sequence[Delivery]) -> set[uuid.UUID]:
+        """Store new deliveries; one whose id exists is left as it is. The ids stored."""
         ...
 
     async def claim_due(self, claim: Claim) -> list[Delivery]:
-        """Lease the deliveries ``claim`` describes (rows another transaction holds are
-        skipped): their next attempt moves to ``claim.until``. The leased deliveries, soonest
-        due first."""
+        """Lease the deliveries ``claim`` describes: each endpoint's soonest due, up to its
+        room (rows another transaction holds are skipped). Their next attempt moves to
+        ``claim.until``. The leased deliveries."""
         ...
 
     async def record(self, recorded: Sequence[Recorded]) -> list[uuid.UUID]:
