@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_core.accounts.model import AccountToken, TokenPurpose
 from orderly_core.mail.model import MailAttempt, MailMessage, MailQuery, MailStatus, MailTemplate
-from orderly_core.mail.ports import OrderContact
+from orderly_core.mail.ports import OrderContact, Tried
 from orderly_core.orders.model import order_view
 from orderly_db.keyset import newest_first
 from orderly_db.orders import SqlOrders
@@ -121,6 +121,29 @@ class SqlMail:
             ],
         )
 
+    async def record(self, tried: Sequence[Tried]) -> list[uuid.UUID]:
+        if not tried:
+            return []
+        messages = [entry.message for entry in tried]
+        attempts = [entry.attempt for entry in tried]
+        values = {
+            "ids": [m.id for m in messages],
+            "statuses": [m.status.value for m in messages],
+            "attempts": [m.attempts for m in messages],
+            "next_attempt_ats": [m.next_attempt_at for m in messages],
+            "last_errors": [m.last_error for m in messages],
+            "provider_message_ids": [m.provider_message_id for m in messages],
+            "sent_ats": [m.sent_at for m in messages],
+            "secrets": [m.secret for m in messages],
+            "updated_ats": [m.updated_at for m in messages],
+            "expected": [entry.expected_attempts for entry in tried],
+            "numbers": [a.number for a in attempts],
+            "ats": [a.at for a in attempts],
+            "latencies": [a.latency_ms for a in attempts],
+            "errors": [a.error for a in attempts],
+        }
+        return [row["id"] for row in await _RECORD.fetch(self._driver, values)]
+
     async def attempts(self, message_id: uuid.UUID) -> list[MailAttempt]:
         table = mail_attempts
         rows = await self._db.execute(
@@ -181,6 +204,38 @@ _ADD_MESSAGES = Statement.raw(
     """,  # noqa: S608 - the column names are the constants above
     _MESSAGE_COLUMNS,
 )
+
+
+# Each message saved only if still pending with the attempts it had when claimed, and the
+# attempts of those saved added: one statement for a batch of outcomes.
+_RECORD = Statement.raw(
+    """
+    WITH v AS (
+        SELECT * FROM unnest(
+            $1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::text[], $6::text[],
+            $7::timestamptz[], $8::text[], $9::timestamptz[], $10::int[], $11::int[],
+            $12::timestamptz[], $13::int[], $14::text[])
+        AS v (id, status, attempts, next_attempt_at, last_error, provider_message_id, sent_at,
+              secret, updated_at, expected, number, at, latency_ms, error)
+    ), saved AS (
+        UPDATE mail_messages AS m
+        SET status = v.status, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
+            last_error = v.last_error, provider_message_id = v.provider_message_id,
+            sent_at = v.sent_at, secret = v.secret, updated_at = v.updated_at
+        FROM v WHERE m.id = v.id AND m.status = 'pending' AND m.attempts = v.expected
+        RETURNING m.id
+    ), tried AS (
+        INSERT INTO mail_attempts (message_id, number, at, latency_ms, error)
+        SELECT v.id, v.number, v.at, v.latency_ms, v.error FROM v JOIN saved USING (id)
+    )
+    SELECT id FROM saved
+    """,
+    (
+        "ids", "statuses", "attempts", "next_attempt_ats", "last_errors",
+        "provider_message_ids", "sent_ats", "secrets", "updated_ats", "expected", "numbers",
+        "ats", "latencies", "errors",
+    ),
+)  # fmt: skip
 
 
 def _to_token(row: Columns) -> AccountToken:

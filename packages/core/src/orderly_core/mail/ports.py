@@ -28,6 +28,15 @@ class OrderContact:
     order: Mapping[str, Any]  # the order's public view
 
 
+@dataclass(frozen=True, slots=True)
+class Tried:
+    """A message as an attempt left it, the attempt, and the attempts it had when claimed."""
+
+    message: MailMessage
+    attempt: MailAttempt
+    expected_attempts: int
+
+
 class MailRepository(Protocol):
     async def add(self, message: MailMessage) -> bool:
         """Store a new message; ``False`` (and nothing changes) when a message of the same
@@ -47,6 +56,12 @@ class MailRepository(Protocol):
         ...
 
     async def add_attempts(self, attempts: Sequence[MailAttempt]) -> None: ...
+
+    async def record(self, tried: Sequence[Tried]) -> list[uuid.UUID]:
+        """Save each message as its attempt left it and add the attempt, where the stored
+        message is still pending with ``expected_attempts`` attempts; the ids of those saved.
+        One statement for the whole batch."""
+        ...
 
     async def attempts(self, message_id: uuid.UUID) -> list[MailAttempt]:
         """The message's attempts, first first."""

@@ -33,7 +33,14 @@ from orderly_core.mail.model import (
     MailStatus,
     OutgoingMail,
 )
-from orderly_core.mail.ports import MailOutcome, MailRenderer, MailSender, MailServices, MailUnit
+from orderly_core.mail.ports import (
+    MailOutcome,
+    MailRenderer,
+    MailSender,
+    MailServices,
+    MailUnit,
+    Tried,
+)
 from orderly_core.platform.transaction import in_transaction
 from orderly_core.shared.authorization import operations_denied
 from orderly_core.shared.context import Context
@@ -121,20 +128,12 @@ async def record_outcomes(
 
     async def work(uow: MailUnit) -> Result[list[MailMessage], Forbidden]:
         now = deps.clock.now()
-        recorded: list[MailMessage] = []
-        attempts: list[MailAttempt] = []
-        for claimed, outcome, at in sorted(outcomes, key=lambda item: item[0].id):
-            current = await uow.mail.get(claimed.id, for_update=True)
-            if current is None or current.status is not MailStatus.PENDING:
-                continue
-            if current.attempts != claimed.attempts:
-                continue
-            done, attempt = after_attempt(deps.mail, current, outcome, at, now)
-            await uow.mail.save(done)
-            attempts.append(attempt)
-            recorded.append(done)
-        await uow.mail.add_attempts(attempts)
-        return Success(recorded)
+        tried = [
+            Tried(*after_attempt(deps.mail, claimed, outcome, at, now), claimed.attempts)
+            for claimed, outcome, at in outcomes
+        ]
+        saved = set(await uow.mail.record(tried))
+        return Success([entry.message for entry in tried if entry.message.id in saved])
 
     return await in_transaction(deps, ctx, work)
 

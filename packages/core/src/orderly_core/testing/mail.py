@@ -16,7 +16,7 @@ from orderly_core.mail.model import (
     OutgoingMail,
     RenderedMail,
 )
-from orderly_core.mail.ports import MailOutcome, OrderContact
+from orderly_core.mail.ports import MailOutcome, OrderContact, Tried
 from orderly_core.orders.model import Order, order_view
 
 
@@ -63,6 +63,21 @@ class InMemoryMail:
 
     async def add_attempts(self, attempts: Sequence[MailAttempt]) -> None:
         self._attempts.extend(attempts)
+
+    async def record(self, tried: Sequence[Tried]) -> list[uuid.UUID]:
+        saved = []
+        for entry in tried:
+            stored = self._rows.get(entry.message.id)
+            if (
+                stored is None
+                or stored.status is not MailStatus.PENDING
+                or stored.attempts != entry.expected_attempts
+            ):
+                continue
+            self._rows[stored.id] = entry.message
+            self._attempts.append(entry.attempt)
+            saved.append(stored.id)
+        return saved
 
     async def attempts(self, message_id: uuid.UUID) -> list[MailAttempt]:
         return sorted(
