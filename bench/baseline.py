@@ -1,7 +1,8 @@
 """The bare baseline that ``bench/run.py`` measures Orderly against.
 
 A flat FastAPI handler per benchmarked route, with raw asyncpg running the SQL statements
-Orderly runs for that route, in the same transactions, on Orderly's own schema:
+Orderly runs for that route, in the same transactions and the same order, on Orderly's own
+schema:
 
 - ``GET /api/v1/products/{sku}`` and ``GET /api/v1/products?limit=N[&cursor=C]``: one read
   in a transaction;
@@ -12,20 +13,30 @@ Orderly runs for that route, in the same transactions, on Orderly's own schema:
   primary key in a transaction of its own (Orderly's audit route checks it apart from its
   use case), then the page in another;
 - ``POST /api/v1/orders``: the bearer token checked, then one transaction that reads the
-  account, looks the idempotency key up, takes its advisory lock, looks again, locks the
-  products, inserts the order and its lines, updates each product and appends its stock
-  movement, appends the audit entry and the outbox event (with ``NOTIFY``) and stores the
-  answer under the key. A retry with a used key reads the account and the stored answer and
-  sends it again.
+  account, looks the idempotency key up, takes its advisory lock, looks again, takes the
+  customer's placement lock (an advisory lock) and counts the customer's open unpaid orders
+  (``MAX_OPEN_UNPAID_ORDERS``, 3 by default), reads the account's email when the request
+  gives none, locks the products, reads the active shipping rates, inserts the order and its
+  lines, updates each product and appends its stock movement (in SKU order), appends the
+  audit entry, the outbox event and its ``NOTIFY`` in one statement, and stores the placement
+  under the key (replacing an expired record). A retry with a used key reads the account and
+  the stored placement, rolls back, and answers it again.
+
+``tests/bench/test_baseline_statements.py`` compares the statements of both APIs, route by
+route (all but the audit list), from PostgreSQL's log: a statement added to or dropped from
+one must be added to or dropped from the other.
 
 Its answers to the reads are Orderly's, byte for byte (``bench/run.py`` checks that before
 each run). What it leaves out is what the comparison prices: the core's types and rules, the
 ports and the unit of work, SQLAlchemy, the middleware (request ids, security headers, error
 boundary, body limits), validation beyond the shapes, and problem documents (a refusal is a
-bare status). It is not a product: never deploy it.
+bare status, and a refused placement is not kept under its key). Orderly's email-verified rule
+is off by default (``UNVERIFIED_CUSTOMERS_MAY_ORDER``) and then runs no statement; the
+baseline has none. It is not a product: never deploy it.
 
 Run by ``bench/run.py`` as ``uvicorn baseline:create_app --factory --app-dir bench`` with
-``DATABASE_URL``, ``JWT_SECRET`` and ``DB_POOL_SIZE`` in the environment.
+``DATABASE_URL``, ``JWT_SECRET``, ``DB_POOL_SIZE`` and ``MAX_OPEN_UNPAID_ORDERS`` in the
+environment.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The baseline of ``bench/run.py`` runs the statements Orderly runs, in the same transactions
-and the same order, for every route the harness measures side by side: a statement Orderly
-adds or drops (or the baseline does) fails here, not silently in the measured ratio.
+and the same order, for the routes the harness measures side by side (all but the audit list,
+which needs an admin): a statement Orderly adds or drops (or the baseline does) fails here,
+not silently in the measured ratio.
 
 Both APIs run as the harness runs them (uvicorn, production settings) on a PostgreSQL of this
 test's own that logs every statement; each request's statements are read from the log,
