@@ -1,7 +1,8 @@
 """The bare baseline that ``bench/run.py`` measures Orderly against.
 
 A flat FastAPI handler per benchmarked route, with raw asyncpg running the SQL statements
-Orderly runs for that route, in the same transactions, on Orderly's own schema:
+Orderly runs for that route, in the same transactions and the same order, on Orderly's own
+schema:
 
 - ``GET /api/v1/products/{sku}`` and ``GET /api/v1/products?limit=N[&cursor=C]``: one read
   in a transaction;
@@ -12,20 +13,30 @@ Orderly runs for that route, in the same transactions, on Orderly's own schema:
   primary key in a transaction of its own (Orderly's audit route checks it apart from its
   use case), then the page in another;
 - ``POST /api/v1/orders``: the bearer token checked, then one transaction that reads the
-  account, looks the idempotency key up, takes its advisory lock, looks again, locks the
-  products, inserts the order and its lines, updates each product and appends its stock
-  movement, appends the audit entry and the outbox event (with ``NOTIFY``) and stores the
-  answer under the key. A retry with a used key reads the account and the stored answer and
-  sends it again.
+  account, looks the idempotency key up, takes its advisory lock, looks again, takes the
+  customer's placement lock (an advisory lock) and counts the customer's open unpaid orders
+  (``MAX_OPEN_UNPAID_ORDERS``, 3 by default), reads the account's email when the request
+  gives none, locks the products, reads the active shipping rates, inserts the order and its
+  lines, updates each product and appends its stock movement (in SKU order), appends the
+  audit entry, the outbox event and its ``NOTIFY`` in one statement, and stores the placement
+  under the key (replacing an expired record). A retry with a used key reads the account and
+  the stored placement, rolls back, and answers it again.
+
+``tests/bench/test_baseline_statements.py`` compares the statements of both APIs, route by
+route (all but the audit list), from PostgreSQL's log: a statement added to or dropped from
+one must be added to or dropped from the other.
 
 Its answers to the reads are Orderly's, byte for byte (``bench/run.py`` checks that before
 each run). What it leaves out is what the comparison prices: the core's types and rules, the
 ports and the unit of work, SQLAlchemy, the middleware (request ids, security headers, error
 boundary, body limits), validation beyond the shapes, and problem documents (a refusal is a
-bare status). It is not a product: never deploy it.
+bare status, and a refused placement is not kept under its key). Orderly's email-verified rule
+is off by default (``UNVERIFIED_CUSTOMERS_MAY_ORDER``) and then runs no statement; the
+baseline has none. It is not a product: never deploy it.
 
 Run by ``bench/run.py`` as ``uvicorn baseline:create_app --factory --app-dir bench`` with
-``DATABASE_URL``, ``JWT_SECRET`` and ``DB_POOL_SIZE`` in the environment.
+``DATABASE_URL``, ``JWT_SECRET``, ``DB_POOL_SIZE`` and ``MAX_OPEN_UNPAID_ORDERS`` in the
+environment.
 """
 
 from __future__ import annotations
@@ -50,6 +61,7 @@ from starlette.responses import Response
 ORDER_TTL = timedelta(minutes=30)
 KEY_TTL = timedelta(hours=24)
 OPERATION = "order.place"
+MAX_LINES, MAX_QUANTITY = 100, 1000  # an order's lines, and units of one line
 
 PRODUCT_COLUMNS = (
     "sku, name, description, unit_price, currency, active, on_hand, reserved, version, "
@@ -61,8 +73,8 @@ SELECT_PRODUCTS = "SELECT " + ", ".join(
 )
 USER_BY_ID = (
     "SELECT users.id, users.email, users.display_name, users.password_hash, users.role, "
-    "users.active, users.created_at, users.updated_at, users.tokens_valid_after "
-    "FROM users WHERE users.id = $1::UUID"
+    "users.active, users.created_at, users.updated_at, users.tokens_valid_after, "
+    "users.email_verified_at FROM users WHERE users.id = $1::UUID"
 )
 ORDER_COLUMNS = (
     "{t}.id, {t}.customer_id, {t}.status, {t}.total, {t}.currency, {t}.placed_at, "
@@ -109,17 +121,28 @@ FIND_KEY = (
     "FROM idempotency_keys WHERE actor = $1 AND operation = $2 AND key = $3 AND expires_at > $4"
 )
 LOCK_KEY = "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))"
+# Placements for one customer take turns (Orderly's limit of open unpaid orders).
+LOCK_CUSTOMER = "SELECT pg_advisory_xact_lock(hashtextextended('order-placement:' || $1, 0))"
+OPEN_UNPAID = (
+    "SELECT count(*) FROM orders WHERE customer_id = $1 AND status = 'placed' AND expires_at > $2"
+)
+EMAIL_OF = "SELECT email FROM users WHERE id = $1"
 LOCK_PRODUCTS = (
     f"SELECT {PRODUCT_COLUMNS} FROM products WHERE sku = ANY($1::varchar[]) "  # noqa: S608
     "ORDER BY sku FOR UPDATE"
 )
+ACTIVE_RATES = (
+    "SELECT code, name, countries, price, currency, free_above, active, version, created_at, "
+    "updated_at FROM shipping_rates WHERE active IS true ORDER BY code"
+)
 INSERT_ORDER = (
     "INSERT INTO orders (id, customer_id, status, total, currency, placed_at, updated_at, "
-    "expires_at, version, cancel_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    "expires_at, version, cancel_reason, email, shipping_address, shipping_method, shipping, "
+    "delivered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 )
 INSERT_LINE = (
-    "INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price, currency) "
-    "VALUES ($1, $2, $3, $4, $5, $6)"
+    "INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price, currency, shipped, "
+    "delivered, returned, cancelled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 )
 UPDATE_PRODUCT = (
     "UPDATE products SET name = $1, description = $2, unit_price = $3, currency = $4, "
@@ -135,16 +158,23 @@ INSERT_AUDIT = (
     "target_type, target_id, request_id, idempotency_key, mode, changes) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
 )
+# The event and its NOTIFY in one statement, as Orderly sends them.
 INSERT_EVENT = (
-    "INSERT INTO outbox (id, type, subject, sequence, data, request_id, created_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING position"
+    "WITH added AS (INSERT INTO outbox (id, type, subject, sequence, data, request_id, "
+    "created_at, trace_context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING position) "
+    "SELECT pg_notify('orderly_outbox', '') FROM added"
 )
-NOTIFY = "SELECT pg_notify('orderly_outbox', '')"
 STORE_KEY = (
     "INSERT INTO idempotency_keys (actor, operation, key, fingerprint, succeeded, kind, "
     "document, request_id, created_at, expires_at) "
-    "VALUES ($1, $2, $3, $4, true, $5, $6, $7, $8, $9)"
+    "VALUES ($1, $2, $3, $4, true, $5, $6, $7, $8, $9) "
+    "ON CONFLICT (actor, operation, key) DO UPDATE SET fingerprint = excluded.fingerprint, "
+    "succeeded = excluded.succeeded, kind = excluded.kind, document = excluded.document, "
+    "request_id = excluded.request_id, created_at = excluded.created_at, "
+    "expires_at = excluded.expires_at WHERE idempotency_keys.expires_at <= excluded.created_at"
 )
+# The order view's fields the audit entry leaves out (every change moves them).
+NOT_AUDITED = ("created_at", "updated_at")
 
 
 type Executor = asyncpg.Connection | PoolConnectionProxy
@@ -155,8 +185,22 @@ class Line(BaseModel):
     quantity: int
 
 
+class Address(BaseModel):
+    name: str
+    line1: str
+    line2: str = ""
+    postal_code: str = ""
+    city: str
+    region: str = ""
+    country: str
+    phone: str | None = None
+
+
 class NewOrder(BaseModel):
     lines: list[Line]
+    email: str | None = None
+    shipping_address: Address | None = None
+    shipping_method: str | None = None
 
 
 def _json(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -263,8 +307,8 @@ def _signed_in(user: asyncpg.Record, claims: dict[str, Any]) -> bool:
 class Baseline:
     """The pool and the signing key; one method per route."""
 
-    def __init__(self, pool: asyncpg.Pool, secret: str) -> None:
-        self.pool, self.secret = pool, secret
+    def __init__(self, pool: asyncpg.Pool, secret: str, max_open_unpaid: int = 3) -> None:
+        self.pool, self.secret, self.max_open_unpaid = pool, secret, max_open_unpaid
 
     def claims(self, request: Request) -> dict[str, Any] | None:
         """The bearer token's claims, or None (the caller gets 401)."""
@@ -362,7 +406,7 @@ class Baseline:
             cursor = _position_cursor(f"{items[-1]['at'].isoformat()}|{items[-1]['id']}")
         return _json({"items": items, "next_cursor": cursor})
 
-    async def place_order(self, new: NewOrder, request: Request) -> Response:  # noqa: PLR0911
+    async def place_order(self, new: NewOrder, request: Request) -> Response:
         claims = self.claims(request)
         if claims is None:
             return Response(status_code=401)
@@ -370,33 +414,181 @@ class Baseline:
         if not key:
             return Response(status_code=400)
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        lines = sorted((line.sku.strip().upper(), line.quantity) for line in new.lines)
+        lines = [(line.sku.strip().upper(), line.quantity) for line in new.lines]
+        if not 1 <= len(lines) <= MAX_LINES or len({sku for sku, _ in lines}) < len(lines):
+            return Response(status_code=422)
+        if any(not 1 <= quantity <= MAX_QUANTITY for _, quantity in lines):
+            return Response(status_code=422)
         now = datetime.now(UTC)
-        async with self.pool.acquire() as connection, connection.transaction():
-            customer_id = await self.customer(connection, claims)
-            if customer_id is None:
-                return Response(status_code=401)
-            fingerprint = hashlib.sha256(orjson.dumps([customer_id, lines])).hexdigest()
-            found = await connection.fetchrow(FIND_KEY, customer_id, OPERATION, key, now)
-            if found is None:
-                scope = f"{customer_id}\x1f{OPERATION}\x1f{key}"
-                if not await connection.fetchval(LOCK_KEY, scope):
-                    return Response(status_code=409, headers={"Retry-After": "1"})
-                found = await connection.fetchrow(FIND_KEY, customer_id, OPERATION, key, now)
-            if found is not None:
-                if found["fingerprint"] != fingerprint:
-                    return Response(status_code=422)
-                return _json(found["document"], 201, {"Idempotent-Replayed": "true"})
-            rows = await connection.fetch(LOCK_PRODUCTS, [sku for sku, _ in lines])
-            products = {row["sku"]: row for row in rows}
-            if any(
-                sku not in products or products[sku]["on_hand"] - products[sku]["reserved"] < q
-                for sku, q in lines
-            ):
-                return Response(status_code=409)
-            placed = Placed(customer_id, key, request_id, fingerprint, now, lines, products)
-            view = await placed.write(connection)
-        return _json(view, 201, {"Location": f"/api/v1/orders/{view['id']}", "ETag": '"1"'})
+        try:
+            async with self.pool.acquire() as connection, connection.transaction():
+                placed = await self.checked(connection, claims, key, new, lines, now)
+                view = await placed.write(connection, request_id)
+        except Unplaced as unplaced:  # rolled back, as Orderly rolls back a replay
+            return unplaced.response
+        return _json_utc(view, 201, placed.headers())
+
+    async def checked(  # noqa: PLR0917 - the facts of one request
+        self,
+        connection: Executor,
+        claims: dict[str, Any],
+        key: str,
+        new: NewOrder,
+        lines: list[tuple[str, int]],
+        now: datetime,
+    ) -> Placed:
+        """The placement once the account, the key, the customer's open orders, the products
+        and the shipping are checked, in Orderly's order; raises :class:`Unplaced` (the stored
+        answer of a replay, or a refusal)."""
+        customer_id = await self.customer(connection, claims)
+        if customer_id is None:
+            raise Unplaced(Response(status_code=401))
+        actor = f"user:{customer_id}"
+        address = None if new.shipping_address is None else new.shipping_address.model_dump()
+        request = [customer_id, lines, new.email, address, new.shipping_method]
+        fingerprint = hashlib.sha256(orjson.dumps(request)).hexdigest()
+        found = await connection.fetchrow(FIND_KEY, actor, OPERATION, key, now)
+        if found is None:
+            scope = f"{actor}\x1f{OPERATION}\x1f{key}"
+            if not await connection.fetchval(LOCK_KEY, scope):
+                raise Unplaced(Response(status_code=409, headers={"Retry-After": "1"}))
+            found = await connection.fetchrow(FIND_KEY, actor, OPERATION, key, now)
+        if found is not None:
+            raise Unplaced(_replayed(found, fingerprint))
+        await connection.fetchval(LOCK_CUSTOMER, customer_id)
+        if await connection.fetchval(OPEN_UNPAID, customer_id, now) >= self.max_open_unpaid:
+            raise Unplaced(Response(status_code=409))
+        if new.email is None:
+            email = await connection.fetchval(EMAIL_OF, uuid.UUID(customer_id))
+        else:
+            email = new.email.strip()
+        rows = await connection.fetch(LOCK_PRODUCTS, sorted(sku for sku, _ in lines))
+        products = {row["sku"]: row for row in rows}
+        _check_lines(lines, products)
+        currency = products[lines[0][0]]["currency"]
+        subtotal = sum(products[sku]["unit_price"] * quantity for sku, quantity in lines)
+        rates = await connection.fetch(ACTIVE_RATES)
+        shipping = _shipping(rates, new, subtotal, currency)
+        checkout = (email, address)
+        return Placed(
+            actor, customer_id, key, fingerprint, now, lines, products, checkout, shipping
+        )
+
+
+class Unplaced(Exception):  # noqa: N818 - an outcome, not an error
+    """A placement that ends without an order: the answer to send, the transaction rolled
+    back."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def _replayed(found: asyncpg.Record, fingerprint: str) -> Response:
+    """The answer to a retry: the stored placement, answered again (422 for another request
+    under the same key; a stored refusal is not kept by the baseline)."""
+    if found["fingerprint"] != fingerprint or not found["succeeded"]:
+        return Response(status_code=422)
+    view = _order_answer(found["document"]["order"])
+    headers = {**_placed_headers(view), "Idempotent-Replayed": "true"}
+    return _json_utc(view, 201, headers)
+
+
+def _check_lines(lines: list[tuple[str, int]], products: dict[str, asyncpg.Record]) -> None:
+    """Orderly's rules on the locked products: each there and active, one currency, within
+    its ``max_per_order`` and its available stock (raises :class:`Unplaced`)."""
+    if any(sku not in products or not products[sku]["active"] for sku, _ in lines):
+        raise Unplaced(Response(status_code=422))
+    if len({products[sku]["currency"] for sku, _ in lines}) > 1:
+        raise Unplaced(Response(status_code=422))
+    for sku, quantity in lines:
+        product = products[sku]
+        limit = product["max_per_order"]
+        if (limit is not None and quantity > limit) or (
+            product["on_hand"] - product["reserved"] < quantity
+        ):
+            raise Unplaced(Response(status_code=409))
+
+
+def _shipping(
+    rates: list[asyncpg.Record], new: NewOrder, subtotal: int, currency: str
+) -> tuple[str | None, int, list[dict[str, Any]]]:
+    """The shipping method, its price and the methods offered, among the shop's active
+    ``rates`` (none: no method, nothing to pay); raises :class:`Unplaced`."""
+    method = None if new.shipping_method is None else new.shipping_method.strip().lower()
+    if not rates:
+        if method is not None:
+            raise Unplaced(Response(status_code=422))
+        return None, 0, []
+    address = new.shipping_address
+    if address is None or method is None:
+        raise Unplaced(Response(status_code=422))
+    country = address.country.strip().upper()
+    options = [
+        {
+            "code": rate["code"],
+            "name": rate["name"],
+            "price": {
+                "amount": 0
+                if rate["free_above"] is not None and subtotal >= rate["free_above"]
+                else rate["price"],
+                "currency": rate["currency"],
+            },
+        }
+        for rate in rates
+        if rate["currency"] == currency and (not rate["countries"] or country in rate["countries"])
+    ]
+    chosen = next((option for option in options if option["code"] == method), None)
+    if chosen is None:
+        raise Unplaced(Response(status_code=422))
+    return method, chosen["price"]["amount"], options
+
+
+def _instant(value: datetime | str) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def _order_answer(order: dict[str, Any]) -> dict[str, Any]:
+    """The order as Orderly answers a placement, from the order as its idempotency record
+    keeps it (the first answer and every replay alike)."""
+    lines = [
+        {
+            "sku": line["sku"],
+            "quantity": line["quantity"],
+            "unit_price": line["unit_price"]["amount"],
+            "currency": line["unit_price"]["currency"],
+            "shipped": line["shipped"],
+            "delivered": line["delivered"],
+            "returned": line["returned"],
+            "cancelled": line["cancelled"],
+        }
+        for line in order["lines"]
+    ]
+    subtotal = sum(line["unit_price"] * line["quantity"] for line in lines)
+    delivered_at = order["delivered_at"]
+    return {
+        "id": order["id"],
+        "status": order["status"],
+        "customer_id": order["customer_id"],
+        "lines": lines,
+        "subtotal": subtotal,
+        "shipping": order["shipping_price"],
+        "total": subtotal + order["shipping_price"],
+        "currency": lines[0]["currency"],
+        "email": order["email"],
+        "shipping_address": order["shipping_address"],
+        "shipping_method": order["shipping_method"],
+        "expires_at": _instant(order["expires_at"]),
+        "cancel_reason": order["cancel_reason"],
+        "delivered_at": None if delivered_at is None else _instant(delivered_at),
+        "version": order["version"],
+        "created_at": _instant(order["placed_at"]),
+        "updated_at": _instant(order["updated_at"]),
+    }
+
+
+def _placed_headers(view: dict[str, Any]) -> dict[str, str]:
+    return {"Location": f"/api/v1/orders/{view['id']}", "ETag": f'"{view["version"]}"'}
 
 
 class Placed:
@@ -404,45 +596,76 @@ class Placed:
 
     def __init__(  # noqa: PLR0917 - the facts of one order
         self,
+        actor: str,
         customer_id: str,
         key: str,
-        request_id: str,
         fingerprint: str,
         now: datetime,
         lines: list[tuple[str, int]],
         products: dict[str, asyncpg.Record],
+        checkout: tuple[str | None, dict[str, Any] | None],
+        shipping: tuple[str | None, int, list[dict[str, Any]]],
     ) -> None:
-        self.customer_id, self.key, self.request_id = customer_id, key, request_id
+        self.actor, self.customer_id, self.key = actor, customer_id, key
         self.fingerprint, self.now, self.lines, self.products = fingerprint, now, lines, products
+        self.email, self.address = checkout
+        self.method, self.shipping_price, self.options = shipping
         self.order_id = uuid.uuid4()
         self.currency = products[lines[0][0]]["currency"]
 
-    def view(self) -> dict[str, Any]:
-        total = sum(self.products[sku]["unit_price"] * q for sku, q in self.lines)
-        return {
+    def stored(self) -> dict[str, Any]:
+        """The placement as Orderly's idempotency record keeps it: the order, the stock each
+        line found and the shipping methods offered."""
+        now = self.now
+        order = {
             "id": str(self.order_id),
-            "status": "placed",
             "customer_id": self.customer_id,
+            "status": "placed",
             "lines": [
                 {
                     "sku": sku,
-                    "quantity": q,
-                    "unit_price": self.products[sku]["unit_price"],
-                    "currency": self.currency,
+                    "quantity": quantity,
+                    "unit_price": {
+                        "amount": self.products[sku]["unit_price"],
+                        "currency": self.currency,
+                    },
+                    "shipped": 0,
+                    "delivered": 0,
+                    "returned": 0,
+                    "cancelled": 0,
                 }
-                for sku, q in self.lines
+                for sku, quantity in self.lines
             ],
-            "total": total,
-            "currency": self.currency,
-            "expires_at": self.now + ORDER_TTL,
-            "cancel_reason": None,
+            "placed_at": now,
+            "updated_at": now,
+            "expires_at": now + ORDER_TTL,
             "version": 1,
-            "created_at": self.now,
-            "updated_at": self.now,
+            "cancel_reason": None,
+            "email": self.email,
+            "shipping_address": self.address,
+            "shipping_method": self.method,
+            "shipping_price": self.shipping_price,
+            "delivered_at": None,
         }
+        availability = [
+            {
+                "sku": sku,
+                "requested": quantity,
+                "available": self.products[sku]["on_hand"] - self.products[sku]["reserved"],
+            }
+            for sku, quantity in self.lines
+        ]
+        return {"order": order, "availability": availability, "shipping_methods": self.options}
 
-    async def write(self, connection: Executor) -> dict[str, Any]:
-        view, now, order_id, customer_id = self.view(), self.now, self.order_id, self.customer_id
+    def headers(self) -> dict[str, str]:
+        return _placed_headers({"id": self.order_id, "version": 1})
+
+    async def write(self, connection: Executor, request_id: str) -> dict[str, Any]:
+        """The order, its lines, each product's reservation and ledger movement (in SKU
+        order), the audit entry, the event and the stored answer; the answer."""
+        stored = self.stored()
+        view = _order_answer(stored["order"])
+        now, order_id, customer_id = self.now, self.order_id, self.customer_id
         await connection.execute(
             INSERT_ORDER,
             order_id,
@@ -455,13 +678,18 @@ class Placed:
             view["expires_at"],
             1,
             None,
+            self.email,
+            self.address,
+            self.method,
+            self.shipping_price,
+            None,
         )
         for number, (sku, quantity) in enumerate(self.lines, start=1):
             price = self.products[sku]["unit_price"]
             await connection.execute(
-                INSERT_LINE, order_id, number, sku, quantity, price, self.currency
+                INSERT_LINE, order_id, number, sku, quantity, price, self.currency, 0, 0, 0, 0
             )
-        for sku, quantity in self.lines:
+        for sku, quantity in sorted(self.lines):
             row = self.products[sku]
             await connection.execute(
                 UPDATE_PRODUCT,
@@ -489,8 +717,13 @@ class Placed:
                 "order reservation",
                 str(order_id),
                 customer_id,
-                self.request_id,
+                request_id,
             )
+        changes = {
+            name: {"before": None, "after": value}
+            for name, value in view.items()
+            if name not in NOT_AUDITED
+        }
         await connection.execute(
             INSERT_AUDIT,
             uuid.uuid4(),
@@ -498,13 +731,13 @@ class Placed:
             "user",
             customer_id,
             "customer",
-            "order.place",
+            OPERATION,
             "order",
             str(order_id),
-            self.request_id,
+            request_id,
             self.key,
             "execute",
-            {"after": view},
+            changes,
         )
         await connection.fetchval(
             INSERT_EVENT,
@@ -513,19 +746,19 @@ class Placed:
             f"order:{order_id}",
             1,
             view,
-            self.request_id,
+            request_id,
             now,
+            None,
         )
-        await connection.execute(NOTIFY)
         await connection.execute(
             STORE_KEY,
-            customer_id,
+            self.actor,
             OPERATION,
             self.key,
             self.fingerprint,
-            "placement",
-            view,
-            self.request_id,
+            "Placement",
+            stored,
+            request_id,
             now,
             now + KEY_TTL,
         )
@@ -536,6 +769,7 @@ def create_app() -> FastAPI:
     database_url = os.environ["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
     secret = os.environ["JWT_SECRET"]
     pool_size = int(os.environ.get("DB_POOL_SIZE", "5"))
+    max_open_unpaid = int(os.environ.get("MAX_OPEN_UNPAID_ORDERS", "3"))
     holder: dict[str, Baseline] = {}
 
     async def jsonb(connection: asyncpg.Connection) -> None:
@@ -555,7 +789,7 @@ def create_app() -> FastAPI:
         pool = await asyncpg.create_pool(
             database_url, min_size=pool_size, max_size=pool_size, init=jsonb, reset=keep_session
         )
-        holder["app"] = Baseline(pool, secret)
+        holder["app"] = Baseline(pool, secret, max_open_unpaid)
         try:
             yield
         finally:
