@@ -15,12 +15,13 @@ schema:
 - ``POST /api/v1/orders``: the bearer token checked, then one transaction that reads the
   account, looks the idempotency key up, takes its advisory lock, looks again, takes the
   customer's placement lock (an advisory lock) and counts the customer's open unpaid orders
-  (``MAX_OPEN_UNPAID_ORDERS``, 3 by default), reads the account's email when the request
-  gives none, locks the products, reads the active shipping rates, inserts the order and its
-  lines, updates each product and appends its stock movement (in SKU order), appends the
-  audit entry, the outbox event and its ``NOTIFY`` in one statement, and stores the placement
-  under the key (replacing an expired record). A retry with a used key reads the account and
-  the stored placement, rolls back, and answers it again.
+  (``MAX_OPEN_UNPAID_ORDERS``, 3 by default), takes the account's email (read with the
+  account) when the request gives none, locks the products, reads the active shipping
+  rates, inserts the order and its lines, updates each product and appends its stock
+  movement (in SKU order), appends the audit entry, the outbox event and its ``NOTIFY`` in
+  one statement, and stores the placement under the key (replacing an expired record). A
+  retry with a used key reads the account and the stored placement, rolls back, and answers
+  it again.
 
 ``tests/bench/test_baseline_statements.py`` compares the statements of both APIs, route by
 route (all but the audit list), from PostgreSQL's log: a statement added to or dropped from
@@ -126,7 +127,6 @@ LOCK_CUSTOMER = "SELECT pg_advisory_xact_lock(hashtextextended('order-placement:
 OPEN_UNPAID = (
     "SELECT count(*) FROM orders WHERE customer_id = $1 AND status = 'placed' AND expires_at > $2"
 )
-EMAIL_OF = "SELECT email FROM users WHERE id = $1"
 LOCK_PRODUCTS = (
     f"SELECT {PRODUCT_COLUMNS} FROM products WHERE sku = ANY($1::varchar[]) "  # noqa: S608
     "ORDER BY sku FOR UPDATE"
@@ -440,9 +440,10 @@ class Baseline:
         """The placement once the account, the key, the customer's open orders, the products
         and the shipping are checked, in Orderly's order; raises :class:`Unplaced` (the stored
         answer of a replay, or a refusal)."""
-        customer_id = await self.customer(connection, claims)
-        if customer_id is None:
+        account = await connection.fetchrow(USER_BY_ID, uuid.UUID(claims["sub"]))
+        if account is None or not _signed_in(account, claims):
             raise Unplaced(Response(status_code=401))
+        customer_id = str(account["id"])
         actor = f"user:{customer_id}"
         address = None if new.shipping_address is None else new.shipping_address.model_dump()
         request = [customer_id, lines, new.email, address, new.shipping_method]
@@ -458,10 +459,7 @@ class Baseline:
         await connection.fetchval(LOCK_CUSTOMER, customer_id)
         if await connection.fetchval(OPEN_UNPAID, customer_id, now) >= self.max_open_unpaid:
             raise Unplaced(Response(status_code=409))
-        if new.email is None:
-            email = await connection.fetchval(EMAIL_OF, uuid.UUID(customer_id))
-        else:
-            email = new.email.strip()
+        email = account["email"] if new.email is None else new.email.strip()
         rows = await connection.fetch(LOCK_PRODUCTS, sorted(sku for sku, _ in lines))
         products = {row["sku"]: row for row in rows}
         _check_lines(lines, products)

@@ -1493,6 +1493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stem = ("scale-" if config.scale else "") + ("quick" if config.quick else "latest")
     paths = [RESULTS / f"{stem}.json"] + ([config.json_path] if config.json_path else [])
     for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)  # .bench-tmp goes with the run's files
         path.write_text(json.dumps(report, indent=2, default=str) + "\n")
     chart(report, RESULTS / f"{stem}.png")
     print(render(report))

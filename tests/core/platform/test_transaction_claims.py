@@ -15,12 +15,13 @@ from returns.result import Result, Success
 from orderly_core.accounts.administration import ActiveChange, set_active
 from orderly_core.accounts.model import User
 from orderly_core.orders.model import OrderQuery
+from orderly_core.orders.placement import LineRequest, NewOrder, place_order
 from orderly_core.orders.reading import list_orders
 from orderly_core.platform.transaction import AccountChanged, AccountRefused, in_transaction
 from orderly_core.shared.context import Actor, Claims, Context, Role
 from orderly_core.unit_of_work import Dependencies, UnitOfWork
 from tests.core.accounts.helpers import registered
-from tests.core.helpers import ctx, ok
+from tests.core.helpers import ctx, fresh, make_product, ok
 
 pytestmark = pytest.mark.postgres
 
@@ -83,3 +84,29 @@ async def test_claims_with_a_role_the_account_no_longer_has_name_the_accounts_ac
         await _touch(deps, _claimed(ann, Role.STAFF))
 
     assert changed.value.actor == Actor.user(str(ann.id), Role.CUSTOMER)
+
+
+async def test_an_order_placed_with_claims_takes_the_accounts_email_as_it_is_now(
+    deps: Dependencies,
+) -> None:
+    # The account check reads the account first; the order's contact email is the one that
+    # read found (the unit of work does not read it again), so it is always the current one.
+    ann = await registered(deps)
+    await make_product(deps, "MUG-1", on_hand=10)
+    first = fresh(await place_order(deps, _claimed(ann), NewOrder((LineRequest("MUG-1", 1),))))
+    async with deps.unit_of_work() as uow:
+        found = await uow.users.get(ann.id)
+        assert found is not None
+        assert (await uow.users.save(replace(found, email="ann@new.example"))).unwrap() is None
+        await uow.commit()
+
+    second = fresh(await place_order(deps, _claimed(ann), NewOrder((LineRequest("MUG-1", 1),))))
+
+    assert first.order.email == "ann@example.com"
+    assert second.order.email == "ann@new.example"
+    async with deps.unit_of_work() as uow:  # a save in the same unit of work is seen too
+        found = await uow.users.get(ann.id)
+        assert found is not None
+        await uow.users.save(replace(found, email="ann@third.example"))
+        assert await uow.customers.email_of(str(ann.id)) == "ann@third.example"
+        await uow.rollback()

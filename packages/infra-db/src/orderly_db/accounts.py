@@ -70,11 +70,18 @@ class SqlUsers:
     def __init__(self, connection: AsyncConnection, driver: DriverConnection) -> None:
         self._db = connection
         self._driver = driver
+        # The email of each account read or saved in this unit of work: the account check
+        # reads the signed-in customer first, and an order placed for them takes its email
+        # from here instead of reading the row again.
+        self.emails: dict[uuid.UUID, str] = {}
 
     async def get(self, user_id: uuid.UUID, *, for_update: bool = False) -> User | None:
         statement = _GET_FOR_UPDATE if for_update else _GET
         row = await statement.fetch_one(self._driver, {"id": user_id})
-        return _to_user(row) if row else None
+        if row is None:
+            return None
+        self.emails[user_id] = row["email"]
+        return _to_user(row)
 
     async def get_by_email(self, email: str) -> User | None:
         row = (await self._db.execute(select(users).where(users.c.email == email))).one_or_none()
@@ -102,6 +109,7 @@ class SqlUsers:
             raise
         if result.rowcount != 1:
             raise LookupError(f"save() of a user that does not exist: {user.id}")
+        self.emails[user.id] = user.email
         return Success(None)
 
     async def list(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,8 +17,11 @@ class SqlCustomers:
     """An active customer account's id, by id or by email (normalised as accounts store
     emails): only active accounts of the customer role."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(
+        self, connection: AsyncConnection, known: Mapping[uuid.UUID, str] | None = None
+    ) -> None:
         self._db = connection
+        self._known = known or {}  # emails this unit of work has read already, by account
 
     async def active_customer(self, ref: str) -> str | None:
         try:
@@ -38,6 +42,8 @@ class SqlCustomers:
             wanted = uuid.UUID(customer_id)
         except ValueError:
             return None
+        if (known := self._known.get(wanted)) is not None:
+            return known
         email: str | None = await self._db.scalar(select(users.c.email).where(users.c.id == wanted))
         return email
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from returns.result import Failure, Result, Success
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -13,20 +11,21 @@ from orderly_core.shared.money import Money
 from orderly_core.shipping.errors import DuplicateShippingRate
 from orderly_core.shipping.model import ShippingRate
 from orderly_db.errors import SHIPPING_RATE_TAKEN, violates
+from orderly_db.statements import Columns, DriverConnection, Statement
 from orderly_db.tables import shipping_rates
 
 
-def _to_rate(row: Any) -> ShippingRate:
+def _to_rate(row: Columns) -> ShippingRate:
     return ShippingRate(
-        code=row.code,
-        name=row.name,
-        countries=tuple(row.countries),
-        price=Money(row.price, row.currency),
-        free_above=row.free_above,
-        active=row.active,
-        version=row.version,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        code=row["code"],
+        name=row["name"],
+        countries=tuple(row["countries"]),
+        price=Money(row["price"], row["currency"]),
+        free_above=row["free_above"],
+        active=row["active"],
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
 
 
@@ -46,15 +45,16 @@ def _to_row(rate: ShippingRate) -> dict[str, object]:
 
 
 class SqlShippingRates:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, driver: DriverConnection) -> None:
         self._db = connection
+        self._driver = driver
 
     async def get(self, code: str, *, for_update: bool = False) -> ShippingRate | None:
         query = select(shipping_rates).where(shipping_rates.c.code == code)
         if for_update:
             query = query.with_for_update()
         row = (await self._db.execute(query)).one_or_none()
-        return None if row is None else _to_rate(row)
+        return None if row is None else _to_rate(row._mapping)
 
     async def add(self, rate: ShippingRate) -> Result[None, DuplicateShippingRate]:
         try:
@@ -80,12 +80,13 @@ class SqlShippingRates:
             query = query.where(shipping_rates.c.code > after)
         if active is not None:
             query = query.where(shipping_rates.c.active.is_(active))
-        return [_to_rate(row) for row in (await self._db.execute(query)).all()]
+        return [_to_rate(row._mapping) for row in (await self._db.execute(query)).all()]
 
     async def active_rates(self) -> tuple[ShippingRate, ...]:
-        query = (
-            select(shipping_rates)
-            .where(shipping_rates.c.active.is_(True))
-            .order_by(shipping_rates.c.code)
-        )
-        return tuple(_to_rate(row) for row in (await self._db.execute(query)).all())
+        return tuple(_to_rate(row) for row in await _ACTIVE.fetch(self._driver, {}))
+
+
+# Every placement reads them: compiled once, run on the driver.
+_ACTIVE = Statement.compiled(
+    select(shipping_rates).where(shipping_rates.c.active.is_(True)).order_by(shipping_rates.c.code)
+)

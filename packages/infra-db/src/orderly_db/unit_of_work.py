@@ -135,7 +135,8 @@ class SqlUnitOfWork:
     def shipping_rates(self) -> SqlShippingRates:
         self._open()
         assert self._connection is not None  # noqa: S101 - open while its repositories are
-        return SqlShippingRates(self._connection)
+        assert self._driver is not None  # noqa: S101 - open while its repositories are
+        return SqlShippingRates(self._connection, self._driver)
 
     @property
     def payments(self) -> SqlPayments:
@@ -178,7 +179,7 @@ class SqlUnitOfWork:
     def customers(self) -> SqlCustomers:
         self._open()
         assert self._connection is not None  # noqa: S101 - open while its repositories are
-        return SqlCustomers(self._connection)
+        return SqlCustomers(self._connection, self.users.emails)
 
     def _open(self) -> _Repositories:
         if self._repositories is None:
