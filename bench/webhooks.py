@@ -99,6 +99,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from returns.pipeline import is_successful
 from sqlalchemy import and_, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -114,6 +115,7 @@ from orderly_db.engine import create_engine
 from orderly_db.settings import ConfigurationError, InfraSettings
 from orderly_db.tables import outbox, webhook_attempts, webhook_deliveries
 from orderly_db.unit_of_work import dependencies_from_settings
+from orderly_mail.catcher import Keeper, MailCatcher
 from orderly_worker.settings import WorkerEnv, load_worker_env
 
 if TYPE_CHECKING:  # mypy, run from the repository root, knows bench/orders.py as bench.orders
@@ -518,14 +520,58 @@ def worker_options(settings: InfraSettings) -> WorkerEnv:
 def start_workers(
     count: int, env: Mapping[str, str], workdir: Path, stack: contextlib.ExitStack
 ) -> list[Worker]:
-    """``count`` workers as ``orderly worker`` runs them, each in its own process group."""
+    """``count`` workers as ``orderly worker`` runs them, each in its own process group, with
+    a :class:`MailSink` as their SMTP server."""
+    sink = MailSink(workdir / "mail", stack)
+    smtp = {"SMTP_HOST": HOST, "SMTP_PORT": str(sink.port)}
     orders.progress(f"starting {count} worker process(es)")
     workers: list[Worker] = []
     for index in range(1, count + 1):
         log = workdir / f"worker-{index}.log"
-        process = orders.spawn(worker_argv(), {**env, **WORKER_OVERRIDES}, log, stack)
+        process = orders.spawn(worker_argv(), {**env, **WORKER_OVERRIDES, **smtp}, log, stack)
         workers.append(Worker(f"worker {index}", process, log))
     return workers
+
+
+class _Accepting(Keeper):
+    """Accepts every email and keeps nothing of it."""
+
+    def __init__(self) -> None:
+        super().__init__(Path("."))
+        self.accepted = 0
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        del server, session, envelope
+        self.accepted += 1
+        return "250 OK"
+
+
+class MailSink:
+    """The workers' SMTP server, on 127.0.0.1 in a thread of this process: it accepts every
+    email and discards it. Orders mail their customers, so the workers send an email per
+    order placed; with no server to take them, each would fail its connection and come back
+    on the retry schedule, which is not what a shop's worker does."""
+
+    def __init__(self, folder: Path, stack: contextlib.ExitStack) -> None:
+        self._keeper = _Accepting()
+        self._catcher = MailCatcher(folder, 0, HOST, keeper=self._keeper)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._catcher.start(), self._loop).result(10)
+        stack.callback(self.stop)
+
+    @property
+    def port(self) -> int:
+        return self._catcher.port
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(self._catcher.stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
 
 
 async def register_receiver(settings: InfraSettings, url: str, types: Sequence[str]) -> str:
