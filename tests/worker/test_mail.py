@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,28 @@ async def test_placing_paying_and_shipping_an_order_mail_three_emails_once(
         "order_paid": 1.0,
         "shipment_created": 1.0,
     }
+
+
+async def test_a_backlog_of_emails_leaves_without_waiting_for_the_safety_net(
+    worker_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    clean_engine: AsyncEngine,
+) -> None:
+    # Many more emails than the worker sends at once (8), and a safety-net poll too slow to
+    # matter: as sends end, the room they leave is claimed at once.
+    deps = replace(sql_dependencies(clean_engine), max_open_unpaid_orders=40)
+    await make_product(deps, on_hand=100, unit_price=1250)
+    for n in range(40):
+        new = NewOrder((LineRequest("MUG-1", 1),), email="ann@example.com")
+        fresh(await place_order(deps, Context(ANN, f"req-{n}"), new))
+    async with catching(tmp_path / "mail") as catcher:
+        mail_env(monkeypatch, catcher.port)
+        monkeypatch.setenv("WORKER_RELAY_POLL_S", "60")
+        async with worker_running():
+            emails = await caught(catcher.folder, 40, wait_s=15)
+
+    assert len(emails) == 40
 
 
 def _emails_counted() -> dict[str, float]:

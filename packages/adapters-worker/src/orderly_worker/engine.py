@@ -127,9 +127,14 @@ class DeliveryEngine:
     def start(self) -> None:
         if self._mail is not None:
             self._mail.on_ended = self._ended.set
-            self._mail.on_room = self._wake.set
+            self._mail.on_room = self._mail_room
         self._task = asyncio.create_task(self._run(), name="orderly-delivery-engine")
         self._recorder = asyncio.create_task(self._record_loop(), name="orderly-recorder")
+
+    def _mail_room(self) -> None:
+        """Emails wait for the room the mail channel has again: claim them at once."""
+        self._mail_due = True
+        self._wake.set()
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Stop claiming; let the attempts under way end (for up to ``grace_s``) and record

@@ -78,7 +78,7 @@ class MailChannel:
             for message in claimed:
                 task = asyncio.create_task(self._attempt(message))
                 self._sending.add(task)
-                task.add_done_callback(self._sending.discard)
+                task.add_done_callback(self._finished)
             if len(claimed) < limit:
                 self._waiting = False
                 return
@@ -93,7 +93,13 @@ class MailChannel:
             log.exception("mail_send_crashed", message_id=str(message.id))
         self._outcomes.append((message, outcome, at))
         self.on_ended()
-        if self._waiting and len(self._sending) <= self._options.concurrency // 2 + 1:
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        """An email's attempt is over: once half the room is free again and emails wait for
+        it, the engine claims them (here, where the attempt has left the count: attempts
+        that end together all end before any of these callbacks runs)."""
+        self._sending.discard(task)
+        if self._waiting and len(self._sending) <= self._options.concurrency // 2:
             self.on_room()
 
     async def record_ended(self) -> None:
