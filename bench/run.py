@@ -1322,6 +1322,7 @@ def bench(config: Config, stack: contextlib.ExitStack) -> dict[str, Any]:
         pending = pending or {"waited_s": 0.0, "left": asyncio.run(pending_work(settings))}
         results[name] = run.scenario(name)
         results[name]["pending_at_start"] = pending
+        results[name]["target"] = target(name, results[name], scale=config.scale)
         print(scenario_line(name, results[name]), flush=True)
     for server in apps.values():
         if server.process.poll() is not None:
@@ -1384,6 +1385,78 @@ def scenario_line(name: str, entry: dict[str, Any]) -> str:
     if entry.get("ratio") is not None:
         line += f"; ratio {entry['ratio']}"
     return line
+
+
+# Issue 15's targets: ratios to the baseline in the same run, the webhook engine's figures.
+RATIO_TARGETS = {
+    "product_get": 0.75,
+    "product_list": 0.75,
+    "order_get": 0.75,
+    "order_list": 0.75,
+    "order_place": 0.85,
+    "order_replay": 0.75,
+}
+PLACEMENT_TAIL = 3.0  # the placement's p99 at most this many times its p50
+WEBHOOK_P99_MS = 100.0  # commit to receiver, at --webhook-rate orders/s
+BACKLOG_PER_S = 1_000.0  # deliveries per second of a backlog, one worker
+BACKLOG_CPU_MS = 1.0  # worker CPU per delivery
+SCALE_GROWTH = 1.5  # --scale: p50 and p99 at most this many times the 10,000-product run's
+
+
+def target(name: str, entry: dict[str, Any], *, scale: bool) -> dict[str, Any]:
+    """What ``name`` must reach, what it reached, and whether that meets it (``None``: one
+    run cannot tell)."""
+    orderly = entry["orderly"]
+    p50, p99, errors = orderly.get("p50_ms"), orderly.get("p99_ms"), orderly.get("errors", 0)
+    if scale:
+        return {
+            "wanted": f"p50 and p99 within {SCALE_GROWTH} x of the 10,000-product run's "
+            "(bench/scale.py compares two runs)",
+            "measured": f"p50 {p50} ms, p99 {p99} ms",
+            "met": None,
+        }
+    if name in RATIO_TARGETS:
+        ratio = entry.get("ratio")
+        wanted = f"ratio >= {RATIO_TARGETS[name]}"
+        measured = f"ratio {ratio}"
+        met = ratio is not None and ratio >= RATIO_TARGETS[name] and not errors
+        if name == "order_place":
+            tail = p99 / p50 if p50 and p99 else None
+            wanted += f", p99 <= {PLACEMENT_TAIL:g} x p50"
+            measured += f", p99 {'n/a' if tail is None else f'{tail:.1f}'} x p50"
+            met = met and tail is not None and tail <= PLACEMENT_TAIL
+        return {"wanted": wanted, "measured": measured, "met": met}
+    if name in ("webhook_latency", "webhook_isolation"):
+        return {
+            "wanted": f"p99 <= {WEBHOOK_P99_MS:g} ms from commit to receiver, nothing lost",
+            "measured": f"p99 {p99} ms, {errors} errors",
+            "met": p99 is not None and p99 <= WEBHOOK_P99_MS and not errors,
+        }
+    if name == "webhook_throughput":
+        rps, cpu = orderly.get("rps"), orderly.get("worker_cpu_ms_per_delivery")
+        return {
+            "wanted": f">= {BACKLOG_PER_S:,.0f} deliveries/s, <= {BACKLOG_CPU_MS:g} ms of worker "
+            "CPU each, nothing lost",
+            "measured": f"{rps}/s, {cpu} ms, {errors} errors",
+            "met": rps is not None
+            and cpu is not None
+            and rps >= BACKLOG_PER_S
+            and cpu <= BACKLOG_CPU_MS
+            and not errors,
+        }
+    return {
+        "wanted": "no errors, no oversell (no throughput target)",
+        "measured": f"{errors} errors",
+        "met": not errors,
+    }
+
+
+def target_line(name: str, entry: dict[str, Any]) -> str:
+    found = entry.get("target")
+    if not found:
+        return f"  {name}: no target"
+    verdict = {True: "met", False: "NOT MET", None: "see bench/scale.py"}[found["met"]]
+    return f"  {name}: {found['wanted']}; measured {found['measured']}: {verdict}"
 
 
 def render(report: dict[str, Any]) -> str:
@@ -1456,6 +1529,8 @@ def render(report: dict[str, Any]) -> str:
             f"{backlog['seconds']} s; rps is deliveries per second; the worker used "
             f"{backlog['worker_cpu_ms_per_delivery']} ms of CPU per delivery"
         )
+    lines.append("targets:")
+    lines.extend(target_line(name, entry) for name, entry in report["scenarios"].items())
     for name, entry in report["scenarios"].items():
         lines.extend(f"PROBLEM in {name}: {problem}" for problem in entry.get("problems", []))
     return "\n".join(lines)
