@@ -113,3 +113,19 @@ async def test_an_email_after_the_server_restarted_goes_out_on_a_new_connection(
     assert outcome.accepted, outcome.error
     assert [m.recipient for m in inbox(tmp_path)] == ["c1@example.com", "c2@example.com"]
     assert len(first.peers) == len(second.peers) == 1
+
+
+async def test_control_characters_never_reach_a_header(tmp_path: Path) -> None:
+    nul_subject = RenderedMail(uuid.uuid4(), "ann@example.com", "Hi\x00 there\x1b[2J", "x", "y")
+    nul_recipient = RenderedMail(uuid.uuid4(), "ann@example.com\x00", "Hello", "x", "y")
+    async with catching(tmp_path) as catcher:
+        sender = SmtpSender(_settings(catcher.port))
+        outcome = await sender.send(nul_subject)
+        with pytest.raises(ValueError, match="control character"):
+            await sender.send(nul_recipient)
+        await sender.close()
+
+    assert outcome.accepted, outcome.error
+    [arrived] = inbox(tmp_path)
+    assert arrived.subject == "Hi there[2J"
+    assert arrived.recipient == "ann@example.com"

@@ -45,8 +45,9 @@ def message_id(mail: RenderedMail, domain: str) -> str:
 
 
 def _header(name: str, value: str) -> str:
-    """A header's value on one line: ASCII as it is, anything else RFC 2047 encoded."""
-    folded = " ".join(value.split())
+    """A header's value on one line and without control characters (a NUL, say): ASCII as
+    it is, anything else RFC 2047 encoded."""
+    folded = "".join(char for char in " ".join(value.split()) if char.isprintable())
     return folded if folded.isascii() else Header(folded, "utf-8", header_name=name).encode()
 
 
@@ -57,6 +58,8 @@ def _address(address: Address) -> str:
 def _one_line(value: str) -> str:
     if "\r" in value or "\n" in value:
         raise ValueError("a line break in an email header")
+    if not value.isprintable():
+        raise ValueError("a control character in an email header")
     return value
 
 
