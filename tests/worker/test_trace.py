@@ -40,20 +40,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def webhook_env(worker_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """A receiver on 127.0.0.1 over plain http, and retries after 0.2 s instead of minutes."""
-    extra = {
-        "WEBHOOK_ALLOW_HTTP": "true",
-        "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true",
-        "WEBHOOK_RETRY_SCHEDULE_S": "0.2,0.2",
-        "WORKER_RELAY_POLL_S": "0.5",
-    }
-    for name, value in extra.items():
-        monkeypatch.setenv(name, value)
-    return worker_env | extra
-
-
 def _trace_of(traceparent: str) -> int:
     return int(traceparent.split("-")[1], 16)
 
