@@ -209,15 +209,18 @@ async def run_signed_in[T, E](
     raise InvalidToken(NO_LONGER_VALID)
 
 
+ModeQuery = Annotated[
+    Mode,
+    Query(
+        description="`dry_run`: run every check and answer what would happen, changing "
+        "nothing (the answer carries `Orderly-Mode: dry_run`); `execute`: apply the change"
+    ),
+]
+
+
 async def write_context(
     context: RequestContext,
-    mode: Annotated[
-        Mode,
-        Query(
-            description="`dry_run`: run every check and answer what would happen, changing "
-            "nothing (the answer carries `Orderly-Mode: dry_run`); `execute`: apply the change"
-        ),
-    ] = Mode.EXECUTE,
+    mode: ModeQuery = Mode.EXECUTE,
 ) -> Context:
     """The context of a write: the request's, in the mode the client asked for."""
     return replace(context, mode=mode)
@@ -228,13 +231,7 @@ WriteContext = Annotated[Context, Depends(write_context)]
 
 async def claims_write_context(
     request: Request,
-    mode: Annotated[
-        Mode,
-        Query(
-            description="`dry_run`: run every check and answer what would happen, changing "
-            "nothing (the answer carries `Orderly-Mode: dry_run`); `execute`: apply the change"
-        ),
-    ] = Mode.EXECUTE,
+    mode: ModeQuery = Mode.EXECUTE,
 ) -> Context:
     """:func:`write_context` for a route that runs its use case with :func:`run_signed_in`
     (one dependency, not two)."""
