@@ -175,6 +175,7 @@ class DeliveryEngine:
                     backoff = min(self._options.poll_s, FIRST_BACKOFF_S)
                 except Exception as error:  # an outage: logged, then waited out
                     log.warning("relay_unavailable", error=f"{type(error).__name__}: {error}")
+                    self._due = self._mail_due = True  # a claim cut short: claim again
                     if listener is not None:
                         await listener.close()
                         listener, lost = None, True
