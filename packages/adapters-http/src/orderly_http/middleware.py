@@ -17,12 +17,11 @@ From the outside in (see :func:`orderly_http.app.create_app`):
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
 import structlog
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -47,6 +46,27 @@ def printable_path(path: str) -> str:
 
 
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"  # what a path may hold as it is; the rest is %-encoded
+
+type RawHeaders = list[tuple[bytes, bytes]]
+"""Headers as ASGI carries them: lower-case names, Latin-1 bytes."""
+
+_REQUEST_ID = REQUEST_ID_HEADER.lower().encode()
+
+
+def request_header(scope: Scope, name: bytes) -> str | None:
+    """The first value of the request's header ``name`` (lower case), or None."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def with_headers(headers: Iterable[tuple[bytes, bytes]], added: RawHeaders) -> RawHeaders:
+    """``headers`` with ``added`` in place of any of the same names (as
+    ``MutableHeaders.__setitem__`` would set them, without building it per response)."""
+    names = {name for name, _ in added}
+    return [header for header in headers if header[0].lower() not in names] + added
+
 
 type _Observers = tuple[Any, Any]  # a request's counter and duration histogram, labelled
 # The labelled metrics of each (route template, method, status) met so far: labelling one
@@ -78,24 +98,33 @@ class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, policy: SecurityPolicy) -> None:
         self.app = app
         self.policy = policy
+        self._encoded: dict[tuple[bool, bool], RawHeaders] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        secured = self.policy.headers_for(
-            scope["path"], authorized="authorization" in Headers(scope=scope)
+        secured = self._headers_for(
+            scope["path"], authorized=request_header(scope, b"authorization") is not None
         )
 
         async def send_secured(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                headers = MutableHeaders(scope=message)
-                for name, value in secured:
-                    headers[name] = value
+                message["headers"] = with_headers(message.get("headers", ()), secured)
             await send(message)
 
         await self.app(scope, receive, send_secured)
+
+    def _headers_for(self, path: str, *, authorized: bool) -> RawHeaders:
+        """The policy's headers, encoded once for each of the few sets it gives."""
+        key = (path in self.policy.docs_paths, authorized)
+        encoded = self._encoded.get(key)
+        if encoded is None:
+            encoded = self._encoded[key] = [
+                (name.lower().encode("latin-1"), value.encode("latin-1"))
+                for name, value in self.policy.headers_for(path, authorized=authorized)
+            ]
+        return encoded
 
 
 class RequestIdMiddleware:
@@ -106,7 +135,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = accepted_request_id(Headers(scope=scope).get(REQUEST_ID_HEADER))
+        request_id = accepted_request_id(request_header(scope, _REQUEST_ID))
         remember_request_id(scope, request_id)
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -117,7 +146,9 @@ class RequestIdMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                message["headers"] = with_headers(
+                    message.get("headers", ()), [(_REQUEST_ID, request_id.encode())]
+                )
             await send(message)
 
         try:
@@ -221,6 +252,19 @@ class _CappedBody:
         await self._send(message)
 
 
+def _framed_within_limit(scope: Scope, declared: str) -> bool:
+    """True when HTTP/1's framing already holds the body within the limit: a declared
+    ``Content-Length`` (the server reads that many bytes and no more) not over it, or no body
+    at all (neither ``Content-Length`` nor ``Transfer-Encoding``). Only a chunked body, or
+    one under another protocol, is counted as it streams."""
+    if scope.get("http_version") not in _HTTP_1 or request_header(scope, b"transfer-encoding"):
+        return False
+    return declared.isdigit() or request_header(scope, b"content-length") is None
+
+
+_HTTP_1 = frozenset({"1.0", "1.1"})
+
+
 class BodyLimitMiddleware:
     """Refuses a request body larger than its path's limit with a 413 problem.
 
@@ -242,9 +286,12 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.path_limits.get(scope["path"], self.max_bytes)
-        declared = Headers(scope=scope).get("content-length", "")
+        declared = request_header(scope, b"content-length") or ""
         if declared.isdigit() and int(declared) > limit:
             await payload_too_large(request_id_of(scope), limit)(scope, receive, send)
+            return
+        if _framed_within_limit(scope, declared):
+            await self.app(scope, receive, send)
             return
         body = _CappedBody(receive, send, limit)
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from starlette.responses import Response
 
 from orderly_core.audit.use_cases import list_audit
@@ -22,8 +22,9 @@ from orderly_http.container import Resources
 from orderly_http.context import RequestContext
 from orderly_http.paging import Cursor, Instant, Limit
 from orderly_http.problems import problem_responses
+from orderly_http.routing import Router
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = Router(prefix="/api/v1/audit", tags=["audit"])
 
 _TIME = (
     "An RFC 3339 time with its offset, such as `2026-11-22T10:00:00Z` "

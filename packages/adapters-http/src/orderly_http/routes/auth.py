@@ -10,7 +10,7 @@ import asyncio
 from datetime import UTC
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from returns.pipeline import is_successful
 from starlette.responses import Response
@@ -38,8 +38,9 @@ from orderly_http.container import AppResources, Resources
 from orderly_http.context import request_id_of
 from orderly_http.problems import ProblemResponse, problem_response, problem_responses
 from orderly_http.ratelimit import LoginAttempt, normalised_subject
+from orderly_http.routing import Router
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+router = Router(prefix="/api/v1/auth", tags=["auth"])
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 

@@ -12,15 +12,16 @@ from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import structlog
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from orderly_http.container import AppResources, Resources
 from orderly_http.context import request_id_of
 from orderly_http.problems import problem_response, problem_responses
+from orderly_http.routing import Router
 from orderly_http.schemas import Health, Readiness, json_response
 
-router = APIRouter(tags=["health"])
+router = Router(tags=["health"])
 log = structlog.get_logger(__name__)
 
 _HEALTHY = Health(status="ok").model_dump_json().encode()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from fastapi import APIRouter, UploadFile
+from fastapi import UploadFile
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from starlette.responses import Response
@@ -22,8 +22,9 @@ from orderly_http.container import Resources
 from orderly_http.context import MODE_HEADER, WriteContext
 from orderly_http.problems import problem_responses
 from orderly_http.routes.jobs import job_url
+from orderly_http.routing import Router
 
-router = APIRouter(tags=["jobs"])
+router = Router(tags=["jobs"])
 
 
 class SubmittedJobResource(BaseModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from starlette.responses import Response
 
 from orderly_core.jobs.model import JobQuery, JobStatus
@@ -24,8 +24,9 @@ from orderly_http.context import RequestContext, WriteContext
 from orderly_http.job_schemas import JobPageResource, JobResource, JobSummaryResource
 from orderly_http.paging import Cursor, Limit
 from orderly_http.problems import problem_responses
+from orderly_http.routing import Router
 
-router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+router = Router(prefix="/api/v1/jobs", tags=["jobs"])
 
 _PATH_SAFE = ":@!$&'()*+,;="  # characters a path segment may hold as they are (RFC 3986)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from starlette.responses import Response
 
 from orderly_core.mail.model import MailQuery, MailStatus, MailTemplate
@@ -21,8 +21,9 @@ from orderly_http.context import RequestContext
 from orderly_http.mail_schemas import MailDetailResource, MailPageResource
 from orderly_http.paging import Cursor, Limit
 from orderly_http.problems import problem_responses
+from orderly_http.routing import Router
 
-router = APIRouter(prefix="/api/v1/mail", tags=["mail"])
+router = Router(prefix="/api/v1/mail", tags=["mail"])
 
 
 @router.get(

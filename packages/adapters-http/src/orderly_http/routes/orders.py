@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import Header, Query, Request
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
@@ -62,9 +62,10 @@ from orderly_http.order_schemas import (
 )
 from orderly_http.paging import Cursor, Instant, Limit
 from orderly_http.problems import precondition_required, problem_responses
+from orderly_http.routing import Router
 from orderly_http.shipment_schemas import TrackingBody
 
-router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
+router = Router(prefix="/api/v1/orders", tags=["orders"])
 
 IfMatch = Annotated[
     str | SkipJsonSchema[None],

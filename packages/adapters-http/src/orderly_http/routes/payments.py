@@ -10,7 +10,6 @@ and every amount rule, is the core's decision. Every write here requires an
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.responses import Response
 
 from orderly_core.payments.manual import record_manual_payment
@@ -35,8 +34,9 @@ from orderly_http.payment_schemas import (
     StartedPaymentResource,
 )
 from orderly_http.problems import problem_responses
+from orderly_http.routing import Router
 
-router = APIRouter(prefix="/api/v1/orders", tags=["payments"])
+router = Router(prefix="/api/v1/orders", tags=["payments"])
 
 
 @router.post(

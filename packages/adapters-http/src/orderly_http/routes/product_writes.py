@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+from fastapi import Header
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
@@ -41,6 +41,7 @@ from orderly_http.answers import (
 from orderly_http.container import Resources
 from orderly_http.context import WriteContext
 from orderly_http.problems import precondition_required, problem_responses
+from orderly_http.routing import Router
 from orderly_http.schemas import (
     NewProductBody,
     ProductChangesBody,
@@ -48,7 +49,7 @@ from orderly_http.schemas import (
     StockAdjustmentBody,
 )
 
-router = APIRouter(prefix="/api/v1/products", tags=["products"])
+router = Router(prefix="/api/v1/products", tags=["products"])
 
 IfMatch = Annotated[
     str | SkipJsonSchema[None],

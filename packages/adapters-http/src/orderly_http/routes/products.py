@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import Header, Query, Request
 from starlette.responses import Response
 
 from orderly_core.catalogue.model import ProductQuery
@@ -19,9 +19,10 @@ from orderly_http.answers import answer, described, version_of
 from orderly_http.context import ClaimsContext, run_signed_in
 from orderly_http.paging import Cursor, Limit
 from orderly_http.problems import problem_responses
+from orderly_http.routing import Router
 from orderly_http.schemas import ProductPageResource, ProductResource
 
-router = APIRouter(prefix="/api/v1/products", tags=["products"])
+router = Router(prefix="/api/v1/products", tags=["products"])
 
 # The core calls the text search ``search``; this API calls the parameter ``q``.
 _LIST_FIELD_NAMES = {"search": "q"}

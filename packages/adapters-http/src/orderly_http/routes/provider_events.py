@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from orderly_core.payments.events import provider_actor, receive_provider_event
@@ -23,6 +23,7 @@ from orderly_http.container import Resources
 from orderly_http.context import request_id_of
 from orderly_http.payment_schemas import ProviderEventReceiptResource
 from orderly_http.problems import problem_responses
+from orderly_http.routing import Router
 
 STRIPE: Final = "stripe"
 STRIPE_EVENTS_PATH: Final = "/api/v1/payments/stripe/events"
@@ -30,7 +31,7 @@ SIGNATURE_HEADER: Final = "Stripe-Signature"
 # Stripe's events are a few kilobytes; a larger body is refused (413) before it is read whole.
 MAX_EVENT_BYTES: Final = 256 * 1024
 
-router = APIRouter(tags=["payments"])
+router = Router(tags=["payments"])
 
 _NOTES = (
     "Called by Stripe, not by clients: register this URL in Stripe (Developers → Webhooks) "

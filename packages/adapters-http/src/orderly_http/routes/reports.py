@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from starlette.responses import Response
 
 from orderly_core.sales.use_cases import SalesQuery, sales_report
@@ -14,8 +14,9 @@ from orderly_http.container import Resources
 from orderly_http.context import RequestContext
 from orderly_http.problems import problem_responses
 from orderly_http.report_schemas import SalesReportResource
+from orderly_http.routing import Router
 
-router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+router = Router(prefix="/api/v1/reports", tags=["reports"])
 
 
 @router.get(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import Header, Query
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
@@ -49,8 +49,9 @@ from orderly_http.return_schemas import (
     ReturnPageResource,
     ReturnResource,
 )
+from orderly_http.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["returns"])
+router = Router(prefix="/api/v1", tags=["returns"])
 
 IfMatch = Annotated[
     str | SkipJsonSchema[None],

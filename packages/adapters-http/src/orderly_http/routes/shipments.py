@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import Header
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
@@ -39,6 +39,7 @@ from orderly_http.answers import (
 from orderly_http.container import Resources
 from orderly_http.context import RequestContext, WriteContext
 from orderly_http.problems import problem_responses
+from orderly_http.routing import Router
 from orderly_http.shipment_schemas import (
     CancellationResource,
     NewShipmentBody,
@@ -47,7 +48,7 @@ from orderly_http.shipment_schemas import (
     ShipmentResource,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["shipments"])
+router = Router(prefix="/api/v1", tags=["shipments"])
 
 OrderIfMatch = Annotated[
     str | SkipJsonSchema[None],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import Header, Query
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
@@ -38,6 +38,7 @@ from orderly_http.container import Resources
 from orderly_http.context import RequestContext, WriteContext
 from orderly_http.paging import Cursor, Limit
 from orderly_http.problems import precondition_required, problem_responses
+from orderly_http.routing import Router
 from orderly_http.shipping_schemas import (
     NewShippingRateBody,
     ShippingRateChangesBody,
@@ -45,7 +46,7 @@ from orderly_http.shipping_schemas import (
     ShippingRateResource,
 )
 
-router = APIRouter(prefix="/api/v1/shipping-rates", tags=["shipping"])
+router = Router(prefix="/api/v1/shipping-rates", tags=["shipping"])
 
 IfMatch = Annotated[
     str | SkipJsonSchema[None],

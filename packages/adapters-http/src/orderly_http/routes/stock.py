@@ -7,7 +7,6 @@ Who may read them is the core's decision (staff and admins).
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.responses import Response
 
 from orderly_core.catalogue.stock import HistoryQuery, stock_history
@@ -19,8 +18,9 @@ from orderly_http.container import Resources
 from orderly_http.context import RequestContext
 from orderly_http.paging import Cursor, Limit
 from orderly_http.problems import problem_responses
+from orderly_http.routing import Router
 
-router = APIRouter(prefix="/api/v1/products", tags=["products"])
+router = Router(prefix="/api/v1/products", tags=["products"])
 
 
 @router.get(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from returns.pipeline import is_successful
 from starlette.responses import Response
 
@@ -42,8 +42,9 @@ from orderly_http.container import Resources
 from orderly_http.context import RequestContext
 from orderly_http.paging import Cursor, Limit
 from orderly_http.problems import ProblemResponse, problem_response, problem_responses
+from orderly_http.routing import Router
 
-router = APIRouter(prefix="/api/v1/users", tags=["users"])
+router = Router(prefix="/api/v1/users", tags=["users"])
 
 
 _TOO_MANY = {

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import Header
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
@@ -39,6 +39,7 @@ from orderly_http.container import Resources
 from orderly_http.context import RequestContext, WriteContext
 from orderly_http.paging import Cursor, Limit
 from orderly_http.problems import problem_responses
+from orderly_http.routing import Router
 from orderly_http.webhook_schemas import (
     DeliveryDetailResource,
     DeliveryPageResource,
@@ -52,7 +53,7 @@ from orderly_http.webhook_schemas import (
     ReplayResource,
 )
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+router = Router(prefix="/api/v1/webhooks", tags=["webhooks"])
 
 _KEY_NOTE = (
     "`Idempotency-Key` is optional: a retry with the same key and body within 24 hours gets "
