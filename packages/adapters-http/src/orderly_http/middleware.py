@@ -16,6 +16,7 @@ From the outside in (see :func:`orderly_http.app.create_app`):
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -25,6 +26,7 @@ import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from orderly_db.log import logs_at
 from orderly_http.context import (
     REQUEST_ID_HEADER,
     accepted_request_id,
@@ -158,13 +160,14 @@ class RequestIdMiddleware:
             requests, durations = _observers(scope, status)
             requests.inc()
             durations.observe(duration_s)
-            log.info(
-                "request",
-                method=scope["method"],
-                path=printable_path(scope["path"]),
-                status=status,
-                duration_ms=round(duration_s * 1000, 2),
-            )
+            if logs_at(logging.INFO):
+                log.info(
+                    "request",
+                    method=scope["method"],
+                    path=printable_path(scope["path"]),
+                    status=status,
+                    duration_ms=round(duration_s * 1000, 2),
+                )
             structlog.contextvars.clear_contextvars()
 
 

@@ -173,6 +173,13 @@ def handler_from_environment() -> logging.Handler:
     return logging.getLogger().handlers[0]
 
 
+def logs_at(level: int) -> bool:
+    """Whether this process writes lines at ``level`` (a ``logging`` level), as
+    :func:`configure_logging` set it. Far cheaper than a call that the level then filters
+    out: a module's structlog logger binds a new logger on every call, about 10 us."""
+    return logging.getLogger().isEnabledFor(level)
+
+
 def quiet_migration_logs() -> None:
     """Alembic narrates each step at INFO; the commands print one summary line instead. Its
     lines (even those it writes as it is imported) still show with LOG_LEVEL=DEBUG."""

@@ -29,7 +29,7 @@ from orderly_core.orders.placement import place_order
 from orderly_core.orders.reading import get_order, list_orders
 from orderly_core.orders.steps import OrderStep
 from orderly_core.platform.idempotency import Idempotent
-from orderly_core.shared.context import Context
+from orderly_core.shared.context import Context, Mode
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_core.shipments.steps import cancel_order, deliver_order, ship_order
 from orderly_core.unit_of_work import Dependencies
@@ -47,9 +47,9 @@ from orderly_http.answers import (
 from orderly_http.container import Resources
 from orderly_http.context import (
     IDEMPOTENCY_KEY_HEADER,
-    ClaimsContext,
-    ClaimsWriteContext,
+    ModeQuery,
     WriteContext,
+    claims_context,
     run_signed_in,
 )
 from orderly_http.order_schemas import (
@@ -121,7 +121,7 @@ async def place_order_route(
     *,
     body: NewOrderBody,
     request: Request,
-    ctx: ClaimsWriteContext,
+    mode: ModeQuery = Mode.EXECUTE,
     idempotency_key: Annotated[
         str | SkipJsonSchema[None],
         Header(
@@ -132,6 +132,7 @@ async def place_order_route(
     ] = None,
 ) -> Response:
     del idempotency_key  # read into the context; declared here to document it
+    ctx = claims_context(request, mode)
     if (missing := idempotency_key_missing(ctx)) is not None:
         return missing
     new = body.to_domain()
@@ -157,7 +158,6 @@ async def place_order_route(
 async def list_orders_route(
     *,
     request: Request,
-    ctx: ClaimsContext,
     status: Annotated[OrderStatus | None, Query(description="Only orders in this status")] = None,
     customer_id: Annotated[
         str | None,
@@ -178,6 +178,7 @@ async def list_orders_route(
         since=since,
         until=until,
     )
+    ctx = claims_context(request)
     ctx, result = await run_signed_in(request, ctx, lambda deps, c: list_orders(deps, c, query))
     return answer(result, ctx, OrderPageResource.document)
 
@@ -190,7 +191,8 @@ async def list_orders_route(
     response_model=OrderResource,
     responses=problem_responses(401, 404, 422),
 )
-async def get_order_route(*, order_id: str, request: Request, ctx: ClaimsContext) -> Response:
+async def get_order_route(*, order_id: str, request: Request) -> Response:
+    ctx = claims_context(request)
     ctx, result = await run_signed_in(request, ctx, lambda deps, c: get_order(deps, c, order_id))
     return answer(result, ctx, OrderResource.document, version=version_of)
 

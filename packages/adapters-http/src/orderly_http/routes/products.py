@@ -16,7 +16,7 @@ from orderly_core.catalogue.use_cases import get_product, list_products
 from orderly_core.shared.paging import PAGE_SIZE_DEFAULT
 from orderly_http import limits
 from orderly_http.answers import answer, described, version_of
-from orderly_http.context import ClaimsContext, run_signed_in
+from orderly_http.context import claims_context, run_signed_in
 from orderly_http.paging import Cursor, Limit
 from orderly_http.problems import problem_responses
 from orderly_http.routing import Router
@@ -43,7 +43,6 @@ _LIST_FIELD_NAMES = {"search": "q"}
 async def list_products_route(
     *,
     request: Request,
-    ctx: ClaimsContext,
     limit: Limit = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
     active: Annotated[
@@ -58,6 +57,7 @@ async def list_products_route(
     ] = None,
 ) -> Response:
     query = ProductQuery(limit=limit, cursor=cursor, active=active, search=q)
+    ctx = claims_context(request)
     ctx, result = await run_signed_in(request, ctx, lambda deps, c: list_products(deps, c, query))
     return answer(result, ctx, ProductPageResource.document, field_names=_LIST_FIELD_NAMES)
 
@@ -81,9 +81,9 @@ async def get_product_route(
     *,
     sku: limits.SkuPath,
     request: Request,
-    ctx: ClaimsContext,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
+    ctx = claims_context(request)
     ctx, result = await run_signed_in(request, ctx, lambda deps, c: get_product(deps, c, sku))
     return answer(
         result,
