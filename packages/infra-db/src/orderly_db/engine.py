@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import orjson
-from sqlalchemy import event
+from sqlalchemy import event, make_url
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine.interfaces import AdaptedConnection
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from orderly_db.settings import InfraSettings
+
+_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
 
 
 def create_engine(settings: InfraSettings, *, application_name: str = "orderly") -> AsyncEngine:
@@ -41,6 +45,10 @@ def create_engine(settings: InfraSettings, *, application_name: str = "orderly")
     JSON and JSONB values are read by orjson (:func:`_json_loads`), several times faster than
     the standard library: an order's address, a page's worth of them.
     """
+    server_settings = {
+        "statement_timeout": str(settings.db_statement_timeout_ms),
+        "application_name": application_name,
+    }
     engine = create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
@@ -50,12 +58,7 @@ def create_engine(settings: InfraSettings, *, application_name: str = "orderly")
         isolation_level="AUTOCOMMIT",
         hide_parameters=True,
         json_deserializer=_json_loads,
-        connect_args={
-            "server_settings": {
-                "statement_timeout": str(settings.db_statement_timeout_ms),
-                "application_name": application_name,
-            },
-        },
+        async_creator=_connector(settings.database_url, server_settings),
     )
     event.listen(engine.sync_engine, "checkout", _replace_closed)
     return engine
@@ -69,6 +72,39 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         _ = await connection.execution_options(isolation_level="READ COMMITTED")
         async with connection.begin():
             yield connection
+
+
+def _connector(
+    database_url: str, server_settings: dict[str, str]
+) -> Callable[[], Awaitable[asyncpg.Connection]]:
+    """The pool's way to open a connection: ``asyncpg.connect`` with the URL's parameters (as
+    SQLAlchemy reads them) and ``server_settings``, started only when awaited.
+
+    A unit of work takes a connection waiting in the pool without a greenlet
+    (:func:`orderly_db.unit_of_work.checked_out`); should the pool have to open one after all
+    (a connection recycled or replaced), SQLAlchemy refuses before awaiting and drops the
+    awaitable. A coroutine dropped unawaited would warn ("coroutine 'connect' was never
+    awaited"); this awaitable creates none until it is awaited.
+    """
+    arguments, parameters = _DIALECT.create_connect_args(make_url(database_url))  # type: ignore[no-untyped-call]
+    parameters["server_settings"] = server_settings
+
+    def connect() -> Awaitable[asyncpg.Connection]:
+        return _Deferred(lambda: asyncpg.connect(*arguments, **parameters))
+
+    return connect
+
+
+class _Deferred[T]:
+    """An awaitable that calls ``start`` for the coroutine to await only when awaited."""
+
+    __slots__ = ("_start",)
+
+    def __init__(self, start: Callable[[], Coroutine[Any, Any, T]]) -> None:
+        self._start = start
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._start().__await__()
 
 
 def _json_loads(text: str | bytes) -> Any:
