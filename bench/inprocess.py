@@ -16,8 +16,8 @@ rounds of ``--requests``/5, the two taking turns), their ratio (the baseline's o
 what ``bench/run.py``'s ratio would be if the server and the load generator cost nothing), and
 how much of each request's CPU FastAPI spent solving its parameters and dependencies
 (``solve_dependencies``: reading each declared query parameter, header and dependency).
-``--profile DIR`` also writes a cProfile of
-Orderly's requests per scenario (``DIR/<scenario>.prof``, for ``python -m pstats``).
+``--profile DIR`` also writes a cProfile of Orderly's requests per scenario
+(``DIR/<scenario>.prof``, for ``python -m pstats``).
 
 What it leaves out is what the server does (uvicorn's parsing and writing, the same for both)
 and what only load shows (waiting for connections, PostgreSQL's core shared with wrk): those
