@@ -17,7 +17,9 @@ what ``bench/run.py``'s ratio would be if the server and the load generator cost
 how much of each request's CPU FastAPI spent solving its parameters and dependencies
 (``solve_dependencies``: reading each declared query parameter, header and dependency).
 ``--profile DIR`` also writes a cProfile of Orderly's requests per scenario
-(``DIR/<scenario>.prof``, for ``python -m pstats``).
+(``DIR/<scenario>.prof``, for ``python -m pstats``). ``--concurrency 16`` keeps 16 requests in
+flight, as wrk's 16 connections do: each request then shares the event loop's wake-ups with
+others, which changes what a request costs (both applications get cheaper per request).
 
 What it leaves out is what the server does (uvicorn's parsing and writing, the same for both)
 and what only load shows (waiting for connections, PostgreSQL's core shared with wrk): those
@@ -84,13 +86,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=",".join(SCENARIOS),
         help=f"comma-separated, in order (default: {','.join(SCENARIOS)})",
     )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="requests in flight at once (1; bench/run.py's wrk keeps 16)",
+    )
     parser.add_argument("--profile", type=Path, help="write a cProfile of Orderly per scenario")
     args = parser.parse_args(argv)
     unknown = set(args.scenarios.split(",")) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
-    if args.requests < ROUNDS:
-        parser.error(f"--requests must be at least {ROUNDS}")
+    if args.concurrency < 1 or args.requests < ROUNDS * args.concurrency:
+        parser.error("--requests must be at least five times --concurrency, which is 1 or more")
     return args
 
 
@@ -124,8 +132,13 @@ async def call(app: ASGIApp, request: Request) -> int:
     return int(sent[0]["status"])
 
 
-async def measure(
-    apps: Sequence[ASGIApp], request: Request, requests: int, timer: Timer, profile: Path | None
+async def measure(  # noqa: PLR0917 - one measurement's facts
+    apps: Sequence[ASGIApp],
+    request: Request,
+    requests: int,
+    concurrency: int,
+    timer: Timer,
+    profile: Path | None,
 ) -> list[tuple[float, float]]:
     """For each app, CPU microseconds per request and FastAPI's share of them: the best of
     :data:`ROUNDS` rounds, the apps taking turns round by round, so that both meet the same
@@ -136,14 +149,19 @@ async def measure(
             if status != 200:
                 raise orders.BenchError(f"{request.path} answered {status}")
     best = [(float("inf"), 0.0) for _ in apps]
-    per_round = requests // ROUNDS
+    each = requests // ROUNDS // concurrency
+    per_round = each * concurrency
+
+    async def requests_of(app: ASGIApp) -> None:
+        for _ in range(each):
+            await call(app, request)
+
     for _ in range(ROUNDS):
         for index, app in enumerate(apps):
             timer.seconds, timer.calls = 0.0, 0
             started = time.process_time()
             with _profiled(profile if index == 0 else None):
-                for _ in range(per_round):
-                    await call(app, request)
+                await asyncio.gather(*(requests_of(app) for _ in range(concurrency)))
             spent = (time.process_time() - started) / per_round * 1e6
             best[index] = min(best[index], (spent, timer.seconds / per_round * 1e6))
     return best
@@ -221,7 +239,9 @@ async def compare(args: argparse.Namespace, servers: orders.Servers) -> None:
         run.pin_tree(servers.postgres_pid, 1 if _pinned() else None)
         for name in args.scenarios.split(","):
             profile = args.profile / f"{name}.prof" if args.profile else None
-            measured = await measure((orderly, bare), requests[name], args.requests, timer, profile)
+            measured = await measure(
+                (orderly, bare), requests[name], args.requests, args.concurrency, timer, profile
+            )
             (ours, our_params), (theirs, their_params) = measured
             print(
                 f"{name:13} {ours:13.0f} us {theirs:14.0f} us {theirs / ours:6.2f} "
