@@ -2,20 +2,24 @@
 
 Run from the repository root (it is not a test)::
 
-    uv run python bench/inprocess.py                          # the four reads, about a minute
+    uv run python bench/inprocess.py                          # five reads, about a minute
     uv run python bench/inprocess.py --scenarios order_list --profile .bench-tmp/profiles
 
 Both applications (``orderly_http.app:create_app`` and ``bench/baseline.py``) are called as
 ASGI applications, one request after another, with no server and no socket in between, against
-the same embedded PostgreSQL, seeded as ``bench/run.py`` seeds it (300 products, 3 customers with
-their orders). On a machine with two cores or more this process runs on core 0 and PostgreSQL
-on core 1, as ``bench/run.py`` places the APIs and the database.
+the same embedded PostgreSQL, seeded as ``bench/run.py`` seeds it (300 products, 3 customers
+with their orders), with an admin and 60 audit entries for ``audit_list``. On a machine with
+two cores or more this process runs on core 0 and PostgreSQL on core 1, as ``bench/run.py``
+places the APIs and the database.
 
 For each read it prints the CPU time per request of each application (the best of five
 rounds of ``--requests``/5, the two taking turns), their ratio (the baseline's over Orderly's:
 what ``bench/run.py``'s ratio would be if the server and the load generator cost nothing), and
 how much of each request's CPU FastAPI spent solving its parameters and dependencies
-(``solve_dependencies``: reading each declared query parameter, header and dependency).
+(``solve_dependencies``: reading each declared query parameter and header, and running each
+dependency, the audit list's account check included). With ``--concurrency`` above 1 that
+column holds only for routes whose dependencies do no I/O: CPU time is the process's, and
+another request's runs while one waits.
 ``--profile DIR`` also writes a cProfile of Orderly's requests per scenario
 (``DIR/<scenario>.prof``, for ``python -m pstats``). ``--concurrency 16`` keeps 16 requests in
 flight, as wrk's 16 connections do: each request then shares the event loop's wake-ups with
@@ -37,17 +41,22 @@ import secrets
 import shutil
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import fastapi.routing
 import uvloop
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message
 
 from orderly_db import migrate
-from orderly_db.engine import create_engine
+from orderly_db.engine import create_engine, transaction
+from orderly_db.tables import audit_entries, users
 
 if TYPE_CHECKING:  # mypy, run from the repository root, knows bench/ as the package bench
     from bench import baseline, orders, run
@@ -56,9 +65,10 @@ else:  # run as a script, bench/ comes first on sys.path
     import orders
     import run
 
-SCENARIOS = ("product_get", "product_list", "order_get", "order_list")
+SCENARIOS = ("product_get", "product_list", "order_get", "order_list", "audit_list")
 PRODUCTS = 300
 CUSTOMERS = 3
+AUDIT_ENTRIES = 60
 ROUNDS = 5
 WARMUP = 100
 
@@ -210,6 +220,7 @@ async def compare(args: argparse.Namespace, servers: orders.Servers) -> None:
         await migrate.upgrade(engine, "head")
         config = run.parse_args(["--products", str(PRODUCTS), "--customers", str(CUSTOMERS)])
         dataset = await run.seed_rows(engine, settings, config, secrets.token_hex(3).upper())
+        admin = await seed_audit(engine, dataset)
     finally:
         await engine.dispose()
     secret = secrets.token_urlsafe(48)
@@ -220,11 +231,15 @@ async def compare(args: argparse.Namespace, servers: orders.Servers) -> None:
     customer_id = dataset.customers[0][0]
     token = run.access_tokens(secret, dataset.customers[:1])[0]
     signed_in = [(b"authorization", f"Bearer {token}".encode())]
+    admin_token = run.access_tokens(secret, [admin], "admin")[0]
     requests = {
         "product_get": Request(f"/api/v1/products/{dataset.skus[len(dataset.skus) // 2]}", []),
         "product_list": Request("/api/v1/products?limit=50", []),
         "order_get": Request(f"/api/v1/orders/{dataset.orders[customer_id][0]}", signed_in),
         "order_list": Request("/api/v1/orders?limit=50", signed_in),
+        "audit_list": Request(
+            "/api/v1/audit?limit=50", [(b"authorization", f"Bearer {admin_token}".encode())]
+        ),
     }
     from orderly_http.app import create_app
 
@@ -248,6 +263,54 @@ async def compare(args: argparse.Namespace, servers: orders.Servers) -> None:
                 f"{our_params:21.0f} us {their_params:6.0f} us",
                 flush=True,
             )
+
+
+async def seed_audit(engine: AsyncEngine, dataset: run.Dataset) -> tuple[str, str]:
+    """An admin, the audit list's reader, and :data:`AUDIT_ENTRIES` entries of placed orders
+    shaped as ``bench/scale.py`` writes them; the admin's (id, email)."""
+    now = datetime.now(UTC)
+    admin = (str(uuid.uuid4()), f"inprocess-{secrets.token_hex(3)}-admin@example.com")
+    customer_id = dataset.customers[0][0]
+    async with transaction(engine) as connection:
+        password = await connection.scalar(select(users.c.password_hash).limit(1))
+        await connection.execute(
+            insert(users).values(
+                id=uuid.UUID(admin[0]),
+                email=admin[1],
+                display_name="Bench admin",
+                password_hash=password,
+                role="admin",
+                active=True,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await connection.execute(
+            insert(audit_entries),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "at": now - timedelta(seconds=index),
+                    "actor_kind": "user",
+                    "actor_id": customer_id,
+                    "actor_role": "customer",
+                    "operation": "order.place",
+                    "target_type": "order",
+                    "target_id": str(uuid.uuid4()),
+                    "request_id": "bench",
+                    "idempotency_key": f"bench-{index}",
+                    "mode": "execute",
+                    "changes": {
+                        "after": {
+                            "status": "placed",
+                            "lines": [{"sku": sku, "quantity": 1} for sku in dataset.skus[:2]],
+                        }
+                    },
+                }
+                for index in range(AUDIT_ENTRIES)
+            ],
+        )
+    return admin
 
 
 def _pinned() -> bool:

@@ -13,8 +13,10 @@ from pydantic import BaseModel
 from orderly_core.catalogue.model import Product, Stock
 from orderly_core.orders.address import Address
 from orderly_core.orders.model import Order, OrderLine, OrderStatus
+from orderly_core.platform.audit import AuditEntry
 from orderly_core.shared.money import Money
 from orderly_core.shared.paging import Page
+from orderly_http.audit_schemas import AuditPageResource
 from orderly_http.order_schemas import OrderPageResource, OrderResource
 from orderly_http.schemas import (
     ProductPageResource,
@@ -67,6 +69,36 @@ def order(reason: str | None) -> Order:
     )
 
 
+def entry(changes: dict[str, Any], at: datetime) -> AuditEntry:
+    return AuditEntry(
+        id=uuid.UUID("0b5c9a8e-6a4f-4c1d-9e2b-3f7a1d2c4e5f"),
+        at=at,
+        actor_kind="user",
+        actor_id="5f0c1d2e-admin",
+        actor_role="admin",
+        operation="product.update",
+        target_type="product",
+        target_id="MUG-1",
+        request_id="req-1",
+        idempotency_key=None,
+        mode="execute",
+        changes=changes,
+    )
+
+
+# As PostgreSQL gives JSONB back: keys by length, so "after" before "before".
+UPDATE = {
+    "name": {"after": 'Mug "Blue" \u2013', "before": "Mug"},
+    "unit_price": {"after": 1350, "before": 1250},
+}
+CREATION = {
+    "sku": {"after": "MUG-1", "before": None},
+    "tags": {"after": ["a", {"b": 1.5}], "before": None},
+}
+# A key the page does not show is left out both ways.
+EXTRA = {"lines": {"after": [], "before": [{"sku": "MUG-1"}], "note": "not shown"}}
+
+
 CASES: list[tuple[type[BaseModel], Any]] = [
     (ProductResource, product("MUG-1", WITH_MICROSECONDS)),
     (ProductResource, product("OLD-1", ON_THE_SECOND)),
@@ -78,6 +110,24 @@ CASES: list[tuple[type[BaseModel], Any]] = [
     (OrderResource, order(None)),
     (OrderResource, order("expired")),
     (OrderPageResource, Page((order(None), order("changed my mind")), "cursor==")),
+    (
+        AuditPageResource,
+        Page(
+            (
+                entry(UPDATE, WITH_MICROSECONDS),
+                entry(CREATION, ON_THE_SECOND),
+                entry(EXTRA, ELSEWHERE),
+                entry({}, ON_THE_SECOND),
+            ),
+            "cursor==",
+        ),
+    ),
+    (AuditPageResource, Page((), None)),
+    # An integer beyond 64 bits, which orjson does not write: rendered all the same.
+    (
+        AuditPageResource,
+        Page((entry({"on_hand": {"after": 2**70, "before": 1}}, ON_THE_SECOND),), None),
+    ),
 ]
 
 

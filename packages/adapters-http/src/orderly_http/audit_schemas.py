@@ -2,7 +2,8 @@
 
 Both are read-only over HTTP. Responses are built from the core's public views with
 ``model_construct`` (the values come from Orderly's own records, already valid) and
-serialised straight to bytes, as for the catalogue (see :mod:`orderly_http.schemas`).
+serialised straight to bytes; the audit trail's pages are rendered from the views by orjson,
+as the catalogue's are (see :func:`orderly_http.schemas.document_response`).
 """
 
 from __future__ import annotations
@@ -113,6 +114,21 @@ class AuditEntryResource(BaseModel):
             }
         )
 
+    @staticmethod
+    def document(entry: AuditEntry) -> dict[str, Any]:
+        """The resource as plain values, for :func:`~orderly_http.schemas.document_response`:
+        each change as :class:`FieldChange` renders it (``before``, then ``after``, each when
+        recorded)."""
+        view = entry_view(entry)
+        view["changes"] = {
+            field: {key: change[key] for key in _CHANGE_KEYS if key in change}
+            for field, change in view["changes"].items()
+        }
+        return view
+
+
+_CHANGE_KEYS = ("before", "after")
+
 
 class AuditPageResource(BaseModel):
     """One page of the audit trail, newest first."""
@@ -126,3 +142,12 @@ class AuditPageResource(BaseModel):
     def from_domain(cls, page: Page[AuditEntry]) -> AuditPageResource:
         items = [AuditEntryResource.from_domain(entry) for entry in page.items]
         return cls.model_construct(items=items, next_cursor=page.next_cursor)
+
+    @staticmethod
+    def document(page: Page[AuditEntry]) -> dict[str, Any]:
+        """The resource as plain values, for :func:`~orderly_http.schemas.document_response`:
+        building 50 entries' models cost five times the rest of the page."""
+        return {
+            "items": [AuditEntryResource.document(entry) for entry in page.items],
+            "next_cursor": page.next_cursor,
+        }

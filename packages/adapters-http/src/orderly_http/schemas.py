@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
+import pydantic_core
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
@@ -272,9 +273,8 @@ def document_response(
     declares the shape, and the tests render each of these resources both ways and require
     the same bytes.
     """
-    return Response(
-        orjson.dumps(document, option=orjson.OPT_UTC_Z),
-        status_code=status_code,
-        headers=headers,
-        media_type="application/json",
-    )
+    try:
+        body = orjson.dumps(document, option=orjson.OPT_UTC_Z)
+    except orjson.JSONEncodeError:  # a value orjson does not write: an integer beyond 64 bits
+        body = pydantic_core.to_json(document)
+    return Response(body, status_code=status_code, headers=headers, media_type="application/json")

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, select
+from sqlalchemy import DateTime, Row, Uuid, bindparam, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_core.catalogue.ledger import MovementKind, StockMovement
 from orderly_core.platform.audit import AuditEntry, AuditQuery
 from orderly_db.keyset import newest_first
-from orderly_db.statements import DriverConnection, Statement, json_text
+from orderly_db.statements import Columns, DriverConnection, Statement, json_text
 from orderly_db.tables import audit_entries, stock_movements
 
 
@@ -83,20 +84,44 @@ class SqlStockLedger:
         }
 
 
-def _to_entry(row: Row[Any]) -> AuditEntry:
+def _to_entry(row: Columns) -> AuditEntry:
     return AuditEntry(
-        id=row.id,
-        at=row.at,
-        actor_kind=row.actor_kind,
-        actor_id=row.actor_id,
-        actor_role=row.actor_role,
-        operation=row.operation,
-        target_type=row.target_type,
-        target_id=row.target_id,
-        request_id=row.request_id,
-        idempotency_key=row.idempotency_key,
-        mode=row.mode,
-        changes=row.changes,
+        id=row["id"],
+        at=row["at"],
+        actor_kind=row["actor_kind"],
+        actor_id=row["actor_id"],
+        actor_role=row["actor_role"],
+        operation=row["operation"],
+        target_type=row["target_type"],
+        target_id=row["target_id"],
+        request_id=row["request_id"],
+        idempotency_key=row["idempotency_key"],
+        mode=row["mode"],
+        changes=row["changes"],
+    )
+
+
+_INSTANT = DateTime(timezone=True)
+_AUDIT_FILTERS = ("target_type", "target_id", "actor_id", "operation")
+
+
+@cache
+def _audit_page(*, after: bool, filters: tuple[str, ...], since: bool, until: bool) -> Statement:
+    """The audit page query of one combination of filters (each named in ``filters`` an
+    equality on its column), compiled on first use: newest first, by (``at``, ``id``)."""
+    table = audit_entries
+    query = select(table)
+    for name in filters:
+        query = query.where(table.c[name] == bindparam(name))
+    if since:
+        query = query.where(table.c.at >= bindparam("since", type_=_INSTANT))
+    if until:
+        query = query.where(table.c.at < bindparam("until", type_=_INSTANT))
+    if after:
+        position = tuple_(bindparam("after_at", type_=_INSTANT), bindparam("after_id", type_=Uuid))
+        query = query.where(tuple_(table.c.at, table.c.id) < position)
+    return Statement.compiled(
+        query.order_by(table.c.at.desc(), table.c.id.desc()).limit(bindparam("limit"))
     )
 
 
@@ -125,18 +150,18 @@ class SqlAuditLog:
     async def list(
         self, *, after: tuple[datetime, uuid.UUID] | None, limit: int, query: AuditQuery
     ) -> list[AuditEntry]:
-        table = audit_entries
-        statement = newest_first(select(table), table.c.at, table.c.id, after=after, limit=limit)
-        for column, value in (
-            (table.c.target_type, query.target_type),
-            (table.c.target_id, query.target_id),
-            (table.c.actor_id, query.actor_id),
-            (table.c.operation, query.operation),
-        ):
-            if value is not None:
-                statement = statement.where(column == value)
-        if query.since is not None:
-            statement = statement.where(table.c.at >= query.since)
-        if query.until is not None:
-            statement = statement.where(table.c.at < query.until)
-        return [_to_entry(row) for row in (await self._db.execute(statement)).all()]
+        """A page of entries, newest first: one statement per combination of filters,
+        compiled once and run on the driver (SQLAlchemy's execution, compiled per request and
+        run in a greenlet, cost more than the page's statement)."""
+        values: dict[str, Any] = {"limit": limit, "since": query.since, "until": query.until}
+        filters = tuple(name for name in _AUDIT_FILTERS if getattr(query, name) is not None)
+        values |= {name: getattr(query, name) for name in filters}
+        if after is not None:
+            values["after_at"], values["after_id"] = after
+        statement = _audit_page(
+            after=after is not None,
+            filters=filters,
+            since=query.since is not None,
+            until=query.until is not None,
+        )
+        return [_to_entry(row) for row in await statement.fetch(self._driver, values)]

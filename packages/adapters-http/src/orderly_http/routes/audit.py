@@ -96,4 +96,4 @@ async def list_audit_route(
         until=until,
     )
     result = await list_audit(resources.dependencies, ctx, query)
-    return answer(result, ctx, AuditPageResource.from_domain)
+    return answer(result, ctx, AuditPageResource.document)
