@@ -9,12 +9,13 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ARRAY, DateTime, Uuid, bindparam, func, insert, null, select, tuple_, update
+from sqlalchemy import ARRAY, Uuid, bindparam, func, insert, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_core.orders.address import Address, address_view
 from orderly_core.orders.model import Order, OrderLine, OrderQuery, OrderStatus
 from orderly_core.shared.money import Money
+from orderly_db.keyset import compiled_newest_first
 from orderly_db.statements import Columns, DriverConnection, Statement, json_text
 from orderly_db.tables import order_lines, orders
 
@@ -34,7 +35,6 @@ def _to_address(stored: dict[str, Any] | None) -> Address | None:
     )
 
 
-_INSTANT = DateTime(timezone=True)
 _STATUSES = {status.value: status for status in OrderStatus}
 
 
@@ -158,18 +158,9 @@ def _page(*, after: bool, status: bool, customer: bool, since: bool, until: bool
         query = query.where(orders.c.status == bindparam("status"))
     if customer:
         query = query.where(orders.c.customer_id == bindparam("customer_id"))
-    if since:
-        query = query.where(orders.c.placed_at >= bindparam("since", type_=_INSTANT))
-    if until:
-        query = query.where(orders.c.placed_at < bindparam("until", type_=_INSTANT))
-    if after:
-        position = tuple_(bindparam("after_at", type_=_INSTANT), bindparam("after_id", type_=Uuid))
-        query = query.where(tuple_(orders.c.placed_at, orders.c.id) < position)
-    page = (
-        query.order_by(orders.c.placed_at.desc(), orders.c.id.desc())
-        .limit(bindparam("limit"))
-        .cte("page")
-    )
+    page = compiled_newest_first(
+        query, orders.c.placed_at, orders.c.id, after=after, since=since, until=until
+    ).cte("page")
     return Statement.compiled(
         select(page, *_LINE_COLUMNS)
         .select_from(page.outerjoin(order_lines, order_lines.c.order_id == page.c.id))

@@ -7,12 +7,12 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import DateTime, Row, Uuid, bindparam, func, insert, select, tuple_
+from sqlalchemy import Row, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_core.catalogue.ledger import MovementKind, StockMovement
 from orderly_core.platform.audit import AuditEntry, AuditQuery
-from orderly_db.keyset import newest_first
+from orderly_db.keyset import compiled_newest_first, newest_first
 from orderly_db.statements import Columns, DriverConnection, Statement, json_text
 from orderly_db.tables import audit_entries, stock_movements
 
@@ -101,7 +101,6 @@ def _to_entry(row: Columns) -> AuditEntry:
     )
 
 
-_INSTANT = DateTime(timezone=True)
 _AUDIT_FILTERS = ("target_type", "target_id", "actor_id", "operation")
 
 
@@ -113,15 +112,8 @@ def _audit_page(*, after: bool, filters: tuple[str, ...], since: bool, until: bo
     query = select(table)
     for name in filters:
         query = query.where(table.c[name] == bindparam(name))
-    if since:
-        query = query.where(table.c.at >= bindparam("since", type_=_INSTANT))
-    if until:
-        query = query.where(table.c.at < bindparam("until", type_=_INSTANT))
-    if after:
-        position = tuple_(bindparam("after_at", type_=_INSTANT), bindparam("after_id", type_=Uuid))
-        query = query.where(tuple_(table.c.at, table.c.id) < position)
     return Statement.compiled(
-        query.order_by(table.c.at.desc(), table.c.id.desc()).limit(bindparam("limit"))
+        compiled_newest_first(query, table.c.at, table.c.id, after=after, since=since, until=until)
     )
 
 
