@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+import sqlalchemy.ext.asyncio.engine
 from prometheus_client import REGISTRY
 from returns.result import Failure, Result, Success
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 from orderly_core.catalogue.errors import DuplicateSku
 from orderly_core.catalogue.model import Stock
@@ -27,10 +31,12 @@ from orderly_core.platform.outbox import Event, EventType
 from orderly_core.platform.transaction import in_transaction
 from orderly_core.shared.errors import VersionConflict
 from orderly_core.unit_of_work import Dependencies, UnitOfWork
-from orderly_db.engine import transaction
+from orderly_db.engine import create_engine, transaction
 from orderly_db.faults import is_transient
-from orderly_db.unit_of_work import SqlUnitOfWork, Turns
+from orderly_db.settings import InfraSettings
+from orderly_db.unit_of_work import SqlUnitOfWork, Turns, sql_dependencies
 from tests.core.helpers import ctx, make_product, ok, stored
+from tests.db_fixtures import FAST_PASSWORDS
 
 
 class BoomError(Exception):
@@ -194,6 +200,35 @@ async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(
     assert await stored(pg_deps, "MUG-1") is not None
     async with clean_engine.connect() as admin:
         assert await admin.scalar(text("select 1")) == 1
+
+
+async def test_a_connection_waiting_in_the_pool_is_taken_and_given_back_without_a_greenlet(
+    clean_engine: AsyncEngine, infra_settings: InfraSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each greenlet switch copies the request's whole stack (see ``checked_out``): only a
+    checkout that must connect runs in one; the units of work after it check out and give
+    back with none (statements SQLAlchemy executes still run in theirs)."""
+    checkouts: list[str] = []
+    spawn = vars(sqlalchemy.ext.asyncio.engine)["greenlet_spawn"]
+
+    async def counted(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if getattr(fn, "__name__", "") in {"connect", "close"}:  # the pool's checkout, checkin
+            checkouts.append(fn.__qualname__)
+        return await spawn(fn, *args, **kwargs)
+
+    monkeypatch.setattr("sqlalchemy.ext.asyncio.engine.greenlet_spawn", counted)
+    fresh = create_engine(infra_settings, application_name="orderly-tests-fresh")
+    try:
+        deps = sql_dependencies(fresh, passwords=FAST_PASSWORDS)
+        await make_product(deps)  # the pool is empty: this one connects, in a greenlet
+        assert checkouts == ["Engine.connect"]
+        for _ in range(3):
+            assert await stored(deps, "MUG-1") is not None
+        assert checkouts == ["Engine.connect"]
+        assert isinstance(fresh.pool, QueuePool)
+        assert fresh.pool.checkedin() == 1  # given back to the pool, not closed
+    finally:
+        await fresh.dispose()
 
 
 async def test_work_outside_a_unit_of_work_gets_a_real_transaction(
