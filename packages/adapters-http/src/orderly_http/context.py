@@ -155,9 +155,8 @@ def claims_context(request: Request, mode: Mode = Mode.EXECUTE) -> Context:
     is the token's, and the account is checked by the first statement of the use case's own
     unit of work, in the same transaction as the work (one transaction less per request)."""
     claims = request_claims(request, app_resources(request.app))
-    if claims is None:
-        return replace(context_of(request, Actor.anonymous()), mode=mode)
-    return replace(context_of(request, claims.actor), claims=claims, mode=mode)
+    actor = Actor.anonymous() if claims is None else claims.actor
+    return replace(context_of(request, actor), claims=claims, mode=mode)
 
 
 _RUNS = 3  # a role that changes between every run is refused after this many

@@ -255,14 +255,14 @@ class _CappedBody:
         await self._send(message)
 
 
-def _framed_within_limit(scope: Scope, declared: str) -> bool:
+def _framed_within_limit(scope: Scope, declared: str | None) -> bool:
     """True when HTTP/1's framing already holds the body within the limit: a declared
     ``Content-Length`` (the server reads that many bytes and no more) not over it, or no body
     at all (neither ``Content-Length`` nor ``Transfer-Encoding``). Only a chunked body, or
     one under another protocol, is counted as it streams."""
     if scope.get("http_version") not in _HTTP_1 or request_header(scope, b"transfer-encoding"):
         return False
-    return declared.isdigit() or request_header(scope, b"content-length") is None
+    return declared is None or declared.isdigit()
 
 
 _HTTP_1 = frozenset({"1.0", "1.1"})
@@ -289,8 +289,8 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.path_limits.get(scope["path"], self.max_bytes)
-        declared = request_header(scope, b"content-length") or ""
-        if declared.isdigit() and int(declared) > limit:
+        declared = request_header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             await payload_too_large(request_id_of(scope), limit)(scope, receive, send)
             return
         if _framed_within_limit(scope, declared):
